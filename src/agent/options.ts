@@ -1,0 +1,26 @@
+import type { LogLevel } from "../log.js";
+
+/** Flags of `plateau agent` (kebab-case on the command line). */
+export interface AgentOptions {
+  /** The master's host:port (or http://host:port). */
+  master: string;
+  ip: string;
+  /** 0 picks a free port. */
+  port: number;
+  /** Sandboxes, checkpoints and the agent id live here. */
+  workDir: string;
+  /** Mesos resource syntax; detected from the host when absent. */
+  resources?: string;
+  /** Mesos attribute syntax, e.g. `rack:a;zone:west`. */
+  attributes?: string;
+  hostname: string;
+  logLevel: LogLevel;
+}
+
+export const defaultAgentOptions: Omit<AgentOptions, "workDir"> = {
+  master: "127.0.0.1:5050",
+  ip: "127.0.0.1",
+  port: 5051,
+  hostname: "localhost",
+  logLevel: "info",
+};

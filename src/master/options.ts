@@ -1,0 +1,29 @@
+import type { LogLevel } from "../log.js";
+
+/** Flags of `plateau master` (kebab-case on the command line). */
+export interface MasterOptions {
+  /** Address to bind; loopback by default. */
+  ip: string;
+  /** 0 picks a free port; the daemon logs and reports the one it bound. */
+  port: number;
+  /** Directory for the embedded registry; a temp dir when absent. */
+  workDir?: string;
+  /** Seconds between allocation passes (Mesos --allocation_interval). */
+  allocationIntervalSeconds: number;
+  /** Seconds between HEARTBEAT events to subscribers. */
+  heartbeatIntervalSeconds: number;
+  /** Seconds an agent may be disconnected before it is removed. */
+  agentReregisterTimeoutSeconds: number;
+  hostname: string;
+  logLevel: LogLevel;
+}
+
+export const defaultMasterOptions: MasterOptions = {
+  ip: "127.0.0.1",
+  port: 5050,
+  allocationIntervalSeconds: 1,
+  heartbeatIntervalSeconds: 15,
+  agentReregisterTimeoutSeconds: 600,
+  hostname: "localhost",
+  logLevel: "info",
+};
