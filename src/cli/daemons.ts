@@ -1,0 +1,217 @@
+/**
+ * The daemon commands: `plateau master`, `plateau agent` and `plateau local`
+ * (both in one process). Each runs until SIGINT/SIGTERM, then closes what it
+ * started, agent before master, and exits 0.
+ */
+import * as path from "node:path";
+import type { LogLevel } from "../log.js";
+import { defaultAgentOptions, type AgentOptions } from "../agent/options.js";
+import { defaultMasterOptions, type MasterOptions } from "../master/options.js";
+import { commonFlags, waitForShutdownSignal, type CliIo, type Command } from "./command.js";
+import { UsageError, type FlagSpec, type ParsedFlags } from "./flags.js";
+import { parseDuration } from "./format.js";
+
+const logLevels: readonly LogLevel[] = ["trace", "debug", "info", "warn", "error", "fatal", "silent"];
+
+function logLevel(flags: ParsedFlags): LogLevel {
+  const value = flags.string("log-level") ?? "info";
+  const level = logLevels.find((l) => l === value.toLowerCase());
+  if (level === undefined) throw new UsageError(`--log-level must be one of ${logLevels.join(", ")}`);
+  return level;
+}
+
+function port(flags: ParsedFlags, name: string): number {
+  const value = flags.number(name);
+  if (value === undefined || !Number.isInteger(value) || value < 0 || value > 65535) {
+    throw new UsageError(`--${name} must be a port number (0-65535)`);
+  }
+  return value;
+}
+
+const f = (spec: FlagSpec): FlagSpec => spec;
+
+const masterFlags: FlagSpec[] = [
+  f({ name: "ip", kind: "string", description: "Address to listen on", default: defaultMasterOptions.ip }),
+  f({ name: "port", kind: "number", description: "Port to listen on (0: any free port)", default: defaultMasterOptions.port }),
+  f({ name: "work-dir", kind: "string", description: "Directory of the embedded registry", placeholder: "DIR" }),
+  f({
+    name: "allocation-interval",
+    kind: "string",
+    description: "Time between allocation passes (1secs, 500ms, 1)",
+    default: `${defaultMasterOptions.allocationIntervalSeconds}secs`,
+    placeholder: "DURATION",
+  }),
+  f({
+    name: "heartbeat-interval",
+    kind: "string",
+    description: "Time between HEARTBEAT events to subscribers",
+    default: `${defaultMasterOptions.heartbeatIntervalSeconds}secs`,
+    placeholder: "DURATION",
+  }),
+  f({
+    name: "agent-reregister-timeout",
+    kind: "string",
+    description: "How long a disconnected agent is kept",
+    default: `${defaultMasterOptions.agentReregisterTimeoutSeconds}secs`,
+    placeholder: "DURATION",
+  }),
+  f({ name: "hostname", kind: "string", description: "Hostname to advertise", default: defaultMasterOptions.hostname }),
+  commonFlags.logLevel(),
+];
+
+/** MasterOptions from `plateau master` flags. */
+export function masterOptionsFromFlags(flags: ParsedFlags): MasterOptions {
+  return {
+    ...defaultMasterOptions,
+    ip: flags.string("ip") ?? defaultMasterOptions.ip,
+    port: port(flags, "port"),
+    workDir: flags.string("work-dir"),
+    allocationIntervalSeconds: parseDuration(flags.string("allocation-interval") ?? "1", "allocation-interval"),
+    heartbeatIntervalSeconds: parseDuration(flags.string("heartbeat-interval") ?? "15", "heartbeat-interval"),
+    agentReregisterTimeoutSeconds: parseDuration(
+      flags.string("agent-reregister-timeout") ?? "600",
+      "agent-reregister-timeout",
+    ),
+    hostname: flags.string("hostname") ?? defaultMasterOptions.hostname,
+    logLevel: logLevel(flags),
+  };
+}
+
+const agentFlags: FlagSpec[] = [
+  commonFlags.master(defaultAgentOptions.master),
+  f({ name: "ip", kind: "string", description: "Address to listen on", default: defaultAgentOptions.ip }),
+  f({ name: "port", kind: "number", description: "Port to listen on (0: any free port)", default: defaultAgentOptions.port }),
+  f({ name: "work-dir", kind: "string", description: "Sandboxes and checkpoints (required)", placeholder: "DIR" }),
+  f({ name: "resources", kind: "string", description: "e.g. 'cpus:2;mem:1024;disk:4096' (default: detected)" }),
+  f({ name: "attributes", kind: "string", description: "e.g. 'rack:a;zone:west'" }),
+  f({ name: "hostname", kind: "string", description: "Hostname to advertise", default: defaultAgentOptions.hostname }),
+  commonFlags.logLevel(),
+];
+
+/** AgentOptions from `plateau agent` flags. */
+export function agentOptionsFromFlags(flags: ParsedFlags): AgentOptions {
+  const workDir = flags.string("work-dir");
+  if (workDir === undefined) throw new UsageError("--work-dir is required (or set PLATEAU_WORK_DIR)");
+  return {
+    ...defaultAgentOptions,
+    master: flags.string("master") ?? defaultAgentOptions.master,
+    ip: flags.string("ip") ?? defaultAgentOptions.ip,
+    port: port(flags, "port"),
+    workDir: path.resolve(workDir),
+    resources: flags.string("resources"),
+    attributes: flags.string("attributes"),
+    hostname: flags.string("hostname") ?? defaultAgentOptions.hostname,
+    logLevel: logLevel(flags),
+  };
+}
+
+/** `plateau master` */
+export const masterCommand: Command = {
+  name: "master",
+  summary: "Run a master: the cluster's brain, serving schedulers, agents and operators.",
+  usage: "plateau master [--ip IP] [--port 5050] [--work-dir DIR] [...]",
+  flags: masterFlags,
+  async run(flags, io) {
+    const options = masterOptionsFromFlags(flags);
+    const { startMaster } = await import("../master/daemon.js");
+    const master = await startMaster(options);
+    io.err(`plateau master listening on ${options.ip}:${master.port}\n`);
+    await waitForShutdownSignal(io);
+    await master.close();
+    return 0;
+  },
+};
+
+/** `plateau agent` */
+export const agentCommand: Command = {
+  name: "agent",
+  summary: "Run an agent: offers this machine's resources and runs tasks.",
+  usage: "plateau agent --work-dir DIR [--master 127.0.0.1:5050] [--port 5051] [...]",
+  flags: agentFlags,
+  async run(flags, io) {
+    const options = agentOptionsFromFlags(flags);
+    const { startAgent } = await import("../agent/daemon.js");
+    const agent = await startAgent(options);
+    io.err(`plateau agent listening on ${options.ip}:${agent.port}, master ${options.master}\n`);
+    await waitForShutdownSignal(io);
+    await agent.close();
+    return 0;
+  },
+};
+
+const localFlags: FlagSpec[] = [
+  f({ name: "port", kind: "number", description: "Master port", default: 5050 }),
+  f({ name: "agent-port", kind: "number", description: "Agent port", default: 5051 }),
+  f({ name: "work-dir", kind: "string", description: "State, sandboxes (default: ./.plateau)", placeholder: "DIR" }),
+  f({ name: "resources", kind: "string", description: "Agent resources (default: detected)" }),
+  f({ name: "attributes", kind: "string", description: "Agent attributes" }),
+  f({ name: "allocation-interval", kind: "string", description: "Time between allocation passes", default: "1secs" }),
+  commonFlags.logLevel("warn"),
+];
+
+/** `plateau local`: master and agent in one process, for development. */
+export const localCommand: Command = {
+  name: "local",
+  summary: "Run a master and an agent in one process (the quickest start).",
+  usage: "plateau local [--port 5050] [--agent-port 5051] [--work-dir ./.plateau] [--resources R]",
+  flags: localFlags,
+  async run(flags, io) {
+    const workDir = path.resolve(flags.string("work-dir") ?? ".plateau");
+    const level = logLevel(flags);
+    const masterOptions: MasterOptions = {
+      ...defaultMasterOptions,
+      port: port(flags, "port"),
+      workDir: path.join(workDir, "master"),
+      allocationIntervalSeconds: parseDuration(flags.string("allocation-interval") ?? "1", "allocation-interval"),
+      logLevel: level,
+    };
+    const [{ startMaster }, { startAgent }] = await Promise.all([
+      import("../master/daemon.js"),
+      import("../agent/daemon.js"),
+    ]);
+    const master = await startMaster(masterOptions);
+    const agentOptions: AgentOptions = {
+      ...defaultAgentOptions,
+      master: `${masterOptions.ip}:${master.port}`,
+      port: port(flags, "agent-port"),
+      workDir: path.join(workDir, "agent"),
+      resources: flags.string("resources"),
+      attributes: flags.string("attributes"),
+      logLevel: level,
+    };
+    let agent: { port: number; close(): Promise<void> };
+    try {
+      agent = await startAgent(agentOptions);
+    } catch (err) {
+      await master.close();
+      throw err;
+    }
+    io.out(localBanner(`${masterOptions.ip}:${master.port}`, `${agentOptions.ip}:${agent.port}`, workDir, level));
+    await waitForShutdownSignal(io);
+    io.err("stopping agent and master...\n");
+    await agent.close();
+    await master.close();
+    return 0;
+  },
+};
+
+/** The text `plateau local` greets a newcomer with. */
+export function localBanner(master: string, agent: string, workDir: string, level: LogLevel): string {
+  const portFlag = master.endsWith(":5050") ? "" : ` --master ${master}`;
+  return [
+    "Plateau is running (master and agent in this process).",
+    "",
+    `  master     ${master}   (gRPC and HTTP on one port)`,
+    `  agent      ${agent}`,
+    `  state      ${path.join(workDir, "master")}`,
+    `  sandboxes  ${path.join(workDir, "agent")}`,
+    `  logs       stderr, level ${level} (--log-level info for more)`,
+    "",
+    "Try, in another terminal:",
+    `  npx plateau run --master ${master} --name hello -- echo hello`,
+    `  npx plateau tasks${portFlag}`,
+    "",
+    "Press Ctrl-C to stop.",
+    "",
+  ].join("\n");
+}

@@ -1,0 +1,133 @@
+/**
+ * The operator client: one-shot master calls over the unary `Operate` RPC,
+ * and the operator event feed (SUBSCRIBE) over a unified stream.
+ */
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { createClient, type Client } from "@connectrpc/connect";
+import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import { ConnectRequestSchema, MesosService, type ConnectResponse } from "../../gen/mesos/v2/mesos_pb.js";
+import {
+  CallSchema,
+  Call_Type,
+  Event_Type,
+  type Call,
+  type Event,
+  type Response,
+  type Response_GetAgents,
+  type Response_GetFrameworks,
+  type Response_GetState,
+  type Response_GetTasks,
+} from "../../gen/mesos/v1/master/master_pb.js";
+import type { Logger } from "../log.js";
+import { newCallId, normalizeBaseUrl, openStream, type ReconnectPolicy } from "./stream.js";
+
+/** Options of `createOperator`. */
+export interface OperatorOptions {
+  /** The master's "host:port" or URL. */
+  master: string;
+  /** Deadline of each unary call; default 10 s. */
+  timeoutMs?: number;
+  logger?: Logger;
+}
+
+/** A running operator SUBSCRIBE feed. */
+export interface OperatorSubscription {
+  readonly connected: boolean;
+  close(): Promise<void>;
+}
+
+/** Options of `OperatorClient.subscribe`. */
+export interface OperatorSubscribeOptions {
+  onDisconnected?: (error: Error | undefined) => void;
+  reconnect?: ReconnectPolicy | false;
+}
+
+/** Operator calls against one master. */
+export interface OperatorClient {
+  /** Any master call; rejects with a ConnectError (e.g. Unavailable when unreachable). */
+  call(call: Call | MessageInitShape<typeof CallSchema>): Promise<Response>;
+  getState(): Promise<Response_GetState>;
+  getAgents(): Promise<Response_GetAgents>;
+  getFrameworks(): Promise<Response_GetFrameworks>;
+  getTasks(): Promise<Response_GetTasks>;
+  /**
+   * Streams master events (SUBSCRIBED with the full state first, then
+   * TASK_ADDED, AGENT_ADDED, ...), resubscribing after drops; on every
+   * resubscribe SUBSCRIBED carries a fresh snapshot.
+   */
+  subscribe(onEvent: (event: Event) => void, options?: OperatorSubscribeOptions): OperatorSubscription;
+  /** Closes the unary connection (subscriptions are closed on their own). */
+  close(): Promise<void>;
+}
+
+/** Creates an operator client; nothing connects until the first call. */
+export function createOperator(options: OperatorOptions): OperatorClient {
+  const baseUrl = normalizeBaseUrl(options.master);
+  const sessions = new Http2SessionManager(baseUrl);
+  const client: Client<typeof MesosService> = createClient(
+    MesosService,
+    createGrpcTransport({ baseUrl, sessionManager: sessions }),
+  );
+  const timeoutMs = options.timeoutMs ?? 10_000;
+
+  const call = async (init: Call | MessageInitShape<typeof CallSchema>): Promise<Response> => {
+    const response = await client.operate({ call: create(CallSchema, init) }, { timeoutMs });
+    if (response.response === undefined) throw new Error(`master ${baseUrl} sent an empty response`);
+    return response.response;
+  };
+
+  /** Runs a GET_* call and picks its payload, which must be present. */
+  const get = async <T>(type: Call_Type, pick: (r: Response) => T | undefined): Promise<T> => {
+    const response = await call({ type });
+    const payload = pick(response);
+    if (payload === undefined) throw new Error(`master ${baseUrl} answered ${Call_Type[type]} without its payload`);
+    return payload;
+  };
+
+  return {
+    call,
+    getState: () => get(Call_Type.GET_STATE, (r) => r.getState),
+    getAgents: () => get(Call_Type.GET_AGENTS, (r) => r.getAgents),
+    getFrameworks: () => get(Call_Type.GET_FRAMEWORKS, (r) => r.getFrameworks),
+    getTasks: () => get(Call_Type.GET_TASKS, (r) => r.getTasks),
+    subscribe: (onEvent, subscribeOptions = {}) =>
+      subscribeOperator(baseUrl, onEvent, subscribeOptions, options.logger),
+    close: async () => sessions.abort(),
+  };
+}
+
+function subscribeOperator(
+  baseUrl: string,
+  onEvent: (event: Event) => void,
+  options: OperatorSubscribeOptions,
+  logger: Logger | undefined,
+): OperatorSubscription {
+  let heartbeatSeconds: number | undefined;
+  const stream = openStream({
+    baseUrl,
+    hello: () =>
+      create(ConnectRequestSchema, {
+        id: newCallId(),
+        call: { case: "operator", value: create(CallSchema, { type: Call_Type.SUBSCRIBE }) },
+      }),
+    onEvent: (response: ConnectResponse) => {
+      if (response.event.case !== "operatorEvent") return;
+      const event = response.event.value;
+      if (event.type === Event_Type.SUBSCRIBED) {
+        heartbeatSeconds = event.subscribed?.heartbeatIntervalSeconds || undefined;
+      }
+      onEvent(event);
+    },
+    onDisconnected: options.onDisconnected,
+    // Three missed heartbeats plus slack: the master is gone or partitioned.
+    heartbeatTimeoutMs: () => (heartbeatSeconds === undefined ? undefined : heartbeatSeconds * 3000 + 2000),
+    reconnect: options.reconnect,
+    logger,
+  });
+  return {
+    get connected() {
+      return stream.connected;
+    },
+    close: () => stream.close(),
+  };
+}
