@@ -1,0 +1,154 @@
+import { clone } from "@bufbuild/protobuf";
+import {
+  AgentInfoSchema,
+  FrameworkInfo_Capability_Type as Capability,
+  TaskState,
+} from "../../../gen/mesos/v1/mesos_pb.js";
+import type {
+  AgentCall_ExecutorExited,
+  AgentCall_FrameworkMessage,
+  AgentCall_Register,
+} from "../../../gen/mesos/v2/mesos_pb.js";
+import { validateResources } from "../resources/index.js";
+import { broadcastOperators, send, type Ctx } from "./context.js";
+import {
+  ErrorCode,
+  OperatorEventType,
+  Reason,
+  SchedulerEventType,
+  agentEvent,
+  agentIdOf,
+  operatorEvent,
+  schedulerEvent,
+  type CallError,
+} from "./events.js";
+import { hasCapability } from "./frameworks.js";
+import { rescindOffers } from "./offers.js";
+import { taskKey, type AgentRecord, type SessionId } from "./state.js";
+import { agentView, completeTask, isTerminal } from "./views.js";
+
+/**
+ * An agent registers, or re-registers with the id it was given. The tasks it
+ * reports running are adopted, so a master that restarted learns them again.
+ */
+export function registerAgent(ctx: Ctx, session: SessionId, callId: string, call: AgentCall_Register): CallError | undefined {
+  const info = call.agentInfo === undefined ? undefined : clone(AgentInfoSchema, call.agentInfo);
+  if (info === undefined || info.hostname === "") {
+    return { code: ErrorCode.INVALID_ARGUMENT, message: "Register needs agent_info with a hostname" };
+  }
+  const invalid = validateResources(info.resources);
+  if (invalid !== undefined) return { code: ErrorCode.INVALID_ARGUMENT, message: `Invalid agent resources: ${invalid}` };
+  const requestedId = info.id?.value ?? "";
+  let agent = ctx.state.agents.get(requestedId);
+  if (agent?.session !== undefined && agent.session !== session) {
+    // A second stream for the same agent: the newer one is the live agent.
+    ctx.out.push({ kind: "end", session: agent.session });
+    ctx.state.sessions.delete(agent.session);
+  }
+  const isNew = agent === undefined;
+  if (agent === undefined) {
+    const id = requestedId !== "" ? requestedId : ctx.ids.next("agent");
+    info.id = agentIdOf(id);
+    agent = {
+      id,
+      info,
+      version: call.version,
+      session,
+      registeredAt: ctx.now,
+      reregisteredAt: undefined,
+      disconnectedAt: undefined,
+      total: info.resources,
+      tasks: new Set(),
+      offers: new Set(),
+      executors: new Map(),
+    };
+    ctx.state.agents.set(id, agent);
+  } else {
+    info.id = agentIdOf(agent.id);
+    agent.info = info;
+    agent.total = info.resources;
+    agent.session = session;
+    agent.version = call.version;
+    agent.reregisteredAt = ctx.now;
+    agent.disconnectedAt = undefined;
+    ctx.allocator.removeAgent(agent.id);
+  }
+  ctx.state.sessions.set(session, { kind: "agent", agentId: agent.id });
+  ctx.allocator.addAgent(agent.id, agent.total);
+  adoptTasks(ctx, agent, call);
+  send(ctx, session, agentEvent({ case: "registered", value: { agentId: { value: agent.id }, masterInfo: ctx.options.info, heartbeatIntervalSeconds: ctx.options.heartbeatIntervalSeconds } }, callId));
+  if (isNew) broadcastOperators(ctx, operatorEvent({ type: OperatorEventType.AGENT_ADDED, agentAdded: { agent: agentView(ctx, agent) } }));
+  return undefined;
+}
+
+/** Takes the agent's word for what runs on it, and charges it to the allocator. */
+function adoptTasks(ctx: Ctx, agent: AgentRecord, call: AgentCall_Register): void {
+  for (const executor of call.executors) {
+    const frameworkId = executor.frameworkId?.value ?? "";
+    agent.executors.set(`${frameworkId}/${executor.executorId?.value ?? ""}`, { frameworkId, info: executor });
+  }
+  for (const reported of call.tasks) {
+    const frameworkId = reported.frameworkId?.value ?? "";
+    const taskId = reported.taskId?.value ?? "";
+    const framework = ctx.state.frameworks.get(frameworkId);
+    if (framework === undefined || isTerminal(reported.state)) continue;
+    const known = framework.tasks.get(taskId);
+    if (known === undefined) framework.tasks.set(taskId, reported);
+    agent.tasks.add(taskKey(frameworkId, taskId));
+    ctx.allocator.addAllocated(frameworkId, agent.id, (known ?? reported).resources);
+  }
+}
+
+/** The agent's stream ended: its offers are rescinded; its tasks wait for it. */
+export function disconnectAgent(ctx: Ctx, agent: AgentRecord): void {
+  agent.session = undefined;
+  agent.disconnectedAt = ctx.now;
+  rescindOffers(ctx, [...agent.offers]);
+  ctx.allocator.removeAgent(agent.id);
+}
+
+/** Removes agents that stayed away longer than the re-register timeout. */
+export function expireAgents(ctx: Ctx): void {
+  const timeoutMs = ctx.options.agentReregisterTimeoutSeconds * 1000;
+  for (const agent of [...ctx.state.agents.values()]) {
+    if (agent.disconnectedAt !== undefined && agent.disconnectedAt + timeoutMs <= ctx.now) removeAgent(ctx, agent);
+  }
+}
+
+/** Forgets an agent; its tasks are lost (or gone, for partition-aware frameworks). */
+export function removeAgent(ctx: Ctx, agent: AgentRecord): void {
+  rescindOffers(ctx, [...agent.offers]);
+  for (const key of agent.tasks) {
+    const [frameworkId = "", ...rest] = key.split("/");
+    const framework = ctx.state.frameworks.get(frameworkId);
+    const task = framework?.tasks.get(rest.join("/"));
+    if (framework === undefined || task === undefined) continue;
+    const state = hasCapability(framework.info, Capability.PARTITION_AWARE) ? TaskState.TASK_GONE : TaskState.TASK_LOST;
+    completeTask(ctx, framework, task, state, Reason.AGENT_REMOVED, `Agent ${agent.id} was removed`);
+    const status = task.statuses.at(-1);
+    if (status !== undefined) send(ctx, framework.session, schedulerEvent({ type: SchedulerEventType.UPDATE, update: { status } }));
+  }
+  if (agent.session !== undefined) {
+    ctx.state.sessions.delete(agent.session);
+    ctx.out.push({ kind: "end", session: agent.session });
+  }
+  ctx.allocator.removeAgent(agent.id);
+  ctx.state.agents.delete(agent.id);
+  broadcastOperators(ctx, operatorEvent({ type: OperatorEventType.AGENT_REMOVED, agentRemoved: { agentId: { value: agent.id } } }));
+}
+
+/** An executor's message for its scheduler. */
+export function frameworkMessageFromAgent(ctx: Ctx, agent: AgentRecord, call: AgentCall_FrameworkMessage): void {
+  const framework = ctx.state.frameworks.get(call.frameworkId?.value ?? "");
+  send(ctx, framework?.session, schedulerEvent({ type: SchedulerEventType.MESSAGE, message: { agentId: { value: agent.id }, executorId: call.executorId, data: call.data } }));
+}
+
+/** An executor ended: the scheduler hears of it as a FAILURE event. */
+export function executorExited(ctx: Ctx, agent: AgentRecord, call: AgentCall_ExecutorExited): void {
+  const frameworkId = call.frameworkId?.value ?? "";
+  const key = `${frameworkId}/${call.executorId?.value ?? ""}`;
+  const known = agent.executors.delete(key);
+  const framework = ctx.state.frameworks.get(frameworkId);
+  if (!known) return;
+  send(ctx, framework?.session, schedulerEvent({ type: SchedulerEventType.FAILURE, failure: { agentId: { value: agent.id }, executorId: call.executorId, status: call.status } }));
+}

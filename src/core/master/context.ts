@@ -1,0 +1,62 @@
+import type { ConnectResponse } from "../../../gen/mesos/v2/mesos_pb.js";
+import type { MasterInfo, Task } from "../../../gen/mesos/v1/mesos_pb.js";
+import type { Allocator } from "../allocator/index.js";
+import type { IdSource, Millis } from "../clock.js";
+import type { CallError } from "./events.js";
+import type {
+  AgentRecord,
+  FrameworkRecord,
+  OfferRecord,
+  SessionId,
+  SessionRole,
+} from "./state.js";
+
+/** What the shell must do after a handler returns. */
+export type Effect =
+  | { kind: "send"; session: SessionId; response: ConnectResponse }
+  /** End the stream once what was sent before has been flushed. */
+  | { kind: "end"; session: SessionId; error?: CallError };
+
+export interface MasterCoreOptions {
+  info: MasterInfo;
+  heartbeatIntervalSeconds: number;
+  agentReregisterTimeoutSeconds: number;
+  /** Flags as the operator's GET_FLAGS shows them. */
+  flags: Record<string, string>;
+  version: string;
+  /** How many finished tasks and removed frameworks the views remember. */
+  completedTasksLimit?: number;
+  completedFrameworksLimit?: number;
+}
+
+/** All the master's in-memory bookkeeping. */
+export interface MasterState {
+  frameworks: Map<string, FrameworkRecord>;
+  agents: Map<string, AgentRecord>;
+  offers: Map<string, OfferRecord>;
+  sessions: Map<SessionId, SessionRole>;
+  completedTasks: Task[];
+  completedFrameworks: FrameworkRecord[];
+  startedAt: Millis;
+}
+
+/** The state and collaborators one handler works with; `out` collects effects. */
+export interface Ctx {
+  state: MasterState;
+  allocator: Allocator;
+  ids: IdSource;
+  options: MasterCoreOptions;
+  now: Millis;
+  out: Effect[];
+}
+
+export function send(ctx: Ctx, session: SessionId | undefined, response: ConnectResponse): void {
+  if (session !== undefined) ctx.out.push({ kind: "send", session, response });
+}
+
+/** Sends an operator event to every operator stream that subscribed. */
+export function broadcastOperators(ctx: Ctx, response: ConnectResponse): void {
+  for (const [session, role] of ctx.state.sessions) {
+    if (role.kind === "operator" && role.subscribed) send(ctx, session, response);
+  }
+}

@@ -1,0 +1,114 @@
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import {
+  Event_Type as SchedulerEventType,
+  EventSchema as SchedulerEventSchema,
+  type Event as SchedulerEvent,
+} from "../../../gen/mesos/v1/scheduler/scheduler_pb.js";
+import {
+  Event_Type as OperatorEventType,
+  EventSchema as OperatorEventSchema,
+  type Event as OperatorEvent,
+  type Response as OperatorResponse,
+} from "../../../gen/mesos/v1/master/master_pb.js";
+import {
+  AgentEventSchema,
+  ConnectResponseSchema,
+  Error_Code,
+  type ConnectResponse,
+} from "../../../gen/mesos/v2/mesos_pb.js";
+import {
+  TaskStatus_Reason,
+  TaskStatus_Source,
+  AgentIDSchema,
+  FrameworkIDSchema,
+  TaskIDSchema,
+  TaskStatusSchema,
+  type AgentID,
+  type FrameworkID,
+  type TaskID,
+  type TaskState,
+  type TaskStatus,
+} from "../../../gen/mesos/v1/mesos_pb.js";
+import { toSeconds, type Millis } from "../clock.js";
+
+export { Error_Code as ErrorCode };
+
+/** An expected rejection of a call, reported to the client as an ERROR event. */
+export interface CallError {
+  code: Error_Code;
+  message: string;
+  /** The stream ends after the error. */
+  fatal?: boolean;
+}
+
+export function schedulerEvent(
+  init: Parameters<typeof create<typeof SchedulerEventSchema>>[1],
+  callId = "",
+): ConnectResponse {
+  const event: SchedulerEvent = create(SchedulerEventSchema, init);
+  return create(ConnectResponseSchema, { callId, event: { case: "scheduler", value: event } });
+}
+
+export function schedulerError(message: string, callId = ""): ConnectResponse {
+  return schedulerEvent({ type: SchedulerEventType.ERROR, error: { message } }, callId);
+}
+
+export function operatorEvent(
+  init: Parameters<typeof create<typeof OperatorEventSchema>>[1],
+): ConnectResponse {
+  const event: OperatorEvent = create(OperatorEventSchema, init);
+  return create(ConnectResponseSchema, { event: { case: "operatorEvent", value: event } });
+}
+
+export function operatorResponse(response: OperatorResponse, callId: string): ConnectResponse {
+  return create(ConnectResponseSchema, {
+    callId,
+    event: { case: "operatorResponse", value: response },
+  });
+}
+
+export function agentEvent(event: MessageInitShape<typeof AgentEventSchema>["event"], callId = ""): ConnectResponse {
+  return create(ConnectResponseSchema, {
+    callId,
+    event: { case: "agent", value: create(AgentEventSchema, { event }) },
+  });
+}
+
+export function errorEvent(error: CallError, callId = ""): ConnectResponse {
+  return create(ConnectResponseSchema, {
+    callId,
+    event: {
+      case: "error",
+      value: { code: error.code, message: error.message, fatal: error.fatal ?? false },
+    },
+  });
+}
+
+/**
+ * A status update the master makes itself (launch rejected, reconciliation,
+ * agent lost). It carries no uuid, so schedulers do not acknowledge it.
+ */
+export function masterStatus(
+  taskId: string,
+  state: TaskState,
+  reason: TaskStatus_Reason,
+  message: string,
+  now: Millis,
+  agentId?: string,
+): TaskStatus {
+  return create(TaskStatusSchema, {
+    taskId: { value: taskId },
+    state,
+    reason,
+    message,
+    source: TaskStatus_Source.MASTER,
+    timestamp: toSeconds(now),
+    ...(agentId !== undefined ? { agentId: { value: agentId } } : {}),
+  });
+}
+
+export { SchedulerEventType, OperatorEventType, TaskStatus_Reason as Reason };
+
+export const agentIdOf = (value: string): AgentID => create(AgentIDSchema, { value });
+export const frameworkIdOf = (value: string): FrameworkID => create(FrameworkIDSchema, { value });
+export const taskIdOf = (value: string): TaskID => create(TaskIDSchema, { value });

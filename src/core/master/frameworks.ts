@@ -1,0 +1,229 @@
+import { clone } from "@bufbuild/protobuf";
+import {
+  FrameworkInfo_Capability_Type as Capability,
+  FrameworkInfoSchema,
+  TaskState,
+  type FrameworkInfo,
+} from "../../../gen/mesos/v1/mesos_pb.js";
+import type { Call_Subscribe } from "../../../gen/mesos/v1/scheduler/scheduler_pb.js";
+import { validateRole } from "../resources/index.js";
+import { broadcastOperators, send, type Ctx } from "./context.js";
+import {
+  ErrorCode,
+  OperatorEventType,
+  Reason,
+  SchedulerEventType,
+  agentEvent,
+  frameworkIdOf,
+  operatorEvent,
+  schedulerEvent,
+  type CallError,
+} from "./events.js";
+import { rescindOffers } from "./offers.js";
+import type { FrameworkRecord, SessionId } from "./state.js";
+import { completeTask, frameworkView } from "./views.js";
+
+/** The roles a framework subscribes with: `roles` for MULTI_ROLE, else `role`. */
+export function frameworkRoles(info: FrameworkInfo): string[] {
+  if (hasCapability(info, Capability.MULTI_ROLE)) return [...info.roles];
+  return [info.role === "" ? "*" : info.role];
+}
+
+export function hasCapability(info: FrameworkInfo, type: Capability): boolean {
+  return info.capabilities.some((c) => c.type === type);
+}
+
+function validateFrameworkInfo(info: FrameworkInfo | undefined): string | undefined {
+  if (info === undefined) return "Expecting 'subscribe.framework_info' to be present";
+  if (info.name === "") return "FrameworkInfo.name must be set";
+  const multiRole = hasCapability(info, Capability.MULTI_ROLE);
+  if (!multiRole && info.roles.length > 0) {
+    return "FrameworkInfo.roles requires the MULTI_ROLE capability (or use FrameworkInfo.role)";
+  }
+  if (multiRole && info.role !== "*" && info.role !== "" && info.roles.length > 0) {
+    return "FrameworkInfo.role and FrameworkInfo.roles cannot both be set";
+  }
+  const roles = frameworkRoles(info);
+  if (new Set(roles).size !== roles.length) return "FrameworkInfo.roles contains duplicates";
+  for (const role of roles) {
+    const problem = validateRole(role);
+    if (problem !== undefined) return `Invalid role '${role}': ${problem}`;
+  }
+  if (!Number.isFinite(info.failoverTimeout) || info.failoverTimeout < 0) {
+    return "FrameworkInfo.failover_timeout must be a finite, non-negative number of seconds";
+  }
+  return undefined;
+}
+
+/**
+ * SUBSCRIBE: registers a new framework, or fails an existing one over to this
+ * stream when it names its framework id. Returns an error for the caller to
+ * report when the subscription is refused.
+ */
+export function subscribe(
+  ctx: Ctx,
+  session: SessionId,
+  callId: string,
+  call: Call_Subscribe | undefined,
+): CallError | undefined {
+  const problem = validateFrameworkInfo(call?.frameworkInfo);
+  if (problem !== undefined || call?.frameworkInfo === undefined) {
+    return { code: ErrorCode.INVALID_ARGUMENT, message: problem ?? "" };
+  }
+  const info = clone(FrameworkInfoSchema, call.frameworkInfo);
+  const requestedId = info.id?.value ?? "";
+  if (requestedId !== "" && ctx.state.completedFrameworks.some((f) => f.id === requestedId)) {
+    return {
+      code: ErrorCode.FAILED_PRECONDITION,
+      message: `Framework ${requestedId} has been removed; subscribe without an id`,
+      fatal: true,
+    };
+  }
+  const existing = ctx.state.frameworks.get(requestedId);
+  const framework = existing ?? addFramework(ctx, info, requestedId);
+  if (existing !== undefined) failover(ctx, existing, info, session);
+  framework.suppressedRoles = new Set(call.suppressedRoles);
+  framework.session = session;
+  ctx.state.sessions.set(session, { kind: "scheduler", frameworkId: framework.id });
+  ctx.allocator.updateFramework(framework.id, {
+    roles: framework.roles,
+    suppressedRoles: [...framework.suppressedRoles],
+  });
+  ctx.allocator.activateFramework(framework.id);
+  send(
+    ctx,
+    session,
+    schedulerEvent(
+      {
+        type: SchedulerEventType.SUBSCRIBED,
+        subscribed: {
+          frameworkId: { value: framework.id },
+          heartbeatIntervalSeconds: ctx.options.heartbeatIntervalSeconds,
+          masterInfo: ctx.options.info,
+        },
+      },
+      callId,
+    ),
+  );
+  const view = frameworkView(ctx, framework);
+  broadcastOperators(
+    ctx,
+    existing === undefined
+      ? operatorEvent({ type: OperatorEventType.FRAMEWORK_ADDED, frameworkAdded: { framework: view } })
+      : operatorEvent({ type: OperatorEventType.FRAMEWORK_UPDATED, frameworkUpdated: { framework: view } }),
+  );
+  return undefined;
+}
+
+function addFramework(ctx: Ctx, info: FrameworkInfo, requestedId: string): FrameworkRecord {
+  // A framework id the master does not know is accepted as is: after a master
+  // restart, frameworks come back with the ids the old master gave them.
+  const id = requestedId !== "" ? requestedId : ctx.ids.next("framework");
+  info.id = frameworkIdOf(id);
+  const framework: FrameworkRecord = {
+    id,
+    info,
+    roles: frameworkRoles(info),
+    suppressedRoles: new Set(),
+    session: undefined,
+    registeredAt: ctx.now,
+    reregisteredAt: undefined,
+    disconnectedAt: undefined,
+    failoverDeadline: undefined,
+    offers: new Set(),
+    tasks: new Map(),
+  };
+  ctx.state.frameworks.set(id, framework);
+  ctx.allocator.addFramework(id, { roles: framework.roles });
+  return framework;
+}
+
+function failover(ctx: Ctx, framework: FrameworkRecord, info: FrameworkInfo, session: SessionId): void {
+  if (framework.session !== undefined && framework.session !== session) {
+    // Only one scheduler drives a framework: the newer stream wins, as in Mesos.
+    const old = framework.session;
+    send(ctx, old, schedulerEvent({ type: SchedulerEventType.ERROR, error: { message: "Framework failed over" } }));
+    ctx.out.push({ kind: "end", session: old });
+    ctx.state.sessions.delete(old);
+  }
+  info.id = frameworkIdOf(framework.id);
+  framework.info = info;
+  framework.roles = frameworkRoles(info);
+  framework.reregisteredAt = ctx.now;
+  framework.disconnectedAt = undefined;
+  framework.failoverDeadline = undefined;
+  // Offers made to the previous connection may never have been seen.
+  rescindOffers(ctx, [...framework.offers]);
+}
+
+/** The framework's stream ended: deactivate it and start its failover timeout. */
+export function disconnectFramework(ctx: Ctx, framework: FrameworkRecord): void {
+  framework.session = undefined;
+  framework.disconnectedAt = ctx.now;
+  ctx.allocator.deactivateFramework(framework.id);
+  rescindOffers(ctx, [...framework.offers]);
+  const timeoutMs = framework.info.failoverTimeout * 1000;
+  framework.failoverDeadline = ctx.now + timeoutMs;
+  if (timeoutMs === 0) removeFramework(ctx, framework);
+  else
+    broadcastOperators(
+      ctx,
+      operatorEvent({
+        type: OperatorEventType.FRAMEWORK_UPDATED,
+        frameworkUpdated: { framework: frameworkView(ctx, framework) },
+      }),
+    );
+}
+
+/** Removes frameworks whose failover timeout has passed. */
+export function expireFrameworks(ctx: Ctx): void {
+  for (const framework of [...ctx.state.frameworks.values()]) {
+    if (framework.failoverDeadline !== undefined && framework.failoverDeadline <= ctx.now) {
+      removeFramework(ctx, framework);
+    }
+  }
+}
+
+/**
+ * Removes a framework (TEARDOWN, or failover timeout): its offers are
+ * rescinded, its tasks killed on their agents, its resources recovered.
+ */
+export function removeFramework(ctx: Ctx, framework: FrameworkRecord): void {
+  rescindOffers(ctx, [...framework.offers], false);
+  const agentIds = new Set<string>();
+  for (const task of framework.tasks.values()) {
+    const agentId = task.agentId?.value ?? "";
+    agentIds.add(agentId);
+    completeTask(ctx, framework, task, TaskState.TASK_KILLED, Reason.FRAMEWORK_REMOVED, "Framework removed");
+  }
+  for (const agent of ctx.state.agents.values()) {
+    for (const [key, executor] of agent.executors) {
+      if (executor.frameworkId === framework.id) agent.executors.delete(key);
+    }
+  }
+  for (const agentId of agentIds) {
+    const agent = ctx.state.agents.get(agentId);
+    send(ctx, agent?.session, agentShutdownFramework(framework.id));
+  }
+  if (framework.session !== undefined) {
+    ctx.state.sessions.delete(framework.session);
+    ctx.out.push({ kind: "end", session: framework.session });
+    framework.session = undefined;
+  }
+  ctx.allocator.removeFramework(framework.id);
+  ctx.state.frameworks.delete(framework.id);
+  const limit = ctx.options.completedFrameworksLimit ?? 50;
+  ctx.state.completedFrameworks.push(framework);
+  if (ctx.state.completedFrameworks.length > limit) ctx.state.completedFrameworks.shift();
+  broadcastOperators(
+    ctx,
+    operatorEvent({
+      type: OperatorEventType.FRAMEWORK_REMOVED,
+      frameworkRemoved: { frameworkInfo: framework.info },
+    }),
+  );
+}
+
+function agentShutdownFramework(frameworkId: string) {
+  return agentEvent({ case: "shutdownFramework", value: { frameworkId: { value: frameworkId } } });
+}

@@ -1,0 +1,81 @@
+import { create } from "@bufbuild/protobuf";
+import {
+  Call_Type as OperatorCallType,
+  ResponseSchema,
+  Response_Type,
+  type Call as OperatorCall,
+  type Response,
+} from "../../../gen/mesos/v1/master/master_pb.js";
+import type { Ctx } from "./context.js";
+import { ErrorCode, type CallError } from "./events.js";
+import { removeFramework } from "./frameworks.js";
+import { agentView, getState } from "./views.js";
+
+function roles(ctx: Ctx) {
+  return ctx.allocator.roles().map((r) => ({
+    name: r.role,
+    weight: r.weight,
+    frameworks: r.frameworks.map((value) => ({ value })),
+    resources: r.allocated,
+  }));
+}
+
+/**
+ * Answers one operator call. Read calls only look; TEARDOWN acts, and its
+ * effects land in `ctx.out` like any other handler's.
+ */
+export function operatorCall(ctx: Ctx, call: OperatorCall): Response | CallError {
+  const r = (init: Parameters<typeof create<typeof ResponseSchema>>[1]) => create(ResponseSchema, init);
+  const state = () => getState(ctx);
+  switch (call.type) {
+    case OperatorCallType.GET_HEALTH:
+      return r({ type: Response_Type.GET_HEALTH, getHealth: { healthy: true } });
+    case OperatorCallType.GET_VERSION:
+      return r({ type: Response_Type.GET_VERSION, getVersion: { versionInfo: { version: ctx.options.version } } });
+    case OperatorCallType.GET_FLAGS:
+      return r({
+        type: Response_Type.GET_FLAGS,
+        getFlags: { flags: Object.entries(ctx.options.flags).map(([name, value]) => ({ name, value })) },
+      });
+    case OperatorCallType.GET_STATE:
+      return r({ type: Response_Type.GET_STATE, getState: state() });
+    case OperatorCallType.GET_AGENTS:
+      return r({ type: Response_Type.GET_AGENTS, getAgents: { agents: [...ctx.state.agents.values()].map((a) => agentView(ctx, a)) } });
+    case OperatorCallType.GET_FRAMEWORKS:
+      return r({ type: Response_Type.GET_FRAMEWORKS, getFrameworks: state().getFrameworks });
+    case OperatorCallType.GET_EXECUTORS:
+      return r({ type: Response_Type.GET_EXECUTORS, getExecutors: state().getExecutors });
+    case OperatorCallType.GET_TASKS:
+      return r({ type: Response_Type.GET_TASKS, getTasks: state().getTasks });
+    case OperatorCallType.GET_ROLES:
+      return r({ type: Response_Type.GET_ROLES, getRoles: { roles: roles(ctx) } });
+    case OperatorCallType.GET_WEIGHTS:
+      return r({
+        type: Response_Type.GET_WEIGHTS,
+        getWeights: { weightInfos: roles(ctx).map((role) => ({ role: role.name, weight: role.weight })) },
+      });
+    case OperatorCallType.GET_MASTER:
+      return r({
+        type: Response_Type.GET_MASTER,
+        getMaster: {
+          masterInfo: ctx.options.info,
+          startTime: ctx.state.startedAt / 1000,
+          electedTime: ctx.state.startedAt / 1000,
+        },
+      });
+    case OperatorCallType.TEARDOWN: {
+      const id = call.teardown?.frameworkId?.value ?? "";
+      const framework = ctx.state.frameworks.get(id);
+      if (framework === undefined) return { code: ErrorCode.NOT_FOUND, message: `No framework ${id} to tear down` };
+      removeFramework(ctx, framework);
+      return r({ type: Response_Type.UNKNOWN });
+    }
+    case OperatorCallType.SUBSCRIBE:
+      return { code: ErrorCode.FAILED_PRECONDITION, message: "SUBSCRIBE needs a stream: use the Connect RPC" };
+    case OperatorCallType.UNKNOWN:
+      return { code: ErrorCode.INVALID_ARGUMENT, message: "Expecting 'type' to be present" };
+    default:
+      return { code: ErrorCode.UNIMPLEMENTED, message: `Operator call ${OperatorCallType[call.type] ?? call.type} is not supported yet` };
+  }
+}
+

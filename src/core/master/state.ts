@@ -1,0 +1,78 @@
+import type {
+  AgentInfo,
+  ExecutorInfo,
+  FrameworkInfo,
+  Offer,
+  Resource,
+  Task,
+} from "../../../gen/mesos/v1/mesos_pb.js";
+import type { Millis } from "../clock.js";
+
+/** One client stream, named by the shell; the core never sees sockets. */
+export type SessionId = string;
+
+/**
+ * A framework the master knows.
+ *
+ *   SUBSCRIBE ──> connected ──stream ends──> disconnected ──failover timeout──> removed
+ *                    ^                            │
+ *                    └──── SUBSCRIBE with id ─────┘          TEARDOWN ──> removed
+ */
+export interface FrameworkRecord {
+  id: string;
+  info: FrameworkInfo;
+  roles: string[];
+  suppressedRoles: Set<string>;
+  /** The stream it is subscribed on; undefined while disconnected. */
+  session: SessionId | undefined;
+  registeredAt: Millis;
+  reregisteredAt: Millis | undefined;
+  disconnectedAt: Millis | undefined;
+  /** When a disconnected framework is removed. */
+  failoverDeadline: Millis | undefined;
+  /** Outstanding offer ids. */
+  offers: Set<string>;
+  /** Live (non-terminal) tasks by task id. */
+  tasks: Map<string, Task>;
+}
+
+/**
+ * An agent the master knows.
+ *
+ *   Register ──> connected ──stream ends──> disconnected ──reregister timeout──> removed
+ *                   ^                            │
+ *                   └────── Register with id ────┘
+ */
+export interface AgentRecord {
+  id: string;
+  info: AgentInfo;
+  version: string;
+  session: SessionId | undefined;
+  registeredAt: Millis;
+  reregisteredAt: Millis | undefined;
+  disconnectedAt: Millis | undefined;
+  total: Resource[];
+  /** Keys (`framework/task`) of live tasks on this agent. */
+  tasks: Set<string>;
+  offers: Set<string>;
+  /** Executors by `framework/executor`. */
+  executors: Map<string, { frameworkId: string; info: ExecutorInfo }>;
+}
+
+export interface OfferRecord {
+  offer: Offer;
+  frameworkId: string;
+  agentId: string;
+  role: string;
+  resources: Resource[];
+}
+
+/** Why a stream is being bound to a role. */
+export type SessionRole =
+  | { kind: "scheduler"; frameworkId: string }
+  | { kind: "agent"; agentId: string }
+  | { kind: "operator"; subscribed: boolean };
+
+export function taskKey(frameworkId: string, taskId: string): string {
+  return `${frameworkId}/${taskId}`;
+}

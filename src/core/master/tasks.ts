@@ -1,0 +1,239 @@
+import { clone, create } from "@bufbuild/protobuf";
+import {
+  FrameworkInfo_Capability_Type as Capability,
+  TaskInfoSchema,
+  TaskSchema,
+  TaskState,
+  TaskStatusSchema,
+  type Offer_Operation,
+  type Resource,
+  type Task,
+  type TaskInfo,
+  type TaskStatus,
+} from "../../../gen/mesos/v1/mesos_pb.js";
+import type {
+  Call_Acknowledge,
+  Call_Kill,
+  Call_Reconcile,
+} from "../../../gen/mesos/v1/scheduler/scheduler_pb.js";
+import {
+  addResources,
+  allocateTo,
+  containsResources,
+  formatResources,
+  subtractResources,
+  validateResources,
+} from "../resources/index.js";
+import { broadcastOperators, send, type Ctx } from "./context.js";
+import {
+  ErrorCode,
+  OperatorEventType,
+  Reason,
+  SchedulerEventType,
+  agentEvent,
+  agentIdOf,
+  errorEvent,
+  masterStatus,
+  operatorEvent,
+  schedulerEvent,
+} from "./events.js";
+import { hasCapability } from "./frameworks.js";
+import { taskKey, type FrameworkRecord } from "./state.js";
+import { completeTask, isTerminal } from "./views.js";
+
+/** Sends a master-made update for a task the framework asked about or for. */
+function sendStatus(ctx: Ctx, framework: FrameworkRecord, status: TaskStatus): void {
+  send(ctx, framework.session, schedulerEvent({ type: SchedulerEventType.UPDATE, update: { status } }));
+}
+
+/**
+ * Launches that cannot proceed because their offers were invalid become
+ * TASK_DROPPED for partition-aware frameworks and TASK_LOST otherwise, as in
+ * Mesos.
+ */
+export function dropLaunches(ctx: Ctx, framework: FrameworkRecord, operations: Offer_Operation[], message: string): void {
+  const state = hasCapability(framework.info, Capability.PARTITION_AWARE) ? TaskState.TASK_DROPPED : TaskState.TASK_LOST;
+  for (const op of operations) {
+    const tasks = [...(op.launch?.taskInfos ?? []), ...(op.launchGroup?.taskGroup?.tasks ?? [])];
+    const reason = op.launchGroup !== undefined ? Reason.TASK_GROUP_INVALID : Reason.INVALID_OFFERS;
+    for (const task of tasks) {
+      sendStatus(ctx, framework, masterStatus(task.taskId?.value ?? "", state, reason, message, ctx.now));
+    }
+  }
+}
+
+/** Why a task cannot launch from `available` on `agentId`, or undefined. */
+function validateTask(
+  framework: FrameworkRecord,
+  task: TaskInfo,
+  agentId: string,
+  available: Resource[],
+  launchedNow: Set<string>,
+): string | undefined {
+  const id = task.taskId?.value ?? "";
+  if (id === "") return "Task has no task_id";
+  if (/[\s/]/.test(id) || id === "." || id === "..") return `Task id '${id}' contains whitespace or '/', or is '.' or '..'`;
+  if (framework.tasks.has(id) || launchedNow.has(id)) return `Task id '${id}' is already in use by a live task of this framework`;
+  if (task.agentId?.value !== agentId) return `Task's agent_id '${task.agentId?.value ?? ""}' does not match the offer's agent ${agentId}`;
+  const hasCommand = task.command !== undefined;
+  const hasExecutor = task.executor !== undefined;
+  if (hasCommand === hasExecutor) return "Task must set exactly one of 'command' and 'executor'";
+  if (hasCommand && task.command?.shell === true && task.command.value === "") return "Shell command has no value";
+  if (hasCommand && task.command?.shell === false && task.command.value === "") return "Command has no value (the program to run)";
+  const invalid = validateResources([...task.resources, ...(task.executor?.resources ?? [])]);
+  if (invalid !== undefined) return `Invalid resources: ${invalid}`;
+  if (task.resources.length === 0) return "Task uses no resources";
+  const wanted = addResources(task.resources, task.executor?.resources ?? []);
+  if (!containsResources(available, wanted)) {
+    return `Task uses more resources (${formatResources(wanted)}) than available in the offers (${formatResources(available)})`;
+  }
+  return undefined;
+}
+
+/** Gives resources without allocation_info the role they were offered to. */
+function withRole(resources: Resource[], offered: Resource[]): Resource[] {
+  const role = offered[0]?.allocationInfo?.role;
+  if (role === undefined) return resources;
+  const bare = resources.filter((r) => r.allocationInfo === undefined);
+  const tagged = resources.filter((r) => r.allocationInfo !== undefined);
+  return [...tagged, ...allocateTo(bare, role)];
+}
+
+/**
+ * LAUNCH: validates each task against what is left of the offers; valid tasks
+ * go to the agent in TASK_STAGING, invalid ones become TASK_ERROR.
+ * Returns the resources left over.
+ */
+export function launchTasks(ctx: Ctx, framework: FrameworkRecord, agentId: string, infos: TaskInfo[], offered: Resource[]): Resource[] {
+  let available = offered;
+  const launchedNow = new Set<string>();
+  const agent = ctx.state.agents.get(agentId);
+  for (const original of infos) {
+    const info = clone(TaskInfoSchema, original);
+    info.resources = withRole(info.resources, offered);
+    if (info.executor !== undefined) info.executor.resources = withRole(info.executor.resources, offered);
+    const problem = validateTask(framework, info, agentId, available, launchedNow);
+    const taskId = info.taskId?.value ?? "";
+    if (problem !== undefined || agent === undefined) {
+      const message = problem ?? `Agent ${agentId} is not registered`;
+      sendStatus(ctx, framework, masterStatus(taskId, TaskState.TASK_ERROR, Reason.TASK_INVALID, message, ctx.now, agentId));
+      continue;
+    }
+    const used = addResources(info.resources, info.executor?.resources ?? []);
+    available = subtractResources(available, used);
+    launchedNow.add(taskId);
+    const task = create(TaskSchema, {
+      name: info.name,
+      taskId: info.taskId,
+      frameworkId: { value: framework.id },
+      executorId: info.executor?.executorId,
+      agentId: { value: agentId },
+      state: TaskState.TASK_STAGING,
+      resources: used,
+      labels: info.labels,
+      killPolicy: info.killPolicy,
+      user: info.command?.user || framework.info.user,
+    });
+    framework.tasks.set(taskId, task);
+    agent.tasks.add(taskKey(framework.id, taskId));
+    if (info.executor?.executorId !== undefined) {
+      agent.executors.set(`${framework.id}/${info.executor.executorId.value}`, { frameworkId: framework.id, info: info.executor });
+    }
+    send(ctx, agent.session, agentEvent({ case: "runTask", value: { frameworkInfo: framework.info, task: info } }));
+    broadcastOperators(ctx, operatorEvent({ type: OperatorEventType.TASK_ADDED, taskAdded: { task } }));
+  }
+  return available;
+}
+
+/**
+ * A status update from an agent: the master records the task's latest state,
+ * recovers resources of a terminal task, and forwards the update to the
+ * scheduler. The agent resends until the scheduler acknowledges, so an update
+ * for a disconnected scheduler is simply not forwarded now.
+ */
+export function statusUpdate(ctx: Ctx, agentId: string, frameworkId: string, status: TaskStatus): void {
+  const taskId = status.taskId?.value ?? "";
+  const framework = ctx.state.frameworks.get(frameworkId);
+  const agent = ctx.state.agents.get(agentId);
+  if (framework === undefined) {
+    // Nobody will ever acknowledge it: acknowledge for the removed framework
+    // so the agent stops resending.
+    send(ctx, agent?.session, agentEvent({ case: "acknowledge", value: { frameworkId: { value: frameworkId }, taskId: { value: taskId }, uuid: status.uuid } }));
+    return;
+  }
+  const task = framework.tasks.get(taskId);
+  const stamped = clone(TaskStatusSchema, status);
+  stamped.agentId = agentIdOf(agentId);
+  if (task !== undefined && !isTerminal(task.state)) {
+    task.state = stamped.state;
+    task.statuses = [...task.statuses.slice(-9), stamped];
+    task.statusUpdateState = stamped.state;
+    task.statusUpdateUuid = stamped.uuid;
+    broadcastOperators(ctx, operatorEvent({ type: OperatorEventType.TASK_UPDATED, taskUpdated: { frameworkId: { value: frameworkId }, status: stamped, state: stamped.state } }));
+    if (isTerminal(stamped.state)) completeTask(ctx, framework, task, stamped.state, stamped.reason, stamped.message, false);
+  }
+  sendStatus(ctx, framework, stamped);
+}
+
+/** ACKNOWLEDGE: relayed to the agent holding the update. */
+export function acknowledge(ctx: Ctx, framework: FrameworkRecord, call: Call_Acknowledge, callId: string): void {
+  const agentId = call.agentId?.value ?? "";
+  const taskId = call.taskId?.value ?? "";
+  if (agentId === "" || taskId === "" || call.uuid.length === 0) {
+    send(ctx, framework.session, errorEvent({ code: ErrorCode.INVALID_ARGUMENT, message: "ACKNOWLEDGE needs agent_id, task_id and uuid" }, callId));
+    return;
+  }
+  const agent = ctx.state.agents.get(agentId);
+  if (agent === undefined) {
+    send(ctx, framework.session, errorEvent({ code: ErrorCode.NOT_FOUND, message: `Agent ${agentId} is not registered` }, callId));
+    return;
+  }
+  send(ctx, agent.session, agentEvent({ case: "acknowledge", value: { frameworkId: { value: framework.id }, taskId: { value: taskId }, uuid: call.uuid } }));
+}
+
+/** KILL: forwarded to the task's agent; an unknown task is reported lost. */
+export function kill(ctx: Ctx, framework: FrameworkRecord, call: Call_Kill): void {
+  const taskId = call.taskId?.value ?? "";
+  const task = framework.tasks.get(taskId);
+  const agent = ctx.state.agents.get(task?.agentId?.value ?? "");
+  if (task === undefined || agent === undefined) {
+    const state = hasCapability(framework.info, Capability.PARTITION_AWARE) ? TaskState.TASK_UNKNOWN : TaskState.TASK_LOST;
+    sendStatus(ctx, framework, masterStatus(taskId, state, Reason.RECONCILIATION, "Attempted to kill an unknown task", ctx.now, call.agentId?.value));
+    return;
+  }
+  send(ctx, agent.session, agentEvent({ case: "killTask", value: { frameworkId: { value: framework.id }, taskId: { value: taskId }, killPolicy: call.killPolicy ?? task.killPolicy } }));
+}
+
+/**
+ * RECONCILE: explicit (named tasks) or implicit (no tasks: every live task).
+ * Answers carry no uuid and need no acknowledgement.
+ */
+export function reconcile(ctx: Ctx, framework: FrameworkRecord, call: Call_Reconcile): void {
+  const latest = (task: Task) => {
+    const status = task.statuses.at(-1);
+    const message = status?.message ?? "";
+    const s = masterStatus(task.taskId?.value ?? "", task.state, Reason.RECONCILIATION, message, ctx.now, task.agentId?.value);
+    s.healthy = status?.healthy ?? false;
+    return s;
+  };
+  if (call.tasks.length === 0) {
+    for (const task of framework.tasks.values()) sendStatus(ctx, framework, latest(task));
+    return;
+  }
+  for (const entry of call.tasks) {
+    const taskId = entry.taskId?.value ?? "";
+    const task = framework.tasks.get(taskId);
+    if (task !== undefined) {
+      sendStatus(ctx, framework, latest(task));
+      continue;
+    }
+    const completed = ctx.state.completedTasks.findLast((t) => t.frameworkId?.value === framework.id && t.taskId?.value === taskId);
+    if (completed !== undefined) {
+      sendStatus(ctx, framework, latest(completed));
+      continue;
+    }
+    const partitionAware = hasCapability(framework.info, Capability.PARTITION_AWARE);
+    const state = partitionAware ? TaskState.TASK_UNKNOWN : TaskState.TASK_LOST;
+    sendStatus(ctx, framework, masterStatus(taskId, state, Reason.RECONCILIATION, "Reconciliation: task is unknown", ctx.now, entry.agentId?.value));
+  }
+}

@@ -1,0 +1,147 @@
+import { create } from "@bufbuild/protobuf";
+import {
+  TaskState,
+  type Resource,
+  type Task,
+  type TaskStatus_Reason,
+  type TimeInfo,
+} from "../../../gen/mesos/v1/mesos_pb.js";
+import {
+  ResponseSchema,
+  type Response_GetAgents_Agent,
+  type Response_GetFrameworks_Framework,
+  type Response_GetState,
+} from "../../../gen/mesos/v1/master/master_pb.js";
+import { addResources } from "../resources/index.js";
+import type { Millis } from "../clock.js";
+import type { Ctx } from "./context.js";
+import { masterStatus } from "./events.js";
+import { taskKey, type AgentRecord, type FrameworkRecord } from "./state.js";
+
+const TERMINAL = new Set<TaskState>([
+  TaskState.TASK_FINISHED,
+  TaskState.TASK_FAILED,
+  TaskState.TASK_KILLED,
+  TaskState.TASK_ERROR,
+  TaskState.TASK_LOST,
+  TaskState.TASK_DROPPED,
+  TaskState.TASK_GONE,
+  TaskState.TASK_GONE_BY_OPERATOR,
+]);
+
+export function isTerminal(state: TaskState): boolean {
+  return TERMINAL.has(state);
+}
+
+/**
+ * Moves a task out of the live set: its resources return to the allocator and
+ * it joins the bounded list of completed tasks. With `record`, the master
+ * writes the terminal status itself (e.g. when a framework is removed).
+ */
+export function completeTask(
+  ctx: Ctx,
+  framework: FrameworkRecord,
+  task: Task,
+  state: TaskState,
+  reason: TaskStatus_Reason,
+  message: string,
+  record = true,
+): void {
+  const taskId = task.taskId?.value ?? "";
+  const agentId = task.agentId?.value ?? "";
+  if (record) {
+    task.state = state;
+    task.statuses = [...task.statuses.slice(-9), masterStatus(taskId, state, reason, message, ctx.now, agentId)];
+  }
+  framework.tasks.delete(taskId);
+  ctx.state.agents.get(agentId)?.tasks.delete(taskKey(framework.id, taskId));
+  ctx.allocator.recoverResources(framework.id, agentId, task.resources);
+  const limit = ctx.options.completedTasksLimit ?? 1000;
+  ctx.state.completedTasks.push(task);
+  if (ctx.state.completedTasks.length > limit) ctx.state.completedTasks.shift();
+}
+
+export function timeInfo(at: Millis | undefined): TimeInfo | undefined {
+  return at === undefined ? undefined : { $typeName: "mesos.v1.TimeInfo", nanoseconds: BigInt(Math.round(at)) * 1_000_000n };
+}
+
+function sumResources(lists: Resource[][]): Resource[] {
+  return lists.reduce<Resource[]>((acc, r) => addResources(acc, r), []);
+}
+
+function offeredOn(ctx: Ctx, ids: Iterable<string>): Resource[] {
+  return sumResources([...ids].map((id) => ctx.state.offers.get(id)?.resources ?? []));
+}
+
+export function frameworkView(ctx: Ctx, framework: FrameworkRecord): Response_GetFrameworks_Framework {
+  const offers = [...framework.offers].flatMap((id) => {
+    const record = ctx.state.offers.get(id);
+    return record === undefined ? [] : [record.offer];
+  });
+  const used = sumResources([...framework.tasks.values()].map((t) => t.resources));
+  const offered = offeredOn(ctx, framework.offers);
+  return create(ResponseSchema, {
+    getFrameworks: {
+      frameworks: [
+        {
+          frameworkInfo: framework.info,
+          active: framework.session !== undefined,
+          connected: framework.session !== undefined,
+          recovered: false,
+          registeredTime: timeInfo(framework.registeredAt),
+          reregisteredTime: timeInfo(framework.reregisteredAt),
+          unregisteredTime: timeInfo(framework.disconnectedAt),
+          offers,
+          offeredResources: offered,
+          allocatedResources: addResources(used, offered),
+        },
+      ],
+    },
+  }).getFrameworks!.frameworks[0]!;
+}
+
+export function agentView(ctx: Ctx, agent: AgentRecord): Response_GetAgents_Agent {
+  const used = sumResources(
+    [...agent.tasks].map((key) => {
+      const [frameworkId = "", ...rest] = key.split("/");
+      return ctx.state.frameworks.get(frameworkId)?.tasks.get(rest.join("/"))?.resources ?? [];
+    }),
+  );
+  const offered = offeredOn(ctx, agent.offers);
+  return create(ResponseSchema, {
+    getAgents: {
+      agents: [
+        {
+          agentInfo: agent.info,
+          active: agent.session !== undefined,
+          deactivated: false,
+          version: agent.version,
+          pid: `slave(1)@${agent.info.hostname}:${agent.info.port}`,
+          registeredTime: timeInfo(agent.registeredAt),
+          reregisteredTime: timeInfo(agent.reregisteredAt),
+          totalResources: agent.total,
+          allocatedResources: addResources(used, offered),
+          offeredResources: offered,
+        },
+      ],
+    },
+  }).getAgents!.agents[0]!;
+}
+
+export function getState(ctx: Ctx): Response_GetState {
+  const live = [...ctx.state.frameworks.values()].flatMap((f) => [...f.tasks.values()]);
+  const executors = [...ctx.state.agents.values()].flatMap((a) =>
+    [...a.executors.values()].map((e) => ({ executorInfo: e.info, agentId: { value: a.id } })),
+  );
+  return create(ResponseSchema, {
+    getState: {
+      getTasks: { tasks: live, completedTasks: ctx.state.completedTasks },
+      getExecutors: { executors },
+      getFrameworks: {
+        frameworks: [...ctx.state.frameworks.values()].map((f) => frameworkView(ctx, f)),
+        completedFrameworks: ctx.state.completedFrameworks.map((f) => frameworkView(ctx, f)),
+      },
+      getAgents: { agents: [...ctx.state.agents.values()].map((a) => agentView(ctx, a)) },
+    },
+  }).getState!;
+}

@@ -1,0 +1,126 @@
+import { randomUUID } from "node:crypto";
+import { create } from "@bufbuild/protobuf";
+import type { ConnectRouter } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { MasterInfoSchema } from "../../gen/mesos/v1/mesos_pb.js";
+import { MesosService, OperateResponseSchema, file_mesos_v2_mesos } from "../../gen/mesos/v2/mesos_pb.js";
+import { createAllocator } from "../core/allocator/index.js";
+import type { IdSource } from "../core/clock.js";
+import { createMasterCore, type MasterCore } from "../core/master/master-core.js";
+import { createLogger, type Logger } from "../log.js";
+import { createServer } from "../transport/server.js";
+import { VERSION } from "../version.js";
+import type { MasterOptions } from "./options.js";
+import { createSessionTable, toConnectError } from "./sessions.js";
+
+export interface MasterDaemon {
+  readonly port: number;
+  readonly core: MasterCore;
+  close(): Promise<void>;
+}
+
+/** Mesos encodes MasterInfo.ip as an IPv4 address in network byte order. */
+function ipToUint32(ip: string): number {
+  const parts = ip.split(".").map(Number);
+  if (parts.length !== 4 || parts.some((p) => !Number.isInteger(p) || p < 0 || p > 255)) return 0;
+  const [a = 0, b = 0, c = 0, d = 0] = parts;
+  return ((d << 24) | (c << 16) | (b << 8) | a) >>> 0;
+}
+
+/** Ids shaped like Mesos' (`<master>-0001`, `<master>-S1`, `<master>-O1`). */
+function masterIds(masterId: string): IdSource {
+  const counters = new Map<string, number>();
+  const prefix: Record<string, string> = { framework: "", agent: "S", offer: "O" };
+  return {
+    next(kind) {
+      const n = (counters.get(kind) ?? 0) + 1;
+      counters.set(kind, n);
+      const p = prefix[kind] ?? `${kind}-`;
+      return `${masterId}-${p}${p === "" ? String(n).padStart(4, "0") : n}`;
+    },
+  };
+}
+
+function flagsOf(options: MasterOptions): Record<string, string> {
+  return {
+    ip: options.ip,
+    port: String(options.port),
+    hostname: options.hostname,
+    work_dir: options.workDir ?? "",
+    allocation_interval: `${options.allocationIntervalSeconds}secs`,
+    heartbeat_interval: `${options.heartbeatIntervalSeconds}secs`,
+    agent_reregister_timeout: `${options.agentReregisterTimeoutSeconds}secs`,
+    log_level: options.logLevel,
+  };
+}
+
+/**
+ * Starts a master: the pure core behind one port, with the timers that drive
+ * allocation, heartbeats and timeouts.
+ */
+export async function startMaster(options: MasterOptions, logger: Logger = createLogger("master", options.logLevel)): Promise<MasterDaemon> {
+  const masterId = randomUUID();
+  const info = create(MasterInfoSchema, {
+    id: masterId,
+    ip: ipToUint32(options.ip),
+    port: options.port,
+    hostname: options.hostname,
+    version: VERSION,
+    pid: `master@${options.ip}:${options.port}`,
+    address: { hostname: options.hostname, ip: options.ip, port: options.port },
+  });
+  const core = createMasterCore({
+    allocator: createAllocator({}),
+    ids: masterIds(masterId),
+    now: Date.now(),
+    options: {
+      info,
+      heartbeatIntervalSeconds: options.heartbeatIntervalSeconds,
+      agentReregisterTimeoutSeconds: options.agentReregisterTimeoutSeconds,
+      flags: flagsOf(options),
+      version: VERSION,
+    },
+  });
+  const sessions = createSessionTable(
+    {
+      request: (session, request) => core.request(session, request, Date.now()),
+      closed: (session) => core.sessionClosed(session, Date.now()),
+    },
+    logger,
+  );
+  const routes = (router: ConnectRouter) =>
+    router.service(MesosService, {
+      connect: (requests, context) => sessions.serve(requests, context),
+      operate: (request) => {
+        if (request.call === undefined) throw new ConnectError("Expecting 'call' to be present", Code.InvalidArgument);
+        const { result, effects } = core.operate(request.call, Date.now());
+        sessions.apply(effects);
+        if ("code" in result) throw toConnectError(result);
+        return create(OperateResponseSchema, { response: result });
+      },
+    });
+  const server = createServer({ host: options.ip, port: options.port, routes, reflection: [file_mesos_v2_mesos] });
+  const bound = await server.listen();
+  // The port may have been 0: tell clients the one actually bound.
+  info.port = bound.port;
+  info.pid = `master@${options.ip}:${bound.port}`;
+  if (info.address !== undefined) info.address.port = bound.port;
+
+  const timers = [
+    setInterval(() => sessions.apply(core.allocate(Date.now())), options.allocationIntervalSeconds * 1000),
+    setInterval(() => sessions.apply(core.heartbeat(Date.now())), options.heartbeatIntervalSeconds * 1000),
+    setInterval(() => sessions.apply(core.expire(Date.now())), 1000),
+  ];
+  logger.info({ port: bound.port, id: masterId, version: VERSION }, "master listening");
+
+  return {
+    port: bound.port,
+    core,
+    async close() {
+      timers.forEach(clearInterval);
+      sessions.endAll(new ConnectError("Master is shutting down", Code.Unavailable));
+      await server.close();
+      logger.info("master stopped");
+    },
+  };
+}
