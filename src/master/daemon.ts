@@ -81,10 +81,20 @@ export async function startMaster(options: MasterOptions, logger: Logger = creat
       version: VERSION,
     },
   });
+  // Allocation requests from a burst of events share one pass on the next
+  // turn of the event loop.
+  let allocationQueued: NodeJS.Immediate | undefined;
+  const allocateSoon = () => {
+    allocationQueued ??= setImmediate(() => {
+      allocationQueued = undefined;
+      sessions.apply(core.allocate(Date.now()));
+    });
+  };
   const sessions = createSessionTable(
     {
       request: (session, request) => core.request(session, request, Date.now()),
       closed: (session) => core.sessionClosed(session, Date.now()),
+      allocateSoon,
     },
     logger,
   );
@@ -118,6 +128,7 @@ export async function startMaster(options: MasterOptions, logger: Logger = creat
     core,
     async close() {
       timers.forEach(clearInterval);
+      if (allocationQueued !== undefined) clearImmediate(allocationQueued);
       sessions.endAll(new ConnectError("Master is shutting down", Code.Unavailable));
       await server.close();
       logger.info("master stopped");

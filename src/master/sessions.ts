@@ -24,6 +24,8 @@ export function toConnectError(error: CallError): ConnectError {
 export interface SessionHandlers {
   request(session: SessionId, request: ConnectRequest): Effect[];
   closed(session: SessionId): Effect[];
+  /** The core asked for an allocation pass outside the interval. */
+  allocateSoon(): void;
 }
 
 /**
@@ -45,6 +47,10 @@ export function createSessionTable(handlers: SessionHandlers, logger: Logger): S
 
   const apply = (effects: Effect[]): void => {
     for (const effect of effects) {
+      if (effect.kind === "allocate") {
+        handlers.allocateSoon();
+        continue;
+      }
       const outbox = outboxes.get(effect.session);
       if (outbox === undefined) continue;
       if (effect.kind === "send") {

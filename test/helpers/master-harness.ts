@@ -25,6 +25,8 @@ export class MasterHarness {
   readonly core: MasterCore;
   readonly inbox = new Map<string, ConnectResponse[]>();
   readonly ended = new Map<string, Effect & { kind: "end" }>();
+  /** How many times the core asked for an early allocation pass. */
+  allocationRequests = 0;
 
   constructor(options: { heartbeatIntervalSeconds?: number; agentReregisterTimeoutSeconds?: number } = {}) {
     this.core = createMasterCore({
@@ -45,8 +47,10 @@ export class MasterHarness {
     for (const effect of effects) {
       if (effect.kind === "send") {
         this.inbox.set(effect.session, [...(this.inbox.get(effect.session) ?? []), effect.response]);
-      } else {
+      } else if (effect.kind === "end") {
         this.ended.set(effect.session, effect);
+      } else {
+        this.allocationRequests++;
       }
     }
     return effects;

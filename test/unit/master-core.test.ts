@@ -278,6 +278,19 @@ describe("master core: framework lifecycle", () => {
   });
 });
 
+describe("master core: allocation outside the interval", () => {
+  it("asks for a pass when a framework subscribes, revives, or a task ends", () => {
+    const { h, frameworkId, offer } = setup();
+    const afterSetup = h.allocationRequests;
+    expect(afterSetup).toBeGreaterThanOrEqual(2); // agent registered, framework subscribed
+    h.scheduler("sched-1", { frameworkId: { value: frameworkId }, type: SchedulerCallType.REVIVE });
+    expect(h.allocationRequests).toBe(afterSetup + 1);
+    launch(h, frameworkId, offer, [{ id: "t1" }]);
+    h.send("agent-1", { case: "agent", value: { call: { case: "statusUpdate", value: { frameworkId: { value: frameworkId }, status: { taskId: { value: "t1" }, state: TaskState.TASK_FINISHED, uuid: new Uint8Array([1]) } } } } });
+    expect(h.allocationRequests).toBe(afterSetup + 2);
+  });
+});
+
 describe("master core: agents", () => {
   it("rescinds offers when their agent leaves", () => {
     const { h, offer } = setup();

@@ -10,7 +10,7 @@ import type {
   AgentCall_Register,
 } from "../../../gen/mesos/v2/mesos_pb.js";
 import { validateResources } from "../resources/index.js";
-import { broadcastOperators, send, type Ctx } from "./context.js";
+import { broadcastOperators, requestAllocation, send, type Ctx } from "./context.js";
 import {
   ErrorCode,
   OperatorEventType,
@@ -76,6 +76,7 @@ export function registerAgent(ctx: Ctx, session: SessionId, callId: string, call
   ctx.state.sessions.set(session, { kind: "agent", agentId: agent.id });
   ctx.allocator.addAgent(agent.id, agent.total);
   adoptTasks(ctx, agent, call);
+  requestAllocation(ctx);
   send(ctx, session, agentEvent({ case: "registered", value: { agentId: { value: agent.id }, masterInfo: ctx.options.info, heartbeatIntervalSeconds: ctx.options.heartbeatIntervalSeconds } }, callId));
   if (isNew) broadcastOperators(ctx, operatorEvent({ type: OperatorEventType.AGENT_ADDED, agentAdded: { agent: agentView(ctx, agent) } }));
   return undefined;

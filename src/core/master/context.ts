@@ -15,7 +15,13 @@ import type {
 export type Effect =
   | { kind: "send"; session: SessionId; response: ConnectResponse }
   /** End the stream once what was sent before has been flushed. */
-  | { kind: "end"; session: SessionId; error?: CallError };
+  | { kind: "end"; session: SessionId; error?: CallError }
+  /**
+   * Resources were freed or a framework became interested: run an
+   * allocation pass soon, without waiting for the interval. The shell
+   * batches these so a burst of events costs one pass.
+   */
+  | { kind: "allocate" };
 
 export interface MasterCoreOptions {
   info: MasterInfo;
@@ -48,6 +54,10 @@ export interface Ctx {
   options: MasterCoreOptions;
   now: Millis;
   out: Effect[];
+}
+
+export function requestAllocation(ctx: Ctx): void {
+  if (!ctx.out.some((e) => e.kind === "allocate")) ctx.out.push({ kind: "allocate" });
 }
 
 export function send(ctx: Ctx, session: SessionId | undefined, response: ConnectResponse): void {

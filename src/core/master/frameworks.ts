@@ -7,7 +7,7 @@ import {
 } from "../../../gen/mesos/v1/mesos_pb.js";
 import type { Call_Subscribe } from "../../../gen/mesos/v1/scheduler/scheduler_pb.js";
 import { validateRole } from "../resources/index.js";
-import { broadcastOperators, send, type Ctx } from "./context.js";
+import { broadcastOperators, requestAllocation, send, type Ctx } from "./context.js";
 import {
   ErrorCode,
   OperatorEventType,
@@ -105,6 +105,7 @@ export function subscribe(
       callId,
     ),
   );
+  requestAllocation(ctx);
   const view = frameworkView(ctx, framework);
   broadcastOperators(
     ctx,
@@ -212,6 +213,7 @@ export function removeFramework(ctx: Ctx, framework: FrameworkRecord): void {
   }
   ctx.allocator.removeFramework(framework.id);
   ctx.state.frameworks.delete(framework.id);
+  requestAllocation(ctx);
   const limit = ctx.options.completedFrameworksLimit ?? 50;
   ctx.state.completedFrameworks.push(framework);
   if (ctx.state.completedFrameworks.length > limit) ctx.state.completedFrameworks.shift();

@@ -11,7 +11,7 @@ import type { AgentCall, ConnectRequest } from "../../../gen/mesos/v2/mesos_pb.j
 import type { Allocator } from "../allocator/index.js";
 import type { IdSource, Millis } from "../clock.js";
 import { disconnectAgent, executorExited, expireAgents, frameworkMessageFromAgent, registerAgent } from "./agents.js";
-import { send, type Ctx, type Effect, type MasterCoreOptions, type MasterState } from "./context.js";
+import { requestAllocation, send, type Ctx, type Effect, type MasterCoreOptions, type MasterState } from "./context.js";
 import {
   ErrorCode,
   OperatorEventType,
@@ -156,7 +156,7 @@ function subscribedCall(ctx: Ctx, framework: FrameworkRecord, callId: string, ca
       ctx.allocator.revive(framework.id, call.revive?.roles.length ? call.revive.roles : undefined);
       call.revive?.roles.forEach((r) => framework.suppressedRoles.delete(r));
       if (!call.revive?.roles.length) framework.suppressedRoles.clear();
-      return allocate(ctx);
+      return requestAllocation(ctx);
     case SchedulerCallType.SUPPRESS: {
       const roles = call.suppress?.roles.length ? call.suppress.roles : framework.roles;
       roles.forEach((r) => framework.suppressedRoles.add(r));

@@ -24,7 +24,7 @@ import {
   subtractResources,
   validateResources,
 } from "../resources/index.js";
-import { broadcastOperators, send, type Ctx } from "./context.js";
+import { broadcastOperators, requestAllocation, send, type Ctx } from "./context.js";
 import {
   ErrorCode,
   OperatorEventType,
@@ -170,7 +170,10 @@ export function statusUpdate(ctx: Ctx, agentId: string, frameworkId: string, sta
     task.statusUpdateState = stamped.state;
     task.statusUpdateUuid = stamped.uuid;
     broadcastOperators(ctx, operatorEvent({ type: OperatorEventType.TASK_UPDATED, taskUpdated: { frameworkId: { value: frameworkId }, status: stamped, state: stamped.state } }));
-    if (isTerminal(stamped.state)) completeTask(ctx, framework, task, stamped.state, stamped.reason, stamped.message, false);
+    if (isTerminal(stamped.state)) {
+      completeTask(ctx, framework, task, stamped.state, stamped.reason, stamped.message, false);
+      requestAllocation(ctx);
+    }
   }
   sendStatus(ctx, framework, stamped);
 }
