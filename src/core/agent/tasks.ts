@@ -2,13 +2,16 @@
  * Task handlers of the agent core: RunTask, KillTask, status updates from
  * executors and acknowledgements from the master.
  */
-import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { clone, create, type MessageInitShape } from "@bufbuild/protobuf";
 import { Event_Type } from "../../../gen/mesos/v1/executor/executor_pb.js";
 import {
+  AgentIDSchema,
+  ExecutorIDSchema,
   ExecutorInfoSchema,
   ExecutorInfo_Type,
   FrameworkInfo_Capability_Type,
   TaskState,
+  TaskStatusSchema,
   TaskStatus_Reason,
   type FrameworkInfo,
   type KillPolicy,
@@ -184,7 +187,7 @@ export function executorUpdate(
   if (task === undefined || task.executorId !== executorId) {
     return { effects: [], error: `Task ${taskId} is not known for executor ${executorId}` };
   }
-  const stamped = create(ExecutorInfoSchema.field.command === undefined ? (undefined as never) : statusSchema(), status);
+  const stamped = clone(TaskStatusSchema, status);
   stamped.agentId = s.agentId === undefined ? undefined : { $typeName: "mesos.v1.AgentID", value: s.agentId };
   stamped.executorId = { $typeName: "mesos.v1.ExecutorID", value: executorId };
   const effects = queueUpdate(s, frameworkId, stamped, now);
@@ -201,7 +204,7 @@ export function acknowledge(s: AgentState, frameworkId: string, taskId: string, 
 }
 
 /** Drops a finished task (and its framework once it has nothing left here). */
-function forgetTask(s: AgentState, frameworkId: string, taskId: string): void {
+export function forgetTask(s: AgentState, frameworkId: string, taskId: string): void {
   const task = s.tasks.get(taskKey(frameworkId, taskId));
   s.tasks.delete(taskKey(frameworkId, taskId));
   if (task !== undefined) s.executors.get(executorKey(frameworkId, task.executorId))?.tasks.delete(taskId);
@@ -212,4 +215,4 @@ function forgetTask(s: AgentState, frameworkId: string, taskId: string): void {
 }
 
 /** Initial shape of a status update, for callers building one. */
-export type StatusInit = MessageInitShape<typeof import("../../../gen/mesos/v1/mesos_pb.js").TaskStatusSchema>;
+export type StatusInit = MessageInitShape<typeof TaskStatusSchema>;

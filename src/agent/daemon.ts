@@ -1,0 +1,183 @@
+import { randomUUID } from "node:crypto";
+import { mkdirSync, readFileSync, writeFileSync, existsSync } from "node:fs";
+import { join } from "node:path";
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
+import { Call_Type as OperatorCallType, Response_Type } from "../../gen/mesos/v1/master/master_pb.js";
+import { AgentInfoSchema } from "../../gen/mesos/v1/mesos_pb.js";
+import { ConnectRequestSchema, MesosService, OperateResponseSchema, file_mesos_v2_mesos, type ConnectResponse } from "../../gen/mesos/v2/mesos_pb.js";
+import { newCallId, openStream, type UnifiedStream } from "../client/stream.js";
+import { randomUuidBytes } from "../client/executor.js";
+import { createAgentCore, type AgentEffect } from "../core/agent/agent-core.js";
+import { parseAttributes } from "../core/resources/index.js";
+import { createLogger, type Logger } from "../log.js";
+import { createServer } from "../transport/server.js";
+import { VERSION } from "../version.js";
+import { createContainerizer } from "./containerizer.js";
+import { createExecutorStreams } from "./executor-streams.js";
+import type { AgentOptions } from "./options.js";
+import { agentResources } from "./resources.js";
+
+export interface AgentDaemon {
+  readonly port: number;
+  agentId(): string | undefined;
+  /** PIDs of the executor host and custom executors (for measurements). */
+  executorPids(): number[];
+  close(): Promise<void>;
+}
+
+function loadAgentId(workDir: string): string | undefined {
+  const file = join(workDir, "meta", "agent_id");
+  return existsSync(file) ? readFileSync(file, "utf8").trim() || undefined : undefined;
+}
+
+function saveAgentId(workDir: string, id: string): void {
+  mkdirSync(join(workDir, "meta"), { recursive: true });
+  writeFileSync(join(workDir, "meta", "agent_id"), `${id}\n`);
+}
+
+/**
+ * Starts an agent: serves its executors on one port, registers with the
+ * master over the unified stream (re-registering with its id after any
+ * drop), and runs tasks through the containerizer.
+ */
+export async function startAgent(options: AgentOptions, logger: Logger = createLogger("agent", options.logLevel)): Promise<AgentDaemon> {
+  mkdirSync(options.workDir, { recursive: true });
+  const agentInfo = create(AgentInfoSchema, {
+    hostname: options.hostname,
+    port: options.port,
+    resources: agentResources(options.resources, options.workDir),
+    attributes: options.attributes === undefined ? [] : parseAttributes(options.attributes),
+  });
+  const core = createAgentCore(
+    { workDir: options.workDir, agentInfo, version: VERSION, ids: { next: () => randomUUID() }, uuid: randomUuidBytes },
+    loadAgentId(options.workDir),
+  );
+  let port = options.port;
+  let master: UnifiedStream | undefined;
+  let heartbeatSeconds: number | undefined;
+
+  const apply = (effects: AgentEffect[]): void => {
+    for (const effect of effects) {
+      switch (effect.kind) {
+        case "to-master":
+          master?.send(create(ConnectRequestSchema, { call: { case: "agent", value: effect.call } }));
+          break;
+        case "to-executor":
+          executors.deliver(effect.frameworkId, effect.executorId, effect.event);
+          break;
+        case "launch-executor": {
+          const l = effect.launch;
+          mkdirSync(l.sandbox, { recursive: true });
+          const env: Record<string, string> = {
+            MESOS_SANDBOX: l.sandbox,
+            MESOS_DIRECTORY: l.sandbox,
+            MESOS_FRAMEWORK_ID: l.frameworkId,
+            MESOS_EXECUTOR_ID: l.executorId,
+            MESOS_AGENT_ID: l.agentId,
+            MESOS_SLAVE_ID: l.agentId,
+            MESOS_CONTAINER_ID: l.containerId,
+            MESOS_AGENT_ENDPOINT: `${options.ip}:${port}`,
+            MESOS_CHECKPOINT: l.frameworkInfo?.checkpoint ? "1" : "0",
+          };
+          const hosted = { frameworkId: l.frameworkId, executorId: l.executorId, sandbox: l.sandbox, agent: `${options.ip}:${port}`, env };
+          if (l.kind === "command") containerizer.launchCommand(hosted);
+          else containerizer.launchCustom(hosted, l.info);
+          break;
+        }
+        case "stop-executor":
+          containerizer.stop(effect.frameworkId, effect.executorId, effect.graceMs);
+          break;
+      }
+    }
+  };
+
+  const containerizer = createContainerizer({
+    logLevel: options.logLevel,
+    logger,
+    onExit: (exit) => {
+      logger.debug(exit, "executor exited");
+      apply(core.executorExited(exit.frameworkId, exit.executorId, exit.waitStatus, exit.description, Date.now()));
+    },
+  });
+  const executors = createExecutorStreams(core, apply, logger);
+
+  const routes = (router: ConnectRouter) =>
+    router.service(MesosService, {
+      connect: (requests, context) => executors.serve(requests, context),
+      operate: (request) => {
+        if (request.call?.type === OperatorCallType.GET_HEALTH) {
+          return create(OperateResponseSchema, { response: { type: Response_Type.GET_HEALTH, getHealth: { healthy: true } } });
+        }
+        throw new ConnectError("This agent answers GET_HEALTH only; ask the master for cluster state", Code.Unimplemented);
+      },
+    });
+  const server = createServer({ host: options.ip, port: options.port, routes, reflection: [file_mesos_v2_mesos], logger });
+  port = (await server.listen()).port;
+  agentInfo.port = port;
+
+  const onMasterEvent = (response: ConnectResponse): void => {
+    const now = Date.now();
+    if (response.event.case === "error") {
+      logger.warn({ error: response.event.value.message }, "master refused a call");
+      return;
+    }
+    if (response.event.case !== "agent") return;
+    const event = response.event.value.event;
+    switch (event.case) {
+      case "registered": {
+        const id = event.value.agentId?.value ?? "";
+        heartbeatSeconds = event.value.heartbeatIntervalSeconds || undefined;
+        if (id !== core.state.agentId) saveAgentId(options.workDir, id);
+        logger.info({ agentId: id }, "registered with the master");
+        return apply(core.registered(id, now));
+      }
+      case "runTask":
+        if (event.value.frameworkInfo !== undefined && event.value.task !== undefined) apply(core.runTask(event.value.frameworkInfo, event.value.task, now));
+        return;
+      case "killTask":
+        return apply(core.killTask(event.value.frameworkId?.value ?? "", event.value.taskId?.value ?? "", event.value.killPolicy, now));
+      case "acknowledge":
+        return apply(core.acknowledge(event.value.frameworkId?.value ?? "", event.value.taskId?.value ?? "", event.value.uuid, now));
+      case "frameworkMessage":
+        return apply(core.frameworkMessage(event.value.frameworkId?.value ?? "", event.value.executorId?.value ?? "", event.value.data));
+      case "shutdownFramework":
+        return apply(core.shutdownFramework(event.value.frameworkId?.value ?? ""));
+      case "shutdownExecutor":
+        return apply(core.shutdownExecutor(event.value.frameworkId?.value ?? "", event.value.executorId?.value ?? ""));
+      default:
+        return;
+    }
+  };
+
+  master = openStream({
+    baseUrl: options.master,
+    hello: () => create(ConnectRequestSchema, { id: newCallId(), call: { case: "agent", value: { call: core.registerCall() } } }),
+    onEvent: onMasterEvent,
+    onDisconnected: (error) => {
+      if (core.state.connected) logger.warn({ error: error?.message }, "lost the master; reconnecting");
+      core.masterDisconnected();
+    },
+    heartbeatTimeoutMs: () => (heartbeatSeconds === undefined ? undefined : (heartbeatSeconds * 3 + 5) * 1000),
+    reconnect: { initialMs: 200, maxMs: 10_000 },
+    logger,
+  });
+  const resend = setInterval(() => apply(core.tick(Date.now())), 1000);
+  logger.info({ port, master: options.master, workDir: options.workDir }, "agent listening");
+
+  return {
+    port,
+    agentId: () => core.state.agentId,
+    executorPids: () => containerizer.pids(),
+    async close() {
+      clearInterval(resend);
+      // For now a stopping agent takes its tasks down, so nothing outlives
+      // it; keeping them running for agent recovery is a later step.
+      await containerizer.close();
+      await master?.close();
+      executors.endAll();
+      await server.close();
+      logger.info("agent stopped");
+    },
+  };
+}

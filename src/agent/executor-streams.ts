@@ -1,0 +1,116 @@
+/**
+ * The agent's side of executor streams: binds each stream to the executor
+ * that subscribed on it and relays its calls into the core.
+ */
+import { create } from "@bufbuild/protobuf";
+import type { HandlerContext } from "@connectrpc/connect";
+import { Call_Type, EventSchema, type Event } from "../../gen/mesos/v1/executor/executor_pb.js";
+import { ConnectResponseSchema, Error_Code, type ConnectRequest, type ConnectResponse } from "../../gen/mesos/v2/mesos_pb.js";
+import type { AgentCore, AgentEffect } from "../core/agent/agent-core.js";
+import { executorKey } from "../core/agent/state.js";
+import type { Logger } from "../log.js";
+import { createAsyncQueue, type AsyncQueue } from "../util/async-queue.js";
+
+export interface ExecutorStreams {
+  serve(requests: AsyncIterable<ConnectRequest>, context: HandlerContext): AsyncIterable<ConnectResponse>;
+  /** Delivers an event to a subscribed executor; false when it has no stream. */
+  deliver(frameworkId: string, executorId: string, event: Event): boolean;
+  endAll(): void;
+}
+
+function error(code: Error_Code, message: string, callId: string): ConnectResponse {
+  return create(ConnectResponseSchema, { callId, event: { case: "error", value: { code, message } } });
+}
+
+export function createExecutorStreams(core: AgentCore, apply: (effects: AgentEffect[]) => void, logger: Logger): ExecutorStreams {
+  const outboxes = new Map<string, AsyncQueue<ConnectResponse>>();
+
+  const handle = (request: ConnectRequest, outbox: AsyncQueue<ConnectResponse>, bound: string | undefined): string | undefined => {
+    if (request.call.case !== "executor") {
+      outbox.push(error(Error_Code.FAILED_PRECONDITION, "An agent serves executors only; schedulers, agents and operators talk to the master", request.id));
+      return bound;
+    }
+    const call = request.call.value;
+    const frameworkId = call.frameworkId?.value ?? "";
+    const executorId = call.executorId?.value ?? "";
+    const key = executorKey(frameworkId, executorId);
+    if (call.type === Call_Type.SUBSCRIBE) {
+      const result = core.executorSubscribed(frameworkId, executorId);
+      if (result.error !== undefined) {
+        outbox.push(error(Error_Code.NOT_FOUND, result.error, request.id));
+        return bound;
+      }
+      const previous = outboxes.get(key);
+      if (previous !== undefined && previous !== outbox) previous.end();
+      outboxes.set(key, outbox);
+      apply(result.effects);
+      // Updates the executor sent that the agent may not have seen.
+      for (const u of call.subscribe?.unacknowledgedUpdates ?? []) {
+        if (u.status !== undefined) apply(core.executorUpdate(frameworkId, executorId, u.status, Date.now()).effects);
+      }
+      return key;
+    }
+    if (bound === undefined) {
+      outbox.push(error(Error_Code.FAILED_PRECONDITION, "Expecting SUBSCRIBE as the first call on an executor stream", request.id));
+      return bound;
+    }
+    if (key !== bound) {
+      outbox.push(error(Error_Code.INVALID_ARGUMENT, `This stream is subscribed as executor ${bound}`, request.id));
+      return bound;
+    }
+    switch (call.type) {
+      case Call_Type.UPDATE: {
+        if (call.update?.status === undefined) {
+          outbox.push(error(Error_Code.INVALID_ARGUMENT, "Expecting 'update.status' to be present", request.id));
+          break;
+        }
+        const result = core.executorUpdate(frameworkId, executorId, call.update.status, Date.now());
+        if (result.error !== undefined) outbox.push(error(Error_Code.INVALID_ARGUMENT, result.error, request.id));
+        apply(result.effects);
+        break;
+      }
+      case Call_Type.MESSAGE:
+        apply(core.executorMessage(frameworkId, executorId, call.message?.data ?? new Uint8Array()));
+        break;
+      case Call_Type.HEARTBEAT:
+        break;
+      default:
+        outbox.push(error(Error_Code.INVALID_ARGUMENT, "Expecting 'type' to be one of SUBSCRIBE, UPDATE, MESSAGE, HEARTBEAT", request.id));
+    }
+    return bound;
+  };
+
+  async function* serve(requests: AsyncIterable<ConnectRequest>, context: HandlerContext): AsyncGenerator<ConnectResponse> {
+    const outbox = createAsyncQueue<ConnectResponse>();
+    let bound: string | undefined;
+    const reader = (async () => {
+      try {
+        for await (const request of requests) bound = handle(request, outbox, bound);
+      } catch (err) {
+        if (!context.signal.aborted) logger.warn({ err: String(err) }, "executor stream failed");
+      } finally {
+        if (bound !== undefined && outboxes.get(bound) === outbox) outboxes.delete(bound);
+        outbox.end();
+      }
+    })();
+    try {
+      yield* outbox;
+    } finally {
+      outbox.end();
+      void reader;
+    }
+  }
+
+  return {
+    serve,
+    deliver(frameworkId, executorId, event) {
+      const outbox = outboxes.get(executorKey(frameworkId, executorId));
+      if (outbox === undefined) return false;
+      return outbox.push(create(ConnectResponseSchema, { event: { case: "executor", value: create(EventSchema, event) } }));
+    },
+    endAll() {
+      for (const outbox of outboxes.values()) outbox.end();
+      outboxes.clear();
+    },
+  };
+}

@@ -1,0 +1,155 @@
+/**
+ * The agent's decisions, free of I/O: the shell feeds it master events,
+ * executor calls and executor exits (each with `now`) and performs the
+ * effects it returns. See state.ts for the executor lifecycle and
+ * status-update-stream.ts for reliable delivery.
+ *
+ *   master stream:  registered / disconnected / runTask / killTask /
+ *                   acknowledge / shutdownFramework / shutdownExecutor
+ *   executors:      subscribed / update / message / exited
+ *   timer:          tick (resend due status updates)
+ */
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import type { Call_Subscribe } from "../../../gen/mesos/v1/executor/executor_pb.js";
+import {
+  TaskSchema,
+  type FrameworkInfo,
+  type KillPolicy,
+  type Task,
+  type TaskInfo,
+  type TaskStatus,
+} from "../../../gen/mesos/v1/mesos_pb.js";
+import type { AgentCall_RegisterSchema } from "../../../gen/mesos/v2/mesos_pb.js";
+import type { Millis } from "../clock.js";
+import { toMaster, type AgentEffect } from "./effects.js";
+import {
+  executorExited,
+  executorSubscribed,
+  shutdownExecutor,
+  shutdownFramework,
+  type ExecutorExit,
+  type SubscribeRefusal,
+} from "./executors.js";
+import { executorKey, type AgentCoreOptions, type AgentState } from "./state.js";
+import { createStatusUpdateStreams } from "./status-update-stream.js";
+import { acknowledge, executorUpdate, flush, killTask, runTask } from "./tasks.js";
+
+export type { AgentEffect, ExecutorLaunch } from "./effects.js";
+export type { ExecutorExit, SubscribeRefusal } from "./executors.js";
+export type { AgentCoreOptions, ExecutorRecord, TaskRecord } from "./state.js";
+
+/** The agent core. Every handler returns the effects for the shell. */
+export interface AgentCore {
+  readonly agentId: string | undefined;
+  /** The Register call for the master: agent info, tasks, executors, frameworks. */
+  registration(): MessageInitShape<typeof AgentCall_RegisterSchema>;
+  /** The master accepted the registration: pending updates go out again. */
+  registered(agentId: string, now: Millis): AgentEffect[];
+  /** The master stream dropped: updates wait until the next registration. */
+  disconnected(): void;
+  runTask(framework: FrameworkInfo, task: TaskInfo, now: Millis): AgentEffect[];
+  killTask(frameworkId: string, taskId: string, policy: KillPolicy | undefined, now: Millis): AgentEffect[];
+  acknowledge(frameworkId: string, taskId: string, uuid: Uint8Array, now: Millis): AgentEffect[];
+  shutdownFramework(frameworkId: string, now: Millis): AgentEffect[];
+  shutdownExecutor(frameworkId: string, executorId: string, now: Millis): AgentEffect[];
+  /** A message from the scheduler for an executor. */
+  frameworkMessage(frameworkId: string, executorId: string, data: Uint8Array): AgentEffect[];
+  executorSubscribed(
+    frameworkId: string,
+    executorId: string,
+    subscribe: Call_Subscribe | undefined,
+    now: Millis,
+  ): { effects: AgentEffect[]; refusal?: SubscribeRefusal };
+  executorUpdate(frameworkId: string, executorId: string, status: TaskStatus, now: Millis): { effects: AgentEffect[]; error?: string };
+  executorMessage(frameworkId: string, executorId: string, data: Uint8Array): AgentEffect[];
+  executorExited(frameworkId: string, executorId: string, exit: ExecutorExit, now: Millis): AgentEffect[];
+  /** Status updates whose resend time has come. */
+  tick(now: Millis): AgentEffect[];
+  /** When `tick` next has work; undefined when nothing waits. */
+  nextTickAt(): Millis | undefined;
+  /** A read-only view, for tests and operator endpoints. */
+  readonly state: Readonly<AgentState>;
+}
+
+/** Creates a core with no tasks; `agentId` when recovered from the work dir. */
+export function createAgentCore(options: AgentCoreOptions, agentId?: string): AgentCore {
+  const s: AgentState = {
+    options,
+    agentId,
+    connected: false,
+    frameworks: new Map(),
+    executors: new Map(),
+    tasks: new Map(),
+    updates: createStatusUpdateStreams(),
+  };
+
+  const reportedTasks = (): Task[] =>
+    [...s.tasks.values()].map((t) => {
+      const latest = s.updates.latest(t.frameworkId, t.info.taskId?.value ?? "");
+      return create(TaskSchema, {
+        name: t.info.name,
+        taskId: t.info.taskId,
+        frameworkId: { value: t.frameworkId },
+        executorId: { value: t.executorId },
+        agentId: s.agentId === undefined ? undefined : { value: s.agentId },
+        state: t.state,
+        resources: t.info.resources,
+        statuses: latest === undefined ? [] : [latest],
+        statusUpdateState: latest?.state,
+        statusUpdateUuid: latest?.uuid,
+        labels: t.info.labels,
+        killPolicy: t.info.killPolicy,
+      });
+    });
+
+  return {
+    get agentId() {
+      return s.agentId;
+    },
+    state: s,
+    registration: () => ({
+      agentInfo: { ...options.agentInfo, id: s.agentId === undefined ? undefined : { value: s.agentId } },
+      tasks: reportedTasks(),
+      executors: [...s.executors.values()].map((e) => e.info),
+      frameworks: [...s.frameworks.values()],
+      version: options.version,
+    }),
+    registered(id, now) {
+      s.agentId = id;
+      s.connected = true;
+      s.updates.resetBackoff(now);
+      return flush(s, now);
+    },
+    disconnected() {
+      s.connected = false;
+    },
+    runTask: (framework, task, now) => runTask(s, framework, task, now),
+    killTask: (frameworkId, taskId, policy, now) => killTask(s, frameworkId, taskId, policy, now),
+    acknowledge: (frameworkId, taskId, uuid, now) => acknowledge(s, frameworkId, taskId, uuid, now),
+    shutdownFramework: (frameworkId, now) => shutdownFramework(s, frameworkId, now),
+    shutdownExecutor(frameworkId, executorId, now) {
+      const executor = s.executors.get(executorKey(frameworkId, executorId));
+      return executor === undefined ? [] : shutdownExecutor(s, executor, now);
+    },
+    frameworkMessage(frameworkId, executorId, data) {
+      const executor = s.executors.get(executorKey(frameworkId, executorId));
+      if (executor?.phase !== "running") return [];
+      return [{ kind: "to-executor", frameworkId, executorId, event: messageEvent(data) }];
+    },
+    executorSubscribed: (frameworkId, executorId, subscribe, now) =>
+      executorSubscribed(s, frameworkId, executorId, subscribe, now),
+    executorUpdate: (frameworkId, executorId, status, now) => executorUpdate(s, frameworkId, executorId, status, now),
+    executorMessage: (frameworkId, executorId, data) => [
+      toMaster({ case: "frameworkMessage", value: { frameworkId: { value: frameworkId }, executorId: { value: executorId }, data } }),
+    ],
+    executorExited: (frameworkId, executorId, exit, now) => executorExited(s, frameworkId, executorId, exit, now),
+    tick: (now) => flush(s, now),
+    nextTickAt: () => (s.connected ? s.updates.nextDueAt() : undefined),
+  };
+}
+
+import { EventSchema, Event_Type, type Event as ExecutorEvent } from "../../../gen/mesos/v1/executor/executor_pb.js";
+
+function messageEvent(data: Uint8Array): ExecutorEvent {
+  return create(EventSchema, { type: Event_Type.MESSAGE, message: { data } });
+}

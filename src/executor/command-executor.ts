@@ -1,0 +1,192 @@
+/**
+ * The command executor: runs one task's command and reports its states to
+ * the agent over its own unified stream (executor role).
+ *
+ *   SUBSCRIBE ──LAUNCH──> TASK_STARTING ──spawned──> TASK_RUNNING ──exit──> TASK_FINISHED / TASK_FAILED
+ *                                                        │
+ *                                                      KILL ──> (TASK_KILLING) ──SIGTERM, grace, SIGKILL──> TASK_KILLED
+ *   terminal update acknowledged by the agent ──> stream closed, executor done
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { closeSync, openSync } from "node:fs";
+import { join } from "node:path";
+import { Event_Type, type Event } from "../../gen/mesos/v1/executor/executor_pb.js";
+import { FrameworkInfo_Capability_Type, TaskState, type FrameworkInfo, type KillPolicy, type TaskInfo } from "../../gen/mesos/v1/mesos_pb.js";
+import { createExecutor, type ExecutorClient } from "../client/executor.js";
+import type { Logger } from "../log.js";
+
+/** Mesos' default grace period between SIGTERM and SIGKILL. */
+export const DEFAULT_KILL_GRACE_MS = 3_000;
+/** How long a finished executor waits for the agent to take its last update. */
+const FINAL_ACK_TIMEOUT_MS = 15 * 60_000;
+
+export interface CommandExecutorOptions {
+  agent: string;
+  frameworkId: string;
+  executorId: string;
+  sandbox: string;
+  /** MESOS_* and other variables the task gets besides CommandInfo.environment. */
+  env: Record<string, string>;
+  logger: Logger;
+  /** Called once when the executor is done, with a wait status and its description. */
+  onExit: (waitStatus: number, description: string) => void;
+}
+
+export interface CommandExecutor {
+  /**
+   * Kills the task (if any) with `graceMs`, then ends. With `abandon`, it
+   * ends as soon as the task is gone instead of waiting for the agent to
+   * take the last update (the agent itself is going away).
+   */
+  shutdown(graceMs: number, abandon?: boolean): void;
+}
+
+function graceOf(policy: KillPolicy | undefined, fallback: number): number {
+  const ns = policy?.gracePeriod?.nanoseconds;
+  return ns === undefined ? fallback : Number(ns / 1_000_000n);
+}
+
+function signalNumber(signal: NodeJS.Signals): number {
+  const numbers: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGABRT: 6, SIGKILL: 9, SIGSEGV: 11, SIGPIPE: 13, SIGALRM: 14, SIGTERM: 15 };
+  return numbers[signal] ?? 0;
+}
+
+/** The argv of a CommandInfo: `sh -c value`, or value with arguments[1..]. */
+export function commandArgv(task: TaskInfo): { file: string; args: string[]; argv0: string } {
+  const command = task.command;
+  if (command === undefined) throw new Error("task has no command");
+  if (command.shell) return { file: "/bin/sh", args: ["-c", command.value], argv0: "sh" };
+  return { file: command.value, args: command.arguments.slice(1), argv0: command.arguments[0] ?? command.value };
+}
+
+export function startCommandExecutor(options: CommandExecutorOptions): CommandExecutor {
+  const { logger } = options;
+  let framework: FrameworkInfo | undefined;
+  let task: TaskInfo | undefined;
+  let child: ChildProcess | undefined;
+  let killing = false;
+  let killTimer: NodeJS.Timeout | undefined;
+  let finalUuid: string | undefined;
+  let finalTimer: NodeJS.Timeout | undefined;
+  let exitStatus = { wait: 0, description: "exited with status 0" };
+  let done = false;
+  let abandon = false;
+
+  const taskId = () => task?.taskId?.value ?? "";
+  const update = (state: TaskState, message = ""): void => {
+    client.update({ taskId: { value: taskId() }, state, message });
+  };
+
+  const finish = (): void => {
+    if (done) return;
+    done = true;
+    if (killTimer !== undefined) clearTimeout(killTimer);
+    if (finalTimer !== undefined) clearTimeout(finalTimer);
+    void client.close().finally(() => options.onExit(exitStatus.wait, exitStatus.description));
+  };
+
+  const terminal = (state: TaskState, message: string): void => {
+    update(state, message);
+    if (abandon) return finish();
+    finalUuid = Buffer.from(client.unacknowledged.at(-1)?.uuid ?? []).toString("hex");
+    finalTimer = setTimeout(finish, FINAL_ACK_TIMEOUT_MS);
+  };
+
+  const launch = (info: TaskInfo): void => {
+    if (task !== undefined) return; // a command executor runs exactly one task
+    task = info;
+    update(TaskState.TASK_STARTING);
+    let argv: ReturnType<typeof commandArgv>;
+    let out: number | undefined;
+    let err: number | undefined;
+    try {
+      argv = commandArgv(info);
+      out = openSync(join(options.sandbox, "stdout"), "a");
+      err = openSync(join(options.sandbox, "stderr"), "a");
+    } catch (e) {
+      exitStatus = { wait: 1 << 8, description: "failed to launch" };
+      return terminal(TaskState.TASK_FAILED, `Failed to launch the command: ${(e as Error).message}`);
+    }
+    const env: Record<string, string> = { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", HOME: options.sandbox, ...options.env, MESOS_TASK_ID: taskId() };
+    for (const v of info.command?.environment?.variables ?? []) env[v.name] = v.value;
+    // A process group of its own, so a kill reaches everything the task started.
+    child = spawn(argv.file, argv.args, { argv0: argv.argv0, cwd: options.sandbox, env, detached: true, stdio: ["ignore", out, err] });
+    closeSync(out);
+    closeSync(err);
+    child.once("spawn", () => update(TaskState.TASK_RUNNING));
+    child.once("error", (e) => {
+      exitStatus = { wait: 127 << 8, description: "failed to launch" };
+      terminal(TaskState.TASK_FAILED, `Failed to launch the command: ${e.message}`);
+    });
+    child.once("exit", (code, signal) => onTaskExit(code, signal));
+  };
+
+  const onTaskExit = (code: number | null, signal: NodeJS.Signals | null): void => {
+    if (killTimer !== undefined) clearTimeout(killTimer);
+    if (signal !== null) exitStatus = { wait: signalNumber(signal), description: `terminated with signal ${signal}` };
+    else exitStatus = { wait: (code ?? 0) << 8, description: `exited with status ${code ?? 0}` };
+    if (killing) return terminal(TaskState.TASK_KILLED, `Command ${exitStatus.description}`);
+    if (code === 0) return terminal(TaskState.TASK_FINISHED, "Command exited with status 0");
+    terminal(TaskState.TASK_FAILED, `Command ${exitStatus.description}`);
+  };
+
+  const signalGroup = (signal: NodeJS.Signals): void => {
+    if (child?.pid === undefined) return;
+    try {
+      process.kill(-child.pid, signal);
+    } catch {
+      // already gone
+    }
+  };
+
+  const kill = (graceMs: number): void => {
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) {
+      if (task === undefined) finish();
+      return;
+    }
+    if (killing) return;
+    killing = true;
+    if (framework?.capabilities.some((c) => c.type === FrameworkInfo_Capability_Type.TASK_KILLING_STATE)) update(TaskState.TASK_KILLING);
+    signalGroup("SIGTERM");
+    killTimer = setTimeout(() => signalGroup("SIGKILL"), graceMs);
+  };
+
+  const onEvent = (event: Event): void => {
+    switch (event.type) {
+      case Event_Type.SUBSCRIBED:
+        framework = event.subscribed?.frameworkInfo;
+        return;
+      case Event_Type.LAUNCH:
+        if (event.launch?.task !== undefined) launch(event.launch.task);
+        return;
+      case Event_Type.KILL:
+        return kill(graceOf(event.kill?.killPolicy, graceOf(task?.killPolicy, DEFAULT_KILL_GRACE_MS)));
+      case Event_Type.SHUTDOWN:
+        return kill(graceOf(task?.killPolicy, DEFAULT_KILL_GRACE_MS));
+      case Event_Type.ACKNOWLEDGED:
+        if (finalUuid !== undefined && Buffer.from(event.acknowledged?.uuid ?? []).toString("hex") === finalUuid) finish();
+        return;
+      case Event_Type.ERROR:
+        logger.warn({ executor: options.executorId, error: event.error?.message }, "agent reported an error");
+        return;
+    }
+  };
+
+  const client: ExecutorClient = createExecutor({
+    agent: options.agent,
+    frameworkId: options.frameworkId,
+    executorId: options.executorId,
+    onEvent,
+    onError: (error) => logger.warn({ executor: options.executorId, error: error.message }, "agent refused a call"),
+    reconnect: { initialMs: 100, maxMs: 5_000 },
+    logger,
+  });
+
+  return {
+    shutdown(graceMs, abandonAcks = false) {
+      abandon ||= abandonAcks;
+      if (abandon && finalUuid !== undefined) return finish();
+      kill(graceMs);
+    },
+  };
+}
