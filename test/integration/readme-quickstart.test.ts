@@ -1,0 +1,98 @@
+import { spawn, execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { createConnection } from "node:net";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ROOT, ProcessScope, eventually } from "../helpers/processes.js";
+
+/**
+ * Runs the README's quick start as written: `npm start`, then the commands of
+ * the five-minute walk-through, against the default ports 5050 and 5051.
+ * Only the work directory is moved to a temp dir (PLATEAU_WORK_DIR), so the
+ * test leaves nothing in the checkout.
+ */
+
+const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+
+/** The shell commands of a README section's ```sh blocks, continuation lines joined. */
+function commandsOf(heading: string): string[] {
+  const start = readme.indexOf(heading);
+  const section = readme.slice(start, readme.indexOf("\n## ", start + heading.length));
+  const blocks = [...section.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1] ?? "");
+  return blocks
+    .flatMap((b) => b.replace(/\\\n\s*/g, "").split("\n"))
+    .map((l) => l.trim())
+    .filter((l) => l !== "" && !l.startsWith("#"));
+}
+
+function sh(command: string, env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile("/bin/sh", ["-c", command], { cwd: ROOT, env, timeout: 90_000 }, (error, stdout, stderr) => {
+      resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : 1, stdout, stderr });
+    });
+  });
+}
+
+function portInUse(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host: "127.0.0.1", port });
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
+}
+
+describe("the README quick start, as written", () => {
+  const scope = new ProcessScope();
+  let env: NodeJS.ProcessEnv;
+  let local: ReturnType<typeof spawn> | undefined;
+  let banner = "";
+
+  beforeAll(async () => {
+    for (const port of [5050, 5051]) {
+      if (await portInUse(port)) throw new Error(`port ${port} is taken; the quick start needs it free (stop any running plateau local)`);
+    }
+    env = { ...process.env, PLATEAU_WORK_DIR: scope.tempDir() };
+    const [start] = readme.match(/npm ci && npm start/) ?? [];
+    expect(start).toBeDefined();
+    // `npm ci` already ran for this checkout; `npm start` is the command under test.
+    local = spawn("npm", ["start"], { cwd: ROOT, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+    local.stdout?.on("data", (d: Buffer) => (banner += d.toString()));
+    await eventually(() => (banner.includes("5050") ? true : undefined), "the plateau local banner", 30_000);
+  });
+
+  afterAll(async () => {
+    if (local?.pid !== undefined && local.exitCode === null) {
+      const exited = new Promise((r) => local?.once("exit", r));
+      process.kill(-local.pid, "SIGINT");
+      const timer = setTimeout(() => local?.pid !== undefined && process.kill(-local.pid, "SIGKILL"), 15_000);
+      await exited;
+      clearTimeout(timer);
+    }
+    await scope.cleanup();
+  });
+
+  it("greets with where the master and agent are", () => {
+    expect(banner).toContain("127.0.0.1:5050");
+    expect(banner).toContain("127.0.0.1:5051");
+  });
+
+  it("runs each walk-through command successfully", async () => {
+    const commands = commandsOf("## Five minutes with Plateau");
+    expect(commands.length).toBeGreaterThanOrEqual(5);
+    const outputs: string[] = [];
+    for (const command of commands) {
+      const result = await sh(command, env);
+      expect(result.code, `${command}\n${result.stderr}`).toBe(0);
+      outputs.push(result.stdout);
+    }
+    const all = outputs.join("\n");
+    expect(all).toMatch(/hello: TASK_FINISHED/);
+    expect(all).toMatch(/counting: TASK_FINISHED/);
+    expect(all).toMatch(/mesos\.v2\.MesosService/);
+    expect(all).toMatch(/"getState"/);
+    expect(all).toMatch(/"SUBSCRIBED"/);
+  });
+});
