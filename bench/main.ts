@@ -1,0 +1,201 @@
+/**
+ * `npm run bench`: the unified stream against a bare echo, task throughput,
+ * and memory per running task. Each section runs on its own processes and
+ * reports its own failure; the others still run. Prints a table and puts a
+ * dated section on top of bench/RESULTS.md.
+ *
+ * Needs the compiled CLI (dist/, `npm run build`): the daemons run as real
+ * `plateau` processes on 127.0.0.1.
+ */
+import { join } from "node:path";
+import { ROOT } from "../test/helpers/processes.js";
+import { describeMachine, formatSection, formatTable, prependResults, type Row } from "./report.js";
+import { runStreamBench, STREAM_LIMITS, type StreamFigures, type StreamResults } from "./stream-bench.js";
+import {
+  AGENT_RESOURCES,
+  MEMORY_TASKS,
+  runMemoryBench,
+  runThroughputBench,
+  THROUGHPUT_TASKS,
+  type MemoryResult,
+  type ThroughputResult,
+} from "./task-bench.js";
+
+const fmt = (n: number, digits = 0): string => n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const mb = (kb: number): string => `${fmt(kb / 1024, 1)} MB`;
+const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+/** Why sections failed, in full, for the notes under the table. */
+const failures: string[] = [];
+const failed = (figure: string, target: string, method: string, why: string): Row => {
+  failures.push(`${figure} FAILED: ${why}`);
+  return { figure, value: "FAILED (see notes)", target, met: undefined, method };
+};
+
+const SEQ_METHOD = `one Connect stream, one GET_HEALTH in flight (up to ${STREAM_LIMITS.sequentialCalls} calls or ${STREAM_LIMITS.sequentialMaxMs / 1000} s, after ${STREAM_LIMITS.warmupCalls} warm-up)`;
+const PIPE_METHOD = `one Connect stream, ${STREAM_LIMITS.window} calls in flight (up to ${STREAM_LIMITS.pipelinedCalls} calls or ${STREAM_LIMITS.pipelinedMaxMs / 1000} s); CPU µs per call of server and client process`;
+const us = (n: number | undefined): string => (n === undefined ? "?" : `${fmt(n)} µs`);
+
+function streamRows(name: string, server: string, figures: StreamFigures | string): Row[] {
+  if (typeof figures === "string") return [failed(`${name}: round trips`, "", server, figures)];
+  return [
+    {
+      figure: `${name}: latency p50 / p99`,
+      value: `${fmt(figures.p50Ms, 3)} / ${fmt(figures.p99Ms, 3)} ms`,
+      target: "",
+      met: undefined,
+      method: `${server}; ${SEQ_METHOD}`,
+    },
+    {
+      figure: `${name}: sequential`,
+      value: `${fmt(figures.sequentialPerSec)} round trips/s`,
+      target: "",
+      met: undefined,
+      method: `${server}; ${figures.sequentialCalls} calls measured`,
+    },
+    {
+      figure: `${name}: pipelined`,
+      value: `${fmt(figures.pipelinedPerSec)} calls/s (CPU/call: server ${us(figures.serverCpuPerCallUs)}, client ${us(figures.clientCpuPerCallUs)})`,
+      target: "",
+      met: undefined,
+      method: `${server}; ${figures.pipelinedCalls} calls, ${PIPE_METHOD}`,
+    },
+  ];
+}
+
+function ratioRows(results: StreamResults): Row[] {
+  const { bare, unified } = results;
+  const target = "≥ 0.5";
+  if (typeof bare === "string" || typeof unified === "string") {
+    return [failed("unified/bare ratio", target, "", "one of the two targets failed (see above)")];
+  }
+  const ratio = (u: number, b: number): Row["met"] => u / b >= 0.5;
+  return [
+    {
+      figure: "unified/bare, sequential",
+      value: fmt(unified.sequentialPerSec / bare.sequentialPerSec, 2),
+      target,
+      met: ratio(unified.sequentialPerSec, bare.sequentialPerSec),
+      method: "round trips/s of the master ÷ those of the bare echo, same client, same run",
+    },
+    {
+      figure: "unified/bare, pipelined",
+      value: fmt(unified.pipelinedPerSec / bare.pipelinedPerSec, 2),
+      target,
+      met: ratio(unified.pipelinedPerSec, bare.pipelinedPerSec),
+      method: "pipelined calls/s of the master ÷ those of the bare echo, same client, same run",
+    },
+  ];
+}
+
+function throughputRows(result: ThroughputResult | string): Row[] {
+  const figure = "task throughput";
+  const target = "≥ 100 tasks/s";
+  const method = `${THROUGHPUT_TASKS} \`true\` tasks (cpus 0.1, mem 32) packed into offers of one agent (${AGENT_RESOURCES}); first ACCEPT → last terminal update; updates acknowledged`;
+  if (typeof result === "string") return [failed(figure, target, method, result)];
+  return [
+    {
+      figure,
+      value: `${fmt(result.tasksPerSec, 1)} tasks/s (${result.finished} finished, ${result.failed} failed, ${fmt(result.seconds, 2)} s)`,
+      target,
+      met: result.failed === 0 && result.tasksPerSec >= 100,
+      method,
+    },
+  ];
+}
+
+function memoryRows(result: MemoryResult | string): Row[] {
+  const target = "< 10 MB";
+  const method = `${MEMORY_TASKS} \`sleep 60\` tasks all TASK_RUNNING; VmRSS of every process descended from the agent (or with cwd/env in its work dir) ÷ ${MEMORY_TASKS}`;
+  if (typeof result === "string") return [failed("memory per running task (RSS)", target, method, result)];
+  const rows: Row[] = [
+    {
+      figure: "memory per running task (RSS)",
+      value: `${mb(result.perTaskRssKb)} (${result.processes} processes, ${mb(result.totalRssKb)} total)`,
+      target,
+      met: result.perTaskRssKb < 10 * 1024,
+      method,
+    },
+  ];
+  if (result.perTaskPssKb !== undefined && result.totalPssKb !== undefined) {
+    rows.push({
+      figure: "memory per running task (PSS)",
+      value: `${mb(result.perTaskPssKb)} (${mb(result.totalPssKb)} total)`,
+      target: "",
+      met: undefined,
+      method: "as above with Pss from /proc/<pid>/smaps_rollup (shared pages split among sharers)",
+    });
+  }
+  rows.push({
+    figure: "agent process itself",
+    value: `${mb(result.agentRssKb)} RSS${result.agentPssKb === undefined ? "" : `, ${mb(result.agentPssKb)} PSS`}`,
+    target: "",
+    met: undefined,
+    method: "the `plateau agent` process, not counted above",
+  });
+  return rows;
+}
+
+function notesOf(throughput: ThroughputResult | string, memory: MemoryResult | string): string[] {
+  const notes: string[] = [...failures];
+  if (typeof throughput !== "string") {
+    for (const p of throughput.problems) notes.push(`throughput: ${p}`);
+    if (throughput.firstRunningMs !== undefined) {
+      notes.push(`throughput: first TASK_RUNNING ${fmt(throughput.firstRunningMs)} ms after the first ACCEPT (includes the executor host's start)`);
+    }
+    if (throughput.leaked > 0) notes.push(`throughput: ${throughput.leaked} processes outlived the agent and were killed by pid`);
+  }
+  if (typeof memory !== "string") {
+    if (memory.leaked > 0) notes.push(`memory: ${memory.leaked} processes outlived the agent and were killed by pid`);
+    const top = memory.top.map((p) => `${p.command.slice(0, 60)} ${mb(p.rssKb)}`).join("; ");
+    if (top !== "") notes.push(`memory: largest processes: ${top}`);
+  }
+  return notes;
+}
+
+async function section<T>(name: string, run: () => Promise<T>): Promise<T | string> {
+  process.stderr.write(`bench: ${name}...\n`);
+  const start = Date.now();
+  try {
+    return await run();
+  } catch (err) {
+    process.stderr.write(`bench: ${name} failed: ${message(err)}\n`);
+    return message(err).split("\n")[0]?.slice(0, 300) ?? "failed";
+  } finally {
+    process.stderr.write(`bench: ${name} took ${fmt((Date.now() - start) / 1000, 1)} s\n`);
+  }
+}
+
+async function main(): Promise<void> {
+  const date = new Date();
+  const machine = describeMachine();
+  const stream = await section("unified stream vs bare echo", runStreamBench);
+  const streams: StreamResults =
+    typeof stream === "string" ? { bare: stream, unified: stream } : stream;
+  const throughput = await section("task throughput", runThroughputBench);
+  const memory = await section("memory per running task", runMemoryBench);
+
+  const rows = [
+    ...streamRows("bare echo", "connect-node http2 echo in a child process", streams.bare),
+    ...streamRows("unified stream", "`plateau master --port 0`, operator GET_HEALTH", streams.unified),
+    ...ratioRows(streams),
+    ...throughputRows(throughput),
+    ...memoryRows(memory),
+  ];
+  const notes = notesOf(throughput, memory);
+  process.stdout.write(`\nPlateau benchmarks, ${date.toISOString()}\n`);
+  process.stdout.write(`${machine.cpu}, ${machine.cores} cores, ${machine.memory}, Node ${machine.node}, ${machine.kernel}\n\n`);
+  process.stdout.write(`${formatTable(rows)}\n`);
+  for (const note of notes) process.stdout.write(`  - ${note}\n`);
+  const path = join(ROOT, "bench", "RESULTS.md");
+  prependResults(path, formatSection(date, machine, rows, notes));
+  process.stdout.write(`\nwritten to ${path}\n`);
+}
+
+main().then(
+  // Open handles of a failed section must not keep the benchmark alive.
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);
