@@ -1,66 +1,177 @@
 import { describe, expect, it } from "vitest";
-import fc from "fast-check";
-import { createAllocator } from "../../src/core/allocator/index.js";
-import { addResources, containsResources, parseResources, reservationRole, scalarOf, subtractResources, unallocated } from "../../src/core/resources/index.js";
+import { createAllocator, type Allocation } from "../../src/core/allocator/index.js";
+import { allocateTo, formatResources, parseResources, scalarOf, subtractResources, unallocated } from "../../src/core/resources/index.js";
 
-describe("DRF allocator", () => {
-  it("offers an agent's free resources to an active framework", () => {
-    const a = createAllocator();
-    a.addAgent("a1", parseResources("cpus:4;mem:1024"));
-    a.addFramework("f1", { roles: ["*"] });
-    const [offer] = a.allocate(0);
-    expect(offer?.frameworkId).toBe("f1");
-    expect(scalarOf(offer!.resources, "cpus")).toBe(4);
-    expect(offer?.resources[0]?.allocationInfo?.role).toBe("*");
-    expect(a.allocate(0)).toEqual([]); // nothing is offered twice
+const cluster = (agents: Record<string, string>, options: Parameters<typeof createAllocator>[0] = {}) => {
+  const a = createAllocator(options);
+  for (const [id, text] of Object.entries(agents)) a.addAgent(id, parseResources(text));
+  return a;
+};
+const summary = (offers: Allocation[]) => offers.map((o) => `${o.frameworkId}@${o.agentId}/${o.role}: ${formatResources(unallocated(o.resources))}`);
+
+describe("DRF allocator: offers", () => {
+  it("offers an agent's free resources once, with allocation_info set", () => {
+    const a = cluster({ a1: "cpus:4;mem:1024;ports:[1-10]" });
+    a.addFramework("f1", { roles: ["web"] });
+    const offers = a.allocate(0);
+    expect(summary(offers)).toEqual(["f1@a1/web: cpus:4; mem:1024; ports:[1-10]"]);
+    expect(offers[0]?.resources.every((r) => r.allocationInfo?.role === "web")).toBe(true);
+    expect(a.allocate(0)).toEqual([]);
+    expect(formatResources(a.agentAllocated("a1"))).toBe("cpus:4; mem:1024; ports:[1-10]");
   });
 
-  it("honours refuse filters until they expire", () => {
-    const a = createAllocator();
-    a.addAgent("a1", parseResources("cpus:4;mem:1024"));
+  it("offers what is recovered, and only that", () => {
+    const a = cluster({ a1: "cpus:4;mem:1024" });
     a.addFramework("f1", { roles: ["*"] });
     const [offer] = a.allocate(0);
-    a.recoverResources("f1", "a1", offer!.resources, { refuseSeconds: 5, now: 0 });
+    const task = parseResources("cpus:1;mem:256");
+    a.recoverResources("f1", "a1", subtractResources(unallocated(offer!.resources), task));
+    expect(summary(a.allocate(1))).toEqual(["f1@a1/*: cpus:3; mem:768"]);
+  });
+
+  it("skips agents below the minimum allocatable resources", () => {
+    const a = cluster({ tiny: "cpus:0.005;mem:16;ports:[1-100]", ok: "cpus:0.01", mem: "mem:32" });
+    a.addFramework("f1", { roles: ["*"] });
+    expect(a.allocate(0).map((o) => o.agentId)).toEqual(["mem", "ok"]);
+    const strict = cluster({ a1: "cpus:1;mem:64", a2: "cpus:2;mem:512" }, { minAllocatable: [new Map([["cpus", 1], ["mem", 128]])] });
+    strict.addFramework("f1", { roles: ["*"] });
+    expect(strict.allocate(0).map((o) => o.agentId)).toEqual(["a2"]);
+  });
+
+  it("shuffles the agent order with the given random source", () => {
+    const agents = { a0: "cpus:1", a1: "cpus:1", a2: "cpus:1" };
+    const sorted = cluster(agents);
+    sorted.addFramework("f", { roles: ["*"] });
+    expect(sorted.allocate(0).map((o) => o.agentId)).toEqual(["a0", "a1", "a2"]);
+    const shuffled = cluster(agents, { random: () => 0 });
+    shuffled.addFramework("f", { roles: ["*"] });
+    expect(shuffled.allocate(0).map((o) => o.agentId)).toEqual(["a1", "a2", "a0"]);
+  });
+});
+
+describe("DRF allocator: filters, suppression, activity", () => {
+  it("honours a refuse filter for that agent and framework until it expires", () => {
+    const a = cluster({ a1: "cpus:4;mem:1024", a2: "cpus:4;mem:1024" });
+    a.addFramework("f1", { roles: ["*"] });
+    const offers = a.allocate(0);
+    for (const o of offers) a.recoverResources("f1", o.agentId, o.resources, { refuseSeconds: o.agentId === "a1" ? 5 : 0, now: 0 });
+    expect(a.allocate(1).map((o) => o.agentId)).toEqual(["a2"]);
     expect(a.allocate(4_999)).toEqual([]);
-    expect(a.allocate(5_000)).toHaveLength(1);
+    expect(a.allocate(5_000).map((o) => o.agentId)).toEqual(["a1"]);
   });
 
-  it("drops filters and unsuppresses on revive", () => {
-    const a = createAllocator();
-    a.addAgent("a1", parseResources("cpus:4;mem:1024"));
+  it("lets another framework have a filtered agent", () => {
+    const a = cluster({ a1: "cpus:4;mem:1024" });
     a.addFramework("f1", { roles: ["*"] });
+    const [offer] = a.allocate(0);
+    a.addFramework("f2", { roles: ["*"] });
+    a.recoverResources("f1", "a1", offer!.resources, { refuseSeconds: 60, now: 0 });
+    expect(a.allocate(1).map((o) => o.frameworkId)).toEqual(["f2"]);
+  });
+
+  it("suppresses all roles or some, and revive undoes it and drops filters", () => {
+    const a = cluster({ a1: "cpus:1;cpus(x):1;cpus(y):1" });
+    a.addFramework("f1", { roles: ["x", "y"] });
     a.suppress("f1");
     expect(a.allocate(0)).toEqual([]);
-    a.revive("f1");
+    a.revive("f1", ["y"]);
     const [offer] = a.allocate(0);
+    expect(summary([offer!])).toEqual(["f1@a1/y: cpus:1; cpus(y):1"]);
     a.recoverResources("f1", "a1", offer!.resources, { refuseSeconds: 100, now: 0 });
+    expect(a.allocate(1)).toEqual([]);
     a.revive("f1");
-    expect(a.allocate(1)).toHaveLength(1);
+    expect(a.allocate(2).map((o) => o.role).sort()).toEqual(["x", "y"]);
   });
 
-  it("gives no offers to inactive frameworks", () => {
-    const a = createAllocator();
-    a.addAgent("a1", parseResources("cpus:4;mem:1024"));
+  it("takes suppressed roles from addFramework and updateFramework", () => {
+    const a = cluster({ a1: "cpus:1" });
+    a.addFramework("f1", { roles: ["x"], suppressedRoles: ["x"] });
+    expect(a.allocate(0)).toEqual([]);
+    a.updateFramework("f1", { roles: ["x"], suppressedRoles: [] });
+    expect(a.allocate(0)).toHaveLength(1);
+  });
+
+  it("gives no offers to inactive frameworks, and resumes on activation", () => {
+    const a = cluster({ a1: "cpus:4;mem:1024" });
     a.addFramework("f1", { roles: ["*"] });
     a.deactivateFramework("f1");
     expect(a.allocate(0)).toEqual([]);
+    a.activateFramework("f1");
+    expect(a.allocate(0)).toHaveLength(1);
   });
+});
 
-  it("offers reserved resources only to their role", () => {
-    const a = createAllocator();
-    a.addAgent("a1", parseResources("cpus:2;cpus(prod):1;mem:512;mem(prod):512"));
+describe("DRF allocator: roles and reservations", () => {
+  it("offers reserved resources only to their role, and the rest to others in the same pass", () => {
+    const a = cluster({ a1: "cpus:2;cpus(prod):1;mem:512;mem(prod):512;cpus(idle):8" });
     a.addFramework("dev", { roles: ["dev"] });
     a.addFramework("prod", { roles: ["prod"] });
-    const offers = a.allocate(0);
-    const dev = offers.find((o) => o.frameworkId === "dev");
-    const prod = offers.find((o) => o.frameworkId === "prod");
-    expect(dev?.resources.every((r) => reservationRole(r) === "*")).toBe(true);
-    expect(prod?.resources.some((r) => reservationRole(r) === "prod")).toBe(true);
+    a.suppress("dev");
+    expect(summary(a.allocate(0))).toEqual(["prod@a1/prod: cpus:2; cpus(prod):1; mem:512; mem(prod):512"]);
+    a.removeFramework("prod");
+    a.revive("dev");
+    expect(summary(a.allocate(0))).toEqual(["dev@a1/dev: cpus:2; mem:512"]);
+    expect(formatResources(a.agentAllocated("a1"))).toBe("cpus:2; mem:512"); // cpus(idle) stays free
   });
 
+  it("offers a parent role's reservation to a sub-role", () => {
+    const a = cluster({ a1: "cpus(eng):2;cpus(ops):2" });
+    a.addFramework("web", { roles: ["eng/web"] });
+    expect(summary(a.allocate(0))).toEqual(["web@a1/eng/web: cpus(eng):2"]);
+  });
+
+  it("lets a framework with several roles compete in each", () => {
+    const a = cluster({ a1: "cpus(x):1;cpus(y):2" });
+    a.addFramework("f1", { roles: ["x", "y"] });
+    expect(summary(a.allocate(0))).toEqual(["f1@a1/x: cpus(x):1", "f1@a1/y: cpus(y):2"]);
+    a.recoverResources("f1", "a1", allocateTo(parseResources("cpus(y):2"), "y"));
+    expect(summary(a.allocate(1))).toEqual(["f1@a1/y: cpus(y):2"]);
+  });
+
+  it("shares a role's resources between its frameworks", () => {
+    const a = cluster({ a1: "cpus:1;mem:100", a2: "cpus:1;mem:100" });
+    a.addFramework("f1", { roles: ["r"] });
+    a.addFramework("f2", { roles: ["r"] });
+    expect(a.allocate(0).map((o) => o.frameworkId)).toEqual(["f1", "f2"]);
+  });
+
+  it("counts resources in use (addAllocated) toward shares", () => {
+    const a = cluster({ a1: "cpus:4;mem:400", a2: "cpus:4;mem:400" });
+    a.addFramework("f1", { roles: ["r1"] });
+    a.addFramework("f2", { roles: ["r2"] });
+    a.addAllocated("f1", "a1", parseResources("cpus:1;mem:100"));
+    expect(summary(a.allocate(0))).toEqual(["f2@a1/r2: cpus:3; mem:300", "f1@a2/r1: cpus:4; mem:400"]);
+  });
+
+  it("favours the role with the lower weighted share", () => {
+    const a = cluster({ a0: "cpus:1;mem:100", a1: "cpus:1;mem:100", a2: "cpus:1;mem:100", a3: "cpus:1;mem:100" });
+    a.addFramework("heavy", { roles: ["heavy"] });
+    a.addFramework("light", { roles: ["light"] });
+    a.setWeight("heavy", 3);
+    const counts = new Map<string, number>();
+    for (const o of a.allocate(0)) counts.set(o.frameworkId, (counts.get(o.frameworkId) ?? 0) + 1);
+    expect(Object.fromEntries(counts)).toEqual({ heavy: 3, light: 1 });
+  });
+
+  it.each([0, -1, Number.NaN, Number.POSITIVE_INFINITY])("rejects the weight %s", (weight) => {
+    expect(() => createAllocator().setWeight("r", weight)).toThrow(RangeError);
+  });
+
+  it("reports roles with their weight, frameworks and allocations", () => {
+    const a = cluster({ a1: "cpus:2;mem:64" });
+    a.addFramework("f1", { roles: ["web"] });
+    a.setWeight("batch", 2);
+    a.allocate(0);
+    expect(a.roles().map((r) => ({ ...r, allocated: formatResources(r.allocated) }))).toEqual([
+      { role: "batch", weight: 2, frameworks: [], allocated: "{}" },
+      { role: "web", weight: 1, frameworks: ["f1"], allocated: "cpus:2; mem:64" },
+    ]);
+  });
+});
+
+describe("DRF allocator: removal", () => {
   it("returns a removed framework's resources to the pool", () => {
-    const a = createAllocator();
-    a.addAgent("a1", parseResources("cpus:4;mem:1024"));
+    const a = cluster({ a1: "cpus:4;mem:1024" });
     a.addFramework("f1", { roles: ["*"] });
     a.allocate(0);
     a.removeFramework("f1");
@@ -68,79 +179,26 @@ describe("DRF allocator", () => {
     expect(scalarOf(a.allocate(0)[0]!.resources, "cpus")).toBe(4);
   });
 
-  it("favours the role with the lower weighted share", () => {
-    const a = createAllocator();
-    for (let i = 0; i < 4; i++) a.addAgent(`a${i}`, parseResources("cpus:1;mem:100"));
-    a.addFramework("heavy", { roles: ["heavy"] });
-    a.addFramework("light", { roles: ["light"] });
-    a.setWeight("heavy", 3);
-    const counts = new Map<string, number>();
-    for (const o of a.allocate(0)) counts.set(o.frameworkId, (counts.get(o.frameworkId) ?? 0) + 1);
-    expect(counts.get("heavy")).toBe(3);
-    expect(counts.get("light")).toBe(1);
+  it("forgets a removed agent and its allocations", () => {
+    const a = cluster({ a1: "cpus:4;mem:1024", a2: "cpus:1;mem:64" });
+    a.addFramework("f1", { roles: ["web"] });
+    a.allocate(0);
+    a.removeAgent("a1");
+    expect(a.agentAllocated("a1")).toEqual([]);
+    expect(formatResources(a.roles()[0]!.allocated)).toBe("cpus:1; mem:64");
+    a.addAgent("a1", parseResources("cpus:2"));
+    expect(summary(a.allocate(1))).toEqual(["f1@a1/web: cpus:2"]);
   });
 
-  it("gives the classic DRF result: A three tasks of <1 CPU, 4 GB>, B two of <3 CPUs, 1 GB>", () => {
-    // One 9 CPU / 18 GB agent. Each framework launches one task per offer and
-    // returns the rest; repeat until neither can fit another task.
-    const a = createAllocator();
-    a.addAgent("a1", parseResources("cpus:9;mem:18432"));
-    a.addFramework("A", { roles: ["a"] });
-    a.addFramework("B", { roles: ["b"] });
-    const demand = { A: parseResources("cpus:1;mem:4096"), B: parseResources("cpus:3;mem:1024") } as const;
-    const tasks = { A: 0, B: 0 };
-    for (let round = 0; round < 20; round++) {
-      const offers = a.allocate(round);
-      if (offers.length === 0) break;
-      for (const offer of offers) {
-        const id = offer.frameworkId as "A" | "B";
-        const task = demand[id];
-        const bare = unallocated(offer.resources);
-        if (containsResources(bare, task)) {
-          tasks[id]++;
-          a.recoverResources(id, "a1", subtractResources(bare, task).map((r) => ({ ...r, allocationInfo: offer.resources[0]!.allocationInfo })));
-        } else {
-          a.recoverResources(id, "a1", offer.resources, { refuseSeconds: 1000, now: round });
-        }
-      }
-    }
-    expect(tasks).toEqual({ A: 3, B: 2 });
-  });
-
-  it("never offers more than an agent has, nor reserved resources outside their role", () => {
-    fc.assert(
-      fc.property(
-        fc.array(fc.record({ cpus: fc.integer({ min: 1, max: 16 }), reserved: fc.integer({ min: 0, max: 4 }), role: fc.constantFrom("r1", "r2") }), { minLength: 1, maxLength: 6 }),
-        fc.array(fc.constantFrom("r1", "r2", "*"), { minLength: 1, maxLength: 5 }),
-        fc.array(fc.boolean(), { maxLength: 8 }),
-        (agentSpecs, frameworkRoles, recoverSteps) => {
-          const a = createAllocator();
-          const totals = new Map<string, ReturnType<typeof parseResources>>();
-          agentSpecs.forEach((s, i) => {
-            const r = parseResources(`cpus:${s.cpus};mem:1024${s.reserved > 0 ? `;cpus(${s.role}):${s.reserved}` : ""}`);
-            totals.set(`a${i}`, r);
-            a.addAgent(`a${i}`, r);
-          });
-          frameworkRoles.forEach((role, i) => a.addFramework(`f${i}`, { roles: [role] }));
-          const held = new Map<string, ReturnType<typeof parseResources>>();
-          const offers = [] as ReturnType<typeof a.allocate>;
-          for (const [step, recover] of [true, ...recoverSteps].entries()) {
-            const batch = a.allocate(step);
-            offers.push(...batch);
-            for (const o of batch) {
-              for (const r of o.resources) expect(reservationRole(r) === "*" || reservationRole(r) === o.role).toBe(true);
-              held.set(o.agentId, addResources(held.get(o.agentId) ?? [], unallocated(o.resources)));
-              expect(containsResources(totals.get(o.agentId)!, held.get(o.agentId)!)).toBe(true);
-            }
-            if (recover && offers.length > 0) {
-              const o = offers.shift()!;
-              a.recoverResources(o.frameworkId, o.agentId, o.resources);
-              held.set(o.agentId, subtractResources(held.get(o.agentId) ?? [], unallocated(o.resources)));
-            }
-          }
-        },
-      ),
-      { numRuns: 100 },
-    );
+  it("keeps allocations when a framework changes roles", () => {
+    const a = cluster({ a1: "cpus:4" });
+    a.addFramework("f1", { roles: ["old"] });
+    a.allocate(0);
+    a.updateFramework("f1", { roles: ["new"] });
+    expect(a.allocate(1)).toEqual([]);
+    expect(a.roles().map((r) => [r.role, formatResources(r.allocated), r.frameworks.join()])).toEqual([
+      ["new", "{}", "f1"],
+      ["old", "cpus:4", ""],
+    ]);
   });
 });

@@ -1,4 +1,5 @@
 // The allocator: decides which framework is offered which agent's
 // resources. Pure: the master calls it and sends what it proposes.
 export { createAllocator } from "./drf.js";
-export type { Allocation, Allocator, AllocatorOptions, RoleSummary } from "./types.js";
+export { DRF_KINDS } from "./shares.js";
+export type { Allocation, Allocator, AllocatorOptions, FrameworkRoles, RoleSummary } from "./types.js";

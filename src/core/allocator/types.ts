@@ -1,17 +1,23 @@
 import type { Resource } from "../../../gen/mesos/v1/mesos_pb.js";
 
+/** How an allocator is built. */
 export interface AllocatorOptions {
   /**
-   * An agent's allocatable share is offered only if it reaches at least one
-   * of these quantity sets (Mesos' --min_allocatable_resources); default
-   * `cpus:0.01 | mem:32`.
+   * An agent's resources allocatable to a role are offered only if they reach
+   * every quantity in at least one of these sets (Mesos'
+   * --min_allocatable_resources). Default: `cpus >= 0.01` or `mem >= 32`.
    */
   minAllocatable?: Array<Map<string, number>>;
-  /** Shuffles the agent order of each pass when given; stable order otherwise. */
+  /** Shuffles the agent order of each pass when given (values in [0, 1)); sorted by id otherwise. */
   random?: () => number;
 }
 
-/** A proposal: offer `resources` (allocation_info.role set) on `agentId` to `frameworkId`. */
+/**
+ * A proposal: offer `resources` on `agentId` to `frameworkId` for `role`.
+ * Every resource carries allocation_info.role = `role` and is reserved to
+ * nobody or to `role` or one of its ancestors. The resources stay charged to
+ * the framework until recovered.
+ */
 export interface Allocation {
   frameworkId: string;
   agentId: string;
@@ -19,6 +25,7 @@ export interface Allocation {
   resources: Resource[];
 }
 
+/** One role as operators see it; `allocated` has no allocation_info. */
 export interface RoleSummary {
   role: string;
   weight: number;
@@ -26,32 +33,55 @@ export interface RoleSummary {
   allocated: Resource[];
 }
 
+/** The roles a framework subscribes with, and those it wants no offers for. */
 export interface FrameworkRoles {
   roles: string[];
   suppressedRoles?: string[];
 }
 
 /**
- * Everything allocated (offered or in use by tasks) counts toward a
- * framework's and a role's dominant share until it is recovered.
+ * Decides who is offered what. It never sends anything: the master calls it
+ * and gets proposals back, which it re-checks before committing.
+ *
+ * Invariants: everything allocated (offered or used by tasks) counts toward
+ * its framework's and role's dominant share until recovered; an agent's
+ * resources are never offered twice nor beyond its total; reserved resources
+ * go only to their role and its descendants. Calls naming unknown agents or
+ * frameworks are ignored unless stated otherwise.
  */
 export interface Allocator {
+  /** Adds an agent with all of `total` free; re-adding an agent replaces it and forgets its allocations. */
   addAgent(agentId: string, total: Resource[]): void;
+  /** Forgets the agent and everything allocated on it. */
   removeAgent(agentId: string): void;
+  /** Adds an active framework; adding a known id acts as updateFramework. */
   addFramework(frameworkId: string, info: FrameworkRoles): void;
+  /** Replaces the framework's roles (and suppressed roles, when given); keeps its allocations and filters. */
   updateFramework(frameworkId: string, info: FrameworkRoles): void;
+  /** Forgets the framework; its allocations become free. */
   removeFramework(frameworkId: string): void;
   activateFramework(frameworkId: string): void;
+  /** Inactive (disconnected) frameworks keep their allocations but get no offers. */
   deactivateFramework(frameworkId: string): void;
+  /** No offers for these roles (all its current roles when omitted) until revived. */
   suppress(frameworkId: string, roles?: string[]): void;
-  /** Unsuppresses (all roles, or the given ones) and drops the framework's filters. */
+  /** Unsuppresses (all roles, or the given ones) and drops all the framework's filters. */
   revive(frameworkId: string, roles?: string[]): void;
-  /** Resources given back; with a filter, the agent is not offered to the framework again before it expires. */
+  /**
+   * Resources given back (offer declined or rescinded, task ended, launch
+   * used less). With a positive filter, the agent is not offered to the
+   * framework again before `now + refuseSeconds * 1000`. Resources without
+   * allocation_info are charged against the framework's first role.
+   */
   recoverResources(frameworkId: string, agentId: string, resources: Resource[], filter?: { refuseSeconds: number; now: number }): void;
-  /** Resources already in use (an agent re-registering with running tasks). */
+  /** Resources already in use (an agent re-registering with running tasks); roles as in recoverResources. */
   addAllocated(frameworkId: string, agentId: string, resources: Resource[]): void;
+  /** Sets a role's weight (default 1); throws RangeError unless finite and > 0. */
   setWeight(role: string, weight: number): void;
+  /** One allocation pass at time `now` (ms): what to offer. */
   allocate(now: number): Allocation[];
+  /** Per role (with frameworks, allocations or a weight), sorted by name. */
   roles(): RoleSummary[];
+  /** Everything allocated on the agent, without allocation_info. */
   agentAllocated(agentId: string): Resource[];
 }

@@ -1,16 +1,20 @@
 import { Value_Type, type Attribute, type Resource, type Value_Range } from "../../../gen/mesos/v1/mesos_pb.js";
 import { reservationRole } from "./roles.js";
 
-function formatRanges(ranges: Value_Range[]): string {
-  return `[${ranges.map((r) => `${r.begin}-${r.end}`).join(", ")}]`;
+interface ValueLike {
+  type: Value_Type;
+  scalar?: { value: number } | undefined;
+  ranges?: { range: Value_Range[] } | undefined;
+  set?: { item: string[] } | undefined;
+  text?: { value: string } | undefined;
 }
 
-function formatValue(v: { type: Value_Type; scalar?: { value: number }; ranges?: { range: Value_Range[] }; set?: { item: string[] }; text?: { value: string } }): string {
+function formatValue(v: ValueLike): string {
   switch (v.type) {
     case Value_Type.SCALAR:
       return String(v.scalar?.value ?? 0);
     case Value_Type.RANGES:
-      return formatRanges(v.ranges?.range ?? []);
+      return `[${(v.ranges?.range ?? []).map((r) => `${r.begin}-${r.end}`).join(", ")}]`;
     case Value_Type.SET:
       return `{${(v.set?.item ?? []).join(", ")}}`;
     default:
@@ -18,7 +22,13 @@ function formatValue(v: { type: Value_Type; scalar?: { value: number }; ranges?:
   }
 }
 
-/** Mesos' text form: `cpus:2; mem:1024; ports:[31000-32000]; cpus(prod):1`. */
+/**
+ * Mesos' text form, `cpus:2; mem:1024; ports:[31000-32000]; cpus(prod):1`,
+ * in the order given (normalize with addResources first for one entry per
+ * kind). `(role)` marks the innermost reservation; allocation roles are not
+ * shown. The empty list prints as `{}`. Unreserved output parses back with
+ * parseResources.
+ */
 export function formatResources(resources: Resource[]): string {
   if (resources.length === 0) return "{}";
   return resources
@@ -29,6 +39,7 @@ export function formatResources(resources: Resource[]): string {
     .join("; ");
 }
 
+/** `rack:a;cores:8;ports:[1-5];colors:{r, g}`: the form parseAttributes reads. */
 export function formatAttributes(attributes: Attribute[]): string {
   return attributes.map((a) => `${a.name}:${formatValue(a)}`).join(";");
 }

@@ -1,15 +1,16 @@
-// Resource arithmetic, parsing and validation: pure functions over Mesos v1
-// Resource messages.
+// Resource arithmetic, parsing, formatting and validation: pure functions
+// over Mesos v1 Resource and Attribute messages. Nothing here mutates its
+// arguments.
 export {
   addResources,
   containsResources,
   isEmptyResources,
-  kindKey,
   quantitiesOf,
   scalarOf,
   subtractResources,
 } from "./arithmetic.js";
 export { formatAttributes, formatResources } from "./format.js";
+export { kindKey, reservationStack } from "./kind.js";
 export { ResourceParseError, parseAttributes, parseResources } from "./parse.js";
 export {
   allocatableToRole,

@@ -3,10 +3,12 @@ import { Value_RangeSchema, type Value_Range } from "../../../gen/mesos/v1/mesos
 
 /**
  * Mesos keeps scalars in fixed point with three decimal digits, so that
- * 0.1 + 0.2 equals 0.3 and repeated add/subtract cannot drift.
+ * 0.1 + 0.2 equals 0.3 and repeated add/subtract cannot drift. Halves round
+ * away from zero (symmetric for negatives); -0 becomes 0; NaN stays NaN.
  */
 export function roundScalar(value: number): number {
-  return Math.round(value * 1000) / 1000;
+  const rounded = (Math.sign(value) * Math.round(Math.abs(value) * 1000)) / 1000;
+  return rounded === 0 ? 0 : rounded;
 }
 
 interface Span {
@@ -14,12 +16,16 @@ interface Span {
   end: bigint;
 }
 
+const byBegin = (a: Span, b: Span): number => (a.begin < b.begin ? -1 : a.begin > b.begin ? 1 : 0);
 const toSpans = (ranges: Value_Range[]): Span[] => ranges.map((r) => ({ begin: r.begin, end: r.end }));
 const toRanges = (spans: Span[]): Value_Range[] => spans.map((s) => create(Value_RangeSchema, s));
 
-/** Sorted, with overlapping and adjacent ranges merged. */
+/**
+ * Sorted, with overlapping and adjacent ranges merged ([1-2],[3-4] → [1-4]).
+ * Inverted ranges (begin > end) are dropped: they hold nothing.
+ */
 export function normalizeRanges(ranges: Value_Range[]): Value_Range[] {
-  const spans = toSpans(ranges).sort((a, b) => (a.begin < b.begin ? -1 : a.begin > b.begin ? 1 : 0));
+  const spans = toSpans(ranges).filter((s) => s.begin <= s.end).sort(byBegin);
   const out: Span[] = [];
   for (const span of spans) {
     const last = out.at(-1);
@@ -32,10 +38,12 @@ export function normalizeRanges(ranges: Value_Range[]): Value_Range[] {
   return toRanges(out);
 }
 
+/** The union of two range lists, normalized. */
 export function addRanges(a: Value_Range[], b: Value_Range[]): Value_Range[] {
   return normalizeRanges([...a, ...b]);
 }
 
+/** `a` without any value in `b`, normalized; cutting inside a range splits it. */
 export function subtractRanges(a: Value_Range[], b: Value_Range[]): Value_Range[] {
   let spans = toSpans(normalizeRanges(a));
   for (const cut of toSpans(normalizeRanges(b))) {
@@ -50,11 +58,13 @@ export function subtractRanges(a: Value_Range[], b: Value_Range[]): Value_Range[
   return toRanges(spans);
 }
 
+/** Whether every value in `subset` is in `superset`. */
 export function containsRanges(superset: Value_Range[], subset: Value_Range[]): boolean {
   const outer = toSpans(normalizeRanges(superset));
   return toSpans(normalizeRanges(subset)).every((s) => outer.some((o) => o.begin <= s.begin && s.end <= o.end));
 }
 
+/** How many values the ranges hold (ranges assumed disjoint). */
 export function rangesSize(ranges: Value_Range[]): number {
-  return ranges.reduce((n, r) => n + Number(r.end - r.begin + 1n), 0);
+  return ranges.reduce((n, r) => n + (r.end >= r.begin ? Number(r.end - r.begin + 1n) : 0), 0);
 }

@@ -1,0 +1,69 @@
+import type { Resource } from "../../../gen/mesos/v1/mesos_pb.js";
+import { quantitiesOf, roundScalar } from "../resources/index.js";
+
+/** The resource names Dominant Resource Fairness weighs, as Mesos does by default. */
+export const DRF_KINDS: readonly string[] = ["cpus", "mem", "disk", "gpus"];
+
+type Quantities = Map<string, number>;
+
+function apply(into: Quantities, delta: Quantities, sign: 1 | -1): void {
+  for (const [name, n] of delta) {
+    const next = roundScalar((into.get(name) ?? 0) + sign * n);
+    if (next === 0) into.delete(name);
+    else into.set(name, next);
+  }
+}
+
+function dominant(allocated: Quantities | undefined, totals: Quantities): number {
+  let share = 0;
+  for (const kind of DRF_KINDS) {
+    const total = totals.get(kind) ?? 0;
+    if (total > 0) share = Math.max(share, (allocated?.get(kind) ?? 0) / total);
+  }
+  return share;
+}
+
+/**
+ * Running totals for DRF: the cluster's quantities and what each role, and
+ * each framework within a role, holds. Kept incrementally so that sorting
+ * during a pass costs no walk over every agent. Invariant: each quantity
+ * equals the sum of the charges applied to it (rounded to 0.001), and
+ * entries that reach zero are dropped.
+ */
+export class ShareBook {
+  private readonly totals: Quantities = new Map();
+  private readonly byRole = new Map<string, Quantities>();
+  private readonly byFramework = new Map<string, Map<string, Quantities>>();
+
+  /** Adds (sign 1) or removes (sign -1) an agent's total from the cluster. */
+  addTotal(resources: Resource[], sign: 1 | -1): void {
+    apply(this.totals, quantitiesOf(resources), sign);
+  }
+
+  /** Records that `frameworkId`'s holding in `role` went from `before` to `after`. */
+  recharge(role: string, frameworkId: string, before: Resource[], after: Resource[]): void {
+    const roleQ = this.byRole.get(role) ?? new Map<string, number>();
+    const frameworks = this.byFramework.get(role) ?? new Map<string, Quantities>();
+    const frameworkQ = frameworks.get(frameworkId) ?? new Map<string, number>();
+    for (const q of [roleQ, frameworkQ]) {
+      apply(q, quantitiesOf(before), -1);
+      apply(q, quantitiesOf(after), 1);
+    }
+    frameworks.set(frameworkId, frameworkQ);
+    this.byRole.set(role, roleQ);
+    this.byFramework.set(role, frameworks);
+    if (frameworkQ.size === 0) frameworks.delete(frameworkId);
+    if (frameworks.size === 0) this.byFramework.delete(role);
+    if (roleQ.size === 0) this.byRole.delete(role);
+  }
+
+  /** The role's dominant share divided by its weight (weight > 0). */
+  roleShare(role: string, weight: number): number {
+    return dominant(this.byRole.get(role), this.totals) / weight;
+  }
+
+  /** The framework's dominant share of what it holds in `role`. */
+  frameworkShare(role: string, frameworkId: string): number {
+    return dominant(this.byFramework.get(role)?.get(frameworkId), this.totals);
+  }
+}
