@@ -6,14 +6,24 @@
  */
 import { fork, spawn, type ChildProcess } from "node:child_process";
 import { closeSync, mkdirSync, openSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ExecutorInfo } from "../../gen/mesos/v1/mesos_pb.js";
 import type { Logger } from "../log.js";
 import type { AgentToHost, HostToAgent, HostedLaunch } from "../executor/protocol.js";
 
-const HOST_MAIN = fileURLToPath(new URL("../executor/host-main.js", import.meta.url));
+/**
+ * The executor host's entry point, always compiled JS: beside this file in
+ * dist/, or in dist/ when the agent itself runs from sources (tests, tsx).
+ */
+const HOST_MAIN = (() => {
+  const here = fileURLToPath(import.meta.url);
+  return here.endsWith(".ts")
+    ? resolve(dirname(here), "../../dist/src/executor/host-main.js")
+    : resolve(dirname(here), "../executor/host-main.js");
+})();
 
+/** How an executor ended (hosted or custom), for the core. */
 export interface ExecutorExit {
   frameworkId: string;
   executorId: string;
@@ -21,6 +31,7 @@ export interface ExecutorExit {
   description: string;
 }
 
+/** Starts, stops and watches the executors of one agent. */
 export interface Containerizer {
   launchCommand(launch: HostedLaunch): void;
   launchCustom(launch: HostedLaunch, info: ExecutorInfo): void;
@@ -33,19 +44,46 @@ export interface Containerizer {
 
 const key = (frameworkId: string, executorId: string) => `${frameworkId}/${executorId}`;
 
+/** One executor host process and the executors it runs. */
+interface Host {
+  child: ChildProcess;
+  executors: Set<string>;
+}
+
+/**
+ * Creates the containerizer. Ownership: it owns every executor host and
+ * custom executor process it starts; `close()` ends them all and resolves
+ * once each has exited.
+ */
 export function createContainerizer(options: { logLevel: string; logger: Logger; onExit: (exit: ExecutorExit) => void }): Containerizer {
-  let host: ChildProcess | undefined;
-  const hosted = new Set<string>();
+  /** The host new command executors go to; undefined until one is needed. */
+  let host: Host | undefined;
+  /** Every host still running, including retiring ones. */
+  const hosts = new Set<Host>();
+  const hostOf = new Map<string, Host>();
   const custom = new Map<string, ChildProcess>();
   const { logger } = options;
 
   const exited = (frameworkId: string, executorId: string, waitStatus: number, description: string) => {
-    hosted.delete(key(frameworkId, executorId));
-    custom.delete(key(frameworkId, executorId));
+    const k = key(frameworkId, executorId);
+    hostOf.get(k)?.executors.delete(k);
+    hostOf.delete(k);
+    custom.delete(k);
     options.onExit({ frameworkId, executorId, waitStatus, description });
   };
 
-  const startHost = (): ChildProcess => {
+  /**
+   * The host reports "idle" after a while without executors. The agent, not
+   * the host, decides to retire it: the agent knows whether a launch is on
+   * its way, so no launch can race the host's exit.
+   */
+  const onIdle = (h: Host): void => {
+    if (h.executors.size > 0 || !h.child.connected) return;
+    if (host === h) host = undefined;
+    h.child.send({ type: "shutdown" } satisfies AgentToHost);
+  };
+
+  const startHost = (): Host => {
     // Detached, so a later agent restart need not take running tasks down.
     const child = fork(HOST_MAIN, [], {
       detached: true,
@@ -53,30 +91,37 @@ export function createContainerizer(options: { logLevel: string; logger: Logger;
       env: { ...process.env, PLATEAU_LOG_LEVEL: options.logLevel },
       execArgv: [],
     });
+    const h: Host = { child, executors: new Set() };
+    hosts.add(h);
     child.on("message", (message: HostToAgent) => {
       if (message.type === "exited") exited(message.frameworkId, message.executorId, message.waitStatus, message.description);
+      else if (message.type === "idle") onIdle(h);
     });
     child.once("exit", (code, signal) => {
-      if (host === child) host = undefined;
+      hosts.delete(h);
+      if (host === h) host = undefined;
       // Executors still hosted died with their host.
-      for (const k of [...hosted]) {
+      const how = signal !== null ? `terminated with signal ${signal}` : `exited with status ${code}`;
+      for (const k of [...h.executors]) {
         const [frameworkId = "", executorId = ""] = k.split("/");
-        exited(frameworkId, executorId, 9, `executor host ${signal !== null ? `terminated with signal ${signal}` : `exited with status ${code}`}`);
+        exited(frameworkId, executorId, signal !== null ? 9 : ((code ?? 1) & 0xff) << 8, `host ${how}`);
       }
     });
     logger.info({ pid: child.pid }, "executor host started");
-    return child;
+    return h;
   };
 
-  const toHost = (message: AgentToHost) => {
-    if (host === undefined || !host.connected) host = startHost();
-    host.send(message);
+  const toHost = (h: Host | undefined, message: AgentToHost) => {
+    if (h?.child.connected) h.child.send(message);
   };
 
   return {
     launchCommand(launch) {
-      hosted.add(key(launch.frameworkId, launch.executorId));
-      toHost({ type: "launch", launch });
+      if (host === undefined || !host.child.connected) host = startHost();
+      const k = key(launch.frameworkId, launch.executorId);
+      host.executors.add(k);
+      hostOf.set(k, host);
+      toHost(host, { type: "launch", launch });
     },
     launchCustom(launch, info) {
       const command = info.command;
@@ -99,7 +144,8 @@ export function createContainerizer(options: { logLevel: string; logger: Logger;
     },
     stop(frameworkId, executorId, graceMs) {
       const k = key(frameworkId, executorId);
-      if (hosted.has(k)) return toHost({ type: "stop", frameworkId, executorId, graceMs });
+      const h = hostOf.get(k);
+      if (h !== undefined) return toHost(h, { type: "stop", frameworkId, executorId, graceMs });
       const child = custom.get(k);
       if (child?.pid === undefined) return;
       const signal = (s: NodeJS.Signals) => {
@@ -114,23 +160,29 @@ export function createContainerizer(options: { logLevel: string; logger: Logger;
       child.once("exit", () => clearTimeout(timer));
     },
     async close() {
-      const waits: Promise<unknown>[] = [];
-      for (const child of [host, ...custom.values()]) {
-        if (child === undefined || child.exitCode !== null || child.signalCode !== null) continue;
-        waits.push(new Promise((r) => child.once("exit", r)));
-      }
-      if (host?.connected) host.send({ type: "shutdown" } satisfies AgentToHost);
+      const children = [...[...hosts].map((h) => h.child), ...custom.values()];
+      const waits = children
+        .filter((child) => child.exitCode === null && child.signalCode === null)
+        .map((child) => new Promise((r) => child.once("exit", r)));
+      for (const h of hosts) toHost(h, { type: "shutdown" });
       for (const child of custom.values()) {
+        // Never signal group 0: that would be the agent's own group.
+        if (child.pid === undefined) continue;
         try {
-          process.kill(-(child.pid ?? 0), "SIGKILL");
+          process.kill(-child.pid, "SIGKILL");
         } catch {
           // gone
         }
       }
-      const killHost = setTimeout(() => host?.kill("SIGKILL"), 10_000);
+      // A host that does not finish in time is killed; its tasks may then
+      // outlive it (a later agent recovery step will adopt them).
+      const killHosts = setTimeout(() => {
+        for (const h of hosts) h.child.kill("SIGKILL");
+      }, 10_000);
       await Promise.all(waits);
-      clearTimeout(killHost);
+      clearTimeout(killHosts);
     },
-    pids: () => [host?.pid, ...[...custom.values()].map((c) => c.pid)].filter((p): p is number => p !== undefined),
+    pids: () =>
+      [...[...hosts].map((h) => h.child.pid), ...[...custom.values()].map((c) => c.pid)].filter((p): p is number => p !== undefined),
   };
 }

@@ -1,5 +1,21 @@
+/**
+ * The agent daemon: the shell around the pure agent core.
+ *
+ *   startAgent ──listen──► serving executors ──Register──► registered ◄─┐
+ *                                                  │ master stream drops │
+ *                                                  ▼                     │
+ *                                            reconnecting (backoff) ─────┘
+ *                                                          (Register with id,
+ *                                                           pending updates resent)
+ *   close(): executors and tasks stopped, host awaited ──► master stream closed
+ *            ──► server closed ──► stopped
+ *
+ * Owners: the resend timer (re-armed after each batch of effects), the master
+ * stream, the executor streams and the containerizer's processes all belong
+ * to the returned AgentDaemon, whose close() stops and awaits each.
+ */
 import { randomUUID } from "node:crypto";
-import { mkdirSync, readFileSync, writeFileSync, existsSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
@@ -18,6 +34,7 @@ import { createExecutorStreams } from "./executor-streams.js";
 import type { AgentOptions } from "./options.js";
 import { agentResources } from "./resources.js";
 
+/** A running agent. */
 export interface AgentDaemon {
   readonly port: number;
   agentId(): string | undefined;
@@ -31,9 +48,12 @@ function loadAgentId(workDir: string): string | undefined {
   return existsSync(file) ? readFileSync(file, "utf8").trim() || undefined : undefined;
 }
 
+/** Written to a temporary file and renamed, so a crash never leaves half an id. */
 function saveAgentId(workDir: string, id: string): void {
   mkdirSync(join(workDir, "meta"), { recursive: true });
-  writeFileSync(join(workDir, "meta", "agent_id"), `${id}\n`);
+  const file = join(workDir, "meta", "agent_id");
+  writeFileSync(`${file}.tmp`, `${id}\n`);
+  renameSync(`${file}.tmp`, file);
 }
 
 /**
@@ -50,14 +70,38 @@ export async function startAgent(options: AgentOptions, logger: Logger = createL
     attributes: options.attributes === undefined ? [] : parseAttributes(options.attributes),
   });
   const core = createAgentCore(
-    { workDir: options.workDir, agentInfo, version: VERSION, ids: { next: () => randomUUID() }, uuid: randomUuidBytes },
+    {
+      workDir: options.workDir,
+      agentInfo,
+      version: VERSION,
+      ids: { next: () => randomUUID() },
+      uuid: randomUuidBytes,
+      updateRetry: options.statusUpdateRetryMs === undefined ? undefined : { minMs: options.statusUpdateRetryMs },
+    },
     loadAgentId(options.workDir),
   );
   let port = options.port;
   let master: UnifiedStream | undefined;
   let heartbeatSeconds: number | undefined;
 
+  // The one resend timer, re-armed after every batch of effects for the
+  // core's next due status update; close() clears it.
+  let resendTimer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const scheduleResend = (): void => {
+    if (resendTimer !== undefined) clearTimeout(resendTimer);
+    resendTimer = undefined;
+    const at = core.nextTickAt();
+    if (stopped || at === undefined) return;
+    resendTimer = setTimeout(() => apply(core.tick(Date.now())), Math.max(0, at - Date.now()));
+  };
+
   const apply = (effects: AgentEffect[]): void => {
+    perform(effects);
+    scheduleResend();
+  };
+
+  const perform = (effects: AgentEffect[]): void => {
     for (const effect of effects) {
       switch (effect.kind) {
         case "to-master":
@@ -97,7 +141,7 @@ export async function startAgent(options: AgentOptions, logger: Logger = createL
     logger,
     onExit: (exit) => {
       logger.debug(exit, "executor exited");
-      apply(core.executorExited(exit.frameworkId, exit.executorId, exit.waitStatus, exit.description, Date.now()));
+      apply(core.executorExited(exit.frameworkId, exit.executorId, { status: exit.waitStatus, description: exit.description }, Date.now()));
     },
   });
   const executors = createExecutorStreams(core, apply, logger);
@@ -142,9 +186,9 @@ export async function startAgent(options: AgentOptions, logger: Logger = createL
       case "frameworkMessage":
         return apply(core.frameworkMessage(event.value.frameworkId?.value ?? "", event.value.executorId?.value ?? "", event.value.data));
       case "shutdownFramework":
-        return apply(core.shutdownFramework(event.value.frameworkId?.value ?? ""));
+        return apply(core.shutdownFramework(event.value.frameworkId?.value ?? "", now));
       case "shutdownExecutor":
-        return apply(core.shutdownExecutor(event.value.frameworkId?.value ?? "", event.value.executorId?.value ?? ""));
+        return apply(core.shutdownExecutor(event.value.frameworkId?.value ?? "", event.value.executorId?.value ?? "", now));
       default:
         return;
     }
@@ -152,17 +196,16 @@ export async function startAgent(options: AgentOptions, logger: Logger = createL
 
   master = openStream({
     baseUrl: options.master,
-    hello: () => create(ConnectRequestSchema, { id: newCallId(), call: { case: "agent", value: { call: core.registerCall() } } }),
+    hello: () => create(ConnectRequestSchema, { id: newCallId(), call: { case: "agent", value: { call: { case: "register", value: core.registration() } } } }),
     onEvent: onMasterEvent,
     onDisconnected: (error) => {
       if (core.state.connected) logger.warn({ error: error?.message }, "lost the master; reconnecting");
-      core.masterDisconnected();
+      core.disconnected();
     },
     heartbeatTimeoutMs: () => (heartbeatSeconds === undefined ? undefined : (heartbeatSeconds * 3 + 5) * 1000),
     reconnect: { initialMs: 200, maxMs: 10_000 },
     logger,
   });
-  const resend = setInterval(() => apply(core.tick(Date.now())), 1000);
   logger.info({ port, master: options.master, workDir: options.workDir }, "agent listening");
 
   return {
@@ -170,7 +213,8 @@ export async function startAgent(options: AgentOptions, logger: Logger = createL
     agentId: () => core.state.agentId,
     executorPids: () => containerizer.pids(),
     async close() {
-      clearInterval(resend);
+      stopped = true;
+      if (resendTimer !== undefined) clearTimeout(resendTimer);
       // For now a stopping agent takes its tasks down, so nothing outlives
       // it; keeping them running for agent recovery is a later step.
       await containerizer.close();

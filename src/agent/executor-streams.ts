@@ -11,6 +11,7 @@ import { executorKey } from "../core/agent/state.js";
 import type { Logger } from "../log.js";
 import { createAsyncQueue, type AsyncQueue } from "../util/async-queue.js";
 
+/** The executor-role streams of one agent, keyed by the executor bound to each. */
 export interface ExecutorStreams {
   serve(requests: AsyncIterable<ConnectRequest>, context: HandlerContext): AsyncIterable<ConnectResponse>;
   /** Delivers an event to a subscribed executor; false when it has no stream. */
@@ -18,10 +19,15 @@ export interface ExecutorStreams {
   endAll(): void;
 }
 
-function error(code: Error_Code, message: string, callId: string): ConnectResponse {
-  return create(ConnectResponseSchema, { callId, event: { case: "error", value: { code, message } } });
+function error(code: Error_Code, message: string, callId: string, fatal = false): ConnectResponse {
+  return create(ConnectResponseSchema, { callId, event: { case: "error", value: { code, message, fatal } } });
 }
 
+/**
+ * Serves executor streams: the first call must be a SUBSCRIBE of an executor
+ * the core knows; later calls must name the same executor. A newer stream of
+ * the same executor replaces the older one.
+ */
 export function createExecutorStreams(core: AgentCore, apply: (effects: AgentEffect[]) => void, logger: Logger): ExecutorStreams {
   const outboxes = new Map<string, AsyncQueue<ConnectResponse>>();
 
@@ -35,19 +41,21 @@ export function createExecutorStreams(core: AgentCore, apply: (effects: AgentEff
     const executorId = call.executorId?.value ?? "";
     const key = executorKey(frameworkId, executorId);
     if (call.type === Call_Type.SUBSCRIBE) {
-      const result = core.executorSubscribed(frameworkId, executorId);
-      if (result.error !== undefined) {
-        outbox.push(error(Error_Code.NOT_FOUND, result.error, request.id));
+      const previous = outboxes.get(key);
+      // Bind first: the core's SUBSCRIBED and LAUNCH effects go to this stream.
+      outboxes.set(key, outbox);
+      const result = core.executorSubscribed(frameworkId, executorId, call.subscribe, Date.now());
+      if (result.refusal !== undefined) {
+        if (previous !== undefined) outboxes.set(key, previous);
+        else outboxes.delete(key);
+        const code = result.refusal.code === "not-found" ? Error_Code.NOT_FOUND : Error_Code.FAILED_PRECONDITION;
+        outbox.push(error(code, result.refusal.message, request.id, true));
+        outbox.end();
         return bound;
       }
-      const previous = outboxes.get(key);
+      // A re-subscription replaces the executor's older stream.
       if (previous !== undefined && previous !== outbox) previous.end();
-      outboxes.set(key, outbox);
       apply(result.effects);
-      // Updates the executor sent that the agent may not have seen.
-      for (const u of call.subscribe?.unacknowledgedUpdates ?? []) {
-        if (u.status !== undefined) apply(core.executorUpdate(frameworkId, executorId, u.status, Date.now()).effects);
-      }
       return key;
     }
     if (bound === undefined) {

@@ -15,6 +15,11 @@ export interface AgentOptions {
   attributes?: string;
   hostname: string;
   logLevel: LogLevel;
+  /**
+   * First resend interval of unacknowledged status updates, doubling up to
+   * 10 minutes; default 10 s as in Mesos. Tests shorten it.
+   */
+  statusUpdateRetryMs?: number;
 }
 
 export const defaultAgentOptions: Omit<AgentOptions, "workDir"> = {

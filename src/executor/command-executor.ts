@@ -20,6 +20,7 @@ export const DEFAULT_KILL_GRACE_MS = 3_000;
 /** How long a finished executor waits for the agent to take its last update. */
 const FINAL_ACK_TIMEOUT_MS = 15 * 60_000;
 
+/** What the executor host tells a command executor it starts. */
 export interface CommandExecutorOptions {
   agent: string;
   frameworkId: string;
@@ -32,6 +33,7 @@ export interface CommandExecutorOptions {
   onExit: (waitStatus: number, description: string) => void;
 }
 
+/** A running command executor, as its host controls it. */
 export interface CommandExecutor {
   /**
    * Kills the task (if any) with `graceMs`, then ends. With `abandon`, it
@@ -59,6 +61,10 @@ export function commandArgv(task: TaskInfo): { file: string; args: string[]; arg
   return { file: command.value, args: command.arguments.slice(1), argv0: command.arguments[0] ?? command.value };
 }
 
+/**
+ * Starts a command executor: it subscribes to the agent on its own stream
+ * and runs the task it is given (see the diagram above). `onExit` fires once.
+ */
 export function startCommandExecutor(options: CommandExecutorOptions): CommandExecutor {
   const { logger } = options;
   let framework: FrameworkInfo | undefined;
@@ -123,6 +129,9 @@ export function startCommandExecutor(options: CommandExecutorOptions): CommandEx
 
   const onTaskExit = (code: number | null, signal: NodeJS.Signals | null): void => {
     if (killTimer !== undefined) clearTimeout(killTimer);
+    // The command is over: whatever it left behind in its process group goes
+    // too, as when Mesos destroys a container.
+    signalGroup("SIGKILL");
     if (signal !== null) exitStatus = { wait: signalNumber(signal), description: `terminated with signal ${signal}` };
     else exitStatus = { wait: (code ?? 0) << 8, description: `exited with status ${code ?? 0}` };
     if (killing) return terminal(TaskState.TASK_KILLED, `Command ${exitStatus.description}`);

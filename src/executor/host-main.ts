@@ -9,8 +9,12 @@ import { startCommandExecutor, type CommandExecutor } from "./command-executor.j
 import type { AgentToHost, HostToAgent } from "./protocol.js";
 
 const logger = createLogger("executor-host", (process.env.PLATEAU_LOG_LEVEL as LogLevel | undefined) ?? "info");
+/** How long the host waits without executors before offering to retire. */
+const IDLE_MS = Number(process.env.PLATEAU_EXECUTOR_HOST_IDLE_MS ?? 10_000);
 const executors = new Map<string, CommandExecutor>();
 let shuttingDown = false;
+/** The one timer of this process besides the executors' own; see armIdle. */
+let idleTimer: NodeJS.Timeout | undefined;
 
 const key = (frameworkId: string, executorId: string) => `${frameworkId}/${executorId}`;
 
@@ -18,17 +22,42 @@ function tell(message: HostToAgent): void {
   if (process.connected) process.send?.(message);
 }
 
-function exitWhenIdle(): void {
-  // Without the agent, nobody will hand this host new executors.
-  if (executors.size === 0 && (shuttingDown || !process.connected)) process.exit(0);
+/** With no executors for IDLE_MS, tell the agent; it answers "shutdown" if it agrees. */
+function armIdle(): void {
+  if (idleTimer !== undefined) clearTimeout(idleTimer);
+  idleTimer = executors.size === 0 && !shuttingDown ? setTimeout(() => tell({ type: "idle" }), IDLE_MS) : undefined;
+}
+
+function exitWhenDone(): void {
+  if (executors.size === 0 && shuttingDown) {
+    if (idleTimer !== undefined) clearTimeout(idleTimer);
+    process.exit(0);
+  }
+}
+
+/**
+ * Kills every task at once and exits when the executors are gone. For now
+ * this also happens when the agent goes away (its IPC channel closes): a
+ * stopped agent takes its tasks down. Keeping them running for the agent's
+ * recovery is a later step.
+ */
+function shutdownAll(): void {
+  shuttingDown = true;
+  for (const executor of executors.values()) executor.shutdown(0, true);
+  exitWhenDone();
 }
 
 process.on("message", (message: AgentToHost) => {
   switch (message.type) {
     case "launch": {
       const { launch } = message;
-      mkdirSync(launch.sandbox, { recursive: true });
       const k = key(launch.frameworkId, launch.executorId);
+      try {
+        mkdirSync(launch.sandbox, { recursive: true });
+      } catch (err) {
+        tell({ type: "exited", frameworkId: launch.frameworkId, executorId: launch.executorId, waitStatus: 1 << 8, description: `failed to create the sandbox: ${(err as Error).message}` });
+        return;
+      }
       executors.set(
         k,
         startCommandExecutor({
@@ -37,27 +66,24 @@ process.on("message", (message: AgentToHost) => {
           onExit: (waitStatus, description) => {
             executors.delete(k);
             tell({ type: "exited", frameworkId: launch.frameworkId, executorId: launch.executorId, waitStatus, description });
-            exitWhenIdle();
+            armIdle();
+            exitWhenDone();
           },
         }),
       );
+      armIdle();
       return;
     }
     case "stop":
       executors.get(key(message.frameworkId, message.executorId))?.shutdown(message.graceMs);
       return;
     case "shutdown":
-      shuttingDown = true;
-      for (const executor of executors.values()) executor.shutdown(0, true);
-      exitWhenIdle();
+      shutdownAll();
       return;
   }
 });
 
-process.on("disconnect", exitWhenIdle);
-process.on("SIGTERM", () => {
-  shuttingDown = true;
-  for (const executor of executors.values()) executor.shutdown(0, true);
-  exitWhenIdle();
-});
+process.on("disconnect", shutdownAll);
+process.on("SIGTERM", shutdownAll);
+armIdle();
 logger.debug("executor host started");

@@ -5,6 +5,7 @@
  * unified stream like any other executor.
  */
 
+/** Everything a hosted command executor needs to start. */
 export interface HostedLaunch {
   frameworkId: string;
   executorId: string;
@@ -15,10 +16,19 @@ export interface HostedLaunch {
   env: Record<string, string>;
 }
 
+/** Agent to executor host. */
 export type AgentToHost =
   | { type: "launch"; launch: HostedLaunch }
   | { type: "stop"; frameworkId: string; executorId: string; graceMs: number }
   /** The agent is stopping and takes its tasks down with it. */
   | { type: "shutdown" };
 
-export type HostToAgent = { type: "exited"; frameworkId: string; executorId: string; waitStatus: number; description: string };
+/** Executor host to agent. */
+export type HostToAgent =
+  | { type: "exited"; frameworkId: string; executorId: string; waitStatus: number; description: string }
+  /**
+   * The host has had no executors for a while. The agent answers with
+   * "shutdown" unless it has just sent a launch (the agent decides, so no
+   * launch races the host's exit).
+   */
+  | { type: "idle" };

@@ -10,7 +10,7 @@
  *   timer:          tick (resend due status updates)
  */
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import type { Call_Subscribe } from "../../../gen/mesos/v1/executor/executor_pb.js";
+import { EventSchema, Event_Type, type Call_Subscribe, type Event as ExecutorEvent } from "../../../gen/mesos/v1/executor/executor_pb.js";
 import {
   TaskSchema,
   type FrameworkInfo,
@@ -30,7 +30,7 @@ import {
   type ExecutorExit,
   type SubscribeRefusal,
 } from "./executors.js";
-import { executorKey, type AgentCoreOptions, type AgentState } from "./state.js";
+import { agentInfoWithId, executorKey, type AgentCoreOptions, type AgentState } from "./state.js";
 import { createStatusUpdateStreams } from "./status-update-stream.js";
 import { acknowledge, executorUpdate, flush, killTask, runTask } from "./tasks.js";
 
@@ -80,7 +80,7 @@ export function createAgentCore(options: AgentCoreOptions, agentId?: string): Ag
     frameworks: new Map(),
     executors: new Map(),
     tasks: new Map(),
-    updates: createStatusUpdateStreams(),
+    updates: createStatusUpdateStreams(options.updateRetry),
   };
 
   const reportedTasks = (): Task[] =>
@@ -108,7 +108,7 @@ export function createAgentCore(options: AgentCoreOptions, agentId?: string): Ag
     },
     state: s,
     registration: () => ({
-      agentInfo: { ...options.agentInfo, id: s.agentId === undefined ? undefined : { value: s.agentId } },
+      agentInfo: agentInfoWithId(s),
       tasks: reportedTasks(),
       executors: [...s.executors.values()].map((e) => e.info),
       frameworks: [...s.frameworks.values()],
@@ -147,8 +147,6 @@ export function createAgentCore(options: AgentCoreOptions, agentId?: string): Ag
     nextTickAt: () => (s.connected ? s.updates.nextDueAt() : undefined),
   };
 }
-
-import { EventSchema, Event_Type, type Event as ExecutorEvent } from "../../../gen/mesos/v1/executor/executor_pb.js";
 
 function messageEvent(data: Uint8Array): ExecutorEvent {
   return create(EventSchema, { type: Event_Type.MESSAGE, message: { data } });

@@ -6,7 +6,7 @@ import { Event_Type, type Call_Subscribe } from "../../../gen/mesos/v1/executor/
 import { TaskState, TaskStatus_Reason } from "../../../gen/mesos/v1/mesos_pb.js";
 import type { Millis } from "../clock.js";
 import { toExecutor, toMaster, type AgentEffect } from "./effects.js";
-import { executorKey, taskKey, type AgentState, type ExecutorRecord } from "./state.js";
+import { agentInfoWithId, executorKey, taskKey, type AgentState, type ExecutorRecord } from "./state.js";
 import { isTerminalState } from "./states.js";
 import { executorUpdate, generateUpdate } from "./tasks.js";
 
@@ -45,7 +45,7 @@ export function executorSubscribed(
       subscribed: {
         executorInfo: executor.info,
         frameworkInfo: s.frameworks.get(frameworkId),
-        agentInfo: { ...s.options.agentInfo, id: s.agentId === undefined ? undefined : { value: s.agentId } },
+        agentInfo: agentInfoWithId(s),
         containerId: { value: executor.containerId },
       },
     }),

@@ -18,13 +18,16 @@
  * A task lives in `tasks` from RunTask until the master acknowledges its
  * terminal status update, so re-registration reports it until then.
  */
-import type {
-  AgentInfo,
-  ExecutorInfo,
-  FrameworkInfo,
-  KillPolicy,
-  TaskInfo,
-  TaskState,
+import { clone, create } from "@bufbuild/protobuf";
+import {
+  AgentIDSchema,
+  AgentInfoSchema,
+  type AgentInfo,
+  type ExecutorInfo,
+  type FrameworkInfo,
+  type KillPolicy,
+  type TaskInfo,
+  type TaskState,
 } from "../../../gen/mesos/v1/mesos_pb.js";
 import type { IdSource } from "../clock.js";
 import type { StatusUpdateStreams } from "./status-update-stream.js";
@@ -76,6 +79,8 @@ export interface AgentCoreOptions {
   ids: IdSource;
   /** 16-byte uuids for updates the agent generates. */
   uuid: () => Uint8Array;
+  /** Status update resend bounds; Mesos' 10 s .. 10 min when absent. */
+  updateRetry?: { minMs?: number; maxMs?: number };
 }
 
 /** Everything the core knows. Mutated only by the handlers. */
@@ -118,4 +123,11 @@ export function sandboxPath(
     "runs",
     ids.containerId,
   ].join("/");
+}
+
+/** The agent's AgentInfo with its id (once the master gave it one). */
+export function agentInfoWithId(s: AgentState): AgentInfo {
+  const info = clone(AgentInfoSchema, s.options.agentInfo);
+  if (s.agentId !== undefined) info.id = create(AgentIDSchema, { value: s.agentId });
+  return info;
 }
