@@ -26,6 +26,7 @@ import {
   type TaskInfo,
   type TaskStatus,
 } from "../../gen/mesos/v1/mesos_pb.js";
+import type { Http2SessionManager } from "@connectrpc/connect-node";
 import type { Logger } from "../log.js";
 import { newCallId, openStream, type ReconnectPolicy } from "./stream.js";
 
@@ -43,6 +44,8 @@ export interface ExecutorOptions {
   /** Drop the stream when the agent is silent this long (it sends HEARTBEATs). */
   heartbeatTimeoutMs?: number;
   reconnect?: ReconnectPolicy | false;
+  /** An HTTP/2 connection to the agent shared with other executors (see StreamOptions). */
+  sessionManager?: Http2SessionManager;
   logger?: Logger;
 }
 
@@ -128,6 +131,7 @@ export function createExecutor(options: ExecutorOptions): ExecutorClient {
     onDisconnected: options.onDisconnected,
     heartbeatTimeoutMs: () => options.heartbeatTimeoutMs,
     reconnect: options.reconnect,
+    sessionManager: options.sessionManager,
     logger: options.logger,
   });
 

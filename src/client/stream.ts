@@ -60,6 +60,12 @@ export interface StreamOptions {
   heartbeatTimeoutMs?: () => number | undefined;
   /** How long close() lets the server end the stream before aborting it. */
   closeGraceMs?: number;
+  /**
+   * An HTTP/2 connection shared with other streams to the same peer (e.g.
+   * the command executors of one executor host). Its owner closes it; a
+   * stream then drops only itself on a heartbeat timeout or close.
+   */
+  sessionManager?: Http2SessionManager;
   logger?: Logger;
 }
 
@@ -109,6 +115,8 @@ interface Connection {
 class ReconnectingStream implements UnifiedStream {
   private readonly baseUrl: string;
   private readonly sessions: Http2SessionManager;
+  /** The session manager is ours to abort (not shared). */
+  private readonly ownsSessions: boolean;
   private readonly client: Client<typeof MesosService>;
   private readonly log: Logger;
   private readonly pending = new Map<string, PendingCall>();
@@ -124,7 +132,8 @@ class ReconnectingStream implements UnifiedStream {
     this.log = (options.logger ?? silentLogger()).child({ peer: this.baseUrl });
     // Our own session manager, so a dead peer's connection can be torn down
     // (not only the stream) and close() leaves no socket behind.
-    this.sessions = new Http2SessionManager(this.baseUrl);
+    this.ownsSessions = options.sessionManager === undefined;
+    this.sessions = options.sessionManager ?? new Http2SessionManager(this.baseUrl);
     const transport = createGrpcTransport({
       baseUrl: this.baseUrl,
       sessionManager: this.sessions,
@@ -178,7 +187,7 @@ class ReconnectingStream implements UnifiedStream {
     } finally {
       clearTimeout(grace);
       this.failAll(new ConnectError("stream closed", Code.Canceled));
-      this.sessions.abort();
+      if (this.ownsSessions) this.sessions.abort();
     }
   }
 
@@ -266,7 +275,7 @@ class ReconnectingStream implements UnifiedStream {
       conn.dropReason = reason;
       conn.abort.abort(reason);
       // The TCP connection itself may be dead; make the next attempt dial anew.
-      this.sessions.abort(reason);
+      if (this.ownsSessions) this.sessions.abort(reason);
     }, ms);
   }
 

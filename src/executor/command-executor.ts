@@ -12,6 +12,7 @@ import { closeSync, openSync } from "node:fs";
 import { join } from "node:path";
 import { Event_Type, type Event } from "../../gen/mesos/v1/executor/executor_pb.js";
 import { FrameworkInfo_Capability_Type, TaskState, type FrameworkInfo, type KillPolicy, type TaskInfo } from "../../gen/mesos/v1/mesos_pb.js";
+import type { Http2SessionManager } from "@connectrpc/connect-node";
 import { createExecutor, type ExecutorClient } from "../client/executor.js";
 import type { Logger } from "../log.js";
 
@@ -29,6 +30,8 @@ export interface CommandExecutorOptions {
   /** MESOS_* and other variables the task gets besides CommandInfo.environment. */
   env: Record<string, string>;
   logger: Logger;
+  /** The host's HTTP/2 connection to the agent, shared by its executors. */
+  sessionManager?: Http2SessionManager;
   /** Called once when the executor is done, with a wait status and its description. */
   onExit: (waitStatus: number, description: string) => void;
 }
@@ -188,6 +191,7 @@ export function startCommandExecutor(options: CommandExecutorOptions): CommandEx
     onEvent,
     onError: (error) => logger.warn({ executor: options.executorId, error: error.message }, "agent refused a call"),
     reconnect: { initialMs: 100, maxMs: 5_000 },
+    sessionManager: options.sessionManager,
     logger,
   });
 

@@ -4,6 +4,8 @@
  * share of this one, instead of a Node.js process of its own.
  */
 import { mkdirSync } from "node:fs";
+import { Http2SessionManager } from "@connectrpc/connect-node";
+import { normalizeBaseUrl } from "../client/stream.js";
 import { createLogger, type LogLevel } from "../log.js";
 import { startCommandExecutor, type CommandExecutor } from "./command-executor.js";
 import type { AgentToHost, HostToAgent } from "./protocol.js";
@@ -18,6 +20,21 @@ let idleTimer: NodeJS.Timeout | undefined;
 
 const key = (frameworkId: string, executorId: string) => `${frameworkId}/${executorId}`;
 
+/**
+ * One HTTP/2 connection per agent endpoint, shared by all hosted executors:
+ * a burst of launches then costs streams, not TCP connections.
+ */
+const connections = new Map<string, Http2SessionManager>();
+function connectionTo(agent: string): Http2SessionManager {
+  const url = normalizeBaseUrl(agent);
+  let manager = connections.get(url);
+  if (manager === undefined) {
+    manager = new Http2SessionManager(url);
+    connections.set(url, manager);
+  }
+  return manager;
+}
+
 function tell(message: HostToAgent): void {
   if (process.connected) process.send?.(message);
 }
@@ -31,6 +48,7 @@ function armIdle(): void {
 function exitWhenDone(): void {
   if (executors.size === 0 && shuttingDown) {
     if (idleTimer !== undefined) clearTimeout(idleTimer);
+    for (const manager of connections.values()) manager.abort();
     process.exit(0);
   }
 }
@@ -63,6 +81,7 @@ process.on("message", (message: AgentToHost) => {
         startCommandExecutor({
           ...launch,
           logger,
+          sessionManager: connectionTo(launch.agent),
           onExit: (waitStatus, description) => {
             executors.delete(k);
             tell({ type: "exited", frameworkId: launch.frameworkId, executorId: launch.executorId, waitStatus, description });
