@@ -9,7 +9,7 @@
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { MesosService, type ConnectRequest, type ConnectResponse } from "../gen/mesos/v2/mesos_pb.js";
-import { createPushable } from "../src/client/pushable.js";
+import { createAsyncQueue } from "../src/util/async-queue.js";
 
 /** One open stream; `call` resolves with the answer carrying the request's id. */
 export interface BenchStream {
@@ -35,7 +35,7 @@ const STALL_MS = 10_000;
 export async function openBenchStream(baseUrl: string, hello: ConnectRequest): Promise<BenchStream> {
   const sessions = new Http2SessionManager(baseUrl);
   const client = createClient(MesosService, createGrpcTransport({ baseUrl, sessionManager: sessions }));
-  const queue = createPushable<ConnectRequest>();
+  const queue = createAsyncQueue<ConnectRequest>();
   const abort = new AbortController();
   const waiting = new Map<string, Waiter>();
   let answered = 0;

@@ -61,20 +61,6 @@ export function formatNumber(n: number): string {
   return String(Math.round(n * 1000) / 1000);
 }
 
-const terminalStates = new Set<TaskState>([
-  TaskState.TASK_FINISHED,
-  TaskState.TASK_FAILED,
-  TaskState.TASK_KILLED,
-  TaskState.TASK_ERROR,
-  TaskState.TASK_LOST,
-  TaskState.TASK_DROPPED,
-  TaskState.TASK_GONE,
-]);
-
-/** True for states after which a task never runs again. */
-export function isTerminalState(state: TaskState): boolean {
-  return terminalStates.has(state);
-}
 
 /**
  * The exit status `plateau run` reports for a terminal update: 0 for

@@ -15,7 +15,8 @@ import {
 import type { Resource, Task } from "../../gen/mesos/v1/mesos_pb.js";
 import { createOperator } from "../client/operator.js";
 import { commonFlags, type CliIo, type Command } from "./command.js";
-import { formatNumber, formatTable, isTerminalState, taskStateName } from "./format.js";
+import { isTerminalState } from "../core/task-state.js";
+import { formatNumber, formatTable, taskStateName } from "./format.js";
 
 /** Sum of the scalar resources called `name`. */
 export function scalarSum(resources: Resource[], name: string): number {

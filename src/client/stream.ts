@@ -30,7 +30,7 @@ import {
 } from "../../gen/mesos/v2/mesos_pb.js";
 import { silentLogger, type Logger } from "../log.js";
 import { backoffDelay, normalizeBaseUrl, type ReconnectPolicy } from "./backoff.js";
-import { createPushable, type Pushable } from "./pushable.js";
+import { createAsyncQueue, type AsyncQueue } from "../util/async-queue.js";
 
 export { backoffDelay, normalizeBaseUrl, type ReconnectPolicy };
 
@@ -105,7 +105,7 @@ interface PendingCall {
 
 /** One connection attempt's resources. */
 interface Connection {
-  queue: Pushable<ConnectRequest>;
+  queue: AsyncQueue<ConnectRequest>;
   abort: AbortController;
   connected: boolean;
   /** Why the client dropped this connection itself (heartbeat timeout). */
@@ -214,7 +214,7 @@ class ReconnectingStream implements UnifiedStream {
   }
 
   private async connectOnce(): Promise<{ error: Error | undefined; receivedEvent: boolean }> {
-    const conn: Connection = { queue: createPushable(), abort: new AbortController(), connected: false };
+    const conn: Connection = { queue: createAsyncQueue(), abort: new AbortController(), connected: false };
     this.current = conn;
     let receivedEvent = false;
     let error: Error | undefined;

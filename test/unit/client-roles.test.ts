@@ -15,7 +15,7 @@ import * as sched from "../../gen/mesos/v1/scheduler/scheduler_pb.js";
 import * as exec from "../../gen/mesos/v1/executor/executor_pb.js";
 import { Call_Type as OperatorCallType, Response_Type } from "../../gen/mesos/v1/master/master_pb.js";
 import { TaskState, TaskStatus_Source } from "../../gen/mesos/v1/mesos_pb.js";
-import { createPushable } from "../../src/client/pushable.js";
+import { createAsyncQueue } from "../../src/util/async-queue.js";
 import { createScheduler } from "../../src/client/scheduler.js";
 import { createExecutor } from "../../src/client/executor.js";
 import { createOperator } from "../../src/client/operator.js";
@@ -32,7 +32,7 @@ async function startServer(script: (conn: Conn, request: ConnectRequest) => void
   const routes = (router: ConnectRouter) =>
     router.service(MesosService, {
       async *connect(requests) {
-        const outbox = createPushable<ConnectResponse>();
+        const outbox = createAsyncQueue<ConnectResponse>();
         let dropped = false;
         const conn: Conn = {
           requests: [],

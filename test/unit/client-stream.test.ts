@@ -12,7 +12,7 @@ import {
   type ConnectResponse,
 } from "../../gen/mesos/v2/mesos_pb.js";
 import { Call_Type, ResponseSchema, Response_Type } from "../../gen/mesos/v1/master/master_pb.js";
-import { createPushable } from "../../src/client/pushable.js";
+import { createAsyncQueue } from "../../src/util/async-queue.js";
 import { backoffDelay, normalizeBaseUrl, openStream, type UnifiedStream } from "../../src/client/stream.js";
 
 /** One server-side stream as the fake master saw it. */
@@ -39,7 +39,7 @@ async function startFake(behaviour: Behaviour) {
   const routes = (router: ConnectRouter) =>
     router.service(MesosService, {
       async *connect(requests) {
-        const outbox = createPushable<ConnectResponse>();
+        const outbox = createAsyncQueue<ConnectResponse>();
         let failure: Error | undefined;
         const conn: FakeConnection = {
           requests: [],

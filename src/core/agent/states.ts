@@ -12,21 +12,6 @@ import {
 } from "../../../gen/mesos/v1/mesos_pb.js";
 import { toSeconds, type Millis } from "../clock.js";
 
-const terminalStates: ReadonlySet<TaskState> = new Set([
-  TaskState.TASK_FINISHED,
-  TaskState.TASK_FAILED,
-  TaskState.TASK_KILLED,
-  TaskState.TASK_ERROR,
-  TaskState.TASK_LOST,
-  TaskState.TASK_DROPPED,
-  TaskState.TASK_GONE,
-  TaskState.TASK_GONE_BY_OPERATOR,
-]);
-
-/** True for states after which a task never changes again. */
-export function isTerminalState(state: TaskState): boolean {
-  return terminalStates.has(state);
-}
 
 /** What the agent says about a task in an update it generates. */
 export interface AgentStatus {

@@ -20,7 +20,8 @@ import {
 } from "../../../gen/mesos/v1/mesos_pb.js";
 import type { Millis } from "../clock.js";
 import { statusUpdateEffect, toExecutor, type AgentEffect } from "./effects.js";
-import { agentStatus, isTerminalState } from "./states.js";
+import { isTerminalState } from "../task-state.js";
+import { agentStatus } from "./states.js";
 import { executorKey, sandboxPath, taskKey, type AgentState, type ExecutorRecord, type TaskRecord } from "./state.js";
 
 /** Ids that become path segments must not escape the sandbox tree. */

@@ -25,7 +25,8 @@ import {
 import { hasCapability } from "./frameworks.js";
 import { rescindOffers } from "./offers.js";
 import { taskKey, type AgentRecord, type SessionId } from "./state.js";
-import { agentView, completeTask, isTerminal } from "./views.js";
+import { isTerminalState } from "../task-state.js";
+import { agentView, completeTask } from "./views.js";
 
 /**
  * An agent registers, or re-registers with the id it was given. The tasks it
@@ -92,7 +93,7 @@ function adoptTasks(ctx: Ctx, agent: AgentRecord, call: AgentCall_Register): voi
     const frameworkId = reported.frameworkId?.value ?? "";
     const taskId = reported.taskId?.value ?? "";
     const framework = ctx.state.frameworks.get(frameworkId);
-    if (framework === undefined || isTerminal(reported.state)) continue;
+    if (framework === undefined || isTerminalState(reported.state)) continue;
     const known = framework.tasks.get(taskId);
     if (known === undefined) framework.tasks.set(taskId, reported);
     agent.tasks.add(taskKey(frameworkId, taskId));

@@ -39,7 +39,8 @@ import {
 } from "./events.js";
 import { hasCapability } from "./frameworks.js";
 import { taskKey, type FrameworkRecord } from "./state.js";
-import { completeTask, isTerminal } from "./views.js";
+import { isTerminalState } from "../task-state.js";
+import { completeTask } from "./views.js";
 
 /** Sends a master-made update for a task the framework asked about or for. */
 function sendStatus(ctx: Ctx, framework: FrameworkRecord, status: TaskStatus): void {
@@ -164,13 +165,13 @@ export function statusUpdate(ctx: Ctx, agentId: string, frameworkId: string, sta
   const task = framework.tasks.get(taskId);
   const stamped = clone(TaskStatusSchema, status);
   stamped.agentId = agentIdOf(agentId);
-  if (task !== undefined && !isTerminal(task.state)) {
+  if (task !== undefined && !isTerminalState(task.state)) {
     task.state = stamped.state;
     task.statuses = [...task.statuses.slice(-9), stamped];
     task.statusUpdateState = stamped.state;
     task.statusUpdateUuid = stamped.uuid;
     broadcastOperators(ctx, operatorEvent({ type: OperatorEventType.TASK_UPDATED, taskUpdated: { frameworkId: { value: frameworkId }, status: stamped, state: stamped.state } }));
-    if (isTerminal(stamped.state)) {
+    if (isTerminalState(stamped.state)) {
       completeTask(ctx, framework, task, stamped.state, stamped.reason, stamped.message, false);
       requestAllocation(ctx);
     }

@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import {
-  TaskState,
+  type TaskState,
   type Resource,
   type Task,
   type TaskStatus_Reason,
@@ -17,21 +17,6 @@ import type { Millis } from "../clock.js";
 import type { Ctx } from "./context.js";
 import { masterStatus } from "./events.js";
 import { taskKey, type AgentRecord, type FrameworkRecord } from "./state.js";
-
-const TERMINAL = new Set<TaskState>([
-  TaskState.TASK_FINISHED,
-  TaskState.TASK_FAILED,
-  TaskState.TASK_KILLED,
-  TaskState.TASK_ERROR,
-  TaskState.TASK_LOST,
-  TaskState.TASK_DROPPED,
-  TaskState.TASK_GONE,
-  TaskState.TASK_GONE_BY_OPERATOR,
-]);
-
-export function isTerminal(state: TaskState): boolean {
-  return TERMINAL.has(state);
-}
 
 /**
  * Moves a task out of the live set: its resources return to the allocator and
