@@ -183,6 +183,8 @@ export async function startAgent(options: AgentOptions, logger: Logger = createL
         return apply(core.killTask(event.value.frameworkId?.value ?? "", event.value.taskId?.value ?? "", event.value.killPolicy, now));
       case "acknowledge":
         return apply(core.acknowledge(event.value.frameworkId?.value ?? "", event.value.taskId?.value ?? "", event.value.uuid, now));
+      case "resendUpdates":
+        return apply(core.resendUpdates(event.value.frameworkId?.value ?? "", now));
       case "frameworkMessage":
         return apply(core.frameworkMessage(event.value.frameworkId?.value ?? "", event.value.executorId?.value ?? "", event.value.data));
       case "shutdownFramework":

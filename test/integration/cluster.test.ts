@@ -198,6 +198,32 @@ describe("a cluster of real processes", () => {
     });
   });
 
+  it("redelivers an unacknowledged update to a scheduler that reconnects", async () => {
+    const seen: TaskStatus[] = [];
+    const offers: Offer[] = [];
+    const onEvent = (e: Event) => {
+      if (e.type === Event_Type.OFFERS) offers.push(...(e.offers?.offers ?? []));
+      if (e.type === Event_Type.UPDATE && e.update?.status) seen.push(e.update.status);
+    };
+    let scheduler = createScheduler({ master: address, framework: { user: "test", name: "forgetful", failoverTimeout: 60 }, onEvent });
+    try {
+      const offer = await eventually(() => offers.shift(), "an offer");
+      scheduler.launch(offer, [create(TaskInfoSchema, { name: "quick", taskId: { value: "quick" }, resources: parseResources("cpus:0.1;mem:32"), command: { value: "true" } })]);
+      // Never acknowledged: the agent keeps TASK_STARTING as the head of its stream.
+      const first = await eventually(() => seen.find((s) => s.taskId?.value === "quick" && s.uuid.length > 0), "the first update");
+      const frameworkId = scheduler.frameworkId ?? "";
+      await scheduler.close();
+      seen.length = 0;
+      scheduler = createScheduler({ master: address, framework: { user: "test", name: "forgetful", failoverTimeout: 60, id: { value: frameworkId } }, onEvent });
+      // Well before the agent's 10 s backoff would resend it.
+      const again = await eventually(() => seen.find((s) => s.taskId?.value === "quick"), "the update again", 5_000);
+      expect(Buffer.from(again.uuid).toString("hex")).toBe(Buffer.from(first.uuid).toString("hex"));
+      expect(again.state).toBe(first.state);
+    } finally {
+      await scheduler.teardown().catch(() => undefined);
+    }
+  });
+
   it("keeps serving after a scheduler vanishes mid-stream", async () => {
     const result = await plateau(["run", "--master", address, "--name", "after", "--", "true"]);
     expect(result.code).toBe(0);

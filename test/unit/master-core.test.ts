@@ -226,6 +226,20 @@ describe("master core: framework lifecycle", () => {
     expect(h.core.state.frameworks.get(fw)?.tasks.has("t")).toBe(true);
   });
 
+  it("asks the agents to resend a resubscribed framework's pending updates", () => {
+    const h = new MasterHarness();
+    h.registerAgent("agent-1");
+    const fw = h.subscribe("s1", { failoverTimeout: 60 });
+    h.allocate();
+    const offer = h.schedulerEvents("s1").flatMap((e) => e.offers?.offers ?? [])[0]!;
+    launch(h, fw, offer, [{ id: "t" }], "s1");
+    h.closed("s1");
+    h.take("agent-1");
+    h.scheduler("s2", { type: SchedulerCallType.SUBSCRIBE, subscribe: { frameworkInfo: { user: "u", name: "fw", id: { value: fw } } } });
+    const resend = h.agentEvents("agent-1").find((e) => e.event.case === "resendUpdates");
+    expect(resend?.event.case === "resendUpdates" && resend.event.value.frameworkId?.value).toBe(fw);
+  });
+
   it("kills a framework's tasks when its failover timeout passes", () => {
     const h = new MasterHarness();
     h.registerAgent("agent-1");

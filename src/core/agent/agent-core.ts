@@ -54,6 +54,8 @@ export interface AgentCore {
   shutdownExecutor(frameworkId: string, executorId: string, now: Millis): AgentEffect[];
   /** A message from the scheduler for an executor. */
   frameworkMessage(frameworkId: string, executorId: string, data: Uint8Array): AgentEffect[];
+  /** The framework subscribed again: its unacknowledged updates go out now. */
+  resendUpdates(frameworkId: string, now: Millis): AgentEffect[];
   executorSubscribed(
     frameworkId: string,
     executorId: string,
@@ -122,6 +124,10 @@ export function createAgentCore(options: AgentCoreOptions, agentId?: string): Ag
     },
     disconnected() {
       s.connected = false;
+    },
+    resendUpdates(frameworkId, now) {
+      s.updates.resetBackoff(now, frameworkId);
+      return flush(s, now);
     },
     runTask: (framework, task, now) => runTask(s, framework, task, now),
     killTask: (frameworkId, taskId, policy, now) => killTask(s, frameworkId, taskId, policy, now),

@@ -69,8 +69,11 @@ export interface StatusUpdateStreams {
   pending(): PendingUpdate[];
   /** The latest update queued for a task (what the task's state will be). */
   latest(frameworkId: string, taskId: string): TaskStatus | undefined;
-  /** Makes every head due at `now` with the initial backoff (master reconnected). */
-  resetBackoff(now: Millis): void;
+  /**
+   * Makes every head due at `now` with the initial backoff: the master
+   * reconnected, or (with `frameworkId`) that framework subscribed again.
+   */
+  resetBackoff(now: Millis, frameworkId?: string): void;
   /** When `due` next has something to return; undefined when nothing waits. */
   nextDueAt(): Millis | undefined;
   /** Drops a task's stream (its framework is gone). */
@@ -151,9 +154,10 @@ export function createStatusUpdateStreams(
     pending: () =>
       [...streams.values()].flatMap((s) => s.queue.map((status) => ({ frameworkId: s.frameworkId, status }))),
     latest: (frameworkId, taskId) => streams.get(key(frameworkId, taskId))?.queue.at(-1),
-    resetBackoff(now) {
+    resetBackoff(now, frameworkId) {
       for (const stream of streams.values()) {
         if (stream.queue.length === 0) continue;
+        if (frameworkId !== undefined && stream.frameworkId !== frameworkId) continue;
         stream.nextAt = now;
         stream.backoff = minMs;
       }

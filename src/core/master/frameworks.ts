@@ -153,6 +153,15 @@ function failover(ctx: Ctx, framework: FrameworkRecord, info: FrameworkInfo, ses
   framework.reregisteredAt = ctx.now;
   framework.disconnectedAt = undefined;
   framework.failoverDeadline = undefined;
+  // What the previous connection never acknowledged should not wait for the
+  // agents' backoff (up to minutes) to reach the new one.
+  // Finished tasks count too: their terminal update may be the one pending.
+  const finished = ctx.state.completedTasks.filter((t) => t.frameworkId?.value === framework.id);
+  const agentIds = new Set([...framework.tasks.values(), ...finished].map((t) => t.agentId?.value ?? ""));
+  for (const agentId of agentIds) {
+    const agent = ctx.state.agents.get(agentId);
+    send(ctx, agent?.session, agentEvent({ case: "resendUpdates", value: { frameworkId: { value: framework.id } } }));
+  }
   // Offers made to the previous connection may never have been seen.
   rescindOffers(ctx, [...framework.offers]);
 }
