@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { create } from "@bufbuild/protobuf";
@@ -8,7 +8,7 @@ import { Event_Type, type Event } from "../../gen/mesos/v1/scheduler/scheduler_p
 import { createOperator, type OperatorClient } from "../../src/client/operator.js";
 import { createScheduler, type SchedulerClient } from "../../src/client/scheduler.js";
 import { parseResources } from "../../src/core/resources/index.js";
-import { PLATEAU_BIN, ProcessScope, eventually, type Daemon } from "../helpers/processes.js";
+import { PLATEAU_BIN, ProcessScope, ROOT, eventually, type Daemon } from "../helpers/processes.js";
 
 interface RunResult {
   code: number;
@@ -154,6 +154,48 @@ describe("a cluster of real processes", () => {
       scheduler.kill("sleeper");
       await stateOf("sleeper", TaskState.TASK_KILLED);
       await eventually(() => (pidAlive(childPid) ? undefined : true), "the task's child to be gone");
+    });
+
+    it("relays framework messages both ways through a custom executor", async () => {
+      const script = join(scope.tempDir("plateau-executor-"), "echo-executor.mjs");
+      writeFileSync(
+        script,
+        `import { createExecutor, executorEnvironment } from ${JSON.stringify(join(ROOT, "dist/src/client/executor.js"))};
+let taskId = "";
+const client = createExecutor({
+  ...executorEnvironment(),
+  onEvent(e) {
+    if (e.type === 2) { taskId = e.launch.task.taskId.value; client.update({ taskId: { value: taskId }, state: 1 }); }
+    if (e.type === 5) client.message(new TextEncoder().encode("pong:" + new TextDecoder().decode(e.message.data)));
+    if (e.type === 3) client.update({ taskId: { value: taskId }, state: 4, message: "killed by request" });
+    if (e.type === 7) client.close().then(() => process.exit(0));
+  },
+});
+`,
+      );
+      const messages: string[] = [];
+      const original = events.length;
+      const offer = await takeOffer();
+      scheduler.launch(offer, [
+        create(TaskInfoSchema, {
+          name: "echo",
+          taskId: { value: "echo" },
+          resources: parseResources("cpus:0.1;mem:32"),
+          executor: { executorId: { value: "echo-executor" }, command: { value: `${process.execPath} ${script}` }, resources: parseResources("cpus:0.1;mem:32") },
+        }),
+      ]);
+      const running = await stateOf("echo", TaskState.TASK_RUNNING);
+      expect(running.executorId?.value).toBe("echo-executor");
+      scheduler.message(offer.agentId?.value ?? "", "echo-executor", new TextEncoder().encode("ping"));
+      await eventually(() => {
+        for (const e of events.slice(original)) {
+          if (e.type === Event_Type.MESSAGE) messages.push(new TextDecoder().decode(e.message?.data));
+        }
+        return messages.includes("pong:ping") ? true : undefined;
+      }, "the executor's answer");
+      scheduler.kill("echo");
+      const killed = await stateOf("echo", TaskState.TASK_KILLED);
+      expect(killed.message).toBe("killed by request");
     });
 
     it("turns a launch with resources beyond the offer into TASK_ERROR and keeps going", async () => {
