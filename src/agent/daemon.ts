@@ -201,7 +201,7 @@ export async function startAgent(options: AgentOptions, logger: Logger = createL
     hello: () => create(ConnectRequestSchema, { id: newCallId(), call: { case: "agent", value: { call: { case: "register", value: core.registration() } } } }),
     onEvent: onMasterEvent,
     onDisconnected: (error) => {
-      if (core.state.connected) logger.warn({ error: error?.message }, "lost the master; reconnecting");
+      if (core.state.connected && !stopped) logger.warn({ error: error?.message }, "lost the master; reconnecting");
       core.disconnected();
     },
     heartbeatTimeoutMs: () => (heartbeatSeconds === undefined ? undefined : (heartbeatSeconds * 3 + 5) * 1000),
