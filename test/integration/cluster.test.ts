@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { create } from "@bufbuild/protobuf";
 import { TaskInfoSchema, TaskState, type Offer, type TaskStatus } from "../../gen/mesos/v1/mesos_pb.js";
 import { Event_Type, type Event } from "../../gen/mesos/v1/scheduler/scheduler_pb.js";
+import { Event_Type as OperatorEventType, type Event as OperatorEvent } from "../../gen/mesos/v1/master/master_pb.js";
 import { createOperator, type OperatorClient } from "../../src/client/operator.js";
 import { createScheduler, type SchedulerClient } from "../../src/client/scheduler.js";
 import { parseResources } from "../../src/core/resources/index.js";
@@ -263,6 +264,27 @@ const client = createExecutor({
       expect(again.state).toBe(first.state);
     } finally {
       await scheduler.teardown().catch(() => undefined);
+    }
+  });
+
+  it("streams task and framework events to a subscribed operator", async () => {
+    const seen: OperatorEvent[] = [];
+    const subscription = operator.subscribe((e) => seen.push(e));
+    try {
+      const subscribed = await eventually(() => seen.find((e) => e.type === OperatorEventType.SUBSCRIBED), "SUBSCRIBED");
+      expect(subscribed.subscribed?.getState?.getAgents?.agents).toHaveLength(1);
+      const result = await plateau(["run", "--master", address, "--name", "watched", "--", "true"]);
+      expect(result.code).toBe(0);
+      const added = await eventually(() => seen.find((e) => e.type === OperatorEventType.TASK_ADDED && e.taskAdded?.task?.name === "watched"), "TASK_ADDED");
+      const taskId = added.taskAdded?.task?.taskId?.value;
+      await eventually(
+        () => seen.find((e) => e.type === OperatorEventType.TASK_UPDATED && e.taskUpdated?.status?.taskId?.value === taskId && e.taskUpdated?.state === TaskState.TASK_FINISHED),
+        "TASK_UPDATED to TASK_FINISHED",
+      );
+      expect(seen.some((e) => e.type === OperatorEventType.FRAMEWORK_ADDED)).toBe(true);
+      await eventually(() => seen.find((e) => e.type === OperatorEventType.FRAMEWORK_REMOVED), "FRAMEWORK_REMOVED after teardown");
+    } finally {
+      await subscription.close();
     }
   });
 
