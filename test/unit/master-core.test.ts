@@ -203,6 +203,18 @@ describe("master core: bad input gets a clear answer and disturbs nobody", () =>
   });
 });
 
+/** A framework with one launched task `t` whose scheduler stream `s1` just ended. */
+function disconnectedWithTask(failoverTimeout: number) {
+  const h = new MasterHarness();
+  h.registerAgent("agent-1");
+  const fw = h.subscribe("s1", { failoverTimeout });
+  h.allocate();
+  const offer = h.schedulerEvents("s1").flatMap((e) => e.offers?.offers ?? [])[0]!;
+  launch(h, fw, offer, [{ id: "t" }], "s1");
+  h.closed("s1");
+  return { h, fw };
+}
+
 describe("master core: framework lifecycle", () => {
   it("rescinds offers and removes a framework without failover timeout when it disconnects", () => {
     const { h, frameworkId } = setup();
@@ -212,13 +224,7 @@ describe("master core: framework lifecycle", () => {
   });
 
   it("gives a framework back to a scheduler that resubscribes within failover_timeout", () => {
-    const h = new MasterHarness();
-    h.registerAgent("agent-1");
-    const fw = h.subscribe("s1", { failoverTimeout: 60 });
-    h.allocate();
-    const offer = h.schedulerEvents("s1").flatMap((e) => e.offers?.offers ?? [])[0]!;
-    launch(h, fw, offer, [{ id: "t" }], "s1");
-    h.closed("s1");
+    const { h, fw } = disconnectedWithTask(60);
     h.advance(30_000);
     h.apply(h.core.expire(h.now));
     h.scheduler("s2", { type: SchedulerCallType.SUBSCRIBE, subscribe: { frameworkInfo: { user: "u", name: "fw", id: { value: fw }, failoverTimeout: 60 } } });
@@ -227,13 +233,7 @@ describe("master core: framework lifecycle", () => {
   });
 
   it("asks the agents to resend a resubscribed framework's pending updates", () => {
-    const h = new MasterHarness();
-    h.registerAgent("agent-1");
-    const fw = h.subscribe("s1", { failoverTimeout: 60 });
-    h.allocate();
-    const offer = h.schedulerEvents("s1").flatMap((e) => e.offers?.offers ?? [])[0]!;
-    launch(h, fw, offer, [{ id: "t" }], "s1");
-    h.closed("s1");
+    const { h, fw } = disconnectedWithTask(60);
     h.take("agent-1");
     h.scheduler("s2", { type: SchedulerCallType.SUBSCRIBE, subscribe: { frameworkInfo: { user: "u", name: "fw", id: { value: fw } } } });
     const resend = h.agentEvents("agent-1").find((e) => e.event.case === "resendUpdates");
@@ -241,13 +241,7 @@ describe("master core: framework lifecycle", () => {
   });
 
   it("kills a framework's tasks when its failover timeout passes", () => {
-    const h = new MasterHarness();
-    h.registerAgent("agent-1");
-    const fw = h.subscribe("s1", { failoverTimeout: 5 });
-    h.allocate();
-    const offer = h.schedulerEvents("s1").flatMap((e) => e.offers?.offers ?? [])[0]!;
-    launch(h, fw, offer, [{ id: "t" }], "s1");
-    h.closed("s1");
+    const { h, fw } = disconnectedWithTask(5);
     h.advance(6_000);
     h.apply(h.core.expire(h.now));
     expect(h.core.state.frameworks.has(fw)).toBe(false);
