@@ -317,6 +317,38 @@ describe("master core: agents", () => {
     expect(h.core.state.agents.size).toBe(1);
   });
 
+  it("recovers frameworks and tasks an agent reports to a restarted master", () => {
+    const h = new MasterHarness();
+    const frameworkInfo = { user: "u", name: "fw", id: { value: "fw-1" }, failoverTimeout: 0 };
+    h.send("agent-1", {
+      case: "agent",
+      value: {
+        call: {
+          case: "register",
+          value: {
+            agentInfo: { hostname: "host-a", id: { value: "agent-old" }, resources: parseResources("cpus:4;mem:4096") },
+            frameworks: [frameworkInfo],
+            tasks: [{ taskId: { value: "t1" }, frameworkId: { value: "fw-1" }, agentId: { value: "agent-old" }, state: TaskState.TASK_RUNNING, resources: parseResources("cpus:1;mem:128") }],
+          },
+        },
+      },
+    });
+    const { result } = h.core.operate({ $typeName: "mesos.v1.master.Call", type: OperatorCallType.GET_FRAMEWORKS }, h.now);
+    const recovered = "code" in result ? undefined : result.getFrameworks?.frameworks[0];
+    expect(recovered?.recovered).toBe(true);
+    expect(recovered?.active).toBe(false);
+    // The scheduler finds the new master within the grace period and gets its task back.
+    h.advance(30_000);
+    h.apply(h.core.expire(h.now));
+    h.scheduler("s", { type: SchedulerCallType.SUBSCRIBE, subscribe: { frameworkInfo } });
+    h.scheduler("s", { frameworkId: { value: "fw-1" }, type: SchedulerCallType.RECONCILE, reconcile: {} });
+    expect(updates(h, "s").map((u) => [u.taskId?.value, u.state])).toEqual([["t1", TaskState.TASK_RUNNING]]);
+    // Its resources stay charged: only what is free is offered.
+    h.allocate();
+    const cpus = h.schedulerEvents("s").flatMap((e) => e.offers?.offers ?? []).flatMap((o) => o.resources).find((r) => r.name === "cpus");
+    expect(cpus?.scalar?.value).toBe(3);
+  });
+
   it("marks tasks lost when an agent stays away past the timeout", () => {
     const { h, frameworkId, offer } = setup();
     launch(h, frameworkId, offer, [{ id: "t1" }]);

@@ -22,7 +22,7 @@ import {
   schedulerEvent,
   type CallError,
 } from "./events.js";
-import { hasCapability } from "./frameworks.js";
+import { hasCapability, recoverFramework } from "./frameworks.js";
 import { rescindOffers } from "./offers.js";
 import { taskKey, type AgentRecord, type SessionId } from "./state.js";
 import { isTerminalState } from "../task-state.js";
@@ -92,8 +92,10 @@ function adoptTasks(ctx: Ctx, agent: AgentRecord, call: AgentCall_Register): voi
   for (const reported of call.tasks) {
     const frameworkId = reported.frameworkId?.value ?? "";
     const taskId = reported.taskId?.value ?? "";
-    const framework = ctx.state.frameworks.get(frameworkId);
-    if (framework === undefined || isTerminalState(reported.state)) continue;
+    if (isTerminalState(reported.state)) continue;
+    const info = call.frameworks.find((f) => f.id?.value === frameworkId);
+    const framework = ctx.state.frameworks.get(frameworkId) ?? (info === undefined ? undefined : recoverFramework(ctx, info));
+    if (framework === undefined) continue;
     const known = framework.tasks.get(taskId);
     if (known === undefined) framework.tasks.set(taskId, reported);
     agent.tasks.add(taskKey(frameworkId, taskId));

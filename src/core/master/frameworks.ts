@@ -131,6 +131,7 @@ function addFramework(ctx: Ctx, info: FrameworkInfo, requestedId: string): Frame
     reregisteredAt: undefined,
     disconnectedAt: undefined,
     failoverDeadline: undefined,
+    recovered: false,
     offers: new Set(),
     tasks: new Map(),
   };
@@ -149,6 +150,7 @@ function failover(ctx: Ctx, framework: FrameworkRecord, info: FrameworkInfo, ses
   }
   info.id = frameworkIdOf(framework.id);
   framework.info = info;
+  framework.recovered = false;
   framework.roles = frameworkRoles(info);
   framework.reregisteredAt = ctx.now;
   framework.disconnectedAt = undefined;
@@ -164,6 +166,29 @@ function failover(ctx: Ctx, framework: FrameworkRecord, info: FrameworkInfo, ses
   }
   // Offers made to the previous connection may never have been seen.
   rescindOffers(ctx, [...framework.offers]);
+}
+
+/**
+ * Least time a restarted master waits for the scheduler of a framework it
+ * learned from an agent, even with a failover_timeout of 0: that scheduler
+ * has to find the new master first.
+ */
+const RECOVERED_FRAMEWORK_GRACE_SECONDS = 60;
+
+/**
+ * A framework the master learns from an agent's re-registration (the master
+ * restarted and lost its memory): kept, inactive, so its running tasks are
+ * not forgotten, until its scheduler subscribes again or the timeout passes.
+ */
+export function recoverFramework(ctx: Ctx, reported: FrameworkInfo): FrameworkRecord | undefined {
+  const id = reported.id?.value ?? "";
+  if (id === "" || ctx.state.completedFrameworks.some((f) => f.id === id)) return undefined;
+  const framework = addFramework(ctx, clone(FrameworkInfoSchema, reported), id);
+  framework.recovered = true;
+  framework.disconnectedAt = ctx.now;
+  framework.failoverDeadline = ctx.now + Math.max(reported.failoverTimeout, RECOVERED_FRAMEWORK_GRACE_SECONDS) * 1000;
+  ctx.allocator.deactivateFramework(id);
+  return framework;
 }
 
 /** The framework's stream ended: deactivate it and start its failover timeout. */

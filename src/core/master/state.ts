@@ -30,6 +30,8 @@ export interface FrameworkRecord {
   disconnectedAt: Millis | undefined;
   /** When a disconnected framework is removed. */
   failoverDeadline: Millis | undefined;
+  /** Known only from an agent's report (after a master restart); no scheduler yet. */
+  recovered: boolean;
   /** Outstanding offer ids. */
   offers: Set<string>;
   /** Live (non-terminal) tasks by task id. */

@@ -72,7 +72,7 @@ export function frameworkView(ctx: Ctx, framework: FrameworkRecord): Response_Ge
           frameworkInfo: framework.info,
           active: framework.session !== undefined,
           connected: framework.session !== undefined,
-          recovered: false,
+          recovered: framework.recovered,
           registeredTime: timeInfo(framework.registeredAt),
           reregisteredTime: timeInfo(framework.reregisteredAt),
           unregisteredTime: timeInfo(framework.disconnectedAt),

@@ -1,0 +1,72 @@
+import { createServer } from "node:net";
+import { create } from "@bufbuild/protobuf";
+import { afterAll, describe, expect, it } from "vitest";
+import { TaskInfoSchema, TaskState, type Offer, type TaskStatus } from "../../gen/mesos/v1/mesos_pb.js";
+import { Event_Type } from "../../gen/mesos/v1/scheduler/scheduler_pb.js";
+import { createScheduler } from "../../src/client/scheduler.js";
+import { parseResources } from "../../src/core/resources/index.js";
+import { ProcessScope, eventually } from "../helpers/processes.js";
+
+/** A port that was free a moment ago: the master must come back on the same one. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+describe("a master restart loses no running task", () => {
+  const scope = new ProcessScope();
+  afterAll(() => scope.cleanup());
+
+  it("learns the task again from its agent and gives it back to the resubscribed scheduler", async () => {
+    const port = await freePort();
+    const address = `127.0.0.1:${port}`;
+    const masterArgs = ["master", "--port", String(port), "--allocation-interval", "200ms"];
+    let master = await scope.start(masterArgs, "master listening");
+    await scope.start(["agent", "--master", address, "--port", "0", "--work-dir", scope.tempDir(), "--resources", "cpus:2;mem:1024"], "agent listening");
+
+    const statuses: TaskStatus[] = [];
+    const offers: Offer[] = [];
+    let subscriptions = 0;
+    const scheduler = createScheduler({
+      master: address,
+      framework: { user: "test", name: "survivor", failoverTimeout: 300 },
+      reconnect: { initialMs: 100, maxMs: 1000 },
+      onEvent: (e) => {
+        if (e.type === Event_Type.SUBSCRIBED) subscriptions++;
+        if (e.type === Event_Type.OFFERS) offers.push(...(e.offers?.offers ?? []));
+        if (e.type === Event_Type.UPDATE && e.update?.status) {
+          statuses.push(e.update.status);
+          scheduler.acknowledge(e.update.status);
+        }
+      },
+    });
+    try {
+      const offer = await eventually(() => offers.shift(), "an offer");
+      scheduler.launch(offer, [create(TaskInfoSchema, { name: "long", taskId: { value: "long" }, resources: parseResources("cpus:0.5;mem:64"), command: { value: "sleep 60" } })]);
+      await eventually(() => statuses.find((s) => s.state === TaskState.TASK_RUNNING), "TASK_RUNNING");
+
+      await master.stop();
+      master = await scope.start(masterArgs, "master listening");
+      await eventually(() => (subscriptions >= 2 && scheduler.subscribed ? true : undefined), "the scheduler to resubscribe", 30_000);
+
+      statuses.length = 0;
+      const reconciled = await eventually(() => {
+        scheduler.reconcile([{ taskId: "long" }]);
+        return statuses.find((s) => s.taskId?.value === "long" && s.state === TaskState.TASK_RUNNING);
+      }, "the task to be known as running again", 30_000);
+      expect(reconciled.state).toBe(TaskState.TASK_RUNNING);
+
+      scheduler.kill("long");
+      await eventually(() => statuses.find((s) => s.state === TaskState.TASK_KILLED), "TASK_KILLED");
+    } finally {
+      await scheduler.teardown().catch(() => undefined);
+    }
+  });
+});
