@@ -10,6 +10,7 @@
 import { join } from "node:path";
 import { ROOT } from "../test/helpers/processes.js";
 import { describeMachine, formatSection, formatTable, prependResults, type Row } from "./report.js";
+import { AGENT_SHAPE, runAllocatorBench } from "./allocator-bench.js";
 import { runStreamBench, STREAM_LIMITS, type StreamFigures, type StreamResults } from "./stream-bench.js";
 import {
   AGENT_RESOURCES,
@@ -135,6 +136,37 @@ function memoryRows(result: MemoryResult | string): Row[] {
   return rows;
 }
 
+/** Mesos 1.8's published DeclineOffers figures, for the same sizes. */
+const MESOS_CYCLE: Record<string, string> = { "10000x1000": "Mesos 1.8: ~1.06-1.1 s", "20000x2000": "Mesos 1.8: ~3.8 s" };
+const CYCLE_TARGET: Record<string, number> = { "10000x1000": 200, "20000x2000": 800 };
+
+function allocatorRows(results: Awaited<ReturnType<typeof runAllocatorBench>> | string): Row[] {
+  const method = `pure allocator, agents \`${AGENT_SHAPE}\`, frameworks in one role declining all offers with a long filter (Mesos' DeclineOffers shape)`;
+  if (typeof results === "string") return [failed("allocator cycle", "", method, results)];
+  return results.flatMap((r): Row[] => {
+    const size = `${fmt(r.agents)} agents × ${fmt(r.frameworks)} frameworks`;
+    if ("error" in r) return [failed(`allocator, ${size}`, "", method, r.error)];
+    const key = `${r.agents}x${r.frameworks}`;
+    const target = CYCLE_TARGET[key];
+    return [
+      {
+        figure: `allocator cycle, ${size}`,
+        value: `${fmt(r.declineCycleMs)} ms (${fmt(r.offersPerCycle)} offers; first cycle ${fmt(r.firstCycleMs)} ms)${MESOS_CYCLE[key] === undefined ? "" : `; ${MESOS_CYCLE[key]}`}`,
+        target: target === undefined ? "" : `< ${target} ms`,
+        met: target === undefined ? undefined : r.declineCycleMs < target,
+        method: `${method}; mean of the cycles after the first`,
+      },
+      {
+        figure: `allocator, react to one task ending, ${size}`,
+        value: `${fmt(r.reactMs, 1)} ms (heap ${r.heapPerAgentBytes > 0 ? `${fmt(r.heapPerAgentBytes / 1024, 1)} KB per agent` : "per agent not measurable in this run"})`,
+        target: r.agents === 10_000 ? "< 5 ms" : "",
+        met: r.agents === 10_000 ? r.reactMs < 5 : undefined,
+        method: "recover one task's resources on one agent, then allocate; heap growth while adding the agents ÷ agents",
+      },
+    ];
+  });
+}
+
 function notesOf(throughput: ThroughputResult | string, memory: MemoryResult | string): string[] {
   const notes: string[] = [...failures];
   if (typeof throughput !== "string") {
@@ -173,6 +205,7 @@ async function main(): Promise<void> {
     typeof stream === "string" ? { bare: stream, unified: stream } : stream;
   const throughput = await section("task throughput", runThroughputBench);
   const memory = await section("memory per running task", runMemoryBench);
+  const allocator = await section("allocator (DeclineOffers shape)", () => runAllocatorBench());
 
   const rows = [
     ...streamRows("bare echo", "connect-node http2 echo in a child process", streams.bare),
@@ -180,6 +213,7 @@ async function main(): Promise<void> {
     ...ratioRows(streams),
     ...throughputRows(throughput),
     ...memoryRows(memory),
+    ...allocatorRows(allocator),
   ];
   const notes = notesOf(throughput, memory);
   process.stdout.write(`\nPlateau benchmarks, ${date.toISOString()}\n`);

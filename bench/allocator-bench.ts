@@ -1,0 +1,95 @@
+/**
+ * The allocator on its own (the pure module, time passed in), in the shape of
+ * Mesos' HierarchicalAllocator_BENCHMARK_Test.DeclineOffers: N agents of
+ * `cpus:16;mem:64GB;disk:1TB;ports:[31000-32000]`, M frameworks in one role,
+ * each declining everything it is offered with a long filter. Times each
+ * allocation cycle, the reaction to one task ending, and heap per agent.
+ */
+import { createAllocator } from "../src/core/allocator/index.js";
+import { parseResources } from "../src/core/resources/index.js";
+
+export const AGENT_SHAPE = "cpus:16;mem:65536;disk:1048576;ports:[31000-32000]";
+
+/** Agents × frameworks, as Mesos' benchmark reports them. */
+export const ALLOCATOR_SIZES: ReadonlyArray<readonly [number, number]> = [
+  [1_000, 100],
+  [10_000, 1_000],
+  [20_000, 2_000],
+];
+
+export interface AllocatorFigures {
+  agents: number;
+  frameworks: number;
+  /** The first cycle, when every agent is still unfiltered. */
+  firstCycleMs: number;
+  /** Mean of the cycles after it, where frameworks decline and others get the agents. */
+  declineCycleMs: number;
+  offersPerCycle: number;
+  /** One task's resources come back on one agent; time to the next allocation. */
+  reactMs: number;
+  heapPerAgentBytes: number;
+}
+
+const DECLINE_CYCLES = 2;
+const LONG_FILTER_SECONDS = 1_000_000;
+
+function heapUsed(): number {
+  (globalThis as { gc?: () => void }).gc?.();
+  return process.memoryUsage().heapUsed;
+}
+
+export function runAllocatorCase(agents: number, frameworks: number): AllocatorFigures {
+  const total = parseResources(AGENT_SHAPE);
+  const before = heapUsed();
+  const allocator = createAllocator();
+  for (let i = 0; i < agents; i++) allocator.addAgent(`agent-${i}`, total);
+  const heapPerAgentBytes = (heapUsed() - before) / agents;
+  for (let f = 0; f < frameworks; f++) allocator.addFramework(`framework-${f}`, { roles: ["*"] });
+
+  let now = 0;
+  const cycle = (): { ms: number; offers: number } => {
+    const start = performance.now();
+    const offers = allocator.allocate(now);
+    const ms = performance.now() - start;
+    for (const o of offers) allocator.recoverResources(o.frameworkId, o.agentId, o.resources, { refuseSeconds: LONG_FILTER_SECONDS, now });
+    now += 1000;
+    return { ms, offers: offers.length };
+  };
+  const first = cycle();
+  const declines = Array.from({ length: DECLINE_CYCLES }, cycle);
+
+  // A framework holds a task on one agent; the task ends.
+  const task = parseResources("cpus:1;mem:128");
+  allocator.revive("framework-0");
+  allocator.addAllocated("framework-0", "agent-0", task);
+  const start = performance.now();
+  allocator.recoverResources("framework-0", "agent-0", task);
+  allocator.allocate(now);
+  const reactMs = performance.now() - start;
+
+  return {
+    agents,
+    frameworks,
+    firstCycleMs: first.ms,
+    declineCycleMs: declines.reduce((sum, c) => sum + c.ms, 0) / declines.length,
+    offersPerCycle: Math.round(declines.reduce((sum, c) => sum + c.offers, 0) / declines.length),
+    reactMs,
+    heapPerAgentBytes,
+  };
+}
+
+/** Every size in turn; a size that throws is reported and the rest still run. */
+export async function runAllocatorBench(sizes = ALLOCATOR_SIZES): Promise<Array<AllocatorFigures | { agents: number; frameworks: number; error: string }>> {
+  const out: Array<AllocatorFigures | { agents: number; frameworks: number; error: string }> = [];
+  for (const [agents, frameworks] of sizes) {
+    process.stderr.write(`bench: allocator ${agents} agents x ${frameworks} frameworks...\n`);
+    try {
+      out.push(runAllocatorCase(agents, frameworks));
+    } catch (err) {
+      out.push({ agents, frameworks, error: err instanceof Error ? err.message : String(err) });
+    }
+    // Let the event loop breathe between sizes (and stderr flush).
+    await new Promise((r) => setImmediate(r));
+  }
+  return out;
+}
