@@ -1,6 +1,7 @@
 import type { Resource } from "../../../gen/mesos/v1/mesos_pb.js";
 import { addResources, allocatableToRole, allocateTo, isEmptyResources, quantitiesOf } from "../resources/index.js";
 import { charge, heldOn, newAgent, release, type AgentEntry } from "./agent-book.js";
+import { PassOrder } from "./pass-order.js";
 import { ShareBook } from "./shares.js";
 import type { Allocation, Allocator, AllocatorOptions, FrameworkRoles, RoleSummary } from "./types.js";
 
@@ -120,11 +121,15 @@ class DrfAllocator implements Allocator {
 
   allocate(now: number): Allocation[] {
     this.expireFilters(now);
-    const members = this.roleMembers();
+    const order = new PassOrder(
+      this.roleMembers(),
+      (role) => this.book.roleShare(role, this.weights.get(role) ?? 1),
+      (role, frameworkId) => this.book.frameworkShare(role, frameworkId),
+    );
     const out: Allocation[] = [];
     for (const agentId of this.agentOrder()) {
       const agent = this.agents.get(agentId);
-      if (agent !== undefined) this.allocateAgent(agentId, agent, members, now, out);
+      if (agent !== undefined) this.allocateAgent(agentId, agent, order, now, out);
     }
     return out;
   }
@@ -186,31 +191,28 @@ class DrfAllocator implements Allocator {
   }
 
   /** Offers one agent's free resources, possibly to several roles in turn. */
-  private allocateAgent(agentId: string, agent: AgentEntry, members: Map<string, string[]>, now: number, out: Allocation[]): void {
+  private allocateAgent(agentId: string, agent: AgentEntry, order: PassOrder, now: number, out: Allocation[]): void {
     // Each (framework, role) is served at most once per agent per pass: it
     // takes everything allocatable to the role, so a second turn has nothing.
     const served = new Set<string>();
     while (!isEmptyResources(agent.free)) {
-      const pick = this.pick(agentId, agent.free, members, served, now);
+      const pick = this.pick(agentId, agent.free, order, served, now);
       if (pick === undefined) return;
-      served.add(JSON.stringify([pick.frameworkId, pick.role]));
+      served.add(`${pick.frameworkId}\n${pick.role}`);
       const portion = agent.free.filter((r) => allocatableToRole(r, pick.role));
       charge(agent, this.book, pick.frameworkId, pick.role, portion, 1);
+      order.charged(pick.role, pick.frameworkId);
       out.push({ frameworkId: pick.frameworkId, agentId, role: pick.role, resources: allocateTo(portion, pick.role) });
     }
   }
 
   /** The next (framework, role) to offer `free` to, in DRF order, if any. */
-  private pick(agentId: string, free: Resource[], members: Map<string, string[]>, served: Set<string>, now: number): Pick | undefined {
-    const share = (role: string) => this.book.roleShare(role, this.weights.get(role) ?? 1);
-    const roles = [...members.keys()].map((role) => ({ role, share: share(role) })).sort((a, b) => a.share - b.share || byName(a.role, b.role));
-    for (const { role } of roles) {
+  private pick(agentId: string, free: Resource[], order: PassOrder, served: Set<string>, now: number): Pick | undefined {
+    for (const { key: role } of order.roles()) {
       if (!this.meetsMinimum(free.filter((r) => allocatableToRole(r, role)))) continue;
-      const frameworks = (members.get(role) ?? [])
-        .map((id) => ({ id, share: this.book.frameworkShare(role, id) }))
-        .sort((a, b) => a.share - b.share || byName(a.id, b.id));
-      const chosen = frameworks.find(({ id }) => !served.has(JSON.stringify([id, role])) && this.eligible(id, role, agentId, now));
-      if (chosen !== undefined) return { frameworkId: chosen.id, role };
+      for (const { key: frameworkId } of order.frameworks(role)) {
+        if (!served.has(`${frameworkId}\n${role}`) && this.eligible(frameworkId, role, agentId, now)) return { frameworkId, role };
+      }
     }
     return undefined;
   }
