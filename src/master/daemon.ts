@@ -87,7 +87,7 @@ export async function startMaster(options: MasterOptions, logger: Logger = creat
   const allocateSoon = () => {
     allocationQueued ??= setImmediate(() => {
       allocationQueued = undefined;
-      sessions.apply(core.allocate(Date.now()));
+      sessions.apply(core.allocateChanged(Date.now()));
     });
   };
   const sessions = createSessionTable(

@@ -202,3 +202,40 @@ describe("DRF allocator: removal", () => {
     ]);
   });
 });
+
+describe("DRF allocator: reacting to changes", () => {
+  const cluster = () => {
+    const a = createAllocator();
+    for (let i = 0; i < 5; i++) a.addAgent(`a${i}`, parseResources("cpus:4;mem:1024"));
+    a.addFramework("f1", { roles: ["*"] });
+    const offers = a.allocate(0);
+    return { a, offers };
+  };
+
+  it("covers only the agents whose resources came back", () => {
+    const { a, offers } = cluster();
+    expect(offers).toHaveLength(5);
+    const onA3 = offers.find((o) => o.agentId === "a3")!;
+    a.recoverResources("f1", "a3", onA3.resources);
+    const again = a.allocateChanged(1);
+    expect(again.map((o) => o.agentId)).toEqual(["a3"]);
+    expect(a.allocateChanged(2)).toEqual([]);
+  });
+
+  it("covers every agent when demand changes", () => {
+    const { a, offers } = cluster();
+    for (const o of offers) a.recoverResources("f1", o.agentId, o.resources, { refuseSeconds: 100, now: 0 });
+    a.addFramework("f2", { roles: ["*"] });
+    const again = a.allocateChanged(1);
+    expect(new Set(again.map((o) => o.agentId)).size).toBe(5);
+    expect(again.every((o) => o.frameworkId === "f2")).toBe(true);
+  });
+
+  it("offers nothing the full pass would not", () => {
+    const { a, offers } = cluster();
+    a.recoverResources("f1", "a0", offers[0]!.resources, { refuseSeconds: 100, now: 0 });
+    // f1 filtered a0 and holds everything else: nothing to offer, changed or not.
+    expect(a.allocateChanged(1)).toEqual([]);
+    expect(a.allocate(2)).toEqual([]);
+  });
+});

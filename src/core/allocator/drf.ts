@@ -37,6 +37,10 @@ class DrfAllocator implements Allocator {
   private readonly weights = new Map<string, number>();
   private readonly book = new ShareBook();
   private readonly minAllocatable: Array<Map<string, number>>;
+  /** Agents whose free resources changed since the last pass. */
+  private readonly changedAgents = new Set<string>();
+  /** Demand changed: the next reactive pass covers every agent. */
+  private everyAgentChanged = false;
 
   constructor(private readonly options: AllocatorOptions) {
     this.minAllocatable = options.minAllocatable ?? DEFAULT_MIN_ALLOCATABLE;
@@ -46,6 +50,7 @@ class DrfAllocator implements Allocator {
     this.removeAgent(agentId);
     const agent = newAgent(total);
     this.agents.set(agentId, agent);
+    this.changedAgents.add(agentId);
     this.book.addTotal(agent.total, 1);
   }
 
@@ -63,6 +68,7 @@ class DrfAllocator implements Allocator {
   }
 
   updateFramework(frameworkId: string, info: FrameworkRoles): void {
+    this.everyAgentChanged = true;
     const base = this.frameworks.get(frameworkId);
     this.frameworks.set(frameworkId, {
       roles: [...new Set(info.roles)],
@@ -73,6 +79,7 @@ class DrfAllocator implements Allocator {
   }
 
   removeFramework(frameworkId: string): void {
+    this.everyAgentChanged = true;
     this.frameworks.delete(frameworkId);
     for (const agent of this.agents.values()) release(agent, this.book, frameworkId);
   }
@@ -80,6 +87,7 @@ class DrfAllocator implements Allocator {
   activateFramework(frameworkId: string): void {
     const f = this.frameworks.get(frameworkId);
     if (f !== undefined) f.active = true;
+    this.everyAgentChanged = true;
   }
 
   deactivateFramework(frameworkId: string): void {
@@ -98,10 +106,12 @@ class DrfAllocator implements Allocator {
     if (roles === undefined) f.suppressed.clear();
     else for (const role of roles) f.suppressed.delete(role);
     f.filters.clear();
+    this.everyAgentChanged = true;
   }
 
   recoverResources(frameworkId: string, agentId: string, resources: Resource[], filter?: { refuseSeconds: number; now: number }): void {
     this.chargeByRole(frameworkId, agentId, resources, -1);
+    if (this.agents.has(agentId)) this.changedAgents.add(agentId);
     const f = this.frameworks.get(frameworkId);
     if (f === undefined || filter === undefined || !this.agents.has(agentId)) return;
     // NaN and non-positive durations mean "no filter", as a decline with refuse_seconds 0 does in Mesos.
@@ -117,9 +127,21 @@ class DrfAllocator implements Allocator {
   setWeight(role: string, weight: number): void {
     if (!Number.isFinite(weight) || weight <= 0) throw new RangeError(`weight of role '${role}' must be a positive number, not ${weight}`);
     this.weights.set(role, weight);
+    this.everyAgentChanged = true;
   }
 
   allocate(now: number): Allocation[] {
+    return this.pass(now, this.agentOrder());
+  }
+
+  allocateChanged(now: number): Allocation[] {
+    if (this.everyAgentChanged) return this.allocate(now);
+    return this.pass(now, [...this.changedAgents].filter((id) => this.agents.has(id)).sort(byName));
+  }
+
+  private pass(now: number, agentIds: string[]): Allocation[] {
+    this.changedAgents.clear();
+    this.everyAgentChanged = false;
     this.expireFilters(now);
     const order = new PassOrder(
       this.roleMembers(),
@@ -127,7 +149,7 @@ class DrfAllocator implements Allocator {
       (role, frameworkId) => this.book.frameworkShare(role, frameworkId),
     );
     const out: Allocation[] = [];
-    for (const agentId of this.agentOrder()) {
+    for (const agentId of agentIds) {
       const agent = this.agents.get(agentId);
       if (agent !== undefined) this.allocateAgent(agentId, agent, order, now, out);
     }

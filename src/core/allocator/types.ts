@@ -80,6 +80,13 @@ export interface Allocator {
   setWeight(role: string, weight: number): void;
   /** One allocation pass at time `now` (ms): what to offer. */
   allocate(now: number): Allocation[];
+  /**
+   * A pass over only the agents whose free resources changed since the last
+   * pass (resources recovered, agent added), or over all of them when the
+   * demand side changed (framework added, activated, revived or removed;
+   * weights). For reacting to events without waiting for the interval.
+   */
+  allocateChanged(now: number): Allocation[];
   /** Per role (with frameworks, allocations or a weight), sorted by name. */
   roles(): RoleSummary[];
   /** Everything allocated on the agent, without allocation_info. */

@@ -40,8 +40,10 @@ export type { Effect, MasterCoreOptions };
 export interface MasterCore {
   request(session: SessionId, request: ConnectRequest, now: Millis): Effect[];
   sessionClosed(session: SessionId, now: Millis): Effect[];
-  /** One allocation pass (every allocation interval). */
+  /** One allocation pass over every agent (every allocation interval). */
   allocate(now: Millis): Effect[];
+  /** A pass over the agents whose resources changed (after an "allocate" effect). */
+  allocateChanged(now: Millis): Effect[];
   /** HEARTBEAT to every scheduler, operator subscriber and agent. */
   heartbeat(now: Millis): Effect[];
   /** Failover and re-registration timeouts. */
@@ -70,7 +72,8 @@ export function createMasterCore(deps: { allocator: Allocator; ids: IdSource; op
     state,
     request: (session, request, now) => run(now, (ctx) => dispatch(ctx, session, request)),
     sessionClosed: (session, now) => run(now, (ctx) => closed(ctx, session)),
-    allocate: (now) => run(now, allocate),
+    allocate: (now) => run(now, (ctx) => allocate(ctx)),
+    allocateChanged: (now) => run(now, (ctx) => allocate(ctx, true)),
     heartbeat: (now) => run(now, heartbeat),
     expire: (now) =>
       run(now, (ctx) => {

@@ -16,12 +16,14 @@ import { dropLaunches, launchTasks } from "./tasks.js";
 export const DEFAULT_REFUSE_SECONDS = 5;
 
 /**
- * Runs one allocation pass and sends the resulting offers, one OFFERS event
- * per framework.
+ * Runs one allocation pass (over every agent, or with `changedOnly` over the
+ * agents whose resources changed since the last pass) and sends the
+ * resulting offers, one OFFERS event per framework.
  */
-export function allocate(ctx: Ctx): void {
+export function allocate(ctx: Ctx, changedOnly = false): void {
   const byFramework = new Map<string, OfferRecord[]>();
-  for (const allocation of ctx.allocator.allocate(ctx.now)) {
+  const allocations = changedOnly ? ctx.allocator.allocateChanged(ctx.now) : ctx.allocator.allocate(ctx.now);
+  for (const allocation of allocations) {
     const framework = ctx.state.frameworks.get(allocation.frameworkId);
     const agent = ctx.state.agents.get(allocation.agentId);
     if (framework?.session === undefined || agent?.session === undefined) {
