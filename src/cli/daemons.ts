@@ -9,6 +9,7 @@ import { defaultAgentOptions, type AgentOptions } from "../agent/options.js";
 import { defaultMasterOptions, type MasterOptions } from "../master/options.js";
 import { commonFlags, waitForShutdownSignal, type CliIo, type Command } from "./command.js";
 import { UsageError, type FlagSpec, type ParsedFlags } from "./flags.js";
+import { parseMinAllocatable, parseWeights } from "../core/allocator/index.js";
 import { parseDuration } from "./format.js";
 
 const logLevels: readonly LogLevel[] = ["trace", "debug", "info", "warn", "error", "fatal", "silent"];
@@ -55,9 +56,29 @@ const masterFlags: FlagSpec[] = [
     default: `${defaultMasterOptions.agentReregisterTimeoutSeconds}secs`,
     placeholder: "DURATION",
   }),
+  f({ name: "offer-timeout", kind: "string", description: "Rescind offers held longer than this (default: never)", placeholder: "DURATION" }),
+  f({
+    name: "min-allocatable-resources",
+    kind: "string",
+    description: "Smallest share worth offering, alternatives separated by | (default cpus:0.01|mem:32)",
+    placeholder: "QUANTITIES",
+  }),
+  f({ name: "weights", kind: "string", description: "Role weights, e.g. eng=2,ops=0.5 (not yet persisted)", placeholder: "ROLE=W,..." }),
   f({ name: "hostname", kind: "string", description: "Hostname to advertise", default: defaultMasterOptions.hostname }),
   commonFlags.logLevel(),
 ];
+
+/** Checks an allocator flag now, so a typo is a usage error rather than a failed start. */
+function allocatorFlag(flags: ParsedFlags, name: string, parse: (text: string) => unknown): string | undefined {
+  const value = flags.string(name);
+  if (value === undefined) return undefined;
+  try {
+    parse(value);
+  } catch (err) {
+    throw new UsageError(`--${name}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  return value;
+}
 
 /** MasterOptions from `plateau master` flags. */
 export function masterOptionsFromFlags(flags: ParsedFlags): MasterOptions {
@@ -72,6 +93,9 @@ export function masterOptionsFromFlags(flags: ParsedFlags): MasterOptions {
       flags.string("agent-reregister-timeout") ?? "600",
       "agent-reregister-timeout",
     ),
+    offerTimeoutSeconds: flags.string("offer-timeout") === undefined ? undefined : parseDuration(flags.string("offer-timeout") ?? "", "offer-timeout"),
+    minAllocatableResources: allocatorFlag(flags, "min-allocatable-resources", parseMinAllocatable),
+    weights: allocatorFlag(flags, "weights", parseWeights),
     hostname: flags.string("hostname") ?? defaultMasterOptions.hostname,
     logLevel: logLevel(flags),
   };

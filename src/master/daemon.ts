@@ -4,7 +4,7 @@ import type { ConnectRouter } from "@connectrpc/connect";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { MasterInfoSchema } from "../../gen/mesos/v1/mesos_pb.js";
 import { MesosService, OperateResponseSchema, file_mesos_v2_mesos } from "../../gen/mesos/v2/mesos_pb.js";
-import { createAllocator } from "../core/allocator/index.js";
+import { createAllocator, parseMinAllocatable, parseWeights } from "../core/allocator/index.js";
 import type { IdSource } from "../core/clock.js";
 import { createMasterCore, type MasterCore } from "../core/master/master-core.js";
 import { createLogger, type Logger } from "../log.js";
@@ -50,6 +50,9 @@ function flagsOf(options: MasterOptions): Record<string, string> {
     allocation_interval: `${options.allocationIntervalSeconds}secs`,
     heartbeat_interval: `${options.heartbeatIntervalSeconds}secs`,
     agent_reregister_timeout: `${options.agentReregisterTimeoutSeconds}secs`,
+    offer_timeout: options.offerTimeoutSeconds === undefined ? "" : `${options.offerTimeoutSeconds}secs`,
+    min_allocatable_resources: options.minAllocatableResources ?? "cpus:0.01|mem:32",
+    weights: options.weights ?? "",
     log_level: options.logLevel,
   };
 }
@@ -69,14 +72,19 @@ export async function startMaster(options: MasterOptions, logger: Logger = creat
     pid: `master@${options.ip}:${options.port}`,
     address: { hostname: options.hostname, ip: options.ip, port: options.port },
   });
+  const allocator = createAllocator({
+    minAllocatable: options.minAllocatableResources === undefined ? undefined : parseMinAllocatable(options.minAllocatableResources),
+  });
+  for (const [role, weight] of parseWeights(options.weights ?? "")) allocator.setWeight(role, weight);
   const core = createMasterCore({
-    allocator: createAllocator({}),
+    allocator,
     ids: masterIds(masterId),
     now: Date.now(),
     options: {
       info,
       heartbeatIntervalSeconds: options.heartbeatIntervalSeconds,
       agentReregisterTimeoutSeconds: options.agentReregisterTimeoutSeconds,
+      offerTimeoutSeconds: options.offerTimeoutSeconds,
       flags: flagsOf(options),
       version: VERSION,
     },

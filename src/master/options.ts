@@ -14,6 +14,12 @@ export interface MasterOptions {
   heartbeatIntervalSeconds: number;
   /** Seconds an agent may be disconnected before it is removed. */
   agentReregisterTimeoutSeconds: number;
+  /** Offers held longer than this are rescinded; undefined: never. */
+  offerTimeoutSeconds?: number;
+  /** Mesos' --min_allocatable_resources, e.g. `cpus:0.01|mem:32`. */
+  minAllocatableResources?: string;
+  /** Mesos' --weights, e.g. `eng=2,ops=0.5`. */
+  weights?: string;
   hostname: string;
   logLevel: LogLevel;
 }

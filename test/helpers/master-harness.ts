@@ -28,7 +28,7 @@ export class MasterHarness {
   /** How many times the core asked for an early allocation pass. */
   allocationRequests = 0;
 
-  constructor(options: { heartbeatIntervalSeconds?: number; agentReregisterTimeoutSeconds?: number } = {}) {
+  constructor(options: { heartbeatIntervalSeconds?: number; agentReregisterTimeoutSeconds?: number; offerTimeoutSeconds?: number } = {}) {
     this.core = createMasterCore({
       allocator: createAllocator({}),
       ids: createCounterIds("m"),
@@ -37,6 +37,7 @@ export class MasterHarness {
         info: { $typeName: "mesos.v1.MasterInfo", id: "m", ip: 0, port: 5050, pid: "", hostname: "localhost", version: "test", capabilities: [] },
         heartbeatIntervalSeconds: options.heartbeatIntervalSeconds ?? 15,
         agentReregisterTimeoutSeconds: options.agentReregisterTimeoutSeconds ?? 600,
+        offerTimeoutSeconds: options.offerTimeoutSeconds,
         flags: { port: "5050" },
         version: "test",
       },

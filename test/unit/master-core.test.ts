@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { Call_Type as SchedulerCallType, Event_Type } from "../../gen/mesos/v1/scheduler/scheduler_pb.js";
-import { Call_Type as OperatorCallType } from "../../gen/mesos/v1/master/master_pb.js";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { CallSchema as OperatorCallSchema, Call_Type as OperatorCallType } from "../../gen/mesos/v1/master/master_pb.js";
 import { TaskState, TaskStatus_Reason, TaskStatus_Source, type Offer } from "../../gen/mesos/v1/mesos_pb.js";
 import { Error_Code } from "../../gen/mesos/v2/mesos_pb.js";
 import { parseResources } from "../../src/core/resources/index.js";
@@ -362,7 +363,47 @@ describe("master core: agents", () => {
   });
 });
 
+describe("master core: offer timeout", () => {
+  it("rescinds offers held past --offer-timeout and offers the resources again", () => {
+    const h = new MasterHarness({ offerTimeoutSeconds: 30 });
+    h.registerAgent("agent-1");
+    h.subscribe("s");
+    h.allocate();
+    const [offer] = h.schedulerEvents("s").flatMap((e) => e.offers?.offers ?? []);
+    h.take("s");
+    h.advance(29_000);
+    h.apply(h.core.expire(h.now));
+    expect(h.schedulerEvents("s")).toEqual([]);
+    h.advance(1_000);
+    const effects = h.apply(h.core.expire(h.now));
+    expect(h.schedulerEvents("s").map((e) => e.rescind?.offerId?.value)).toEqual([offer?.id?.value]);
+    expect(effects.some((e) => e.kind === "allocate")).toBe(true);
+    h.allocate();
+    expect(h.schedulerEvents("s").some((e) => (e.offers?.offers.length ?? 0) > 0)).toBe(true);
+  });
+
+  it("keeps offers forever without the flag", () => {
+    const { h } = setup();
+    h.take("sched-1");
+    h.advance(24 * 3600_000);
+    h.apply(h.core.expire(h.now));
+    expect(h.schedulerEvents("sched-1")).toEqual([]);
+  });
+});
+
 describe("master core: operator", () => {
+  it("applies UPDATE_WEIGHTS all or nothing and shows them in GET_WEIGHTS", () => {
+    const h = new MasterHarness();
+    const call = (init: MessageInitShape<typeof OperatorCallSchema>) => h.core.operate(create(OperatorCallSchema, init), h.now).result;
+    const bad = call({ type: OperatorCallType.UPDATE_WEIGHTS, updateWeights: { weightInfos: [{ role: "eng", weight: 2 }, { role: "ops", weight: -1 }] } });
+    expect("code" in bad && bad.message).toMatch(/positive/);
+    const before = call({ type: OperatorCallType.GET_WEIGHTS });
+    expect("code" in before ? undefined : before.getWeights?.weightInfos).toEqual([]);
+    call({ type: OperatorCallType.UPDATE_WEIGHTS, updateWeights: { weightInfos: [{ role: "eng", weight: 2 }] } });
+    const after = call({ type: OperatorCallType.GET_WEIGHTS });
+    expect("code" in after ? undefined : after.getWeights?.weightInfos.map((w) => [w.role, w.weight])).toEqual([["eng", 2]]);
+  });
+
   it("answers GET_STATE with agents, frameworks and tasks", () => {
     const { h, frameworkId, offer } = setup();
     launch(h, frameworkId, offer, [{ id: "t1" }]);

@@ -27,6 +27,8 @@ export interface MasterCoreOptions {
   info: MasterInfo;
   heartbeatIntervalSeconds: number;
   agentReregisterTimeoutSeconds: number;
+  /** Offers held longer are rescinded; undefined: never (Mesos' default). */
+  offerTimeoutSeconds?: number;
   /** Flags as the operator's GET_FLAGS shows them. */
   flags: Record<string, string>;
   version: string;

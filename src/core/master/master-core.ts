@@ -24,7 +24,7 @@ import {
   type CallError,
 } from "./events.js";
 import { disconnectFramework, expireFrameworks, removeFramework, subscribe } from "./frameworks.js";
-import { accept, allocate, decline } from "./offers.js";
+import { accept, allocate, decline, expireOffers } from "./offers.js";
 import { operatorCall } from "./operator.js";
 import type { FrameworkRecord, SessionId } from "./state.js";
 import { acknowledge, kill, reconcile, statusUpdate } from "./tasks.js";
@@ -46,7 +46,7 @@ export interface MasterCore {
   allocateChanged(now: Millis): Effect[];
   /** HEARTBEAT to every scheduler, operator subscriber and agent. */
   heartbeat(now: Millis): Effect[];
-  /** Failover and re-registration timeouts. */
+  /** Failover, re-registration and offer timeouts. */
   expire(now: Millis): Effect[];
   /** A one-shot operator call (the unary Operate RPC). */
   operate(call: OperatorCall, now: Millis): { result: Response | CallError; effects: Effect[] };
@@ -79,6 +79,7 @@ export function createMasterCore(deps: { allocator: Allocator; ids: IdSource; op
       run(now, (ctx) => {
         expireFrameworks(ctx);
         expireAgents(ctx);
+        expireOffers(ctx);
       }),
     operate: (call, now) => {
       let result: Response | CallError = { code: ErrorCode.INTERNAL, message: "no result" };

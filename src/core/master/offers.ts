@@ -7,7 +7,7 @@ import {
 } from "../../../gen/mesos/v1/mesos_pb.js";
 import type { Call_Accept, Call_Decline } from "../../../gen/mesos/v1/scheduler/scheduler_pb.js";
 import { addResources } from "../resources/index.js";
-import { send, type Ctx } from "./context.js";
+import { requestAllocation, send, type Ctx } from "./context.js";
 import { ErrorCode, SchedulerEventType, errorEvent, schedulerEvent } from "./events.js";
 import type { FrameworkRecord, OfferRecord } from "./state.js";
 import { dropLaunches, launchTasks } from "./tasks.js";
@@ -46,6 +46,7 @@ export function allocate(ctx: Ctx, changedOnly = false): void {
     });
     const record: OfferRecord = {
       offer,
+      createdAt: ctx.now,
       frameworkId: framework.id,
       agentId: agent.id,
       role: allocation.role,
@@ -86,6 +87,21 @@ export function rescindOffers(ctx: Ctx, offerIds: string[], notify = true): void
       const session = ctx.state.frameworks.get(record.frameworkId)?.session;
       send(ctx, session, schedulerEvent({ type: SchedulerEventType.RESCIND, rescind: { offerId: { value: offerId } } }));
     }
+  }
+}
+
+/**
+ * Rescinds offers held longer than --offer-timeout, so a framework that sits
+ * on offers cannot starve the others. Their resources go back unfiltered.
+ */
+export function expireOffers(ctx: Ctx): void {
+  const timeoutSeconds = ctx.options.offerTimeoutSeconds;
+  if (timeoutSeconds === undefined) return;
+  const deadline = ctx.now - timeoutSeconds * 1000;
+  const stale = [...ctx.state.offers].filter(([, r]) => r.createdAt <= deadline).map(([id]) => id);
+  if (stale.length > 0) {
+    rescindOffers(ctx, stale);
+    requestAllocation(ctx);
   }
 }
 

@@ -6,7 +6,8 @@ import {
   type Call as OperatorCall,
   type Response,
 } from "../../../gen/mesos/v1/master/master_pb.js";
-import type { Ctx } from "./context.js";
+import { validateWeight } from "../allocator/index.js";
+import { requestAllocation, type Ctx } from "./context.js";
 import { ErrorCode, type CallError } from "./events.js";
 import { removeFramework } from "./frameworks.js";
 import { agentView, getState } from "./views.js";
@@ -54,6 +55,18 @@ export function operatorCall(ctx: Ctx, call: OperatorCall): Response | CallError
         type: Response_Type.GET_WEIGHTS,
         getWeights: { weightInfos: roles(ctx).map((role) => ({ role: role.name, weight: role.weight })) },
       });
+    case OperatorCallType.UPDATE_WEIGHTS: {
+      // All or nothing: a bad entry leaves every weight as it was.
+      const infos = call.updateWeights?.weightInfos ?? [];
+      if (infos.length === 0) return { code: ErrorCode.INVALID_ARGUMENT, message: "UPDATE_WEIGHTS needs update_weights.weight_infos" };
+      for (const info of infos) {
+        const problem = validateWeight(info.role, info.weight);
+        if (problem !== undefined) return { code: ErrorCode.INVALID_ARGUMENT, message: problem };
+      }
+      for (const info of infos) ctx.allocator.setWeight(info.role, info.weight);
+      requestAllocation(ctx);
+      return r({ type: Response_Type.UNKNOWN });
+    }
     case OperatorCallType.GET_MASTER:
       return r({
         type: Response_Type.GET_MASTER,

@@ -63,6 +63,8 @@ export interface AgentRecord {
 
 export interface OfferRecord {
   offer: Offer;
+  /** When it was made, for --offer-timeout. */
+  createdAt: Millis;
   frameworkId: string;
   agentId: string;
   role: string;
