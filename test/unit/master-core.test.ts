@@ -363,6 +363,34 @@ describe("master core: agents", () => {
   });
 });
 
+describe("master core: UPDATE_FRAMEWORK", () => {
+  const multiRole = (roles: string[], id?: string) => ({ user: "u", name: "fw", roles, capabilities: [{ type: 6 }], ...(id ? { id: { value: id } } : {}) });
+
+  it("changes a framework's roles, rescinding offers of the roles it gives up", () => {
+    const h = new MasterHarness();
+    h.registerAgent("agent-1");
+    const fw = h.subscribe("s", multiRole(["a"]));
+    h.allocate();
+    const [offer] = h.schedulerEvents("s").flatMap((e) => e.offers?.offers ?? []);
+    expect(offer?.allocationInfo?.role).toBe("a");
+    h.take("s");
+    h.scheduler("s", { frameworkId: { value: fw }, type: SchedulerCallType.UPDATE_FRAMEWORK, updateFramework: { frameworkInfo: multiRole(["b"], fw) } });
+    expect(h.errors("s")).toEqual([]);
+    expect(h.schedulerEvents("s").map((e) => e.rescind?.offerId?.value)).toEqual([offer?.id?.value]);
+    h.allocate();
+    const roles = h.schedulerEvents("s").flatMap((e) => e.offers?.offers ?? []).map((o) => o.allocationInfo?.role);
+    expect(roles).toEqual(["b"]);
+  });
+
+  it("refuses an update for another framework id or a changed user", () => {
+    const h = new MasterHarness();
+    const fw = h.subscribe("s", multiRole(["a"]));
+    h.scheduler("s", { frameworkId: { value: fw }, type: SchedulerCallType.UPDATE_FRAMEWORK, updateFramework: { frameworkInfo: multiRole(["a"], "other") } }, "u1");
+    h.scheduler("s", { frameworkId: { value: fw }, type: SchedulerCallType.UPDATE_FRAMEWORK, updateFramework: { frameworkInfo: { ...multiRole(["a"], fw), user: "root" } } }, "u2");
+    expect(h.errors("s").map((e) => [e.callId, e.code])).toEqual([["u1", Error_Code.INVALID_ARGUMENT], ["u2", Error_Code.INVALID_ARGUMENT]]);
+  });
+});
+
 describe("master core: offer timeout", () => {
   it("rescinds offers held past --offer-timeout and offers the resources again", () => {
     const h = new MasterHarness({ offerTimeoutSeconds: 30 });

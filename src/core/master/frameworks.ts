@@ -33,7 +33,7 @@ export function hasCapability(info: FrameworkInfo, type: Capability): boolean {
   return info.capabilities.some((c) => c.type === type);
 }
 
-function validateFrameworkInfo(info: FrameworkInfo | undefined): string | undefined {
+export function validateFrameworkInfo(info: FrameworkInfo | undefined): string | undefined {
   if (info === undefined) return "Expecting 'subscribe.framework_info' to be present";
   if (info.name === "") return "FrameworkInfo.name must be set";
   const multiRole = hasCapability(info, Capability.MULTI_ROLE);

@@ -24,6 +24,7 @@ import {
   type CallError,
 } from "./events.js";
 import { disconnectFramework, expireFrameworks, removeFramework, subscribe } from "./frameworks.js";
+import { updateFramework } from "./framework-update.js";
 import { accept, allocate, decline, expireOffers } from "./offers.js";
 import { operatorCall } from "./operator.js";
 import type { FrameworkRecord, SessionId } from "./state.js";
@@ -180,6 +181,9 @@ function subscribedCall(ctx: Ctx, framework: FrameworkRecord, callId: string, ca
       return shutdownExecutor(ctx, framework, call);
     case SchedulerCallType.TEARDOWN:
       return removeFramework(ctx, framework);
+    case SchedulerCallType.UPDATE_FRAMEWORK:
+      if (call.updateFramework === undefined) return missing("update_framework");
+      return updateFramework(ctx, framework, call.updateFramework);
     case SchedulerCallType.UNKNOWN:
       return missing("type");
     default:
