@@ -4,7 +4,7 @@ import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { CallSchema as OperatorCallSchema, Call_Type as OperatorCallType } from "../../gen/mesos/v1/master/master_pb.js";
 import { TaskState, TaskStatus_Reason, TaskStatus_Source, type Offer } from "../../gen/mesos/v1/mesos_pb.js";
 import { Error_Code } from "../../gen/mesos/v2/mesos_pb.js";
-import { parseResources } from "../../src/core/resources/index.js";
+import { parseAttributes, parseResources } from "../../src/core/resources/index.js";
 import { MasterHarness } from "../helpers/master-harness.js";
 
 function setup() {
@@ -388,6 +388,29 @@ describe("master core: UPDATE_FRAMEWORK", () => {
     h.scheduler("s", { frameworkId: { value: fw }, type: SchedulerCallType.UPDATE_FRAMEWORK, updateFramework: { frameworkInfo: multiRole(["a"], "other") } }, "u1");
     h.scheduler("s", { frameworkId: { value: fw }, type: SchedulerCallType.UPDATE_FRAMEWORK, updateFramework: { frameworkInfo: { ...multiRole(["a"], fw), user: "root" } } }, "u2");
     expect(h.errors("s").map((e) => [e.callId, e.code])).toEqual([["u1", Error_Code.INVALID_ARGUMENT], ["u2", Error_Code.INVALID_ARGUMENT]]);
+  });
+});
+
+describe("master core: offer constraints", () => {
+  const rackIs = (value: string) => ({
+    roleConstraints: { "*": { groups: [{ attributeConstraints: [{ selector: { selector: { case: "attributeName" as const, value: "rack" } }, predicate: { predicate: { case: "textEquals" as const, value: { value } } } }] }] } },
+  });
+
+  it("offers only agents that satisfy the framework's constraints", () => {
+    const h = new MasterHarness();
+    h.send("a1", { case: "agent", value: { call: { case: "register", value: { agentInfo: { hostname: "h1", resources: parseResources("cpus:1;mem:256"), attributes: parseAttributes("rack:a") } } } } });
+    h.send("a2", { case: "agent", value: { call: { case: "register", value: { agentInfo: { hostname: "h2", resources: parseResources("cpus:1;mem:256"), attributes: parseAttributes("rack:b") } } } } });
+    h.scheduler("s", { type: SchedulerCallType.SUBSCRIBE, subscribe: { frameworkInfo: { user: "u", name: "picky" }, offerConstraints: rackIs("b") } });
+    h.allocate();
+    expect(h.schedulerEvents("s").flatMap((e) => e.offers?.offers ?? []).map((o) => o.hostname)).toEqual(["h2"]);
+  });
+
+  it("refuses constraints Mesos would refuse, with the reason", () => {
+    const h = new MasterHarness();
+    const bad = { roleConstraints: { ops: { groups: [] } } };
+    h.scheduler("s", { type: SchedulerCallType.SUBSCRIBE, subscribe: { frameworkInfo: { user: "u", name: "picky" }, offerConstraints: bad } }, "sub");
+    expect(h.errors("s")[0]?.message).toMatch(/role 'ops'/);
+    expect(h.core.state.frameworks.size).toBe(0);
   });
 });
 

@@ -1,6 +1,7 @@
 import type { Resource } from "../../../gen/mesos/v1/mesos_pb.js";
 import { addResources, allocatableToRole, allocateTo, isEmptyResources, quantitiesOf } from "../resources/index.js";
 import { charge, heldOn, newAgent, release, type AgentEntry } from "./agent-book.js";
+import type { AgentFacts, AgentPredicate } from "./constraints.js";
 import { PassOrder } from "./pass-order.js";
 import { ShareBook } from "./shares.js";
 import type { Allocation, Allocator, AllocatorOptions, FrameworkRoles, RoleSummary } from "./types.js";
@@ -9,6 +10,7 @@ const DEFAULT_MIN_ALLOCATABLE: Array<Map<string, number>> = [new Map([["cpus", 0
 
 interface FrameworkEntry {
   roles: string[];
+  offerFilters: Map<string, AgentPredicate>;
   suppressed: Set<string>;
   active: boolean;
   /** agent id → time (ms) before which that agent is not offered. */
@@ -33,6 +35,7 @@ const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
  */
 class DrfAllocator implements Allocator {
   private readonly agents = new Map<string, AgentEntry>();
+  private readonly facts = new Map<string, AgentFacts>();
   private readonly frameworks = new Map<string, FrameworkEntry>();
   private readonly weights = new Map<string, number>();
   private readonly book = new ShareBook();
@@ -46,10 +49,11 @@ class DrfAllocator implements Allocator {
     this.minAllocatable = options.minAllocatable ?? DEFAULT_MIN_ALLOCATABLE;
   }
 
-  addAgent(agentId: string, total: Resource[]): void {
+  addAgent(agentId: string, total: Resource[], facts?: AgentFacts): void {
     this.removeAgent(agentId);
     const agent = newAgent(total);
     this.agents.set(agentId, agent);
+    if (facts !== undefined) this.facts.set(agentId, facts);
     this.changedAgents.add(agentId);
     this.book.addTotal(agent.total, 1);
   }
@@ -60,6 +64,7 @@ class DrfAllocator implements Allocator {
     release(agent, this.book);
     this.book.addTotal(agent.total, -1);
     this.agents.delete(agentId);
+    this.facts.delete(agentId);
     for (const f of this.frameworks.values()) f.filters.delete(agentId);
   }
 
@@ -72,6 +77,7 @@ class DrfAllocator implements Allocator {
     const base = this.frameworks.get(frameworkId);
     this.frameworks.set(frameworkId, {
       roles: [...new Set(info.roles)],
+      offerFilters: info.offerFilters ?? base?.offerFilters ?? new Map(),
       suppressed: new Set(info.suppressedRoles ?? base?.suppressed ?? []),
       active: base?.active ?? true,
       filters: base?.filters ?? new Map(),
@@ -242,7 +248,9 @@ class DrfAllocator implements Allocator {
   private eligible(frameworkId: string, role: string, agentId: string, now: number): boolean {
     const f = this.frameworks.get(frameworkId);
     if (f === undefined || !f.active || f.suppressed.has(role)) return false;
-    return (f.filters.get(agentId) ?? -Infinity) <= now;
+    if ((f.filters.get(agentId) ?? -Infinity) > now) return false;
+    const constraint = f.offerFilters.get(role);
+    return constraint === undefined || constraint(this.facts.get(agentId) ?? { hostname: "", attributes: [] });
   }
 
   private meetsMinimum(resources: Resource[]): boolean {

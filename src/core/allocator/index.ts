@@ -4,3 +4,4 @@ export { createAllocator } from "./drf.js";
 export { DRF_KINDS } from "./shares.js";
 export type { Allocation, Allocator, AllocatorOptions, FrameworkRoles, RoleSummary } from "./types.js";
 export { parseMinAllocatable, parseWeights, validateWeight } from "./config.js";
+export { compileOfferConstraints, type AgentFacts, type AgentPredicate } from "./constraints.js";

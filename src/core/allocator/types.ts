@@ -1,4 +1,5 @@
 import type { Resource } from "../../../gen/mesos/v1/mesos_pb.js";
+import type { AgentFacts, AgentPredicate } from "./constraints.js";
 
 /** How an allocator is built. */
 export interface AllocatorOptions {
@@ -37,6 +38,8 @@ export interface RoleSummary {
 export interface FrameworkRoles {
   roles: string[];
   suppressedRoles?: string[];
+  /** Per role, which agents the framework may be offered (its offer constraints). */
+  offerFilters?: Map<string, AgentPredicate>;
 }
 
 /**
@@ -51,7 +54,8 @@ export interface FrameworkRoles {
  */
 export interface Allocator {
   /** Adds an agent with all of `total` free; re-adding an agent replaces it and forgets its allocations. */
-  addAgent(agentId: string, total: Resource[]): void;
+  /** `facts` (hostname, attributes, domain) are what offer constraints test. */
+  addAgent(agentId: string, total: Resource[], facts?: AgentFacts): void;
   /** Forgets the agent and everything allocated on it. */
   removeAgent(agentId: string): void;
   /** Adds an active framework; adding a known id acts as updateFramework. */

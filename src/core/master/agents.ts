@@ -75,7 +75,12 @@ export function registerAgent(ctx: Ctx, session: SessionId, callId: string, call
     ctx.allocator.removeAgent(agent.id);
   }
   ctx.state.sessions.set(session, { kind: "agent", agentId: agent.id });
-  ctx.allocator.addAgent(agent.id, agent.total);
+  ctx.allocator.addAgent(agent.id, agent.total, {
+    hostname: info.hostname,
+    attributes: info.attributes,
+    region: info.domain?.faultDomain?.region?.name,
+    zone: info.domain?.faultDomain?.zone?.name,
+  });
   adoptTasks(ctx, agent, call);
   requestAllocation(ctx);
   send(ctx, session, agentEvent({ case: "registered", value: { agentId: { value: agent.id }, masterInfo: ctx.options.info, heartbeatIntervalSeconds: ctx.options.heartbeatIntervalSeconds } }, callId));

@@ -1,6 +1,7 @@
 import { clone } from "@bufbuild/protobuf";
 import { FrameworkInfoSchema } from "../../../gen/mesos/v1/mesos_pb.js";
 import type { Call_UpdateFramework } from "../../../gen/mesos/v1/scheduler/scheduler_pb.js";
+import { compileOfferConstraints } from "../allocator/index.js";
 import { broadcastOperators, requestAllocation, type Ctx } from "./context.js";
 import { ErrorCode, OperatorEventType, frameworkIdOf, operatorEvent, type CallError } from "./events.js";
 import { frameworkRoles, validateFrameworkInfo } from "./frameworks.js";
@@ -30,7 +31,11 @@ export function updateFramework(ctx: Ctx, framework: FrameworkRecord, call: Call
   if (unknownSuppressed.length > 0) {
     return { code: ErrorCode.INVALID_ARGUMENT, message: `suppressed_roles names roles the framework does not have: ${unknownSuppressed.join(", ")}` };
   }
+  const offerFilters = compileOfferConstraints(call.offerConstraints, roles);
+  if (typeof offerFilters === "string") return { code: ErrorCode.INVALID_ARGUMENT, message: offerFilters };
   info.id = frameworkIdOf(framework.id);
+  framework.offerConstraints = call.offerConstraints;
+  framework.offerFilters = offerFilters;
   const dropped = framework.roles.filter((r) => !roles.includes(r));
   framework.info = info;
   framework.roles = roles;
@@ -39,7 +44,7 @@ export function updateFramework(ctx: Ctx, framework: FrameworkRecord, call: Call
     ctx,
     [...framework.offers].filter((offerId) => dropped.includes(ctx.state.offers.get(offerId)?.role ?? "")),
   );
-  ctx.allocator.updateFramework(framework.id, { roles, suppressedRoles: call.suppressedRoles });
+  ctx.allocator.updateFramework(framework.id, { roles, suppressedRoles: call.suppressedRoles, offerFilters });
   requestAllocation(ctx);
   broadcastOperators(ctx, operatorEvent({ type: OperatorEventType.FRAMEWORK_UPDATED, frameworkUpdated: { framework: frameworkView(ctx, framework) } }));
   return undefined;

@@ -6,6 +6,7 @@ import {
   type FrameworkInfo,
 } from "../../../gen/mesos/v1/mesos_pb.js";
 import type { Call_Subscribe } from "../../../gen/mesos/v1/scheduler/scheduler_pb.js";
+import { compileOfferConstraints } from "../allocator/index.js";
 import { validateRole } from "../resources/index.js";
 import { broadcastOperators, requestAllocation, send, type Ctx } from "./context.js";
 import {
@@ -71,6 +72,8 @@ export function subscribe(
     return { code: ErrorCode.INVALID_ARGUMENT, message: problem ?? "" };
   }
   const info = clone(FrameworkInfoSchema, call.frameworkInfo);
+  const offerFilters = compileOfferConstraints(call.offerConstraints, frameworkRoles(info));
+  if (typeof offerFilters === "string") return { code: ErrorCode.INVALID_ARGUMENT, message: offerFilters };
   const requestedId = info.id?.value ?? "";
   if (requestedId !== "" && ctx.state.completedFrameworks.some((f) => f.id === requestedId)) {
     return {
@@ -83,11 +86,14 @@ export function subscribe(
   const framework = existing ?? addFramework(ctx, info, requestedId);
   if (existing !== undefined) failover(ctx, existing, info, session);
   framework.suppressedRoles = new Set(call.suppressedRoles);
+  framework.offerConstraints = call.offerConstraints;
+  framework.offerFilters = offerFilters;
   framework.session = session;
   ctx.state.sessions.set(session, { kind: "scheduler", frameworkId: framework.id });
   ctx.allocator.updateFramework(framework.id, {
     roles: framework.roles,
     suppressedRoles: [...framework.suppressedRoles],
+    offerFilters,
   });
   ctx.allocator.activateFramework(framework.id);
   send(
@@ -126,6 +132,8 @@ function addFramework(ctx: Ctx, info: FrameworkInfo, requestedId: string): Frame
     info,
     roles: frameworkRoles(info),
     suppressedRoles: new Set(),
+    offerConstraints: undefined,
+    offerFilters: new Map(),
     session: undefined,
     registeredAt: ctx.now,
     reregisteredAt: undefined,

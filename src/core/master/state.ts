@@ -6,6 +6,8 @@ import type {
   Resource,
   Task,
 } from "../../../gen/mesos/v1/mesos_pb.js";
+import type { OfferConstraints } from "../../../gen/mesos/v1/scheduler/scheduler_pb.js";
+import type { AgentPredicate } from "../allocator/index.js";
 import type { Millis } from "../clock.js";
 
 /** One client stream, named by the shell; the core never sees sockets. */
@@ -23,6 +25,10 @@ export interface FrameworkRecord {
   info: FrameworkInfo;
   roles: string[];
   suppressedRoles: Set<string>;
+  /** As subscribed, for the operator's view. */
+  offerConstraints: OfferConstraints | undefined;
+  /** The same, compiled: per role, the agents it may be offered. */
+  offerFilters: Map<string, AgentPredicate>;
   /** The stream it is subscribed on; undefined while disconnected. */
   session: SessionId | undefined;
   registeredAt: Millis;

@@ -79,6 +79,7 @@ export function frameworkView(ctx: Ctx, framework: FrameworkRecord): Response_Ge
           offers,
           offeredResources: offered,
           allocatedResources: addResources(used, offered),
+          offerConstraints: framework.offerConstraints,
         },
       ],
     },
