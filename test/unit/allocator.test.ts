@@ -239,3 +239,40 @@ describe("DRF allocator: reacting to changes", () => {
     expect(a.allocate(2)).toEqual([]);
   });
 });
+
+describe("DRF allocator: hierarchical roles", () => {
+  const count = (offers: Allocation[]) => {
+    const byRole = new Map<string, number>();
+    for (const o of offers) byRole.set(o.role, (byRole.get(o.role) ?? 0) + 1);
+    return Object.fromEntries([...byRole].sort());
+  };
+
+  it("shares between subtrees first, then within them", () => {
+    const a = createAllocator();
+    for (let i = 0; i < 4; i++) a.addAgent(`a${i}`, parseResources("cpus:1;mem:100"));
+    a.addFramework("fx", { roles: ["eng/web"] });
+    a.addFramework("fy", { roles: ["eng/api"] });
+    a.addFramework("fb", { roles: ["ops"] });
+    // Flat DRF would give the three roles 2/1/1; under the tree, ops gets
+    // half and eng's half is split between its two sub-roles.
+    expect(count(a.allocate(0))).toEqual({ "eng/api": 1, "eng/web": 1, ops: 2 });
+  });
+
+  it("lets a role's own frameworks compete with its sub-roles", () => {
+    const a = createAllocator();
+    for (let i = 0; i < 4; i++) a.addAgent(`a${i}`, parseResources("cpus:1;mem:100"));
+    a.addFramework("parent", { roles: ["eng"] });
+    a.addFramework("child", { roles: ["eng/web"] });
+    a.addFramework("other", { roles: ["ops"] });
+    expect(count(a.allocate(0))).toEqual({ eng: 1, "eng/web": 1, ops: 2 });
+  });
+
+  it("weighs whole subtrees", () => {
+    const a = createAllocator();
+    for (let i = 0; i < 4; i++) a.addAgent(`a${i}`, parseResources("cpus:1;mem:100"));
+    a.addFramework("fx", { roles: ["eng/web"] });
+    a.addFramework("fb", { roles: ["ops"] });
+    a.setWeight("eng", 3);
+    expect(count(a.allocate(0))).toEqual({ "eng/web": 3, ops: 1 });
+  });
+});

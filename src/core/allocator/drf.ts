@@ -26,7 +26,8 @@ interface Pick {
 const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /**
- * A first Dominant Resource Fairness allocator over flat roles. Each pass
+ * A Dominant Resource Fairness allocator over the role tree (see
+ * role-tree.ts; flat roles are the one-level case). Each pass
  * walks the agents; on each it repeatedly picks the role with the lowest
  * weighted dominant share that can use some of the free resources, and in it
  * the framework with the lowest share that is active, unsuppressed and
@@ -153,6 +154,7 @@ class DrfAllocator implements Allocator {
       this.roleMembers(),
       (role) => this.book.roleShare(role, this.weights.get(role) ?? 1),
       (role, frameworkId) => this.book.frameworkShare(role, frameworkId),
+      (role) => this.book.subtreeShare(role, this.weights.get(role) ?? 1),
     );
     const out: Allocation[] = [];
     for (const agentId of agentIds) {

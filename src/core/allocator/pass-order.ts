@@ -8,6 +8,8 @@
  * fraction of the cost of sorting every framework for every agent.
  */
 
+import { hierarchicalRoleOrder } from "./role-tree.js";
+
 interface Entry {
   key: string;
   share: number;
@@ -38,15 +40,19 @@ function reposition(list: Entry[], key: string, share: number): void {
 }
 
 export class PassOrder {
-  private readonly roleList: Entry[];
+  private roleList: Entry[];
   private readonly frameworkLists = new Map<string, Entry[]>();
+  /** Some role has a parent: order roles over the tree, not as a flat list. */
+  private readonly hierarchical: boolean;
 
   constructor(
-    members: Map<string, string[]>,
+    private readonly members: Map<string, string[]>,
     private readonly roleShare: (role: string) => number,
     private readonly frameworkShare: (role: string, frameworkId: string) => number,
+    private readonly subtreeShare: (role: string) => number = roleShare,
   ) {
-    this.roleList = [...members.keys()].map((key) => ({ key, share: roleShare(key) })).sort(compare);
+    this.hierarchical = [...members.keys()].some((role) => role.includes("/"));
+    this.roleList = this.hierarchical ? this.treeOrder() : [...members.keys()].map((key) => ({ key, share: roleShare(key) })).sort(compare);
     for (const [role, ids] of members) {
       this.frameworkLists.set(role, ids.map((key) => ({ key, share: frameworkShare(role, key) })).sort(compare));
     }
@@ -66,6 +72,13 @@ export class PassOrder {
   charged(role: string, frameworkId: string): void {
     const list = this.frameworkLists.get(role);
     if (list !== undefined) reposition(list, frameworkId, this.frameworkShare(role, frameworkId));
-    reposition(this.roleList, role, this.roleShare(role));
+    // In a tree, the charge moves every ancestor too: walk it again.
+    if (this.hierarchical) this.roleList = this.treeOrder();
+    else reposition(this.roleList, role, this.roleShare(role));
+  }
+
+  private treeOrder(): Entry[] {
+    const order = hierarchicalRoleOrder(this.members.keys(), { subtree: this.subtreeShare, own: this.roleShare });
+    return order.map((key) => ({ key, share: 0 }));
   }
 }

@@ -62,6 +62,18 @@ export class ShareBook {
     return dominant(this.byRole.get(role), this.totals) / weight;
   }
 
+  /**
+   * The dominant share of everything held in `role` and its sub-roles
+   * (`eng` counts `eng/web`), divided by the role's weight.
+   */
+  subtreeShare(role: string, weight: number): number {
+    const sum: Quantities = new Map();
+    for (const [held, q] of this.byRole) {
+      if (held === role || held.startsWith(`${role}/`)) apply(sum, q, 1);
+    }
+    return dominant(sum, this.totals) / weight;
+  }
+
   /** The framework's dominant share of what it holds in `role`. */
   frameworkShare(role: string, frameworkId: string): number {
     return dominant(this.byFramework.get(role)?.get(frameworkId), this.totals);
