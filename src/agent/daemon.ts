@@ -88,6 +88,8 @@ export async function startAgent(options: AgentOptions, logger: Logger = createL
   // core's next due status update; close() clears it.
   let resendTimer: NodeJS.Timeout | undefined;
   let stopped = false;
+  /** Said once per outage, not at every retry. */
+  let warnedUnreachable = false;
   const scheduleResend = (): void => {
     if (resendTimer !== undefined) clearTimeout(resendTimer);
     resendTimer = undefined;
@@ -173,6 +175,7 @@ export async function startAgent(options: AgentOptions, logger: Logger = createL
         const id = event.value.agentId?.value ?? "";
         heartbeatSeconds = event.value.heartbeatIntervalSeconds || undefined;
         if (id !== core.state.agentId) saveAgentId(options.workDir, id);
+        warnedUnreachable = false;
         logger.info({ agentId: id }, "registered with the master");
         return apply(core.registered(id, now));
       }
@@ -201,7 +204,10 @@ export async function startAgent(options: AgentOptions, logger: Logger = createL
     hello: () => create(ConnectRequestSchema, { id: newCallId(), call: { case: "agent", value: { call: { case: "register", value: core.registration() } } } }),
     onEvent: onMasterEvent,
     onDisconnected: (error) => {
-      if (core.state.connected && !stopped) logger.warn({ error: error?.message }, "lost the master; reconnecting");
+      if (stopped) return;
+      if (core.state.connected) logger.warn({ error: error?.message }, "lost the master; reconnecting");
+      else if (!warnedUnreachable) logger.warn({ master: options.master, error: error?.message }, "cannot reach the master; retrying with backoff");
+      warnedUnreachable = true;
       core.disconnected();
     },
     heartbeatTimeoutMs: () => (heartbeatSeconds === undefined ? undefined : (heartbeatSeconds * 3 + 5) * 1000),

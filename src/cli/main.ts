@@ -64,9 +64,18 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
       io.err(`plateau ${command.name}: ${err.message}\n`);
       return 2;
     }
-    io.err(`plateau ${command.name}: ${err instanceof Error ? err.message : String(err)}\n`);
+    io.err(`plateau ${command.name}: ${describeFailure(err)}\n`);
     return 1;
   }
+}
+
+/** A failure in words a user can act on. */
+function describeFailure(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  const message = err instanceof Error ? err.message : String(err);
+  if (code === "EADDRINUSE") return `${message}: another process (another plateau?) uses that port; stop it or pick another with --port`;
+  if (code === "EACCES") return `${message}: not allowed to use that address or port`;
+  return message;
 }
 
 function help(name: string | undefined, io: CliIo): number {
