@@ -276,3 +276,28 @@ describe("DRF allocator: hierarchical roles", () => {
     expect(count(a.allocate(0))).toEqual({ "eng/web": 3, ops: 1 });
   });
 });
+
+describe("DRF allocator: quota limits", () => {
+  const offered = (offers: Allocation[], name: string) => offers.reduce((n, o) => n + scalarOf(o.resources, name), 0);
+
+  it("never offers a role more than its limit, counting what it holds", () => {
+    const a = createAllocator();
+    for (let i = 0; i < 4; i++) a.addAgent(`a${i}`, parseResources("cpus:1.5;mem:256"));
+    a.addFramework("f", { roles: ["eng"] });
+    a.setLimits("eng", new Map([["cpus", 2.5]]));
+    const first = a.allocate(0);
+    expect(offered(first, "cpus")).toBe(2.5);
+    expect(offered(first, "mem")).toBe(1024); // unlimited resources still go out
+    a.recoverResources("f", first[0]!.agentId, first[0]!.resources);
+    expect(offered(a.allocate(1), "cpus")).toBe(1.5); // room again for what came back
+  });
+
+  it("applies a parent's limit to its sub-roles together", () => {
+    const a = createAllocator();
+    for (let i = 0; i < 4; i++) a.addAgent(`a${i}`, parseResources("cpus:1;mem:256"));
+    a.addFramework("web", { roles: ["eng/web"] });
+    a.addFramework("api", { roles: ["eng/api"] });
+    a.setLimits("eng", new Map([["cpus", 3]]));
+    expect(offered(a.allocate(0), "cpus")).toBe(3);
+  });
+});

@@ -414,6 +414,54 @@ describe("master core: offer constraints", () => {
   });
 });
 
+describe("master core: quota", () => {
+  const quota = (h: MasterHarness, configs: Array<{ role: string; limits?: Record<string, number>; guarantees?: Record<string, number> }>) => {
+    const toScalars = (m: Record<string, number> = {}) => Object.fromEntries(Object.entries(m).map(([k, value]) => [k, { value }]));
+    return h.core.operate(
+      create(OperatorCallSchema, { type: OperatorCallType.UPDATE_QUOTA, updateQuota: { quotaConfigs: configs.map((c) => ({ role: c.role, limits: toScalars(c.limits), guarantees: toScalars(c.guarantees) })) } }),
+      h.now,
+    ).result;
+  };
+  const getQuota = (h: MasterHarness) => {
+    const r = h.core.operate(create(OperatorCallSchema, { type: OperatorCallType.GET_QUOTA }), h.now).result;
+    return "code" in r ? [] : (r.getQuota?.status?.configs ?? []).map((c) => [c.role, Object.fromEntries(Object.entries(c.limits).map(([k, v]) => [k, v.value]))]);
+  };
+
+  it("caps what a role is offered at its limits and reports them in GET_QUOTA", () => {
+    const h = new MasterHarness();
+    for (let i = 0; i < 4; i++) h.registerAgent(`agent-${i}`, "cpus:1;mem:256", `host-${i}`);
+    const ok = quota(h, [{ role: "eng", limits: { cpus: 2 } }]);
+    expect("code" in ok).toBe(false);
+    expect(getQuota(h)).toEqual([["eng", { cpus: 2 }]]);
+    h.subscribe("s", { roles: ["eng"], capabilities: [{ type: 6 }] });
+    h.allocate();
+    const offered = h.schedulerEvents("s").flatMap((e) => e.offers?.offers ?? []).flatMap((o) => o.resources);
+    const cpus = offered.filter((r) => r.name === "cpus").reduce((n, r) => n + (r.scalar?.value ?? 0), 0);
+    expect(cpus).toBe(2);
+  });
+
+  it("refuses guarantees until they are enforced, and bad configs, changing nothing", () => {
+    const h = new MasterHarness();
+    const guarantees = quota(h, [{ role: "eng", guarantees: { cpus: 1 } }]);
+    expect("code" in guarantees && guarantees.code).toBe(Error_Code.UNIMPLEMENTED);
+    const star = quota(h, [{ role: "*", limits: { cpus: 1 } }]);
+    expect("code" in star && star.message).toMatch(/'\*'/);
+    const negative = quota(h, [{ role: "eng", limits: { cpus: -1 } }]);
+    expect("code" in negative && negative.message).toMatch(/non-negative/);
+    quota(h, [{ role: "eng", limits: { cpus: 4 } }]);
+    const child = quota(h, [{ role: "eng/web", limits: { cpus: 8 } }]);
+    expect("code" in child && child.message).toMatch(/exceeds its parent/);
+    expect(getQuota(h)).toEqual([["eng", { cpus: 4 }]]);
+  });
+
+  it("removes a role's quota when a config has neither guarantees nor limits", () => {
+    const h = new MasterHarness();
+    quota(h, [{ role: "eng", limits: { cpus: 4 } }]);
+    quota(h, [{ role: "eng" }]);
+    expect(getQuota(h)).toEqual([]);
+  });
+});
+
 describe("master core: offer timeout", () => {
   it("rescinds offers held past --offer-timeout and offers the resources again", () => {
     const h = new MasterHarness({ offerTimeoutSeconds: 30 });
@@ -477,7 +525,7 @@ describe("master core: operator", () => {
 
   it("reports unsupported operator calls as UNIMPLEMENTED", () => {
     const h = new MasterHarness();
-    const { result } = h.core.operate({ $typeName: "mesos.v1.master.Call", type: OperatorCallType.GET_QUOTA }, h.now);
+    const { result } = h.core.operate({ $typeName: "mesos.v1.master.Call", type: OperatorCallType.GET_MAINTENANCE_STATUS }, h.now);
     expect("code" in result && result.code).toBe(Error_Code.UNIMPLEMENTED);
   });
 });

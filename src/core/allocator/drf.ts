@@ -2,6 +2,7 @@ import type { Resource } from "../../../gen/mesos/v1/mesos_pb.js";
 import { addResources, allocatableToRole, allocateTo, isEmptyResources, quantitiesOf } from "../resources/index.js";
 import { charge, heldOn, newAgent, release, type AgentEntry } from "./agent-book.js";
 import type { AgentFacts, AgentPredicate } from "./constraints.js";
+import { capToLimits, selfAndAncestors, type Limits } from "./limits.js";
 import { PassOrder } from "./pass-order.js";
 import { ShareBook } from "./shares.js";
 import type { Allocation, Allocator, AllocatorOptions, FrameworkRoles, RoleSummary } from "./types.js";
@@ -39,6 +40,7 @@ class DrfAllocator implements Allocator {
   private readonly facts = new Map<string, AgentFacts>();
   private readonly frameworks = new Map<string, FrameworkEntry>();
   private readonly weights = new Map<string, number>();
+  private readonly limits = new Map<string, Limits>();
   private readonly book = new ShareBook();
   private readonly minAllocatable: Array<Map<string, number>>;
   /** Agents whose free resources changed since the last pass. */
@@ -129,6 +131,12 @@ class DrfAllocator implements Allocator {
 
   addAllocated(frameworkId: string, agentId: string, resources: Resource[]): void {
     this.chargeByRole(frameworkId, agentId, resources, 1);
+  }
+
+  setLimits(role: string, limits: Limits): void {
+    if (limits.size === 0) this.limits.delete(role);
+    else this.limits.set(role, new Map(limits));
+    this.everyAgentChanged = true;
   }
 
   setWeight(role: string, weight: number): void {
@@ -229,7 +237,7 @@ class DrfAllocator implements Allocator {
       const pick = this.pick(agentId, agent.free, order, served, now);
       if (pick === undefined) return;
       served.add(`${pick.frameworkId}\n${pick.role}`);
-      const portion = agent.free.filter((r) => allocatableToRole(r, pick.role));
+      const portion = this.offerable(agent.free, pick.role);
       charge(agent, this.book, pick.frameworkId, pick.role, portion, 1);
       order.charged(pick.role, pick.frameworkId);
       out.push({ frameworkId: pick.frameworkId, agentId, role: pick.role, resources: allocateTo(portion, pick.role) });
@@ -239,7 +247,7 @@ class DrfAllocator implements Allocator {
   /** The next (framework, role) to offer `free` to, in DRF order, if any. */
   private pick(agentId: string, free: Resource[], order: PassOrder, served: Set<string>, now: number): Pick | undefined {
     for (const { key: role } of order.roles()) {
-      if (!this.meetsMinimum(free.filter((r) => allocatableToRole(r, role)))) continue;
+      if (!this.meetsMinimum(this.offerable(free, role))) continue;
       for (const { key: frameworkId } of order.frameworks(role)) {
         if (!served.has(`${frameworkId}\n${role}`) && this.eligible(frameworkId, role, agentId, now)) return { frameworkId, role };
       }
@@ -253,6 +261,17 @@ class DrfAllocator implements Allocator {
     if ((f.filters.get(agentId) ?? -Infinity) > now) return false;
     const constraint = f.offerFilters.get(role);
     return constraint === undefined || constraint(this.facts.get(agentId) ?? { hostname: "", attributes: [] });
+  }
+
+  /** What of `free` may go to `role`: its reservations or none, within the quota limits on its path. */
+  private offerable(free: Resource[], role: string): Resource[] {
+    const portion = free.filter((r) => allocatableToRole(r, role));
+    const limited = selfAndAncestors(role).filter((r) => this.limits.has(r));
+    if (limited.length === 0) return portion;
+    const held = new Map(limited.map((r) => [r, this.book.subtreeQuantities(r)]));
+    return capToLimits(portion, (name) =>
+      Math.min(...limited.map((r) => (this.limits.get(r)?.get(name) ?? Infinity) - (held.get(r)?.get(name) ?? 0))),
+    );
   }
 
   private meetsMinimum(resources: Resource[]): boolean {

@@ -6,7 +6,7 @@ export const DRF_KINDS: readonly string[] = ["cpus", "mem", "disk", "gpus"];
 
 type Quantities = Map<string, number>;
 
-function apply(into: Quantities, delta: Quantities, sign: 1 | -1): void {
+function apply(into: Quantities, delta: ReadonlyMap<string, number>, sign: 1 | -1): void {
   for (const [name, n] of delta) {
     const next = roundScalar((into.get(name) ?? 0) + sign * n);
     if (next === 0) into.delete(name);
@@ -14,7 +14,7 @@ function apply(into: Quantities, delta: Quantities, sign: 1 | -1): void {
   }
 }
 
-function dominant(allocated: Quantities | undefined, totals: Quantities): number {
+function dominant(allocated: ReadonlyMap<string, number> | undefined, totals: Quantities): number {
   let share = 0;
   for (const kind of DRF_KINDS) {
     const total = totals.get(kind) ?? 0;
@@ -67,11 +67,16 @@ export class ShareBook {
    * (`eng` counts `eng/web`), divided by the role's weight.
    */
   subtreeShare(role: string, weight: number): number {
+    return dominant(this.subtreeQuantities(role), this.totals) / weight;
+  }
+
+  /** What `role` and its sub-roles hold, by resource name. */
+  subtreeQuantities(role: string): ReadonlyMap<string, number> {
     const sum: Quantities = new Map();
     for (const [held, q] of this.byRole) {
       if (held === role || held.startsWith(`${role}/`)) apply(sum, q, 1);
     }
-    return dominant(sum, this.totals) / weight;
+    return sum;
   }
 
   /** The framework's dominant share of what it holds in `role`. */

@@ -82,6 +82,11 @@ export interface Allocator {
   addAllocated(frameworkId: string, agentId: string, resources: Resource[]): void;
   /** Sets a role's weight (default 1); throws RangeError unless finite and > 0. */
   setWeight(role: string, weight: number): void;
+  /**
+   * Quota limits of a role: it and its sub-roles together are never offered
+   * more than this of each named scalar (an empty map removes them).
+   */
+  setLimits(role: string, limits: ReadonlyMap<string, number>): void;
   /** One allocation pass at time `now` (ms): what to offer. */
   allocate(now: number): Allocation[];
   /**

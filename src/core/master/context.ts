@@ -1,5 +1,6 @@
 import type { ConnectResponse } from "../../../gen/mesos/v2/mesos_pb.js";
 import type { MasterInfo, Task } from "../../../gen/mesos/v1/mesos_pb.js";
+import type { QuotaConfig } from "../../../gen/mesos/v1/quota/quota_pb.js";
 import type { Allocator } from "../allocator/index.js";
 import type { IdSource, Millis } from "../clock.js";
 import type { CallError } from "./events.js";
@@ -45,6 +46,8 @@ export interface MasterState {
   sessions: Map<SessionId, SessionRole>;
   completedTasks: Task[];
   completedFrameworks: FrameworkRecord[];
+  /** Quota by role (limits only are applied so far). */
+  quotas: Map<string, QuotaConfig>;
   startedAt: Millis;
 }
 

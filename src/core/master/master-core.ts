@@ -62,6 +62,7 @@ export function createMasterCore(deps: { allocator: Allocator; ids: IdSource; op
     sessions: new Map(),
     completedTasks: [],
     completedFrameworks: [],
+    quotas: new Map(),
     startedAt: deps.now,
   };
   const run = (now: Millis, body: (ctx: Ctx) => void): Effect[] => {

@@ -8,6 +8,7 @@ import {
 } from "../../../gen/mesos/v1/master/master_pb.js";
 import { validateWeight } from "../allocator/index.js";
 import { requestAllocation, type Ctx } from "./context.js";
+import { quotaConfigs, updateQuota } from "./quota.js";
 import { ErrorCode, type CallError } from "./events.js";
 import { removeFramework } from "./frameworks.js";
 import { agentView, getState } from "./views.js";
@@ -67,6 +68,12 @@ export function operatorCall(ctx: Ctx, call: OperatorCall): Response | CallError
       requestAllocation(ctx);
       return r({ type: Response_Type.UNKNOWN });
     }
+    case OperatorCallType.UPDATE_QUOTA: {
+      const error = updateQuota(ctx, call.updateQuota);
+      return error ?? r({ type: Response_Type.UNKNOWN });
+    }
+    case OperatorCallType.GET_QUOTA:
+      return r({ type: Response_Type.GET_QUOTA, getQuota: { status: { configs: quotaConfigs(ctx) } } });
     case OperatorCallType.GET_MASTER:
       return r({
         type: Response_Type.GET_MASTER,
