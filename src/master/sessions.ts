@@ -41,9 +41,28 @@ export interface SessionTable {
   readonly size: number;
 }
 
-export function createSessionTable(handlers: SessionHandlers, logger: Logger): SessionTable {
+/**
+ * Events queued for one stream before it counts as not reading: the master
+ * drops such a stream rather than buffer without bound (its framework then
+ * goes through the usual disconnect and failover timeout).
+ */
+export const DEFAULT_MAX_QUEUED_EVENTS = 100_000;
+
+export function createSessionTable(
+  handlers: SessionHandlers,
+  logger: Logger,
+  limits: { maxQueuedEvents?: number } = {},
+): SessionTable {
   const outboxes = new Map<SessionId, AsyncQueue<ConnectResponse>>();
+  const maxQueued = limits.maxQueuedEvents ?? DEFAULT_MAX_QUEUED_EVENTS;
   let counter = 0;
+
+  const dropSlow = (session: SessionId, outbox: AsyncQueue<ConnectResponse>): void => {
+    logger.warn({ session, queued: outbox.size }, "dropping a stream whose client does not read its events");
+    outboxes.delete(session);
+    outbox.end(new ConnectError(`stream dropped: the client left ${outbox.size} events unread`, Code.ResourceExhausted));
+    apply(handlers.closed(session));
+  };
 
   const apply = (effects: Effect[]): void => {
     for (const effect of effects) {
@@ -54,7 +73,8 @@ export function createSessionTable(handlers: SessionHandlers, logger: Logger): S
       const outbox = outboxes.get(effect.session);
       if (outbox === undefined) continue;
       if (effect.kind === "send") {
-        outbox.push(effect.response);
+        if (outbox.size >= maxQueued) dropSlow(effect.session, outbox);
+        else outbox.push(effect.response);
       } else {
         // Forget the stream first so its closing does not reach the core as
         // a disconnect: the core already decided what ending it means.

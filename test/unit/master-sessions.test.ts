@@ -1,0 +1,42 @@
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
+import { describe, expect, it } from "vitest";
+import { ConnectResponseSchema, type ConnectRequest } from "../../gen/mesos/v2/mesos_pb.js";
+import { silentLogger } from "../../src/log.js";
+import { createSessionTable } from "../../src/master/sessions.js";
+import { createAsyncQueue } from "../../src/util/async-queue.js";
+
+describe("master streams", () => {
+  it("drops a stream whose client stops reading, instead of queueing without bound", async () => {
+    const closed: string[] = [];
+    const table = createSessionTable(
+      { request: () => [], closed: (session) => (closed.push(session), []), allocateSoon: () => undefined },
+      silentLogger(),
+      { maxQueuedEvents: 3 },
+    );
+    const requests = createAsyncQueue<ConnectRequest>();
+    const context = { signal: new AbortController().signal } as unknown as HandlerContext;
+    const events = table.serve(requests, context)[Symbol.asyncIterator]();
+    const first = events.next();
+    const send = (callId: string) => table.apply([{ kind: "send", session: "stream-1", response: create(ConnectResponseSchema, { callId }) }]);
+    send("0");
+    expect((await first).value?.callId).toBe("0");
+    // The client reads nothing more.
+    for (let i = 1; i <= 5; i++) send(String(i));
+    expect(closed).toEqual(["stream-1"]);
+    const drained: string[] = [];
+    let failure: unknown;
+    try {
+      for (;;) {
+        const next = await events.next();
+        if (next.done === true) break;
+        drained.push(next.value.callId);
+      }
+    } catch (err) {
+      failure = err;
+    }
+    expect(drained).toEqual(["1", "2", "3"]);
+    expect(failure instanceof ConnectError && failure.code).toBe(Code.ResourceExhausted);
+    requests.end();
+  });
+});
