@@ -19,6 +19,7 @@ import { createAsyncQueue } from "../../src/util/async-queue.js";
 import { createScheduler } from "../../src/client/scheduler.js";
 import { createExecutor } from "../../src/client/executor.js";
 import { createOperator } from "../../src/client/operator.js";
+import { until } from "../helpers/wait.js";
 
 interface Conn {
   requests: ConnectRequest[];
@@ -84,18 +85,6 @@ const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
-
-function until(predicate: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  return new Promise((resolve, reject) => {
-    const tick = () => {
-      if (predicate()) resolve();
-      else if (Date.now() > deadline) reject(new Error("condition not met in time"));
-      else setTimeout(tick, 10);
-    };
-    tick();
-  });
-}
 
 const fast = { initialMs: 10, maxMs: 20 };
 

@@ -14,6 +14,7 @@ import {
 import { Call_Type, ResponseSchema, Response_Type } from "../../gen/mesos/v1/master/master_pb.js";
 import { createAsyncQueue } from "../../src/util/async-queue.js";
 import { backoffDelay, normalizeBaseUrl, openStream, type UnifiedStream } from "../../src/client/stream.js";
+import { until } from "../helpers/wait.js";
 
 /** One server-side stream as the fake master saw it. */
 interface FakeConnection {
@@ -104,18 +105,6 @@ function onRequest(conn: FakeConnection, r: ConnectRequest, behaviour: Behaviour
 
 function healthCall(id = ""): ConnectRequest {
   return create(ConnectRequestSchema, { id, call: { case: "operator", value: { type: Call_Type.GET_HEALTH } } });
-}
-
-function until(predicate: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  return new Promise((resolve, reject) => {
-    const tick = () => {
-      if (predicate()) resolve();
-      else if (Date.now() > deadline) reject(new Error("condition not met in time"));
-      else setTimeout(tick, 10);
-    };
-    tick();
-  });
 }
 
 const cleanups: (() => Promise<void>)[] = [];
