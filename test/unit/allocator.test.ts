@@ -169,6 +169,40 @@ describe("DRF allocator: roles and reservations", () => {
   });
 });
 
+describe("DRF allocator: converting resources (reservations, volumes)", () => {
+  it("turns part of a framework's offer into a reservation it keeps holding", () => {
+    const a = cluster({ a1: "cpus:4;mem:1024" });
+    a.addFramework("f1", { roles: ["prod"] });
+    a.addFramework("f2", { roles: ["dev"] });
+    a.suppress("f2");
+    const [offer] = a.allocate(0);
+    const consumed = allocateTo(parseResources("cpus:1"), "prod");
+    const converted = allocateTo(parseResources("cpus(prod):1"), "prod");
+    expect(a.convertResources("a1", { consumed, converted }, "f1")).toBe(true);
+    expect(formatResources(a.agentAllocated("a1"))).toBe("cpus:3; mem:1024; cpus(prod):1");
+    a.recoverResources("f1", "a1", subtractResources(unallocated(offer!.resources), parseResources("cpus:1")));
+    a.recoverResources("f1", "a1", converted);
+    a.suppress("f1");
+    a.revive("f2");
+    // The reservation now stays out of another role's offers.
+    expect(summary(a.allocate(1))).toEqual(["f2@a1/dev: cpus:3; mem:1024"]);
+  });
+
+  it("converts free resources when no framework is named, and refuses what is not free", () => {
+    const a = cluster({ a1: "cpus:2;mem:512" });
+    a.addFramework("f1", { roles: ["prod"] });
+    a.suppress("f1");
+    const reserve = { consumed: parseResources("cpus:1;mem:256"), converted: parseResources("cpus(prod):1;mem(prod):256") };
+    expect(a.convertResources("a1", reserve)).toBe(true);
+    expect(a.convertResources("a1", { consumed: parseResources("cpus:2"), converted: parseResources("cpus(prod):2") })).toBe(false);
+    expect(a.convertResources("nope", reserve)).toBe(false);
+    a.revive("f1");
+    expect(summary(a.allocate(0))).toEqual(["f1@a1/prod: cpus:1; mem:256; cpus(prod):1; mem(prod):256"]);
+    // A framework cannot convert what it does not hold.
+    expect(a.convertResources("a1", { consumed: allocateTo(parseResources("cpus:5"), "prod"), converted: [] }, "f1")).toBe(false);
+  });
+});
+
 describe("DRF allocator: removal", () => {
   it("returns a removed framework's resources to the pool", () => {
     const a = cluster({ a1: "cpus:4;mem:1024" });

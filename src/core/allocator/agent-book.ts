@@ -8,7 +8,7 @@ import type { ShareBook } from "./shares.js";
  * resources have no allocation_info and no empty entries.
  */
 export interface AgentEntry {
-  readonly total: Resource[];
+  total: Resource[];
   free: Resource[];
   /** framework id → role → resources held. */
   readonly held: Map<string, Map<string, Resource[]>>;
@@ -20,7 +20,8 @@ export function newAgent(total: Resource[]): AgentEntry {
   return { total: bare, free: bare, held: new Map() };
 }
 
-function freeOf(agent: AgentEntry): Resource[] {
+/** `total` minus everything held. */
+export function freeOf(agent: AgentEntry): Resource[] {
   let free = agent.total;
   for (const byRole of agent.held.values()) for (const r of byRole.values()) free = subtractResources(free, r);
   return free;

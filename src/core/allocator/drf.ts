@@ -1,11 +1,20 @@
 import type { Resource } from "../../../gen/mesos/v1/mesos_pb.js";
-import { addResources, allocatableToRole, allocateTo, isEmptyResources, quantitiesOf } from "../resources/index.js";
-import { charge, heldOn, newAgent, release, type AgentEntry } from "./agent-book.js";
+import {
+  addResources,
+  allocatableToRole,
+  allocateTo,
+  containsResources,
+  isEmptyResources,
+  quantitiesOf,
+  subtractResources,
+  unallocated,
+} from "../resources/index.js";
+import { charge, freeOf, heldOn, newAgent, release, type AgentEntry } from "./agent-book.js";
 import type { AgentFacts, AgentPredicate } from "./constraints.js";
 import { capToLimits, selfAndAncestors, type Limits } from "./limits.js";
 import { PassOrder } from "./pass-order.js";
 import { ShareBook } from "./shares.js";
-import type { Allocation, Allocator, AllocatorOptions, FrameworkRoles, RoleSummary } from "./types.js";
+import type { Allocation, Allocator, AllocatorOptions, FrameworkRoles, ResourceConversion, RoleSummary } from "./types.js";
 
 const DEFAULT_MIN_ALLOCATABLE: Array<Map<string, number>> = [new Map([["cpus", 0.01]]), new Map([["mem", 32]])];
 
@@ -131,6 +140,30 @@ class DrfAllocator implements Allocator {
 
   addAllocated(frameworkId: string, agentId: string, resources: Resource[]): void {
     this.chargeByRole(frameworkId, agentId, resources, 1);
+  }
+
+  convertResources(agentId: string, conversion: ResourceConversion, frameworkId?: string): boolean {
+    const agent = this.agents.get(agentId);
+    if (agent === undefined) return false;
+    const consumed = unallocated(conversion.consumed);
+    const converted = unallocated(conversion.converted);
+    let role: string | undefined;
+    if (frameworkId === undefined) {
+      if (!containsResources(agent.free, consumed)) return false;
+    } else {
+      const roles = new Set(conversion.consumed.map((r) => r.allocationInfo?.role || (this.frameworks.get(frameworkId)?.roles[0] ?? "*")));
+      if (roles.size !== 1) return false;
+      role = [...roles][0] as string;
+      if (!containsResources(agent.held.get(frameworkId)?.get(role) ?? [], consumed)) return false;
+      charge(agent, this.book, frameworkId, role, consumed, -1);
+    }
+    this.book.addTotal(agent.total, -1);
+    agent.total = addResources(subtractResources(agent.total, consumed), converted);
+    this.book.addTotal(agent.total, 1);
+    if (frameworkId !== undefined && role !== undefined) charge(agent, this.book, frameworkId, role, converted, 1);
+    else agent.free = freeOf(agent);
+    this.changedAgents.add(agentId);
+    return true;
   }
 
   setLimits(role: string, limits: Limits): void {

@@ -26,6 +26,12 @@ export interface Allocation {
   resources: Resource[];
 }
 
+/** What an operation on resources (RESERVE, UNRESERVE, CREATE, DESTROY) turns into what. */
+export interface ResourceConversion {
+  consumed: Resource[];
+  converted: Resource[];
+}
+
 /** One role as operators see it; `allocated` has no allocation_info. */
 export interface RoleSummary {
   role: string;
@@ -80,6 +86,16 @@ export interface Allocator {
   recoverResources(frameworkId: string, agentId: string, resources: Resource[], filter?: { refuseSeconds: number; now: number }): void;
   /** Resources already in use (an agent re-registering with running tasks); roles as in recoverResources. */
   addAllocated(frameworkId: string, agentId: string, resources: Resource[]): void;
+  /**
+   * Converts resources on an agent in place (a reservation made or undone, a
+   * volume created or destroyed): the agent's total loses `consumed` and
+   * gains `converted`, which must be the same quantities. With a framework,
+   * `consumed` is taken from what it holds (from its offer; roles as in
+   * recoverResources) and it then holds `converted` in the same role;
+   * without one, `consumed` must be free. Returns false and changes nothing
+   * when the agent, framework or resources are not there.
+   */
+  convertResources(agentId: string, conversion: ResourceConversion, frameworkId?: string): boolean;
   /** Sets a role's weight (default 1); throws RangeError unless finite and > 0. */
   setWeight(role: string, weight: number): void;
   /**
