@@ -14,7 +14,7 @@ import type { Call as Call$1, Event as Event$1 } from "../v1/executor/executor_p
 import { file_mesos_v1_executor_executor } from "../v1/executor/executor_pb.js";
 import type { Call as Call$2, Event as Event$2, Response } from "../v1/master/master_pb.js";
 import { file_mesos_v1_master_master } from "../v1/master/master_pb.js";
-import type { AgentID, AgentInfo, ExecutorID, ExecutorInfo, FrameworkID, FrameworkInfo, KillPolicy, MasterInfo, Task, TaskID, TaskInfo, TaskStatus } from "../v1/mesos_pb.js";
+import type { AgentID, AgentInfo, ExecutorID, ExecutorInfo, FrameworkID, FrameworkInfo, KillPolicy, MasterInfo, Offer_Operation, OperationStatus, Resource, Task, TaskID, TaskInfo, TaskStatus } from "../v1/mesos_pb.js";
 import { file_mesos_v1_mesos } from "../v1/mesos_pb.js";
 import type { Call, Event } from "../v1/scheduler/scheduler_pb.js";
 import { file_mesos_v1_scheduler_scheduler } from "../v1/scheduler/scheduler_pb.js";
@@ -24,7 +24,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file mesos/v2/mesos.proto.
  */
 export const file_mesos_v2_mesos: GenFile = /*@__PURE__*/
-  fileDesc("ChRtZXNvcy92Mi9tZXNvcy5wcm90bxIIbWVzb3MudjIi0QEKDkNvbm5lY3RSZXF1ZXN0EgoKAmlkGAEgASgJEi0KCXNjaGVkdWxlchgCIAEoCzIYLm1lc29zLnYxLnNjaGVkdWxlci5DYWxsSAASKwoIZXhlY3V0b3IYAyABKAsyFy5tZXNvcy52MS5leGVjdXRvci5DYWxsSAASJAoFYWdlbnQYBCABKAsyEy5tZXNvcy52Mi5BZ2VudENhbGxIABIpCghvcGVyYXRvchgFIAEoCzIVLm1lc29zLnYxLm1hc3Rlci5DYWxsSABCBgoEY2FsbCK8AgoPQ29ubmVjdFJlc3BvbnNlEg8KB2NhbGxfaWQYASABKAkSLgoJc2NoZWR1bGVyGAIgASgLMhkubWVzb3MudjEuc2NoZWR1bGVyLkV2ZW50SAASLAoIZXhlY3V0b3IYAyABKAsyGC5tZXNvcy52MS5leGVjdXRvci5FdmVudEgAEiUKBWFnZW50GAQgASgLMhQubWVzb3MudjIuQWdlbnRFdmVudEgAEjAKDm9wZXJhdG9yX2V2ZW50GAUgASgLMhYubWVzb3MudjEubWFzdGVyLkV2ZW50SAASNgoRb3BlcmF0b3JfcmVzcG9uc2UYBiABKAsyGS5tZXNvcy52MS5tYXN0ZXIuUmVzcG9uc2VIABIgCgVlcnJvchgHIAEoCzIPLm1lc29zLnYyLkVycm9ySABCBwoFZXZlbnQiNQoOT3BlcmF0ZVJlcXVlc3QSIwoEY2FsbBgBIAEoCzIVLm1lc29zLnYxLm1hc3Rlci5DYWxsIj4KD09wZXJhdGVSZXNwb25zZRIrCghyZXNwb25zZRgBIAEoCzIZLm1lc29zLnYxLm1hc3Rlci5SZXNwb25zZSL4AQoFRXJyb3ISIgoEY29kZRgBIAEoDjIULm1lc29zLnYyLkVycm9yLkNvZGUSDwoHbWVzc2FnZRgCIAEoCRINCgVmYXRhbBgDIAEoCCKqAQoEQ29kZRIUChBDT0RFX1VOU1BFQ0lGSUVEEAASGQoVQ09ERV9JTlZBTElEX0FSR1VNRU5UEAESHAoYQ09ERV9GQUlMRURfUFJFQ09ORElUSU9OEAISEgoOQ09ERV9OT1RfRk9VTkQQAxIWChJDT0RFX1VOSU1QTEVNRU5URUQQBBIUChBDT0RFX1VOQVZBSUxBQkxFEAUSEQoNQ09ERV9JTlRFUk5BTBAGIpcGCglBZ2VudENhbGwSMAoIcmVnaXN0ZXIYASABKAsyHC5tZXNvcy52Mi5BZ2VudENhbGwuUmVnaXN0ZXJIABI5Cg1zdGF0dXNfdXBkYXRlGAIgASgLMiAubWVzb3MudjIuQWdlbnRDYWxsLlN0YXR1c1VwZGF0ZUgAEkEKEWZyYW1ld29ya19tZXNzYWdlGAMgASgLMiQubWVzb3MudjIuQWdlbnRDYWxsLkZyYW1ld29ya01lc3NhZ2VIABI9Cg9leGVjdXRvcl9leGl0ZWQYBCABKAsyIi5tZXNvcy52Mi5BZ2VudENhbGwuRXhlY3V0b3JFeGl0ZWRIABq7AQoIUmVnaXN0ZXISJwoKYWdlbnRfaW5mbxgBIAEoCzITLm1lc29zLnYxLkFnZW50SW5mbxIdCgV0YXNrcxgCIAMoCzIOLm1lc29zLnYxLlRhc2sSKQoJZXhlY3V0b3JzGAMgAygLMhYubWVzb3MudjEuRXhlY3V0b3JJbmZvEisKCmZyYW1ld29ya3MYBCADKAsyFy5tZXNvcy52MS5GcmFtZXdvcmtJbmZvEg8KB3ZlcnNpb24YBSABKAkaYQoMU3RhdHVzVXBkYXRlEisKDGZyYW1ld29ya19pZBgBIAEoCzIVLm1lc29zLnYxLkZyYW1ld29ya0lEEiQKBnN0YXR1cxgCIAEoCzIULm1lc29zLnYxLlRhc2tTdGF0dXMaeAoQRnJhbWV3b3JrTWVzc2FnZRIrCgxmcmFtZXdvcmtfaWQYASABKAsyFS5tZXNvcy52MS5GcmFtZXdvcmtJRBIpCgtleGVjdXRvcl9pZBgCIAEoCzIULm1lc29zLnYxLkV4ZWN1dG9ySUQSDAoEZGF0YRgDIAEoDBp4Cg5FeGVjdXRvckV4aXRlZBIrCgxmcmFtZXdvcmtfaWQYASABKAsyFS5tZXNvcy52MS5GcmFtZXdvcmtJRBIpCgtleGVjdXRvcl9pZBgCIAEoCzIULm1lc29zLnYxLkV4ZWN1dG9ySUQSDgoGc3RhdHVzGAMgASgFQgYKBGNhbGwi9QoKCkFnZW50RXZlbnQSNQoKcmVnaXN0ZXJlZBgBIAEoCzIfLm1lc29zLnYyLkFnZW50RXZlbnQuUmVnaXN0ZXJlZEgAEjAKCHJ1bl90YXNrGAIgASgLMhwubWVzb3MudjIuQWdlbnRFdmVudC5SdW5UYXNrSAASMgoJa2lsbF90YXNrGAMgASgLMh0ubWVzb3MudjIuQWdlbnRFdmVudC5LaWxsVGFza0gAEjcKC2Fja25vd2xlZGdlGAQgASgLMiAubWVzb3MudjIuQWdlbnRFdmVudC5BY2tub3dsZWRnZUgAEkIKEWZyYW1ld29ya19tZXNzYWdlGAUgASgLMiUubWVzb3MudjIuQWdlbnRFdmVudC5GcmFtZXdvcmtNZXNzYWdlSAASRAoSc2h1dGRvd25fZnJhbWV3b3JrGAYgASgLMiYubWVzb3MudjIuQWdlbnRFdmVudC5TaHV0ZG93bkZyYW1ld29ya0gAEkIKEXNodXRkb3duX2V4ZWN1dG9yGAcgASgLMiUubWVzb3MudjIuQWdlbnRFdmVudC5TaHV0ZG93bkV4ZWN1dG9ySAASMwoJaGVhcnRiZWF0GAggASgLMh4ubWVzb3MudjIuQWdlbnRFdmVudC5IZWFydGJlYXRIABI8Cg5yZXNlbmRfdXBkYXRlcxgJIAEoCzIiLm1lc29zLnYyLkFnZW50RXZlbnQuUmVzZW5kVXBkYXRlc0gAGoABCgpSZWdpc3RlcmVkEiMKCGFnZW50X2lkGAEgASgLMhEubWVzb3MudjEuQWdlbnRJRBIpCgttYXN0ZXJfaW5mbxgCIAEoCzIULm1lc29zLnYxLk1hc3RlckluZm8SIgoaaGVhcnRiZWF0X2ludGVydmFsX3NlY29uZHMYAyABKAEaXAoHUnVuVGFzaxIvCg5mcmFtZXdvcmtfaW5mbxgBIAEoCzIXLm1lc29zLnYxLkZyYW1ld29ya0luZm8SIAoEdGFzaxgCIAEoCzISLm1lc29zLnYxLlRhc2tJbmZvGoUBCghLaWxsVGFzaxIrCgxmcmFtZXdvcmtfaWQYASABKAsyFS5tZXNvcy52MS5GcmFtZXdvcmtJRBIhCgd0YXNrX2lkGAIgASgLMhAubWVzb3MudjEuVGFza0lEEikKC2tpbGxfcG9saWN5GAMgASgLMhQubWVzb3MudjEuS2lsbFBvbGljeRprCgtBY2tub3dsZWRnZRIrCgxmcmFtZXdvcmtfaWQYASABKAsyFS5tZXNvcy52MS5GcmFtZXdvcmtJRBIhCgd0YXNrX2lkGAIgASgLMhAubWVzb3MudjEuVGFza0lEEgwKBHV1aWQYAyABKAwaeAoQRnJhbWV3b3JrTWVzc2FnZRIrCgxmcmFtZXdvcmtfaWQYASABKAsyFS5tZXNvcy52MS5GcmFtZXdvcmtJRBIpCgtleGVjdXRvcl9pZBgCIAEoCzIULm1lc29zLnYxLkV4ZWN1dG9ySUQSDAoEZGF0YRgDIAEoDBpAChFTaHV0ZG93bkZyYW1ld29yaxIrCgxmcmFtZXdvcmtfaWQYASABKAsyFS5tZXNvcy52MS5GcmFtZXdvcmtJRBpqChBTaHV0ZG93bkV4ZWN1dG9yEisKDGZyYW1ld29ya19pZBgBIAEoCzIVLm1lc29zLnYxLkZyYW1ld29ya0lEEikKC2V4ZWN1dG9yX2lkGAIgASgLMhQubWVzb3MudjEuRXhlY3V0b3JJRBoLCglIZWFydGJlYXQaPAoNUmVzZW5kVXBkYXRlcxIrCgxmcmFtZXdvcmtfaWQYASABKAsyFS5tZXNvcy52MS5GcmFtZXdvcmtJREIHCgVldmVudDKSAQoMTWVzb3NTZXJ2aWNlEkIKB0Nvbm5lY3QSGC5tZXNvcy52Mi5Db25uZWN0UmVxdWVzdBoZLm1lc29zLnYyLkNvbm5lY3RSZXNwb25zZSgBMAESPgoHT3BlcmF0ZRIYLm1lc29zLnYyLk9wZXJhdGVSZXF1ZXN0GhkubWVzb3MudjIuT3BlcmF0ZVJlc3BvbnNlYgZwcm90bzM", [file_mesos_v1_executor_executor, file_mesos_v1_master_master, file_mesos_v1_mesos, file_mesos_v1_scheduler_scheduler]);
+  fileDesc("ChRtZXNvcy92Mi9tZXNvcy5wcm90bxIIbWVzb3MudjIi0QEKDkNvbm5lY3RSZXF1ZXN0EgoKAmlkGAEgASgJEi0KCXNjaGVkdWxlchgCIAEoCzIYLm1lc29zLnYxLnNjaGVkdWxlci5DYWxsSAASKwoIZXhlY3V0b3IYAyABKAsyFy5tZXNvcy52MS5leGVjdXRvci5DYWxsSAASJAoFYWdlbnQYBCABKAsyEy5tZXNvcy52Mi5BZ2VudENhbGxIABIpCghvcGVyYXRvchgFIAEoCzIVLm1lc29zLnYxLm1hc3Rlci5DYWxsSABCBgoEY2FsbCK8AgoPQ29ubmVjdFJlc3BvbnNlEg8KB2NhbGxfaWQYASABKAkSLgoJc2NoZWR1bGVyGAIgASgLMhkubWVzb3MudjEuc2NoZWR1bGVyLkV2ZW50SAASLAoIZXhlY3V0b3IYAyABKAsyGC5tZXNvcy52MS5leGVjdXRvci5FdmVudEgAEiUKBWFnZW50GAQgASgLMhQubWVzb3MudjIuQWdlbnRFdmVudEgAEjAKDm9wZXJhdG9yX2V2ZW50GAUgASgLMhYubWVzb3MudjEubWFzdGVyLkV2ZW50SAASNgoRb3BlcmF0b3JfcmVzcG9uc2UYBiABKAsyGS5tZXNvcy52MS5tYXN0ZXIuUmVzcG9uc2VIABIgCgVlcnJvchgHIAEoCzIPLm1lc29zLnYyLkVycm9ySABCBwoFZXZlbnQiNQoOT3BlcmF0ZVJlcXVlc3QSIwoEY2FsbBgBIAEoCzIVLm1lc29zLnYxLm1hc3Rlci5DYWxsIj4KD09wZXJhdGVSZXNwb25zZRIrCghyZXNwb25zZRgBIAEoCzIZLm1lc29zLnYxLm1hc3Rlci5SZXNwb25zZSL4AQoFRXJyb3ISIgoEY29kZRgBIAEoDjIULm1lc29zLnYyLkVycm9yLkNvZGUSDwoHbWVzc2FnZRgCIAEoCRINCgVmYXRhbBgDIAEoCCKqAQoEQ29kZRIUChBDT0RFX1VOU1BFQ0lGSUVEEAASGQoVQ09ERV9JTlZBTElEX0FSR1VNRU5UEAESHAoYQ09ERV9GQUlMRURfUFJFQ09ORElUSU9OEAISEgoOQ09ERV9OT1RfRk9VTkQQAxIWChJDT0RFX1VOSU1QTEVNRU5URUQQBBIUChBDT0RFX1VOQVZBSUxBQkxFEAUSEQoNQ09ERV9JTlRFUk5BTBAGIpAICglBZ2VudENhbGwSMAoIcmVnaXN0ZXIYASABKAsyHC5tZXNvcy52Mi5BZ2VudENhbGwuUmVnaXN0ZXJIABI5Cg1zdGF0dXNfdXBkYXRlGAIgASgLMiAubWVzb3MudjIuQWdlbnRDYWxsLlN0YXR1c1VwZGF0ZUgAEkEKEWZyYW1ld29ya19tZXNzYWdlGAMgASgLMiQubWVzb3MudjIuQWdlbnRDYWxsLkZyYW1ld29ya01lc3NhZ2VIABI9Cg9leGVjdXRvcl9leGl0ZWQYBCABKAsyIi5tZXNvcy52Mi5BZ2VudENhbGwuRXhlY3V0b3JFeGl0ZWRIABI/ChBvcGVyYXRpb25fc3RhdHVzGAUgASgLMiMubWVzb3MudjIuQWdlbnRDYWxsLk9wZXJhdGlvblN0YXR1c0gAGu8BCghSZWdpc3RlchInCgphZ2VudF9pbmZvGAEgASgLMhMubWVzb3MudjEuQWdlbnRJbmZvEh0KBXRhc2tzGAIgAygLMg4ubWVzb3MudjEuVGFzaxIpCglleGVjdXRvcnMYAyADKAsyFi5tZXNvcy52MS5FeGVjdXRvckluZm8SKwoKZnJhbWV3b3JrcxgEIAMoCzIXLm1lc29zLnYxLkZyYW1ld29ya0luZm8SDwoHdmVyc2lvbhgFIAEoCRIyChZjaGVja3BvaW50ZWRfcmVzb3VyY2VzGAYgAygLMhIubWVzb3MudjEuUmVzb3VyY2UaYQoMU3RhdHVzVXBkYXRlEisKDGZyYW1ld29ya19pZBgBIAEoCzIVLm1lc29zLnYxLkZyYW1ld29ya0lEEiQKBnN0YXR1cxgCIAEoCzIULm1lc29zLnYxLlRhc2tTdGF0dXMaeAoQRnJhbWV3b3JrTWVzc2FnZRIrCgxmcmFtZXdvcmtfaWQYASABKAsyFS5tZXNvcy52MS5GcmFtZXdvcmtJRBIpCgtleGVjdXRvcl9pZBgCIAEoCzIULm1lc29zLnYxLkV4ZWN1dG9ySUQSDAoEZGF0YRgDIAEoDBp4Cg5FeGVjdXRvckV4aXRlZBIrCgxmcmFtZXdvcmtfaWQYASABKAsyFS5tZXNvcy52MS5GcmFtZXdvcmtJRBIpCgtleGVjdXRvcl9pZBgCIAEoCzIULm1lc29zLnYxLkV4ZWN1dG9ySUQSDgoGc3RhdHVzGAMgASgFGoEBCg9PcGVyYXRpb25TdGF0dXMSKwoMZnJhbWV3b3JrX2lkGAEgASgLMhUubWVzb3MudjEuRnJhbWV3b3JrSUQSFgoOb3BlcmF0aW9uX3V1aWQYAiABKAwSKQoGc3RhdHVzGAMgASgLMhkubWVzb3MudjEuT3BlcmF0aW9uU3RhdHVzQgYKBGNhbGwiuwwKCkFnZW50RXZlbnQSNQoKcmVnaXN0ZXJlZBgBIAEoCzIfLm1lc29zLnYyLkFnZW50RXZlbnQuUmVnaXN0ZXJlZEgAEjAKCHJ1bl90YXNrGAIgASgLMhwubWVzb3MudjIuQWdlbnRFdmVudC5SdW5UYXNrSAASMgoJa2lsbF90YXNrGAMgASgLMh0ubWVzb3MudjIuQWdlbnRFdmVudC5LaWxsVGFza0gAEjcKC2Fja25vd2xlZGdlGAQgASgLMiAubWVzb3MudjIuQWdlbnRFdmVudC5BY2tub3dsZWRnZUgAEkIKEWZyYW1ld29ya19tZXNzYWdlGAUgASgLMiUubWVzb3MudjIuQWdlbnRFdmVudC5GcmFtZXdvcmtNZXNzYWdlSAASRAoSc2h1dGRvd25fZnJhbWV3b3JrGAYgASgLMiYubWVzb3MudjIuQWdlbnRFdmVudC5TaHV0ZG93bkZyYW1ld29ya0gAEkIKEXNodXRkb3duX2V4ZWN1dG9yGAcgASgLMiUubWVzb3MudjIuQWdlbnRFdmVudC5TaHV0ZG93bkV4ZWN1dG9ySAASMwoJaGVhcnRiZWF0GAggASgLMh4ubWVzb3MudjIuQWdlbnRFdmVudC5IZWFydGJlYXRIABI8Cg5yZXNlbmRfdXBkYXRlcxgJIAEoCzIiLm1lc29zLnYyLkFnZW50RXZlbnQuUmVzZW5kVXBkYXRlc0gAEj4KD2FwcGx5X29wZXJhdGlvbhgKIAEoCzIjLm1lc29zLnYyLkFnZW50RXZlbnQuQXBwbHlPcGVyYXRpb25IABqAAQoKUmVnaXN0ZXJlZBIjCghhZ2VudF9pZBgBIAEoCzIRLm1lc29zLnYxLkFnZW50SUQSKQoLbWFzdGVyX2luZm8YAiABKAsyFC5tZXNvcy52MS5NYXN0ZXJJbmZvEiIKGmhlYXJ0YmVhdF9pbnRlcnZhbF9zZWNvbmRzGAMgASgBGlwKB1J1blRhc2sSLwoOZnJhbWV3b3JrX2luZm8YASABKAsyFy5tZXNvcy52MS5GcmFtZXdvcmtJbmZvEiAKBHRhc2sYAiABKAsyEi5tZXNvcy52MS5UYXNrSW5mbxqFAQoIS2lsbFRhc2sSKwoMZnJhbWV3b3JrX2lkGAEgASgLMhUubWVzb3MudjEuRnJhbWV3b3JrSUQSIQoHdGFza19pZBgCIAEoCzIQLm1lc29zLnYxLlRhc2tJRBIpCgtraWxsX3BvbGljeRgDIAEoCzIULm1lc29zLnYxLktpbGxQb2xpY3kaawoLQWNrbm93bGVkZ2USKwoMZnJhbWV3b3JrX2lkGAEgASgLMhUubWVzb3MudjEuRnJhbWV3b3JrSUQSIQoHdGFza19pZBgCIAEoCzIQLm1lc29zLnYxLlRhc2tJRBIMCgR1dWlkGAMgASgMGngKEEZyYW1ld29ya01lc3NhZ2USKwoMZnJhbWV3b3JrX2lkGAEgASgLMhUubWVzb3MudjEuRnJhbWV3b3JrSUQSKQoLZXhlY3V0b3JfaWQYAiABKAsyFC5tZXNvcy52MS5FeGVjdXRvcklEEgwKBGRhdGEYAyABKAwaQAoRU2h1dGRvd25GcmFtZXdvcmsSKwoMZnJhbWV3b3JrX2lkGAEgASgLMhUubWVzb3MudjEuRnJhbWV3b3JrSUQaagoQU2h1dGRvd25FeGVjdXRvchIrCgxmcmFtZXdvcmtfaWQYASABKAsyFS5tZXNvcy52MS5GcmFtZXdvcmtJRBIpCgtleGVjdXRvcl9pZBgCIAEoCzIULm1lc29zLnYxLkV4ZWN1dG9ySUQaCwoJSGVhcnRiZWF0GjwKDVJlc2VuZFVwZGF0ZXMSKwoMZnJhbWV3b3JrX2lkGAEgASgLMhUubWVzb3MudjEuRnJhbWV3b3JrSUQagwEKDkFwcGx5T3BlcmF0aW9uEisKDGZyYW1ld29ya19pZBgBIAEoCzIVLm1lc29zLnYxLkZyYW1ld29ya0lEEiwKCW9wZXJhdGlvbhgCIAEoCzIZLm1lc29zLnYxLk9mZmVyLk9wZXJhdGlvbhIWCg5vcGVyYXRpb25fdXVpZBgDIAEoDEIHCgVldmVudDKSAQoMTWVzb3NTZXJ2aWNlEkIKB0Nvbm5lY3QSGC5tZXNvcy52Mi5Db25uZWN0UmVxdWVzdBoZLm1lc29zLnYyLkNvbm5lY3RSZXNwb25zZSgBMAESPgoHT3BlcmF0ZRIYLm1lc29zLnYyLk9wZXJhdGVSZXF1ZXN0GhkubWVzb3MudjIuT3BlcmF0ZVJlc3BvbnNlYgZwcm90bzM", [file_mesos_v1_executor_executor, file_mesos_v1_master_master, file_mesos_v1_mesos, file_mesos_v1_scheduler_scheduler]);
 
 /**
  * A call from a client. `id` is chosen by the client; the answer (if the call
@@ -296,6 +296,12 @@ export type AgentCall = Message<"mesos.v2.AgentCall"> & {
      */
     value: AgentCall_ExecutorExited;
     case: "executorExited";
+  } | {
+    /**
+     * @generated from field: mesos.v2.AgentCall.OperationStatus operation_status = 5;
+     */
+    value: AgentCall_OperationStatus;
+    case: "operationStatus";
   } | { case: undefined; value?: undefined };
 };
 
@@ -337,6 +343,14 @@ export type AgentCall_Register = Message<"mesos.v2.AgentCall.Register"> & {
    * @generated from field: string version = 5;
    */
   version: string;
+
+  /**
+   * Dynamic reservations and persistent volumes the agent has
+   * checkpointed; its total is agent_info.resources with these applied.
+   *
+   * @generated from field: repeated mesos.v1.Resource checkpointed_resources = 6;
+   */
+  checkpointedResources: Resource[];
 };
 
 /**
@@ -430,6 +444,37 @@ export const AgentCall_ExecutorExitedSchema: GenMessage<AgentCall_ExecutorExited
   messageDesc(file_mesos_v2_mesos, 5, 3);
 
 /**
+ * How an ApplyOperation ended: OPERATION_FINISHED once the agent has
+ * checkpointed its new resources (and made or removed the volume
+ * directory), OPERATION_FAILED with a message otherwise.
+ *
+ * @generated from message mesos.v2.AgentCall.OperationStatus
+ */
+export type AgentCall_OperationStatus = Message<"mesos.v2.AgentCall.OperationStatus"> & {
+  /**
+   * @generated from field: mesos.v1.FrameworkID framework_id = 1;
+   */
+  frameworkId?: FrameworkID | undefined;
+
+  /**
+   * @generated from field: bytes operation_uuid = 2;
+   */
+  operationUuid: Uint8Array;
+
+  /**
+   * @generated from field: mesos.v1.OperationStatus status = 3;
+   */
+  status?: OperationStatus | undefined;
+};
+
+/**
+ * Describes the message mesos.v2.AgentCall.OperationStatus.
+ * Use `create(AgentCall_OperationStatusSchema)` to create a new message.
+ */
+export const AgentCall_OperationStatusSchema: GenMessage<AgentCall_OperationStatus> = /*@__PURE__*/
+  messageDesc(file_mesos_v2_mesos, 5, 4);
+
+/**
  * Events of the agent role: what the master asks of an agent.
  *
  * @generated from message mesos.v2.AgentEvent
@@ -492,6 +537,12 @@ export type AgentEvent = Message<"mesos.v2.AgentEvent"> & {
      */
     value: AgentEvent_ResendUpdates;
     case: "resendUpdates";
+  } | {
+    /**
+     * @generated from field: mesos.v2.AgentEvent.ApplyOperation apply_operation = 10;
+     */
+    value: AgentEvent_ApplyOperation;
+    case: "applyOperation";
   } | { case: undefined; value?: undefined };
 };
 
@@ -705,6 +756,37 @@ export type AgentEvent_ResendUpdates = Message<"mesos.v2.AgentEvent.ResendUpdate
  */
 export const AgentEvent_ResendUpdatesSchema: GenMessage<AgentEvent_ResendUpdates> = /*@__PURE__*/
   messageDesc(file_mesos_v2_mesos, 6, 8);
+
+/**
+ * Apply a RESERVE, UNRESERVE, CREATE or DESTROY to the agent's resources
+ * (the master has already applied it to its view); answered with
+ * AgentCall.OperationStatus. framework_id is unset for operator calls.
+ *
+ * @generated from message mesos.v2.AgentEvent.ApplyOperation
+ */
+export type AgentEvent_ApplyOperation = Message<"mesos.v2.AgentEvent.ApplyOperation"> & {
+  /**
+   * @generated from field: mesos.v1.FrameworkID framework_id = 1;
+   */
+  frameworkId?: FrameworkID | undefined;
+
+  /**
+   * @generated from field: mesos.v1.Offer.Operation operation = 2;
+   */
+  operation?: Offer_Operation | undefined;
+
+  /**
+   * @generated from field: bytes operation_uuid = 3;
+   */
+  operationUuid: Uint8Array;
+};
+
+/**
+ * Describes the message mesos.v2.AgentEvent.ApplyOperation.
+ * Use `create(AgentEvent_ApplyOperationSchema)` to create a new message.
+ */
+export const AgentEvent_ApplyOperationSchema: GenMessage<AgentEvent_ApplyOperation> = /*@__PURE__*/
+  messageDesc(file_mesos_v2_mesos, 6, 9);
 
 /**
  * MesosService is served by the master (scheduler, agent and operator roles)

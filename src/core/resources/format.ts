@@ -25,7 +25,8 @@ function formatValue(v: ValueLike): string {
 /**
  * Mesos' text form, `cpus:2; mem:1024; ports:[31000-32000]; cpus(prod):1`,
  * in the order given (normalize with addResources first for one entry per
- * kind). `(role)` marks the innermost reservation; allocation roles are not
+ * kind). `(role)` marks the innermost reservation and `[id:path]` a
+ * persistent volume, as Mesos prints them; allocation roles are not
  * shown. The empty list prints as `{}`. Unreserved output parses back with
  * parseResources.
  */
@@ -34,7 +35,9 @@ export function formatResources(resources: Resource[]): string {
   return resources
     .map((r) => {
       const role = reservationRole(r);
-      return `${r.name}${role === "*" ? "" : `(${role})`}:${formatValue(r)}`;
+      const id = r.disk?.persistence?.id;
+      const volume = id === undefined || id === "" ? "" : `[${id}:${r.disk?.volume?.containerPath ?? ""}]`;
+      return `${r.name}${role === "*" ? "" : `(${role})`}${volume}:${formatValue(r)}`;
     })
     .join("; ");
 }

@@ -22,4 +22,12 @@ export {
   validateRole,
 } from "./roles.js";
 export { validateResources } from "./validate.js";
+export {
+  applyCheckpointed,
+  applyConversion,
+  conversionOf,
+  isCheckpointed,
+  persistentVolumes,
+  type Conversion,
+} from "./operations.js";
 export { roundScalar } from "./values.js";
