@@ -9,7 +9,7 @@ import type {
   AgentCall_FrameworkMessage,
   AgentCall_Register,
 } from "../../../gen/mesos/v2/mesos_pb.js";
-import { validateResources } from "../resources/index.js";
+import { applyCheckpointed, validateResources } from "../resources/index.js";
 import { broadcastOperators, requestAllocation, send, type Ctx } from "./context.js";
 import {
   ErrorCode,
@@ -37,8 +37,10 @@ export function registerAgent(ctx: Ctx, session: SessionId, callId: string, call
   if (info === undefined || info.hostname === "") {
     return { code: ErrorCode.INVALID_ARGUMENT, message: "Register needs agent_info with a hostname" };
   }
-  const invalid = validateResources(info.resources);
+  const invalid = validateResources([...info.resources, ...call.checkpointedResources]);
   if (invalid !== undefined) return { code: ErrorCode.INVALID_ARGUMENT, message: `Invalid agent resources: ${invalid}` };
+  const total = applyCheckpointed(info.resources, call.checkpointedResources);
+  if (typeof total === "string") return { code: ErrorCode.INVALID_ARGUMENT, message: `Invalid agent resources: ${total}` };
   const requestedId = info.id?.value ?? "";
   let agent = ctx.state.agents.get(requestedId);
   if (agent?.session !== undefined && agent.session !== session) {
@@ -58,7 +60,7 @@ export function registerAgent(ctx: Ctx, session: SessionId, callId: string, call
       registeredAt: ctx.now,
       reregisteredAt: undefined,
       disconnectedAt: undefined,
-      total: info.resources,
+      total,
       tasks: new Set(),
       offers: new Set(),
       executors: new Map(),
@@ -67,8 +69,11 @@ export function registerAgent(ctx: Ctx, session: SessionId, callId: string, call
   } else {
     info.id = agentIdOf(agent.id);
     agent.info = info;
-    agent.total = info.resources;
+    agent.total = total;
     agent.session = session;
+    // The agent's checkpoint is the truth now: operations it never answered
+    // either happened (and show in its total) or did not.
+    for (const [uuid, pending] of ctx.state.operations) if (pending.agentId === agent.id) ctx.state.operations.delete(uuid);
     agent.version = call.version;
     agent.reregisteredAt = ctx.now;
     agent.disconnectedAt = undefined;

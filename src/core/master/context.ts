@@ -4,6 +4,7 @@ import type { QuotaConfig } from "../../../gen/mesos/v1/quota/quota_pb.js";
 import type { Allocator } from "../allocator/index.js";
 import type { IdSource, Millis } from "../clock.js";
 import type { CallError } from "./events.js";
+import type { PendingOperation } from "./operations.js";
 import type {
   AgentRecord,
   FrameworkRecord,
@@ -46,6 +47,8 @@ export interface MasterState {
   sessions: Map<SessionId, SessionRole>;
   completedTasks: Task[];
   completedFrameworks: FrameworkRecord[];
+  /** Resource operations sent to agents and not yet answered, by uuid. */
+  operations: Map<string, PendingOperation>;
   /** Quota by role (limits only are applied so far). */
   quotas: Map<string, QuotaConfig>;
   startedAt: Millis;

@@ -26,6 +26,7 @@ import {
 import { disconnectFramework, expireFrameworks, removeFramework, subscribe } from "./frameworks.js";
 import { updateFramework } from "./framework-update.js";
 import { accept, allocate, decline, expireOffers } from "./offers.js";
+import { agentOperationStatus } from "./operations.js";
 import { operatorCall } from "./operator.js";
 import type { FrameworkRecord, SessionId } from "./state.js";
 import { acknowledge, kill, reconcile, statusUpdate } from "./tasks.js";
@@ -63,6 +64,7 @@ export function createMasterCore(deps: { allocator: Allocator; ids: IdSource; op
     completedTasks: [],
     completedFrameworks: [],
     quotas: new Map(),
+    operations: new Map(),
     startedAt: deps.now,
   };
   const run = (now: Millis, body: (ctx: Ctx) => void): Effect[] => {
@@ -228,6 +230,8 @@ function agentCall(ctx: Ctx, session: SessionId, callId: string, call: AgentCall
       return frameworkMessageFromAgent(ctx, agent, call.call.value);
     case "executorExited":
       return executorExited(ctx, agent, call.call.value);
+    case "operationStatus":
+      return agentOperationStatus(ctx, agent.id, call.call.value);
     default:
       return reject(ctx, session, callId, missing("call"));
   }

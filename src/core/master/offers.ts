@@ -10,6 +10,7 @@ import { addResources } from "../resources/index.js";
 import { requestAllocation, send, type Ctx } from "./context.js";
 import { ErrorCode, SchedulerEventType, errorEvent, schedulerEvent } from "./events.js";
 import type { FrameworkRecord, OfferRecord } from "./state.js";
+import { acceptResourceOperation } from "./operations.js";
 import { dropLaunches, launchTasks } from "./tasks.js";
 
 /** Mesos' default for Filters.refuse_seconds. */
@@ -194,6 +195,11 @@ function applyOperation(
   switch (operation.type) {
     case OperationType.LAUNCH:
       return launchTasks(ctx, framework, agentId, operation.launch?.taskInfos ?? [], offered);
+    case OperationType.RESERVE:
+    case OperationType.UNRESERVE:
+    case OperationType.CREATE:
+    case OperationType.DESTROY:
+      return acceptResourceOperation(ctx, framework, agentId, operation, offered, callId);
     case OperationType.LAUNCH_GROUP:
       dropLaunches(ctx, framework, [operation], "LAUNCH_GROUP is not supported yet");
       return offered;

@@ -6,7 +6,9 @@ import {
   type Call as OperatorCall,
   type Response,
 } from "../../../gen/mesos/v1/master/master_pb.js";
+import { Offer_OperationSchema, Offer_Operation_Type as OperationType, type Offer_Operation } from "../../../gen/mesos/v1/mesos_pb.js";
 import { validateWeight } from "../allocator/index.js";
+import { operatorResourceOperation } from "./operations.js";
 import { requestAllocation, type Ctx } from "./context.js";
 import { quotaConfigs, updateQuota } from "./quota.js";
 import { ErrorCode, type CallError } from "./events.js";
@@ -20,6 +22,32 @@ function roles(ctx: Ctx) {
     frameworks: r.frameworks.map((value) => ({ value })),
     resources: r.allocated,
   }));
+}
+
+/** The operator's resource calls as the Offer.Operation they amount to. */
+function resourceOperation(call: OperatorCall): { agentId: string; operation: Offer_Operation } | string {
+  const op = (init: Parameters<typeof create<typeof Offer_OperationSchema>>[1]) => create(Offer_OperationSchema, init);
+  switch (call.type) {
+    case OperatorCallType.RESERVE_RESOURCES:
+      if (call.reserveResources === undefined) return "Expecting 'reserve_resources' to be present";
+      if (call.reserveResources.source.length > 0) return "RESERVE_RESOURCES with 'source' (re-reservation) is not supported yet";
+      return {
+        agentId: call.reserveResources.agentId?.value ?? "",
+        operation: op({ type: OperationType.RESERVE, reserve: { resources: call.reserveResources.resources } }),
+      };
+    case OperatorCallType.UNRESERVE_RESOURCES:
+      if (call.unreserveResources === undefined) return "Expecting 'unreserve_resources' to be present";
+      return {
+        agentId: call.unreserveResources.agentId?.value ?? "",
+        operation: op({ type: OperationType.UNRESERVE, unreserve: { resources: call.unreserveResources.resources } }),
+      };
+    case OperatorCallType.CREATE_VOLUMES:
+      if (call.createVolumes === undefined) return "Expecting 'create_volumes' to be present";
+      return { agentId: call.createVolumes.agentId?.value ?? "", operation: op({ type: OperationType.CREATE, create: { volumes: call.createVolumes.volumes } }) };
+    default:
+      if (call.destroyVolumes === undefined) return "Expecting 'destroy_volumes' to be present";
+      return { agentId: call.destroyVolumes.agentId?.value ?? "", operation: op({ type: OperationType.DESTROY, destroy: { volumes: call.destroyVolumes.volumes } }) };
+  }
 }
 
 /**
@@ -74,6 +102,14 @@ export function operatorCall(ctx: Ctx, call: OperatorCall): Response | CallError
     }
     case OperatorCallType.GET_QUOTA:
       return r({ type: Response_Type.GET_QUOTA, getQuota: { status: { configs: quotaConfigs(ctx) } } });
+    case OperatorCallType.RESERVE_RESOURCES:
+    case OperatorCallType.UNRESERVE_RESOURCES:
+    case OperatorCallType.CREATE_VOLUMES:
+    case OperatorCallType.DESTROY_VOLUMES: {
+      const request = resourceOperation(call);
+      if (typeof request === "string") return { code: ErrorCode.INVALID_ARGUMENT, message: request };
+      return operatorResourceOperation(ctx, request.agentId, request.operation) ?? r({ type: Response_Type.UNKNOWN });
+    }
     case OperatorCallType.GET_MASTER:
       return r({
         type: Response_Type.GET_MASTER,
