@@ -15,17 +15,17 @@
  * to the returned AgentDaemon, whose close() stops and awaits each.
  */
 import { randomUUID } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { create } from "@bufbuild/protobuf";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { create, fromJson, toJson, type JsonValue } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
 import { Call_Type as OperatorCallType, Response_Type } from "../../gen/mesos/v1/master/master_pb.js";
-import { AgentInfoSchema } from "../../gen/mesos/v1/mesos_pb.js";
+import { AgentInfoSchema, ResourceSchema, type Resource } from "../../gen/mesos/v1/mesos_pb.js";
 import { ConnectRequestSchema, MesosService, OperateResponseSchema, file_mesos_v2_mesos, type ConnectResponse } from "../../gen/mesos/v2/mesos_pb.js";
 import { newCallId, openStream, type UnifiedStream } from "../client/stream.js";
 import { randomUuidBytes } from "../client/executor.js";
-import { createAgentCore, type AgentEffect } from "../core/agent/agent-core.js";
-import { parseAttributes } from "../core/resources/index.js";
+import { createAgentCore, type AgentEffect, type VolumeLink } from "../core/agent/agent-core.js";
+import { applyCheckpointed, parseAttributes } from "../core/resources/index.js";
 import { createLogger, type Logger } from "../log.js";
 import { createServer } from "../transport/server.js";
 import { VERSION } from "../version.js";
@@ -56,6 +56,35 @@ function saveAgentId(workDir: string, id: string): void {
   renameSync(`${file}.tmp`, file);
 }
 
+const CHECKPOINTED_RESOURCES = ["meta", "resources.json"];
+
+/** The dynamic reservations and volumes an earlier run checkpointed, if any. */
+function loadCheckpointedResources(workDir: string): Resource[] {
+  const file = join(workDir, ...CHECKPOINTED_RESOURCES);
+  if (!existsSync(file)) return [];
+  const parsed: unknown = JSON.parse(readFileSync(file, "utf8"));
+  if (!Array.isArray(parsed)) throw new Error(`${file} does not hold a list of resources`);
+  return parsed.map((r: JsonValue) => fromJson(ResourceSchema, r));
+}
+
+/** Written to a temporary file and renamed, so a crash leaves the old checkpoint or the new one. */
+function saveCheckpointedResources(workDir: string, resources: Resource[]): void {
+  const file = join(workDir, ...CHECKPOINTED_RESOURCES);
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(`${file}.tmp`, `${JSON.stringify(resources.map((r) => toJson(ResourceSchema, r)), null, 2)}\n`);
+  renameSync(`${file}.tmp`, file);
+}
+
+/** Makes each volume appear at its container path inside the sandbox. */
+function linkVolumes(sandbox: string, volumes: VolumeLink[]): void {
+  for (const volume of volumes) {
+    mkdirSync(volume.hostPath, { recursive: true });
+    const target = join(sandbox, volume.containerPath);
+    mkdirSync(dirname(target), { recursive: true });
+    if (!existsSync(target)) symlinkSync(volume.hostPath, target);
+  }
+}
+
 /**
  * Starts an agent: serves its executors on one port, registers with the
  * master over the unified stream (re-registering with its id after any
@@ -69,6 +98,12 @@ export async function startAgent(options: AgentOptions, logger: Logger = createL
     resources: agentResources(options.resources, options.workDir),
     attributes: options.attributes === undefined ? [] : parseAttributes(options.attributes),
   });
+  const checkpointedResources = loadCheckpointedResources(options.workDir);
+  const fits = applyCheckpointed(agentInfo.resources, checkpointedResources);
+  if (typeof fits === "string") {
+    // As in Mesos: refusing to start beats silently dropping reservations and volumes.
+    throw new Error(`cannot start the agent in ${options.workDir}: ${fits}; restore the earlier --resources or remove ${join(options.workDir, ...CHECKPOINTED_RESOURCES)}`);
+  }
   const core = createAgentCore(
     {
       workDir: options.workDir,
@@ -76,6 +111,7 @@ export async function startAgent(options: AgentOptions, logger: Logger = createL
       version: VERSION,
       ids: { next: () => randomUUID() },
       uuid: randomUuidBytes,
+      checkpointedResources,
       updateRetry: options.statusUpdateRetryMs === undefined ? undefined : { minMs: options.statusUpdateRetryMs },
     },
     loadAgentId(options.workDir),
@@ -133,6 +169,29 @@ export async function startAgent(options: AgentOptions, logger: Logger = createL
         }
         case "stop-executor":
           containerizer.stop(effect.frameworkId, effect.executorId, effect.graceMs);
+          break;
+        case "link-volumes":
+          try {
+            linkVolumes(effect.sandbox, effect.volumes);
+          } catch (err) {
+            logger.error({ sandbox: effect.sandbox, error: String(err) }, "could not link persistent volumes into the sandbox");
+          }
+          break;
+        case "apply-operation": {
+          let error: string | undefined;
+          try {
+            for (const dir of effect.createVolumes) mkdirSync(dir, { recursive: true });
+            for (const dir of effect.destroyVolumes) rmSync(dir, { recursive: true, force: true });
+            saveCheckpointedResources(options.workDir, effect.checkpointed);
+          } catch (err) {
+            error = `the agent could not apply the operation: ${String(err)}`;
+            logger.error({ error }, "operation failed");
+          }
+          perform(core.operationApplied(effect.uuid, error));
+          break;
+        }
+        case "checkpoint-resources":
+          saveCheckpointedResources(options.workDir, effect.checkpointed);
           break;
       }
     }
@@ -194,6 +253,9 @@ export async function startAgent(options: AgentOptions, logger: Logger = createL
         return apply(core.shutdownFramework(event.value.frameworkId?.value ?? "", now));
       case "shutdownExecutor":
         return apply(core.shutdownExecutor(event.value.frameworkId?.value ?? "", event.value.executorId?.value ?? "", now));
+      case "applyOperation":
+        if (event.value.operation === undefined) return;
+        return apply(core.applyOperation(event.value.frameworkId?.value || undefined, event.value.operation, event.value.operationUuid));
       default:
         return;
     }

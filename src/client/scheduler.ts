@@ -11,7 +11,7 @@
  * framework. Calls without an answer (ACCEPT, DECLINE, ...) are sent with a
  * fresh id; a rejection comes back as a v2 Error with that id (`onError`).
  */
-import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { create, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import {
   ConnectRequestSchema,
   type ConnectRequest,
@@ -144,8 +144,17 @@ export function createScheduler(options: SchedulerOptions): SchedulerClient {
     logger: options.logger,
   });
 
-  const send = (type: Call_Type, init?: Parameters<typeof schedulerRequest>[2]): boolean =>
-    subscribed && stream.send(schedulerRequest(frameworkId, type, init));
+  const send = (type: Call_Type, init?: Parameters<typeof schedulerRequest>[2]): boolean => {
+    const request = schedulerRequest(frameworkId, type, init);
+    try {
+      // A message that cannot be encoded would otherwise fail inside the
+      // stream and drop it, taking the framework's subscription along.
+      toBinary(ConnectRequestSchema, request);
+    } catch (err) {
+      throw new TypeError(`${Call_Type[type] ?? type} cannot be encoded: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    return subscribed && stream.send(request);
+  };
 
   return {
     get frameworkId() {

@@ -14,7 +14,7 @@ import {
 import * as sched from "../../gen/mesos/v1/scheduler/scheduler_pb.js";
 import * as exec from "../../gen/mesos/v1/executor/executor_pb.js";
 import { Call_Type as OperatorCallType, Response_Type } from "../../gen/mesos/v1/master/master_pb.js";
-import { TaskState, TaskStatus_Source } from "../../gen/mesos/v1/mesos_pb.js";
+import { Offer_OperationSchema, TaskInfoSchema, TaskState, TaskStatus_Source } from "../../gen/mesos/v1/mesos_pb.js";
 import { createAsyncQueue } from "../../src/util/async-queue.js";
 import { createScheduler } from "../../src/client/scheduler.js";
 import { createExecutor } from "../../src/client/executor.js";
@@ -121,6 +121,14 @@ describe("createScheduler", () => {
     expect(resubscribe.case === "scheduler" && resubscribe.value.subscribe?.frameworkInfo?.id?.value).toBe("fw-1");
     expect(resubscribe.case === "scheduler" && resubscribe.value.frameworkId?.value).toBe("fw-1");
     expect(events.filter((e) => e.type === sched.Event_Type.SUBSCRIBED)).toHaveLength(2);
+
+    // A call built wrongly is refused at once, and the stream stays up.
+    const task = create(TaskInfoSchema, { name: "t", taskId: { value: "t" } });
+    const broken = { ...task, agentId: { value: "a1" } } as typeof task; // a plain object where a message belongs
+    expect(() => scheduler.accept(["o2"], [create(Offer_OperationSchema, { type: 1, launch: { taskInfos: [broken] } })])).toThrow(/ACCEPT cannot be encoded/);
+    expect(scheduler.decline(["o3"])).toBe(true);
+    await until(() => conns[1]!.requests.length === 2);
+    expect(conns).toHaveLength(2);
   });
 });
 

@@ -5,9 +5,11 @@
  * status-update-stream.ts for reliable delivery.
  *
  *   master stream:  registered / disconnected / runTask / killTask /
- *                   acknowledge / shutdownFramework / shutdownExecutor
+ *                   acknowledge / shutdownFramework / shutdownExecutor /
+ *                   applyOperation (see operations.ts)
  *   executors:      subscribed / update / message / exited
  *   timer:          tick (resend due status updates)
+ *   shell:          operationApplied (volumes made, resources checkpointed)
  */
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { EventSchema, Event_Type, type Call_Subscribe, type Event as ExecutorEvent } from "../../../gen/mesos/v1/executor/executor_pb.js";
@@ -15,6 +17,8 @@ import {
   TaskSchema,
   type FrameworkInfo,
   type KillPolicy,
+  type Offer_Operation,
+  type Resource,
   type Task,
   type TaskInfo,
   type TaskStatus,
@@ -33,8 +37,11 @@ import {
 import { agentInfoWithId, executorKey, type AgentCoreOptions, type AgentState } from "./state.js";
 import { createStatusUpdateStreams } from "./status-update-stream.js";
 import { acknowledge, executorUpdate, flush, killTask, runTask } from "./tasks.js";
+import { applyOperation, checkpointedOf, operationApplied } from "./operations.js";
+import { addResources, applyCheckpointed } from "../resources/index.js";
 
-export type { AgentEffect, ExecutorLaunch } from "./effects.js";
+export type { AgentEffect, ExecutorLaunch, VolumeLink } from "./effects.js";
+export { volumePath } from "./operations.js";
 export type { ExecutorExit, SubscribeRefusal } from "./executors.js";
 export type { AgentCoreOptions, ExecutorRecord, TaskRecord } from "./state.js";
 
@@ -65,6 +72,10 @@ export interface AgentCore {
   executorUpdate(frameworkId: string, executorId: string, status: TaskStatus, now: Millis): { effects: AgentEffect[]; error?: string };
   executorMessage(frameworkId: string, executorId: string, data: Uint8Array): AgentEffect[];
   executorExited(frameworkId: string, executorId: string, exit: ExecutorExit, now: Millis): AgentEffect[];
+  /** The master's ApplyOperation (framework id unset for operator calls). */
+  applyOperation(frameworkId: string | undefined, operation: Offer_Operation, uuid: Uint8Array): AgentEffect[];
+  /** The shell finished (or, with `error`, failed) an apply-operation effect. */
+  operationApplied(uuid: Uint8Array, error?: string): AgentEffect[];
   /** Status updates whose resend time has come. */
   tick(now: Millis): AgentEffect[];
   /** When `tick` next has work; undefined when nothing waits. */
@@ -83,6 +94,8 @@ export function createAgentCore(options: AgentCoreOptions, agentId?: string): Ag
     executors: new Map(),
     tasks: new Map(),
     updates: createStatusUpdateStreams(options.updateRetry),
+    total: initialTotal(options),
+    operations: new Map(),
   };
 
   const reportedTasks = (): Task[] =>
@@ -115,6 +128,7 @@ export function createAgentCore(options: AgentCoreOptions, agentId?: string): Ag
       executors: [...s.executors.values()].map((e) => e.info),
       frameworks: [...s.frameworks.values()],
       version: options.version,
+      checkpointedResources: checkpointedOf(s.total),
     }),
     registered(id, now) {
       s.agentId = id;
@@ -149,9 +163,17 @@ export function createAgentCore(options: AgentCoreOptions, agentId?: string): Ag
       toMaster({ case: "frameworkMessage", value: { frameworkId: { value: frameworkId }, executorId: { value: executorId }, data } }),
     ],
     executorExited: (frameworkId, executorId, exit, now) => executorExited(s, frameworkId, executorId, exit, now),
+    applyOperation: (frameworkId, operation, uuid) => applyOperation(s, frameworkId, operation, uuid),
+    operationApplied: (uuid, error) => operationApplied(s, uuid, error),
     tick: (now) => flush(s, now),
     nextTickAt: () => (s.connected ? s.updates.nextDueAt() : undefined),
   };
+}
+
+/** The flag resources with the checkpointed ones applied; the shell has checked that they fit. */
+function initialTotal(options: AgentCoreOptions): Resource[] {
+  const total = applyCheckpointed(options.agentInfo.resources, options.checkpointedResources ?? []);
+  return typeof total === "string" ? addResources([], options.agentInfo.resources) : total;
 }
 
 function messageEvent(data: Uint8Array): ExecutorEvent {

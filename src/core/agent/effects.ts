@@ -4,7 +4,7 @@
  */
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { EventSchema, type Event as ExecutorEvent } from "../../../gen/mesos/v1/executor/executor_pb.js";
-import type { ExecutorInfo, FrameworkInfo, TaskStatus } from "../../../gen/mesos/v1/mesos_pb.js";
+import type { ExecutorInfo, FrameworkInfo, Resource, TaskStatus } from "../../../gen/mesos/v1/mesos_pb.js";
 import { AgentCallSchema, type AgentCall } from "../../../gen/mesos/v2/mesos_pb.js";
 import type { ExecutorKind } from "./state.js";
 
@@ -33,7 +33,29 @@ export type AgentEffect =
    * subscribed, else after `graceMs` if it has not ended by itself. The
    * shell reports the end through `executorExited`.
    */
-  | { kind: "stop-executor"; frameworkId: string; executorId: string; graceMs: number };
+  | { kind: "stop-executor"; frameworkId: string; executorId: string; graceMs: number }
+  /**
+   * Make each volume reachable at `containerPath` inside the sandbox (a
+   * link to its directory under the work dir), creating the sandbox if
+   * needed. Comes before the task reaches its executor.
+   */
+  | { kind: "link-volumes"; sandbox: string; volumes: VolumeLink[] }
+  /**
+   * Carry out an operation on the agent's resources: create the new volume
+   * directories, delete the destroyed ones, then checkpoint `checkpointed`
+   * (atomically). The shell answers with `operationApplied`.
+   */
+  | { kind: "apply-operation"; uuid: Uint8Array; createVolumes: string[]; destroyVolumes: string[]; checkpointed: Resource[] }
+  /** Checkpoint the agent's dynamic reservations and volumes (after a failed operation was undone). */
+  | { kind: "checkpoint-resources"; checkpointed: Resource[] };
+
+/** A persistent volume as a task sees it. */
+export interface VolumeLink {
+  /** The volume's directory under the agent's work dir. */
+  hostPath: string;
+  /** Relative to the sandbox. */
+  containerPath: string;
+}
 
 /** A to-executor effect from an event init. */
 export function toExecutor(

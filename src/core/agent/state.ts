@@ -26,10 +26,12 @@ import {
   type ExecutorInfo,
   type FrameworkInfo,
   type KillPolicy,
+  type Resource,
   type TaskInfo,
   type TaskState,
 } from "../../../gen/mesos/v1/mesos_pb.js";
 import type { IdSource } from "../clock.js";
+import type { Conversion } from "../resources/index.js";
 import type { StatusUpdateStreams } from "./status-update-stream.js";
 
 /** Where an executor is in its lifecycle (see the diagram above). */
@@ -79,6 +81,11 @@ export interface AgentCoreOptions {
   ids: IdSource;
   /** 16-byte uuids for updates the agent generates. */
   uuid: () => Uint8Array;
+  /**
+   * Dynamic reservations and volumes checkpointed by an earlier run, already
+   * checked to fit in agentInfo.resources (see applyCheckpointed).
+   */
+  checkpointedResources?: Resource[];
   /** Status update resend bounds; Mesos' 10 s .. 10 min when absent. */
   updateRetry?: { minMs?: number; maxMs?: number };
 }
@@ -95,6 +102,10 @@ export interface AgentState {
   /** Keyed by `taskKey`. */
   tasks: Map<string, TaskRecord>;
   updates: StatusUpdateStreams;
+  /** agentInfo.resources with the dynamic reservations and volumes applied. */
+  total: Resource[];
+  /** Operations applied to `total` whose shell work is not done yet, by uuid (hex). */
+  operations: Map<string, { frameworkId: string | undefined; conversion: Conversion }>;
 }
 
 /** Map key of an executor. */

@@ -15,6 +15,7 @@ import {
   TaskStatus_Reason,
   type FrameworkInfo,
   type KillPolicy,
+  type Resource,
   type TaskInfo,
   type TaskStatus,
 } from "../../../gen/mesos/v1/mesos_pb.js";
@@ -22,6 +23,7 @@ import type { Millis } from "../clock.js";
 import { statusUpdateEffect, toExecutor, type AgentEffect } from "./effects.js";
 import { isTerminalState } from "../task-state.js";
 import { agentStatus } from "./states.js";
+import { volumeLinks } from "./operations.js";
 import { executorKey, sandboxPath, taskKey, type AgentState, type ExecutorRecord, type TaskRecord } from "./state.js";
 
 /** Ids that become path segments must not escape the sandbox tree. */
@@ -117,6 +119,7 @@ export function runTask(s: AgentState, framework: FrameworkInfo, task: TaskInfo,
   s.executors.set(executorKey(frameworkId, executorId), executor);
   const { sandbox, kind } = executor;
   return [
+    ...linkVolumes(s, sandbox, [...task.resources, ...info.resources]),
     { kind: "launch-executor", launch: { frameworkId, executorId, containerId, sandbox, agentId: s.agentId, kind, info, frameworkInfo: framework } },
   ];
 }
@@ -130,11 +133,18 @@ function addToExecutor(s: AgentState, executor: ExecutorRecord, record: TaskReco
   }
   s.tasks.set(taskKey(record.frameworkId, taskId), record);
   executor.tasks.add(taskId);
+  const links = linkVolumes(s, executor.sandbox, record.info.resources);
   if (executor.phase === "launching") {
     executor.queued.push(record.info);
-    return [];
+    return links;
   }
-  return [toExecutor(executor.frameworkId, executor.executorId, { type: Event_Type.LAUNCH, launch: { task: record.info } })];
+  return [...links, toExecutor(executor.frameworkId, executor.executorId, { type: Event_Type.LAUNCH, launch: { task: record.info } })];
+}
+
+/** Persistent volumes among `resources`, linked into the sandbox before the task can use them. */
+function linkVolumes(s: AgentState, sandbox: string, resources: Resource[]): AgentEffect[] {
+  const volumes = volumeLinks(s.options.workDir, resources);
+  return volumes.length === 0 ? [] : [{ kind: "link-volumes", sandbox, volumes }];
 }
 
 function commandSummary(task: TaskInfo): string {

@@ -234,14 +234,15 @@ export function operatorResourceOperation(ctx: Ctx, agentId: string, operation: 
   if (typeof conversion === "string") return { code: ErrorCode.INVALID_ARGUMENT, message: conversion };
   const problem = checkAgainstAgent(ctx, agent, operation, conversion, undefined, undefined);
   if (problem !== undefined) return { code: ErrorCode.INVALID_ARGUMENT, message: problem };
+  const lacking: CallError = {
+    code: ErrorCode.FAILED_PRECONDITION,
+    message: `${name(operation)} needs ${formatResources(conversion.consumed)} free on agent ${agentId}, which it does not have`,
+  };
   if (!ctx.allocator.convertResources(agentId, conversion)) {
+    // Rescinding offers only helps when the agent has the resources at all.
+    if (applyConversion(agent.total, conversion) === undefined) return lacking;
     rescindOffers(ctx, [...agent.offers]);
-    if (!ctx.allocator.convertResources(agentId, conversion)) {
-      return {
-        code: ErrorCode.FAILED_PRECONDITION,
-        message: `${name(operation)} needs ${formatResources(conversion.consumed)} free on agent ${agentId}, which it does not have`,
-      };
-    }
+    if (!ctx.allocator.convertResources(agentId, conversion)) return lacking;
   }
   dispatchToAgent(ctx, agent, operation, { agentId, frameworkId: undefined, operationId: undefined, conversion, role: undefined });
   requestAllocation(ctx);
