@@ -177,6 +177,31 @@ describe("master core: dynamic reservations and volumes from ACCEPT", () => {
   });
 });
 
+describe("master core: GET_ROLES", () => {
+  it("shows each role's weight, quota, and what it has allocated, offered and reserved", () => {
+    const { h, agentId } = cluster();
+    operator(h, { type: OperatorCallType.RESERVE_RESOURCES, reserveResources: { agentId: { value: agentId }, resources: reserved("cpus:1", "ops") } });
+    operator(h, { type: OperatorCallType.UPDATE_WEIGHTS, updateWeights: { weightInfos: [{ role: "prod", weight: 2 }] } });
+    operator(h, { type: OperatorCallType.UPDATE_QUOTA, updateQuota: { quotaConfigs: [{ role: "prod", limits: { cpus: { value: 3 } } }] } });
+    h.allocate();
+    const result = operator(h, { type: OperatorCallType.GET_ROLES });
+    if ("code" in result) throw new Error(result.message);
+    const view = (result.getRoles?.roles ?? []).map((r) => ({
+      name: r.name,
+      weight: r.weight,
+      frameworks: r.frameworks.length,
+      allocated: formatResources(r.allocated),
+      offered: formatResources(r.offered),
+      reserved: formatResources(r.reserved),
+      limits: Object.fromEntries(Object.entries(r.quotaLimits).map(([k, v]) => [k, v.value])),
+    }));
+    expect(view).toEqual([
+      { name: "ops", weight: 1, frameworks: 0, allocated: "{}", offered: "{}", reserved: "cpus(ops):1", limits: {} },
+      { name: "prod", weight: 2, frameworks: 1, allocated: "cpus:3; mem:1024; disk:1000", offered: "cpus:3; mem:1024; disk:1000", reserved: "{}", limits: { cpus: 3 } },
+    ]);
+  });
+});
+
 describe("master core: operator reservations and volumes", () => {
   it("reserves free resources, rescinding offers that hold them", () => {
     const { h, agentId } = cluster("dev");

@@ -6,7 +6,8 @@ import {
   type Call as OperatorCall,
   type Response,
 } from "../../../gen/mesos/v1/master/master_pb.js";
-import { Offer_OperationSchema, Offer_Operation_Type as OperationType, type Offer_Operation } from "../../../gen/mesos/v1/mesos_pb.js";
+import { Offer_OperationSchema, Offer_Operation_Type as OperationType, type Offer_Operation, type Resource } from "../../../gen/mesos/v1/mesos_pb.js";
+import { addResources, reservationRole, unallocated } from "../resources/index.js";
 import { validateWeight } from "../allocator/index.js";
 import { operatorResourceOperation } from "./operations.js";
 import { requestAllocation, type Ctx } from "./context.js";
@@ -15,13 +16,37 @@ import { ErrorCode, type CallError } from "./events.js";
 import { removeFramework } from "./frameworks.js";
 import { agentView, getState } from "./views.js";
 
+/**
+ * GET_ROLES: every role with a framework, an allocation, a weight, a quota or
+ * a reservation, with what it holds.
+ */
 function roles(ctx: Ctx) {
-  return ctx.allocator.roles().map((r) => ({
-    name: r.role,
-    weight: r.weight,
-    frameworks: r.frameworks.map((value) => ({ value })),
-    resources: r.allocated,
-  }));
+  const summaries = new Map(ctx.allocator.roles().map((r) => [r.role, r]));
+  const offered = new Map<string, Resource[]>();
+  for (const record of ctx.state.offers.values()) offered.set(record.role, addResources(offered.get(record.role) ?? [], unallocated(record.resources)));
+  const reserved = new Map<string, Resource[]>();
+  for (const agent of ctx.state.agents.values()) {
+    for (const r of agent.total) {
+      const role = reservationRole(r);
+      if (role !== "*") reserved.set(role, addResources(reserved.get(role) ?? [], [r]));
+    }
+  }
+  const names = [...new Set([...summaries.keys(), ...ctx.state.quotas.keys(), ...reserved.keys()])].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return names.map((name) => {
+    const summary = summaries.get(name);
+    const quota = ctx.state.quotas.get(name);
+    return {
+      name,
+      weight: summary?.weight ?? 1,
+      frameworks: (summary?.frameworks ?? []).map((value) => ({ value })),
+      resources: summary?.allocated ?? [],
+      allocated: summary?.allocated ?? [],
+      offered: offered.get(name) ?? [],
+      reserved: reserved.get(name) ?? [],
+      quotaGuarantees: quota?.guarantees ?? {},
+      quotaLimits: quota?.limits ?? {},
+    };
+  });
 }
 
 /** The operator's resource calls as the Offer.Operation they amount to. */
