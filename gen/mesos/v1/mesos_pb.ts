@@ -2605,9 +2605,9 @@ export type Role = Message<"mesos.v1.Role"> & {
 
   /**
    * Plateau's additions, numbered far from Mesos' own fields; Mesos clients
-   * skip them. What the role and its sub-roles hold: `allocated` (in use or
-   * offered), `offered`, and `reserved` (everything reserved for the role on
-   * any agent, used or not). Resources carry no allocation_info.
+   * skip them. What is allocated to the role itself (in use or offered),
+   * what of that is offered, and everything reserved for it on any agent,
+   * used or not. Resources carry no allocation_info.
    *
    * @generated from field: repeated mesos.v1.Resource allocated = 101;
    */
