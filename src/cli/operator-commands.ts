@@ -1,5 +1,5 @@
 /**
- * Read-only operator commands: `plateau agents|frameworks|tasks|state`.
+ * Read-only operator commands: `plateau agents|frameworks|tasks|roles|state`.
  * Tables for people, `--json` (Mesos v1 field names) for scripts.
  */
 import { toJson } from "@bufbuild/protobuf";
@@ -10,12 +10,14 @@ import {
   type Response,
   type Response_GetAgents,
   type Response_GetFrameworks,
+  type Response_GetRoles,
   type Response_GetTasks,
 } from "../../gen/mesos/v1/master/master_pb.js";
 import type { Resource, Task } from "../../gen/mesos/v1/mesos_pb.js";
 import { createOperator } from "../client/operator.js";
 import { commonFlags, type CliIo, type Command } from "./command.js";
 import { isTerminalState } from "../core/task-state.js";
+import { addResources, formatResources } from "../core/resources/index.js";
 import { formatNumber, formatTable, taskStateName } from "./format.js";
 
 /** Sum of the scalar resources called `name`. */
@@ -74,6 +76,19 @@ export function frameworksTable(frameworks: Response_GetFrameworks, tasks: Task[
   return formatTable(["ID", "NAME", "ROLES", "ACTIVE", "TASKS"], rows);
 }
 
+/** Rows of `plateau roles`: weight, frameworks, what is allocated, reserved and the quota limits. */
+export function rolesTable(roles: Response_GetRoles): string {
+  const rows = roles.roles.map((r) => [
+    r.name,
+    formatNumber(r.weight),
+    String(r.frameworks.length),
+    r.allocated.length > 0 ? formatResources(addResources([], r.allocated)) : "-",
+    r.reserved.length > 0 ? formatResources(addResources([], r.reserved)) : "-",
+    Object.keys(r.quotaLimits).length > 0 ? Object.entries(r.quotaLimits).map(([name, v]) => `${name}:${formatNumber(v.value)}`).join("; ") : "-",
+  ]);
+  return formatTable(["ROLE", "WEIGHT", "FRAMEWORKS", "ALLOCATED", "RESERVED", "QUOTA LIMITS"], rows);
+}
+
 /** What each read command asks and how it renders the answer. */
 const reads: Record<string, { summary: string; call: Call_Type; render: (r: Response) => string }> = {
   agents: {
@@ -91,6 +106,11 @@ const reads: Record<string, { summary: string; call: Call_Type; render: (r: Resp
     summary: "List tasks (running, unreachable, completed).",
     call: Call_Type.GET_TASKS,
     render: (r) => (r.getTasks ? tasksTable(r.getTasks) : ""),
+  },
+  roles: {
+    summary: "List roles: weight, frameworks, allocated and reserved resources, quota.",
+    call: Call_Type.GET_ROLES,
+    render: (r) => (r.getRoles ? rolesTable(r.getRoles) : ""),
   },
   state: {
     summary: "Show the whole cluster state: agents, frameworks and tasks.",
@@ -136,7 +156,7 @@ async function runRead(name: string, master: string, json: boolean, io: CliIo): 
   }
 }
 
-/** `plateau agents`, `plateau frameworks`, `plateau tasks`, `plateau state`. */
+/** `plateau agents`, `plateau frameworks`, `plateau tasks`, `plateau roles`, `plateau state`. */
 export const operatorCommands: Command[] = Object.entries(reads).map(([name, read]) => ({
   name,
   summary: read.summary,
