@@ -6,11 +6,12 @@ import { MasterInfoSchema } from "../../gen/mesos/v1/mesos_pb.js";
 import { MesosService, OperateResponseSchema, file_mesos_v2_mesos } from "../../gen/mesos/v2/mesos_pb.js";
 import { createAllocator, parseMinAllocatable, parseWeights } from "../core/allocator/index.js";
 import type { IdSource } from "../core/clock.js";
-import { createMasterCore, type MasterCore } from "../core/master/master-core.js";
+import { createMasterCore, type Effect, type MasterCore } from "../core/master/master-core.js";
 import { createLogger, type Logger } from "../log.js";
 import { createServer } from "../transport/server.js";
 import { VERSION } from "../version.js";
 import type { MasterOptions } from "./options.js";
+import { openEmbeddedRegistry } from "./registry.js";
 import { createSessionTable, toConnectError } from "./sessions.js";
 
 export interface MasterDaemon {
@@ -76,10 +77,12 @@ export async function startMaster(options: MasterOptions, logger: Logger = creat
     minAllocatable: options.minAllocatableResources === undefined ? undefined : parseMinAllocatable(options.minAllocatableResources),
   });
   for (const [role, weight] of parseWeights(options.weights ?? "")) allocator.setWeight(role, weight);
+  const registry = openEmbeddedRegistry(options.workDir);
   const core = createMasterCore({
     allocator,
     ids: masterIds(masterId),
     now: Date.now(),
+    registry: registry.current,
     options: {
       info,
       heartbeatIntervalSeconds: options.heartbeatIntervalSeconds,
@@ -95,24 +98,59 @@ export async function startMaster(options: MasterOptions, logger: Logger = creat
   const allocateSoon = () => {
     allocationQueued ??= setImmediate(() => {
       allocationQueued = undefined;
-      sessions.apply(core.allocateChanged(Date.now()));
+      void submit(core.allocateChanged(Date.now()));
     });
   };
   const sessions = createSessionTable(
     {
-      request: (session, request) => core.request(session, request, Date.now()),
-      closed: (session) => core.sessionClosed(session, Date.now()),
+      request: (session, request) => {
+        void submit(core.request(session, request, Date.now()));
+        return [];
+      },
+      closed: (session) => {
+        void submit(core.sessionClosed(session, Date.now()));
+        return [];
+      },
       allocateSoon,
     },
     logger,
   );
+
+  // Effects wait behind registry writes in flight, in order, so no answer
+  // or event gets ahead of a change that is not stored yet.
+  let writes: Promise<void> = Promise.resolve();
+  let batchesWaiting = 0;
+  const submit = (effects: Effect[]): Promise<void> => {
+    if (batchesWaiting === 0 && !effects.some((e) => e.kind === "persist")) {
+      sessions.apply(effects);
+      return Promise.resolve();
+    }
+    batchesWaiting++;
+    const done = writes.then(async () => {
+      for (const effect of effects) if (effect.kind === "persist") await registry.apply(effect.operation);
+      sessions.apply(effects);
+    });
+    writes = done.then(
+      () => {
+        batchesWaiting--;
+      },
+      (err: unknown) => registryFailed(err),
+    );
+    return done;
+  };
+  // As in Mesos: a master that cannot store a change stops rather than go
+  // on with state it could lose; the client got an error, not an answer.
+  const registryFailed = (err: unknown): never => {
+    logger.fatal({ registry: registry.location, error: String(err) }, "cannot write the registry; exiting");
+    process.exit(1);
+  };
   const routes = (router: ConnectRouter) =>
     router.service(MesosService, {
       connect: (requests, context) => sessions.serve(requests, context),
-      operate: (request) => {
+      operate: async (request) => {
         if (request.call === undefined) throw new ConnectError("Expecting 'call' to be present", Code.InvalidArgument);
         const { result, effects } = core.operate(request.call, Date.now());
-        sessions.apply(effects);
+        await submit(effects);
         if ("code" in result) throw toConnectError(result);
         return create(OperateResponseSchema, { response: result });
       },
@@ -125,11 +163,11 @@ export async function startMaster(options: MasterOptions, logger: Logger = creat
   if (info.address !== undefined) info.address.port = bound.port;
 
   const timers = [
-    setInterval(() => sessions.apply(core.allocate(Date.now())), options.allocationIntervalSeconds * 1000),
-    setInterval(() => sessions.apply(core.heartbeat(Date.now())), options.heartbeatIntervalSeconds * 1000),
-    setInterval(() => sessions.apply(core.expire(Date.now())), 1000),
+    setInterval(() => void submit(core.allocate(Date.now())), options.allocationIntervalSeconds * 1000),
+    setInterval(() => void submit(core.heartbeat(Date.now())), options.heartbeatIntervalSeconds * 1000),
+    setInterval(() => void submit(core.expire(Date.now())), 1000),
   ];
-  logger.info({ port: bound.port, id: masterId, version: VERSION }, "master listening");
+  logger.info({ port: bound.port, id: masterId, version: VERSION, registry: registry.location }, "master listening");
 
   return {
     port: bound.port,

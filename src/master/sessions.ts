@@ -70,6 +70,8 @@ export function createSessionTable(
         handlers.allocateSoon();
         continue;
       }
+      // Registry writes are the daemon's: it stores them before handing over the effects that follow.
+      if (effect.kind === "persist") continue;
       const outbox = outboxes.get(effect.session);
       if (outbox === undefined) continue;
       if (effect.kind === "send") {

@@ -15,6 +15,7 @@ import { createAllocator } from "../../src/core/allocator/index.js";
 import { createCounterIds } from "../../src/core/clock.js";
 import { createMasterCore, type Effect, type MasterCore } from "../../src/core/master/master-core.js";
 import { parseResources } from "../../src/core/resources/index.js";
+import type { Registry, RegistryOperation } from "../../src/core/registry/registry.js";
 
 /**
  * Drives the pure master core the way the shell does, recording what each
@@ -27,12 +28,15 @@ export class MasterHarness {
   readonly ended = new Map<string, Effect & { kind: "end" }>();
   /** How many times the core asked for an early allocation pass. */
   allocationRequests = 0;
+  /** Registry changes the core asked to store, in order. */
+  readonly persisted: RegistryOperation[] = [];
 
-  constructor(options: { heartbeatIntervalSeconds?: number; agentReregisterTimeoutSeconds?: number; offerTimeoutSeconds?: number } = {}) {
+  constructor(options: { heartbeatIntervalSeconds?: number; agentReregisterTimeoutSeconds?: number; offerTimeoutSeconds?: number; registry?: Registry } = {}) {
     this.core = createMasterCore({
       allocator: createAllocator({}),
       ids: createCounterIds("m"),
       now: this.now,
+      registry: options.registry,
       options: {
         info: { $typeName: "mesos.v1.MasterInfo", id: "m", ip: 0, port: 5050, pid: "", hostname: "localhost", version: "test", capabilities: [] },
         heartbeatIntervalSeconds: options.heartbeatIntervalSeconds ?? 15,
@@ -50,6 +54,8 @@ export class MasterHarness {
         this.inbox.set(effect.session, [...(this.inbox.get(effect.session) ?? []), effect.response]);
       } else if (effect.kind === "end") {
         this.ended.set(effect.session, effect);
+      } else if (effect.kind === "persist") {
+        this.persisted.push(effect.operation);
       } else {
         this.allocationRequests++;
       }

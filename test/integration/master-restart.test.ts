@@ -4,6 +4,8 @@ import { afterAll, describe, expect, it } from "vitest";
 import { TaskInfoSchema, TaskState, type Offer, type TaskStatus } from "../../gen/mesos/v1/mesos_pb.js";
 import { Event_Type } from "../../gen/mesos/v1/scheduler/scheduler_pb.js";
 import { createScheduler } from "../../src/client/scheduler.js";
+import { createOperator } from "../../src/client/operator.js";
+import { Call_Type as OperatorCallType } from "../../gen/mesos/v1/master/master_pb.js";
 import { parseResources } from "../../src/core/resources/index.js";
 import { ProcessScope, eventually } from "../helpers/processes.js";
 
@@ -67,6 +69,28 @@ describe("a master restart loses no running task", () => {
       await eventually(() => statuses.find((s) => s.state === TaskState.TASK_KILLED), "TASK_KILLED");
     } finally {
       await scheduler.teardown().catch(() => undefined);
+    }
+  });
+
+  it("keeps weights and quota in the embedded registry across a SIGKILL", async () => {
+    const port = await freePort();
+    const workDir = scope.tempDir();
+    const masterArgs = ["master", "--port", String(port), "--work-dir", workDir];
+    let master = await scope.start(masterArgs, "master listening");
+    const operator = createOperator({ master: `127.0.0.1:${port}` });
+    try {
+      await operator.call({ type: OperatorCallType.UPDATE_WEIGHTS, updateWeights: { weightInfos: [{ role: "eng", weight: 2.5 }] } });
+      await operator.call({ type: OperatorCallType.UPDATE_QUOTA, updateQuota: { quotaConfigs: [{ role: "eng/web", limits: { cpus: { value: 4 } } }] } });
+      // Acknowledged means stored: killing the master at once loses neither.
+      master.process.kill("SIGKILL");
+      await new Promise((resolve) => master.process.once("exit", resolve));
+      master = await scope.start(masterArgs, "master listening");
+      const weights = await eventually(() => operator.call({ type: OperatorCallType.GET_WEIGHTS }).catch(() => undefined), "the restarted master");
+      expect(weights.getWeights?.weightInfos.find((w) => w.role === "eng")?.weight).toBe(2.5);
+      const quota = await operator.call({ type: OperatorCallType.GET_QUOTA });
+      expect(quota.getQuota?.status?.configs.map((c) => [c.role, c.limits.cpus?.value])).toEqual([["eng/web", 4]]);
+    } finally {
+      await operator.close();
     }
   });
 });

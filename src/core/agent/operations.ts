@@ -30,7 +30,7 @@ import {
 import { toMaster, type AgentEffect, type VolumeLink } from "./effects.js";
 import type { AgentState } from "./state.js";
 
-const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString("hex");
+const hex = (bytes: Uint8Array): string => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 
 /**
  * Where a persistent volume lives: `<work_dir>/volumes/roles/<role>/<id>`,

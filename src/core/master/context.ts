@@ -5,6 +5,7 @@ import type { Allocator } from "../allocator/index.js";
 import type { IdSource, Millis } from "../clock.js";
 import type { CallError } from "./events.js";
 import type { PendingOperation } from "./operations.js";
+import type { RegistryOperation } from "../registry/registry.js";
 import type {
   AgentRecord,
   FrameworkRecord,
@@ -23,7 +24,13 @@ export type Effect =
    * allocation pass soon, without waiting for the interval. The shell
    * batches these so a burst of events costs one pass.
    */
-  | { kind: "allocate" };
+  | { kind: "allocate" }
+  /**
+   * Store this change in the registry. The shell holds back every later
+   * effect (answers included) until it is stored, so nothing is
+   * acknowledged that a restart could lose.
+   */
+  | { kind: "persist"; operation: RegistryOperation };
 
 export interface MasterCoreOptions {
   info: MasterInfo;

@@ -8,6 +8,8 @@ import {
   type Response,
 } from "../../../gen/mesos/v1/master/master_pb.js";
 import type { AgentCall, ConnectRequest } from "../../../gen/mesos/v2/mesos_pb.js";
+import { Call_UpdateQuotaSchema } from "../../../gen/mesos/v1/master/master_pb.js";
+import { create } from "@bufbuild/protobuf";
 import type { Allocator } from "../allocator/index.js";
 import type { IdSource, Millis } from "../clock.js";
 import { disconnectAgent, executorExited, expireAgents, frameworkMessageFromAgent, registerAgent } from "./agents.js";
@@ -28,6 +30,8 @@ import { updateFramework } from "./framework-update.js";
 import { accept, allocate, decline, expireOffers } from "./offers.js";
 import { agentOperationStatus } from "./operations.js";
 import { operatorCall } from "./operator.js";
+import { updateQuota } from "./quota.js";
+import type { Registry } from "../registry/registry.js";
 import type { FrameworkRecord, SessionId } from "./state.js";
 import { acknowledge, kill, reconcile, statusUpdate } from "./tasks.js";
 import { getState } from "./views.js";
@@ -55,7 +59,12 @@ export interface MasterCore {
   readonly state: MasterState;
 }
 
-export function createMasterCore(deps: { allocator: Allocator; ids: IdSource; options: MasterCoreOptions; now: Millis }): MasterCore {
+/**
+ * A master core. With `registry` (what an earlier run stored), its weights
+ * and quota are in force from the start; a registry this master cannot
+ * accept throws, since starting without it would silently drop them.
+ */
+export function createMasterCore(deps: { allocator: Allocator; ids: IdSource; options: MasterCoreOptions; now: Millis; registry?: Registry }): MasterCore {
   const state: MasterState = {
     frameworks: new Map(),
     agents: new Map(),
@@ -72,6 +81,7 @@ export function createMasterCore(deps: { allocator: Allocator; ids: IdSource; op
     body(ctx);
     return ctx.out;
   };
+  if (deps.registry !== undefined) recoverRegistry(run, deps.registry, deps.now);
   return {
     state,
     request: (session, request, now) => run(now, (ctx) => dispatch(ctx, session, request)),
@@ -93,6 +103,15 @@ export function createMasterCore(deps: { allocator: Allocator; ids: IdSource; op
       return { result, effects };
     },
   };
+}
+
+function recoverRegistry(run: (now: Millis, body: (ctx: Ctx) => void) => Effect[], registry: Registry, now: Millis): void {
+  run(now, (ctx) => {
+    for (const w of registry.weights) ctx.allocator.setWeight(w.role, w.weight);
+    if (registry.quotas.length === 0) return;
+    const error = updateQuota(ctx, create(Call_UpdateQuotaSchema, { quotaConfigs: registry.quotas }));
+    if (error !== undefined) throw new Error(`the registry holds quota this master refuses: ${error.message}`);
+  });
 }
 
 function isCallError(value: Response | CallError): value is CallError {

@@ -118,12 +118,15 @@ export function operatorCall(ctx: Ctx, call: OperatorCall): Response | CallError
         if (problem !== undefined) return { code: ErrorCode.INVALID_ARGUMENT, message: problem };
       }
       for (const info of infos) ctx.allocator.setWeight(info.role, info.weight);
+      ctx.out.push({ kind: "persist", operation: { kind: "update-weights", weights: infos } });
       requestAllocation(ctx);
       return r({ type: Response_Type.UNKNOWN });
     }
     case OperatorCallType.UPDATE_QUOTA: {
       const error = updateQuota(ctx, call.updateQuota);
-      return error ?? r({ type: Response_Type.UNKNOWN });
+      if (error !== undefined) return error;
+      ctx.out.push({ kind: "persist", operation: { kind: "update-quota", configs: call.updateQuota?.quotaConfigs ?? [] } });
+      return r({ type: Response_Type.UNKNOWN });
     }
     case OperatorCallType.GET_QUOTA:
       return r({ type: Response_Type.GET_QUOTA, getQuota: { status: { configs: quotaConfigs(ctx) } } });
