@@ -34,7 +34,7 @@ const f = (spec: FlagSpec): FlagSpec => spec;
 const masterFlags: FlagSpec[] = [
   f({ name: "ip", kind: "string", description: "Address to listen on", default: defaultMasterOptions.ip }),
   f({ name: "port", kind: "number", description: "Port to listen on (0: any free port)", default: defaultMasterOptions.port }),
-  f({ name: "work-dir", kind: "string", description: "Directory of the embedded registry", placeholder: "DIR" }),
+  f({ name: "work-dir", kind: "string", description: "Directory of the embedded registry (weights, quota); in memory when absent", placeholder: "DIR" }),
   f({
     name: "allocation-interval",
     kind: "string",

@@ -6,7 +6,7 @@ export interface MasterOptions {
   ip: string;
   /** 0 picks a free port; the daemon logs and reports the one it bound. */
   port: number;
-  /** Directory for the embedded registry; a temp dir when absent. */
+  /** Directory of the embedded registry; without it the registry lives in memory. */
   workDir?: string;
   /** Seconds between allocation passes (Mesos --allocation_interval). */
   allocationIntervalSeconds: number;
