@@ -94,5 +94,7 @@ describe("the README quick start, as written", () => {
     expect(all).toMatch(/mesos\.v2\.MesosService/);
     expect(all).toMatch(/"getState"/);
     expect(all).toMatch(/"SUBSCRIBED"/);
+    // `plateau roles` after the weight, quota and reservation calls.
+    expect(all).toMatch(/prod\s+2\s+0\s+-\s+cpus\(prod\):1\s+cpus:2/);
   });
 });
