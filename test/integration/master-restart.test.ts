@@ -93,4 +93,35 @@ describe("a master restart loses no running task", () => {
       await operator.close();
     }
   });
+
+  it("keeps admitted agents and frameworks in the embedded registry across a SIGKILL", async () => {
+    const port = await freePort();
+    const address = `127.0.0.1:${port}`;
+    const masterArgs = ["master", "--port", String(port), "--work-dir", scope.tempDir()];
+    let master = await scope.start(masterArgs, "master listening");
+    const agentDir = scope.tempDir();
+    const agentArgs = ["agent", "--master", address, "--port", "0", "--work-dir", agentDir, "--resources", "cpus:1;mem:256"];
+    let agent = await scope.start(agentArgs, "agent listening");
+    const operator = createOperator({ master: address });
+    const scheduler = createScheduler({ master: address, framework: { user: "test", name: "remembered", failoverTimeout: 3600 }, onEvent: () => undefined });
+    try {
+      await eventually(() => (scheduler.subscribed ? true : undefined), "SUBSCRIBED");
+      const agentId = await eventually(async () => (await operator.getAgents()).agents[0]?.agentInfo?.id?.value, "the agent to register");
+      const frameworkId = scheduler.frameworkId;
+      // Neither comes back on its own: the registry is all the new master has.
+      await scheduler.close();
+      await agent.stop();
+      master.process.kill("SIGKILL");
+      await new Promise((resolve) => master.process.once("exit", resolve));
+      master = await scope.start(masterArgs, "master listening");
+      const state = await eventually(() => operator.getState().catch(() => undefined), "the restarted master");
+      expect(state.getAgents?.agents.map((a) => [a.agentInfo?.id?.value, a.active])).toEqual([[agentId, false]]);
+      expect(state.getFrameworks?.frameworks.map((f) => [f.frameworkInfo?.id?.value, f.frameworkInfo?.name, f.active])).toEqual([[frameworkId, "remembered", false]]);
+      agent = await scope.start(agentArgs, "agent listening");
+      await eventually(async () => ((await operator.getAgents()).agents.find((a) => a.agentInfo?.id?.value === agentId)?.active ? true : undefined), "the agent to re-register");
+    } finally {
+      await scheduler.close();
+      await operator.close();
+    }
+  });
 });

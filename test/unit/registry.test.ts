@@ -5,7 +5,8 @@ import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { afterEach, describe, expect, it } from "vitest";
 import { CallSchema as OperatorCallSchema, Call_Type as OperatorCallType } from "../../gen/mesos/v1/master/master_pb.js";
 import { QuotaConfigSchema } from "../../gen/mesos/v1/quota/quota_pb.js";
-import { FrameworkInfo_Capability_Type as Capability } from "../../gen/mesos/v1/mesos_pb.js";
+import { AgentInfoSchema, FrameworkInfoSchema, FrameworkInfo_Capability_Type as Capability, TaskState } from "../../gen/mesos/v1/mesos_pb.js";
+import { Call_Type as SchedulerCallType } from "../../gen/mesos/v1/scheduler/scheduler_pb.js";
 import { applyRegistryOperation, emptyRegistry } from "../../src/core/registry/registry.js";
 import { openEmbeddedRegistry } from "../../src/master/registry.js";
 import { MasterHarness } from "../helpers/master-harness.js";
@@ -31,6 +32,42 @@ describe("registry operations", () => {
     const removed = applyRegistryOperation(withQuota.registry, { kind: "update-quota", configs: [quota("ops")] });
     expect(removed.registry.quotas.map((q) => q.role)).toEqual(["eng"]);
     expect(withQuota.registry.quotas).toHaveLength(2); // the input is left as it was
+  });
+});
+
+describe("registry operations on agents and frameworks", () => {
+  const agent = (id: string, hostname = "h") => create(AgentInfoSchema, { id: { value: id }, hostname });
+  const framework = (id: string, name = "fw") => create(FrameworkInfoSchema, { id: { value: id }, name, user: "u" });
+
+  it("admits agents, marks them unreachable and back, and keeps gone ones out", () => {
+    let r = emptyRegistry();
+    const apply = (op: Parameters<typeof applyRegistryOperation>[1]) => {
+      const next = applyRegistryOperation(r, op);
+      r = next.registry;
+      return next.changed;
+    };
+    expect(apply({ kind: "admit-agent", info: agent("a2") })).toBe(true);
+    expect(apply({ kind: "admit-agent", info: agent("a1") })).toBe(true);
+    expect(apply({ kind: "admit-agent", info: agent("a1") })).toBe(false);
+    expect(r.agents.map((a) => a.id?.value)).toEqual(["a1", "a2"]);
+    expect(apply({ kind: "mark-agent-unreachable", agentId: "a1", time: 5000 })).toBe(true);
+    expect([r.agents.map((a) => a.id?.value), r.unreachable.map((m) => [m.info?.id?.value, m.time?.nanoseconds])]).toEqual([["a2"], [["a1", 5_000_000_000n]]]);
+    expect(apply({ kind: "admit-agent", info: agent("a1", "h2") })).toBe(true);
+    expect([r.agents.map((a) => a.hostname), r.unreachable]).toEqual([["h2", "h"], []]);
+    expect(apply({ kind: "mark-agent-gone", agentId: "a2", time: 6000 })).toBe(true);
+    expect(apply({ kind: "admit-agent", info: agent("a2") })).toBe(false);
+    expect(r.gone.map((m) => m.info?.id?.value)).toEqual(["a2"]);
+    expect(apply({ kind: "mark-agent-unreachable", agentId: "nobody", time: 1 })).toBe(false);
+  });
+
+  it("adds, updates and removes frameworks, keeping when their scheduler left", () => {
+    let r = applyRegistryOperation(emptyRegistry(), { kind: "add-framework", info: framework("f1") }).registry;
+    r = applyRegistryOperation(r, { kind: "framework-disconnected", frameworkId: "f1", time: 7000 }).registry;
+    r = applyRegistryOperation(r, { kind: "add-framework", info: framework("f1", "renamed") }).registry;
+    expect(r.frameworks.map((f) => [f.info?.name, f.disconnectedTime?.nanoseconds])).toEqual([["renamed", 7_000_000_000n]]);
+    r = applyRegistryOperation(r, { kind: "framework-disconnected", frameworkId: "f1", time: undefined }).registry;
+    expect(r.frameworks[0]?.disconnectedTime).toBeUndefined();
+    expect(applyRegistryOperation(r, { kind: "remove-framework", frameworkId: "f1" }).registry.frameworks).toEqual([]);
   });
 });
 
@@ -85,5 +122,58 @@ describe("master core and the registry", () => {
     h.allocate();
     const offer = h.schedulerEvents("sched").flatMap((e) => e.offers?.offers ?? [])[0];
     expect(offer?.resources.find((r) => r.name === "cpus")?.scalar?.value).toBe(2);
+  });
+
+  it("stores agents and frameworks as they come and go", () => {
+    const h = new MasterHarness({ agentReregisterTimeoutSeconds: 10 });
+    const agentId = h.registerAgent("agent-1");
+    const frameworkId = h.subscribe("sched", { failoverTimeout: 60 });
+    h.closed("sched");
+    h.closed("agent-1");
+    h.advance(11_000);
+    h.apply(h.core.expire(h.now));
+    h.advance(60_000);
+    h.apply(h.core.expire(h.now));
+    expect(h.persisted.map((p) => ("agentId" in p ? `${p.kind} ${p.agentId}` : "frameworkId" in p ? `${p.kind} ${p.frameworkId}` : p.kind))).toEqual([
+      "admit-agent",
+      "add-framework",
+      `framework-disconnected ${frameworkId}`,
+      `mark-agent-unreachable ${agentId}`,
+      `remove-framework ${frameworkId}`,
+    ]);
+  });
+
+  it("starts with the registry's agents and frameworks, waiting for them to come back", () => {
+    let registry = emptyRegistry();
+    registry = applyRegistryOperation(registry, { kind: "admit-agent", info: create(AgentInfoSchema, { id: { value: "a1" }, hostname: "h", port: 5051 }) }).registry;
+    registry = applyRegistryOperation(registry, { kind: "admit-agent", info: create(AgentInfoSchema, { id: { value: "a2" }, hostname: "h2", port: 5051 }) }).registry;
+    registry = applyRegistryOperation(registry, { kind: "add-framework", info: create(FrameworkInfoSchema, { id: { value: "f1" }, name: "fw", user: "u", failoverTimeout: 3600, capabilities: [{ type: Capability.PARTITION_AWARE }] }) }).registry;
+    const h = new MasterHarness({ registry, agentReregisterTimeoutSeconds: 30 });
+    const state = operate(h, { type: OperatorCallType.GET_STATE });
+    if ("code" in state) throw new Error(state.message);
+    expect(state.getState?.getAgents?.agents.map((a) => [a.agentInfo?.id?.value, a.active])).toEqual([["a1", false], ["a2", false]]);
+    expect(state.getState?.getFrameworks?.frameworks.map((f) => [f.frameworkInfo?.id?.value, f.active, f.recovered])).toEqual([["f1", false, true]]);
+    // a1 comes back with its running task; the scheduler resubscribes and keeps it.
+    h.send("agent-a1", {
+      case: "agent",
+      value: {
+        call: {
+          case: "register",
+          value: {
+            agentInfo: { id: { value: "a1" }, hostname: "h", port: 5051 },
+            tasks: [{ name: "t", taskId: { value: "t1" }, frameworkId: { value: "f1" }, agentId: { value: "a1" }, state: TaskState.TASK_RUNNING }],
+            version: "t",
+          },
+        },
+      },
+    });
+    h.scheduler("sched", { type: SchedulerCallType.SUBSCRIBE, frameworkId: { value: "f1" }, subscribe: { frameworkInfo: { id: { value: "f1" }, name: "fw", user: "u", failoverTimeout: 3600 } } });
+    expect(h.schedulerEvents("sched")[0]?.subscribed?.frameworkId?.value).toBe("f1");
+    h.scheduler("sched", { type: SchedulerCallType.RECONCILE, frameworkId: { value: "f1" }, reconcile: { tasks: [] } });
+    expect(h.schedulerEvents("sched").flatMap((e) => (e.update?.status ? [[e.update.status.taskId?.value, TaskState[e.update.status.state]]] : []))).toEqual([["t1", "TASK_RUNNING"]]);
+    // a2 never comes back: marked unreachable once the re-register timeout passes.
+    h.advance(31_000);
+    h.apply(h.core.expire(h.now));
+    expect(h.persisted.filter((p) => p.kind === "mark-agent-unreachable").map((p) => ("agentId" in p ? p.agentId : ""))).toEqual(["a2"]);
   });
 });

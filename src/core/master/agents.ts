@@ -3,6 +3,7 @@ import {
   AgentInfoSchema,
   FrameworkInfo_Capability_Type as Capability,
   TaskState,
+  type AgentInfo,
 } from "../../../gen/mesos/v1/mesos_pb.js";
 import type {
   AgentCall_ExecutorExited,
@@ -10,7 +11,7 @@ import type {
   AgentCall_Register,
 } from "../../../gen/mesos/v2/mesos_pb.js";
 import { applyCheckpointed, validateResources } from "../resources/index.js";
-import { broadcastOperators, requestAllocation, send, type Ctx } from "./context.js";
+import { broadcastOperators, persist, requestAllocation, send, type Ctx } from "./context.js";
 import {
   ErrorCode,
   OperatorEventType,
@@ -18,6 +19,7 @@ import {
   SchedulerEventType,
   agentEvent,
   agentIdOf,
+  masterStatus,
   operatorEvent,
   schedulerEvent,
   type CallError,
@@ -80,6 +82,8 @@ export function registerAgent(ctx: Ctx, session: SessionId, callId: string, call
     ctx.allocator.removeAgent(agent.id);
   }
   ctx.state.sessions.set(session, { kind: "agent", agentId: agent.id });
+  // Registered waits until the registry admits the agent (a no-op write when nothing changed).
+  persist(ctx, { kind: "admit-agent", info: agent.info });
   ctx.allocator.addAgent(agent.id, agent.total, {
     hostname: info.hostname,
     attributes: info.attributes,
@@ -91,6 +95,29 @@ export function registerAgent(ctx: Ctx, session: SessionId, callId: string, call
   send(ctx, session, agentEvent({ case: "registered", value: { agentId: { value: agent.id }, masterInfo: ctx.options.info, heartbeatIntervalSeconds: ctx.options.heartbeatIntervalSeconds } }, callId));
   if (isNew) broadcastOperators(ctx, operatorEvent({ type: OperatorEventType.AGENT_ADDED, agentAdded: { agent: agentView(ctx, agent) } }));
   return undefined;
+}
+
+/**
+ * An agent read from the registry at start: known, not connected, waiting
+ * for it to re-register within the re-register timeout (its tasks are
+ * learned again then).
+ */
+export function restoreAgent(ctx: Ctx, info: AgentInfo): void {
+  const id = info.id?.value ?? "";
+  if (id === "" || ctx.state.agents.has(id)) return;
+  ctx.state.agents.set(id, {
+    id,
+    info: clone(AgentInfoSchema, info),
+    version: "",
+    session: undefined,
+    registeredAt: ctx.now,
+    reregisteredAt: undefined,
+    disconnectedAt: ctx.now,
+    total: info.resources,
+    tasks: new Set(),
+    offers: new Set(),
+    executors: new Map(),
+  });
 }
 
 /** Takes the agent's word for what runs on it, and charges it to the allocator. */
@@ -107,7 +134,15 @@ function adoptTasks(ctx: Ctx, agent: AgentRecord, call: AgentCall_Register): voi
     const framework = ctx.state.frameworks.get(frameworkId) ?? (info === undefined ? undefined : recoverFramework(ctx, info));
     if (framework === undefined) continue;
     const known = framework.tasks.get(taskId);
-    if (known === undefined) framework.tasks.set(taskId, reported);
+    if (known === undefined) {
+      framework.tasks.set(taskId, reported);
+      // The framework may have been told the task was lost or unreachable: it is back.
+      const latest = reported.statuses.at(-1);
+      if (!framework.recovered && latest !== undefined) {
+        const status = masterStatus(taskId, reported.state, Reason.AGENT_REREGISTERED, `Agent ${agent.id} re-registered`, ctx.now, agent.id);
+        send(ctx, framework.session, schedulerEvent({ type: SchedulerEventType.UPDATE, update: { status } }));
+      }
+    }
     agent.tasks.add(taskKey(frameworkId, taskId));
     ctx.allocator.addAllocated(frameworkId, agent.id, (known ?? reported).resources);
   }
@@ -129,16 +164,21 @@ export function expireAgents(ctx: Ctx): void {
   }
 }
 
-/** Forgets an agent; its tasks are lost (or gone, for partition-aware frameworks). */
+/**
+ * Marks an agent unreachable (in the registry first): its tasks become
+ * TASK_UNREACHABLE for partition-aware frameworks and TASK_LOST for others.
+ * It may still come back, with its tasks.
+ */
 export function removeAgent(ctx: Ctx, agent: AgentRecord): void {
+  persist(ctx, { kind: "mark-agent-unreachable", agentId: agent.id, time: ctx.now });
   rescindOffers(ctx, [...agent.offers]);
   for (const key of agent.tasks) {
     const [frameworkId = "", ...rest] = key.split("/");
     const framework = ctx.state.frameworks.get(frameworkId);
     const task = framework?.tasks.get(rest.join("/"));
     if (framework === undefined || task === undefined) continue;
-    const state = hasCapability(framework.info, Capability.PARTITION_AWARE) ? TaskState.TASK_GONE : TaskState.TASK_LOST;
-    completeTask(ctx, framework, task, state, Reason.AGENT_REMOVED, `Agent ${agent.id} was removed`);
+    const state = hasCapability(framework.info, Capability.PARTITION_AWARE) ? TaskState.TASK_UNREACHABLE : TaskState.TASK_LOST;
+    completeTask(ctx, framework, task, state, Reason.AGENT_REMOVED, `Agent ${agent.id} is unreachable`);
     const status = task.statuses.at(-1);
     if (status !== undefined) send(ctx, framework.session, schedulerEvent({ type: SchedulerEventType.UPDATE, update: { status } }));
   }

@@ -71,6 +71,11 @@ export interface Ctx {
   out: Effect[];
 }
 
+/** Asks the shell to store a registry change before anything that follows it goes out. */
+export function persist(ctx: Ctx, operation: RegistryOperation): void {
+  ctx.out.push({ kind: "persist", operation });
+}
+
 export function requestAllocation(ctx: Ctx): void {
   if (!ctx.out.some((e) => e.kind === "allocate")) ctx.out.push({ kind: "allocate" });
 }

@@ -2,7 +2,7 @@ import { clone } from "@bufbuild/protobuf";
 import { FrameworkInfoSchema } from "../../../gen/mesos/v1/mesos_pb.js";
 import type { Call_UpdateFramework } from "../../../gen/mesos/v1/scheduler/scheduler_pb.js";
 import { compileOfferConstraints } from "../allocator/index.js";
-import { broadcastOperators, requestAllocation, type Ctx } from "./context.js";
+import { broadcastOperators, persist, requestAllocation, type Ctx } from "./context.js";
 import { ErrorCode, OperatorEventType, frameworkIdOf, operatorEvent, type CallError } from "./events.js";
 import { frameworkRoles, validateFrameworkInfo } from "./frameworks.js";
 import { rescindOffers } from "./offers.js";
@@ -45,6 +45,7 @@ export function updateFramework(ctx: Ctx, framework: FrameworkRecord, call: Call
     [...framework.offers].filter((offerId) => dropped.includes(ctx.state.offers.get(offerId)?.role ?? "")),
   );
   ctx.allocator.updateFramework(framework.id, { roles, suppressedRoles: call.suppressedRoles, offerFilters });
+  persist(ctx, { kind: "add-framework", info });
   requestAllocation(ctx);
   broadcastOperators(ctx, operatorEvent({ type: OperatorEventType.FRAMEWORK_UPDATED, frameworkUpdated: { framework: frameworkView(ctx, framework) } }));
   return undefined;

@@ -8,7 +8,7 @@ import {
 import type { Call_Subscribe } from "../../../gen/mesos/v1/scheduler/scheduler_pb.js";
 import { compileOfferConstraints } from "../allocator/index.js";
 import { validateRole } from "../resources/index.js";
-import { broadcastOperators, requestAllocation, send, type Ctx } from "./context.js";
+import { broadcastOperators, persist, requestAllocation, send, type Ctx } from "./context.js";
 import {
   ErrorCode,
   OperatorEventType,
@@ -83,8 +83,12 @@ export function subscribe(
     };
   }
   const existing = ctx.state.frameworks.get(requestedId);
+  const wasAway = existing !== undefined && (existing.disconnectedAt !== undefined || existing.recovered);
   const framework = existing ?? addFramework(ctx, info, requestedId);
   if (existing !== undefined) failover(ctx, existing, info, session);
+  // SUBSCRIBED waits until the registry holds the framework (the shell keeps effects in order).
+  persist(ctx, { kind: "add-framework", info: framework.info });
+  if (wasAway) persist(ctx, { kind: "framework-disconnected", frameworkId: framework.id, time: undefined });
   framework.suppressedRoles = new Set(call.suppressedRoles);
   framework.offerConstraints = call.offerConstraints;
   framework.offerFilters = offerFilters;
@@ -196,7 +200,28 @@ export function recoverFramework(ctx: Ctx, reported: FrameworkInfo): FrameworkRe
   framework.disconnectedAt = ctx.now;
   framework.failoverDeadline = ctx.now + Math.max(reported.failoverTimeout, RECOVERED_FRAMEWORK_GRACE_SECONDS) * 1000;
   ctx.allocator.deactivateFramework(id);
+  persist(ctx, { kind: "add-framework", info: framework.info });
+  persist(ctx, { kind: "framework-disconnected", frameworkId: id, time: ctx.now });
   return framework;
+}
+
+/**
+ * A framework read from the registry at start: inactive until its scheduler
+ * subscribes. Its failover timeout keeps running from when its scheduler
+ * left; one that was connected when the old master stopped gets at least
+ * the recovery grace to find this master.
+ */
+export function restoreFramework(ctx: Ctx, info: FrameworkInfo, disconnectedAt: number | undefined): void {
+  const id = info.id?.value ?? "";
+  if (id === "" || ctx.state.frameworks.has(id)) return;
+  const framework = addFramework(ctx, clone(FrameworkInfoSchema, info), id);
+  framework.recovered = true;
+  framework.disconnectedAt = disconnectedAt ?? ctx.now;
+  framework.failoverDeadline =
+    disconnectedAt !== undefined
+      ? disconnectedAt + info.failoverTimeout * 1000
+      : ctx.now + Math.max(info.failoverTimeout, RECOVERED_FRAMEWORK_GRACE_SECONDS) * 1000;
+  ctx.allocator.deactivateFramework(id);
 }
 
 /** The framework's stream ended: deactivate it and start its failover timeout. */
@@ -207,9 +232,9 @@ export function disconnectFramework(ctx: Ctx, framework: FrameworkRecord): void 
   rescindOffers(ctx, [...framework.offers]);
   const timeoutMs = framework.info.failoverTimeout * 1000;
   framework.failoverDeadline = ctx.now + timeoutMs;
-  if (timeoutMs === 0) removeFramework(ctx, framework);
-  else
-    broadcastOperators(
+  if (timeoutMs === 0) return removeFramework(ctx, framework);
+  persist(ctx, { kind: "framework-disconnected", frameworkId: framework.id, time: ctx.now });
+  broadcastOperators(
       ctx,
       operatorEvent({
         type: OperatorEventType.FRAMEWORK_UPDATED,
@@ -255,6 +280,7 @@ export function removeFramework(ctx: Ctx, framework: FrameworkRecord): void {
   }
   ctx.allocator.removeFramework(framework.id);
   ctx.state.frameworks.delete(framework.id);
+  persist(ctx, { kind: "remove-framework", frameworkId: framework.id });
   requestAllocation(ctx);
   const limit = ctx.options.completedFrameworksLimit ?? 50;
   ctx.state.completedFrameworks.push(framework);

@@ -12,7 +12,7 @@ import { Call_UpdateQuotaSchema } from "../../../gen/mesos/v1/master/master_pb.j
 import { create } from "@bufbuild/protobuf";
 import type { Allocator } from "../allocator/index.js";
 import type { IdSource, Millis } from "../clock.js";
-import { disconnectAgent, executorExited, expireAgents, frameworkMessageFromAgent, registerAgent } from "./agents.js";
+import { disconnectAgent, executorExited, expireAgents, frameworkMessageFromAgent, registerAgent, restoreAgent } from "./agents.js";
 import { requestAllocation, send, type Ctx, type Effect, type MasterCoreOptions, type MasterState } from "./context.js";
 import {
   ErrorCode,
@@ -25,7 +25,7 @@ import {
   schedulerEvent,
   type CallError,
 } from "./events.js";
-import { disconnectFramework, expireFrameworks, removeFramework, subscribe } from "./frameworks.js";
+import { disconnectFramework, expireFrameworks, removeFramework, restoreFramework, subscribe } from "./frameworks.js";
 import { updateFramework } from "./framework-update.js";
 import { accept, allocate, decline, expireOffers } from "./offers.js";
 import { agentOperationStatus } from "./operations.js";
@@ -107,6 +107,10 @@ export function createMasterCore(deps: { allocator: Allocator; ids: IdSource; op
 
 function recoverRegistry(run: (now: Millis, body: (ctx: Ctx) => void) => Effect[], registry: Registry, now: Millis): void {
   run(now, (ctx) => {
+    for (const info of registry.agents) restoreAgent(ctx, info);
+    for (const f of registry.frameworks) {
+      if (f.info !== undefined) restoreFramework(ctx, f.info, f.disconnectedTime === undefined ? undefined : Number(f.disconnectedTime.nanoseconds / 1_000_000n));
+    }
     for (const w of registry.weights) ctx.allocator.setWeight(w.role, w.weight);
     if (registry.quotas.length === 0) return;
     const error = updateQuota(ctx, create(Call_UpdateQuotaSchema, { quotaConfigs: registry.quotas }));

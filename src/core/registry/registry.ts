@@ -5,8 +5,17 @@
  */
 import { clone, create, equals } from "@bufbuild/protobuf";
 import { QuotaConfigSchema, type QuotaConfig } from "../../../gen/mesos/v1/quota/quota_pb.js";
-import { WeightInfoSchema, type WeightInfo } from "../../../gen/mesos/v1/mesos_pb.js";
-import { RegistrySchema, type Registry } from "../../../gen/plateau/registry/v1/registry_pb.js";
+import {
+  AgentInfoSchema,
+  FrameworkInfoSchema,
+  WeightInfoSchema,
+  type AgentInfo,
+  type FrameworkInfo,
+  type TimeInfo,
+  type WeightInfo,
+} from "../../../gen/mesos/v1/mesos_pb.js";
+import { AgentMarkSchema, FrameworkSchema, RegistrySchema, type AgentMark, type Registry } from "../../../gen/plateau/registry/v1/registry_pb.js";
+import type { Millis } from "../clock.js";
 
 export type { Registry };
 
@@ -14,14 +23,44 @@ export type RegistryOperation =
   /** UPDATE_WEIGHTS: sets each named role's weight. */
   | { kind: "update-weights"; weights: WeightInfo[] }
   /** UPDATE_QUOTA: replaces each named role's quota; a config with no guarantees and no limits removes it. */
-  | { kind: "update-quota"; configs: QuotaConfig[] };
+  | { kind: "update-quota"; configs: QuotaConfig[] }
+  /** An agent registered, re-registered with new info, or came back from unreachable. */
+  | { kind: "admit-agent"; info: AgentInfo }
+  /** An agent stayed away past its timeout (it may come back: admit-agent). */
+  | { kind: "mark-agent-unreachable"; agentId: string; time: Millis }
+  /** The operator said the agent is gone for good. */
+  | { kind: "mark-agent-gone"; agentId: string; time: Millis }
+  /** A framework subscribed for the first time, or its info changed. */
+  | { kind: "add-framework"; info: FrameworkInfo }
+  /** The framework's scheduler left (`time`) or came back (undefined). */
+  | { kind: "framework-disconnected"; frameworkId: string; time: Millis | undefined }
+  /** Torn down, or its failover timeout passed. */
+  | { kind: "remove-framework"; frameworkId: string };
 
 /** An empty registry: what a master starts from the first time. */
 export function emptyRegistry(): Registry {
   return create(RegistrySchema);
 }
 
-const byRole = <T extends { role: string }>(a: T, b: T): number => (a.role < b.role ? -1 : a.role > b.role ? 1 : 0);
+const order = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+const byRole = <T extends { role: string }>(a: T, b: T): number => order(a.role, b.role);
+const agentIdOf = (info: AgentInfo | undefined): string => info?.id?.value ?? "";
+const byAgent = (a: AgentInfo, b: AgentInfo): number => order(agentIdOf(a), agentIdOf(b));
+const byMarkedAgent = (a: AgentMark, b: AgentMark): number => order(agentIdOf(a.info), agentIdOf(b.info));
+
+function timeInfo(at: Millis): TimeInfo {
+  return { $typeName: "mesos.v1.TimeInfo", nanoseconds: BigInt(Math.round(at)) * 1_000_000n };
+}
+
+/** Moves the agent (from wherever it is listed) to the `unreachable` or `gone` list. */
+function markAgent(next: Registry, list: "unreachable" | "gone", agentId: string, time: Millis): void {
+  const info = next.agents.find((a) => agentIdOf(a) === agentId) ?? next.unreachable.find((m) => agentIdOf(m.info) === agentId)?.info;
+  if (info === undefined || next.gone.some((m) => agentIdOf(m.info) === agentId)) return;
+  next.agents = next.agents.filter((a) => agentIdOf(a) !== agentId);
+  next.unreachable = next.unreachable.filter((m) => agentIdOf(m.info) !== agentId);
+  const mark = create(AgentMarkSchema, { info, time: timeInfo(time) });
+  next[list] = [...next[list], mark].sort(byMarkedAgent);
+}
 
 function isEmptyQuota(config: QuotaConfig): boolean {
   return Object.keys(config.guarantees).length === 0 && Object.keys(config.limits).length === 0;
@@ -46,6 +85,35 @@ export function applyRegistryOperation(registry: Registry, operation: RegistryOp
       next.quotas = [...quotas.values()].sort(byRole);
       break;
     }
+    case "admit-agent": {
+      const id = agentIdOf(operation.info);
+      if (id === "" || next.gone.some((m) => agentIdOf(m.info) === id)) break;
+      next.unreachable = next.unreachable.filter((m) => agentIdOf(m.info) !== id);
+      next.agents = [...next.agents.filter((a) => agentIdOf(a) !== id), clone(AgentInfoSchema, operation.info)].sort(byAgent);
+      break;
+    }
+    case "mark-agent-unreachable":
+      markAgent(next, "unreachable", operation.agentId, operation.time);
+      break;
+    case "mark-agent-gone":
+      markAgent(next, "gone", operation.agentId, operation.time);
+      break;
+    case "add-framework": {
+      const id = operation.info.id?.value ?? "";
+      if (id === "") break;
+      const existing = next.frameworks.find((f) => f.info?.id?.value === id);
+      const framework = create(FrameworkSchema, { info: clone(FrameworkInfoSchema, operation.info), disconnectedTime: existing?.disconnectedTime });
+      next.frameworks = [...next.frameworks.filter((f) => f.info?.id?.value !== id), framework].sort((a, b) => order(a.info?.id?.value ?? "", b.info?.id?.value ?? ""));
+      break;
+    }
+    case "framework-disconnected": {
+      const framework = next.frameworks.find((f) => f.info?.id?.value === operation.frameworkId);
+      if (framework !== undefined) framework.disconnectedTime = operation.time === undefined ? undefined : timeInfo(operation.time);
+      break;
+    }
+    case "remove-framework":
+      next.frameworks = next.frameworks.filter((f) => f.info?.id?.value !== operation.frameworkId);
+      break;
   }
   return { registry: next, changed: !equals(RegistrySchema, registry, next) };
 }
