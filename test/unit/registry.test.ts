@@ -171,9 +171,14 @@ describe("master core and the registry", () => {
     expect(h.schedulerEvents("sched")[0]?.subscribed?.frameworkId?.value).toBe("f1");
     h.scheduler("sched", { type: SchedulerCallType.RECONCILE, frameworkId: { value: "f1" }, reconcile: { tasks: [] } });
     expect(h.schedulerEvents("sched").flatMap((e) => (e.update?.status ? [[e.update.status.taskId?.value, TaskState[e.update.status.state]]] : []))).toEqual([["t1", "TASK_RUNNING"]]);
+    // A task on a2, which has not come back yet, gets no answer rather than a wrong one.
+    h.scheduler("sched", { type: SchedulerCallType.RECONCILE, frameworkId: { value: "f1" }, reconcile: { tasks: [{ taskId: { value: "t9" }, agentId: { value: "a2" } }] } });
+    expect(h.schedulerEvents("sched").some((e) => e.update?.status?.taskId?.value === "t9")).toBe(false);
     // a2 never comes back: marked unreachable once the re-register timeout passes.
     h.advance(31_000);
     h.apply(h.core.expire(h.now));
     expect(h.persisted.filter((p) => p.kind === "mark-agent-unreachable").map((p) => ("agentId" in p ? p.agentId : ""))).toEqual(["a2"]);
+    h.scheduler("sched", { type: SchedulerCallType.RECONCILE, frameworkId: { value: "f1" }, reconcile: { tasks: [{ taskId: { value: "t9" }, agentId: { value: "a2" } }] } });
+    expect(h.schedulerEvents("sched").find((e) => e.update?.status?.taskId?.value === "t9")?.update?.status?.state).toBe(TaskState.TASK_LOST);
   });
 });

@@ -79,6 +79,7 @@ export function registerAgent(ctx: Ctx, session: SessionId, callId: string, call
     agent.version = call.version;
     agent.reregisteredAt = ctx.now;
     agent.disconnectedAt = undefined;
+    agent.restored = false;
     ctx.allocator.removeAgent(agent.id);
   }
   ctx.state.sessions.set(session, { kind: "agent", agentId: agent.id });
@@ -116,6 +117,7 @@ export function restoreAgent(ctx: Ctx, info: AgentInfo): void {
     total: info.resources,
     tasks: new Set(),
     offers: new Set(),
+    restored: true,
     executors: new Map(),
   });
 }

@@ -63,6 +63,8 @@ export interface AgentRecord {
   /** Keys (`framework/task`) of live tasks on this agent. */
   tasks: Set<string>;
   offers: Set<string>;
+  /** Read from the registry at start and not re-registered since: its tasks are not known yet. */
+  restored?: boolean;
   /** Executors by `framework/executor`. */
   executors: Map<string, { frameworkId: string; info: ExecutorInfo }>;
 }

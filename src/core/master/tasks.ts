@@ -236,6 +236,9 @@ export function reconcile(ctx: Ctx, framework: FrameworkRecord, call: Call_Recon
       sendStatus(ctx, framework, latest(completed));
       continue;
     }
+    // An agent the registry names but that has not re-registered yet may
+    // still hold the task: Mesos answers only once it is back (or unreachable).
+    if (ctx.state.agents.get(entry.agentId?.value ?? "")?.restored === true) continue;
     const partitionAware = hasCapability(framework.info, Capability.PARTITION_AWARE);
     const state = partitionAware ? TaskState.TASK_UNKNOWN : TaskState.TASK_LOST;
     sendStatus(ctx, framework, masterStatus(taskId, state, Reason.RECONCILIATION, "Reconciliation: task is unknown", ctx.now, entry.agentId?.value));
