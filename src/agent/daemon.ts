@@ -253,6 +253,10 @@ export async function startAgent(options: AgentOptions, logger: Logger = createL
         return apply(core.shutdownFramework(event.value.frameworkId?.value ?? "", now));
       case "shutdownExecutor":
         return apply(core.shutdownExecutor(event.value.frameworkId?.value ?? "", event.value.executorId?.value ?? "", now));
+      case "heartbeat":
+        // The master marks an agent that stops answering unreachable.
+        master?.send(create(ConnectRequestSchema, { call: { case: "agent", value: { call: { case: "heartbeat", value: {} } } } }));
+        return;
       case "applyOperation":
         if (event.value.operation === undefined) return;
         return apply(core.applyOperation(event.value.frameworkId?.value || undefined, event.value.operation, event.value.operationUuid));

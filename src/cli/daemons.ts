@@ -29,6 +29,12 @@ function port(flags: ParsedFlags, name: string): number {
   return value;
 }
 
+function positiveInteger(value: string, name: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} must be a whole number of at least 1, not '${value}'`);
+  return n;
+}
+
 const f = (spec: FlagSpec): FlagSpec => spec;
 
 const masterFlags: FlagSpec[] = [
@@ -52,9 +58,23 @@ const masterFlags: FlagSpec[] = [
   f({
     name: "agent-reregister-timeout",
     kind: "string",
-    description: "How long a disconnected agent is kept",
+    description: "How long a restarted master waits for the agents of its registry",
     default: `${defaultMasterOptions.agentReregisterTimeoutSeconds}secs`,
     placeholder: "DURATION",
+  }),
+  f({
+    name: "agent-ping-timeout",
+    kind: "string",
+    description: "Time between pings to each agent",
+    default: `${defaultMasterOptions.agentPingTimeoutSeconds}secs`,
+    placeholder: "DURATION",
+  }),
+  f({
+    name: "max-agent-ping-timeouts",
+    kind: "string",
+    description: "Pings an agent may miss (or be disconnected for) before it is marked unreachable",
+    default: String(defaultMasterOptions.maxAgentPingTimeouts),
+    placeholder: "N",
   }),
   f({ name: "offer-timeout", kind: "string", description: "Rescind offers held longer than this (default: never)", placeholder: "DURATION" }),
   f({
@@ -93,6 +113,8 @@ export function masterOptionsFromFlags(flags: ParsedFlags): MasterOptions {
       flags.string("agent-reregister-timeout") ?? "600",
       "agent-reregister-timeout",
     ),
+    agentPingTimeoutSeconds: parseDuration(flags.string("agent-ping-timeout") ?? "15", "agent-ping-timeout"),
+    maxAgentPingTimeouts: positiveInteger(flags.string("max-agent-ping-timeouts") ?? "5", "max-agent-ping-timeouts"),
     offerTimeoutSeconds: flags.string("offer-timeout") === undefined ? undefined : parseDuration(flags.string("offer-timeout") ?? "", "offer-timeout"),
     minAllocatableResources: allocatorFlag(flags, "min-allocatable-resources", parseMinAllocatable),
     weights: allocatorFlag(flags, "weights", parseWeights),

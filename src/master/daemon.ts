@@ -51,6 +51,8 @@ function flagsOf(options: MasterOptions): Record<string, string> {
     allocation_interval: `${options.allocationIntervalSeconds}secs`,
     heartbeat_interval: `${options.heartbeatIntervalSeconds}secs`,
     agent_reregister_timeout: `${options.agentReregisterTimeoutSeconds}secs`,
+    agent_ping_timeout: `${options.agentPingTimeoutSeconds}secs`,
+    max_agent_ping_timeouts: String(options.maxAgentPingTimeouts),
     offer_timeout: options.offerTimeoutSeconds === undefined ? "" : `${options.offerTimeoutSeconds}secs`,
     min_allocatable_resources: options.minAllocatableResources ?? "cpus:0.01|mem:32",
     weights: options.weights ?? "",
@@ -87,6 +89,8 @@ export async function startMaster(options: MasterOptions, logger: Logger = creat
       info,
       heartbeatIntervalSeconds: options.heartbeatIntervalSeconds,
       agentReregisterTimeoutSeconds: options.agentReregisterTimeoutSeconds,
+      agentPingTimeoutSeconds: options.agentPingTimeoutSeconds,
+      maxAgentPingTimeouts: options.maxAgentPingTimeouts,
       offerTimeoutSeconds: options.offerTimeoutSeconds,
       flags: flagsOf(options),
       version: VERSION,
@@ -165,6 +169,7 @@ export async function startMaster(options: MasterOptions, logger: Logger = creat
   const timers = [
     setInterval(() => void submit(core.allocate(Date.now())), options.allocationIntervalSeconds * 1000),
     setInterval(() => void submit(core.heartbeat(Date.now())), options.heartbeatIntervalSeconds * 1000),
+    setInterval(() => void submit(core.pingAgents(Date.now())), options.agentPingTimeoutSeconds * 1000),
     setInterval(() => void submit(core.expire(Date.now())), 1000),
   ];
   logger.info({ port: bound.port, id: masterId, version: VERSION, registry: registry.location }, "master listening");

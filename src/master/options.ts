@@ -12,8 +12,12 @@ export interface MasterOptions {
   allocationIntervalSeconds: number;
   /** Seconds between HEARTBEAT events to subscribers. */
   heartbeatIntervalSeconds: number;
-  /** Seconds an agent may be disconnected before it is removed. */
+  /** Seconds a restarted master waits for the agents of its registry to re-register. */
   agentReregisterTimeoutSeconds: number;
+  /** Seconds between pings to each agent (Mesos --agent_ping_timeout). */
+  agentPingTimeoutSeconds: number;
+  /** Pings an agent may miss (or be disconnected for) before it is marked unreachable. */
+  maxAgentPingTimeouts: number;
   /** Offers held longer than this are rescinded; undefined: never. */
   offerTimeoutSeconds?: number;
   /** Mesos' --min_allocatable_resources, e.g. `cpus:0.01|mem:32`. */
@@ -30,6 +34,8 @@ export const defaultMasterOptions: MasterOptions = {
   allocationIntervalSeconds: 1,
   heartbeatIntervalSeconds: 15,
   agentReregisterTimeoutSeconds: 600,
+  agentPingTimeoutSeconds: 15,
+  maxAgentPingTimeouts: 5,
   hostname: "localhost",
   logLevel: "info",
 };

@@ -205,7 +205,7 @@ describe("openStream", () => {
     );
     await until(() => stream.connected);
     const pending = stream.call(healthCall());
-    await until(() => fake.connections[0]!.requests.length === 2);
+    await until(() => fake.connections[0]?.requests.length === 2);
     fake.connections[0]!.drop(new ConnectError("bye", Code.Unavailable));
     await expect(pending).rejects.toBeInstanceOf(ConnectError);
     await until(() => !stream.connected);

@@ -275,13 +275,15 @@ describe("master core: framework lifecycle", () => {
     expect(updates(h)[0]?.state).toBe(TaskState.TASK_LOST);
   });
 
-  it("sends HEARTBEAT to schedulers, agents and operator subscribers", () => {
+  it("sends HEARTBEAT to schedulers and operator subscribers, and pings agents", () => {
     const { h } = setup();
     h.send("op", { case: "operator", value: { type: OperatorCallType.SUBSCRIBE } });
     h.take("sched-1");
     h.take("agent-1");
     h.apply(h.core.heartbeat(h.now));
     expect(h.schedulerEvents("sched-1").map((e) => e.type)).toEqual([Event_Type.HEARTBEAT]);
+    expect(h.agentEvents("agent-1")).toEqual([]);
+    h.apply(h.core.pingAgents(h.now));
     expect(h.agentEvents("agent-1").map((e) => e.event.case)).toEqual(["heartbeat"]);
     expect(h.operatorEvents("op").at(-1)?.type).toBe(9);
   });
@@ -484,8 +486,11 @@ describe("master core: offer timeout", () => {
   it("keeps offers forever without the flag", () => {
     const { h } = setup();
     h.take("sched-1");
-    h.advance(24 * 3600_000);
-    h.apply(h.core.expire(h.now));
+    for (let hour = 0; hour < 24; hour++) {
+      h.advance(3600_000);
+      h.send("agent-1", { case: "agent", value: { call: { case: "heartbeat", value: {} } } }); // the agent stays alive
+      h.apply(h.core.expire(h.now));
+    }
     expect(h.schedulerEvents("sched-1")).toEqual([]);
   });
 });

@@ -62,6 +62,7 @@ export function registerAgent(ctx: Ctx, session: SessionId, callId: string, call
       registeredAt: ctx.now,
       reregisteredAt: undefined,
       disconnectedAt: undefined,
+      lastSeenAt: ctx.now,
       total,
       tasks: new Set(),
       offers: new Set(),
@@ -79,6 +80,7 @@ export function registerAgent(ctx: Ctx, session: SessionId, callId: string, call
     agent.version = call.version;
     agent.reregisteredAt = ctx.now;
     agent.disconnectedAt = undefined;
+    agent.lastSeenAt = ctx.now;
     agent.restored = false;
     ctx.allocator.removeAgent(agent.id);
   }
@@ -93,7 +95,7 @@ export function registerAgent(ctx: Ctx, session: SessionId, callId: string, call
   });
   adoptTasks(ctx, agent, call);
   requestAllocation(ctx);
-  send(ctx, session, agentEvent({ case: "registered", value: { agentId: { value: agent.id }, masterInfo: ctx.options.info, heartbeatIntervalSeconds: ctx.options.heartbeatIntervalSeconds } }, callId));
+  send(ctx, session, agentEvent({ case: "registered", value: { agentId: { value: agent.id }, masterInfo: ctx.options.info, heartbeatIntervalSeconds: ctx.options.agentPingTimeoutSeconds ?? DEFAULT_AGENT_PING_TIMEOUT_SECONDS } }, callId));
   if (isNew) broadcastOperators(ctx, operatorEvent({ type: OperatorEventType.AGENT_ADDED, agentAdded: { agent: agentView(ctx, agent) } }));
   return undefined;
 }
@@ -114,6 +116,7 @@ export function restoreAgent(ctx: Ctx, info: AgentInfo): void {
     registeredAt: ctx.now,
     reregisteredAt: undefined,
     disconnectedAt: ctx.now,
+    lastSeenAt: ctx.now,
     total: info.resources,
     tasks: new Set(),
     offers: new Set(),
@@ -138,9 +141,10 @@ function adoptTasks(ctx: Ctx, agent: AgentRecord, call: AgentCall_Register): voi
     const known = framework.tasks.get(taskId);
     if (known === undefined) {
       framework.tasks.set(taskId, reported);
+      // Back from unreachable: no longer among the completed tasks.
+      ctx.state.completedTasks = ctx.state.completedTasks.filter((t) => t.frameworkId?.value !== frameworkId || t.taskId?.value !== taskId);
       // The framework may have been told the task was lost or unreachable: it is back.
-      const latest = reported.statuses.at(-1);
-      if (!framework.recovered && latest !== undefined) {
+      if (!framework.recovered) {
         const status = masterStatus(taskId, reported.state, Reason.AGENT_REREGISTERED, `Agent ${agent.id} re-registered`, ctx.now, agent.id);
         send(ctx, framework.session, schedulerEvent({ type: SchedulerEventType.UPDATE, update: { status } }));
       }
@@ -158,11 +162,23 @@ export function disconnectAgent(ctx: Ctx, agent: AgentRecord): void {
   ctx.allocator.removeAgent(agent.id);
 }
 
-/** Removes agents that stayed away longer than the re-register timeout. */
+/** Mesos' defaults for --agent_ping_timeout and --max_agent_ping_timeouts. */
+export const DEFAULT_AGENT_PING_TIMEOUT_SECONDS = 15;
+export const DEFAULT_MAX_AGENT_PING_TIMEOUTS = 5;
+
+/**
+ * Marks unreachable the agents that went silent (connected or not) for
+ * max_agent_ping_timeouts pings, and those named by the registry at start
+ * that did not re-register within the re-register timeout.
+ */
 export function expireAgents(ctx: Ctx): void {
-  const timeoutMs = ctx.options.agentReregisterTimeoutSeconds * 1000;
+  const silenceMs =
+    (ctx.options.agentPingTimeoutSeconds ?? DEFAULT_AGENT_PING_TIMEOUT_SECONDS) * (ctx.options.maxAgentPingTimeouts ?? DEFAULT_MAX_AGENT_PING_TIMEOUTS) * 1000;
+  const reregisterMs = ctx.options.agentReregisterTimeoutSeconds * 1000;
   for (const agent of [...ctx.state.agents.values()]) {
-    if (agent.disconnectedAt !== undefined && agent.disconnectedAt + timeoutMs <= ctx.now) removeAgent(ctx, agent);
+    const since = agent.disconnectedAt ?? agent.lastSeenAt;
+    const allowed = agent.restored === true ? reregisterMs : silenceMs;
+    if (since + allowed <= ctx.now) removeAgent(ctx, agent);
   }
 }
 

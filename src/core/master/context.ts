@@ -35,7 +35,15 @@ export type Effect =
 export interface MasterCoreOptions {
   info: MasterInfo;
   heartbeatIntervalSeconds: number;
+  /** How long a restarted master waits for the agents its registry names. */
   agentReregisterTimeoutSeconds: number;
+  /**
+   * Agents are pinged this often (Mesos' --agent_ping_timeout, default 15 s);
+   * one silent, or disconnected, for maxAgentPingTimeouts pings (default 5)
+   * is marked unreachable.
+   */
+  agentPingTimeoutSeconds?: number;
+  maxAgentPingTimeouts?: number;
   /** Offers held longer are rescinded; undefined: never (Mesos' default). */
   offerTimeoutSeconds?: number;
   /** Flags as the operator's GET_FLAGS shows them. */

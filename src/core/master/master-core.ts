@@ -52,6 +52,8 @@ export interface MasterCore {
   allocateChanged(now: Millis): Effect[];
   /** HEARTBEAT to every scheduler, operator subscriber and agent. */
   heartbeat(now: Millis): Effect[];
+  /** A HEARTBEAT to every connected agent, which answers it (every agent ping timeout). */
+  pingAgents(now: Millis): Effect[];
   /** Failover, re-registration and offer timeouts. */
   expire(now: Millis): Effect[];
   /** A one-shot operator call (the unary Operate RPC). */
@@ -89,6 +91,10 @@ export function createMasterCore(deps: { allocator: Allocator; ids: IdSource; op
     allocate: (now) => run(now, (ctx) => allocate(ctx)),
     allocateChanged: (now) => run(now, (ctx) => allocate(ctx, true)),
     heartbeat: (now) => run(now, heartbeat),
+    pingAgents: (now) =>
+      run(now, (ctx) => {
+        for (const agent of ctx.state.agents.values()) send(ctx, agent.session, agentEvent({ case: "heartbeat", value: {} }));
+      }),
     expire: (now) =>
       run(now, (ctx) => {
         expireFrameworks(ctx);
@@ -243,7 +249,10 @@ function agentCall(ctx: Ctx, session: SessionId, callId: string, call: AgentCall
   if (agent === undefined) {
     return reject(ctx, session, callId, { code: ErrorCode.FAILED_PRECONDITION, message: "Expecting Register as the first call on an agent stream" });
   }
+  agent.lastSeenAt = ctx.now;
   switch (call.call.case) {
+    case "heartbeat":
+      return;
     case "statusUpdate": {
       const { frameworkId, status } = call.call.value;
       if (status?.taskId === undefined) return reject(ctx, session, callId, missing("status_update.status.task_id"));
@@ -296,8 +305,7 @@ function closed(ctx: Ctx, session: SessionId): void {
 function heartbeat(ctx: Ctx): void {
   for (const [session, role] of ctx.state.sessions) {
     if (role.kind === "scheduler") send(ctx, session, schedulerEvent({ type: SchedulerEventType.HEARTBEAT }));
-    else if (role.kind === "agent") send(ctx, session, agentEvent({ case: "heartbeat", value: {} }));
-    else if (role.subscribed) send(ctx, session, operatorEvent({ type: OperatorEventType.HEARTBEAT }));
+    else if (role.kind === "operator" && role.subscribed) send(ctx, session, operatorEvent({ type: OperatorEventType.HEARTBEAT }));
   }
 }
 

@@ -59,6 +59,8 @@ export interface AgentRecord {
   registeredAt: Millis;
   reregisteredAt: Millis | undefined;
   disconnectedAt: Millis | undefined;
+  /** When the agent last said anything (any call, a heartbeat answer included). */
+  lastSeenAt: Millis;
   total: Resource[];
   /** Keys (`framework/task`) of live tasks on this agent. */
   tasks: Set<string>;
