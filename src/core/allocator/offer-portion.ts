@@ -32,8 +32,8 @@ function chop(r: Resource, amount: number): Resource {
  * What of `free` may go to `role` in `stage`. Reservations (in stage one
  * only the role's own), non-scalar and revocable resources always go along.
  * Unreserved scalars go toward the role's unmet guarantees first (stage one
- * only; not subject to headroom, so guarantees are met even when the cluster
- * is overcommitted); beyond that they stay within the limits on the role's
+ * only; within limits but not subject to headroom, so guarantees are met
+ * even when the cluster is overcommitted); beyond that they stay within the limits on the role's
  * path and leave the headroom other roles' guarantees need. In stage one the
  * role gets nothing unless some of it goes toward its guarantees. Without a
  * ledger (no quota anywhere) this is all of `free` allocatable to the role.
@@ -56,10 +56,13 @@ export function portionFor(free: Resource[], role: string, ledger: QuotaLedger |
       continue;
     }
     const amount = r.scalar?.value ?? 0;
-    const guaranteed = Math.min(amount, unmet.get(r.name) ?? 0);
+    const room = limitRoom.get(r.name) ?? ledger.limitRoom(role, r.name);
+    // A guarantee is within the role's own limit (validated), but an
+    // ancestor's limit may already be used up by the role's siblings.
+    const guaranteed = Math.max(0, Math.min(amount, unmet.get(r.name) ?? 0, room));
     if (guaranteed > 0) towardGuarantees = true;
     unmet.set(r.name, roundScalar((unmet.get(r.name) ?? 0) - guaranteed));
-    const lRoom = roundScalar((limitRoom.get(r.name) ?? ledger.limitRoom(role, r.name)) - guaranteed);
+    const lRoom = roundScalar(room - guaranteed);
     const hRoom = headroom.get(r.name) ?? ledger.headroomRoom(r.name);
     const extra = Math.max(0, Math.min(amount - guaranteed, lRoom, hRoom));
     limitRoom.set(r.name, roundScalar(lRoom - extra));
