@@ -442,10 +442,11 @@ describe("master core: quota", () => {
     expect(cpus).toBe(2);
   });
 
-  it("refuses guarantees until they are enforced, and bad configs, changing nothing", () => {
+  it("refuses guarantees beyond the cluster's capacity, and bad configs, changing nothing", () => {
     const h = new MasterHarness();
     const guarantees = quota(h, [{ role: "eng", guarantees: { cpus: 1 } }]);
-    expect("code" in guarantees && guarantees.code).toBe(Error_Code.UNIMPLEMENTED);
+    expect("code" in guarantees && guarantees.code).toBe(Error_Code.INVALID_ARGUMENT);
+    expect("code" in guarantees && guarantees.message).toMatch(/capacity/);
     const star = quota(h, [{ role: "*", limits: { cpus: 1 } }]);
     expect("code" in star && star.message).toMatch(/'\*'/);
     const negative = quota(h, [{ role: "eng", limits: { cpus: -1 } }]);

@@ -1,7 +1,6 @@
 import type { Resource } from "../../../gen/mesos/v1/mesos_pb.js";
 import {
   addResources,
-  allocatableToRole,
   allocateTo,
   containsResources,
   isEmptyResources,
@@ -11,8 +10,10 @@ import {
 } from "../resources/index.js";
 import { charge, freeOf, heldOn, newAgent, release, type AgentEntry } from "./agent-book.js";
 import type { AgentFacts, AgentPredicate } from "./constraints.js";
-import { capToLimits, selfAndAncestors, type Limits } from "./limits.js";
+import type { Limits } from "./limits.js";
+import { portionFor, type Portion, type Stage } from "./offer-portion.js";
 import { PassOrder } from "./pass-order.js";
+import { QuotaLedger, type RoleQuota } from "./quota-ledger.js";
 import { ShareBook } from "./shares.js";
 import type { Allocation, Allocator, AllocatorOptions, FrameworkRoles, ResourceConversion, RoleSummary } from "./types.js";
 
@@ -49,7 +50,7 @@ class DrfAllocator implements Allocator {
   private readonly facts = new Map<string, AgentFacts>();
   private readonly frameworks = new Map<string, FrameworkEntry>();
   private readonly weights = new Map<string, number>();
-  private readonly limits = new Map<string, Limits>();
+  private readonly quotas = new Map<string, RoleQuota>();
   private readonly book = new ShareBook();
   private readonly minAllocatable: Array<Map<string, number>>;
   /** Agents whose free resources changed since the last pass. */
@@ -167,9 +168,20 @@ class DrfAllocator implements Allocator {
   }
 
   setLimits(role: string, limits: Limits): void {
-    if (limits.size === 0) this.limits.delete(role);
-    else this.limits.set(role, new Map(limits));
+    this.setQuota(role, { guarantees: this.quotas.get(role)?.guarantees ?? new Map(), limits });
+  }
+
+  setQuota(role: string, quota: RoleQuota): void {
+    for (const [name, n] of [...quota.guarantees, ...quota.limits]) {
+      if (!(n >= 0)) throw new RangeError(`quota of '${name}' for role '${role}' must be a non-negative number, not ${n}`);
+    }
+    if (quota.guarantees.size === 0 && quota.limits.size === 0) this.quotas.delete(role);
+    else this.quotas.set(role, { guarantees: new Map(quota.guarantees), limits: new Map(quota.limits) });
     this.everyAgentChanged = true;
+  }
+
+  quota(role: string): RoleQuota {
+    return this.quotas.get(role) ?? { guarantees: new Map(), limits: new Map() };
   }
 
   setWeight(role: string, weight: number): void {
@@ -197,12 +209,26 @@ class DrfAllocator implements Allocator {
       (role, frameworkId) => this.book.frameworkShare(role, frameworkId),
       (role) => this.book.subtreeShare(role, this.weights.get(role) ?? 1),
     );
-    const out: Allocation[] = [];
+    const ledger = this.quotaLedger();
+    const offers = new OfferBatch();
+    if (ledger !== undefined && [...this.quotas.values()].some((q) => q.guarantees.size > 0)) {
+      for (const agentId of agentIds) {
+        const agent = this.agents.get(agentId);
+        if (agent !== undefined) this.allocateGuarantees(agentId, agent, order, ledger, now, offers);
+      }
+    }
     for (const agentId of agentIds) {
       const agent = this.agents.get(agentId);
-      if (agent !== undefined) this.allocateAgent(agentId, agent, order, now, out);
+      if (agent !== undefined) this.allocateAgent(agentId, agent, order, ledger, now, offers);
     }
-    return out;
+    return offers.list;
+  }
+
+  /** The pass's quota view, or undefined when no role has quota (nothing to enforce). */
+  private quotaLedger(): QuotaLedger | undefined {
+    if (this.quotas.size === 0) return undefined;
+    const { consumedParts, unreservedFree } = this.book.quotaInputs();
+    return new QuotaLedger(this.quotas, consumedParts, unreservedFree);
   }
 
   roles(): RoleSummary[] {
@@ -261,28 +287,52 @@ class DrfAllocator implements Allocator {
     return ids;
   }
 
-  /** Offers one agent's free resources, possibly to several roles in turn. */
-  private allocateAgent(agentId: string, agent: AgentEntry, order: PassOrder, now: number, out: Allocation[]): void {
-    // Each (framework, role) is served at most once per agent per pass: it
-    // takes everything allocatable to the role, so a second turn has nothing.
-    const served = new Set<string>();
-    while (!isEmptyResources(agent.free)) {
-      const pick = this.pick(agentId, agent.free, order, served, now);
-      if (pick === undefined) return;
-      served.add(`${pick.frameworkId}\n${pick.role}`);
-      const portion = this.offerable(agent.free, pick.role);
-      charge(agent, this.book, pick.frameworkId, pick.role, portion, 1);
-      order.charged(pick.role, pick.frameworkId);
-      out.push({ frameworkId: pick.frameworkId, agentId, role: pick.role, resources: allocateTo(portion, pick.role) });
+  /**
+   * Stage one on one agent: roles below their guarantees, in DRF order, get
+   * resources toward them, each of their frameworks in turn until met.
+   */
+  private allocateGuarantees(agentId: string, agent: AgentEntry, order: PassOrder, ledger: QuotaLedger, now: number, offers: OfferBatch): void {
+    // Mesos sorts once per agent in this stage; the copies also keep the
+    // loops off lists that charging re-sorts.
+    for (const { key: role } of [...order.roles()]) {
+      if (isEmptyResources(agent.free)) return;
+      for (const { key: frameworkId } of [...order.frameworks(role)]) {
+        if (ledger.unsatisfied(role).size === 0) break;
+        if (!this.eligible(frameworkId, role, agentId, now)) continue;
+        const portion = portionFor(agent.free, role, ledger, "guarantees");
+        if (portion === undefined || !this.meetsMinimum(portion.resources)) continue;
+        this.offer(agentId, agent, { frameworkId, role }, portion, order, ledger, offers);
+      }
     }
   }
 
-  /** The next (framework, role) to offer `free` to, in DRF order, if any. */
-  private pick(agentId: string, free: Resource[], order: PassOrder, served: Set<string>, now: number): Pick | undefined {
+  /** Stage two on one agent: its free resources by DRF, possibly to several roles in turn. */
+  private allocateAgent(agentId: string, agent: AgentEntry, order: PassOrder, ledger: QuotaLedger | undefined, now: number, offers: OfferBatch): void {
+    // Each (framework, role) is served at most once per agent per stage: it
+    // takes everything allocatable to the role, so a second turn has nothing.
+    const served = new Set<string>();
+    while (!isEmptyResources(agent.free)) {
+      const pick = this.pick(agentId, agent.free, order, ledger, served, now);
+      if (pick === undefined) return;
+      served.add(`${pick.frameworkId}\n${pick.role}`);
+      this.offer(agentId, agent, pick, pick.portion, order, ledger, offers);
+    }
+  }
+
+  private offer(agentId: string, agent: AgentEntry, to: Pick, portion: Portion, order: PassOrder, ledger: QuotaLedger | undefined, offers: OfferBatch): void {
+    charge(agent, this.book, to.frameworkId, to.role, portion.resources, 1);
+    ledger?.charged(to.role, portion.unreserved);
+    order.charged(to.role, to.frameworkId);
+    offers.add({ frameworkId: to.frameworkId, agentId, role: to.role, resources: allocateTo(portion.resources, to.role) });
+  }
+
+  /** The next (framework, role) to offer `free` to in stage two, in DRF order, if any. */
+  private pick(agentId: string, free: Resource[], order: PassOrder, ledger: QuotaLedger | undefined, served: Set<string>, now: number): (Pick & { portion: Portion }) | undefined {
     for (const { key: role } of order.roles()) {
-      if (!this.meetsMinimum(this.offerable(free, role))) continue;
+      const portion = this.offerable(free, role, ledger, "fair");
+      if (portion === undefined) continue;
       for (const { key: frameworkId } of order.frameworks(role)) {
-        if (!served.has(`${frameworkId}\n${role}`) && this.eligible(frameworkId, role, agentId, now)) return { frameworkId, role };
+        if (!served.has(`${frameworkId}\n${role}`) && this.eligible(frameworkId, role, agentId, now)) return { frameworkId, role, portion };
       }
     }
     return undefined;
@@ -296,21 +346,37 @@ class DrfAllocator implements Allocator {
     return constraint === undefined || constraint(this.facts.get(agentId) ?? { hostname: "", attributes: [] });
   }
 
-  /** What of `free` may go to `role`: its reservations or none, within the quota limits on its path. */
-  private offerable(free: Resource[], role: string): Resource[] {
-    const portion = free.filter((r) => allocatableToRole(r, role));
-    const limited = selfAndAncestors(role).filter((r) => this.limits.has(r));
-    if (limited.length === 0) return portion;
-    const held = new Map(limited.map((r) => [r, this.book.subtreeQuantities(r)]));
-    return capToLimits(portion, (name) =>
-      Math.min(...limited.map((r) => (this.limits.get(r)?.get(name) ?? Infinity) - (held.get(r)?.get(name) ?? 0))),
-    );
+  /** What of `free` may go to `role` in `stage` (see portionFor), if it reaches the minimum allocatable. */
+  private offerable(free: Resource[], role: string, ledger: QuotaLedger | undefined, stage: Stage): Portion | undefined {
+    const portion = portionFor(free, role, ledger, stage);
+    return portion !== undefined && this.meetsMinimum(portion.resources) ? portion : undefined;
   }
 
   private meetsMinimum(resources: Resource[]): boolean {
     if (resources.length === 0) return false;
     const q = quantitiesOf(resources);
     return this.minAllocatable.some((min) => [...min].every(([name, n]) => (q.get(name) ?? 0) >= n));
+  }
+}
+
+/**
+ * A pass's proposals, one per (agent, framework, role): what stage two
+ * offers a framework that stage one already served on the agent joins the
+ * same offer, as in Mesos.
+ */
+class OfferBatch {
+  readonly list: Allocation[] = [];
+  private readonly byKey = new Map<string, Allocation>();
+
+  add(offer: Allocation): void {
+    const key = `${offer.agentId}\n${offer.frameworkId}\n${offer.role}`;
+    const earlier = this.byKey.get(key);
+    if (earlier === undefined) {
+      this.byKey.set(key, offer);
+      this.list.push(offer);
+    } else {
+      earlier.resources = addResources(earlier.resources, offer.resources);
+    }
   }
 }
 

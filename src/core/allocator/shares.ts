@@ -1,5 +1,6 @@
 import type { Resource } from "../../../gen/mesos/v1/mesos_pb.js";
-import { quantitiesOf, roundScalar } from "../resources/index.js";
+import { Value_Type } from "../../../gen/mesos/v1/mesos_pb.js";
+import { quantitiesOf, reservationRole, roundScalar } from "../resources/index.js";
 
 /** The resource names Dominant Resource Fairness weighs, as Mesos does by default. */
 export const DRF_KINDS: readonly string[] = ["cpus", "mem", "disk", "gpus"];
@@ -12,6 +13,25 @@ function apply(into: Quantities, delta: ReadonlyMap<string, number>, sign: 1 | -
     if (next === 0) into.delete(name);
     else into.set(name, next);
   }
+}
+
+/**
+ * Scalars that count toward quota, as Mesos counts them: revocable resources
+ * never do; reserved ones count for the role they are reserved to.
+ */
+function quotaScalars(resources: Resource[], visit: (role: string, name: string, amount: number) => void): void {
+  for (const r of resources) {
+    if (r.type !== Value_Type.SCALAR || r.revocable !== undefined) continue;
+    const amount = r.scalar?.value ?? 0;
+    if (amount !== 0) visit(reservationRole(r), r.name, amount);
+  }
+}
+
+function bump(byRole: Map<string, Quantities>, role: string, name: string, amount: number): void {
+  const q = byRole.get(role) ?? new Map<string, number>();
+  apply(q, new Map([[name, amount]]), 1);
+  if (q.size === 0) byRole.delete(role);
+  else byRole.set(role, q);
 }
 
 function dominant(allocated: ReadonlyMap<string, number> | undefined, totals: Quantities): number {
@@ -34,10 +54,31 @@ export class ShareBook {
   private readonly totals: Quantities = new Map();
   private readonly byRole = new Map<string, Quantities>();
   private readonly byFramework = new Map<string, Map<string, Quantities>>();
+  /** Reserved scalars in the cluster by the role they are reserved to, allocated or not. */
+  private readonly reservedByRole = new Map<string, Quantities>();
+  /** Unreserved scalars: the cluster's, and those held, per role and in all. */
+  private readonly unreservedTotal: Quantities = new Map();
+  private readonly unreservedByRole = new Map<string, Quantities>();
+  private readonly unreservedHeld: Quantities = new Map();
 
   /** Adds (sign 1) or removes (sign -1) an agent's total from the cluster. */
   addTotal(resources: Resource[], sign: 1 | -1): void {
     apply(this.totals, quantitiesOf(resources), sign);
+    quotaScalars(resources, (reserved, name, amount) => {
+      if (reserved === "*") apply(this.unreservedTotal, new Map([[name, amount]]), sign);
+      else bump(this.reservedByRole, reserved, name, sign * amount);
+    });
+  }
+
+  /**
+   * What counts toward each role's quota (its reservations, and the
+   * unreserved scalars it holds; a role may appear twice), and the
+   * cluster's unreserved scalars nobody holds.
+   */
+  quotaInputs(): { consumedParts: Array<[string, ReadonlyMap<string, number>]>; unreservedFree: Quantities } {
+    const unreservedFree = new Map(this.unreservedTotal);
+    apply(unreservedFree, this.unreservedHeld, -1);
+    return { consumedParts: [...this.reservedByRole, ...this.unreservedByRole], unreservedFree };
   }
 
   /** Records that `frameworkId`'s holding in `role` went from `before` to `after`. */
@@ -49,6 +90,14 @@ export class ShareBook {
       apply(q, quantitiesOf(before), -1);
       apply(q, quantitiesOf(after), 1);
     }
+    const unreservedDelta = (resources: Resource[], sign: 1 | -1): void =>
+      quotaScalars(resources, (reserved, name, amount) => {
+        if (reserved !== "*") return;
+        bump(this.unreservedByRole, role, name, sign * amount);
+        apply(this.unreservedHeld, new Map([[name, amount]]), sign);
+      });
+    unreservedDelta(before, -1);
+    unreservedDelta(after, 1);
     frameworks.set(frameworkId, frameworkQ);
     this.byRole.set(role, roleQ);
     this.byFramework.set(role, frameworks);

@@ -1,5 +1,8 @@
 import type { Resource } from "../../../gen/mesos/v1/mesos_pb.js";
 import type { AgentFacts, AgentPredicate } from "./constraints.js";
+import type { RoleQuota } from "./quota-ledger.js";
+
+export type { RoleQuota } from "./quota-ledger.js";
 
 /** How an allocator is built. */
 export interface AllocatorOptions {
@@ -103,6 +106,18 @@ export interface Allocator {
    * more than this of each named scalar (an empty map removes them).
    */
   setLimits(role: string, limits: ReadonlyMap<string, number>): void;
+  /**
+   * A role's quota, Mesos 1.9+ semantics (empty maps remove it). Its
+   * consumed quota is what it and its sub-roles hold plus their unallocated
+   * reservations. Each pass first offers roles below their guarantees
+   * resources toward them (in DRF order); then it offers the rest by DRF
+   * while holding back enough unreserved resources (headroom) to still meet
+   * every unmet guarantee. Limits cap both stages; reservations are always
+   * offered to their roles. Throws RangeError on a negative or NaN amount.
+   */
+  setQuota(role: string, quota: RoleQuota): void;
+  /** The role's quota as last set (empty maps when none). */
+  quota(role: string): RoleQuota;
   /** One allocation pass at time `now` (ms): what to offer. */
   allocate(now: number): Allocation[];
   /**
