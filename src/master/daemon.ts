@@ -7,6 +7,7 @@ import { MesosService, OperateResponseSchema, file_mesos_v2_mesos } from "../../
 import { createAllocator, parseMinAllocatable, parseWeights } from "../core/allocator/index.js";
 import type { IdSource } from "../core/clock.js";
 import { createMasterCore, type MasterCore } from "../core/master/master-core.js";
+import { createMasterGateway } from "../gateway/master-gateway.js";
 import { createLogger, type Logger } from "../log.js";
 import { createServer } from "../transport/server.js";
 import { VERSION } from "../version.js";
@@ -117,7 +118,8 @@ export async function startMaster(options: MasterOptions, logger: Logger = creat
         return create(OperateResponseSchema, { response: result });
       },
     });
-  const server = createServer({ host: options.ip, port: options.port, routes, reflection: [file_mesos_v2_mesos] });
+  const gateway = createMasterGateway({ core, sessions, logger });
+  const server = createServer({ host: options.ip, port: options.port, routes, http: gateway.hook, logger, reflection: [file_mesos_v2_mesos] });
   const bound = await server.listen();
   // The port may have been 0: tell clients the one actually bound.
   info.port = bound.port;
