@@ -6,6 +6,7 @@ import type { MasterCore } from "../core/master/master-core.js";
 import type { Logger } from "../log.js";
 import type { SessionTable } from "../master/sessions.js";
 import type { HttpHook } from "../transport/handler.js";
+import { createOperatorEndpoint } from "./operator.js";
 import { createSchedulerEndpoint } from "./scheduler.js";
 
 export interface MasterGatewayOptions {
@@ -39,9 +40,15 @@ export function createMasterGateway(options: MasterGatewayOptions): MasterGatewa
     },
     decorate: (event) => addOfferUrls(core, event),
   });
+  const operator = createOperatorEndpoint({
+    sessions: options.sessions,
+    logger: options.logger,
+    operate: (call) => core.operate(call, Date.now()),
+  });
   const hook: HttpHook = (req: IncomingMessage, res: ServerResponse) => {
     const path = pathOf(req);
     if (path === "/api/v1/scheduler") return scheduler.handle(req, res).then(() => true);
+    if (path === "/api/v1" || path === "/api/v1/") return operator.handle(req, res).then(() => true);
     return false;
   };
   return { hook };

@@ -24,7 +24,7 @@ import {
   type Event,
 } from "../../gen/mesos/v1/scheduler/scheduler_pb.js";
 import { ConnectRequestSchema, type ConnectResponse } from "../../gen/mesos/v2/mesos_pb.js";
-import type { CallError } from "../core/master/events.js";
+import { ErrorCode, type CallError } from "../core/master/events.js";
 import type { Logger } from "../log.js";
 import type { SessionTable } from "../master/sessions.js";
 import { readBody } from "./body.js";
@@ -188,7 +188,7 @@ export function createSchedulerEndpoint(options: SchedulerEndpointOptions): Sche
     const refused = errors[0];
     if (refused !== undefined) {
       const status = statusOf(refused);
-      throw new GatewayError(status, status === 400 ? `Failed to validate scheduler::Call: ${refused.message}` : refused.message);
+      throw new GatewayError(status, refused.code === ErrorCode.INVALID_ARGUMENT ? `Failed to validate scheduler::Call: ${refused.message}` : refused.message);
     }
     res.writeHead(202, { "content-length": "0" });
     res.end();

@@ -1,64 +1,9 @@
-import * as http from "node:http";
 import * as net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fromBinary, toBinary, create } from "@bufbuild/protobuf";
 import { CallSchema, EventSchema, Event_Type } from "../../gen/mesos/v1/scheduler/scheduler_pb.js";
-import { createRecordDecoder } from "../../src/gateway/recordio.js";
 import { ProcessScope, eventually, type Daemon } from "../helpers/processes.js";
-
-interface Answer {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: Buffer;
-}
-
-type Json = Record<string, unknown>;
-
-/** One v1 request; `body` chunks are written separately, so several chunks make a chunked body. */
-function request(port: number, path: string, options: { method?: string; headers?: Record<string, string>; body?: (string | Uint8Array)[] } = {}): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: "127.0.0.1", port, path, method: options.method ?? "POST", headers: options.headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-    });
-    req.on("error", reject);
-    for (const chunk of options.body ?? []) req.write(chunk);
-    req.end();
-  });
-}
-
-const json = (body: unknown) => ({ headers: { "content-type": "application/json" }, body: [JSON.stringify(body)] });
-
-/** A subscribed v1 scheduler: the streamed events as they arrive, and the stream's headers. */
-interface Stream {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  records: Buffer[];
-  ended: boolean;
-  close(): void;
-}
-
-function subscribe(port: number, headers: Record<string, string>, body: string | Uint8Array): Promise<Stream> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: "127.0.0.1", port, path: "/api/v1/scheduler", method: "POST", headers, agent: false }, (res) => {
-      const decoder = createRecordDecoder();
-      const stream: Stream = { status: res.statusCode ?? 0, headers: res.headers, records: [], ended: false, close: () => req.destroy() };
-      res.on("data", (c: Buffer) => {
-        if (stream.status === 200) stream.records.push(...decoder.push(c).map((r) => Buffer.from(r)));
-        else stream.records.push(c);
-      });
-      res.on("close", () => (stream.ended = true));
-      resolve(stream);
-    });
-    req.on("error", reject);
-    req.end(body);
-  });
-}
-
-const events = (stream: Stream): Json[] => stream.records.map((r) => JSON.parse(r.toString()) as Json);
-const eventOf = (stream: Stream, type: string, where: (e: Json) => boolean = () => true) =>
-  eventually(() => events(stream).find((e) => e.type === type && where(e)), `a ${type} event`);
+import { eventOf, events, json, request, subscribe, type Answer, type Json, type Stream } from "./gateway-v1-client.js";
 
 const frameworkInfo = { user: "test", name: "v1-gateway-test", failover_timeout: 60 };
 
