@@ -6,6 +6,7 @@ import type { MasterCore } from "../core/master/master-core.js";
 import type { Logger } from "../log.js";
 import type { SessionTable } from "../master/sessions.js";
 import type { HttpHook } from "../transport/handler.js";
+import { createLegacyMasterEndpoints } from "./legacy-master.js";
 import { createOperatorEndpoint } from "./operator.js";
 import { createSchedulerEndpoint } from "./scheduler.js";
 
@@ -45,11 +46,15 @@ export function createMasterGateway(options: MasterGatewayOptions): MasterGatewa
     logger: options.logger,
     operate: (call) => core.operate(call, Date.now()),
   });
+  const legacy = createLegacyMasterEndpoints({
+    operate: (call) => core.operate(call, Date.now()).result,
+    now: () => Date.now(),
+  });
   const hook: HttpHook = (req: IncomingMessage, res: ServerResponse) => {
     const path = pathOf(req);
     if (path === "/api/v1/scheduler") return scheduler.handle(req, res).then(() => true);
     if (path === "/api/v1" || path === "/api/v1/") return operator.handle(req, res).then(() => true);
-    return false;
+    return legacy(req, res, path);
   };
   return { hook };
 }

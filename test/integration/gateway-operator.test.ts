@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ResponseSchema, Response_Type } from "../../gen/mesos/v1/master/master_pb.js";
 import { ProcessScope, eventually, type Daemon } from "../helpers/processes.js";
 import { MASTER_EXAMPLES } from "./gateway-mesos-examples.js";
-import { eventOf, events, json, request, subscribe, type Json, type Stream } from "./gateway-v1-client.js";
+import { eventOf, events, json, request, startFrameworkWithTasks, subscribe, type Json, type Stream } from "./gateway-v1-client.js";
 
 /** Every field path of a JSON value, lists marked `[]`, as in MASTER_EXAMPLES. */
 function paths(value: unknown, prefix = ""): Set<string> {
@@ -53,28 +53,8 @@ describe("the v1 operator API on a real master", () => {
       "agent listening",
     );
     operatorStream = await subscribe(master.port, { "content-type": "application/json" }, JSON.stringify({ type: "SUBSCRIBE" }), "/api/v1");
-    // A framework with one running task, so that the views have something in them.
-    scheduler = await subscribe(master.port, { "content-type": "application/json" }, JSON.stringify({ type: "SUBSCRIBE", subscribe: { framework_info: { user: "test", name: "v1-operator-test", role: "web", hostname: "localhost", principal: "ops" } } }));
-    frameworkId = ((await eventOf(scheduler, "SUBSCRIBED")).subscribed as { framework_id: { value: string } }).framework_id.value;
-    const offer = ((await eventOf(scheduler, "OFFERS")).offers as { offers: { id: unknown; agent_id: unknown }[] }).offers[0]!;
-    const streamId = String(scheduler.headers["mesos-stream-id"]);
-    const call = (body: Json) => request(master.port, "/api/v1/scheduler", { headers: { "content-type": "application/json", "mesos-stream-id": streamId }, body: [JSON.stringify({ framework_id: { value: frameworkId }, ...body })] });
-    const resources = (ports: number) => [
-      { name: "cpus", type: "SCALAR", scalar: { value: 0.1 } },
-      { name: "mem", type: "SCALAR", scalar: { value: 32 } },
-      { name: "ports", type: "RANGES", ranges: { range: [{ begin: ports, end: ports }] } },
-    ];
-    const task = (id: string, command: string, port: number) => ({ name: id, task_id: { value: id }, agent_id: offer.agent_id, command: { value: command }, resources: resources(port) });
-    // One task that finishes and one that keeps running, so both lists have something in them.
-    const launch = { type: "LAUNCH", launch: { task_infos: [task("done", "true", 31000), task("sleeper", "sleep 60", 31001)] } };
-    expect((await call({ type: "ACCEPT", accept: { offer_ids: [offer.id], operations: [launch] } })).status).toBe(202);
-    const reached = new Set<string>();
-    for (let seen = 0; !(reached.has("done/TASK_FINISHED") && reached.has("sleeper/TASK_RUNNING")); seen++) {
-      const update = await eventually(() => events(scheduler).filter((e) => e.type === "UPDATE")[seen], `update ${seen + 1}`);
-      const status = (update.update as { status: { state: string; agent_id: unknown; task_id: { value: string }; uuid: string } }).status;
-      reached.add(`${status.task_id.value}/${status.state}`);
-      await call({ type: "ACKNOWLEDGE", acknowledge: { agent_id: status.agent_id, task_id: status.task_id, uuid: status.uuid } });
-    }
+    // A framework with one finished and one running task, so that the views have something in them.
+    ({ stream: scheduler, frameworkId } = await startFrameworkWithTasks(master.port, { name: "v1-operator-test", role: "web", hostname: "localhost", principal: "ops" }));
   });
 
   afterAll(async () => {

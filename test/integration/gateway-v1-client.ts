@@ -57,3 +57,35 @@ export const events = (stream: Stream): Json[] => stream.records.map((r) => JSON
 export const eventOf = (stream: Stream, type: string, where: (e: Json) => boolean = () => true) =>
   eventually(() => events(stream).find((e) => e.type === type && where(e)), `a ${type} event`);
 
+
+/**
+ * Subscribes a v1 framework and runs two tasks through it: `done` (finishes)
+ * and `sleeper` (keeps running), acknowledging every update, so that the
+ * master's views have a live and a completed task to show.
+ */
+export async function startFrameworkWithTasks(port: number, framework: Json): Promise<{ stream: Stream; frameworkId: string }> {
+  const stream = await subscribe(port, { "content-type": "application/json" }, JSON.stringify({ type: "SUBSCRIBE", subscribe: { framework_info: { user: "test", ...framework } } }));
+  const frameworkId = ((await eventOf(stream, "SUBSCRIBED")).subscribed as { framework_id: { value: string } }).framework_id.value;
+  const offer = ((await eventOf(stream, "OFFERS")).offers as { offers: { id: unknown; agent_id: unknown }[] }).offers[0];
+  if (offer === undefined) throw new Error("OFFERS without an offer");
+  const streamId = String(stream.headers["mesos-stream-id"]);
+  const call = (body: Json) =>
+    request(port, "/api/v1/scheduler", { headers: { "content-type": "application/json", "mesos-stream-id": streamId }, body: [JSON.stringify({ framework_id: { value: frameworkId }, ...body })] });
+  const resources = (ports: number) => [
+    { name: "cpus", type: "SCALAR", scalar: { value: 0.1 } },
+    { name: "mem", type: "SCALAR", scalar: { value: 32 } },
+    { name: "ports", type: "RANGES", ranges: { range: [{ begin: ports, end: ports }] } },
+  ];
+  const task = (id: string, command: string, ports: number) => ({ name: id, task_id: { value: id }, agent_id: offer.agent_id, command: { value: command }, resources: resources(ports) });
+  const launch = { type: "LAUNCH", launch: { task_infos: [task("done", "true", 31000), task("sleeper", "sleep 60", 31001)] } };
+  const accepted = await call({ type: "ACCEPT", accept: { offer_ids: [offer.id], operations: [launch] } });
+  if (accepted.status !== 202) throw new Error(`ACCEPT answered ${accepted.status}: ${accepted.body.toString()}`);
+  const reached = new Set<string>();
+  for (let seen = 0; !(reached.has("done/TASK_FINISHED") && reached.has("sleeper/TASK_RUNNING")); seen++) {
+    const update = await eventually(() => events(stream).filter((e) => e.type === "UPDATE")[seen], `update ${seen + 1}`);
+    const status = (update.update as { status: { state: string; agent_id: unknown; task_id: { value: string }; uuid: string } }).status;
+    reached.add(`${status.task_id.value}/${status.state}`);
+    await call({ type: "ACKNOWLEDGE", acknowledge: { agent_id: status.agent_id, task_id: status.task_id, uuid: status.uuid } });
+  }
+  return { stream, frameworkId };
+}
