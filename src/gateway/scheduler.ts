@@ -31,6 +31,7 @@ import { readBody } from "./body.js";
 import { GatewayError, answerError, statusOf } from "./errors.js";
 import { decodeBody, encodeMessage, requestMedia, streamFormat, type Media } from "./media.js";
 import { startRecordStream, type RecordStream } from "./record-stream.js";
+import { validateSchedulerCall } from "./scheduler-validation.js";
 
 /** What the endpoint needs to know about a framework before it forwards a call. */
 export interface FrameworkLookup {
@@ -65,6 +66,20 @@ export interface SchedulerEndpoint {
   handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
   /** Live subscriptions, for tests and metrics. */
   readonly size: number;
+}
+
+/**
+ * The answer to a valid call the core refused. Mesos accepts every call that
+ * passes validation (202) and reports what went wrong through events (e.g.
+ * TASK_DROPPED), which the core sends too; only a call the core does not
+ * serve (501), a master that cannot serve (503, 500), and an invalid
+ * UPDATE_FRAMEWORK (400, as Mesos) are answered otherwise.
+ */
+function answersWith(call: Call, error: CallError): number {
+  const status = statusOf(error);
+  if (status >= 500) return status;
+  if (call.type === Call_Type.UPDATE_FRAMEWORK && error.code === ErrorCode.INVALID_ARGUMENT) return 400;
+  return 202;
 }
 
 export function createSchedulerEndpoint(options: SchedulerEndpointOptions): SchedulerEndpoint {
@@ -170,7 +185,6 @@ export function createSchedulerEndpoint(options: SchedulerEndpointOptions): Sche
 
   const call = (req: IncomingMessage, res: ServerResponse, call: Call): void => {
     const frameworkId = call.frameworkId?.value ?? "";
-    if (frameworkId === "") throw new GatewayError(400, "Failed to validate scheduler::Call: Expecting 'framework_id' to be present");
     const framework = options.frameworks.framework(frameworkId);
     if (framework === undefined) throw new GatewayError(400, "Framework cannot be found");
     if (!framework.connected) throw new GatewayError(403, "Framework is not subscribed");
@@ -185,10 +199,11 @@ export function createSchedulerEndpoint(options: SchedulerEndpointOptions): Sche
       );
     }
     const errors = forward(sub, call);
-    const refused = errors[0];
+    for (const error of errors) logger.debug({ framework: frameworkId, code: error.code, message: error.message }, "scheduler call refused by the master");
+    const refused = errors.find((error) => answersWith(call, error) !== 202);
     if (refused !== undefined) {
-      const status = statusOf(refused);
-      throw new GatewayError(status, refused.code === ErrorCode.INVALID_ARGUMENT ? `Failed to validate scheduler::Call: ${refused.message}` : refused.message);
+      const status = answersWith(call, refused);
+      throw new GatewayError(status, status === 400 ? `Failed to validate scheduler::Call: ${refused.message}` : refused.message);
     }
     res.writeHead(202, { "content-length": "0" });
     res.end();
@@ -201,6 +216,8 @@ export function createSchedulerEndpoint(options: SchedulerEndpointOptions): Sche
         const media = requestMedia(req.headers);
         const body = await readBody(req);
         const decoded = decodeBody(CallSchema, body, media, "Call");
+        const invalid = validateSchedulerCall(decoded);
+        if (invalid !== undefined) throw new GatewayError(400, `Failed to validate scheduler::Call: ${invalid}`);
         if (decoded.type === Call_Type.SUBSCRIBE) subscribe(req, res, decoded);
         else call(req, res, decoded);
       } catch (err) {

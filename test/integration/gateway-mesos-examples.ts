@@ -65,3 +65,27 @@ export const MASTER_EXAMPLES: { request: Record<string, unknown>; paths: string[
     paths: [],
   },
 ];
+
+/**
+ * The JSON request examples of Mesos' scheduler API documentation, as written,
+ * with the status Mesos answers each with (the SUBSCRIBE example first; the
+ * others name the framework id of the documentation, which a test replaces).
+ */
+export const SCHEDULER_EXAMPLES: { request: Record<string, unknown>; mesosStatus: number }[] = [
+  { request: {"type": "SUBSCRIBE", "subscribe": {"framework_info": {"user": "foo", "name": "Example HTTP Framework", "roles": ["test1", "test2"], "capabilities": [{"type": "MULTI_ROLE"}]}, "suppressed_roles": ["test2"], "offer_constraints": {"role_constraints": {"test1": {"groups": [{"attribute_constraints": [{"selector": {"attribute_name": "foo"}, "predicate": {"exists": {}}}]}]}}}}}, mesosStatus: 200 },
+  { request: {"framework_id": {"value": "12220-3440-12532-2345"}, "type": "TEARDOWN"}, mesosStatus: 202 },
+  { request: {"framework_id": {"value": "12220-3440-12532-2345"}, "type": "ACCEPT", "accept": {"offer_ids": [{"value": "12220-3440-12532-O12"}], "operations": [{"type": "LAUNCH", "launch": {"task_infos": [{"name": "My Task", "task_id": {"value": "12220-3440-12532-my-task"}, "agent_id": {"value": "12220-3440-12532-S1233"}, "executor": {"command": {"shell": true, "value": "sleep 1000"}, "executor_id": {"value": "12214-23523-my-executor"}}, "resources": [{"allocation_info": {"role": "engineering"}, "name": "cpus", "role": "*", "type": "SCALAR", "scalar": {"value": 1.0}}, {"allocation_info": {"role": "engineering"}, "name": "mem", "role": "*", "type": "SCALAR", "scalar": {"value": 128.0}}], "limits": {"cpus": "Infinity", "mem": 512.0}}]}}], "filters": {"refuse_seconds": 5.0}}}, mesosStatus: 400 }, // Mesos' parser refuses the string "Infinity" for the Value.Scalar of `limits` too
+  { request: {"framework_id": {"value": "12220-3440-12532-2345"}, "type": "DECLINE", "decline": {"offer_ids": [{"value": "12220-3440-12532-O12"}, {"value": "12220-3440-12532-O13"}], "filters": {"refuse_seconds": 5.0}}}, mesosStatus: 202 },
+  { request: {"framework_id": {"value": "12220-3440-12532-2345"}, "type": "KILL", "kill": {"task_id": {"value": "12220-3440-12532-my-task"}, "agent_id": {"value": "12220-3440-12532-S1233"}}}, mesosStatus: 202 },
+  { request: {"framework_id": {"value": "12220-3440-12532-2345"}, "type": "SHUTDOWN", "shutdown": {"executor_id": {"value": "123450-2340-1232-my-executor"}, "agent_id": {"value": "12220-3440-12532-S1233"}}}, mesosStatus: 202 },
+  { request: {"framework_id": {"value": "12220-3440-12532-2345"}, "type": "ACKNOWLEDGE", "acknowledge": {"agent_id": {"value": "12220-3440-12532-S1233"}, "task_id": {"value": "12220-3440-12532-my-task"}, "uuid": "jhadf73jhakdlfha723adf"}}, mesosStatus: 202 },
+  { request: {"framework_id": {"value": "12220-3440-12532-2345"}, "type": "ACKNOWLEDGE_OPERATION_STATUS", "acknowledge_operation_status": {"agent_id": {"value": "12220-3440-12532-S1233"}, "resource_provider_id": {"value": "12220-3440-12532-rp"}, "uuid": "jhadf73jhakdlfha723adf", "operation_id": "73jhakdlfha723adf"}}, mesosStatus: 400 },
+  { request: {"framework_id": {"value": "12220-3440-12532-2345"}, "type": "RECONCILE", "reconcile": {"tasks": [{"task_id": {"value": "312325"}, "agent_id": {"value": "123535"}}]}}, mesosStatus: 202 },
+  { request: {"framework_id": {"value": "12220-3440-12532-2345"}, "type": "RECONCILE_OPERATIONS", "reconcile_operations": {"operations": [{"operation_id": {"value": "312325"}, "agent_id": {"value": "123535"}, "resource_provider_id": {"value": "927695"}}]}}, mesosStatus: 202 },
+  { request: {"framework_id": {"value": "12220-3440-12532-2345"}, "type": "MESSAGE", "message": {"agent_id": {"value": "12220-3440-12532-S1233"}, "executor_id": {"value": "my-framework-executor"}, "data": "adaf838jahd748jnaldf"}}, mesosStatus: 202 },
+  { request: {"framework_id": {"value": "12220-3440-12532-2345"}, "type": "REQUEST", "requests": [{"agent_id": {"value": "12220-3440-12532-S1233"}, "resources": {}}]}, mesosStatus: 400 },
+  { request: {"framework_info": {"user": "foo", "name": "Example HTTP Framework"}, "type": "SUBSCRIBE"}, mesosStatus: 400 },
+];
+
+/** The framework id the scheduler examples use. */
+export const SCHEDULER_EXAMPLES_FRAMEWORK_ID = "12220-3440-12532-2345";

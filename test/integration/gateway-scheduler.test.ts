@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fromBinary, toBinary, create } from "@bufbuild/protobuf";
 import { CallSchema, EventSchema, Event_Type } from "../../gen/mesos/v1/scheduler/scheduler_pb.js";
 import { ProcessScope, eventually, type Daemon } from "../helpers/processes.js";
+import { SCHEDULER_EXAMPLES, SCHEDULER_EXAMPLES_FRAMEWORK_ID } from "./gateway-mesos-examples.js";
 import { eventOf, events, json, request, subscribe, type Answer, type Json, type Stream } from "./gateway-v1-client.js";
 
 const frameworkInfo = { user: "test", name: "v1-gateway-test", failover_timeout: 60 };
@@ -194,5 +195,43 @@ describe("the v1 scheduler API on a real master and agent", () => {
     } finally {
       socket.destroy();
     }
+  });
+
+  it("answers the documented request examples with the statuses Mesos answers them with", async () => {
+    const [subscribeExample, ...calls] = SCHEDULER_EXAMPLES;
+    const stream = await open({ "content-type": "application/json" }, JSON.stringify(subscribeExample?.request));
+    expect(stream.status).toBe(200);
+    const subscribed = (await eventOf(stream, "SUBSCRIBED")).subscribed as { framework_id: { value: string }; heartbeat_interval_seconds: number };
+    expect(subscribed.heartbeat_interval_seconds).toBe(1);
+    const frameworkId = subscribed.framework_id.value;
+    // Calls the core does not serve yet, answered 501 instead of Mesos' status.
+    const notServed: Record<string, number> = { RECONCILE_OPERATIONS: 501 };
+    const teardownLast = [...calls.filter((c) => c.request.type !== "TEARDOWN"), ...calls.filter((c) => c.request.type === "TEARDOWN")];
+    const answered: Record<string, number> = {};
+    const expected: Record<string, number> = {};
+    for (const [i, example] of teardownLast.entries()) {
+      const key = `${i}:${String(example.request.type)}`;
+      const body = JSON.stringify(example.request).replaceAll(SCHEDULER_EXAMPLES_FRAMEWORK_ID, frameworkId);
+      const answer = await request(master.port, "/api/v1/scheduler", { headers: { "content-type": "application/json", "mesos-stream-id": String(stream.headers["mesos-stream-id"]) }, body: [body] });
+      answered[key] = answer.status;
+      expected[key] = notServed[String(example.request.type)] ?? example.mesosStatus;
+      if (answer.status === 202) expect(answer.body.length).toBe(0);
+    }
+    expect(answered).toEqual(expected);
+    expect(events(stream).filter((e) => e.type === "ERROR")).toEqual([]);
+  });
+
+  it("answers an ACCEPT of an unknown offer 202, and reports the launch through an UPDATE, as Mesos does", async () => {
+    const stream = await open({ "content-type": "application/json" }, JSON.stringify({ type: "SUBSCRIBE", subscribe: { framework_info: { ...frameworkInfo, name: "v1-stale-offer" } } }));
+    const frameworkId = ((await eventOf(stream, "SUBSCRIBED")).subscribed as { framework_id: { value: string } }).framework_id.value;
+    const task = { name: "t", task_id: { value: "stale" }, agent_id: { value: "nowhere" }, command: { value: "true" }, resources: [{ name: "cpus", type: "SCALAR", scalar: { value: 0.1 } }] };
+    const answer = await request(master.port, "/api/v1/scheduler", {
+      headers: { "content-type": "application/json", "mesos-stream-id": String(stream.headers["mesos-stream-id"]) },
+      body: [JSON.stringify({ framework_id: { value: frameworkId }, type: "ACCEPT", accept: { offer_ids: [{ value: "no-such-offer" }], operations: [{ type: "LAUNCH", launch: { task_infos: [task] } }] } })],
+    });
+    expect(answer.status).toBe(202);
+    const update = await eventOf(stream, "UPDATE");
+    expect((update.update as { status: { task_id: { value: string }; state: string } }).status).toMatchObject({ task_id: { value: "stale" } });
+    expect(events(stream).filter((e) => e.type === "ERROR")).toEqual([]);
   });
 });
