@@ -3,10 +3,12 @@ import { create } from "@bufbuild/protobuf";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { MasterInfoSchema } from "../../gen/mesos/v1/mesos_pb.js";
+import type { Call as OperatorCall } from "../../gen/mesos/v1/master/master_pb.js";
 import { MesosService, OperateResponseSchema, file_mesos_v2_mesos } from "../../gen/mesos/v2/mesos_pb.js";
 import { createAllocator, parseMinAllocatable, parseWeights } from "../core/allocator/index.js";
 import type { IdSource } from "../core/clock.js";
 import { createMasterCore, type Effect, type MasterCore } from "../core/master/master-core.js";
+import { createMasterGateway } from "../gateway/master-gateway.js";
 import { createLogger, type Logger } from "../log.js";
 import { createServer } from "../transport/server.js";
 import { VERSION } from "../version.js";
@@ -159,7 +161,13 @@ export async function startMaster(options: MasterOptions, logger: Logger = creat
         return create(OperateResponseSchema, { response: result });
       },
     });
-  const server = createServer({ host: options.ip, port: options.port, routes, reflection: [file_mesos_v2_mesos] });
+  const operate = async (call: OperatorCall) => {
+    const { result, effects } = core.operate(call, Date.now());
+    await submit(effects);
+    return result;
+  };
+  const gateway = createMasterGateway({ core, sessions, operate, logger });
+  const server = createServer({ host: options.ip, port: options.port, routes, http: gateway.hook, logger, reflection: [file_mesos_v2_mesos] });
   const bound = await server.listen();
   // The port may have been 0: tell clients the one actually bound.
   info.port = bound.port;

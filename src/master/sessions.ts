@@ -29,12 +29,37 @@ export interface SessionHandlers {
 }
 
 /**
- * Owns the live Connect streams: turns each into a session id for the core,
- * queues the core's events per stream, and ends streams when told to.
+ * Where a session that is not a Connect stream (a v1 HTTP subscriber) gets
+ * its events. `send` must not block: the sink buffers or writes at once.
+ */
+export interface SessionSink {
+  send(response: ConnectResponse): void;
+  /** The core ended the session (after everything sent before it). */
+  end(error?: CallError): void;
+  /** Events the sink holds unwritten, for the slow-client limit; 0 when unknown. */
+  readonly backlog?: number;
+}
+
+/**
+ * Owns the live sessions (Connect streams, and sinks such as the v1 HTTP
+ * gateway's streams): turns each into a session id for the core, queues the
+ * core's events per session, and ends sessions when told to.
  */
 export interface SessionTable {
   /** The Connect handler body for one stream. */
   serve(requests: AsyncIterable<ConnectRequest>, context: HandlerContext): AsyncIterable<ConnectResponse>;
+  /**
+   * Opens a session whose events go to `sink` instead of a Connect stream.
+   * The caller feeds it with `request` and must `close` it when its
+   * connection goes away, which the core sees exactly like a dropped stream.
+   */
+  open(sink: SessionSink): SessionId;
+  /** One call on a session opened with `open`; ignored once the session is gone. */
+  request(session: SessionId, request: ConnectRequest): void;
+  /** The client side of an `open`ed session went away. Idempotent. */
+  close(session: SessionId): void;
+  /** Whether the session is still live (the core has not ended it, nor its client). */
+  has(session: SessionId): boolean;
   apply(effects: Effect[]): void;
   /** Ends every stream (daemon shutdown). */
   endAll(error?: ConnectError): void;
@@ -53,14 +78,18 @@ export function createSessionTable(
   logger: Logger,
   limits: { maxQueuedEvents?: number } = {},
 ): SessionTable {
-  const outboxes = new Map<SessionId, AsyncQueue<ConnectResponse>>();
+  const outboxes = new Map<SessionId, Outbox>();
   const maxQueued = limits.maxQueuedEvents ?? DEFAULT_MAX_QUEUED_EVENTS;
   let counter = 0;
+  let sinkCounter = 0;
 
-  const dropSlow = (session: SessionId, outbox: AsyncQueue<ConnectResponse>): void => {
+  const dropSlow = (session: SessionId, outbox: Outbox): void => {
     logger.warn({ session, queued: outbox.size }, "dropping a stream whose client does not read its events");
     outboxes.delete(session);
-    outbox.end(new ConnectError(`stream dropped: the client left ${outbox.size} events unread`, Code.ResourceExhausted));
+    outbox.end(
+      { code: ErrorCode.UNAVAILABLE, message: `stream dropped: the client left ${outbox.size} events unread` },
+      new ConnectError(`stream dropped: the client left ${outbox.size} events unread`, Code.ResourceExhausted),
+    );
     apply(handlers.closed(session));
   };
 
@@ -81,7 +110,7 @@ export function createSessionTable(
         // Forget the stream first so its closing does not reach the core as
         // a disconnect: the core already decided what ending it means.
         outboxes.delete(effect.session);
-        outbox.end(effect.error === undefined ? undefined : toConnectError(effect.error));
+        outbox.end(effect.error);
       }
     }
   };
@@ -97,7 +126,7 @@ export function createSessionTable(
   async function* serve(requests: AsyncIterable<ConnectRequest>, context: HandlerContext): AsyncGenerator<ConnectResponse> {
     const session = `stream-${++counter}`;
     const outbox = createAsyncQueue<ConnectResponse>();
-    outboxes.set(session, outbox);
+    outboxes.set(session, queueOutbox(outbox));
     logger.debug({ session }, "stream opened");
     const reader = (async () => {
       try {
@@ -133,15 +162,54 @@ export function createSessionTable(
 
   return {
     serve,
+    open(sink) {
+      const session = `sink-${++sinkCounter}`;
+      outboxes.set(session, sinkOutbox(sink));
+      logger.debug({ session }, "session opened");
+      return session;
+    },
+    request(session, request) {
+      if (outboxes.has(session)) apply(handlers.request(session, request));
+    },
+    close,
+    has: (session) => outboxes.has(session),
     apply,
     endAll(error) {
       for (const [session, outbox] of [...outboxes]) {
         outboxes.delete(session);
-        outbox.end(error);
+        outbox.end(error === undefined ? undefined : { code: ErrorCode.UNAVAILABLE, message: error.rawMessage }, error);
       }
     },
     get size() {
       return outboxes.size;
+    },
+  };
+}
+
+/** One session's way out, whatever carries it. */
+interface Outbox {
+  push(response: ConnectResponse): void;
+  /** `grpc` overrides the status a Connect stream ends with. */
+  end(error?: CallError, grpc?: ConnectError): void;
+  readonly size: number;
+}
+
+function queueOutbox(queue: AsyncQueue<ConnectResponse>): Outbox {
+  return {
+    push: (response) => void queue.push(response),
+    end: (error, grpc) => queue.end(grpc ?? (error === undefined ? undefined : toConnectError(error))),
+    get size() {
+      return queue.size;
+    },
+  };
+}
+
+function sinkOutbox(sink: SessionSink): Outbox {
+  return {
+    push: (response) => sink.send(response),
+    end: (error) => sink.end(error),
+    get size() {
+      return sink.backlog ?? 0;
     },
   };
 }

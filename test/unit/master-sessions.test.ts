@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
-import { ConnectResponseSchema, type ConnectRequest } from "../../gen/mesos/v2/mesos_pb.js";
+import { ConnectRequestSchema, ConnectResponseSchema, type ConnectRequest } from "../../gen/mesos/v2/mesos_pb.js";
 import { silentLogger } from "../../src/log.js";
 import { createSessionTable } from "../../src/master/sessions.js";
 import { createAsyncQueue } from "../../src/util/async-queue.js";
@@ -38,5 +38,42 @@ describe("master streams", () => {
     expect(drained).toEqual(["1", "2", "3"]);
     expect(failure instanceof ConnectError && failure.code).toBe(Code.ResourceExhausted);
     requests.end();
+  });
+
+  it("serves a session through a sink: requests reach the core, events the sink, and closing it is a disconnect", () => {
+    const seen: string[] = [];
+    const closed: string[] = [];
+    const table = createSessionTable(
+      {
+        request: (session, request) => (seen.push(`${session}:${request.id}`), [{ kind: "send", session, response: create(ConnectResponseSchema, { callId: request.id }) }]),
+        closed: (session) => (closed.push(session), []),
+        allocateSoon: () => undefined,
+      },
+      silentLogger(),
+    );
+    const delivered: string[] = [];
+    const ends: (string | undefined)[] = [];
+    const session = table.open({ send: (r) => delivered.push(r.callId), end: (e) => ends.push(e?.message) });
+    table.request(session, create(ConnectRequestSchema, { id: "a" }));
+    expect(seen).toEqual([`${session}:a`]);
+    expect(delivered).toEqual(["a"]);
+    expect(table.has(session)).toBe(true);
+    table.close(session);
+    table.close(session);
+    expect(closed).toEqual([session]);
+    expect(table.has(session)).toBe(false);
+    table.request(session, create(ConnectRequestSchema, { id: "b" }));
+    expect(seen).toHaveLength(1);
+  });
+
+  it("ends a sink when the core ends its session, without reporting a disconnect back", () => {
+    const closed: string[] = [];
+    const table = createSessionTable({ request: () => [], closed: (s) => (closed.push(s), []), allocateSoon: () => undefined }, silentLogger());
+    const ends: (string | undefined)[] = [];
+    const session = table.open({ send: () => undefined, end: (e) => ends.push(e?.message ?? "none") });
+    table.apply([{ kind: "end", session, error: { code: 2, message: "Framework failed over" } }]);
+    expect(ends).toEqual(["Framework failed over"]);
+    table.close(session);
+    expect(closed).toEqual([]);
   });
 });

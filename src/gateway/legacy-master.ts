@@ -1,0 +1,327 @@
+/**
+ * The master's read-only endpoints that Mesos tools and dashboards read
+ * (/master/state, /metrics/snapshot, ...), with Mesos' JSON shapes. Every
+ * answer is computed from the same operator calls (GET_STATE, GET_MASTER,
+ * GET_FLAGS, GET_ROLES) that the v1 and v2 operator APIs serve.
+ */
+import { cpus, freemem, loadavg, totalmem } from "node:os";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { create } from "@bufbuild/protobuf";
+import { TaskState, type Resource, type Task } from "../../gen/mesos/v1/mesos_pb.js";
+import { CallSchema, Call_Type, type Call, type Response } from "../../gen/mesos/v1/master/master_pb.js";
+import type { CallError } from "../core/master/events.js";
+import { addResources, scalarOf } from "../core/resources/index.js";
+import { GatewayError, answerError } from "./errors.js";
+import type { JsonObject } from "./json.js";
+import { agentModel, frameworkModel, frameworkSummary, resourcesModel, taskModel, type FrameworkTasks } from "./legacy-model.js";
+import { APPLICATION_JSON } from "./media.js";
+
+export interface LegacyMasterOptions {
+  /** A read-only operator call (the same entry point as the v2 Operate RPC). */
+  operate(call: Call): Response | CallError;
+  now(): number;
+}
+
+/** Answers a request if its path is one of the legacy endpoints; returns false otherwise. */
+export type LegacyEndpoints = (req: IncomingMessage, res: ServerResponse, path: string) => boolean;
+
+/** One consistent look at the master, from the operator calls. */
+interface Snapshot {
+  state: NonNullable<Response["getState"]>;
+  master: NonNullable<Response["getMaster"]>;
+  flags: JsonObject;
+  roles: NonNullable<Response["getRoles"]>;
+  version: string;
+}
+
+export function createLegacyMasterEndpoints(options: LegacyMasterOptions): LegacyEndpoints {
+  const read = (type: Call_Type): Response => {
+    const result = options.operate(create(CallSchema, { type }));
+    if ("code" in result) throw new GatewayError(500, result.message);
+    return result;
+  };
+  const snapshot = (): Snapshot => {
+    const flags: JsonObject = {};
+    for (const f of read(Call_Type.GET_FLAGS).getFlags?.flags ?? []) flags[f.name] = f.value ?? "";
+    return {
+      state: need(read(Call_Type.GET_STATE).getState, "GET_STATE"),
+      master: need(read(Call_Type.GET_MASTER).getMaster, "GET_MASTER"),
+      flags,
+      roles: need(read(Call_Type.GET_ROLES).getRoles, "GET_ROLES"),
+      version: read(Call_Type.GET_VERSION).getVersion?.versionInfo?.version ?? "",
+    };
+  };
+
+  const json: Record<string, (query: URLSearchParams) => JsonObject> = {
+    "/master/state": () => stateModel(snapshot()),
+    "/master/state-summary": () => stateSummary(snapshot()),
+    "/master/frameworks": () => {
+      const s = snapshot();
+      const m = stateModel(s);
+      return { frameworks: m.frameworks ?? [], completed_frameworks: m.completed_frameworks ?? [], unregistered_frameworks: [] };
+    },
+    "/master/slaves": () => ({ slaves: agentModels(snapshot()), recovered_slaves: [] }),
+    "/master/tasks": (query) => tasksModel(snapshot(), query),
+    "/master/roles": () => rolesModel(snapshot()),
+    "/master/flags": () => ({ flags: snapshot().flags }),
+    "/metrics/snapshot": () => metrics(snapshot(), options.now()),
+    "/version": () => ({ version: snapshot().version, build_date: "", build_time: 0, build_user: "", git_sha: "", git_tag: "" }),
+  };
+  const aliases: Record<string, string> = {
+    "/master/state.json": "/master/state",
+    "/state": "/master/state",
+    "/state.json": "/master/state",
+    "/master/frameworks/": "/master/frameworks",
+    "/frameworks": "/master/frameworks",
+    "/master/slaves/": "/master/slaves",
+    "/slaves": "/master/slaves",
+    "/master/tasks.json": "/master/tasks",
+    "/tasks": "/master/tasks",
+    "/master/roles.json": "/master/roles",
+    "/roles": "/master/roles",
+    "/flags": "/master/flags",
+    "/state-summary": "/master/state-summary",
+    "/metrics/snapshot/": "/metrics/snapshot",
+    "/version/": "/version",
+  };
+
+  return (req, res, path) => {
+    const route = aliases[path] ?? path;
+    const query = new URL(req.url ?? "/", "http://x").searchParams;
+    try {
+      if (route === "/master/health") {
+        onlyGet(req);
+        res.writeHead(200, { "content-length": "0" });
+        res.end();
+        return true;
+      }
+      if (route === "/master/redirect") {
+        onlyGet(req);
+        // With one master, the leader is this master (HA brings the real lookup).
+        const info = snapshot().master.masterInfo;
+        res.writeHead(307, { location: `//${info?.hostname ?? "localhost"}:${info?.port ?? 0}`, "content-length": "0" });
+        res.end();
+        return true;
+      }
+      const model = json[route];
+      if (model === undefined) return false;
+      onlyGet(req);
+      answerJson(res, model(query), query.get("jsonp"));
+    } catch (err) {
+      if (!(err instanceof GatewayError)) throw err;
+      answerError(res, err);
+    }
+    return true;
+  };
+}
+
+/** A read call that answers without its body is a bug in the core. */
+function need<T>(value: T | undefined, what: string): T {
+  if (value === undefined) throw new GatewayError(500, `${what} answered without a body`);
+  return value;
+}
+
+function onlyGet(req: IncomingMessage): void {
+  if (req.method !== "GET" && req.method !== "HEAD") {
+    throw new GatewayError(405, `Expecting one of { 'GET' }, but received '${req.method ?? ""}'`, { allow: "GET" });
+  }
+}
+
+/** JSON, or JSONP when `?jsonp=callback` is given, as Mesos' GET endpoints do. */
+function answerJson(res: ServerResponse, body: JsonObject, jsonp: string | null): void {
+  const text = JSON.stringify(body);
+  const padded = jsonp !== null && /^[A-Za-z_$][\w$.]*$/.test(jsonp);
+  const payload = Buffer.from(padded ? `${jsonp}(${text});` : text, "utf8");
+  res.writeHead(200, { "content-type": padded ? "text/javascript" : APPLICATION_JSON, "content-length": String(payload.byteLength) });
+  res.end(res.req.method === "HEAD" ? undefined : payload);
+}
+
+const sum = (lists: Resource[][]): Resource[] => lists.reduce<Resource[]>((acc, r) => addResources(acc, r), []);
+
+function liveTasks(s: Snapshot): Task[] {
+  return s.state.getTasks?.tasks ?? [];
+}
+
+function agentModels(s: Snapshot): JsonObject[] {
+  const tasks = liveTasks(s);
+  return (s.state.getAgents?.agents ?? []).map((agent) => {
+    const id = agent.agentInfo?.id?.value ?? "";
+    return agentModel(agent, sum(tasks.filter((t) => t.agentId?.value === id).map((t) => t.resources)));
+  });
+}
+
+function tasksOf(s: Snapshot, frameworkId: string): FrameworkTasks {
+  const mine = (t: Task) => t.frameworkId?.value === frameworkId;
+  return {
+    tasks: liveTasks(s).filter(mine),
+    completed: (s.state.getTasks?.completedTasks ?? []).filter(mine),
+    executors: (s.state.getExecutors?.executors ?? [])
+      .filter((e) => e.executorInfo?.frameworkId?.value === frameworkId)
+      .flatMap((e) => (e.executorInfo === undefined ? [] : [{ info: e.executorInfo, agentId: e.agentId?.value ?? "" }])),
+  };
+}
+
+function stateModel(s: Snapshot): JsonObject {
+  const info = s.master.masterInfo;
+  const agents = s.state.getAgents?.agents ?? [];
+  const frameworks = s.state.getFrameworks;
+  const leader = { id: info?.id ?? "", pid: info?.pid ?? "", port: info?.port ?? 0, hostname: info?.hostname ?? "" };
+  return {
+    version: s.version,
+    build_date: "",
+    build_time: 0,
+    build_user: "",
+    start_time: s.master.startTime ?? 0,
+    elected_time: s.master.electedTime ?? 0,
+    id: leader.id,
+    pid: leader.pid,
+    hostname: leader.hostname,
+    capabilities: [],
+    activated_slaves: agents.filter((a) => a.active === true).length,
+    deactivated_slaves: agents.filter((a) => a.active !== true).length,
+    unreachable_slaves: 0,
+    leader: leader.pid,
+    leader_info: leader,
+    flags: s.flags,
+    slaves: agentModels(s),
+    recovered_slaves: [],
+    frameworks: (frameworks?.frameworks ?? []).map((f) => frameworkModel(f, tasksOf(s, f.frameworkInfo?.id?.value ?? ""))),
+    completed_frameworks: (frameworks?.completedFrameworks ?? []).map((f) => frameworkModel(f, tasksOf(s, f.frameworkInfo?.id?.value ?? ""))),
+    orphan_tasks: [],
+    unregistered_frameworks: [],
+  };
+}
+
+const SUMMARY_STATES = [
+  TaskState.TASK_STAGING,
+  TaskState.TASK_STARTING,
+  TaskState.TASK_RUNNING,
+  TaskState.TASK_KILLING,
+  TaskState.TASK_FINISHED,
+  TaskState.TASK_KILLED,
+  TaskState.TASK_FAILED,
+  TaskState.TASK_LOST,
+  TaskState.TASK_ERROR,
+];
+
+function stateCounts(tasks: Task[]): JsonObject {
+  const out: JsonObject = {};
+  for (const state of SUMMARY_STATES) out[TaskState[state]] = tasks.filter((t) => t.state === state).length;
+  return out;
+}
+
+function stateSummary(s: Snapshot): JsonObject {
+  const all = [...liveTasks(s), ...(s.state.getTasks?.completedTasks ?? [])];
+  const agents = s.state.getAgents?.agents ?? [];
+  const frameworks = s.state.getFrameworks?.frameworks ?? [];
+  return {
+    hostname: s.master.masterInfo?.hostname ?? "",
+    slaves: agentModels(s).map((model, i) => {
+      const id = agents[i]?.agentInfo?.id?.value ?? "";
+      const here = all.filter((t) => t.agentId?.value === id);
+      const { used_resources, offered_resources, resources, reserved_resources, unreserved_resources, attributes, pid, hostname, port, registered_time, active, version } = model;
+      return {
+        id,
+        pid,
+        hostname,
+        port,
+        attributes,
+        registered_time,
+        resources,
+        used_resources,
+        offered_resources,
+        reserved_resources,
+        unreserved_resources,
+        active,
+        version,
+        ...stateCounts(here),
+        framework_ids: [...new Set(here.map((t) => t.frameworkId?.value ?? ""))],
+      } as JsonObject;
+    }),
+    frameworks: frameworks.map((f) => {
+      const id = f.frameworkInfo?.id?.value ?? "";
+      const mine = all.filter((t) => t.frameworkId?.value === id);
+      const used = sum(liveTasks(s).filter((t) => t.frameworkId?.value === id).map((t) => t.resources));
+      return { ...frameworkSummary(f, used), ...stateCounts(mine), slave_ids: [...new Set(mine.map((t) => t.agentId?.value ?? ""))] };
+    }),
+  };
+}
+
+/** /master/tasks: live then completed tasks, newest first unless order=asc, paged by offset and limit (default 100). */
+function tasksModel(s: Snapshot, query: URLSearchParams): JsonObject {
+  const limit = intParam(query, "limit", 100);
+  const offset = intParam(query, "offset", 0);
+  const ascending = query.get("order") === "asc";
+  const started = (t: Task) => t.statuses[0]?.timestamp ?? 0;
+  const all = [...liveTasks(s), ...(s.state.getTasks?.completedTasks ?? [])].sort((a, b) => (ascending ? started(a) - started(b) : started(b) - started(a)));
+  const roleOf = new Map((s.state.getFrameworks?.frameworks ?? []).map((f) => [f.frameworkInfo?.id?.value ?? "", f.frameworkInfo?.role ?? "*"]));
+  return { tasks: all.slice(offset, offset + limit).map((t) => taskModel(t, roleOf.get(t.frameworkId?.value ?? "") ?? "*")) };
+}
+
+function intParam(query: URLSearchParams, name: string, fallback: number): number {
+  const raw = query.get(name);
+  if (raw === null) return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) throw new GatewayError(400, `Failed to parse '${name}': '${raw}' is not a non-negative integer`);
+  return n;
+}
+
+function rolesModel(s: Snapshot): JsonObject {
+  return {
+    roles: s.roles.roles.map((r) => ({
+      name: r.name,
+      weight: r.weight ?? 1,
+      resources: resourcesModel(r.resources),
+      allocated: resourcesModel(r.resources),
+      offered: resourcesModel([]),
+      reserved: resourcesModel([]),
+      frameworks: r.frameworks.map((f) => f.value ?? ""),
+    })),
+  };
+}
+
+/** Mesos' metric names, for the ones a Plateau master can tell. */
+function metrics(s: Snapshot, now: number): JsonObject {
+  const agents = s.state.getAgents?.agents ?? [];
+  const frameworks = s.state.getFrameworks?.frameworks ?? [];
+  const live = liveTasks(s);
+  const completed = s.state.getTasks?.completedTasks ?? [];
+  const total = sum(agents.map((a) => a.totalResources));
+  const used = sum(live.map((t) => t.resources));
+  const out: JsonObject = {
+    "master/elected": 1,
+    "master/uptime_secs": Math.max(0, now / 1000 - (s.master.startTime ?? now / 1000)),
+    "master/slaves_active": agents.filter((a) => a.active === true).length,
+    "master/slaves_inactive": agents.filter((a) => a.active !== true).length,
+    "master/slaves_connected": agents.filter((a) => a.active === true).length,
+    "master/slaves_disconnected": agents.filter((a) => a.active !== true).length,
+    "master/slaves_unreachable": 0,
+    "master/frameworks_active": frameworks.filter((f) => f.active === true).length,
+    "master/frameworks_inactive": frameworks.filter((f) => f.active !== true).length,
+    "master/frameworks_connected": frameworks.filter((f) => f.connected === true).length,
+    "master/frameworks_disconnected": frameworks.filter((f) => f.connected !== true).length,
+    "master/outstanding_offers": frameworks.reduce((n, f) => n + f.offers.length, 0),
+    "master/event_queue_messages": 0,
+    "system/cpus_total": cpus().length,
+    "system/mem_total_bytes": totalmem(),
+    "system/mem_free_bytes": freemem(),
+    "system/load_1min": loadavg()[0] ?? 0,
+    "system/load_5min": loadavg()[1] ?? 0,
+    "system/load_15min": loadavg()[2] ?? 0,
+  };
+  for (const name of ["cpus", "mem", "disk", "gpus"]) {
+    const t = scalarOf(total, name);
+    const u = scalarOf(used, name);
+    out[`master/${name}_total`] = t;
+    out[`master/${name}_used`] = u;
+    out[`master/${name}_percent`] = t === 0 ? 0 : u / t;
+  }
+  for (const state of SUMMARY_STATES) {
+    const key = `master/${TaskState[state].toLowerCase()}`.replace("master/task_", "master/tasks_");
+    out[key] = [...live, ...completed].filter((t) => t.state === state).length;
+  }
+  out["master/tasks_unreachable"] = 0;
+  out["master/tasks_dropped"] = [...live, ...completed].filter((t) => t.state === TaskState.TASK_DROPPED).length;
+  out["master/tasks_gone"] = [...live, ...completed].filter((t) => t.state === TaskState.TASK_GONE).length;
+  return out;
+}

@@ -1,0 +1,179 @@
+/**
+ * Mesos' JSON models for its read-only endpoints (/master/state and
+ * friends), which are not protobuf JSON: resources become an object of
+ * totals (`{"cpus": 1, "mem": 128, "ports": "[31000-31005]"}`), ids become
+ * plain strings, times become seconds, and agents are "slaves". Built from
+ * the v1 operator `Response` messages, so the endpoints show exactly what
+ * GET_STATE shows.
+ */
+import { isFieldSet } from "@bufbuild/protobuf";
+import {
+  AgentInfo_Capability_Type,
+  ExecutorInfoSchema,
+  FrameworkInfo_Capability_Type,
+  FrameworkInfoSchema,
+  LabelsSchema,
+  TaskSchema,
+  TaskState,
+  TaskStatusSchema,
+  Value_Type,
+  type Attribute,
+  type ExecutorInfo,
+  type Labels,
+  type Resource,
+  type Task,
+  type TaskStatus,
+  type TimeInfo,
+} from "../../gen/mesos/v1/mesos_pb.js";
+import type { Response_GetAgents_Agent, Response_GetFrameworks_Framework } from "../../gen/mesos/v1/master/master_pb.js";
+import { addResources } from "../core/resources/index.js";
+import { toMesosJson, type JsonObject, type JsonValue } from "./json.js";
+
+/** `[31000-31005, 31007-31007]`, as Mesos prints Value.Ranges. */
+function rangesText(resource: Resource): string {
+  const ranges = (resource.ranges?.range ?? []).map((r) => `${r.begin}-${r.end}`);
+  return `[${ranges.join(", ")}]`;
+}
+
+/** Totals by resource name; cpus, gpus, mem and disk always present. */
+export function resourcesModel(resources: Resource[]): JsonObject {
+  const out: JsonObject = { cpus: 0, gpus: 0, mem: 0, disk: 0 };
+  for (const r of addResources([], resources)) {
+    const name = r.revocable !== undefined ? `${r.name}_revocable` : r.name;
+    if (r.type === Value_Type.SCALAR) out[name] = round(((out[name] as number | undefined) ?? 0) + (r.scalar?.value ?? 0));
+    else if (r.type === Value_Type.RANGES) out[name] = rangesText(r);
+    else if (r.type === Value_Type.SET) out[name] = `{${(r.set?.item ?? []).join(", ")}}`;
+  }
+  return out;
+}
+
+/** Mesos rounds scalars to three decimals; so do we, to hide float noise. */
+const round = (n: number): number => Math.round(n * 1000) / 1000;
+
+export function attributesModel(attributes: Attribute[]): JsonObject {
+  const out: JsonObject = {};
+  for (const a of attributes) {
+    if (a.type === Value_Type.SCALAR) out[a.name] = a.scalar?.value ?? 0;
+    else if (a.type === Value_Type.RANGES) out[a.name] = `[${(a.ranges?.range ?? []).map((r) => `${r.begin}-${r.end}`).join(", ")}]`;
+    else if (a.type === Value_Type.SET) out[a.name] = `{${(a.set?.item ?? []).join(", ")}}`;
+    else out[a.name] = a.text?.value ?? "";
+  }
+  return out;
+}
+
+export const seconds = (time: TimeInfo | undefined): number => (time === undefined ? 0 : Number(time.nanoseconds) / 1e9);
+
+function statusModel(status: TaskStatus): JsonObject {
+  const out: JsonObject = { state: TaskState[status.state] ?? String(status.state), timestamp: status.timestamp };
+  if (status.labels !== undefined) out.labels = labelsModel(status.labels);
+  if (isFieldSet(status, TaskStatusSchema.field.healthy)) out.healthy = status.healthy;
+  return out;
+}
+
+/** Mesos writes Labels as the bare list of {key, value}. */
+function labelsModel(labels: Labels): JsonValue {
+  return toMesosJson(LabelsSchema, labels).labels ?? [];
+}
+
+export function taskModel(task: Task, role: string): JsonObject {
+  const out: JsonObject = {
+    id: task.taskId?.value ?? "",
+    name: task.name,
+    framework_id: task.frameworkId?.value ?? "",
+    executor_id: task.executorId?.value ?? "",
+    slave_id: task.agentId?.value ?? "",
+    state: TaskState[task.state] ?? String(task.state),
+    resources: resourcesModel(task.resources),
+    role: task.resources[0]?.allocationInfo?.role ?? role,
+    statuses: task.statuses.map(statusModel),
+  };
+  if (isFieldSet(task, TaskSchema.field.user)) out.user = task.user;
+  if (task.labels !== undefined) out.labels = labelsModel(task.labels);
+  return out;
+}
+
+/** What /master/state says about an agent (Mesos' SlaveWriter). */
+export function agentModel(agent: Response_GetAgents_Agent, used: Resource[]): JsonObject {
+  const info = agent.agentInfo;
+  const out: JsonObject = {
+    id: info?.id?.value ?? "",
+    hostname: info?.hostname ?? "",
+    port: info?.port ?? 0,
+    attributes: attributesModel(info?.attributes ?? []),
+    pid: agent.pid ?? "",
+    registered_time: seconds(agent.registeredTime),
+  };
+  if (agent.reregisteredTime !== undefined) out.reregistered_time = seconds(agent.reregisteredTime);
+  Object.assign(out, {
+    resources: resourcesModel(agent.totalResources),
+    used_resources: resourcesModel(used),
+    offered_resources: resourcesModel(agent.offeredResources),
+    reserved_resources: {},
+    unreserved_resources: resourcesModel(agent.totalResources.filter((r) => (r.reservations?.length ?? 0) === 0)),
+    active: agent.active ?? false,
+    deactivated: agent.deactivated ?? false,
+    version: agent.version ?? "",
+    capabilities: agent.capabilities.map((c) => AgentInfo_Capability_Type[c.type] ?? String(c.type)),
+  });
+  return out;
+}
+
+/** The tasks of one framework, for its model. */
+export interface FrameworkTasks {
+  tasks: Task[];
+  completed: Task[];
+  executors: { info: ExecutorInfo; agentId: string }[];
+}
+
+/** Mesos' summary of a framework (state-summary, and the head of the full model). */
+export function frameworkSummary(framework: Response_GetFrameworks_Framework, used: Resource[]): JsonObject {
+  const info = framework.frameworkInfo;
+  return {
+    id: info?.id?.value ?? "",
+    name: info?.name ?? "",
+    used_resources: resourcesModel(used),
+    offered_resources: resourcesModel(framework.offeredResources),
+    capabilities: (info?.capabilities ?? []).map((c) => capabilityName(c.type)),
+    hostname: info?.hostname ?? "",
+    webui_url: info?.webuiUrl ?? "",
+    active: framework.active ?? false,
+    connected: framework.connected ?? false,
+    recovered: framework.recovered ?? false,
+  };
+}
+
+const capabilityName = (type: number): string => FrameworkInfo_Capability_Type[type] ?? String(type);
+
+/** What /master/state and /master/frameworks say about a framework (Mesos' FullFrameworkWriter). */
+export function frameworkModel(framework: Response_GetFrameworks_Framework, tasks: FrameworkTasks): JsonObject {
+  const info = framework.frameworkInfo;
+  const used = tasks.tasks.reduce<Resource[]>((acc, t) => addResources(acc, t.resources), []);
+  const role = info?.role ?? "*";
+  const out: JsonObject = {
+    ...frameworkSummary(framework, used),
+    user: info?.user ?? "",
+    failover_timeout: info?.failoverTimeout ?? 0,
+    checkpoint: info?.checkpoint ?? false,
+    registered_time: seconds(framework.registeredTime),
+    unregistered_time: seconds(framework.unregisteredTime),
+  };
+  if (info !== undefined && isFieldSet(info, FrameworkInfoSchema.field.principal)) out.principal = info.principal;
+  out.resources = resourcesModel(addResources(used, framework.offeredResources));
+  if (framework.reregisteredTime !== undefined) out.reregistered_time = seconds(framework.reregisteredTime);
+  if ((info?.roles.length ?? 0) > 0) out.roles = info?.roles ?? [];
+  else out.role = role;
+  Object.assign(out, {
+    tasks: tasks.tasks.map((t) => taskModel(t, role)),
+    unreachable_tasks: [],
+    completed_tasks: tasks.completed.map((t) => taskModel(t, role)),
+    offers: framework.offers.map((o) => ({
+      id: o.id?.value ?? "",
+      framework_id: o.frameworkId?.value ?? "",
+      slave_id: o.agentId?.value ?? "",
+      resources: resourcesModel(o.resources),
+    })),
+    executors: tasks.executors.map((e) => ({ ...toMesosJson(ExecutorInfoSchema, e.info), slave_id: e.agentId })),
+  });
+  if (info?.labels !== undefined) out.labels = labelsModel(info.labels);
+  return out;
+}

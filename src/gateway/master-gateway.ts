@@ -1,0 +1,81 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { create } from "@bufbuild/protobuf";
+import { URLSchema } from "../../gen/mesos/v1/mesos_pb.js";
+import type { Event } from "../../gen/mesos/v1/scheduler/scheduler_pb.js";
+import type { MasterCore } from "../core/master/master-core.js";
+import type { CallError } from "../core/master/events.js";
+import type { Call, Response } from "../../gen/mesos/v1/master/master_pb.js";
+import type { Logger } from "../log.js";
+import type { SessionTable } from "../master/sessions.js";
+import type { HttpHook } from "../transport/handler.js";
+import { createLegacyMasterEndpoints } from "./legacy-master.js";
+import { createOperatorEndpoint } from "./operator.js";
+import { createSchedulerEndpoint } from "./scheduler.js";
+
+export interface MasterGatewayOptions {
+  core: MasterCore;
+  sessions: SessionTable;
+  /** A one-shot operator call through the daemon, which stores registry changes before answering. */
+  operate(call: Call): Promise<Response | CallError>;
+  logger: Logger;
+}
+
+/** The v1 HTTP endpoints of a master, as a transport `http` hook. */
+export interface MasterGateway {
+  readonly hook: HttpHook;
+}
+
+/** The path without its query string (Mesos' v1 endpoints ignore queries). */
+export function pathOf(req: IncomingMessage): string {
+  const url = req.url ?? "/";
+  const q = url.indexOf("?");
+  return q === -1 ? url : url.slice(0, q);
+}
+
+export function createMasterGateway(options: MasterGatewayOptions): MasterGateway {
+  const { core } = options;
+  const scheduler = createSchedulerEndpoint({
+    sessions: options.sessions,
+    logger: options.logger,
+    frameworks: {
+      framework: (id) => {
+        const record = core.state.frameworks.get(id);
+        return record === undefined ? undefined : { connected: record.session !== undefined };
+      },
+    },
+    decorate: (event) => addOfferUrls(core, event),
+  });
+  const operator = createOperatorEndpoint({
+    sessions: options.sessions,
+    logger: options.logger,
+    operate: options.operate,
+  });
+  const legacy = createLegacyMasterEndpoints({
+    operate: (call) => core.operate(call, Date.now()).result,
+    now: () => Date.now(),
+  });
+  const hook: HttpHook = (req: IncomingMessage, res: ServerResponse) => {
+    const path = pathOf(req);
+    if (path === "/api/v1/scheduler") return scheduler.handle(req, res).then(() => true);
+    if (path === "/api/v1" || path === "/api/v1/") return operator.handle(req, res).then(() => true);
+    return legacy(req, res, path);
+  };
+  return { hook };
+}
+
+/**
+ * Mesos' offers carry the agent's URL, and v1 client libraries read it (the
+ * `mesos-framework` package takes the task's host from `url.address.ip`).
+ * The core does not set it yet; until it does, the gateway fills it in from
+ * the agent's registration, and leaves an offer that has one alone.
+ */
+function addOfferUrls(core: MasterCore, event: Event): void {
+  for (const offer of event.offers?.offers ?? []) {
+    if (offer.url !== undefined) continue;
+    const agent = core.state.agents.get(offer.agentId?.value ?? "");
+    if (agent === undefined) continue;
+    const hostname = agent.info.hostname;
+    const ip = /^\d+\.\d+\.\d+\.\d+$/.test(hostname) ? hostname : hostname === "localhost" ? "127.0.0.1" : hostname;
+    offer.url = create(URLSchema, { scheme: "http", address: { hostname, ip, port: agent.info.port }, path: "/slave(1)" });
+  }
+}
