@@ -119,6 +119,8 @@ export async function startAgent(options: AgentOptions, logger: Logger = createL
   let port = options.port;
   let master: UnifiedStream | undefined;
   let heartbeatSeconds: number | undefined;
+  /** The newest leader epoch seen on the master stream. */
+  let leaderEpoch = 0n;
 
   // The one resend timer, re-armed after every batch of effects for the
   // core's next due status update; close() clears it.
@@ -228,6 +230,13 @@ export async function startAgent(options: AgentOptions, logger: Logger = createL
       return;
     }
     if (response.event.case !== "agent") return;
+    // A deposed master (an older epoch than one already seen) gives no orders.
+    const epoch = response.event.value.leaderEpoch;
+    if (epoch < leaderEpoch) {
+      logger.warn({ epoch: String(epoch), current: String(leaderEpoch) }, "ignoring an event from a master that no longer leads");
+      return;
+    }
+    leaderEpoch = epoch;
     const event = response.event.value.event;
     switch (event.case) {
       case "registered": {

@@ -2,24 +2,32 @@ import { randomUUID } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { MasterInfoSchema } from "../../gen/mesos/v1/mesos_pb.js";
-import type { Call as OperatorCall } from "../../gen/mesos/v1/master/master_pb.js";
+import { MasterInfoSchema, type MasterInfo } from "../../gen/mesos/v1/mesos_pb.js";
+import type { Call as OperatorCall, Response } from "../../gen/mesos/v1/master/master_pb.js";
 import { MesosService, OperateResponseSchema, file_mesos_v2_mesos } from "../../gen/mesos/v2/mesos_pb.js";
 import { createAllocator, parseMinAllocatable, parseWeights } from "../core/allocator/index.js";
 import type { IdSource } from "../core/clock.js";
 import { createMasterCore, type Effect, type MasterCore } from "../core/master/master-core.js";
-import { createMasterGateway } from "../gateway/master-gateway.js";
+import type { CallError } from "../core/master/events.js";
+import { createMasterGateway, type MasterGateway } from "../gateway/master-gateway.js";
+import type { HttpHook } from "../transport/handler.js";
 import { createLogger, type Logger } from "../log.js";
 import { createServer } from "../transport/server.js";
 import { VERSION } from "../version.js";
 import type { MasterOptions } from "./options.js";
-import { openEmbeddedRegistry } from "./registry.js";
-import { createSessionTable, toConnectError } from "./sessions.js";
+import { createEmbeddedElection, type Election, type Term } from "./election.js";
+import { createSessionTable, toConnectError, type SessionTable } from "./sessions.js";
 
 export interface MasterDaemon {
   readonly port: number;
-  readonly core: MasterCore;
+  /** True while this master holds a term as leader. */
+  isLeading(): boolean;
   close(): Promise<void>;
+}
+
+/** The election the flags ask for: the embedded one unless --registry names etcd. */
+function createElection(options: MasterOptions, _logger: Logger): Election {
+  return createEmbeddedElection(options.workDir);
 }
 
 /** Mesos encodes MasterInfo.ip as an IPv4 address in network byte order. */
@@ -62,31 +70,38 @@ function flagsOf(options: MasterOptions): Record<string, string> {
   };
 }
 
+/** host:port of a master, as clients dial it. */
+export function masterAddress(info: MasterInfo): string {
+  return `${info.address?.ip || info.hostname}:${info.address?.port ?? info.port}`;
+}
+
+/** The trailer (gRPC) or header naming the leader when a standby refuses a call. */
+export const LEADER_HEADER = "plateau-leader";
+
 /**
- * Starts a master: the pure core behind one port, with the timers that drive
- * allocation, heartbeats and timeouts.
+ * One term as leader: the core, the streams, the timers and the v1 gateway.
+ * All of it is made when the term starts and dropped when it ends, so a
+ * master that lost the lead keeps nothing a later term could trip over.
  */
-export async function startMaster(options: MasterOptions, logger: Logger = createLogger("master", options.logLevel)): Promise<MasterDaemon> {
-  const masterId = randomUUID();
-  const info = create(MasterInfoSchema, {
-    id: masterId,
-    ip: ipToUint32(options.ip),
-    port: options.port,
-    hostname: options.hostname,
-    version: VERSION,
-    pid: `master@${options.ip}:${options.port}`,
-    address: { hostname: options.hostname, ip: options.ip, port: options.port },
-  });
+interface Leading {
+  readonly core: MasterCore;
+  readonly sessions: SessionTable;
+  readonly gateway: MasterGateway;
+  operate(call: OperatorCall): Promise<Response | CallError>;
+  /** Stops serving as leader: timers cleared, every stream ended with `error`. */
+  stop(error: ConnectError): void;
+}
+
+function lead(options: MasterOptions, info: MasterInfo, term: Term, logger: Logger, onRegistryFailure: (err: unknown) => void): Leading {
   const allocator = createAllocator({
     minAllocatable: options.minAllocatableResources === undefined ? undefined : parseMinAllocatable(options.minAllocatableResources),
   });
   for (const [role, weight] of parseWeights(options.weights ?? "")) allocator.setWeight(role, weight);
-  const registry = openEmbeddedRegistry(options.workDir);
   const core = createMasterCore({
     allocator,
-    ids: masterIds(masterId),
+    ids: masterIds(`${info.id}-${term.epoch}`),
     now: Date.now(),
-    registry: registry.current,
+    registry: term.registry.current,
     options: {
       info,
       heartbeatIntervalSeconds: options.heartbeatIntervalSeconds,
@@ -98,6 +113,7 @@ export async function startMaster(options: MasterOptions, logger: Logger = creat
       version: VERSION,
     },
   });
+  let stopped = false;
   // Allocation requests from a burst of events share one pass on the next
   // turn of the event loop.
   let allocationQueued: NodeJS.Immediate | undefined;
@@ -122,73 +138,198 @@ export async function startMaster(options: MasterOptions, logger: Logger = creat
     logger,
   );
 
+  /** Agents drop orders from an older epoch than one they have seen. */
+  const stamp = (effects: Effect[]): Effect[] => {
+    for (const e of effects) if (e.kind === "send" && e.response.event.case === "agent") e.response.event.value.leaderEpoch = term.epoch;
+    return effects;
+  };
+
   // Effects wait behind registry writes in flight, in order, so no answer
   // or event gets ahead of a change that is not stored yet.
   let writes: Promise<void> = Promise.resolve();
   let batchesWaiting = 0;
   const submit = (effects: Effect[]): Promise<void> => {
+    if (stopped) return Promise.reject(new ConnectError("This master no longer leads", Code.Unavailable));
     if (batchesWaiting === 0 && !effects.some((e) => e.kind === "persist")) {
-      sessions.apply(effects);
+      sessions.apply(stamp(effects));
       return Promise.resolve();
     }
     batchesWaiting++;
     const done = writes.then(async () => {
-      for (const effect of effects) if (effect.kind === "persist") await registry.apply(effect.operation);
-      sessions.apply(effects);
+      for (const effect of effects) if (effect.kind === "persist") await term.registry.apply(effect.operation);
+      if (!stopped) sessions.apply(stamp(effects));
     });
     writes = done.then(
       () => {
         batchesWaiting--;
       },
-      (err: unknown) => registryFailed(err),
+      (err: unknown) => onRegistryFailure(err),
     );
     return done;
   };
-  // As in Mesos: a master that cannot store a change stops rather than go
-  // on with state it could lose; the client got an error, not an answer.
-  const registryFailed = (err: unknown): never => {
-    logger.fatal({ registry: registry.location, error: String(err) }, "cannot write the registry; exiting");
-    process.exit(1);
-  };
-  const routes = (router: ConnectRouter) =>
-    router.service(MesosService, {
-      connect: (requests, context) => sessions.serve(requests, context),
-      operate: async (request) => {
-        if (request.call === undefined) throw new ConnectError("Expecting 'call' to be present", Code.InvalidArgument);
-        const { result, effects } = core.operate(request.call, Date.now());
-        await submit(effects);
-        if ("code" in result) throw toConnectError(result);
-        return create(OperateResponseSchema, { response: result });
-      },
-    });
-  const operate = async (call: OperatorCall) => {
+  const operate = async (call: OperatorCall): Promise<Response | CallError> => {
     const { result, effects } = core.operate(call, Date.now());
     await submit(effects);
     return result;
   };
   const gateway = createMasterGateway({ core, sessions, operate, logger });
-  const server = createServer({ host: options.ip, port: options.port, routes, http: gateway.hook, logger, reflection: [file_mesos_v2_mesos] });
+  const timers = [
+    setInterval(() => void submit(core.allocate(Date.now())).catch(() => undefined), options.allocationIntervalSeconds * 1000),
+    setInterval(() => void submit(core.heartbeat(Date.now())).catch(() => undefined), options.heartbeatIntervalSeconds * 1000),
+    setInterval(() => void submit(core.pingAgents(Date.now())).catch(() => undefined), options.agentPingTimeoutSeconds * 1000),
+    setInterval(() => void submit(core.expire(Date.now())).catch(() => undefined), 1000),
+  ];
+  return {
+    core,
+    sessions,
+    gateway,
+    operate,
+    stop(error) {
+      stopped = true;
+      timers.forEach(clearInterval);
+      if (allocationQueued !== undefined) clearImmediate(allocationQueued);
+      sessions.endAll(error);
+    },
+  };
+}
+
+/** Answers plain HTTP on a master that does not lead: v1 clients are sent to the leader, as Mesos does. */
+function standbyHttp(leader: () => MasterInfo | undefined, recovering: () => boolean): HttpHook {
+  return (req, res) => {
+    const path = (req.url ?? "/").split("?")[0] ?? "/";
+    if (path === "/health") return false;
+    const current = leader();
+    if (recovering() || current === undefined) {
+      res.writeHead(503, { "content-type": "text/plain" });
+      res.end(recovering() ? "Master has not finished recovery" : "No leading master elected yet");
+      return true;
+    }
+    const target = path === "/master/redirect" || path === "/redirect" ? "" : (req.url ?? "");
+    res.writeHead(307, { location: `//${masterAddress(current)}${target}` });
+    res.end();
+    return true;
+  };
+}
+
+/**
+ * Starts a master: it listens at once, campaigns (with the embedded
+ * election it leads at once), and serves as leader for each term it wins.
+ * Until then, and after it loses the lead, stream clients get UNAVAILABLE
+ * naming the leader and v1 clients a 307 to it.
+ *
+ *   listening ──campaign──► recovering (registry read, core built) ──► leading
+ *       ▲                                                               │ term lost
+ *       └──────────────────── streams ended, campaign again ◄───────────┘
+ */
+export async function startMaster(options: MasterOptions, logger: Logger = createLogger("master", options.logLevel)): Promise<MasterDaemon> {
+  const masterId = randomUUID();
+  const info = create(MasterInfoSchema, {
+    id: masterId,
+    ip: ipToUint32(options.ip),
+    port: options.port,
+    hostname: options.hostname,
+    version: VERSION,
+    pid: `master@${options.ip}:${options.port}`,
+    address: { hostname: options.hostname, ip: options.ip, port: options.port },
+  });
+  const election = createElection(options, logger);
+  let leading: Leading | undefined;
+  let recovering = false;
+  let leader: MasterInfo | undefined;
+  let closed = false;
+  const abort = new AbortController();
+
+  const notLeading = (): ConnectError => {
+    if (recovering) return new ConnectError("Master has not finished recovery", Code.Unavailable);
+    if (leader === undefined || leader.id === info.id) return new ConnectError("No leading master elected yet", Code.Unavailable);
+    const error = new ConnectError(`Not the leading master; the leader is ${masterAddress(leader)}`, Code.Unavailable);
+    error.metadata.set(LEADER_HEADER, masterAddress(leader));
+    return error;
+  };
+  const routes = (router: ConnectRouter) =>
+    router.service(MesosService, {
+      connect: (requests, context) => {
+        if (leading === undefined) throw notLeading();
+        return leading.sessions.serve(requests, context);
+      },
+      operate: async (request) => {
+        if (request.call === undefined) throw new ConnectError("Expecting 'call' to be present", Code.InvalidArgument);
+        if (leading === undefined) throw notLeading();
+        const result = await leading.operate(request.call);
+        if ("code" in result) throw toConnectError(result);
+        return create(OperateResponseSchema, { response: result });
+      },
+    });
+  const standby = standbyHttp(
+    () => leader,
+    () => recovering,
+  );
+  const http: HttpHook = (req, res) => (leading === undefined ? standby(req, res) : leading.gateway.hook(req, res));
+  const server = createServer({ host: options.ip, port: options.port, routes, http, logger, reflection: [file_mesos_v2_mesos] });
   const bound = await server.listen();
   // The port may have been 0: tell clients the one actually bound.
   info.port = bound.port;
   info.pid = `master@${options.ip}:${bound.port}`;
   if (info.address !== undefined) info.address.port = bound.port;
+  let settle: () => void = () => undefined;
+  const settled = new Promise<void>((resolve) => (settle = resolve));
+  const watch = election.watchLeader((current) => {
+    leader = current;
+    if (current !== undefined && current.id !== info.id) settle();
+  });
 
-  const timers = [
-    setInterval(() => void submit(core.allocate(Date.now())), options.allocationIntervalSeconds * 1000),
-    setInterval(() => void submit(core.heartbeat(Date.now())), options.heartbeatIntervalSeconds * 1000),
-    setInterval(() => void submit(core.pingAgents(Date.now())), options.agentPingTimeoutSeconds * 1000),
-    setInterval(() => void submit(core.expire(Date.now())), 1000),
-  ];
-  logger.info({ port: bound.port, id: masterId, version: VERSION, registry: registry.location }, "master listening");
+  let stepDown: (error: Error) => void = () => undefined;
+  const serveTerms = async (): Promise<void> => {
+    while (!closed) {
+      let term: Term;
+      try {
+        term = await election.campaign(info, abort.signal);
+      } catch (err) {
+        if (closed) return;
+        logger.warn({ error: String(err) }, "campaign failed; trying again");
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        continue;
+      }
+      recovering = true;
+      const current = lead(options, info, term, logger, (err) => {
+        if (err instanceof Error && err.name === "LeadershipLostError") return; // `lost` resolves too
+        // As in Mesos: a master that cannot store a change stops rather than
+        // go on with state it could lose; the client got an error, not an answer.
+        logger.fatal({ registry: term.registry.location, error: String(err) }, "cannot write the registry; exiting");
+        process.exit(1);
+      });
+      leading = current;
+      leader = info;
+      recovering = false;
+      settle();
+      logger.info({ epoch: String(term.epoch), registry: term.registry.location }, "leading");
+      const reason = await Promise.race([term.lost, new Promise<Error>((resolve) => (stepDown = resolve))]);
+      leading = undefined;
+      if (leader?.id === info.id) leader = undefined;
+      current.stop(new ConnectError(closed ? "Master is shutting down" : `This master no longer leads: ${reason.message}`, Code.Unavailable));
+      if (closed) {
+        await term.resign().catch(() => undefined);
+        return;
+      }
+      logger.warn({ reason: reason.message }, "lost the lead; stopped serving, campaigning again");
+    }
+  };
+  const terms = serveTerms();
+  // Report "listening" once this master leads or knows who does (a standby),
+  // or after a few seconds without either (etcd slow or leaderless).
+  await Promise.race([settled, new Promise<void>((resolve) => setTimeout(resolve, 3000).unref())]);
+  logger.info({ port: bound.port, id: masterId, version: VERSION, leading: leading !== undefined }, "master listening");
 
   return {
     port: bound.port,
-    core,
+    isLeading: () => leading !== undefined,
     async close() {
-      timers.forEach(clearInterval);
-      if (allocationQueued !== undefined) clearImmediate(allocationQueued);
-      sessions.endAll(new ConnectError("Master is shutting down", Code.Unavailable));
+      closed = true;
+      abort.abort();
+      stepDown(new Error("Master is shutting down"));
+      watch.close();
+      await terms;
+      await election.close();
       await server.close();
       logger.info("master stopped");
     },

@@ -59,8 +59,11 @@ class FakeMaster {
     this.server = createServer({ host: "127.0.0.1", port: 0, routes, closeGraceMs: 200 });
   }
 
+  /** The epoch put on every event, as a leading master does. */
+  epoch = 0n;
+
   push(event: MessageInitShape<typeof AgentEventSchema>["event"]): void {
-    this.outbox?.push(create(ConnectResponseSchema, { event: { case: "agent", value: { event } } }));
+    this.outbox?.push(create(ConnectResponseSchema, { event: { case: "agent", value: { event, leaderEpoch: this.epoch } } }));
   }
 
   /** Every status update received for a task, resends included. */
@@ -307,6 +310,19 @@ describe("agent against a fake master", () => {
     expect(events[0]?.event.value).toMatchObject({ code: Error_Code.NOT_FOUND, fatal: true });
     expect(events[0]?.callId).toBe("c1");
   });
+  it("ignores orders from a master with an older epoch than one it has seen", async () => {
+    master.epoch = 7n;
+    runTask(master, "newer", "true");
+    await eventually(() => (master.states("newer").includes(TaskState.TASK_FINISHED) ? true : undefined), "the task of epoch 7 to finish");
+    master.epoch = 6n; // a deposed leader
+    runTask(master, "deposed", "true");
+    master.epoch = 7n;
+    runTask(master, "after", "true");
+    await eventually(() => (master.states("after").includes(TaskState.TASK_FINISHED) ? true : undefined), "the next task of epoch 7 to finish");
+    expect(master.updates("deposed")).toEqual([]);
+    master.epoch = 0n;
+  });
+
   it("re-registers with its persisted id after a restart", async () => {
     await agent?.close();
     agent = undefined;

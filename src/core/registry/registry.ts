@@ -35,7 +35,9 @@ export type RegistryOperation =
   /** The framework's scheduler left (`time`) or came back (undefined). */
   | { kind: "framework-disconnected"; frameworkId: string; time: Millis | undefined }
   /** Torn down, or its failover timeout passed. */
-  | { kind: "remove-framework"; frameworkId: string };
+  | { kind: "remove-framework"; frameworkId: string }
+  /** A master takes the lead with this registry (counts `terms`). */
+  | { kind: "start-term" };
 
 /** An empty registry: what a master starts from the first time. */
 export function emptyRegistry(): Registry {
@@ -113,6 +115,9 @@ export function applyRegistryOperation(registry: Registry, operation: RegistryOp
     }
     case "remove-framework":
       next.frameworks = next.frameworks.filter((f) => f.info?.id?.value !== operation.frameworkId);
+      break;
+    case "start-term":
+      next.terms += 1n;
       break;
   }
   return { registry: next, changed: !equals(RegistrySchema, registry, next) };

@@ -19,7 +19,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file plateau/registry/v1/registry.proto.
  */
 export const file_plateau_registry_v1_registry: GenFile = /*@__PURE__*/
-  fileDesc("CiJwbGF0ZWF1L3JlZ2lzdHJ5L3YxL3JlZ2lzdHJ5LnByb3RvEhNwbGF0ZWF1LnJlZ2lzdHJ5LnYxIpoCCghSZWdpc3RyeRIlCgd3ZWlnaHRzGAEgAygLMhQubWVzb3MudjEuV2VpZ2h0SW5mbxIrCgZxdW90YXMYAiADKAsyGy5tZXNvcy52MS5xdW90YS5RdW90YUNvbmZpZxIjCgZhZ2VudHMYAyADKAsyEy5tZXNvcy52MS5BZ2VudEluZm8SMwoLdW5yZWFjaGFibGUYBCADKAsyHi5wbGF0ZWF1LnJlZ2lzdHJ5LnYxLkFnZW50TWFyaxIsCgRnb25lGAUgAygLMh4ucGxhdGVhdS5yZWdpc3RyeS52MS5BZ2VudE1hcmsSMgoKZnJhbWV3b3JrcxgGIAMoCzIeLnBsYXRlYXUucmVnaXN0cnkudjEuRnJhbWV3b3JrIlAKCUFnZW50TWFyaxIhCgRpbmZvGAEgASgLMhMubWVzb3MudjEuQWdlbnRJbmZvEiAKBHRpbWUYAiABKAsyEi5tZXNvcy52MS5UaW1lSW5mbyJhCglGcmFtZXdvcmsSJQoEaW5mbxgBIAEoCzIXLm1lc29zLnYxLkZyYW1ld29ya0luZm8SLQoRZGlzY29ubmVjdGVkX3RpbWUYAiABKAsyEi5tZXNvcy52MS5UaW1lSW5mb2IGcHJvdG8z", [file_mesos_v1_mesos, file_mesos_v1_quota_quota]);
+  fileDesc("CiJwbGF0ZWF1L3JlZ2lzdHJ5L3YxL3JlZ2lzdHJ5LnByb3RvEhNwbGF0ZWF1LnJlZ2lzdHJ5LnYxIqkCCghSZWdpc3RyeRIlCgd3ZWlnaHRzGAEgAygLMhQubWVzb3MudjEuV2VpZ2h0SW5mbxIrCgZxdW90YXMYAiADKAsyGy5tZXNvcy52MS5xdW90YS5RdW90YUNvbmZpZxIjCgZhZ2VudHMYAyADKAsyEy5tZXNvcy52MS5BZ2VudEluZm8SMwoLdW5yZWFjaGFibGUYBCADKAsyHi5wbGF0ZWF1LnJlZ2lzdHJ5LnYxLkFnZW50TWFyaxIsCgRnb25lGAUgAygLMh4ucGxhdGVhdS5yZWdpc3RyeS52MS5BZ2VudE1hcmsSMgoKZnJhbWV3b3JrcxgGIAMoCzIeLnBsYXRlYXUucmVnaXN0cnkudjEuRnJhbWV3b3JrEg0KBXRlcm1zGAcgASgEIlAKCUFnZW50TWFyaxIhCgRpbmZvGAEgASgLMhMubWVzb3MudjEuQWdlbnRJbmZvEiAKBHRpbWUYAiABKAsyEi5tZXNvcy52MS5UaW1lSW5mbyJhCglGcmFtZXdvcmsSJQoEaW5mbxgBIAEoCzIXLm1lc29zLnYxLkZyYW1ld29ya0luZm8SLQoRZGlzY29ubmVjdGVkX3RpbWUYAiABKAsyEi5tZXNvcy52MS5UaW1lSW5mb2IGcHJvdG8z", [file_mesos_v1_mesos, file_mesos_v1_quota_quota]);
 
 /**
  * @generated from message plateau.registry.v1.Registry
@@ -70,6 +70,14 @@ export type Registry = Message<"plateau.registry.v1.Registry"> & {
    * @generated from field: repeated plateau.registry.v1.Framework frameworks = 6;
    */
   frameworks: Framework[];
+
+  /**
+   * How many times a master has taken the lead with this registry (the
+   * embedded registry's epoch; with etcd the election provides it).
+   *
+   * @generated from field: uint64 terms = 7;
+   */
+  terms: bigint;
 };
 
 /**
