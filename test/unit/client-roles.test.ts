@@ -110,7 +110,7 @@ describe("createScheduler", () => {
     await until(() => scheduler.subscribed);
     expect(scheduler.frameworkId).toBe("fw-1");
     expect(scheduler.decline(["o1"], 5)).toBe(true);
-    await until(() => conns[0]!.requests.length === 2);
+    await until(() => conns[0]?.requests.length === 2);
     const decline = conns[0]!.requests[1]!.call;
     expect(decline.case === "scheduler" && decline.value.frameworkId?.value).toBe("fw-1");
     expect(decline.case === "scheduler" && decline.value.decline?.filters?.refuseSeconds).toBe(5);
@@ -127,7 +127,7 @@ describe("createScheduler", () => {
     const broken = { ...task, agentId: { value: "a1" } } as typeof task; // a plain object where a message belongs
     expect(() => scheduler.accept(["o2"], [create(Offer_OperationSchema, { type: 1, launch: { taskInfos: [broken] } })])).toThrow(/ACCEPT cannot be encoded/);
     expect(scheduler.decline(["o3"])).toBe(true);
-    await until(() => conns[1]!.requests.length === 2);
+    await until(() => conns[1]?.requests.length === 2);
     expect(conns).toHaveLength(2);
   });
 });
@@ -146,7 +146,7 @@ describe("createExecutor", () => {
     await until(() => executor.connected);
     executor.update({ taskId: { value: "t1" }, state: TaskState.TASK_RUNNING });
     executor.update({ taskId: { value: "t1" }, state: TaskState.TASK_FINISHED });
-    await until(() => conns[0]!.requests.length === 3);
+    await until(() => conns[0]?.requests.length === 3);
     const [first, second] = executor.unacknowledged;
     expect(first?.uuid.length).toBe(16);
     expect(first?.source).toBe(TaskStatus_Source.EXECUTOR);
