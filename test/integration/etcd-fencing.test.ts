@@ -118,6 +118,35 @@ describe("fencing: a deposed leader cannot write", () => {
     expect(await storedRoles(etcd)).toEqual(["first"]);
   });
 
+  it("an operator deleting the campaign key deposes the leader", async () => {
+    const etcd = await etcds.start();
+    const leading = await coordinator(etcd).campaign(masterInfo("a"));
+    await operator(etcd).delete().prefix("/plateau/election/");
+    expect((await leading.lost).message).toMatch(/deleted/);
+    await expect(leading.registry.apply(weights("late", 1))).rejects.toBeInstanceOf(LeadershipLostError);
+  });
+
+  it("etcd unreachable for longer than the TTL: the leader steps down, and campaigns again once etcd is back", async () => {
+    const etcd = await etcds.start();
+    const a = coordinator(etcd);
+    const leading = await a.campaign(masterInfo("a"));
+    await leading.registry.apply(weights("before", 1));
+    etcd.pause();
+    expect(await leading.lost).toBeInstanceOf(LeadershipLostError);
+    etcd.resume();
+    // The client may still hold etcd for down for a moment: campaign until it works.
+    let again: Leadership | undefined;
+    for (let attempt = 0; again === undefined && attempt < 50; attempt++) {
+      again = await a.campaign(masterInfo("a")).catch(async () => {
+        await new Promise((r) => setTimeout(r, 200));
+        return undefined;
+      });
+    }
+    if (again === undefined) throw new Error("could not campaign again after etcd came back");
+    expect(again.epoch).toBeGreaterThan(leading.epoch);
+    expect(roles(again.registry.current)).toEqual(["before"]);
+  });
+
   it("resigning ends leadership: `lost` resolves and writes are refused", async () => {
     const etcd = await etcds.start();
     const leading: Leadership = await coordinator(etcd).campaign(masterInfo("a"));
