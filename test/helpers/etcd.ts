@@ -1,6 +1,7 @@
 /**
  * A throwaway etcd for integration tests: Debian's etcd-server binary on
- * free loopback ports (never 2379/2380) with a temp data dir. The test owns
+ * free loopback ports (never 2379/2380) with a temp data dir, optionally
+ * serving TLS with throwaway certificates. The test owns
  * it: `cleanup()` (from afterEach) kills it by PID and removes its dir even
  * when the test failed halfway, paused or stopped.
  *
@@ -10,8 +11,9 @@
  *                  ▼
  *               stopped ──cleanup()──> gone
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { request } from "node:https";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -41,10 +43,64 @@ function freePort(): Promise<number> {
   });
 }
 
-async function healthy(clientUrl: string): Promise<boolean> {
+/** PEM files for an etcd that serves TLS and asks clients for certificates signed by `caFile`. */
+export interface EtcdTestCertificates {
+  readonly caFile: string;
+  readonly serverCertFile: string;
+  readonly serverKeyFile: string;
+  /** A client certificate and key signed by the same CA. */
+  readonly certFile: string;
+  readonly keyFile: string;
+}
+
+function openssl(dir: string, args: string[]): void {
+  const result = spawnSync("openssl", args, { cwd: dir, encoding: "utf8" });
+  if (result.status !== 0) throw new Error(`openssl ${args.join(" ")} failed: ${result.error?.message ?? result.stderr}`);
+}
+
+/** A throwaway CA, a server certificate for 127.0.0.1 and a client certificate, made with the openssl CLI. */
+export function makeTestCertificates(dir: string): EtcdTestCertificates {
+  mkdirSync(dir, { recursive: true });
+  const key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+  openssl(dir, ["req", "-x509", ...key, "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=plateau-test-ca"]);
+  for (const [name, usage] of [["server", "serverAuth"], ["client", "clientAuth"]] as const) {
+    writeFileSync(join(dir, `${name}.ext`), `subjectAltName=IP:127.0.0.1\nextendedKeyUsage=${usage}\n`);
+    openssl(dir, ["req", ...key, "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", `/CN=plateau-test-${name}`]);
+    openssl(dir, ["x509", "-req", "-in", `${name}.csr`, "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", `${name}.crt`, "-days", "2", "-extfile", `${name}.ext`]);
+  }
+  return {
+    caFile: join(dir, "ca.crt"),
+    serverCertFile: join(dir, "server.crt"),
+    serverKeyFile: join(dir, "server.key"),
+    certFile: join(dir, "client.crt"),
+    keyFile: join(dir, "client.key"),
+  };
+}
+
+function getJson(url: string, tls: EtcdTestCertificates | undefined): Promise<unknown> {
+  if (tls === undefined) return fetch(url, { signal: AbortSignal.timeout(2_000) }).then((r) => r.json());
+  // fetch cannot present a client certificate; node:https can.
+  return new Promise((resolve, reject) => {
+    const req = request(url, { ca: readFileSync(tls.caFile), cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile), timeout: 2_000 }, (res) => {
+      let body = "";
+      res.on("data", (d: Buffer) => (body += d.toString()));
+      res.on("end", () => {
+        try {
+          resolve(JSON.parse(body));
+        } catch (err) {
+          reject(err instanceof Error ? err : new Error(String(err)));
+        }
+      });
+    });
+    req.on("timeout", () => req.destroy(new Error("timed out")));
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+async function healthy(clientUrl: string, tls: EtcdTestCertificates | undefined): Promise<boolean> {
   try {
-    const response = await fetch(`${clientUrl}/health`, { signal: AbortSignal.timeout(2_000) });
-    const body = (await response.json()) as { health?: string };
+    const body = (await getJson(`${clientUrl}/health`, tls)) as { health?: string };
     return body.health === "true";
   } catch {
     return false;
@@ -62,18 +118,34 @@ export class EtcdServer {
   private paused = false;
   private output = "";
 
+  readonly dataDir: string;
+  /** Set when started with `{ tls: true }`: etcd serves TLS and requires these client certificates. */
+  readonly tls: EtcdTestCertificates | undefined;
+
   private constructor(
     readonly clientPort: number,
     readonly peerPort: number,
-    readonly dataDir: string,
-  ) {}
+    /** Holds the data dir and any certificates; removed by cleanup(). */
+    readonly rootDir: string,
+    tls: boolean,
+  ) {
+    this.dataDir = join(rootDir, "data");
+    this.tls = tls ? makeTestCertificates(join(rootDir, "certs")) : undefined;
+  }
 
-  /** Starts etcd on fresh ports and waits until it answers. */
-  static async start(): Promise<EtcdServer> {
+  /** Starts etcd on fresh ports and waits until it answers; `tls` makes it serve TLS to clients with certificates only. */
+  static async start(options: { tls?: boolean } = {}): Promise<EtcdServer> {
     let lastError: unknown;
     // Another process may take a port between freePort() and etcd's bind.
     for (let attempt = 0; attempt < 3; attempt++) {
-      const server = new EtcdServer(await freePort(), await freePort(), mkdtempSync(join(tmpdir(), "plateau-etcd-")));
+      const rootDir = mkdtempSync(join(tmpdir(), "plateau-etcd-"));
+      let server: EtcdServer;
+      try {
+        server = new EtcdServer(await freePort(), await freePort(), rootDir, options.tls === true);
+      } catch (err) {
+        rmSync(rootDir, { recursive: true, force: true });
+        throw err;
+      }
       try {
         await server.launch();
         return server;
@@ -91,7 +163,7 @@ export class EtcdServer {
   }
 
   get clientUrl(): string {
-    return `http://${this.endpoint}`;
+    return `${this.tls === undefined ? "http" : "https"}://${this.endpoint}`;
   }
 
   get pid(): number | undefined {
@@ -116,6 +188,9 @@ export class EtcdServer {
         `--initial-advertise-peer-urls=${peerUrl}`,
         `--initial-cluster=plateau-test=${peerUrl}`,
         "--initial-cluster-state=new",
+        ...(this.tls === undefined
+          ? []
+          : [`--cert-file=${this.tls.serverCertFile}`, `--key-file=${this.tls.serverKeyFile}`, `--trusted-ca-file=${this.tls.caFile}`, "--client-cert-auth"]),
         "--logger=zap",
         "--log-level=warn",
       ],
@@ -138,7 +213,7 @@ export class EtcdServer {
     let gone = false;
     void this.exited.then(() => (gone = true));
     const deadline = Date.now() + 30_000;
-    while (!(await healthy(this.clientUrl))) {
+    while (!(await healthy(this.clientUrl, this.tls))) {
       if (gone) throw new Error(`etcd exited during start (exit ${child.exitCode ?? child.signalCode}):\n${this.output}`);
       if (Date.now() > deadline) throw new Error(`etcd did not answer on ${this.clientUrl}:\n${this.output}`);
       await new Promise((r) => setTimeout(r, 100));
@@ -191,10 +266,10 @@ export class EtcdServer {
     await this.launch();
   }
 
-  /** Kills etcd (by its PID) if it still runs and removes its data dir. Safe to call twice. */
+  /** Kills etcd (by its PID) if it still runs and removes its data dir and certificates. Safe to call twice. */
   async cleanup(): Promise<void> {
     await this.kill();
-    rmSync(this.dataDir, { recursive: true, force: true });
+    rmSync(this.rootDir, { recursive: true, force: true });
   }
 }
 
@@ -202,8 +277,8 @@ export class EtcdServer {
 export class EtcdScope {
   private readonly servers: EtcdServer[] = [];
 
-  async start(): Promise<EtcdServer> {
-    const server = await EtcdServer.start();
+  async start(options: { tls?: boolean } = {}): Promise<EtcdServer> {
+    const server = await EtcdServer.start(options);
     this.servers.push(server);
     return server;
   }
