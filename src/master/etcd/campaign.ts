@@ -1,0 +1,132 @@
+/**
+ * etcd's election recipe (as in go.etcd.io/etcd/client/v3/concurrency):
+ * each candidate puts `<prefix>/election/<lease id>` on its own lease; the
+ * key with the lowest create revision leads; every other candidate waits
+ * for the deletion of the key just before its own, then checks again. No
+ * herd: each waits on one key.
+ *
+ *   grant lease ──> put key (create revision R) ──> predecessor below R? ──no──> elected
+ *                                                     │ yes        ▲
+ *                                                     ▼            │
+ *                                              wait for its deletion
+ *
+ * Losing the lease (or an abort) while waiting revokes it and rejects.
+ */
+import type { Etcd3, Lease } from "etcd3";
+import type { MasterInfo } from "../../../gen/mesos/v1/mesos_pb.js";
+import { LeadershipLostError } from "./errors.js";
+import type { Fence } from "./fence.js";
+import { encodeMasterInfo, prefixEnd, type EtcdKeys } from "./keys.js";
+
+/** A granted lease, with what its keep-alive loop has told us so far. */
+export interface TrackedLease {
+  readonly lease: Lease;
+  readonly id: string;
+  /** When etcd last confirmed the lease (ms since the epoch). */
+  lastKeepAlive(): number;
+  /** Set once etcd3 reports the lease lost. */
+  lostError(): Error | undefined;
+  /** Called once, when the lease is lost; returns an unsubscribe function. */
+  onLost(listener: (error: Error) => void): () => void;
+}
+
+async function grantTracked(client: Etcd3, ttlSeconds: number): Promise<TrackedLease> {
+  const lease = client.lease(ttlSeconds);
+  let lost: Error | undefined;
+  let confirmed = Date.now();
+  const listeners = new Set<(error: Error) => void>();
+  lease.on("keepaliveSucceeded", () => (confirmed = Date.now()));
+  lease.on("lost", (error) => {
+    lost ??= error;
+    for (const listener of listeners) listener(error);
+    listeners.clear();
+  });
+  const id = await lease.grant();
+  confirmed = Date.now();
+  return {
+    lease,
+    id,
+    lastKeepAlive: () => confirmed,
+    lostError: () => lost,
+    onLost(listener) {
+      if (lost !== undefined) {
+        listener(lost);
+        return () => undefined;
+      }
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+  };
+}
+
+/**
+ * Revokes a lease we are giving up, so others need not wait out its TTL.
+ * Best effort with a deadline: with etcd unreachable the lease expires on
+ * its own anyway.
+ */
+export async function revokeQuietly(lease: Lease, timeoutMs = 2_000): Promise<void> {
+  await lease.revoke({ deadline: Date.now() + timeoutMs }).catch(() => undefined);
+}
+
+/** Resolves when `key` is deleted at or after `fromRevision`; rejects on abort or lease loss. */
+async function waitForDeletion(client: Etcd3, key: Buffer, fromRevision: bigint, lease: TrackedLease, signal: AbortSignal | undefined): Promise<void> {
+  const watcher = await client.watch().key(key).startRevision(fromRevision.toString()).create();
+  let cleanup = () => undefined as void;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const onAbort = () => reject(signal?.reason instanceof Error ? signal.reason : new Error("campaign aborted"));
+      const unsubscribe = lease.onLost((error) => reject(new LeadershipLostError(`the lease was lost while campaigning: ${error.message}`, { cause: error })));
+      signal?.addEventListener("abort", onAbort, { once: true });
+      watcher.on("delete", () => resolve());
+      cleanup = () => {
+        unsubscribe();
+        signal?.removeEventListener("abort", onAbort);
+      };
+      if (signal?.aborted) onAbort();
+    });
+  } finally {
+    cleanup();
+    await watcher.cancel();
+  }
+}
+
+/** The candidate's lease and campaign key, once it leads. */
+export interface Elected {
+  readonly lease: TrackedLease;
+  readonly fence: Fence;
+}
+
+/** Campaigns until elected. On abort or lease loss, revokes the lease (removing the key) and rejects. */
+export async function campaignUntilElected(client: Etcd3, keys: EtcdKeys, info: MasterInfo, ttlSeconds: number, signal?: AbortSignal): Promise<Elected> {
+  signal?.throwIfAborted();
+  const lease = await grantTracked(client, ttlSeconds);
+  try {
+    const key = `${keys.electionPrefix}${BigInt(lease.id).toString(16)}`;
+    const put = await client.kv.txn({
+      compare: [{ key: Buffer.from(key), target: "Create", result: "Equal", create_revision: 0 }],
+      success: [{ request_put: { key: Buffer.from(key), value: encodeMasterInfo(info), lease: lease.id } }],
+    });
+    // Lease ids are unique, so the key can only exist if etcd reused one.
+    if (!put.succeeded) throw new Error(`the campaign key ${key} already exists`);
+    const createRevision = BigInt(put.header.revision);
+    for (;;) {
+      signal?.throwIfAborted();
+      const lost = lease.lostError();
+      if (lost !== undefined) throw new LeadershipLostError(`the lease was lost while campaigning: ${lost.message}`, { cause: lost });
+      const before = await client.kv.range({
+        key: Buffer.from(keys.electionPrefix),
+        range_end: prefixEnd(keys.electionPrefix),
+        max_create_revision: (createRevision - 1n).toString(),
+        sort_target: "Create",
+        sort_order: "Descend",
+        limit: 1,
+      });
+      const predecessor = before.kvs[0];
+      if (predecessor === undefined) return { lease, fence: { key, createRevision: createRevision.toString(), leaseId: lease.id } };
+      await waitForDeletion(client, predecessor.key, BigInt(before.header.revision) + 1n, lease, signal);
+    }
+  } catch (err) {
+    await revokeQuietly(lease.lease);
+    throw err;
+  }
+}

@@ -1,0 +1,157 @@
+/**
+ * The etcd coordinator: one etcd connection per master, through which it
+ * campaigns for leadership, and through which standbys and clients find the
+ * leader. See README.md in this folder for the key layout and failure modes.
+ */
+import type { Etcd3, IKeyValue, Watcher } from "etcd3";
+import type { MasterInfo } from "../../../gen/mesos/v1/mesos_pb.js";
+import type { Logger } from "../../log.js";
+import { campaignUntilElected } from "./campaign.js";
+import { createEtcdClient, type EtcdTlsFiles } from "./client.js";
+import { decodeMasterInfo, etcdKeys, prefixEnd } from "./keys.js";
+import { startLeadership, type Leadership } from "./leadership.js";
+
+export interface EtcdCoordinatorOptions {
+  /** host:port of each etcd member. */
+  readonly endpoints: string[];
+  /** Key prefix, e.g. "/plateau" (see parseEtcdUrl). */
+  readonly prefix: string;
+  /** The campaign lease's TTL (--election-ttl): how long a dead leader keeps the cluster leaderless. etcd's minimum is about 2 s. */
+  readonly electionTtlSeconds: number;
+  readonly tls?: EtcdTlsFiles;
+  readonly logger: Logger;
+}
+
+export interface LeaderWatch {
+  close(): void;
+}
+
+export interface EtcdCoordinator {
+  /**
+   * Campaigns with `info` as this master's published MasterInfo; resolves
+   * once elected and the registry is loaded. Rejects on abort (withdrawing
+   * the candidacy), if the lease is lost while waiting, or if etcd fails; a
+   * master campaigns again after a rejection or after `lost`.
+   */
+  campaign(info: MasterInfo, signal?: AbortSignal): Promise<Leadership>;
+  /** The current leader's MasterInfo, or undefined while there is none. */
+  leader(): Promise<MasterInfo | undefined>;
+  /**
+   * Calls `onChange` with the current leader once, then each time the leader
+   * changes (undefined while there is none). Calls never overlap.
+   */
+  watchLeader(onChange: (leader: MasterInfo | undefined) => void): LeaderWatch;
+  /** Resigns any leadership, withdraws pending campaigns, stops watches, closes the connection. */
+  close(): Promise<void>;
+}
+
+export function createEtcdCoordinator(options: EtcdCoordinatorOptions): EtcdCoordinator {
+  if (!Number.isInteger(options.electionTtlSeconds) || options.electionTtlSeconds < 1) {
+    throw new Error(`the election TTL must be a whole number of seconds, at least 1 (got ${options.electionTtlSeconds})`);
+  }
+  const client: Etcd3 = createEtcdClient(options.endpoints, options.tls);
+  const keys = etcdKeys(options.prefix);
+  const { logger } = options;
+  const leaderships = new Set<Leadership>();
+  const campaigns = new Map<AbortController, Promise<unknown>>();
+  const watches = new Set<LeaderWatch>();
+  let closed = false;
+
+  const leaderKv = async (): Promise<IKeyValue | undefined> => {
+    const response = await client.kv.range({
+      key: Buffer.from(keys.electionPrefix),
+      range_end: prefixEnd(keys.electionPrefix),
+      sort_target: "Create",
+      sort_order: "Ascend",
+      limit: 1,
+    });
+    return response.kvs[0];
+  };
+  const decode = (kv: IKeyValue | undefined) => (kv === undefined ? undefined : decodeMasterInfo(kv.value, kv.key.toString()));
+
+  const watchLeader = (onChange: (leader: MasterInfo | undefined) => void): LeaderWatch => {
+    let stopped = false;
+    let reported: string | null = null;
+    let retry: NodeJS.Timeout | undefined;
+    let chain: Promise<void> = Promise.resolve();
+    // Every event re-reads the leader rather than deducing it from the
+    // event: simpler, and right even after a missed or compacted event.
+    const refresh = (): void => {
+      chain = chain.then(async () => {
+        if (stopped) return;
+        try {
+          const kv = await leaderKv();
+          const id = kv === undefined ? "" : `${kv.key.toString()}@${kv.mod_revision}`;
+          if (stopped || id === reported) return;
+          const leader = decode(kv);
+          reported = id;
+          onChange(leader);
+        } catch (err) {
+          logger.warn({ error: String(err) }, "cannot read the leader from etcd; retrying");
+          clearTimeout(retry);
+          retry = setTimeout(refresh, 1_000);
+        }
+      });
+    };
+    let watcher: Watcher | undefined;
+    const created = client
+      .watch()
+      .prefix(keys.electionPrefix)
+      .create()
+      .then((w) => {
+        watcher = w;
+        w.on("put", refresh);
+        w.on("delete", refresh);
+        w.on("connected", refresh);
+        if (stopped) void w.cancel();
+      })
+      .catch((err: unknown) => logger.warn({ error: String(err) }, "cannot watch the leader in etcd"));
+    refresh();
+    const watch: LeaderWatch = {
+      close() {
+        stopped = true;
+        clearTimeout(retry);
+        watches.delete(watch);
+        void created.then(() => watcher?.cancel());
+      },
+    };
+    watches.add(watch);
+    return watch;
+  };
+
+  return {
+    async campaign(info, signal) {
+      if (closed) throw new Error("the etcd coordinator is closed");
+      const controller = new AbortController();
+      const both = signal === undefined ? controller.signal : AbortSignal.any([signal, controller.signal]);
+      const running = (async () => {
+        const elected = await campaignUntilElected(client, keys, info, options.electionTtlSeconds, both);
+        const leadership = await startLeadership({ client, keys, elected, ttlSeconds: options.electionTtlSeconds, logger });
+        leaderships.add(leadership);
+        void leadership.lost.then(() => leaderships.delete(leadership));
+        return leadership;
+      })();
+      campaigns.set(controller, running);
+      try {
+        return await running;
+      } finally {
+        campaigns.delete(controller);
+      }
+    },
+    async leader() {
+      return decode(await leaderKv());
+    },
+    watchLeader,
+    async close() {
+      if (closed) return;
+      closed = true;
+      for (const watch of [...watches]) watch.close();
+      for (const controller of campaigns.keys()) controller.abort(new Error("the etcd coordinator is closing"));
+      // A campaign revokes its own lease as it gives up; let it, before the
+      // connection goes.
+      await Promise.allSettled(campaigns.values());
+      await Promise.all([...leaderships].map((l) => l.resign()));
+      client.close();
+    },
+  };
+}

@@ -1,0 +1,29 @@
+/**
+ * The fence: what makes an etcd transaction this leader's and no one
+ * else's. Every leader write compares the campaign key's create revision
+ * and lease, so a master that lost its key (lease expired while it was
+ * paused, revoked, deleted) cannot write even if it still believes it
+ * leads: etcd evaluates the compare atomically with the write.
+ */
+import type { ICompare, IKeyValue } from "etcd3";
+
+export interface Fence {
+  /** The campaign key, `<prefix>/election/<lease id>`. */
+  readonly key: string;
+  /** Its create revision: the leader's epoch. */
+  readonly createRevision: string;
+  readonly leaseId: string;
+}
+
+export function fenceCompares(fence: Fence): ICompare[] {
+  const key = Buffer.from(fence.key);
+  return [
+    { key, target: "Create", result: "Equal", create_revision: fence.createRevision },
+    { key, target: "Lease", result: "Equal", lease: fence.leaseId },
+  ];
+}
+
+/** Whether `kv` (the campaign key as read now, undefined if absent) still stands for `fence`. */
+export function fenceHolds(fence: Fence, kv: IKeyValue | undefined): boolean {
+  return kv !== undefined && kv.create_revision === fence.createRevision && kv.lease === fence.leaseId;
+}

@@ -1,0 +1,102 @@
+/**
+ * What a master holds while it leads, and the ways it ends:
+ *
+ *   elected ──┬─ lease lost (etcd3 keep-alive says invalid)     ─┐
+ *             ├─ no keep-alive answer for a whole TTL            ├──> lost (resolves `lost`,
+ *             ├─ campaign key deleted or replaced                │     revokes the lease)
+ *             ├─ a fenced write refused by etcd                  │
+ *             └─ resign()                                        ─┘
+ *
+ * Losing is final: a master that wants to lead again campaigns anew and
+ * gets a new epoch.
+ */
+import type { Etcd3, Watcher } from "etcd3";
+import type { Logger } from "../../log.js";
+import type { RegistryStore } from "../registry.js";
+import { revokeQuietly, type Elected } from "./campaign.js";
+import { LeadershipLostError } from "./errors.js";
+import { openFencedRegistry } from "./fenced-registry.js";
+import type { EtcdKeys } from "./keys.js";
+
+export interface Leadership {
+  /** The campaign key's create revision: grows with each new leader, so agents can drop a deposed leader's messages. */
+  readonly epoch: bigint;
+  /** The registry as this leader: every write is fenced by this leadership. */
+  readonly registry: RegistryStore;
+  /** Resolves (never rejects) with why leadership ended; the master must stop acting as leader then. */
+  readonly lost: Promise<Error>;
+  /** Gives up leadership: revokes the lease, which deletes the campaign key, so a standby takes over at once. */
+  resign(): Promise<void>;
+}
+
+export interface LeadershipOptions {
+  readonly client: Etcd3;
+  readonly keys: EtcdKeys;
+  readonly elected: Elected;
+  readonly ttlSeconds: number;
+  readonly logger: Logger;
+}
+
+/** Starts watching over an elected candidacy and opens the fenced registry. Rejects (having revoked the lease) if leadership is already gone. */
+export async function startLeadership(options: LeadershipOptions): Promise<Leadership> {
+  const { client, elected, ttlSeconds, logger } = options;
+  const { fence, lease } = elected;
+  let lostError: LeadershipLostError | undefined;
+  let resolveLost: (error: Error) => void = () => undefined;
+  const lost = new Promise<Error>((resolve) => (resolveLost = resolve));
+  let watcher: Watcher | undefined;
+  let released: Promise<void> = Promise.resolve();
+  let deadlineTimer: NodeJS.Timeout | undefined;
+  let unsubscribeLease = (): void => undefined;
+
+  const markLost = (error: LeadershipLostError): void => {
+    if (lostError !== undefined) return;
+    lostError = error;
+    clearInterval(deadlineTimer);
+    unsubscribeLease();
+    logger.warn({ epoch: fence.createRevision, reason: error.message }, "leadership lost");
+    released = Promise.all([watcher?.cancel(), revokeQuietly(lease.lease)]).then(() => undefined);
+    resolveLost(error);
+  };
+
+  unsubscribeLease = lease.onLost((error) => markLost(new LeadershipLostError(`the lease was lost: ${error.message}`, { cause: error })));
+  // As etcd's Go client does: a lease not confirmed for a whole TTL may
+  // have expired in etcd, and a standby may lead already. Fencing keeps the
+  // registry safe either way; this makes the master step down.
+  deadlineTimer = setInterval(() => {
+    const silentMs = Date.now() - lease.lastKeepAlive();
+    if (silentMs > ttlSeconds * 1000) markLost(new LeadershipLostError(`etcd confirmed no keep-alive of the lease for ${Math.round(silentMs / 1000)} s (TTL ${ttlSeconds} s)`));
+  }, (ttlSeconds * 1000) / 4);
+  if (lostError !== undefined) clearInterval(deadlineTimer);
+
+  try {
+    watcher = await client.watch().key(fence.key).startRevision(fence.createRevision).create();
+    watcher.on("delete", () => markLost(new LeadershipLostError(`the campaign key ${fence.key} was deleted`)));
+    watcher.on("put", (kv) => {
+      if (kv.create_revision !== fence.createRevision || kv.lease !== fence.leaseId) markLost(new LeadershipLostError(`the campaign key ${fence.key} was replaced`));
+    });
+    if (lostError !== undefined) await watcher.cancel();
+    const registry = await openFencedRegistry({
+      client,
+      fence,
+      key: options.keys.registry,
+      isLost: () => lostError,
+      fenceFailed: markLost,
+      transientRetryMs: Math.max(10_000, 3 * ttlSeconds * 1000),
+    });
+    logger.info({ epoch: fence.createRevision, key: fence.key }, "elected leader");
+    return {
+      epoch: BigInt(fence.createRevision),
+      registry,
+      lost,
+      async resign() {
+        markLost(new LeadershipLostError("resigned"));
+        await released;
+      },
+    };
+  } catch (err) {
+    markLost(err instanceof LeadershipLostError ? err : new LeadershipLostError(`could not start leading: ${err instanceof Error ? err.message : String(err)}`, { cause: err }));
+    await released;
+    throw err;
+  }
+}
