@@ -9,6 +9,7 @@ import { defaultAgentOptions, type AgentOptions } from "../agent/options.js";
 import { defaultMasterOptions, type MasterOptions } from "../master/options.js";
 import { commonFlags, waitForShutdownSignal, type CliIo, type Command } from "./command.js";
 import { UsageError, type FlagSpec, type ParsedFlags } from "./flags.js";
+import { parseEtcdUrl } from "../master/etcd/url.js";
 import { parseMinAllocatable, parseWeights } from "../core/allocator/index.js";
 import { parseDuration } from "./format.js";
 
@@ -40,7 +41,23 @@ const f = (spec: FlagSpec): FlagSpec => spec;
 const masterFlags: FlagSpec[] = [
   f({ name: "ip", kind: "string", description: "Address to listen on", default: defaultMasterOptions.ip }),
   f({ name: "port", kind: "number", description: "Port to listen on (0: any free port)", default: defaultMasterOptions.port }),
-  f({ name: "work-dir", kind: "string", description: "Directory of the embedded registry (weights, quota); in memory when absent", placeholder: "DIR" }),
+  f({ name: "work-dir", kind: "string", description: "Directory of the embedded registry (agents, frameworks, weights, quota); in memory when absent", placeholder: "DIR" }),
+  f({
+    name: "registry",
+    kind: "string",
+    description: "etcd://host:port[,host:port]/prefix: elect a leader among masters and keep the registry in etcd",
+    placeholder: "URL",
+  }),
+  f({
+    name: "election-ttl",
+    kind: "string",
+    description: "How long a dead leader keeps the lead in etcd (whole seconds)",
+    default: `${defaultMasterOptions.electionTtlSeconds}secs`,
+    placeholder: "DURATION",
+  }),
+  f({ name: "etcd-ca", kind: "string", description: "CA certificate of the etcd servers (TLS)", placeholder: "FILE" }),
+  f({ name: "etcd-cert", kind: "string", description: "Client certificate for etcd (TLS)", placeholder: "FILE" }),
+  f({ name: "etcd-key", kind: "string", description: "Client key for etcd (TLS)", placeholder: "FILE" }),
   f({
     name: "allocation-interval",
     kind: "string",
@@ -100,6 +117,31 @@ function allocatorFlag(flags: ParsedFlags, name: string, parse: (text: string) =
   return value;
 }
 
+function registryFlag(value: string | undefined): string | undefined {
+  if (value === undefined || value === "embedded") return undefined;
+  try {
+    parseEtcdUrl(value);
+  } catch (err) {
+    throw new UsageError(`--registry: ${err instanceof Error ? err.message : String(err)} (or 'embedded')`);
+  }
+  return value;
+}
+
+function electionTtl(value: string): number {
+  const seconds = parseDuration(value, "election-ttl");
+  if (!Number.isInteger(seconds) || seconds < 1) throw new UsageError(`--election-ttl must be a whole number of seconds, at least 1, not '${value}'`);
+  return seconds;
+}
+
+function etcdTls(flags: ParsedFlags): MasterOptions["etcdTls"] {
+  const caFile = flags.string("etcd-ca");
+  const certFile = flags.string("etcd-cert");
+  const keyFile = flags.string("etcd-key");
+  if ((certFile === undefined) !== (keyFile === undefined)) throw new UsageError("--etcd-cert and --etcd-key go together");
+  if (caFile === undefined && certFile === undefined) return undefined;
+  return { caFile, certFile, keyFile };
+}
+
 /** MasterOptions from `plateau master` flags. */
 export function masterOptionsFromFlags(flags: ParsedFlags): MasterOptions {
   return {
@@ -107,6 +149,9 @@ export function masterOptionsFromFlags(flags: ParsedFlags): MasterOptions {
     ip: flags.string("ip") ?? defaultMasterOptions.ip,
     port: port(flags, "port"),
     workDir: flags.string("work-dir"),
+    registry: registryFlag(flags.string("registry")),
+    electionTtlSeconds: electionTtl(flags.string("election-ttl") ?? "10"),
+    etcdTls: etcdTls(flags),
     allocationIntervalSeconds: parseDuration(flags.string("allocation-interval") ?? "1", "allocation-interval"),
     heartbeatIntervalSeconds: parseDuration(flags.string("heartbeat-interval") ?? "15", "heartbeat-interval"),
     agentReregisterTimeoutSeconds: parseDuration(

@@ -3,7 +3,7 @@
  * and the operator event feed (SUBSCRIBE) over a unified stream.
  */
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import { createClient, type Client } from "@connectrpc/connect";
+import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { ConnectRequestSchema, MesosService, type ConnectResponse } from "../../gen/mesos/v2/mesos_pb.js";
 import {
@@ -19,11 +19,12 @@ import {
   type Response_GetTasks,
 } from "../../gen/mesos/v1/master/master_pb.js";
 import type { Logger } from "../log.js";
+import { createMasterLocator, isMasterList, type MasterLocator } from "./masters.js";
 import { newCallId, normalizeBaseUrl, openStream, type ReconnectPolicy } from "./stream.js";
 
 /** Options of `createOperator`. */
 export interface OperatorOptions {
-  /** The master's "host:port" or URL. */
+  /** The master's "host:port" or URL, several masters comma-separated, or etcd://host:port/prefix. */
   master: string;
   /** Deadline of each unary call; default 10 s. */
   timeoutMs?: number;
@@ -62,18 +63,43 @@ export interface OperatorClient {
 
 /** Creates an operator client; nothing connects until the first call. */
 export function createOperator(options: OperatorOptions): OperatorClient {
-  const baseUrl = normalizeBaseUrl(options.master);
-  const sessions = new Http2SessionManager(baseUrl);
-  const client: Client<typeof MesosService> = createClient(
-    MesosService,
-    createGrpcTransport({ baseUrl, sessionManager: sessions }),
-  );
+  const several = isMasterList(options.master);
+  const baseUrl = several ? options.master.trim() : normalizeBaseUrl(options.master);
+  const locator = several ? createMasterLocator(options.master, options.logger) : undefined;
+  const peers = new Map<string, { client: Client<typeof MesosService>; sessions: Http2SessionManager }>();
+  const peer = (url: string) => {
+    let p = peers.get(url);
+    if (p === undefined) {
+      const sessions = new Http2SessionManager(url);
+      p = { sessions, client: createClient(MesosService, createGrpcTransport({ baseUrl: url, sessionManager: sessions })) };
+      peers.set(url, p);
+    }
+    return p;
+  };
   const timeoutMs = options.timeoutMs ?? 10_000;
+  /** With several masters: the one that answered last (the leader, as far as we know). */
+  let current: string | undefined = several ? undefined : baseUrl;
 
   const call = async (init: Call | MessageInitShape<typeof CallSchema>): Promise<Response> => {
-    const response = await client.operate({ call: create(CallSchema, init) }, { timeoutMs });
-    if (response.response === undefined) throw new Error(`master ${baseUrl} sent an empty response`);
-    return response.response;
+    const request = { call: create(CallSchema, init) };
+    // With several masters, try until one leads: a standby's refusal names the leader.
+    const attempts = locator === undefined ? 1 : 4;
+    let lastError: unknown;
+    for (let i = 0; i < attempts; i++) {
+      const target = current ?? (await (locator as MasterLocator).next());
+      try {
+        const response = await peer(target).client.operate(request, { timeoutMs });
+        if (response.response === undefined) throw new Error(`master ${target} sent an empty response`);
+        current = target;
+        return response.response;
+      } catch (err) {
+        lastError = err;
+        if (locator === undefined || !(err instanceof ConnectError) || err.code !== Code.Unavailable) throw err;
+        current = undefined;
+        locator.learn(err);
+      }
+    }
+    throw lastError;
   };
 
   /** Runs a GET_* call and picks its payload, which must be present. */
@@ -92,7 +118,10 @@ export function createOperator(options: OperatorOptions): OperatorClient {
     getTasks: () => get(Call_Type.GET_TASKS, (r) => r.getTasks),
     subscribe: (onEvent, subscribeOptions = {}) =>
       subscribeOperator(baseUrl, onEvent, subscribeOptions, options.logger),
-    close: async () => sessions.abort(),
+    close: async () => {
+      for (const p of peers.values()) p.sessions.abort();
+      await locator?.close();
+    },
   };
 }
 

@@ -31,12 +31,17 @@ import {
 import { silentLogger, type Logger } from "../log.js";
 import { backoffDelay, normalizeBaseUrl, type ReconnectPolicy } from "./backoff.js";
 import { createAsyncQueue, type AsyncQueue } from "../util/async-queue.js";
+import { createMasterLocator, isMasterList, type MasterLocator } from "./masters.js";
 
 export { backoffDelay, normalizeBaseUrl, type ReconnectPolicy };
 
 /** How to open and keep a unified stream. */
 export interface StreamOptions {
-  /** "http://127.0.0.1:5050" or just "127.0.0.1:5050". */
+  /**
+   * "http://127.0.0.1:5050" or just "127.0.0.1:5050"; for masters also a
+   * comma-separated list or `etcd://host:port/prefix` (see masters.ts): each
+   * connection then goes to the leader.
+   */
   baseUrl: string;
   /** First request of every (re)connection; rebuilt each time. */
   hello: () => ConnectRequest;
@@ -112,12 +117,19 @@ interface Connection {
   dropReason?: Error;
 }
 
+/** A client for one peer, with the HTTP/2 connection it rides on. */
+interface Peer {
+  client: Client<typeof MesosService>;
+  sessions: Http2SessionManager;
+}
+
 class ReconnectingStream implements UnifiedStream {
-  private readonly baseUrl: string;
-  private readonly sessions: Http2SessionManager;
-  /** The session manager is ours to abort (not shared). */
+  /** The peer of the current (or last) connection. */
+  private baseUrl: string;
+  private readonly locator: MasterLocator | undefined;
+  private readonly peers = new Map<string, Peer>();
+  /** The session managers are ours to abort (not shared). */
   private readonly ownsSessions: boolean;
-  private readonly client: Client<typeof MesosService>;
   private readonly log: Logger;
   private readonly pending = new Map<string, PendingCall>();
   private readonly loop: Promise<void>;
@@ -128,18 +140,29 @@ class ReconnectingStream implements UnifiedStream {
   private wakeSleep: (() => void) | undefined;
 
   constructor(private readonly options: StreamOptions) {
-    this.baseUrl = normalizeBaseUrl(options.baseUrl);
+    const several = isMasterList(options.baseUrl);
+    this.baseUrl = several ? options.baseUrl.trim() : normalizeBaseUrl(options.baseUrl);
     this.log = (options.logger ?? silentLogger()).child({ peer: this.baseUrl });
-    // Our own session manager, so a dead peer's connection can be torn down
+    this.locator = several ? createMasterLocator(options.baseUrl, this.log) : undefined;
+    // Our own session managers, so a dead peer's connection can be torn down
     // (not only the stream) and close() leaves no socket behind.
     this.ownsSessions = options.sessionManager === undefined;
-    this.sessions = options.sessionManager ?? new Http2SessionManager(this.baseUrl);
-    const transport = createGrpcTransport({
-      baseUrl: this.baseUrl,
-      sessionManager: this.sessions,
-    });
-    this.client = createClient(MesosService, transport);
     this.loop = this.run();
+  }
+
+  private peer(baseUrl: string): Peer {
+    let peer = this.peers.get(baseUrl);
+    if (peer === undefined) {
+      const sessions = this.options.sessionManager ?? new Http2SessionManager(baseUrl);
+      peer = { sessions, client: createClient(MesosService, createGrpcTransport({ baseUrl, sessionManager: sessions })) };
+      this.peers.set(baseUrl, peer);
+    }
+    return peer;
+  }
+
+  private abortSessions(reason?: Error): void {
+    if (!this.ownsSessions) return;
+    for (const peer of this.peers.values()) peer.sessions.abort(reason);
   }
 
   get connected(): boolean {
@@ -187,13 +210,15 @@ class ReconnectingStream implements UnifiedStream {
     } finally {
       clearTimeout(grace);
       this.failAll(new ConnectError("stream closed", Code.Canceled));
-      if (this.ownsSessions) this.sessions.abort();
+      this.abortSessions();
+      await this.locator?.close().catch(() => undefined);
     }
   }
 
   private async run(): Promise<void> {
     const policy = this.options.reconnect === false ? undefined : (this.options.reconnect ?? defaultReconnect);
     let attempt = 0;
+    let redirects = 0;
     while (!this.closed) {
       const { error, receivedEvent } = await this.connectOnce();
       this.failAll(
@@ -203,6 +228,10 @@ class ReconnectingStream implements UnifiedStream {
       );
       this.notifyDisconnected(error);
       if (this.closed || policy === undefined) break;
+      // A standby that named the leader: go there at once (unless standbys
+      // keep naming each other mid-election; then back off as usual).
+      if (this.locator?.learn(error) === true && ++redirects <= 3) continue;
+      if (receivedEvent) redirects = 0;
       // A connection that delivered events was healthy: start over at the
       // smallest delay; repeated failures back off further.
       attempt = receivedEvent ? 0 : attempt + 1;
@@ -219,7 +248,8 @@ class ReconnectingStream implements UnifiedStream {
     let receivedEvent = false;
     let error: Error | undefined;
     try {
-      const responses = this.client.connect(this.requests(conn), { signal: conn.abort.signal });
+      if (this.locator !== undefined) this.baseUrl = await this.locator.next();
+      const responses = this.peer(this.baseUrl).client.connect(this.requests(conn), { signal: conn.abort.signal });
       for await (const response of responses) {
         receivedEvent = true;
         this.armHeartbeat(conn);
@@ -275,7 +305,7 @@ class ReconnectingStream implements UnifiedStream {
       conn.dropReason = reason;
       conn.abort.abort(reason);
       // The TCP connection itself may be dead; make the next attempt dial anew.
-      if (this.ownsSessions) this.sessions.abort(reason);
+      if (this.ownsSessions) this.peers.get(this.baseUrl)?.sessions.abort(reason);
     }, ms);
   }
 

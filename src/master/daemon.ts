@@ -16,6 +16,7 @@ import { createServer } from "../transport/server.js";
 import { VERSION } from "../version.js";
 import type { MasterOptions } from "./options.js";
 import { createEmbeddedElection, type Election, type Term } from "./election.js";
+import { createEtcdCoordinator, parseEtcdUrl } from "./etcd/index.js";
 import { createSessionTable, toConnectError, type SessionTable } from "./sessions.js";
 
 export interface MasterDaemon {
@@ -26,8 +27,10 @@ export interface MasterDaemon {
 }
 
 /** The election the flags ask for: the embedded one unless --registry names etcd. */
-function createElection(options: MasterOptions, _logger: Logger): Election {
-  return createEmbeddedElection(options.workDir);
+function createElection(options: MasterOptions, logger: Logger): Election {
+  if (options.registry === undefined) return createEmbeddedElection(options.workDir);
+  const { endpoints, prefix } = parseEtcdUrl(options.registry);
+  return createEtcdCoordinator({ endpoints, prefix, electionTtlSeconds: options.electionTtlSeconds, tls: options.etcdTls, logger });
 }
 
 /** Mesos encodes MasterInfo.ip as an IPv4 address in network byte order. */
@@ -58,6 +61,8 @@ function flagsOf(options: MasterOptions): Record<string, string> {
     port: String(options.port),
     hostname: options.hostname,
     work_dir: options.workDir ?? "",
+    registry: options.registry ?? "embedded",
+    election_ttl: `${options.electionTtlSeconds}secs`,
     allocation_interval: `${options.allocationIntervalSeconds}secs`,
     heartbeat_interval: `${options.heartbeatIntervalSeconds}secs`,
     agent_reregister_timeout: `${options.agentReregisterTimeoutSeconds}secs`,

@@ -8,6 +8,15 @@ export interface MasterOptions {
   port: number;
   /** Directory of the embedded registry; without it the registry lives in memory. */
   workDir?: string;
+  /**
+   * `etcd://host:port[,host:port]/prefix`: campaign for leadership and keep
+   * the registry in etcd (several masters); absent: the embedded registry.
+   */
+  registry?: string;
+  /** The campaign lease's TTL in seconds (etcd only). */
+  electionTtlSeconds: number;
+  /** Client certificate files for etcd over TLS. */
+  etcdTls?: { caFile?: string; certFile?: string; keyFile?: string };
   /** Seconds between allocation passes (Mesos --allocation_interval). */
   allocationIntervalSeconds: number;
   /** Seconds between HEARTBEAT events to subscribers. */
@@ -35,6 +44,7 @@ export const defaultMasterOptions: MasterOptions = {
   heartbeatIntervalSeconds: 15,
   agentReregisterTimeoutSeconds: 600,
   agentPingTimeoutSeconds: 15,
+  electionTtlSeconds: 10,
   maxAgentPingTimeouts: 5,
   hostname: "localhost",
   logLevel: "info",

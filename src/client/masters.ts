@@ -1,0 +1,103 @@
+/**
+ * Finding the leading master. `--master` (and every client's `master`
+ * option) is one of:
+ *
+ *   host:port                     that master
+ *   host:port,host:port,...       several masters: the client tries them in turn
+ *   etcd://host:port[,...]/prefix the leader published in etcd
+ *
+ * A standby refuses calls with UNAVAILABLE and names the leader in the
+ * `plateau-leader` trailer; the client goes there next, without backing off.
+ */
+import { ConnectError, Code } from "@connectrpc/connect";
+import { silentLogger, type Logger } from "../log.js";
+import { normalizeBaseUrl } from "./backoff.js";
+
+/** The trailer (gRPC) or header naming the leader when a standby refuses a call. */
+export const LEADER_HEADER = "plateau-leader";
+
+export interface MasterLocator {
+  /** The base URL to dial next: the leader named by the last refusal, else the next candidate. */
+  next(): Promise<string>;
+  /** Learns from a failed call: a refusal naming the leader makes it the next target. Returns true when it did. */
+  learn(error: unknown): boolean;
+  /** What the user gave, for messages. */
+  readonly description: string;
+  close(): Promise<void>;
+}
+
+/** The leader a standby named in its refusal, if any. */
+export function leaderHint(error: unknown): string | undefined {
+  if (!(error instanceof ConnectError) || error.code !== Code.Unavailable) return undefined;
+  const hint = error.metadata.get(LEADER_HEADER);
+  return hint === null || hint === "" ? undefined : hint;
+}
+
+/** Whether `spec` names several masters or etcd (rather than one master). */
+export function isMasterList(spec: string): boolean {
+  return spec.trim().startsWith("etcd://") || spec.includes(",");
+}
+
+export function createMasterLocator(spec: string, logger: Logger = silentLogger()): MasterLocator {
+  const trimmed = spec.trim();
+  let hint: string | undefined;
+  const learn = (error: unknown): boolean => {
+    const named = leaderHint(error);
+    if (named === undefined) return false;
+    hint = normalizeBaseUrl(named);
+    return true;
+  };
+  if (trimmed.startsWith("etcd://")) return etcdLocator(trimmed, logger, () => hint, (h) => (hint = h), learn);
+  const candidates = trimmed.split(",").map((s) => s.trim()).filter((s) => s !== "").map(normalizeBaseUrl);
+  if (candidates.length === 0) throw new Error(`no master in '${spec}'`);
+  let index = -1;
+  return {
+    description: trimmed,
+    async next() {
+      if (hint !== undefined) {
+        const target = hint;
+        hint = undefined;
+        return target;
+      }
+      index = (index + 1) % candidates.length;
+      return candidates[index] as string;
+    },
+    learn,
+    close: () => Promise.resolve(),
+  };
+}
+
+function etcdLocator(
+  url: string,
+  logger: Logger,
+  getHint: () => string | undefined,
+  setHint: (hint: string | undefined) => void,
+  learn: (error: unknown) => boolean,
+): MasterLocator {
+  // Loaded on first use: clients that name a master directly never load the etcd client.
+  let coordinator: Promise<import("../master/etcd/index.js").EtcdCoordinator> | undefined;
+  const open = () =>
+    (coordinator ??= import("../master/etcd/index.js").then(({ createEtcdCoordinator, parseEtcdUrl }) => {
+      const { endpoints, prefix } = parseEtcdUrl(url);
+      // The TTL only matters to a campaign, which a client never starts.
+      return createEtcdCoordinator({ endpoints, prefix, electionTtlSeconds: 10, logger });
+    }));
+  return {
+    description: url,
+    async next() {
+      const hinted = getHint();
+      if (hinted !== undefined) {
+        setHint(undefined);
+        return hinted;
+      }
+      const leader = await (await open()).leader();
+      if (leader === undefined) throw new ConnectError(`no leading master is published in ${url}`, Code.Unavailable);
+      const host = leader.address?.ip || leader.hostname;
+      return normalizeBaseUrl(`${host}:${leader.address?.port ?? leader.port}`);
+    },
+    learn,
+    async close() {
+      if (coordinator !== undefined) await (await coordinator).close();
+    },
+  };
+}

@@ -1,0 +1,158 @@
+/**
+ * Several masters on a real etcd: one leads, the others stand by; killing
+ * the leader hands the cluster to another without losing a task.
+ */
+import { existsSync, readdirSync } from "node:fs";
+import { request } from "node:http";
+import { join } from "node:path";
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Call_Type as OperatorCallType } from "../../gen/mesos/v1/master/master_pb.js";
+import { TaskInfoSchema, TaskState, type Offer, type TaskStatus } from "../../gen/mesos/v1/mesos_pb.js";
+import { Event_Type } from "../../gen/mesos/v1/scheduler/scheduler_pb.js";
+import { LEADER_HEADER } from "../../src/client/masters.js";
+import { createOperator, type OperatorClient } from "../../src/client/operator.js";
+import { createScheduler, type SchedulerClient } from "../../src/client/scheduler.js";
+import { parseResources } from "../../src/core/resources/index.js";
+import { EtcdScope, type EtcdServer } from "../helpers/etcd.js";
+import { ProcessScope, eventually, type Daemon } from "../helpers/processes.js";
+
+/** The directories of every run of `taskId` under an agent work dir (one per launch). */
+function runsOf(workDir: string, taskId: string): string[] {
+  const out: string[] = [];
+  const walk = (dir: string): void => {
+    if (!existsSync(dir)) return;
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      if (!e.isDirectory()) continue;
+      const p = join(dir, e.name);
+      if (p.endsWith(`/executors/${taskId}/runs`)) out.push(...readdirSync(p).map((r) => join(p, r)));
+      else walk(p);
+    }
+  };
+  walk(workDir);
+  return out;
+}
+
+function httpGet(port: number, path: string): Promise<{ status: number; location: string | undefined }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: "127.0.0.1", port, path, method: "GET" }, (res) => {
+      res.resume();
+      resolve({ status: res.statusCode ?? 0, location: res.headers.location });
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+describe("high availability on etcd", () => {
+  const etcds = new EtcdScope();
+  const scope = new ProcessScope();
+  let etcd: EtcdServer;
+  let registry: string;
+  const masters: Daemon[] = [];
+  const agentDirs: string[] = [];
+  let operator: OperatorClient;
+  let scheduler: SchedulerClient;
+  const statuses: TaskStatus[] = [];
+  const offers: Offer[] = [];
+  let subscriptions = 0;
+
+  const leaderPort = async (): Promise<number> => {
+    const response = await operator.call({ type: OperatorCallType.GET_MASTER });
+    return response.getMaster?.masterInfo?.address?.port ?? 0;
+  };
+
+  beforeAll(async () => {
+    etcd = await etcds.start();
+    registry = `etcd://${etcd.endpoint}/plateau`;
+    for (let i = 0; i < 3; i++) {
+      masters.push(await scope.start(["master", "--port", "0", "--registry", registry, "--election-ttl", "2", "--allocation-interval", "200ms", "--agent-reregister-timeout", "30secs"], "master listening"));
+    }
+    for (let i = 0; i < 2; i++) {
+      const dir = scope.tempDir();
+      agentDirs.push(dir);
+      await scope.start(["agent", "--master", registry, "--port", "0", "--work-dir", dir, "--resources", "cpus:1;mem:256", "--hostname", `agent-${i}`], "agent listening");
+    }
+    operator = createOperator({ master: registry });
+    await eventually(async () => ((await operator.getAgents().catch(() => undefined))?.agents.filter((a) => a.active).length === 2 ? true : undefined), "both agents to register");
+    scheduler = createScheduler({
+      master: registry,
+      framework: { user: "test", name: "survivor", failoverTimeout: 300 },
+      reconnect: { initialMs: 100, maxMs: 1000 },
+      onEvent: (e) => {
+        if (e.type === Event_Type.SUBSCRIBED) subscriptions++;
+        if (e.type === Event_Type.OFFERS) offers.push(...(e.offers?.offers ?? []));
+        if (e.type === Event_Type.UPDATE && e.update?.status) {
+          statuses.push(e.update.status);
+          scheduler.acknowledge(e.update.status);
+        }
+      },
+    });
+    await eventually(() => (scheduler.subscribed ? true : undefined), "SUBSCRIBED");
+  });
+
+  afterAll(async () => {
+    await scheduler?.teardown().catch(() => undefined);
+    await operator?.close();
+    await scope.cleanup();
+    await etcds.cleanup();
+  });
+
+  it("has one leader; a standby refuses stream calls naming it, and redirects v1 clients to it", async () => {
+    const leader = await leaderPort();
+    const standby = masters.find((m) => m.port !== leader);
+    expect(standby).toBeDefined();
+    const direct = createOperator({ master: `127.0.0.1:${standby?.port ?? 0}` });
+    try {
+      const refusal = await direct.call({ type: OperatorCallType.GET_STATE }).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      expect(refusal).toBeInstanceOf(ConnectError);
+      expect((refusal as ConnectError).code).toBe(Code.Unavailable);
+      expect((refusal as ConnectError).metadata.get(LEADER_HEADER)).toBe(`127.0.0.1:${leader}`);
+    } finally {
+      await direct.close();
+    }
+    const redirect = await httpGet(standby?.port ?? 0, "/master/state");
+    expect(redirect).toEqual({ status: 307, location: `//127.0.0.1:${leader}/master/state` });
+    expect(await httpGet(standby?.port ?? 0, "/master/redirect")).toEqual({ status: 307, location: `//127.0.0.1:${leader}` });
+  });
+
+  it("survives SIGKILL of the leader: agents re-register, the framework resubscribes, every task still runs, none launched twice", async () => {
+    const tasks = ["one", "two"];
+    for (const id of tasks) {
+      const offer = await eventually(() => offers.shift(), "an offer");
+      scheduler.launch(offer, [create(TaskInfoSchema, { name: id, taskId: { value: id }, resources: parseResources("cpus:0.5;mem:64"), command: { value: "sleep 300" } })], { refuseSeconds: 0 });
+      await eventually(() => statuses.find((s) => s.taskId?.value === id && s.state === TaskState.TASK_RUNNING), `${id} running`);
+    }
+    const oldLeader = await leaderPort();
+    const victim = masters.find((m) => m.port === oldLeader);
+    victim?.process.kill("SIGKILL");
+    await new Promise((resolve) => victim?.process.once("exit", resolve));
+
+    const newLeader = await eventually(async () => {
+      const port = await leaderPort().catch(() => 0);
+      return port !== 0 && port !== oldLeader ? port : undefined;
+    }, "a new leader", 30_000);
+    expect(masters.some((m) => m.port === newLeader)).toBe(true);
+    await eventually(async () => ((await operator.getAgents().catch(() => undefined))?.agents.filter((a) => a.active).length === 2 ? true : undefined), "both agents to re-register", 30_000);
+    await eventually(() => (subscriptions >= 2 && scheduler.subscribed ? true : undefined), "the framework to resubscribe", 30_000);
+
+    statuses.length = 0;
+    for (const id of tasks) {
+      const running = await eventually(() => {
+        scheduler.reconcile([{ taskId: id }]);
+        return statuses.find((s) => s.taskId?.value === id && s.state === TaskState.TASK_RUNNING);
+      }, `${id} to be known as running by the new leader`, 30_000);
+      expect(running.state).toBe(TaskState.TASK_RUNNING);
+      expect(agentDirs.flatMap((dir) => runsOf(dir, id))).toHaveLength(1);
+    }
+    const state = await operator.getState();
+    expect(state.getTasks?.tasks.map((t) => [t.taskId?.value, TaskState[t.state]]).sort()).toEqual([
+      ["one", "TASK_RUNNING"],
+      ["two", "TASK_RUNNING"],
+    ]);
+  });
+});
