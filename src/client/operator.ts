@@ -94,7 +94,12 @@ export function createOperator(options: OperatorOptions): OperatorClient {
         return response.response;
       } catch (err) {
         lastError = err;
-        if (locator === undefined || !(err instanceof ConnectError) || err.code !== Code.Unavailable) throw err;
+        if (locator === undefined || !(err instanceof ConnectError)) throw err;
+        // A master that does not answer in time may be paused or partitioned:
+        // the next call looks for the leader again (this one is not retried,
+        // since it may have taken effect).
+        if (err.code === Code.DeadlineExceeded) current = undefined;
+        if (err.code !== Code.Unavailable) throw err;
         current = undefined;
         locator.learn(err);
       }

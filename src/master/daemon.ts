@@ -297,11 +297,13 @@ export async function startMaster(options: MasterOptions, logger: Logger = creat
       }
       recovering = true;
       const current = lead(options, info, term, logger, (err) => {
-        if (err instanceof Error && err.name === "LeadershipLostError") return; // `lost` resolves too
-        // As in Mesos: a master that cannot store a change stops rather than
-        // go on with state it could lose; the client got an error, not an answer.
-        logger.fatal({ registry: term.registry.location, error: String(err) }, "cannot write the registry; exiting");
-        process.exit(1);
+        // A master that cannot store a change stops leading rather than go on
+        // with state it could lose (the client got an error, not an answer);
+        // it campaigns again and the next term starts from what is stored.
+        if (!(err instanceof Error && err.name === "LeadershipLostError")) {
+          logger.error({ registry: term.registry.location, error: String(err) }, "cannot write the registry; stepping down");
+        }
+        stepDown(err instanceof Error ? err : new Error(String(err)));
       });
       leading = current;
       leader = info;

@@ -120,39 +120,96 @@ describe("high availability on etcd", () => {
     expect(await httpGet(standby?.port ?? 0, "/master/redirect")).toEqual({ status: 307, location: `//127.0.0.1:${leader}` });
   });
 
-  it("survives SIGKILL of the leader: agents re-register, the framework resubscribes, every task still runs, none launched twice", async () => {
-    const tasks = ["one", "two"];
+  const tasks = ["one", "two"];
+  /** Every task still running, as the current leader knows it, and none launched twice. */
+  const allStillRunning = async (): Promise<void> => {
+    statuses.length = 0;
+    for (const id of tasks) {
+      const running = await eventually(() => {
+        scheduler.reconcile([{ taskId: id }]);
+        return statuses.find((s) => s.taskId?.value === id && s.state === TaskState.TASK_RUNNING);
+      }, `${id} to be known as running by the leader`, 30_000);
+      expect(running.state).toBe(TaskState.TASK_RUNNING);
+      expect(agentDirs.flatMap((dir) => runsOf(dir, id))).toHaveLength(1);
+    }
+    expect(statuses.some((s) => s.state === TaskState.TASK_KILLED || s.state === TaskState.TASK_LOST || s.state === TaskState.TASK_FAILED)).toBe(false);
+  };
+  const newLeaderThan = (old: number) =>
+    eventually(async () => {
+      const port = await leaderPort().catch(() => 0);
+      return port !== 0 && port !== old ? port : undefined;
+    }, "a new leader", 30_000);
+  const bothAgentsActive = () =>
+    eventually(async () => ((await operator.getAgents().catch(() => undefined))?.agents.filter((a) => a.active).length === 2 ? true : undefined), "both agents to be registered with the leader", 30_000);
+
+  it("runs tasks, then survives a split brain: a leader paused past its lease steps down when it resumes", async () => {
     for (const id of tasks) {
       const offer = await eventually(() => offers.shift(), "an offer");
       scheduler.launch(offer, [create(TaskInfoSchema, { name: id, taskId: { value: id }, resources: parseResources("cpus:0.5;mem:64"), command: { value: "sleep 300" } })], { refuseSeconds: 0 });
       await eventually(() => statuses.find((s) => s.taskId?.value === id && s.state === TaskState.TASK_RUNNING), `${id} running`);
     }
     const oldLeader = await leaderPort();
-    const victim = masters.find((m) => m.port === oldLeader);
-    victim?.process.kill("SIGKILL");
-    await new Promise((resolve) => victim?.process.once("exit", resolve));
-
-    const newLeader = await eventually(async () => {
-      const port = await leaderPort().catch(() => 0);
-      return port !== 0 && port !== oldLeader ? port : undefined;
-    }, "a new leader", 30_000);
-    expect(masters.some((m) => m.port === newLeader)).toBe(true);
-    await eventually(async () => ((await operator.getAgents().catch(() => undefined))?.agents.filter((a) => a.active).length === 2 ? true : undefined), "both agents to re-register", 30_000);
+    const paused = masters.find((m) => m.port === oldLeader);
+    paused?.process.kill("SIGSTOP");
+    let newLeader: number;
+    try {
+      newLeader = await newLeaderThan(oldLeader);
+    } finally {
+      paused?.process.kill("SIGCONT");
+    }
+    // Resumed, the old leader finds its lease gone and serves as a standby, naming the new leader.
+    const direct = createOperator({ master: `127.0.0.1:${oldLeader}` });
+    try {
+      const refusal = await eventually(
+        () =>
+          direct.call({ type: OperatorCallType.GET_HEALTH }).then(
+            () => undefined,
+            (err: unknown) => (err instanceof ConnectError && err.metadata.get(LEADER_HEADER) === `127.0.0.1:${newLeader}` ? err : undefined),
+          ),
+        "the resumed master to step down",
+        30_000,
+      );
+      expect(refusal.code).toBe(Code.Unavailable);
+    } finally {
+      await direct.close();
+    }
+    await bothAgentsActive();
     await eventually(() => (subscriptions >= 2 && scheduler.subscribed ? true : undefined), "the framework to resubscribe", 30_000);
+    await allStillRunning();
+  });
 
-    statuses.length = 0;
-    for (const id of tasks) {
-      const running = await eventually(() => {
-        scheduler.reconcile([{ taskId: id }]);
-        return statuses.find((s) => s.taskId?.value === id && s.state === TaskState.TASK_RUNNING);
-      }, `${id} to be known as running by the new leader`, 30_000);
-      expect(running.state).toBe(TaskState.TASK_RUNNING);
-      expect(agentDirs.flatMap((dir) => runsOf(dir, id))).toHaveLength(1);
+  it("survives SIGKILL of the leader, twice: agents re-register, the framework resubscribes, every task still runs, none launched twice", async () => {
+    for (let round = 0; round < 2; round++) {
+      const before = subscriptions;
+      const oldLeader = await leaderPort();
+      const victim = masters.find((m) => m.port === oldLeader);
+      victim?.process.kill("SIGKILL");
+      await new Promise((resolve) => victim?.process.once("exit", resolve));
+      masters.splice(masters.indexOf(victim as Daemon), 1);
+      const newLeader = await newLeaderThan(oldLeader);
+      expect(masters.some((m) => m.port === newLeader)).toBe(true);
+      await bothAgentsActive();
+      await eventually(() => (subscriptions > before && scheduler.subscribed ? true : undefined), "the framework to resubscribe", 30_000);
+      await allStillRunning();
+      // A dead master's replacement keeps the three-master shape for the next round.
+      masters.push(await scope.start(["master", "--port", "0", "--registry", registry, "--election-ttl", "2", "--allocation-interval", "200ms", "--agent-reregister-timeout", "30secs"], "master listening"));
     }
     const state = await operator.getState();
     expect(state.getTasks?.tasks.map((t) => [t.taskId?.value, TaskState[t.state]]).sort()).toEqual([
       ["one", "TASK_RUNNING"],
       ["two", "TASK_RUNNING"],
     ]);
+  });
+
+  it("keeps the registry and every task through an etcd restart, marking no agent unreachable", async () => {
+    await etcd.stop();
+    await new Promise((resolve) => setTimeout(resolve, 3000)); // past the election TTL: nobody leads now
+    await etcd.restart();
+    await eventually(() => leaderPort().catch(() => undefined), "a leader after etcd is back", 30_000);
+    await bothAgentsActive();
+    await eventually(() => (scheduler.subscribed ? true : undefined), "the framework to be subscribed", 30_000);
+    await allStillRunning();
+    const agents = await operator.getAgents();
+    expect(agents.agents.map((a) => a.agentInfo?.hostname).sort()).toEqual(["agent-0", "agent-1"]);
   });
 });
