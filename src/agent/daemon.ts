@@ -26,6 +26,7 @@ import { newCallId, openStream, type UnifiedStream } from "../client/stream.js";
 import { randomUuidBytes } from "../client/executor.js";
 import { createAgentCore, type AgentEffect } from "../core/agent/agent-core.js";
 import { parseAttributes } from "../core/resources/index.js";
+import { createAgentGateway } from "../gateway/agent-gateway.js";
 import { createLogger, type Logger } from "../log.js";
 import { createServer } from "../transport/server.js";
 import { VERSION } from "../version.js";
@@ -158,7 +159,8 @@ export async function startAgent(options: AgentOptions, logger: Logger = createL
         throw new ConnectError("This agent answers GET_HEALTH only; ask the master for cluster state", Code.Unimplemented);
       },
     });
-  const server = createServer({ host: options.ip, port: options.port, routes, reflection: [file_mesos_v2_mesos], logger });
+  const gateway = createAgentGateway({ core, executors, logger });
+  const server = createServer({ host: options.ip, port: options.port, routes, http: gateway.hook, reflection: [file_mesos_v2_mesos], logger });
   port = (await server.listen()).port;
   agentInfo.port = port;
 
