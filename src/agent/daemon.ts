@@ -159,7 +159,7 @@ export async function startAgent(options: AgentOptions, logger: Logger = createL
         throw new ConnectError("This agent answers GET_HEALTH only; ask the master for cluster state", Code.Unimplemented);
       },
     });
-  const gateway = createAgentGateway({ core, executors, logger });
+  const gateway = createAgentGateway({ core, executors, options, port: () => port, logger });
   const server = createServer({ host: options.ip, port: options.port, routes, http: gateway.hook, reflection: [file_mesos_v2_mesos], logger });
   port = (await server.listen()).port;
   agentInfo.port = port;

@@ -14,7 +14,7 @@ import { addResources, scalarOf } from "../core/resources/index.js";
 import { GatewayError, answerError } from "./errors.js";
 import type { JsonObject } from "./json.js";
 import { agentModel, frameworkModel, frameworkSummary, resourcesModel, taskModel, type FrameworkTasks } from "./legacy-model.js";
-import { APPLICATION_JSON } from "./media.js";
+import { answerJson } from "./json-answer.js";
 
 export interface LegacyMasterOptions {
   /** A read-only operator call (the same entry point as the v2 Operate RPC). */
@@ -125,15 +125,6 @@ function onlyGet(req: IncomingMessage): void {
   if (req.method !== "GET" && req.method !== "HEAD") {
     throw new GatewayError(405, `Expecting one of { 'GET' }, but received '${req.method ?? ""}'`, { allow: "GET" });
   }
-}
-
-/** JSON, or JSONP when `?jsonp=callback` is given, as Mesos' GET endpoints do. */
-function answerJson(res: ServerResponse, body: JsonObject, jsonp: string | null): void {
-  const text = JSON.stringify(body);
-  const padded = jsonp !== null && /^[A-Za-z_$][\w$.]*$/.test(jsonp);
-  const payload = Buffer.from(padded ? `${jsonp}(${text});` : text, "utf8");
-  res.writeHead(200, { "content-type": padded ? "text/javascript" : APPLICATION_JSON, "content-length": String(payload.byteLength) });
-  res.end(res.req.method === "HEAD" ? undefined : payload);
 }
 
 const sum = (lists: Resource[][]): Resource[] => lists.reduce<Resource[]>((acc, r) => addResources(acc, r), []);
