@@ -149,7 +149,12 @@ export function createSchedulerEndpoint(options: SchedulerEndpointOptions): Sche
     const session = sessions.open({
       send: (response) => deliver(sub, response),
       end: (error) => {
-        if (error !== undefined && !sub.lastWasError) emit(sub, create(EventSchema, { type: Event_Type.ERROR, error: { message: error.message } }));
+        // v1 libraries treat ERROR as fatal: say why a refused call ends the
+        // stream, but a master going away (or dropping a slow reader) just
+        // closes it, as Mesos does, so the scheduler reconnects.
+        if (error !== undefined && error.code !== ErrorCode.UNAVAILABLE && !sub.lastWasError) {
+          emit(sub, create(EventSchema, { type: Event_Type.ERROR, error: { message: error.message } }));
+        }
         sub.ended = true;
         finish(sub);
         sub.out?.end();

@@ -234,4 +234,14 @@ describe("the v1 scheduler API on a real master and agent", () => {
     expect((update.update as { status: { task_id: { value: string }; state: string } }).status).toMatchObject({ task_id: { value: "stale" } });
     expect(events(stream).filter((e) => e.type === "ERROR")).toEqual([]);
   });
+
+  it("closes the stream without an ERROR event when the master stops, so the scheduler reconnects", async () => {
+    const own = await scope.start(["master", "--port", "0"], "master listening");
+    const stream = await subscribe(own.port, { "content-type": "application/json" }, JSON.stringify({ type: "SUBSCRIBE", subscribe: { framework_info: frameworkInfo } }));
+    streams.push(stream);
+    await eventOf(stream, "SUBSCRIBED");
+    await own.stop();
+    await eventually(() => (stream.ended ? true : undefined), "the stream to end");
+    expect(events(stream).map((e) => e.type)).not.toContain("ERROR");
+  });
 });
