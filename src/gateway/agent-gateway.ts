@@ -1,7 +1,9 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { ExecutorStreams } from "../agent/executor-streams.js";
 import type { AgentOptions } from "../agent/options.js";
+import type { Call, Response } from "../../gen/mesos/v1/master/master_pb.js";
 import type { AgentCore } from "../core/agent/agent-core.js";
+import type { CallError } from "../core/master/events.js";
 import { executorKey } from "../core/agent/state.js";
 import type { Logger } from "../log.js";
 import type { HttpHook } from "../transport/handler.js";
@@ -9,12 +11,15 @@ import { VERSION } from "../version.js";
 import { GatewayError, answerError } from "./errors.js";
 import { createExecutorEndpoint } from "./executor.js";
 import { createFilesEndpoints } from "./files.js";
+import { createOperatorEndpoint } from "./operator.js";
 import { createLegacyAgentEndpoints } from "./legacy-agent.js";
 import { pathOf } from "./master-gateway.js";
 
 export interface AgentGatewayOptions {
   core: AgentCore;
   executors: ExecutorStreams;
+  /** The agent's answer to operator calls, the same as its v2 Operate RPC gives. */
+  operate(call: Call): Response | CallError;
   /** The agent's flags, shown by /slave(1)/flags and /slave(1)/state. */
   options: AgentOptions;
   /** The port actually bound (the configured one may be 0). */
@@ -56,9 +61,11 @@ export function createAgentGateway(options: AgentGatewayOptions): AgentGateway {
     startedAt: Date.now(),
     now: () => Date.now(),
   });
+  const operator = createOperatorEndpoint({ operate: (call) => ({ result: options.operate(call), effects: [] }), logger: options.logger });
   const hook: HttpHook = (req: IncomingMessage, res: ServerResponse) => {
     const path = pathOf(req);
     if (path === "/api/v1/executor") return executor.handle(req, res).then(() => true);
+    if (path === "/api/v1" || path === "/api/v1/") return operator.handle(req, res).then(() => true);
     const query = new URL(req.url ?? "/", "http://agent").searchParams;
     if (path.startsWith("/files/")) return files.handle(req, res, path, query).catch((err: unknown) => refuse(res, err));
     try {

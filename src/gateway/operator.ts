@@ -25,7 +25,8 @@ import { contentTypeOf, decodeBody, encodeMessage, requestMedia, responseMedia, 
 import { startRecordStream, type RecordStream } from "./record-stream.js";
 
 export interface OperatorEndpointOptions {
-  sessions: SessionTable;
+  /** Where SUBSCRIBE streams and the effects of calls go; without it (an agent) SUBSCRIBE is one more call for `operate`. */
+  sessions?: SessionTable;
   /** The one-shot path: the same entry point as the v2 Operate RPC. */
   operate(call: Call): { result: Response | CallError; effects: Effect[] };
   logger: Logger;
@@ -39,7 +40,7 @@ export function createOperatorEndpoint(options: OperatorEndpointOptions): Operat
   const { sessions } = options;
   let calls = 0;
 
-  const subscribe = (req: IncomingMessage, res: ServerResponse, call: Call): void => {
+  const subscribe = (req: IncomingMessage, res: ServerResponse, call: Call, sessions: SessionTable): void => {
     const format = streamFormat(req.headers);
     let out: RecordStream | undefined;
     const early: Uint8Array[] = [];
@@ -70,7 +71,7 @@ export function createOperatorEndpoint(options: OperatorEndpointOptions): Operat
   const oneShot = (req: IncomingMessage, res: ServerResponse, call: Call): void => {
     const media = responseMedia(req.headers);
     const { result, effects } = options.operate(call);
-    sessions.apply(effects);
+    sessions?.apply(effects);
     if ("code" in result) {
       const status = statusOf(result);
       throw new GatewayError(status, result.code === ErrorCode.INVALID_ARGUMENT ? `Failed to validate master::Call: ${result.message}` : result.message);
@@ -92,7 +93,7 @@ export function createOperatorEndpoint(options: OperatorEndpointOptions): Operat
         if (req.method !== "POST") throw new GatewayError(405, `Expecting one of { 'POST' }, but received '${req.method ?? ""}'`, { allow: "POST" });
         const media = requestMedia(req.headers);
         const call = decodeBody(CallSchema, await readBody(req), media, "Call");
-        if (call.type === Call_Type.SUBSCRIBE) subscribe(req, res, call);
+        if (call.type === Call_Type.SUBSCRIBE && sessions !== undefined) subscribe(req, res, call, sessions);
         else oneShot(req, res, call);
       } catch (err) {
         if (!(err instanceof GatewayError)) throw err;

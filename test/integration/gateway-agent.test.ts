@@ -99,4 +99,13 @@ describe("the agent's legacy HTTP endpoints", () => {
     expect((await get("/files/read")).status).toBe(400);
     expect((await read(directory)).status).toBe(400);
   });
+
+  it("answers the v1 operator calls the agent's v2 Operate serves", async () => {
+    const call = (type: string) => request(agent.port, "/api/v1", { headers: { "content-type": "application/json" }, body: [JSON.stringify({ type })] });
+    const health = await call("GET_HEALTH");
+    expect(health.status).toBe(200);
+    expect(health.headers["content-type"]).toBe("application/json");
+    expect(JSON.parse(health.body.toString())).toEqual({ type: "GET_HEALTH", get_health: { healthy: true } });
+    expect((await call("GET_STATE")).status).toBe(501);
+  });
 });
