@@ -4,15 +4,15 @@
  * answer is computed from the same operator calls (GET_STATE, GET_MASTER,
  * GET_FLAGS, GET_ROLES) that the v1 and v2 operator APIs serve.
  */
-import { cpus, freemem, loadavg, totalmem } from "node:os";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { create } from "@bufbuild/protobuf";
 import { TaskState, type Resource, type Task } from "../../gen/mesos/v1/mesos_pb.js";
 import { CallSchema, Call_Type, type Call, type Response } from "../../gen/mesos/v1/master/master_pb.js";
 import type { CallError } from "../core/master/events.js";
-import { addResources, scalarOf } from "../core/resources/index.js";
+import { addResources } from "../core/resources/index.js";
 import { GatewayError, answerError } from "./errors.js";
 import type { JsonObject } from "./json.js";
+import { masterMetrics, SUMMARY_STATES } from "./legacy-metrics.js";
 import { agentModel, frameworkModel, frameworkSummary, resourcesModel, taskModel, type FrameworkTasks } from "./legacy-model.js";
 import { answerJson } from "./json-answer.js";
 
@@ -64,7 +64,10 @@ export function createLegacyMasterEndpoints(options: LegacyMasterOptions): Legac
     "/master/tasks": (query) => tasksModel(snapshot(), query),
     "/master/roles": () => rolesModel(snapshot()),
     "/master/flags": () => ({ flags: snapshot().flags }),
-    "/metrics/snapshot": () => metrics(snapshot(), options.now()),
+    "/metrics/snapshot": () => {
+      const s = snapshot();
+      return masterMetrics(s.state, s.master, options.now());
+    },
     "/version": () => ({ version: snapshot().version, build_date: "", build_time: 0, build_user: "", git_sha: "", git_tag: "" }),
   };
   const aliases: Record<string, string> = {
@@ -183,17 +186,6 @@ function stateModel(s: Snapshot): JsonObject {
   };
 }
 
-const SUMMARY_STATES = [
-  TaskState.TASK_STAGING,
-  TaskState.TASK_STARTING,
-  TaskState.TASK_RUNNING,
-  TaskState.TASK_KILLING,
-  TaskState.TASK_FINISHED,
-  TaskState.TASK_KILLED,
-  TaskState.TASK_FAILED,
-  TaskState.TASK_LOST,
-  TaskState.TASK_ERROR,
-];
 
 function stateCounts(tasks: Task[]): JsonObject {
   const out: JsonObject = {};
@@ -269,50 +261,4 @@ function rolesModel(s: Snapshot): JsonObject {
       frameworks: r.frameworks.map((f) => f.value ?? ""),
     })),
   };
-}
-
-/** Mesos' metric names, for the ones a Plateau master can tell. */
-function metrics(s: Snapshot, now: number): JsonObject {
-  const agents = s.state.getAgents?.agents ?? [];
-  const frameworks = s.state.getFrameworks?.frameworks ?? [];
-  const live = liveTasks(s);
-  const completed = s.state.getTasks?.completedTasks ?? [];
-  const total = sum(agents.map((a) => a.totalResources));
-  const used = sum(live.map((t) => t.resources));
-  const out: JsonObject = {
-    "master/elected": 1,
-    "master/uptime_secs": Math.max(0, now / 1000 - (s.master.startTime ?? now / 1000)),
-    "master/slaves_active": agents.filter((a) => a.active === true).length,
-    "master/slaves_inactive": agents.filter((a) => a.active !== true).length,
-    "master/slaves_connected": agents.filter((a) => a.active === true).length,
-    "master/slaves_disconnected": agents.filter((a) => a.active !== true).length,
-    "master/slaves_unreachable": 0,
-    "master/frameworks_active": frameworks.filter((f) => f.active === true).length,
-    "master/frameworks_inactive": frameworks.filter((f) => f.active !== true).length,
-    "master/frameworks_connected": frameworks.filter((f) => f.connected === true).length,
-    "master/frameworks_disconnected": frameworks.filter((f) => f.connected !== true).length,
-    "master/outstanding_offers": frameworks.reduce((n, f) => n + f.offers.length, 0),
-    "master/event_queue_messages": 0,
-    "system/cpus_total": cpus().length,
-    "system/mem_total_bytes": totalmem(),
-    "system/mem_free_bytes": freemem(),
-    "system/load_1min": loadavg()[0] ?? 0,
-    "system/load_5min": loadavg()[1] ?? 0,
-    "system/load_15min": loadavg()[2] ?? 0,
-  };
-  for (const name of ["cpus", "mem", "disk", "gpus"]) {
-    const t = scalarOf(total, name);
-    const u = scalarOf(used, name);
-    out[`master/${name}_total`] = t;
-    out[`master/${name}_used`] = u;
-    out[`master/${name}_percent`] = t === 0 ? 0 : u / t;
-  }
-  for (const state of SUMMARY_STATES) {
-    const key = `master/${TaskState[state].toLowerCase()}`.replace("master/task_", "master/tasks_");
-    out[key] = [...live, ...completed].filter((t) => t.state === state).length;
-  }
-  out["master/tasks_unreachable"] = 0;
-  out["master/tasks_dropped"] = [...live, ...completed].filter((t) => t.state === TaskState.TASK_DROPPED).length;
-  out["master/tasks_gone"] = [...live, ...completed].filter((t) => t.state === TaskState.TASK_GONE).length;
-  return out;
 }
