@@ -11,7 +11,7 @@ import { CallSchema, Call_Type, type Call, type Response } from "../../gen/mesos
 import type { CallError } from "../core/master/events.js";
 import { addResources } from "../core/resources/index.js";
 import { GatewayError, answerError } from "./errors.js";
-import type { JsonObject } from "./json.js";
+import type { JsonObject, JsonValue } from "./json.js";
 import { masterMetrics, SUMMARY_STATES } from "./legacy-metrics.js";
 import { agentModel, frameworkModel, frameworkSummary, resourcesModel, taskModel, type FrameworkTasks } from "./legacy-model.js";
 import { answerJson } from "./json-answer.js";
@@ -55,12 +55,12 @@ export function createLegacyMasterEndpoints(options: LegacyMasterOptions): Legac
   const json: Record<string, (query: URLSearchParams) => JsonObject> = {
     "/master/state": () => stateModel(snapshot()),
     "/master/state-summary": () => stateSummary(snapshot()),
-    "/master/frameworks": () => {
-      const s = snapshot();
-      const m = stateModel(s);
-      return { frameworks: m.frameworks ?? [], completed_frameworks: m.completed_frameworks ?? [], unregistered_frameworks: [] };
+    "/master/frameworks": (query) => {
+      const m = stateModel(snapshot());
+      const wanted = matching(query, "framework_id");
+      return { frameworks: wanted(m.frameworks), completed_frameworks: wanted(m.completed_frameworks), unregistered_frameworks: [] };
     },
-    "/master/slaves": () => ({ slaves: agentModels(snapshot()), recovered_slaves: [] }),
+    "/master/slaves": (query) => ({ slaves: matching(query, "slave_id")(agentModels(snapshot())), recovered_slaves: [] }),
     "/master/tasks": (query) => tasksModel(snapshot(), query),
     "/master/roles": () => rolesModel(snapshot()),
     "/master/flags": () => ({ flags: snapshot().flags }),
@@ -230,15 +230,28 @@ function stateSummary(s: Snapshot): JsonObject {
   };
 }
 
-/** /master/tasks: live then completed tasks, newest first unless order=asc, paged by offset and limit (default 100). */
+/**
+ * /master/tasks: live and completed tasks, newest first unless order=asc,
+ * paged by offset and limit (default 100), filtered by framework_id and task_id.
+ */
 function tasksModel(s: Snapshot, query: URLSearchParams): JsonObject {
   const limit = intParam(query, "limit", 100);
   const offset = intParam(query, "offset", 0);
   const ascending = query.get("order") === "asc";
   const started = (t: Task) => t.statuses[0]?.timestamp ?? 0;
-  const all = [...liveTasks(s), ...(s.state.getTasks?.completedTasks ?? [])].sort((a, b) => (ascending ? started(a) - started(b) : started(b) - started(a)));
+  const frameworkId = query.get("framework_id");
+  const taskId = query.get("task_id");
+  const all = [...liveTasks(s), ...(s.state.getTasks?.completedTasks ?? [])]
+    .filter((t) => (frameworkId === null || t.frameworkId?.value === frameworkId) && (taskId === null || t.taskId?.value === taskId))
+    .sort((a, b) => (ascending ? started(a) - started(b) : started(b) - started(a)));
   const roleOf = new Map((s.state.getFrameworks?.frameworks ?? []).map((f) => [f.frameworkInfo?.id?.value ?? "", f.frameworkInfo?.role ?? "*"]));
   return { tasks: all.slice(offset, offset + limit).map((t) => taskModel(t, roleOf.get(t.frameworkId?.value ?? "") ?? "*")) };
+}
+
+/** Mesos' `?framework_id=` / `?slave_id=` filters: keep the models whose `id` matches, all when absent. */
+function matching(query: URLSearchParams, name: string): (models: JsonValue | undefined) => JsonValue[] {
+  const id = query.get(name);
+  return (models) => (Array.isArray(models) ? models : []).filter((m) => id === null || (m !== null && typeof m === "object" && !Array.isArray(m) && m.id === id));
 }
 
 function intParam(query: URLSearchParams, name: string, fallback: number): number {
