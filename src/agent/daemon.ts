@@ -19,13 +19,14 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, w
 import { dirname, join } from "node:path";
 import { create, fromJson, toJson, type JsonValue } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
-import { Call_Type as OperatorCallType, Response_Type } from "../../gen/mesos/v1/master/master_pb.js";
+import { Call_Type as OperatorCallType, ResponseSchema, Response_Type, type Call as OperatorCall, type Response as OperatorResponse } from "../../gen/mesos/v1/master/master_pb.js";
 import { AgentInfoSchema, ResourceSchema, type Resource } from "../../gen/mesos/v1/mesos_pb.js";
-import { ConnectRequestSchema, MesosService, OperateResponseSchema, file_mesos_v2_mesos, type ConnectResponse } from "../../gen/mesos/v2/mesos_pb.js";
+import { ConnectRequestSchema, Error_Code, MesosService, OperateResponseSchema, file_mesos_v2_mesos, type ConnectResponse } from "../../gen/mesos/v2/mesos_pb.js";
 import { newCallId, openStream, type UnifiedStream } from "../client/stream.js";
 import { randomUuidBytes } from "../client/executor.js";
 import { createAgentCore, type AgentEffect, type VolumeLink } from "../core/agent/agent-core.js";
 import { applyCheckpointed, parseAttributes } from "../core/resources/index.js";
+import { createAgentGateway } from "../gateway/agent-gateway.js";
 import { createLogger, type Logger } from "../log.js";
 import { createServer } from "../transport/server.js";
 import { VERSION } from "../version.js";
@@ -209,17 +210,22 @@ export async function startAgent(options: AgentOptions, logger: Logger = createL
   });
   const executors = createExecutorStreams(core, apply, logger);
 
+  // One answer to operator calls for the v2 Operate RPC and the v1 /api/v1.
+  const operate = (call: OperatorCall | undefined): OperatorResponse | { code: Error_Code; message: string } => {
+    if (call?.type === OperatorCallType.GET_HEALTH) return create(ResponseSchema, { type: Response_Type.GET_HEALTH, getHealth: { healthy: true } });
+    return { code: Error_Code.UNIMPLEMENTED, message: "This agent answers GET_HEALTH only; ask the master for cluster state" };
+  };
   const routes = (router: ConnectRouter) =>
     router.service(MesosService, {
       connect: (requests, context) => executors.serve(requests, context),
       operate: (request) => {
-        if (request.call?.type === OperatorCallType.GET_HEALTH) {
-          return create(OperateResponseSchema, { response: { type: Response_Type.GET_HEALTH, getHealth: { healthy: true } } });
-        }
-        throw new ConnectError("This agent answers GET_HEALTH only; ask the master for cluster state", Code.Unimplemented);
+        const result = operate(request.call);
+        if ("code" in result) throw new ConnectError(result.message, Code.Unimplemented);
+        return create(OperateResponseSchema, { response: result });
       },
     });
-  const server = createServer({ host: options.ip, port: options.port, routes, reflection: [file_mesos_v2_mesos], logger });
+  const gateway = createAgentGateway({ core, executors, operate, options, port: () => port, logger });
+  const server = createServer({ host: options.ip, port: options.port, routes, http: gateway.hook, reflection: [file_mesos_v2_mesos], logger });
   port = (await server.listen()).port;
   agentInfo.port = port;
 

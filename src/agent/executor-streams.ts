@@ -11,13 +11,33 @@ import { executorKey } from "../core/agent/state.js";
 import type { Logger } from "../log.js";
 import { createAsyncQueue, type AsyncQueue } from "../util/async-queue.js";
 
+/** Where a session that is not a Connect stream (a v1 HTTP executor) gets its events. */
+export interface ExecutorSink {
+  send(response: ConnectResponse): void;
+  /** The session ended: replaced by a newer SUBSCRIBE, refused, or the agent stopping. */
+  end(): void;
+}
+
+/** A session opened with `open`: the caller feeds it calls and closes it when its client goes. */
+export interface ExecutorSession {
+  request(request: ConnectRequest): void;
+  close(): void;
+  /** The executor (`executorKey`) this session is subscribed as, if any. */
+  readonly bound: string | undefined;
+}
+
 /** The executor-role streams of one agent, keyed by the executor bound to each. */
 export interface ExecutorStreams {
   serve(requests: AsyncIterable<ConnectRequest>, context: HandlerContext): AsyncIterable<ConnectResponse>;
+  /** A session whose events go to `sink`: the same handling as a stream, without one. */
+  open(sink: ExecutorSink): ExecutorSession;
   /** Delivers an event to a subscribed executor; false when it has no stream. */
   deliver(frameworkId: string, executorId: string, event: Event): boolean;
   endAll(): void;
 }
+
+/** What a bound executor's events go into: a stream's queue or a sink. */
+type Outbox = Pick<AsyncQueue<ConnectResponse>, "push" | "end">;
 
 function error(code: Error_Code, message: string, callId: string, fatal = false): ConnectResponse {
   return create(ConnectResponseSchema, { callId, event: { case: "error", value: { code, message, fatal } } });
@@ -29,9 +49,9 @@ function error(code: Error_Code, message: string, callId: string, fatal = false)
  * the same executor replaces the older one.
  */
 export function createExecutorStreams(core: AgentCore, apply: (effects: AgentEffect[]) => void, logger: Logger): ExecutorStreams {
-  const outboxes = new Map<string, AsyncQueue<ConnectResponse>>();
+  const outboxes = new Map<string, Outbox>();
 
-  const handle = (request: ConnectRequest, outbox: AsyncQueue<ConnectResponse>, bound: string | undefined): string | undefined => {
+  const handle = (request: ConnectRequest, outbox: Outbox, bound: string | undefined): string | undefined => {
     if (request.call.case !== "executor") {
       outbox.push(error(Error_Code.FAILED_PRECONDITION, "An agent serves executors only; schedulers, agents and operators talk to the master", request.id));
       return bound;
@@ -109,8 +129,38 @@ export function createExecutorStreams(core: AgentCore, apply: (effects: AgentEff
     }
   }
 
+  const open = (sink: ExecutorSink): ExecutorSession => {
+    let closed = false;
+    let bound: string | undefined;
+    const outbox: Outbox = {
+      push: (response) => {
+        if (closed) return false;
+        sink.send(response);
+        return true;
+      },
+      end: () => {
+        if (closed) return;
+        closed = true;
+        sink.end();
+      },
+    };
+    return {
+      request: (request) => {
+        if (!closed) bound = handle(request, outbox, bound);
+      },
+      close: () => {
+        if (bound !== undefined && outboxes.get(bound) === outbox) outboxes.delete(bound);
+        outbox.end();
+      },
+      get bound() {
+        return closed ? undefined : bound;
+      },
+    };
+  };
+
   return {
     serve,
+    open,
     deliver(frameworkId, executorId, event) {
       const outbox = outboxes.get(executorKey(frameworkId, executorId));
       if (outbox === undefined) return false;

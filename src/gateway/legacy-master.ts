@@ -4,17 +4,17 @@
  * answer is computed from the same operator calls (GET_STATE, GET_MASTER,
  * GET_FLAGS, GET_ROLES) that the v1 and v2 operator APIs serve.
  */
-import { cpus, freemem, loadavg, totalmem } from "node:os";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { create } from "@bufbuild/protobuf";
 import { TaskState, type Resource, type Task } from "../../gen/mesos/v1/mesos_pb.js";
 import { CallSchema, Call_Type, type Call, type Response } from "../../gen/mesos/v1/master/master_pb.js";
 import type { CallError } from "../core/master/events.js";
-import { addResources, scalarOf } from "../core/resources/index.js";
+import { addResources } from "../core/resources/index.js";
 import { GatewayError, answerError } from "./errors.js";
-import type { JsonObject } from "./json.js";
+import type { JsonObject, JsonValue } from "./json.js";
+import { masterMetrics, SUMMARY_STATES } from "./legacy-metrics.js";
 import { agentModel, frameworkModel, frameworkSummary, resourcesModel, taskModel, type FrameworkTasks } from "./legacy-model.js";
-import { APPLICATION_JSON } from "./media.js";
+import { answerJson } from "./json-answer.js";
 
 export interface LegacyMasterOptions {
   /** A read-only operator call (the same entry point as the v2 Operate RPC). */
@@ -55,16 +55,19 @@ export function createLegacyMasterEndpoints(options: LegacyMasterOptions): Legac
   const json: Record<string, (query: URLSearchParams) => JsonObject> = {
     "/master/state": () => stateModel(snapshot()),
     "/master/state-summary": () => stateSummary(snapshot()),
-    "/master/frameworks": () => {
-      const s = snapshot();
-      const m = stateModel(s);
-      return { frameworks: m.frameworks ?? [], completed_frameworks: m.completed_frameworks ?? [], unregistered_frameworks: [] };
+    "/master/frameworks": (query) => {
+      const m = stateModel(snapshot());
+      const wanted = matching(query, "framework_id");
+      return { frameworks: wanted(m.frameworks), completed_frameworks: wanted(m.completed_frameworks), unregistered_frameworks: [] };
     },
-    "/master/slaves": () => ({ slaves: agentModels(snapshot()), recovered_slaves: [] }),
+    "/master/slaves": (query) => ({ slaves: matching(query, "slave_id")(agentModels(snapshot())), recovered_slaves: [] }),
     "/master/tasks": (query) => tasksModel(snapshot(), query),
     "/master/roles": () => rolesModel(snapshot()),
     "/master/flags": () => ({ flags: snapshot().flags }),
-    "/metrics/snapshot": () => metrics(snapshot(), options.now()),
+    "/metrics/snapshot": () => {
+      const s = snapshot();
+      return masterMetrics(s.state, s.master, options.now());
+    },
     "/version": () => ({ version: snapshot().version, build_date: "", build_time: 0, build_user: "", git_sha: "", git_tag: "" }),
   };
   const aliases: Record<string, string> = {
@@ -127,15 +130,6 @@ function onlyGet(req: IncomingMessage): void {
   }
 }
 
-/** JSON, or JSONP when `?jsonp=callback` is given, as Mesos' GET endpoints do. */
-function answerJson(res: ServerResponse, body: JsonObject, jsonp: string | null): void {
-  const text = JSON.stringify(body);
-  const padded = jsonp !== null && /^[A-Za-z_$][\w$.]*$/.test(jsonp);
-  const payload = Buffer.from(padded ? `${jsonp}(${text});` : text, "utf8");
-  res.writeHead(200, { "content-type": padded ? "text/javascript" : APPLICATION_JSON, "content-length": String(payload.byteLength) });
-  res.end(res.req.method === "HEAD" ? undefined : payload);
-}
-
 const sum = (lists: Resource[][]): Resource[] => lists.reduce<Resource[]>((acc, r) => addResources(acc, r), []);
 
 function liveTasks(s: Snapshot): Task[] {
@@ -192,17 +186,6 @@ function stateModel(s: Snapshot): JsonObject {
   };
 }
 
-const SUMMARY_STATES = [
-  TaskState.TASK_STAGING,
-  TaskState.TASK_STARTING,
-  TaskState.TASK_RUNNING,
-  TaskState.TASK_KILLING,
-  TaskState.TASK_FINISHED,
-  TaskState.TASK_KILLED,
-  TaskState.TASK_FAILED,
-  TaskState.TASK_LOST,
-  TaskState.TASK_ERROR,
-];
 
 function stateCounts(tasks: Task[]): JsonObject {
   const out: JsonObject = {};
@@ -247,15 +230,28 @@ function stateSummary(s: Snapshot): JsonObject {
   };
 }
 
-/** /master/tasks: live then completed tasks, newest first unless order=asc, paged by offset and limit (default 100). */
+/**
+ * /master/tasks: live and completed tasks, newest first unless order=asc,
+ * paged by offset and limit (default 100), filtered by framework_id and task_id.
+ */
 function tasksModel(s: Snapshot, query: URLSearchParams): JsonObject {
   const limit = intParam(query, "limit", 100);
   const offset = intParam(query, "offset", 0);
   const ascending = query.get("order") === "asc";
   const started = (t: Task) => t.statuses[0]?.timestamp ?? 0;
-  const all = [...liveTasks(s), ...(s.state.getTasks?.completedTasks ?? [])].sort((a, b) => (ascending ? started(a) - started(b) : started(b) - started(a)));
+  const frameworkId = query.get("framework_id");
+  const taskId = query.get("task_id");
+  const all = [...liveTasks(s), ...(s.state.getTasks?.completedTasks ?? [])]
+    .filter((t) => (frameworkId === null || t.frameworkId?.value === frameworkId) && (taskId === null || t.taskId?.value === taskId))
+    .sort((a, b) => (ascending ? started(a) - started(b) : started(b) - started(a)));
   const roleOf = new Map((s.state.getFrameworks?.frameworks ?? []).map((f) => [f.frameworkInfo?.id?.value ?? "", f.frameworkInfo?.role ?? "*"]));
   return { tasks: all.slice(offset, offset + limit).map((t) => taskModel(t, roleOf.get(t.frameworkId?.value ?? "") ?? "*")) };
+}
+
+/** Mesos' `?framework_id=` / `?slave_id=` filters: keep the models whose `id` matches, all when absent. */
+function matching(query: URLSearchParams, name: string): (models: JsonValue | undefined) => JsonValue[] {
+  const id = query.get(name);
+  return (models) => (Array.isArray(models) ? models : []).filter((m) => id === null || (m !== null && typeof m === "object" && !Array.isArray(m) && m.id === id));
 }
 
 function intParam(query: URLSearchParams, name: string, fallback: number): number {
@@ -278,50 +274,4 @@ function rolesModel(s: Snapshot): JsonObject {
       frameworks: r.frameworks.map((f) => f.value ?? ""),
     })),
   };
-}
-
-/** Mesos' metric names, for the ones a Plateau master can tell. */
-function metrics(s: Snapshot, now: number): JsonObject {
-  const agents = s.state.getAgents?.agents ?? [];
-  const frameworks = s.state.getFrameworks?.frameworks ?? [];
-  const live = liveTasks(s);
-  const completed = s.state.getTasks?.completedTasks ?? [];
-  const total = sum(agents.map((a) => a.totalResources));
-  const used = sum(live.map((t) => t.resources));
-  const out: JsonObject = {
-    "master/elected": 1,
-    "master/uptime_secs": Math.max(0, now / 1000 - (s.master.startTime ?? now / 1000)),
-    "master/slaves_active": agents.filter((a) => a.active === true).length,
-    "master/slaves_inactive": agents.filter((a) => a.active !== true).length,
-    "master/slaves_connected": agents.filter((a) => a.active === true).length,
-    "master/slaves_disconnected": agents.filter((a) => a.active !== true).length,
-    "master/slaves_unreachable": 0,
-    "master/frameworks_active": frameworks.filter((f) => f.active === true).length,
-    "master/frameworks_inactive": frameworks.filter((f) => f.active !== true).length,
-    "master/frameworks_connected": frameworks.filter((f) => f.connected === true).length,
-    "master/frameworks_disconnected": frameworks.filter((f) => f.connected !== true).length,
-    "master/outstanding_offers": frameworks.reduce((n, f) => n + f.offers.length, 0),
-    "master/event_queue_messages": 0,
-    "system/cpus_total": cpus().length,
-    "system/mem_total_bytes": totalmem(),
-    "system/mem_free_bytes": freemem(),
-    "system/load_1min": loadavg()[0] ?? 0,
-    "system/load_5min": loadavg()[1] ?? 0,
-    "system/load_15min": loadavg()[2] ?? 0,
-  };
-  for (const name of ["cpus", "mem", "disk", "gpus"]) {
-    const t = scalarOf(total, name);
-    const u = scalarOf(used, name);
-    out[`master/${name}_total`] = t;
-    out[`master/${name}_used`] = u;
-    out[`master/${name}_percent`] = t === 0 ? 0 : u / t;
-  }
-  for (const state of SUMMARY_STATES) {
-    const key = `master/${TaskState[state].toLowerCase()}`.replace("master/task_", "master/tasks_");
-    out[key] = [...live, ...completed].filter((t) => t.state === state).length;
-  }
-  out["master/tasks_unreachable"] = 0;
-  out["master/tasks_dropped"] = [...live, ...completed].filter((t) => t.state === TaskState.TASK_DROPPED).length;
-  out["master/tasks_gone"] = [...live, ...completed].filter((t) => t.state === TaskState.TASK_GONE).length;
-  return out;
 }

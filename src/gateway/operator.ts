@@ -15,7 +15,6 @@ import {
   type Response,
 } from "../../gen/mesos/v1/master/master_pb.js";
 import { ConnectRequestSchema } from "../../gen/mesos/v2/mesos_pb.js";
-import type { Effect } from "../core/master/master-core.js";
 import { ErrorCode, type CallError } from "../core/master/events.js";
 import type { Logger } from "../log.js";
 import type { SessionTable } from "../master/sessions.js";
@@ -25,7 +24,8 @@ import { contentTypeOf, decodeBody, encodeMessage, requestMedia, responseMedia, 
 import { startRecordStream, type RecordStream } from "./record-stream.js";
 
 export interface OperatorEndpointOptions {
-  sessions: SessionTable;
+  /** Where SUBSCRIBE streams go; without it (an agent) SUBSCRIBE is one more call for `operate`. */
+  sessions?: SessionTable;
   /**
    * The one-shot path: the same entry point as the v2 Operate RPC, resolving
    * once the call's effects are carried out (registry writes included).
@@ -42,7 +42,7 @@ export function createOperatorEndpoint(options: OperatorEndpointOptions): Operat
   const { sessions } = options;
   let calls = 0;
 
-  const subscribe = (req: IncomingMessage, res: ServerResponse, call: Call): void => {
+  const subscribe = (req: IncomingMessage, res: ServerResponse, call: Call, sessions: SessionTable): void => {
     const format = streamFormat(req.headers);
     let out: RecordStream | undefined;
     const early: Uint8Array[] = [];
@@ -94,7 +94,7 @@ export function createOperatorEndpoint(options: OperatorEndpointOptions): Operat
         if (req.method !== "POST") throw new GatewayError(405, `Expecting one of { 'POST' }, but received '${req.method ?? ""}'`, { allow: "POST" });
         const media = requestMedia(req.headers);
         const call = decodeBody(CallSchema, await readBody(req), media, "Call");
-        if (call.type === Call_Type.SUBSCRIBE) subscribe(req, res, call);
+        if (call.type === Call_Type.SUBSCRIBE && sessions !== undefined) subscribe(req, res, call, sessions);
         else await oneShot(req, res, call);
       } catch (err) {
         if (!(err instanceof GatewayError)) throw err;

@@ -42,8 +42,8 @@ export interface FrameworkLookup {
 export interface SchedulerEndpointOptions {
   sessions: SessionTable;
   frameworks: FrameworkLookup;
-  /** Fills in what a v1 event needs that the core leaves out (see the gateway README). */
-  decorate?: (event: Event) => void;
+  /** Fills in what a v1 event needs that the core leaves out (see the gateway README); returns a new event, never changes the core's. */
+  decorate?: (event: Event) => Event;
   logger: Logger;
 }
 
@@ -88,8 +88,8 @@ export function createSchedulerEndpoint(options: SchedulerEndpointOptions): Sche
   const byFramework = new Map<string, Subscription>();
   let calls = 0;
 
-  const emit = (sub: Subscription, event: Event): void => {
-    options.decorate?.(event);
+  const emit = (sub: Subscription, original: Event): void => {
+    const event = options.decorate?.(original) ?? original;
     sub.lastWasError = event.type === Event_Type.ERROR;
     if (sub.out === undefined) sub.early.push(event);
     else sub.out.write(encodeMessage(EventSchema, event, sub.media));
@@ -102,7 +102,10 @@ export function createSchedulerEndpoint(options: SchedulerEndpointOptions): Sche
         sub.capture.errors.push({ code: event.value.code, message: event.value.message, fatal: event.value.fatal });
         return;
       }
-      emit(sub, create(EventSchema, { type: Event_Type.ERROR, error: { message: event.value.message } }));
+      // v1 libraries take an ERROR event as the end of the framework, so
+      // only an error that ends the stream becomes one.
+      if (event.value.fatal) emit(sub, create(EventSchema, { type: Event_Type.ERROR, error: { message: event.value.message } }));
+      else logger.debug({ session: sub.session, message: event.value.message }, "master reported an error outside a call");
       return;
     }
     if (event.case !== "scheduler") return;
@@ -149,7 +152,12 @@ export function createSchedulerEndpoint(options: SchedulerEndpointOptions): Sche
     const session = sessions.open({
       send: (response) => deliver(sub, response),
       end: (error) => {
-        if (error !== undefined && !sub.lastWasError) emit(sub, create(EventSchema, { type: Event_Type.ERROR, error: { message: error.message } }));
+        // v1 libraries treat ERROR as fatal: say why a refused call ends the
+        // stream, but a master going away (or dropping a slow reader) just
+        // closes it, as Mesos does, so the scheduler reconnects.
+        if (error !== undefined && error.code !== ErrorCode.UNAVAILABLE && !sub.lastWasError) {
+          emit(sub, create(EventSchema, { type: Event_Type.ERROR, error: { message: error.message } }));
+        }
         sub.ended = true;
         finish(sub);
         sub.out?.end();

@@ -70,6 +70,10 @@ describe("the master's legacy HTTP endpoints", () => {
     expect(((await get("/master/tasks?limit=1&offset=0&order=asc")).json?.tasks as Json[]).length).toBe(1);
     expect(((await get("/tasks?offset=2")).json?.tasks as Json[]).length).toBe(0);
     expect((await get("/master/tasks?limit=-1")).status).toBe(400);
+    expect(((await get("/master/tasks?task_id=done")).json?.tasks as { id: string }[]).map((t) => t.id)).toEqual(["done"]);
+    expect(((await get(`/master/tasks?framework_id=${frameworkId}`)).json?.tasks as Json[]).length).toBe(2);
+    expect(((await get("/master/frameworks?framework_id=nope")).json?.frameworks as Json[]).length).toBe(0);
+    expect(((await get(`/master/frameworks?framework_id=${frameworkId}`)).json?.frameworks as Json[]).length).toBe(1);
     const summary = (await get("/master/state-summary")).json as { slaves: Json[]; frameworks: Json[] };
     expect(summary.slaves[0]).toMatchObject({ TASK_RUNNING: 1, TASK_FINISHED: 1, framework_ids: [frameworkId] });
     expect(summary.frameworks[0]).toMatchObject({ id: frameworkId, TASK_RUNNING: 1 });

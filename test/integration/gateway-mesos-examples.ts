@@ -89,3 +89,15 @@ export const SCHEDULER_EXAMPLES: { request: Record<string, unknown>; mesosStatus
 
 /** The framework id the scheduler examples use. */
 export const SCHEDULER_EXAMPLES_FRAMEWORK_ID = "12220-3440-12532-2345";
+
+/**
+ * The JSON request examples of Mesos' executor API documentation, as written.
+ * Sent to an agent that does not know their framework, Mesos answers each
+ * with 400: the UPDATE because its uuid is not 16 bytes, the others because
+ * the framework cannot be found.
+ */
+export const EXECUTOR_EXAMPLES: { request: Record<string, unknown>; mesosAnswer: RegExp }[] = [
+  { request: {"type": "SUBSCRIBE", "executor_id": {"value": "387aa966-8fc5-4428-a794-5a868a60d3eb"}, "framework_id": {"value": "49154f1b-8cf6-4421-bf13-8bd11dccd1f1"}, "subscribe": {"unacknowledged_tasks": [{"name": "dummy-task", "task_id": {"value": "d40f3f3e-bbe3-44af-a230-4cb1eae72f67"}, "agent_id": {"value": "f1c9cdc5-195e-41a7-a0d7-adaa9af07f81"}, "command": {"value": "ls", "arguments": ["-l", "/tmp"]}}], "unacknowledged_updates": [{"framework_id": {"value": "49154f1b-8cf6-4421-bf13-8bd11dccd1f1"}, "status": {"source": "SOURCE_EXECUTOR", "task_id": {"value": "d40f3f3e-bbe3-44af-a230-4cb1eae72f67"}, "state": "TASK_RUNNING", "uuid": "ZDQwZjNmM2UtYmJlMy00NGFmLWEyMzAtNGNiMWVhZTcyZjY3Cg=="}}]}}, mesosAnswer: /^Framework cannot be found$/ },
+  { request: {"executor_id": {"value": "387aa966-8fc5-4428-a794-5a868a60d3eb"}, "framework_id": {"value": "9aaa9d0d-e00d-444f-bfbd-23dd197939a0-0000"}, "type": "UPDATE", "update": {"status": {"executor_id": {"value": "387aa966-8fc5-4428-a794-5a868a60d3eb"}, "source": "SOURCE_EXECUTOR", "state": "TASK_RUNNING", "task_id": {"value": "66724cec-2609-4fa0-8d93-c5fb2099d0f8"}, "uuid": "ZDQwZjNmM2UtYmJlMy00NGFmLWEyMzAtNGNiMWVhZTcyZjY3Cg=="}}}, mesosAnswer: /Invalid UUID/ },
+  { request: {"executor_id": {"value": "387aa966-8fc5-4428-a794-5a868a60d3eb"}, "framework_id": {"value": "9aaa9d0d-e00d-444f-bfbd-23dd197939a0-0000"}, "type": "MESSAGE", "message": {"data": "t+Wonz5fRFKMzCnEptlv5A=="}}, mesosAnswer: /^Framework cannot be found$/ },
+];

@@ -48,11 +48,12 @@ describe("the v1 operator API on a real master", () => {
 
   beforeAll(async () => {
     master = await scope.start(["master", "--port", "0", "--allocation-interval", "200ms", "--heartbeat-interval", "1secs"], "master listening");
+    // Subscribed before the agent registers, to see AGENT_ADDED.
+    operatorStream = await subscribe(master.port, { "content-type": "application/json" }, JSON.stringify({ type: "SUBSCRIBE" }), "/api/v1");
     await scope.start(
       ["agent", "--master", `127.0.0.1:${master.port}`, "--port", "0", "--work-dir", scope.tempDir(), "--resources", "cpus:2;mem:1024;disk:1000;ports:[31000-31010]"],
       "agent listening",
     );
-    operatorStream = await subscribe(master.port, { "content-type": "application/json" }, JSON.stringify({ type: "SUBSCRIBE" }), "/api/v1");
     // A framework with one finished and one running task, so that the views have something in them.
     ({ stream: scheduler, frameworkId } = await startFrameworkWithTasks(master.port, { name: "v1-operator-test", role: "web", hostname: "localhost", principal: "ops" }));
   });
@@ -88,6 +89,8 @@ describe("the v1 operator API on a real master", () => {
     const first = events(operatorStream)[0];
     expect(first?.type).toBe("SUBSCRIBED");
     expect((first?.subscribed as { heartbeat_interval_seconds: number }).heartbeat_interval_seconds).toBe(1);
+    const agentAdded = await eventOf(operatorStream, "AGENT_ADDED");
+    expect((agentAdded.agent_added as { agent: { agent_info: { hostname: string } } }).agent.agent_info.hostname).toBe("localhost");
     await eventOf(operatorStream, "FRAMEWORK_ADDED");
     await eventOf(operatorStream, "TASK_ADDED", (e) => (e.task_added as { task: { task_id: { value: string } } }).task.task_id.value === "sleeper");
     await eventOf(operatorStream, "TASK_UPDATED", (e) => (e.task_updated as { state: string }).state === "TASK_RUNNING");

@@ -234,4 +234,32 @@ describe("the v1 scheduler API on a real master and agent", () => {
     expect((update.update as { status: { task_id: { value: string }; state: string } }).status).toMatchObject({ task_id: { value: "stale" } });
     expect(events(stream).filter((e) => e.type === "ERROR")).toEqual([]);
   });
+
+  it("closes the stream without an ERROR event when the master stops, so the scheduler reconnects", async () => {
+    const own = await scope.start(["master", "--port", "0"], "master listening");
+    const stream = await subscribe(own.port, { "content-type": "application/json" }, JSON.stringify({ type: "SUBSCRIBE", subscribe: { framework_info: frameworkInfo } }));
+    streams.push(stream);
+    await eventOf(stream, "SUBSCRIBED");
+    await own.stop();
+    await eventually(() => (stream.ended ? true : undefined), "the stream to end");
+    expect(events(stream).map((e) => e.type)).not.toContain("ERROR");
+  });
+
+  it("fails a framework over to a new SUBSCRIBE with its id: the old stream gets ERROR and ends, the new stream id takes over", async () => {
+    const info = { ...frameworkInfo, name: "v1-failover" };
+    const first = await open({ "content-type": "application/json" }, JSON.stringify({ type: "SUBSCRIBE", subscribe: { framework_info: info } }));
+    const frameworkId = ((await eventOf(first, "SUBSCRIBED")).subscribed as { framework_id: { value: string } }).framework_id.value;
+    const second = await open(
+      { "content-type": "application/json" },
+      JSON.stringify({ type: "SUBSCRIBE", framework_id: { value: frameworkId }, subscribe: { framework_info: { ...info, id: { value: frameworkId } } } }),
+    );
+    expect(((await eventOf(second, "SUBSCRIBED")).subscribed as { framework_id: { value: string } }).framework_id.value).toBe(frameworkId);
+    await eventOf(first, "ERROR");
+    await eventually(() => (first.ended ? true : undefined), "the first stream to end");
+    const revive = (stream: Stream) =>
+      request(master.port, "/api/v1/scheduler", { headers: { "content-type": "application/json", "mesos-stream-id": String(stream.headers["mesos-stream-id"]) }, body: [JSON.stringify({ type: "REVIVE", framework_id: { value: frameworkId } })] });
+    expect((await revive(first)).status).toBe(400);
+    expect((await revive(second)).status).toBe(202);
+    expect(events(second).map((e) => e.type)).not.toContain("ERROR");
+  });
 });

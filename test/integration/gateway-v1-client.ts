@@ -63,7 +63,7 @@ export const eventOf = (stream: Stream, type: string, where: (e: Json) => boolea
  * and `sleeper` (keeps running), acknowledging every update, so that the
  * master's views have a live and a completed task to show.
  */
-export async function startFrameworkWithTasks(port: number, framework: Json): Promise<{ stream: Stream; frameworkId: string }> {
+export async function startFrameworkWithTasks(port: number, framework: Json, sleeperCommand = "sleep 60"): Promise<{ stream: Stream; frameworkId: string }> {
   const stream = await subscribe(port, { "content-type": "application/json" }, JSON.stringify({ type: "SUBSCRIBE", subscribe: { framework_info: { user: "test", ...framework } } }));
   const frameworkId = ((await eventOf(stream, "SUBSCRIBED")).subscribed as { framework_id: { value: string } }).framework_id.value;
   const offer = ((await eventOf(stream, "OFFERS")).offers as { offers: { id: unknown; agent_id: unknown }[] }).offers[0];
@@ -77,7 +77,7 @@ export async function startFrameworkWithTasks(port: number, framework: Json): Pr
     { name: "ports", type: "RANGES", ranges: { range: [{ begin: ports, end: ports }] } },
   ];
   const task = (id: string, command: string, ports: number) => ({ name: id, task_id: { value: id }, agent_id: offer.agent_id, command: { value: command }, resources: resources(ports) });
-  const launch = { type: "LAUNCH", launch: { task_infos: [task("done", "true", 31000), task("sleeper", "sleep 60", 31001)] } };
+  const launch = { type: "LAUNCH", launch: { task_infos: [task("done", "true", 31000), task("sleeper", sleeperCommand, 31001)] } };
   const accepted = await call({ type: "ACCEPT", accept: { offer_ids: [offer.id], operations: [launch] } });
   if (accepted.status !== 202) throw new Error(`ACCEPT answered ${accepted.status}: ${accepted.body.toString()}`);
   const reached = new Set<string>();

@@ -2,6 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
 import { ConnectRequestSchema, ConnectResponseSchema, type ConnectRequest } from "../../gen/mesos/v2/mesos_pb.js";
+import { ErrorCode } from "../../src/core/master/events.js";
 import { silentLogger } from "../../src/log.js";
 import { createSessionTable } from "../../src/master/sessions.js";
 import { createAsyncQueue } from "../../src/util/async-queue.js";
@@ -75,5 +76,18 @@ describe("master streams", () => {
     expect(ends).toEqual(["Framework failed over"]);
     table.close(session);
     expect(closed).toEqual([]);
+  });
+
+  it("drops a sink session whose client lags too far, like a stream, and tells the core", () => {
+    const closed: string[] = [];
+    const table = createSessionTable({ request: () => [], closed: (s) => (closed.push(s), []), allocateSoon: () => undefined }, silentLogger(), { maxQueuedEvents: 3 });
+    let backlog = 0;
+    const ends: (number | undefined)[] = [];
+    const session = table.open({ send: () => void backlog++, end: (e) => ends.push(e?.code), get backlog() { return backlog; } });
+    for (let i = 0; i < 5; i++) table.apply([{ kind: "send", session, response: create(ConnectResponseSchema, { callId: String(i) }) }]);
+    expect(backlog).toBe(3);
+    expect(ends).toEqual([ErrorCode.UNAVAILABLE]);
+    expect(closed).toEqual([session]);
+    expect(table.has(session)).toBe(false);
   });
 });

@@ -1,0 +1,179 @@
+/**
+ * The agent's read-only endpoints that Mesos tools read (/slave(1)/state,
+ * /slave(1)/flags, /metrics/snapshot, /monitor/statistics, /version), with
+ * Mesos' JSON shapes, from the agent core's bookkeeping.
+ */
+import { cpus, freemem, loadavg, totalmem } from "node:os";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { isFieldSet } from "@bufbuild/protobuf";
+import { ExecutorInfoSchema, ExecutorInfo_Type, TaskState, type Resource } from "../../gen/mesos/v1/mesos_pb.js";
+import type { AgentCore, ExecutorRecord, TaskRecord } from "../core/agent/agent-core.js";
+import { addResources, scalarOf } from "../core/resources/index.js";
+import { GatewayError } from "./errors.js";
+import type { JsonObject } from "./json.js";
+import { answerJson } from "./json-answer.js";
+import { attributesModel, resourcesModel } from "./legacy-model.js";
+
+export interface LegacyAgentOptions {
+  core: AgentCore;
+  flags: Record<string, string>;
+  version: string;
+  /** The address the agent serves on, for its pid (`slave(1)@ip:port`). */
+  address: () => { ip: string; port: number };
+  /** The master's host, as the agent was told. */
+  masterHostname: string;
+  startedAt: number;
+  now(): number;
+}
+
+export type LegacyAgentEndpoints = (req: IncomingMessage, res: ServerResponse, path: string, query: URLSearchParams) => boolean;
+
+const sum = (lists: Resource[][]): Resource[] => lists.reduce<Resource[]>((acc, r) => addResources(acc, r), []);
+
+export function createLegacyAgentEndpoints(options: LegacyAgentOptions): LegacyAgentEndpoints {
+  const { core } = options;
+  const tasksOf = (executor: ExecutorRecord): TaskRecord[] =>
+    [...executor.tasks].flatMap((id) => {
+      const task = core.state.tasks.get(`${executor.frameworkId}/${id}`);
+      return task === undefined ? [] : [task];
+    });
+
+  const taskModel = (task: TaskRecord): JsonObject => ({
+    id: task.info.taskId?.value ?? "",
+    name: task.info.name,
+    framework_id: task.frameworkId,
+    executor_id: task.executorId,
+    slave_id: core.state.agentId ?? "",
+    state: TaskState[task.state] ?? String(task.state),
+    resources: resourcesModel(task.info.resources),
+    role: task.info.resources[0]?.allocationInfo?.role ?? "*",
+    statuses: [],
+  });
+
+  const executorModel = (executor: ExecutorRecord): JsonObject => {
+    const tasks = tasksOf(executor);
+    const queued = new Set(executor.queued.map((t) => t.taskId?.value ?? ""));
+    return {
+      id: executor.executorId,
+      name: executor.info.name,
+      source: executor.info.source,
+      container: executor.containerId,
+      directory: executor.sandbox,
+      resources: resourcesModel(sum([executor.info.resources, ...tasks.map((t) => t.info.resources)])),
+      ...(isFieldSet(executor.info, ExecutorInfoSchema.field.type) ? { type: ExecutorInfo_Type[executor.info.type] ?? "UNKNOWN" } : {}),
+      tasks: tasks.filter((t) => !queued.has(t.info.taskId?.value ?? "")).map(taskModel),
+      queued_tasks: executor.queued.map((info) => ({
+        id: info.taskId?.value ?? "",
+        name: info.name,
+        slave_id: core.state.agentId ?? "",
+        resources: resourcesModel(info.resources),
+      })),
+      completed_tasks: [],
+    };
+  };
+
+  const state = (): JsonObject => {
+    const info = core.state.options.agentInfo;
+    const { ip, port } = options.address();
+    const executors = [...core.state.executors.values()];
+    return {
+      version: options.version,
+      build_date: "",
+      build_time: 0,
+      build_user: "",
+      start_time: options.startedAt / 1000,
+      id: core.state.agentId ?? "",
+      pid: `slave(1)@${ip}:${port}`,
+      hostname: info.hostname,
+      capabilities: [],
+      resources: resourcesModel(info.resources),
+      reserved_resources: {},
+      unreserved_resources: resourcesModel(info.resources.filter((r) => r.reservations.length === 0)),
+      attributes: attributesModel(info.attributes),
+      master_hostname: options.masterHostname,
+      flags: options.flags,
+      frameworks: [...core.state.frameworks.entries()].map(([id, framework]) => ({
+        id,
+        name: framework.name,
+        user: framework.user,
+        failover_timeout: framework.failoverTimeout,
+        checkpoint: framework.checkpoint,
+        hostname: framework.hostname,
+        ...(framework.roles.length > 0 ? { roles: framework.roles } : { role: framework.role }),
+        executors: executors.filter((e) => e.frameworkId === id).map(executorModel),
+        completed_executors: [],
+      })),
+      completed_frameworks: [],
+    };
+  };
+
+  const metrics = (): JsonObject => {
+    const info = core.state.options.agentInfo;
+    const tasks = [...core.state.tasks.values()];
+    const used = sum(tasks.filter((t) => !isTerminal(t.state)).map((t) => t.info.resources));
+    const out: JsonObject = {
+      "slave/registered": core.state.connected ? 1 : 0,
+      "slave/uptime_secs": (options.now() - options.startedAt) / 1000,
+      "slave/frameworks_active": core.state.frameworks.size,
+      "slave/executors_running": [...core.state.executors.values()].filter((e) => e.phase === "running").length,
+      "slave/executors_registering": [...core.state.executors.values()].filter((e) => e.phase === "launching").length,
+      "slave/executors_terminating": [...core.state.executors.values()].filter((e) => e.phase === "terminating").length,
+      "system/cpus_total": cpus().length,
+      "system/mem_total_bytes": totalmem(),
+      "system/mem_free_bytes": freemem(),
+      "system/load_1min": loadavg()[0] ?? 0,
+      "system/load_5min": loadavg()[1] ?? 0,
+      "system/load_15min": loadavg()[2] ?? 0,
+    };
+    for (const name of ["cpus", "mem", "disk", "gpus"]) {
+      const total = scalarOf(info.resources, name);
+      const u = scalarOf(used, name);
+      out[`slave/${name}_total`] = total;
+      out[`slave/${name}_used`] = u;
+      out[`slave/${name}_percent`] = total === 0 ? 0 : u / total;
+    }
+    for (const s of [TaskState.TASK_STAGING, TaskState.TASK_STARTING, TaskState.TASK_RUNNING, TaskState.TASK_KILLING]) {
+      out[`slave/${TaskState[s].toLowerCase().replace("task_", "tasks_")}`] = tasks.filter((t) => t.state === s).length;
+    }
+    return out;
+  };
+
+  /** Mesos' ResourceStatistics per executor; Plateau has no usage samples yet, only the limits. */
+  const statistics = (): JsonObject[] =>
+    [...core.state.executors.values()].map((executor) => {
+      const resources = sum([executor.info.resources, ...tasksOf(executor).map((t) => t.info.resources)]);
+      return {
+        executor_id: executor.executorId,
+        executor_name: executor.info.name,
+        framework_id: executor.frameworkId,
+        source: executor.info.source,
+        statistics: { timestamp: options.now() / 1000, cpus_limit: scalarOf(resources, "cpus"), mem_limit_bytes: Math.round(scalarOf(resources, "mem") * 1024 * 1024) },
+      };
+    });
+
+  const routes: Record<string, () => JsonObject | JsonObject[]> = {
+    "/slave(1)/state": state,
+    "/slave(1)/flags": () => ({ flags: options.flags }),
+    "/metrics/snapshot": metrics,
+    "/monitor/statistics": statistics,
+    "/version": () => ({ version: options.version, build_date: "", build_time: 0, build_user: "", git_sha: "", git_tag: "" }),
+  };
+  const aliases: Record<string, string> = {
+    "/slave(1)/state.json": "/slave(1)/state",
+    "/state": "/slave(1)/state",
+    "/state.json": "/slave(1)/state",
+    "/flags": "/slave(1)/flags",
+    "/monitor/statistics.json": "/monitor/statistics",
+  };
+
+  return (req, res, path, query) => {
+    const model = routes[aliases[path] ?? path];
+    if (model === undefined) return false;
+    if (req.method !== "GET" && req.method !== "HEAD") throw new GatewayError(405, `Expecting one of { 'GET' }, but received '${req.method ?? ""}'`, { allow: "GET" });
+    answerJson(res, model(), query.get("jsonp"));
+    return true;
+  };
+}
+
+const TERMINAL = new Set([TaskState.TASK_FINISHED, TaskState.TASK_FAILED, TaskState.TASK_KILLED, TaskState.TASK_ERROR, TaskState.TASK_LOST, TaskState.TASK_DROPPED, TaskState.TASK_GONE]);
+const isTerminal = (state: TaskState): boolean => TERMINAL.has(state);

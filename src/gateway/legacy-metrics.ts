@@ -1,0 +1,69 @@
+/**
+ * The master's /metrics/snapshot: Mesos' metric names, for the ones a
+ * Plateau master can tell, from the GET_STATE and GET_MASTER answers.
+ */
+import { cpus, freemem, loadavg, totalmem } from "node:os";
+import { TaskState, type Resource, type Task } from "../../gen/mesos/v1/mesos_pb.js";
+import type { Response_GetMaster, Response_GetState } from "../../gen/mesos/v1/master/master_pb.js";
+import { addResources, scalarOf } from "../core/resources/index.js";
+import type { JsonObject } from "./json.js";
+
+/** The task states Mesos counts in summaries and metrics. */
+export const SUMMARY_STATES = [
+  TaskState.TASK_STAGING,
+  TaskState.TASK_STARTING,
+  TaskState.TASK_RUNNING,
+  TaskState.TASK_KILLING,
+  TaskState.TASK_FINISHED,
+  TaskState.TASK_KILLED,
+  TaskState.TASK_FAILED,
+  TaskState.TASK_LOST,
+  TaskState.TASK_ERROR,
+];
+
+const sum = (lists: Resource[][]): Resource[] => lists.reduce<Resource[]>((acc, r) => addResources(acc, r), []);
+
+export function masterMetrics(state: Response_GetState, master: Response_GetMaster, now: number): JsonObject {
+  const agents = state.getAgents?.agents ?? [];
+  const frameworks = state.getFrameworks?.frameworks ?? [];
+  const live: Task[] = state.getTasks?.tasks ?? [];
+  const completed: Task[] = state.getTasks?.completedTasks ?? [];
+  const total = sum(agents.map((a) => a.totalResources));
+  const used = sum(live.map((t) => t.resources));
+  const out: JsonObject = {
+    "master/elected": 1,
+    "master/uptime_secs": Math.max(0, now / 1000 - (master.startTime ?? now / 1000)),
+    "master/slaves_active": agents.filter((a) => a.active === true).length,
+    "master/slaves_inactive": agents.filter((a) => a.active !== true).length,
+    "master/slaves_connected": agents.filter((a) => a.active === true).length,
+    "master/slaves_disconnected": agents.filter((a) => a.active !== true).length,
+    "master/slaves_unreachable": 0,
+    "master/frameworks_active": frameworks.filter((f) => f.active === true).length,
+    "master/frameworks_inactive": frameworks.filter((f) => f.active !== true).length,
+    "master/frameworks_connected": frameworks.filter((f) => f.connected === true).length,
+    "master/frameworks_disconnected": frameworks.filter((f) => f.connected !== true).length,
+    "master/outstanding_offers": frameworks.reduce((n, f) => n + f.offers.length, 0),
+    "master/event_queue_messages": 0,
+    "system/cpus_total": cpus().length,
+    "system/mem_total_bytes": totalmem(),
+    "system/mem_free_bytes": freemem(),
+    "system/load_1min": loadavg()[0] ?? 0,
+    "system/load_5min": loadavg()[1] ?? 0,
+    "system/load_15min": loadavg()[2] ?? 0,
+  };
+  for (const name of ["cpus", "mem", "disk", "gpus"]) {
+    const t = scalarOf(total, name);
+    const u = scalarOf(used, name);
+    out[`master/${name}_total`] = t;
+    out[`master/${name}_used`] = u;
+    out[`master/${name}_percent`] = t === 0 ? 0 : u / t;
+  }
+  for (const state of SUMMARY_STATES) {
+    const key = `master/${TaskState[state].toLowerCase()}`.replace("master/task_", "master/tasks_");
+    out[key] = [...live, ...completed].filter((t) => t.state === state).length;
+  }
+  out["master/tasks_unreachable"] = 0;
+  out["master/tasks_dropped"] = [...live, ...completed].filter((t) => t.state === TaskState.TASK_DROPPED).length;
+  out["master/tasks_gone"] = [...live, ...completed].filter((t) => t.state === TaskState.TASK_GONE).length;
+  return out;
+}
