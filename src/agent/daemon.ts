@@ -282,7 +282,7 @@ export async function startAgent(options: AgentOptions, logger: Logger = createL
 
   master = openStream({
     baseUrl: options.master,
-    hello: () => create(ConnectRequestSchema, { id: newCallId(), call: { case: "agent", value: { call: { case: "register", value: core.registration() } } } }),
+    hello: () => create(ConnectRequestSchema, { id: newCallId(), call: { case: "agent", value: { call: { case: "register", value: { ...core.registration(), ip: options.ip } } } } }),
     onEvent: onMasterEvent,
     onDisconnected: (error) => {
       if (stopped) return;

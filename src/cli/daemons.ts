@@ -153,7 +153,7 @@ export function masterOptionsFromFlags(flags: ParsedFlags): MasterOptions {
     electionTtlSeconds: electionTtl(flags.string("election-ttl") ?? "10"),
     etcdTls: etcdTls(flags),
     allocationIntervalSeconds: parseDuration(flags.string("allocation-interval") ?? "1", "allocation-interval"),
-    heartbeatIntervalSeconds: parseDuration(flags.string("heartbeat-interval") ?? "15", "heartbeat-interval"),
+    heartbeatIntervalSeconds: parseDuration(flags.string("heartbeat-interval") ?? String(defaultMasterOptions.heartbeatIntervalSeconds), "heartbeat-interval"),
     agentReregisterTimeoutSeconds: parseDuration(
       flags.string("agent-reregister-timeout") ?? "600",
       "agent-reregister-timeout",

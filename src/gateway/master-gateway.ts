@@ -1,7 +1,4 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { clone, create } from "@bufbuild/protobuf";
-import { URLSchema } from "../../gen/mesos/v1/mesos_pb.js";
-import { EventSchema, type Event } from "../../gen/mesos/v1/scheduler/scheduler_pb.js";
 import type { MasterCore } from "../core/master/master-core.js";
 import type { CallError } from "../core/master/events.js";
 import type { Call, Response } from "../../gen/mesos/v1/master/master_pb.js";
@@ -43,7 +40,6 @@ export function createMasterGateway(options: MasterGatewayOptions): MasterGatewa
         return record === undefined ? undefined : { connected: record.session !== undefined };
       },
     },
-    decorate: (event) => addOfferUrls(core, event),
   });
   const operator = createOperatorEndpoint({
     sessions: options.sessions,
@@ -61,24 +57,4 @@ export function createMasterGateway(options: MasterGatewayOptions): MasterGatewa
     return legacy(req, res, path);
   };
   return { hook };
-}
-
-/**
- * Mesos' offers carry the agent's URL, and v1 client libraries read it (the
- * `mesos-framework` package takes the task's host from `url.address.ip`).
- * The core does not set it yet; until it does, the gateway fills it in from
- * the agent's registration, and leaves an offer that has one alone.
- */
-function addOfferUrls(core: MasterCore, event: Event): Event {
-  if (!(event.offers?.offers ?? []).some((offer) => offer.url === undefined)) return event;
-  const copy = clone(EventSchema, event);
-  for (const offer of copy.offers?.offers ?? []) {
-    if (offer.url !== undefined) continue;
-    const agent = core.state.agents.get(offer.agentId?.value ?? "");
-    if (agent === undefined) continue;
-    const hostname = agent.info.hostname;
-    const ip = /^\d+\.\d+\.\d+\.\d+$/.test(hostname) ? hostname : hostname === "localhost" ? "127.0.0.1" : hostname;
-    offer.url = create(URLSchema, { scheme: "http", address: { hostname, ip, port: agent.info.port }, path: "/slave(1)" });
-  }
-  return copy;
 }

@@ -41,7 +41,8 @@ export const defaultMasterOptions: MasterOptions = {
   ip: "127.0.0.1",
   port: 5050,
   allocationIntervalSeconds: 1,
-  heartbeatIntervalSeconds: 15,
+  // Under 10 s: some v1 client libraries time their event stream out after 10 s of silence.
+  heartbeatIntervalSeconds: 5,
   agentReregisterTimeoutSeconds: 600,
   agentPingTimeoutSeconds: 15,
   electionTtlSeconds: 10,

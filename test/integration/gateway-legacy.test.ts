@@ -45,7 +45,7 @@ describe("the master's legacy HTTP endpoints", () => {
     expect(body.pid).toBe(`master@127.0.0.1:${master.port}`);
     expect(body.activated_slaves).toBe(1);
     const [agent] = body.slaves;
-    expect(agent).toMatchObject({ hostname: "localhost", port: agentPort, pid: `slave(1)@localhost:${agentPort}`, attributes: { rack: "a" } });
+    expect(agent).toMatchObject({ hostname: "localhost", port: agentPort, pid: `slave(1)@127.0.0.1:${agentPort}`, attributes: { rack: "a" } });
     expect(agent?.resources).toEqual({ cpus: 2, gpus: 0, mem: 1024, disk: 1000, ports: "[31000-31010]" });
     expect(agent?.used_resources).toEqual({ cpus: 0.1, gpus: 0, mem: 32, disk: 0, ports: "[31001-31001]" });
     const [framework] = body.frameworks;

@@ -51,6 +51,7 @@ describe("master core: a task's journey", () => {
     expect(offers[0]?.agentId?.value).toBe(agentId);
     expect(offers[0]?.hostname).toBe("host-a");
     expect(offers[0]?.allocationInfo?.role).toBe("*");
+    expect([offers[0]?.url?.scheme, offers[0]?.url?.address?.hostname, offers[0]?.url?.address?.port, offers[0]?.url?.path]).toEqual(["http", "host-a", 5051, "/slave(1)"]);
     expect(h.schedulerEvents("sched-1")[0]?.subscribed?.heartbeatIntervalSeconds).toBe(15);
   });
 

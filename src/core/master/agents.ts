@@ -58,6 +58,7 @@ export function registerAgent(ctx: Ctx, session: SessionId, callId: string, call
       id,
       info,
       version: call.version,
+      ip: call.ip,
       session,
       registeredAt: ctx.now,
       reregisteredAt: undefined,
@@ -78,6 +79,7 @@ export function registerAgent(ctx: Ctx, session: SessionId, callId: string, call
     // either happened (and show in its total) or did not.
     for (const [uuid, pending] of ctx.state.operations) if (pending.agentId === agent.id) ctx.state.operations.delete(uuid);
     agent.version = call.version;
+    agent.ip = call.ip;
     agent.reregisteredAt = ctx.now;
     agent.disconnectedAt = undefined;
     agent.lastSeenAt = ctx.now;
@@ -112,6 +114,7 @@ export function restoreAgent(ctx: Ctx, info: AgentInfo): void {
     id,
     info: clone(AgentInfoSchema, info),
     version: "",
+    ip: "",
     session: undefined,
     registeredAt: ctx.now,
     reregisteredAt: undefined,

@@ -216,6 +216,12 @@ function subscribedCall(ctx: Ctx, framework: FrameworkRecord, callId: string, ca
     case SchedulerCallType.UPDATE_FRAMEWORK:
       if (call.updateFramework === undefined) return missing("update_framework");
       return updateFramework(ctx, framework, call.updateFramework);
+    // Mesos accepts these and does nothing with them: resource requests were
+    // never acted on, and this master makes no inverse offers to answer.
+    case SchedulerCallType.REQUEST:
+    case SchedulerCallType.ACCEPT_INVERSE_OFFERS:
+    case SchedulerCallType.DECLINE_INVERSE_OFFERS:
+      return;
     case SchedulerCallType.UNKNOWN:
       return missing("type");
     default:

@@ -41,6 +41,12 @@ export function allocate(ctx: Ctx, changedOnly = false): void {
       resources: allocation.resources,
       attributes: agent.info.attributes,
       allocationInfo: { role: allocation.role },
+      // Where the agent serves (v1 client libraries read it to reach tasks).
+      url: {
+        scheme: "http",
+        address: { hostname: agent.info.hostname, ip: agent.ip || undefined, port: agent.info.port },
+        path: "/slave(1)",
+      },
       executorIds: [...agent.executors.values()]
         .filter((e) => e.frameworkId === framework.id)
         .map((e) => e.info.executorId ?? { value: "" }),

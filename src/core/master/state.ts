@@ -55,6 +55,8 @@ export interface AgentRecord {
   id: string;
   info: AgentInfo;
   version: string;
+  /** The address it serves on, as it said when registering ("" if it did not). */
+  ip: string;
   session: SessionId | undefined;
   registeredAt: Millis;
   reregisteredAt: Millis | undefined;

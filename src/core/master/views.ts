@@ -102,7 +102,7 @@ export function agentView(ctx: Ctx, agent: AgentRecord): Response_GetAgents_Agen
           active: agent.session !== undefined,
           deactivated: false,
           version: agent.version,
-          pid: `slave(1)@${agent.info.hostname}:${agent.info.port}`,
+          pid: `slave(1)@${agent.ip || agent.info.hostname}:${agent.info.port}`,
           registeredTime: timeInfo(agent.registeredAt),
           reregisteredTime: timeInfo(agent.reregisteredAt),
           totalResources: agent.total,
