@@ -179,4 +179,32 @@ describe("master core and the registry", () => {
     h.scheduler("sched", { type: SchedulerCallType.RECONCILE, frameworkId: { value: "f1" }, reconcile: { tasks: [{ taskId: { value: "t9" }, agentId: { value: "a2" } }] } });
     expect(h.schedulerEvents("sched").find((e) => e.update?.status?.taskId?.value === "t9")?.update?.status?.state).toBe(TaskState.TASK_LOST);
   });
+
+  it("MARK_AGENT_GONE ends the agent's tasks, stores it, and keeps it out for good", () => {
+    const h = new MasterHarness();
+    const agentId = h.registerAgent("agent-1");
+    const frameworkId = h.subscribe("sched", { capabilities: [{ type: Capability.PARTITION_AWARE }] });
+    h.allocate();
+    const offer = h.schedulerEvents("sched").flatMap((e) => e.offers?.offers ?? [])[0];
+    h.scheduler("sched", {
+      frameworkId: { value: frameworkId },
+      type: SchedulerCallType.ACCEPT,
+      accept: { offerIds: [offer!.id!], operations: [{ type: 1, launch: { taskInfos: [{ name: "t", taskId: { value: "t1" }, agentId: { value: agentId }, resources: offer!.resources.filter((r) => r.name === "cpus"), command: { value: "sleep 9" } }] } }] },
+    });
+    expect("code" in operate(h, { type: OperatorCallType.MARK_AGENT_GONE, markAgentGone: { agentId: { value: "nobody" } } })).toBe(true);
+    const result = operate(h, { type: OperatorCallType.MARK_AGENT_GONE, markAgentGone: { agentId: { value: agentId } } });
+    expect("code" in result ? result.message : "ok").toBe("ok");
+    const update = h.schedulerEvents("sched").find((e) => e.update?.status?.taskId?.value === "t1")?.update?.status;
+    expect([update?.state, update?.reason]).toEqual([TaskState.TASK_GONE_BY_OPERATOR, 31 /* REASON_AGENT_REMOVED_BY_OPERATOR */]);
+    expect(h.persisted.some((p) => p.kind === "mark-agent-gone")).toBe(true);
+    expect(h.errors("agent-1").at(-1)?.fatal).toBe(true);
+    // It cannot come back, not even after a master restart.
+    h.send("agent-1b", { case: "agent", value: { call: { case: "register", value: { agentInfo: { id: { value: agentId }, hostname: "host-a", port: 5051 }, version: "t" } } } });
+    expect(h.errors("agent-1b").at(-1)?.message).toMatch(/marked gone/);
+    let registry = applyRegistryOperation(emptyRegistry(), { kind: "admit-agent", info: create(AgentInfoSchema, { id: { value: agentId }, hostname: "host-a" }) }).registry;
+    registry = applyRegistryOperation(registry, { kind: "mark-agent-gone", agentId, time: 1 }).registry;
+    const restarted = new MasterHarness({ registry });
+    restarted.send("agent-1c", { case: "agent", value: { call: { case: "register", value: { agentInfo: { id: { value: agentId }, hostname: "host-a", port: 5051 }, version: "t" } } } });
+    expect(restarted.errors("agent-1c").at(-1)?.message).toMatch(/marked gone/);
+  });
 });

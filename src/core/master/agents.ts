@@ -19,6 +19,7 @@ import {
   SchedulerEventType,
   agentEvent,
   agentIdOf,
+  errorEvent,
   masterStatus,
   operatorEvent,
   schedulerEvent,
@@ -44,6 +45,8 @@ export function registerAgent(ctx: Ctx, session: SessionId, callId: string, call
   const total = applyCheckpointed(info.resources, call.checkpointedResources);
   if (typeof total === "string") return { code: ErrorCode.INVALID_ARGUMENT, message: `Invalid agent resources: ${total}` };
   const requestedId = info.id?.value ?? "";
+  if (ctx.state.goneAgents.has(requestedId)) return goneError(requestedId);
+  ctx.state.unreachableAgents.delete(requestedId);
   let agent = ctx.state.agents.get(requestedId);
   if (agent?.session !== undefined && agent.session !== session) {
     // A second stream for the same agent: the newer one is the live agent.
@@ -192,14 +195,49 @@ export function expireAgents(ctx: Ctx): void {
  */
 export function removeAgent(ctx: Ctx, agent: AgentRecord): void {
   persist(ctx, { kind: "mark-agent-unreachable", agentId: agent.id, time: ctx.now });
+  ctx.state.unreachableAgents.set(agent.id, ctx.now);
+  dropAgent(ctx, agent, TaskState.TASK_UNREACHABLE, Reason.AGENT_REMOVED, `Agent ${agent.id} is unreachable`);
+}
+
+/**
+ * MARK_AGENT_GONE: the operator says the agent will never come back (the
+ * machine is gone). Its tasks are gone (TASK_GONE_BY_OPERATOR for
+ * partition-aware frameworks, TASK_LOST otherwise), and the registry keeps
+ * it out for good.
+ */
+export function markAgentGone(ctx: Ctx, agentId: string): CallError | undefined {
+  if (agentId === "") return { code: ErrorCode.INVALID_ARGUMENT, message: "MARK_AGENT_GONE needs mark_agent_gone.agent_id" };
+  if (ctx.state.goneAgents.has(agentId)) return undefined;
+  const agent = ctx.state.agents.get(agentId);
+  if (agent === undefined && !ctx.state.unreachableAgents.has(agentId)) return { code: ErrorCode.NOT_FOUND, message: `No agent ${agentId}` };
+  persist(ctx, { kind: "mark-agent-gone", agentId, time: ctx.now });
+  ctx.state.unreachableAgents.delete(agentId);
+  ctx.state.goneAgents.set(agentId, ctx.now);
+  if (agent !== undefined) {
+    if (agent.session !== undefined) send(ctx, agent.session, errorEvent(goneError(agentId)));
+    dropAgent(ctx, agent, TaskState.TASK_GONE_BY_OPERATOR, Reason.AGENT_REMOVED_BY_OPERATOR, `Agent ${agentId} was marked gone by the operator`);
+  }
+  return undefined;
+}
+
+function goneError(agentId: string): CallError {
+  return {
+    code: ErrorCode.FAILED_PRECONDITION,
+    message: `Agent ${agentId} has been marked gone by the operator; start it with an empty work dir to join as a new agent`,
+    fatal: true,
+  };
+}
+
+/** Forgets an agent, ending its tasks with `partitionAwareState` (TASK_LOST for other frameworks). */
+function dropAgent(ctx: Ctx, agent: AgentRecord, partitionAwareState: TaskState, reason: Reason, message: string): void {
   rescindOffers(ctx, [...agent.offers]);
   for (const key of agent.tasks) {
     const [frameworkId = "", ...rest] = key.split("/");
     const framework = ctx.state.frameworks.get(frameworkId);
     const task = framework?.tasks.get(rest.join("/"));
     if (framework === undefined || task === undefined) continue;
-    const state = hasCapability(framework.info, Capability.PARTITION_AWARE) ? TaskState.TASK_UNREACHABLE : TaskState.TASK_LOST;
-    completeTask(ctx, framework, task, state, Reason.AGENT_REMOVED, `Agent ${agent.id} is unreachable`);
+    const state = hasCapability(framework.info, Capability.PARTITION_AWARE) ? partitionAwareState : TaskState.TASK_LOST;
+    completeTask(ctx, framework, task, state, reason, message);
     const status = task.statuses.at(-1);
     if (status !== undefined) send(ctx, framework.session, schedulerEvent({ type: SchedulerEventType.UPDATE, update: { status } }));
   }

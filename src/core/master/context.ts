@@ -62,6 +62,10 @@ export interface MasterState {
   sessions: Map<SessionId, SessionRole>;
   completedTasks: Task[];
   completedFrameworks: FrameworkRecord[];
+  /** Agents marked unreachable, and when; they may come back. */
+  unreachableAgents: Map<string, Millis>;
+  /** Agents the operator marked gone, and when; they never come back. */
+  goneAgents: Map<string, Millis>;
   /** Resource operations sent to agents and not yet answered, by uuid. */
   operations: Map<string, PendingOperation>;
   /** Quota by role (limits only are applied so far). */

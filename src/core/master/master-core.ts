@@ -76,6 +76,8 @@ export function createMasterCore(deps: { allocator: Allocator; ids: IdSource; op
     completedFrameworks: [],
     quotas: new Map(),
     operations: new Map(),
+    unreachableAgents: new Map(),
+    goneAgents: new Map(),
     startedAt: deps.now,
   };
   const run = (now: Millis, body: (ctx: Ctx) => void): Effect[] => {
@@ -114,6 +116,9 @@ export function createMasterCore(deps: { allocator: Allocator; ids: IdSource; op
 function recoverRegistry(run: (now: Millis, body: (ctx: Ctx) => void) => Effect[], registry: Registry, now: Millis): void {
   run(now, (ctx) => {
     for (const info of registry.agents) restoreAgent(ctx, info);
+    const millis = (t: { nanoseconds: bigint } | undefined) => (t === undefined ? ctx.now : Number(t.nanoseconds / 1_000_000n));
+    for (const m of registry.unreachable) if (m.info?.id?.value) ctx.state.unreachableAgents.set(m.info.id.value, millis(m.time));
+    for (const m of registry.gone) if (m.info?.id?.value) ctx.state.goneAgents.set(m.info.id.value, millis(m.time));
     for (const f of registry.frameworks) {
       if (f.info !== undefined) restoreFramework(ctx, f.info, f.disconnectedTime === undefined ? undefined : Number(f.disconnectedTime.nanoseconds / 1_000_000n));
     }

@@ -10,6 +10,7 @@ import { Offer_OperationSchema, Offer_Operation_Type as OperationType, type Offe
 import { addResources, reservationRole, unallocated } from "../resources/index.js";
 import { validateWeight } from "../allocator/index.js";
 import { operatorResourceOperation } from "./operations.js";
+import { markAgentGone } from "./agents.js";
 import { requestAllocation, type Ctx } from "./context.js";
 import { quotaConfigs, updateQuota } from "./quota.js";
 import { ErrorCode, type CallError } from "./events.js";
@@ -137,6 +138,10 @@ export function operatorCall(ctx: Ctx, call: OperatorCall): Response | CallError
       const request = resourceOperation(call);
       if (typeof request === "string") return { code: ErrorCode.INVALID_ARGUMENT, message: request };
       return operatorResourceOperation(ctx, request.agentId, request.operation) ?? r({ type: Response_Type.UNKNOWN });
+    }
+    case OperatorCallType.MARK_AGENT_GONE: {
+      const error = markAgentGone(ctx, call.markAgentGone?.agentId?.value ?? "");
+      return error ?? r({ type: Response_Type.UNKNOWN });
     }
     case OperatorCallType.GET_MASTER:
       return r({
