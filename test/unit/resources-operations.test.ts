@@ -1,6 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
 import {
+  LabelsSchema,
   Offer_OperationSchema,
   Offer_Operation_Type as OperationType,
   Resource_ReservationInfoSchema,
@@ -100,5 +101,16 @@ describe("operations on resources", () => {
     const rebuilt = applyCheckpointed(total, checkpointed);
     expect(typeof rebuilt === "string" ? rebuilt : formatResources(rebuilt)).toBe("cpus:3; mem:1024; disk:936; cpus(prod):1; disk(prod)[v1:data]:64");
     expect(applyCheckpointed(parseResources("cpus:0.5;disk:1000"), checkpointed)).toMatch(/do not fit/);
+  });
+
+  it("keeps labelled reservations apart: only the same labels undo them", () => {
+    const labelled = reserved("cpus:1", "prod").map((r) => {
+      const top = r.reservations.at(-1);
+      if (top !== undefined) top.labels = create(LabelsSchema, { labels: [{ key: "owner", value: "db" }] });
+      return r;
+    });
+    const after = applyConversion(total, conv(op({ type: OperationType.RESERVE, reserve: { resources: labelled } }))) ?? [];
+    expect(applyConversion(after, conv(op({ type: OperationType.UNRESERVE, unreserve: { resources: reserved("cpus:1", "prod") } })))).toBeUndefined();
+    expect(formatResources(applyConversion(after, conv(op({ type: OperationType.UNRESERVE, unreserve: { resources: labelled } }))) ?? [])).toBe("cpus:4; mem:1024; disk:1000");
   });
 });
