@@ -1,14 +1,7 @@
 import type { Resource } from "../../../gen/mesos/v1/mesos_pb.js";
-import {
-  addResources,
-  allocateTo,
-  containsResources,
-  isEmptyResources,
-  quantitiesOf,
-  subtractResources,
-  unallocated,
-} from "../resources/index.js";
-import { charge, freeOf, heldOn, newAgent, release, type AgentEntry } from "./agent-book.js";
+import { addResources } from "../resources/index.js";
+import { charge, convertTotal, heldOn, holds, newAgent, release, type AgentEntry } from "./agent-book.js";
+import { addInto, containsBag, isEmptyBag, KindTable, quantitiesOfBag, type Bag } from "./bag.js";
 import type { AgentFacts, AgentPredicate } from "./constraints.js";
 import type { Limits } from "./limits.js";
 import { portionFor, type Portion, type Stage } from "./offer-portion.js";
@@ -52,9 +45,12 @@ class DrfAllocator implements Allocator {
   private readonly weights = new Map<string, number>();
   private readonly quotas = new Map<string, RoleQuota>();
   private readonly book = new ShareBook();
+  private readonly kinds = new KindTable();
   private readonly minAllocatable: Array<Map<string, number>>;
   /** Agents whose free resources changed since the last pass. */
   private readonly changedAgents = new Set<string>();
+  /** See roleMembers(). */
+  private members: Map<string, string[]> | undefined;
   /** Demand changed: the next reactive pass covers every agent. */
   private everyAgentChanged = false;
 
@@ -64,7 +60,7 @@ class DrfAllocator implements Allocator {
 
   addAgent(agentId: string, total: Resource[], facts?: AgentFacts): void {
     this.removeAgent(agentId);
-    const agent = newAgent(total);
+    const agent = newAgent(this.kinds.bagOf(total));
     this.agents.set(agentId, agent);
     if (facts !== undefined) this.facts.set(agentId, facts);
     this.changedAgents.add(agentId);
@@ -87,6 +83,7 @@ class DrfAllocator implements Allocator {
 
   updateFramework(frameworkId: string, info: FrameworkRoles): void {
     this.everyAgentChanged = true;
+    this.members = undefined;
     const base = this.frameworks.get(frameworkId);
     this.frameworks.set(frameworkId, {
       roles: [...new Set(info.roles)],
@@ -99,6 +96,7 @@ class DrfAllocator implements Allocator {
 
   removeFramework(frameworkId: string): void {
     this.everyAgentChanged = true;
+    this.members = undefined;
     this.frameworks.delete(frameworkId);
     for (const agent of this.agents.values()) release(agent, this.book, frameworkId);
   }
@@ -146,23 +144,22 @@ class DrfAllocator implements Allocator {
   convertResources(agentId: string, conversion: ResourceConversion, frameworkId?: string): boolean {
     const agent = this.agents.get(agentId);
     if (agent === undefined) return false;
-    const consumed = unallocated(conversion.consumed);
-    const converted = unallocated(conversion.converted);
+    const consumed = this.kinds.bagOf(conversion.consumed);
+    const converted = this.kinds.bagOf(conversion.converted);
     let role: string | undefined;
     if (frameworkId === undefined) {
-      if (!containsResources(agent.free, consumed)) return false;
+      if (!containsBag(agent.free, consumed)) return false;
     } else {
       const roles = new Set(conversion.consumed.map((r) => r.allocationInfo?.role || (this.frameworks.get(frameworkId)?.roles[0] ?? "*")));
       if (roles.size !== 1) return false;
       role = [...roles][0] as string;
-      if (!containsResources(agent.held.get(frameworkId)?.get(role) ?? [], consumed)) return false;
+      if (!holds(agent, frameworkId, role, consumed)) return false;
       charge(agent, this.book, frameworkId, role, consumed, -1);
     }
     this.book.addTotal(agent.total, -1);
-    agent.total = addResources(subtractResources(agent.total, consumed), converted);
+    convertTotal(agent, consumed, converted);
     this.book.addTotal(agent.total, 1);
     if (frameworkId !== undefined && role !== undefined) charge(agent, this.book, frameworkId, role, converted, 1);
-    else agent.free = freeOf(agent);
     this.changedAgents.add(agentId);
     return true;
   }
@@ -238,14 +235,19 @@ class DrfAllocator implements Allocator {
     return [...names].sort(byName).map((role) => ({
       role,
       weight: this.weights.get(role) ?? 1,
-      frameworks: members.get(role) ?? [],
-      allocated: [...this.agents.values()].reduce<Resource[]>((all, agent) => addResources(all, heldOn(agent, role)), []),
+      frameworks: [...(members.get(role) ?? [])],
+      allocated: this.kinds.resourcesOf(
+        [...this.agents.values()].reduce<Bag>((all, agent) => {
+          addInto(all, heldOn(agent, role));
+          return all;
+        }, new Map()),
+      ),
     }));
   }
 
   agentAllocated(agentId: string): Resource[] {
     const agent = this.agents.get(agentId);
-    return agent === undefined ? [] : heldOn(agent);
+    return agent === undefined ? [] : this.kinds.resourcesOf(heldOn(agent));
   }
 
   /** Splits resources by allocation role, defaulting to the framework's first role. */
@@ -258,7 +260,7 @@ class DrfAllocator implements Allocator {
       const role = r.allocationInfo?.role || fallback;
       byRole.set(role, [...(byRole.get(role) ?? []), r]);
     }
-    for (const [role, rs] of byRole) charge(agent, this.book, frameworkId, role, rs, sign);
+    for (const [role, rs] of byRole) charge(agent, this.book, frameworkId, role, this.kinds.bagOf(rs), sign);
   }
 
   private expireFilters(now: number): void {
@@ -267,12 +269,18 @@ class DrfAllocator implements Allocator {
     }
   }
 
-  /** role → its frameworks, sorted by id. */
+  /** role → its frameworks, sorted by id; cached until the frameworks or their roles change. */
   private roleMembers(): Map<string, string[]> {
+    if (this.members !== undefined) return this.members;
     const members = new Map<string, string[]>();
     for (const [id, f] of [...this.frameworks].sort(([a], [b]) => byName(a, b))) {
-      for (const role of f.roles) members.set(role, [...(members.get(role) ?? []), id]);
+      for (const role of f.roles) {
+        const ids = members.get(role);
+        if (ids === undefined) members.set(role, [id]);
+        else ids.push(id);
+      }
     }
+    this.members = members;
     return members;
   }
 
@@ -295,7 +303,7 @@ class DrfAllocator implements Allocator {
     // Mesos sorts once per agent in this stage; the copies also keep the
     // loops off lists that charging re-sorts.
     for (const { key: role } of [...order.roles()]) {
-      if (isEmptyResources(agent.free)) return;
+      if (isEmptyBag(agent.free)) return;
       for (const { key: frameworkId } of [...order.frameworks(role)]) {
         if (ledger.unsatisfied(role).size === 0) break;
         if (!this.eligible(frameworkId, role, agentId, now)) continue;
@@ -311,7 +319,7 @@ class DrfAllocator implements Allocator {
     // Each (framework, role) is served at most once per agent per stage: it
     // takes everything allocatable to the role, so a second turn has nothing.
     const served = new Set<string>();
-    while (!isEmptyResources(agent.free)) {
+    while (!isEmptyBag(agent.free)) {
       const pick = this.pick(agentId, agent.free, order, ledger, served, now);
       if (pick === undefined) return;
       served.add(`${pick.frameworkId}\n${pick.role}`);
@@ -323,11 +331,11 @@ class DrfAllocator implements Allocator {
     charge(agent, this.book, to.frameworkId, to.role, portion.resources, 1);
     ledger?.charged(to.role, portion.unreserved);
     order.charged(to.role, to.frameworkId);
-    offers.add({ frameworkId: to.frameworkId, agentId, role: to.role, resources: allocateTo(portion.resources, to.role) });
+    offers.add({ frameworkId: to.frameworkId, agentId, role: to.role, resources: this.kinds.resourcesOf(portion.resources, to.role) });
   }
 
   /** The next (framework, role) to offer `free` to in stage two, in DRF order, if any. */
-  private pick(agentId: string, free: Resource[], order: PassOrder, ledger: QuotaLedger | undefined, served: Set<string>, now: number): (Pick & { portion: Portion }) | undefined {
+  private pick(agentId: string, free: Bag, order: PassOrder, ledger: QuotaLedger | undefined, served: Set<string>, now: number): (Pick & { portion: Portion }) | undefined {
     for (const { key: role } of order.roles()) {
       const portion = this.offerable(free, role, ledger, "fair");
       if (portion === undefined) continue;
@@ -347,14 +355,14 @@ class DrfAllocator implements Allocator {
   }
 
   /** What of `free` may go to `role` in `stage` (see portionFor), if it reaches the minimum allocatable. */
-  private offerable(free: Resource[], role: string, ledger: QuotaLedger | undefined, stage: Stage): Portion | undefined {
+  private offerable(free: Bag, role: string, ledger: QuotaLedger | undefined, stage: Stage): Portion | undefined {
     const portion = portionFor(free, role, ledger, stage);
     return portion !== undefined && this.meetsMinimum(portion.resources) ? portion : undefined;
   }
 
-  private meetsMinimum(resources: Resource[]): boolean {
-    if (resources.length === 0) return false;
-    const q = quantitiesOf(resources);
+  private meetsMinimum(resources: Bag): boolean {
+    if (resources.size === 0) return false;
+    const q = quantitiesOfBag(resources);
     return this.minAllocatable.some((min) => [...min].every(([name, n]) => (q.get(name) ?? 0) >= n));
   }
 }
