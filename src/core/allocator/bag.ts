@@ -78,7 +78,11 @@ function normalizeSpans(spans: Span[]): Span[] {
   return out;
 }
 
-function subtractSpans(a: readonly Span[], b: readonly Span[]): Span[] {
+const NO_SPANS: readonly Span[] = Object.freeze([]);
+
+function subtractSpans(a: readonly Span[], b: readonly Span[]): readonly Span[] {
+  // Taking back exactly what is there (a whole offer's ports) is the common case.
+  if (a.length === 1 && b.length === 1 && (b[0] as Span).begin <= (a[0] as Span).begin && (a[0] as Span).end <= (b[0] as Span).end) return NO_SPANS;
   let spans = a.map((s) => ({ begin: s.begin, end: s.end }));
   for (const cut of b) {
     spans = spans.flatMap((s) => {
@@ -155,6 +159,13 @@ export function containsBag(superset: Bag, subset: Bag): boolean {
 export function isEmptyBag(bag: Bag): boolean {
   for (const amount of bag.values()) if (!isEmptyAmount(amount)) return false;
   return true;
+}
+
+/** The amount of `name` summed over its kinds (see quantityOf). */
+export function quantityNamed(bag: Bag, name: string): number {
+  let n = 0;
+  for (const [kind, amount] of bag) if (kind.name === name) n = roundScalar(n + quantityOf(amount));
+  return n;
 }
 
 /** Amounts by name (see quantityOf), as quantitiesOf gives them. */

@@ -1,7 +1,7 @@
 import type { Resource } from "../../../gen/mesos/v1/mesos_pb.js";
 import { addResources } from "../resources/index.js";
 import { charge, convertTotal, heldOn, holds, newAgent, release, type AgentEntry } from "./agent-book.js";
-import { addInto, containsBag, isEmptyBag, KindTable, quantitiesOfBag, type Bag } from "./bag.js";
+import { addInto, containsBag, isEmptyBag, KindTable, quantityNamed, type Bag } from "./bag.js";
 import type { AgentFacts, AgentPredicate } from "./constraints.js";
 import type { Limits } from "./limits.js";
 import { portionFor, type Portion, type Stage } from "./offer-portion.js";
@@ -207,8 +207,9 @@ class DrfAllocator implements Allocator {
       (role) => this.book.subtreeShare(role, this.weights.get(role) ?? 1),
     );
     const ledger = this.quotaLedger();
-    const offers = new OfferBatch();
-    if (ledger !== undefined && [...this.quotas.values()].some((q) => q.guarantees.size > 0)) {
+    const guarantees = ledger !== undefined && [...this.quotas.values()].some((q) => q.guarantees.size > 0);
+    const offers = new OfferBatch(guarantees);
+    if (ledger !== undefined && guarantees) {
       for (const agentId of agentIds) {
         const agent = this.agents.get(agentId);
         if (agent !== undefined) this.allocateGuarantees(agentId, agent, order, ledger, now, offers);
@@ -258,7 +259,9 @@ class DrfAllocator implements Allocator {
     const byRole = new Map<string, Resource[]>();
     for (const r of resources) {
       const role = r.allocationInfo?.role || fallback;
-      byRole.set(role, [...(byRole.get(role) ?? []), r]);
+      const same = byRole.get(role);
+      if (same === undefined) byRole.set(role, [r]);
+      else same.push(r);
     }
     for (const [role, rs] of byRole) charge(agent, this.book, frameworkId, role, this.kinds.bagOf(rs), sign);
   }
@@ -362,8 +365,18 @@ class DrfAllocator implements Allocator {
 
   private meetsMinimum(resources: Bag): boolean {
     if (resources.size === 0) return false;
-    const q = quantitiesOfBag(resources);
-    return this.minAllocatable.some((min) => [...min].every(([name, n]) => (q.get(name) ?? 0) >= n));
+    // Called for every role on every agent: no intermediate maps.
+    for (const min of this.minAllocatable) {
+      let all = true;
+      for (const [name, n] of min) {
+        if (quantityNamed(resources, name) < n) {
+          all = false;
+          break;
+        }
+      }
+      if (all) return true;
+    }
+    return false;
   }
 }
 
@@ -376,7 +389,14 @@ class OfferBatch {
   readonly list: Allocation[] = [];
   private readonly byKey = new Map<string, Allocation>();
 
+  /** Without stage one, every (agent, framework, role) is served once: nothing to merge. */
+  constructor(private readonly merging: boolean) {}
+
   add(offer: Allocation): void {
+    if (!this.merging) {
+      this.list.push(offer);
+      return;
+    }
     const key = `${offer.agentId}\n${offer.frameworkId}\n${offer.role}`;
     const earlier = this.byKey.get(key);
     if (earlier === undefined) {
