@@ -207,7 +207,7 @@ class DrfAllocator implements Allocator {
       (role) => this.book.subtreeShare(role, this.weights.get(role) ?? 1),
     );
     const ledger = this.quotaLedger();
-    const guarantees = ledger !== undefined && [...this.quotas.values()].some((q) => q.guarantees.size > 0);
+    const guarantees = ledger !== undefined && ledger.anyUnsatisfied;
     const offers = new OfferBatch(guarantees);
     if (ledger !== undefined && guarantees) {
       for (const agentId of agentIds) {
@@ -305,10 +305,12 @@ class DrfAllocator implements Allocator {
   private allocateGuarantees(agentId: string, agent: AgentEntry, order: PassOrder, ledger: QuotaLedger, now: number, offers: OfferBatch): void {
     // Mesos sorts once per agent in this stage; the copies also keep the
     // loops off lists that charging re-sorts.
+    if (!ledger.anyUnsatisfied) return;
     for (const { key: role } of [...order.roles()]) {
+      if (!ledger.isHungry(role)) continue;
       if (isEmptyBag(agent.free)) return;
       for (const { key: frameworkId } of [...order.frameworks(role)]) {
-        if (ledger.unsatisfied(role).size === 0) break;
+        if (!ledger.isHungry(role)) break;
         if (!this.eligible(frameworkId, role, agentId, now)) continue;
         const portion = portionFor(agent.free, role, ledger, "guarantees");
         if (portion === undefined || !this.meetsMinimum(portion.resources)) continue;

@@ -39,9 +39,11 @@ export function portionFor(free: Bag, role: string, ledger: QuotaLedger | undefi
     for (const [kind, amount] of free) if (!isEmptyAmount(amount) && allocatableTo(kind, role)) resources.set(kind, amount);
     return { resources, unreserved };
   }
-  const unmet = stage === "guarantees" ? ledger.unsatisfied(role) : new Map<string, number>();
-  const limitRoom = new Map<string, number>();
-  const headroom = new Map<string, number>();
+  // Asked for every role on every agent with something free: the maps are
+  // made only once a kind that counts toward quota shows up.
+  let unmet: Quantities | undefined;
+  let limitRoom: Quantities | undefined;
+  let headroom: Quantities | undefined;
   let towardGuarantees = false;
   for (const [kind, amount] of free) {
     if (isEmptyAmount(amount) || !allocatableTo(kind, role)) continue;
@@ -50,6 +52,9 @@ export function portionFor(free: Bag, role: string, ledger: QuotaLedger | undefi
       continue;
     }
     const name = kind.name;
+    unmet ??= stage === "guarantees" ? ledger.unsatisfied(role) : new Map<string, number>();
+    limitRoom ??= new Map<string, number>();
+    headroom ??= new Map<string, number>();
     const room = limitRoom.get(name) ?? ledger.limitRoom(role, name);
     // A guarantee is within the role's own limit (validated), but an
     // ancestor's limit may already be used up by the role's siblings.
