@@ -1,7 +1,7 @@
 import type { Resource } from "../../../gen/mesos/v1/mesos_pb.js";
 import { addResources } from "../resources/index.js";
 import { charge, convertTotal, heldOn, holds, newAgent, release, type AgentEntry } from "./agent-book.js";
-import { addInto, containsBag, isEmptyBag, KindTable, quantityNamed, type Bag } from "./bag.js";
+import { addInto, containsBag, isEmptyAmount, isEmptyBag, KindTable, quantityNamed, type Bag } from "./bag.js";
 import type { AgentFacts, AgentPredicate } from "./constraints.js";
 import type { Limits } from "./limits.js";
 import { portionFor, type Portion, type Stage } from "./offer-portion.js";
@@ -341,7 +341,10 @@ class DrfAllocator implements Allocator {
 
   /** The next (framework, role) to offer `free` to in stage two, in DRF order, if any. */
   private pick(agentId: string, free: Bag, order: PassOrder, ledger: QuotaLedger | undefined, served: Set<string>, now: number): (Pick & { portion: Portion }) | undefined {
+    // Roles at their limits cannot use an agent that has only unreserved scalars left.
+    const onlyQuota = ledger !== undefined && onlyQuotaKinds(free);
     for (const { key: role } of order.roles()) {
+      if (onlyQuota && ledger.isCappedOut(role)) continue;
       const portion = this.offerable(free, role, ledger, "fair");
       if (portion === undefined) continue;
       for (const { key: frameworkId } of order.frameworks(role)) {
@@ -380,6 +383,11 @@ class DrfAllocator implements Allocator {
     }
     return false;
   }
+}
+
+function onlyQuotaKinds(free: Bag): boolean {
+  for (const [kind, amount] of free) if (!kind.quota && !isEmptyAmount(amount)) return false;
+  return true;
 }
 
 /**

@@ -22,6 +22,19 @@ export function allocatableTo(kind: Kind, role: string): boolean {
 }
 
 /**
+ * Whether stage two could give `role` anything of `free`: a kind that
+ * quota does not cap, or room under both its limits and the headroom. Most
+ * roles at their limits are turned away here without building anything.
+ */
+function mayGetAnything(free: Bag, role: string, ledger: QuotaLedger): boolean {
+  for (const [kind, amount] of free) {
+    if (isEmptyAmount(amount) || !allocatableTo(kind, role)) continue;
+    if (!kind.quota || (ledger.limitRoom(role, kind.name) > 0 && ledger.headroomRoom(kind.name) > 0)) return true;
+  }
+  return false;
+}
+
+/**
  * What of `free` may go to `role` in `stage`. Reservations (in stage one
  * only the role's own), non-scalar and revocable resources always go along.
  * Unreserved scalars go toward the role's unmet guarantees first (stage one
@@ -39,6 +52,7 @@ export function portionFor(free: Bag, role: string, ledger: QuotaLedger | undefi
     for (const [kind, amount] of free) if (!isEmptyAmount(amount) && allocatableTo(kind, role)) resources.set(kind, amount);
     return { resources, unreserved };
   }
+  if (stage === "fair" && !mayGetAnything(free, role, ledger)) return { resources: new Map(), unreserved };
   // Asked for every role on every agent with something free: the maps are
   // made only once a kind that counts toward quota shows up.
   let unmet: Quantities | undefined;

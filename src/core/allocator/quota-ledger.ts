@@ -48,6 +48,7 @@ export class QuotaLedger {
   private readonly topmost: Set<string>;
   /** Roles whose guarantees are not met yet. */
   private readonly hungry = new Set<string>();
+  private readonly cappedOut = new Set<string>();
   /** Per role, the roles on its path (itself first) that have a quota; memoized, asked for every role on every agent. */
   private readonly quotaPaths = new Map<string, readonly string[]>();
 
@@ -82,6 +83,20 @@ export class QuotaLedger {
       this.quotaPaths.set(role, path);
     }
     return path;
+  }
+
+  /**
+   * Whether `role` can get no unreserved scalar at all any more: each one
+   * still free somewhere is at its limits or held back for headroom.
+   * Within a pass rooms only shrink, so once true it stays true (memoized).
+   */
+  isCappedOut(role: string): boolean {
+    if (this.cappedOut.has(role)) return true;
+    for (const name of this.available.keys()) {
+      if (this.limitRoom(role, name) > 0 && this.headroomRoom(name) > 0) return false;
+    }
+    this.cappedOut.add(role);
+    return true;
   }
 
   /** Whether `role` has guarantees it does not meet yet. */
