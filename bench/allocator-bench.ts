@@ -33,7 +33,10 @@ export interface AllocatorFigures {
   offersPerCycle: number;
   /** One task's resources come back on one agent; time to the next allocation (median of a few). */
   reactMs: number;
+  /** Heap growth while adding the agents, per agent. */
   heapPerAgentBytes: number;
+  /** Heap per agent once each also holds a task (held ledgers, shares), from the same baseline. */
+  heapPerBusyAgentBytes: number;
 }
 
 const DECLINE_CYCLES = 4;
@@ -85,6 +88,9 @@ export function runAllocatorCase(agents: number, frameworks: number): AllocatorF
   }
   const reactMs = reactions.sort((a, b) => a - b)[Math.floor(reactions.length / 2)] as number;
 
+  for (let i = 0; i < agents; i++) allocator.addAllocated(`framework-${i % frameworks}`, `agent-${i}`, task);
+  const heapPerBusyAgentBytes = (heapUsed() - before) / agents;
+
   return {
     agents,
     frameworks,
@@ -94,6 +100,7 @@ export function runAllocatorCase(agents: number, frameworks: number): AllocatorF
     offersPerCycle: Math.round(declines.reduce((sum, c) => sum + c.offers, 0) / declines.length),
     reactMs,
     heapPerAgentBytes,
+    heapPerBusyAgentBytes,
   };
 }
 
