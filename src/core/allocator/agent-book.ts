@@ -62,8 +62,10 @@ export function charge(agent: AgentEntry, book: ShareBook, frameworkId: string, 
     const before = held.get(kind);
     if (before === undefined && sign === -1) continue;
     const after = before === undefined ? amount : combine(before, amount, sign);
-    const change = quantityOf(after) - (before === undefined ? 0 : quantityOf(before));
-    if (change !== 0) delta.set(kind, change);
+    if (kind.counted) {
+      const change = quantityOf(after) - (before === undefined ? 0 : quantityOf(before));
+      if (change !== 0) delta.set(kind, change);
+    }
     if (isEmptyAmount(after)) held.delete(kind);
     else held.set(kind, after);
   }

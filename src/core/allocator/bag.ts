@@ -22,6 +22,9 @@ import { kindKey, reservationRole, roundScalar } from "../resources/index.js";
  * so proposals are the same messages as before.
  */
 
+/** The resource names Dominant Resource Fairness weighs, as Mesos does by default. */
+export const DRF_KINDS: readonly string[] = ["cpus", "mem", "disk", "gpus"];
+
 /** One kind of resource (see kindKey), interned per allocator. */
 export interface Kind {
   readonly key: string;
@@ -37,6 +40,12 @@ export interface Kind {
   readonly quotaScalar: boolean;
   /** No reservation, disk, shared, revocable or provider: the template has no sub-messages. */
   readonly plain: boolean;
+  /**
+   * Whether shares and quota look at this kind's quantity (a scalar, or a
+   * name DRF weighs): holdings of other kinds (ports, sets) need not be
+   * counted, which spares bigint arithmetic on every charge.
+   */
+  readonly counted: boolean;
 }
 
 export interface Span {
@@ -236,7 +245,8 @@ export class KindTable {
       const reservedTo = reservationRole(template);
       const scalar = template.type === Value_Type.SCALAR && template.revocable === undefined;
       const plainKind = plainKey(template) !== undefined;
-      kind = { key, name: template.name, type: template.type, template, reservedTo, quota: scalar && reservedTo === "*", quotaScalar: scalar, plain: plainKind };
+      const counted = template.type === Value_Type.SCALAR || DRF_KINDS.includes(template.name);
+      kind = { key, name: template.name, type: template.type, template, reservedTo, quota: scalar && reservedTo === "*", quotaScalar: scalar, plain: plainKind, counted };
       this.byKey.set(key, kind);
     }
     if (plain !== undefined) this.byPlainKey.set(plain, kind);

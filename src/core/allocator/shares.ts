@@ -1,8 +1,7 @@
 import { roundScalar } from "../resources/index.js";
-import { quantityOf, type Bag, type Kind } from "./bag.js";
+import { DRF_KINDS, quantityOf, type Bag, type Kind } from "./bag.js";
 
-/** The resource names Dominant Resource Fairness weighs, as Mesos does by default. */
-export const DRF_KINDS: readonly string[] = ["cpus", "mem", "disk", "gpus"];
+export { DRF_KINDS };
 
 type Quantities = Map<string, number>;
 
@@ -34,7 +33,7 @@ function dominant(allocated: ReadonlyMap<string, number> | undefined, totals: Qu
 
 /**
  * Running totals for DRF: the cluster's quantities and what each role, and
- * each framework within a role, holds. Kept incrementally so that sorting
+ * each framework within a role, holds (of counted kinds, see Kind.counted). Kept incrementally so that sorting
  * during a pass costs no walk over every agent. Invariant: each quantity
  * equals the sum of the charges applied to it (rounded to 0.001), and
  * entries that reach zero are dropped.
