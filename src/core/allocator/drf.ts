@@ -1,10 +1,9 @@
 import type { Resource } from "../../../gen/mesos/v1/mesos_pb.js";
-import { addResources } from "../resources/index.js";
 import { charge, convertTotal, heldOn, holds, newAgent, release, type AgentEntry } from "./agent-book.js";
-import { addInto, containsBag, isEmptyAmount, isEmptyBag, KindTable, quantityNamed, type Bag } from "./bag.js";
+import { addInto, containsBag, KindTable, type Bag } from "./bag.js";
 import type { AgentFacts, AgentPredicate } from "./constraints.js";
+import { runPass, type PassContext } from "./allocation-pass.js";
 import type { Limits } from "./limits.js";
-import { portionFor, type Portion, type Stage } from "./offer-portion.js";
 import { PassOrder } from "./pass-order.js";
 import { QuotaLedger, type RoleQuota } from "./quota-ledger.js";
 import { ShareBook } from "./shares.js";
@@ -21,32 +20,29 @@ interface FrameworkEntry {
   filters: Map<string, number>;
 }
 
-interface Pick {
-  frameworkId: string;
-  role: string;
-}
-
 // Plain code-unit order: deterministic, unlike localeCompare.
 const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /**
  * A Dominant Resource Fairness allocator over the role tree (see
- * role-tree.ts; flat roles are the one-level case). Each pass
- * walks the agents; on each it repeatedly picks the role with the lowest
- * weighted dominant share that can use some of the free resources, and in it
- * the framework with the lowest share that is active, unsuppressed and
- * unfiltered, and offers it everything allocatable to the role. Shares are
- * updated at once, so the next pick sees the last one.
+ * role-tree.ts; flat roles are the one-level case) with Mesos 1.9 quota.
+ * This class keeps the books (agents, frameworks, filters, weights,
+ * quotas); each pass (allocation-pass.ts) walks the agents and, on each,
+ * repeatedly picks the role with the lowest weighted dominant share that can
+ * use some of the free resources, and in it the framework with the lowest
+ * share that is active, unsuppressed and unfiltered, and offers it
+ * everything allocatable to the role within its quota. Shares are updated
+ * at once, so the next pick sees the last one.
  */
-class DrfAllocator implements Allocator {
-  private readonly agents = new Map<string, AgentEntry>();
+class DrfAllocator implements Allocator, PassContext {
+  readonly agents = new Map<string, AgentEntry>();
   private readonly facts = new Map<string, AgentFacts>();
   private readonly frameworks = new Map<string, FrameworkEntry>();
   private readonly weights = new Map<string, number>();
   private readonly quotas = new Map<string, RoleQuota>();
-  private readonly book = new ShareBook();
-  private readonly kinds = new KindTable();
-  private readonly minAllocatable: Array<Map<string, number>>;
+  readonly book = new ShareBook();
+  readonly kinds = new KindTable();
+  readonly minAllocatable: Array<Map<string, number>>;
   /** Agents whose free resources changed since the last pass. */
   private readonly changedAgents = new Set<string>();
   /** See roleMembers(). */
@@ -206,20 +202,7 @@ class DrfAllocator implements Allocator {
       (role, frameworkId) => this.book.frameworkShare(role, frameworkId),
       (role) => this.book.subtreeShare(role, this.weights.get(role) ?? 1),
     );
-    const ledger = this.quotaLedger();
-    const guarantees = ledger !== undefined && ledger.anyUnsatisfied;
-    const offers = new OfferBatch(guarantees);
-    if (ledger !== undefined && guarantees) {
-      for (const agentId of agentIds) {
-        const agent = this.agents.get(agentId);
-        if (agent !== undefined) this.allocateGuarantees(agentId, agent, order, ledger, now, offers);
-      }
-    }
-    for (const agentId of agentIds) {
-      const agent = this.agents.get(agentId);
-      if (agent !== undefined) this.allocateAgent(agentId, agent, order, ledger, now, offers);
-    }
-    return offers.list;
+    return runPass(this, order, this.quotaLedger(), agentIds, now);
   }
 
   /** The pass's quota view, or undefined when no role has quota (nothing to enforce). */
@@ -298,123 +281,12 @@ class DrfAllocator implements Allocator {
     return ids;
   }
 
-  /**
-   * Stage one on one agent: roles below their guarantees, in DRF order, get
-   * resources toward them, each of their frameworks in turn until met.
-   */
-  private allocateGuarantees(agentId: string, agent: AgentEntry, order: PassOrder, ledger: QuotaLedger, now: number, offers: OfferBatch): void {
-    // Mesos sorts once per agent in this stage; the copies also keep the
-    // loops off lists that charging re-sorts.
-    if (!ledger.anyUnsatisfied) return;
-    for (const { key: role } of [...order.roles()]) {
-      if (!ledger.isHungry(role)) continue;
-      if (isEmptyBag(agent.free)) return;
-      for (const { key: frameworkId } of [...order.frameworks(role)]) {
-        if (!ledger.isHungry(role)) break;
-        if (!this.eligible(frameworkId, role, agentId, now)) continue;
-        const portion = portionFor(agent.free, role, ledger, "guarantees");
-        if (portion === undefined || !this.meetsMinimum(portion.resources)) continue;
-        this.offer(agentId, agent, { frameworkId, role }, portion, order, ledger, offers);
-      }
-    }
-  }
-
-  /** Stage two on one agent: its free resources by DRF, possibly to several roles in turn. */
-  private allocateAgent(agentId: string, agent: AgentEntry, order: PassOrder, ledger: QuotaLedger | undefined, now: number, offers: OfferBatch): void {
-    // Each (framework, role) is served at most once per agent per stage: it
-    // takes everything allocatable to the role, so a second turn has nothing.
-    const served = new Set<string>();
-    while (!isEmptyBag(agent.free)) {
-      const pick = this.pick(agentId, agent.free, order, ledger, served, now);
-      if (pick === undefined) return;
-      served.add(`${pick.frameworkId}\n${pick.role}`);
-      this.offer(agentId, agent, pick, pick.portion, order, ledger, offers);
-    }
-  }
-
-  private offer(agentId: string, agent: AgentEntry, to: Pick, portion: Portion, order: PassOrder, ledger: QuotaLedger | undefined, offers: OfferBatch): void {
-    charge(agent, this.book, to.frameworkId, to.role, portion.resources, 1);
-    ledger?.charged(to.role, portion.unreserved);
-    order.charged(to.role, to.frameworkId);
-    offers.add({ frameworkId: to.frameworkId, agentId, role: to.role, resources: this.kinds.resourcesOf(portion.resources, to.role) });
-  }
-
-  /** The next (framework, role) to offer `free` to in stage two, in DRF order, if any. */
-  private pick(agentId: string, free: Bag, order: PassOrder, ledger: QuotaLedger | undefined, served: Set<string>, now: number): (Pick & { portion: Portion }) | undefined {
-    // Roles at their limits cannot use an agent that has only unreserved scalars left.
-    const onlyQuota = ledger !== undefined && onlyQuotaKinds(free);
-    for (const { key: role } of order.roles()) {
-      if (onlyQuota && ledger.isCappedOut(role)) continue;
-      const portion = this.offerable(free, role, ledger, "fair");
-      if (portion === undefined) continue;
-      for (const { key: frameworkId } of order.frameworks(role)) {
-        if (!served.has(`${frameworkId}\n${role}`) && this.eligible(frameworkId, role, agentId, now)) return { frameworkId, role, portion };
-      }
-    }
-    return undefined;
-  }
-
-  private eligible(frameworkId: string, role: string, agentId: string, now: number): boolean {
+  eligible(frameworkId: string, role: string, agentId: string, now: number): boolean {
     const f = this.frameworks.get(frameworkId);
     if (f === undefined || !f.active || f.suppressed.has(role)) return false;
     if ((f.filters.get(agentId) ?? -Infinity) > now) return false;
     const constraint = f.offerFilters.get(role);
     return constraint === undefined || constraint(this.facts.get(agentId) ?? { hostname: "", attributes: [] });
-  }
-
-  /** What of `free` may go to `role` in `stage` (see portionFor), if it reaches the minimum allocatable. */
-  private offerable(free: Bag, role: string, ledger: QuotaLedger | undefined, stage: Stage): Portion | undefined {
-    const portion = portionFor(free, role, ledger, stage);
-    return portion !== undefined && this.meetsMinimum(portion.resources) ? portion : undefined;
-  }
-
-  private meetsMinimum(resources: Bag): boolean {
-    if (resources.size === 0) return false;
-    // Called for every role on every agent: no intermediate maps.
-    for (const min of this.minAllocatable) {
-      let all = true;
-      for (const [name, n] of min) {
-        if (quantityNamed(resources, name) < n) {
-          all = false;
-          break;
-        }
-      }
-      if (all) return true;
-    }
-    return false;
-  }
-}
-
-function onlyQuotaKinds(free: Bag): boolean {
-  for (const [kind, amount] of free) if (!kind.quota && !isEmptyAmount(amount)) return false;
-  return true;
-}
-
-/**
- * A pass's proposals, one per (agent, framework, role): what stage two
- * offers a framework that stage one already served on the agent joins the
- * same offer, as in Mesos.
- */
-class OfferBatch {
-  readonly list: Allocation[] = [];
-  private readonly byKey = new Map<string, Allocation>();
-
-  /** Without stage one, every (agent, framework, role) is served once: nothing to merge. */
-  constructor(private readonly merging: boolean) {}
-
-  add(offer: Allocation): void {
-    if (!this.merging) {
-      this.list.push(offer);
-      return;
-    }
-    const key = `${offer.agentId}\n${offer.frameworkId}\n${offer.role}`;
-    const earlier = this.byKey.get(key);
-    if (earlier === undefined) {
-      this.byKey.set(key, offer);
-      this.list.push(offer);
-    } else {
-      earlier.resources = addResources(earlier.resources, offer.resources);
-    }
   }
 }
 
