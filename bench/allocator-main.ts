@@ -9,7 +9,7 @@ import { runMixCase, runQuotaCase } from "./allocator-scenarios.js";
 
 const args = process.argv.slice(2);
 const sizes = args
-  .filter((arg) => arg.includes("x"))
+  .filter((arg) => /^\d+x\d+$/.test(arg))
   .map((arg) => {
     const [agents, frameworks] = arg.split("x").map(Number);
     if (!Number.isInteger(agents) || !Number.isInteger(frameworks)) throw new Error(`size '${arg}' is not AGENTSxFRAMEWORKS`);

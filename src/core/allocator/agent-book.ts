@@ -1,4 +1,4 @@
-import { addInto, combine, containsBag, isEmptyAmount, quantityOf, subtractFrom, type Amount, type Bag, type Kind } from "./bag.js";
+import { addInto, combine, containsAmount, containsBag, isEmptyAmount, quantityOf, subtractFrom, type Amount, type Bag, type Kind } from "./bag.js";
 import type { ShareBook } from "./shares.js";
 
 /**
@@ -12,31 +12,70 @@ export interface AgentEntry {
   free: Bag;
   /** framework id → role → resources held. */
   readonly held: Map<string, Map<string, Bag>>;
+  /**
+   * Every holding fits in what was free when it was charged, so holdings
+   * are disjoint and `free` is exactly `total` minus their sum: a charge
+   * can then update `free` by itself instead of walking every holder.
+   * False once something was charged beyond what was free (an agent
+   * re-registering with more than its total, say); then `free` is always
+   * recomputed as before.
+   */
+  exact: boolean;
 }
 
 /** A new ledger with everything free. */
 export function newAgent(total: Bag): AgentEntry {
-  return { total, free: new Map(total), held: new Map() };
+  return { total, free: new Map(total), held: new Map(), exact: true };
 }
 
-/** free[kind] = total[kind] minus each holding in turn, as freeOf subtracted them. */
-function refreshKind(agent: AgentEntry, kind: Kind): void {
+/**
+ * free[kind] = total[kind] minus each holding in turn, as freeOf subtracted
+ * them; whether each holding fit in what was left before it.
+ */
+function refreshKind(agent: AgentEntry, kind: Kind): boolean {
   const total = agent.total.get(kind);
-  if (total === undefined) return;
+  if (total === undefined) return false;
   let free: Amount = total;
+  let fits = true;
   for (const byRole of agent.held.values()) {
     for (const bag of byRole.values()) {
       const held = bag.get(kind);
-      if (held !== undefined) free = combine(free, held, -1);
+      if (held === undefined) continue;
+      if (fits && !containsAmount(free, held)) fits = false;
+      free = combine(free, held, -1);
     }
   }
   agent.free.set(kind, free);
+  return fits;
 }
 
 /** Recomputes `free` in full (after `total` changed). */
 export function refreshFree(agent: AgentEntry): void {
   agent.free = new Map(agent.total);
-  for (const kind of agent.total.keys()) refreshKind(agent, kind);
+  let exact = true;
+  for (const kind of agent.total.keys()) if (!refreshKind(agent, kind)) exact = false;
+  for (const byRole of agent.held.values()) for (const bag of byRole.values()) for (const kind of bag.keys()) if (!agent.total.has(kind)) exact = false;
+  agent.exact = exact;
+}
+
+/** Keeps free[kind] in step with a holding that changed by `amount` (held `before` it). */
+function updateFree(agent: AgentEntry, kind: Kind, amount: Amount, before: Amount | undefined, sign: 1 | -1): void {
+  const free = agent.free.get(kind);
+  if (agent.exact && free !== undefined) {
+    if (sign === 1 && containsAmount(free, amount)) {
+      agent.free.set(kind, combine(free, amount, -1));
+      return;
+    }
+    // What comes back was held by this holder alone, so it was not free.
+    if (sign === -1 && before !== undefined && containsAmount(before, amount)) {
+      agent.free.set(kind, combine(free, amount, 1));
+      return;
+    }
+    if (sign === 1) agent.exact = false;
+  } else if (agent.exact && sign === 1) {
+    agent.exact = false;
+  }
+  refreshKind(agent, kind);
 }
 
 /**
@@ -68,10 +107,10 @@ export function charge(agent: AgentEntry, book: ShareBook, frameworkId: string, 
     }
     if (isEmptyAmount(after)) held.delete(kind);
     else held.set(kind, after);
+    updateFree(agent, kind, amount, before, sign);
   }
   if (held.size === 0) byRole.delete(role);
   if (byRole.size === 0) agent.held.delete(frameworkId);
-  for (const kind of resources.keys()) refreshKind(agent, kind);
   book.recharge(role, frameworkId, delta);
 }
 
