@@ -117,6 +117,14 @@ describe("master: UPDATE_QUOTA validation", () => {
     expect(refused(updateQuota(h, [{ role: "eng", guarantees: { cpus: 3 } }, { role: "eng/web", guarantees: { cpus: 1 } }, { role: "eng/api", guarantees: { cpus: 2 } }]))).toBeUndefined();
   });
 
+  it("refuses quota on resources that are not scalars", () => {
+    const h = new MasterHarness();
+    h.registerAgent("agent-0", "cpus:8;mem:1024;zones:{a,b}");
+    expect(refused(updateQuota(h, [{ role: "eng", guarantees: { ports: 10 } }]))?.message).toMatch(/'ports' is RANGES/);
+    expect(refused(updateQuota(h, [{ role: "eng", limits: { zones: 1 } }]))?.message).toMatch(/'zones' is SET/);
+    expect(getQuota(h)).toEqual([]);
+  });
+
   it("refuses amounts Mesos cannot represent, and invalid roles", () => {
     const h = new MasterHarness();
     h.registerAgent("agent-0", "cpus:8;mem:1024");

@@ -1,17 +1,9 @@
 import type { Resource } from "../../../gen/mesos/v1/mesos_pb.js";
-import {
-  addResources,
-  allocateTo,
-  containsResources,
-  isEmptyResources,
-  quantitiesOf,
-  subtractResources,
-  unallocated,
-} from "../resources/index.js";
-import { charge, freeOf, heldOn, newAgent, release, type AgentEntry } from "./agent-book.js";
+import { charge, convertTotal, heldOn, holds, newAgent, release, type AgentEntry } from "./agent-book.js";
+import { addInto, containsBag, KindTable, type Bag } from "./bag.js";
 import type { AgentFacts, AgentPredicate } from "./constraints.js";
+import { runPass, type PassContext } from "./allocation-pass.js";
 import type { Limits } from "./limits.js";
-import { portionFor, type Portion, type Stage } from "./offer-portion.js";
 import { PassOrder } from "./pass-order.js";
 import { QuotaLedger, type RoleQuota } from "./quota-ledger.js";
 import { ShareBook } from "./shares.js";
@@ -28,33 +20,33 @@ interface FrameworkEntry {
   filters: Map<string, number>;
 }
 
-interface Pick {
-  frameworkId: string;
-  role: string;
-}
-
 // Plain code-unit order: deterministic, unlike localeCompare.
 const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /**
  * A Dominant Resource Fairness allocator over the role tree (see
- * role-tree.ts; flat roles are the one-level case). Each pass
- * walks the agents; on each it repeatedly picks the role with the lowest
- * weighted dominant share that can use some of the free resources, and in it
- * the framework with the lowest share that is active, unsuppressed and
- * unfiltered, and offers it everything allocatable to the role. Shares are
- * updated at once, so the next pick sees the last one.
+ * role-tree.ts; flat roles are the one-level case) with Mesos 1.9 quota.
+ * This class keeps the books (agents, frameworks, filters, weights,
+ * quotas); each pass (allocation-pass.ts) walks the agents and, on each,
+ * repeatedly picks the role with the lowest weighted dominant share that can
+ * use some of the free resources, and in it the framework with the lowest
+ * share that is active, unsuppressed and unfiltered, and offers it
+ * everything allocatable to the role within its quota. Shares are updated
+ * at once, so the next pick sees the last one.
  */
-class DrfAllocator implements Allocator {
-  private readonly agents = new Map<string, AgentEntry>();
+class DrfAllocator implements Allocator, PassContext {
+  readonly agents = new Map<string, AgentEntry>();
   private readonly facts = new Map<string, AgentFacts>();
   private readonly frameworks = new Map<string, FrameworkEntry>();
   private readonly weights = new Map<string, number>();
   private readonly quotas = new Map<string, RoleQuota>();
-  private readonly book = new ShareBook();
-  private readonly minAllocatable: Array<Map<string, number>>;
+  readonly book = new ShareBook();
+  readonly kinds = new KindTable();
+  readonly minAllocatable: Array<Map<string, number>>;
   /** Agents whose free resources changed since the last pass. */
   private readonly changedAgents = new Set<string>();
+  /** See roleMembers(). */
+  private members: Map<string, string[]> | undefined;
   /** Demand changed: the next reactive pass covers every agent. */
   private everyAgentChanged = false;
 
@@ -64,7 +56,7 @@ class DrfAllocator implements Allocator {
 
   addAgent(agentId: string, total: Resource[], facts?: AgentFacts): void {
     this.removeAgent(agentId);
-    const agent = newAgent(total);
+    const agent = newAgent(this.kinds.bagOf(total));
     this.agents.set(agentId, agent);
     if (facts !== undefined) this.facts.set(agentId, facts);
     this.changedAgents.add(agentId);
@@ -87,6 +79,7 @@ class DrfAllocator implements Allocator {
 
   updateFramework(frameworkId: string, info: FrameworkRoles): void {
     this.everyAgentChanged = true;
+    this.members = undefined;
     const base = this.frameworks.get(frameworkId);
     this.frameworks.set(frameworkId, {
       roles: [...new Set(info.roles)],
@@ -99,6 +92,7 @@ class DrfAllocator implements Allocator {
 
   removeFramework(frameworkId: string): void {
     this.everyAgentChanged = true;
+    this.members = undefined;
     this.frameworks.delete(frameworkId);
     for (const agent of this.agents.values()) release(agent, this.book, frameworkId);
   }
@@ -146,23 +140,22 @@ class DrfAllocator implements Allocator {
   convertResources(agentId: string, conversion: ResourceConversion, frameworkId?: string): boolean {
     const agent = this.agents.get(agentId);
     if (agent === undefined) return false;
-    const consumed = unallocated(conversion.consumed);
-    const converted = unallocated(conversion.converted);
+    const consumed = this.kinds.bagOf(conversion.consumed);
+    const converted = this.kinds.bagOf(conversion.converted);
     let role: string | undefined;
     if (frameworkId === undefined) {
-      if (!containsResources(agent.free, consumed)) return false;
+      if (!containsBag(agent.free, consumed)) return false;
     } else {
       const roles = new Set(conversion.consumed.map((r) => r.allocationInfo?.role || (this.frameworks.get(frameworkId)?.roles[0] ?? "*")));
       if (roles.size !== 1) return false;
       role = [...roles][0] as string;
-      if (!containsResources(agent.held.get(frameworkId)?.get(role) ?? [], consumed)) return false;
+      if (!holds(agent, frameworkId, role, consumed)) return false;
       charge(agent, this.book, frameworkId, role, consumed, -1);
     }
     this.book.addTotal(agent.total, -1);
-    agent.total = addResources(subtractResources(agent.total, consumed), converted);
+    convertTotal(agent, consumed, converted);
     this.book.addTotal(agent.total, 1);
     if (frameworkId !== undefined && role !== undefined) charge(agent, this.book, frameworkId, role, converted, 1);
-    else agent.free = freeOf(agent);
     this.changedAgents.add(agentId);
     return true;
   }
@@ -209,19 +202,7 @@ class DrfAllocator implements Allocator {
       (role, frameworkId) => this.book.frameworkShare(role, frameworkId),
       (role) => this.book.subtreeShare(role, this.weights.get(role) ?? 1),
     );
-    const ledger = this.quotaLedger();
-    const offers = new OfferBatch();
-    if (ledger !== undefined && [...this.quotas.values()].some((q) => q.guarantees.size > 0)) {
-      for (const agentId of agentIds) {
-        const agent = this.agents.get(agentId);
-        if (agent !== undefined) this.allocateGuarantees(agentId, agent, order, ledger, now, offers);
-      }
-    }
-    for (const agentId of agentIds) {
-      const agent = this.agents.get(agentId);
-      if (agent !== undefined) this.allocateAgent(agentId, agent, order, ledger, now, offers);
-    }
-    return offers.list;
+    return runPass(this, order, this.quotaLedger(), agentIds, now);
   }
 
   /** The pass's quota view, or undefined when no role has quota (nothing to enforce). */
@@ -238,14 +219,19 @@ class DrfAllocator implements Allocator {
     return [...names].sort(byName).map((role) => ({
       role,
       weight: this.weights.get(role) ?? 1,
-      frameworks: members.get(role) ?? [],
-      allocated: [...this.agents.values()].reduce<Resource[]>((all, agent) => addResources(all, heldOn(agent, role)), []),
+      frameworks: [...(members.get(role) ?? [])],
+      allocated: this.kinds.resourcesOf(
+        [...this.agents.values()].reduce<Bag>((all, agent) => {
+          addInto(all, heldOn(agent, role));
+          return all;
+        }, new Map()),
+      ),
     }));
   }
 
   agentAllocated(agentId: string): Resource[] {
     const agent = this.agents.get(agentId);
-    return agent === undefined ? [] : heldOn(agent);
+    return agent === undefined ? [] : this.kinds.resourcesOf(heldOn(agent));
   }
 
   /** Splits resources by allocation role, defaulting to the framework's first role. */
@@ -256,9 +242,11 @@ class DrfAllocator implements Allocator {
     const byRole = new Map<string, Resource[]>();
     for (const r of resources) {
       const role = r.allocationInfo?.role || fallback;
-      byRole.set(role, [...(byRole.get(role) ?? []), r]);
+      const same = byRole.get(role);
+      if (same === undefined) byRole.set(role, [r]);
+      else same.push(r);
     }
-    for (const [role, rs] of byRole) charge(agent, this.book, frameworkId, role, rs, sign);
+    for (const [role, rs] of byRole) charge(agent, this.book, frameworkId, role, this.kinds.bagOf(rs), sign);
   }
 
   private expireFilters(now: number): void {
@@ -267,12 +255,18 @@ class DrfAllocator implements Allocator {
     }
   }
 
-  /** role → its frameworks, sorted by id. */
+  /** role → its frameworks, sorted by id; cached until the frameworks or their roles change. */
   private roleMembers(): Map<string, string[]> {
+    if (this.members !== undefined) return this.members;
     const members = new Map<string, string[]>();
     for (const [id, f] of [...this.frameworks].sort(([a], [b]) => byName(a, b))) {
-      for (const role of f.roles) members.set(role, [...(members.get(role) ?? []), id]);
+      for (const role of f.roles) {
+        const ids = members.get(role);
+        if (ids === undefined) members.set(role, [id]);
+        else ids.push(id);
+      }
     }
+    this.members = members;
     return members;
   }
 
@@ -287,96 +281,12 @@ class DrfAllocator implements Allocator {
     return ids;
   }
 
-  /**
-   * Stage one on one agent: roles below their guarantees, in DRF order, get
-   * resources toward them, each of their frameworks in turn until met.
-   */
-  private allocateGuarantees(agentId: string, agent: AgentEntry, order: PassOrder, ledger: QuotaLedger, now: number, offers: OfferBatch): void {
-    // Mesos sorts once per agent in this stage; the copies also keep the
-    // loops off lists that charging re-sorts.
-    for (const { key: role } of [...order.roles()]) {
-      if (isEmptyResources(agent.free)) return;
-      for (const { key: frameworkId } of [...order.frameworks(role)]) {
-        if (ledger.unsatisfied(role).size === 0) break;
-        if (!this.eligible(frameworkId, role, agentId, now)) continue;
-        const portion = portionFor(agent.free, role, ledger, "guarantees");
-        if (portion === undefined || !this.meetsMinimum(portion.resources)) continue;
-        this.offer(agentId, agent, { frameworkId, role }, portion, order, ledger, offers);
-      }
-    }
-  }
-
-  /** Stage two on one agent: its free resources by DRF, possibly to several roles in turn. */
-  private allocateAgent(agentId: string, agent: AgentEntry, order: PassOrder, ledger: QuotaLedger | undefined, now: number, offers: OfferBatch): void {
-    // Each (framework, role) is served at most once per agent per stage: it
-    // takes everything allocatable to the role, so a second turn has nothing.
-    const served = new Set<string>();
-    while (!isEmptyResources(agent.free)) {
-      const pick = this.pick(agentId, agent.free, order, ledger, served, now);
-      if (pick === undefined) return;
-      served.add(`${pick.frameworkId}\n${pick.role}`);
-      this.offer(agentId, agent, pick, pick.portion, order, ledger, offers);
-    }
-  }
-
-  private offer(agentId: string, agent: AgentEntry, to: Pick, portion: Portion, order: PassOrder, ledger: QuotaLedger | undefined, offers: OfferBatch): void {
-    charge(agent, this.book, to.frameworkId, to.role, portion.resources, 1);
-    ledger?.charged(to.role, portion.unreserved);
-    order.charged(to.role, to.frameworkId);
-    offers.add({ frameworkId: to.frameworkId, agentId, role: to.role, resources: allocateTo(portion.resources, to.role) });
-  }
-
-  /** The next (framework, role) to offer `free` to in stage two, in DRF order, if any. */
-  private pick(agentId: string, free: Resource[], order: PassOrder, ledger: QuotaLedger | undefined, served: Set<string>, now: number): (Pick & { portion: Portion }) | undefined {
-    for (const { key: role } of order.roles()) {
-      const portion = this.offerable(free, role, ledger, "fair");
-      if (portion === undefined) continue;
-      for (const { key: frameworkId } of order.frameworks(role)) {
-        if (!served.has(`${frameworkId}\n${role}`) && this.eligible(frameworkId, role, agentId, now)) return { frameworkId, role, portion };
-      }
-    }
-    return undefined;
-  }
-
-  private eligible(frameworkId: string, role: string, agentId: string, now: number): boolean {
+  eligible(frameworkId: string, role: string, agentId: string, now: number): boolean {
     const f = this.frameworks.get(frameworkId);
     if (f === undefined || !f.active || f.suppressed.has(role)) return false;
     if ((f.filters.get(agentId) ?? -Infinity) > now) return false;
     const constraint = f.offerFilters.get(role);
     return constraint === undefined || constraint(this.facts.get(agentId) ?? { hostname: "", attributes: [] });
-  }
-
-  /** What of `free` may go to `role` in `stage` (see portionFor), if it reaches the minimum allocatable. */
-  private offerable(free: Resource[], role: string, ledger: QuotaLedger | undefined, stage: Stage): Portion | undefined {
-    const portion = portionFor(free, role, ledger, stage);
-    return portion !== undefined && this.meetsMinimum(portion.resources) ? portion : undefined;
-  }
-
-  private meetsMinimum(resources: Resource[]): boolean {
-    if (resources.length === 0) return false;
-    const q = quantitiesOf(resources);
-    return this.minAllocatable.some((min) => [...min].every(([name, n]) => (q.get(name) ?? 0) >= n));
-  }
-}
-
-/**
- * A pass's proposals, one per (agent, framework, role): what stage two
- * offers a framework that stage one already served on the agent joins the
- * same offer, as in Mesos.
- */
-class OfferBatch {
-  readonly list: Allocation[] = [];
-  private readonly byKey = new Map<string, Allocation>();
-
-  add(offer: Allocation): void {
-    const key = `${offer.agentId}\n${offer.frameworkId}\n${offer.role}`;
-    const earlier = this.byKey.get(key);
-    if (earlier === undefined) {
-      this.byKey.set(key, offer);
-      this.list.push(offer);
-    } else {
-      earlier.resources = addResources(earlier.resources, offer.resources);
-    }
   }
 }
 

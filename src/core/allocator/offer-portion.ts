@@ -1,6 +1,5 @@
-import { clone } from "@bufbuild/protobuf";
-import { ResourceSchema, Value_Type, type Resource } from "../../../gen/mesos/v1/mesos_pb.js";
-import { allocatableToRole, isReserved, reservationRole, roundScalar } from "../resources/index.js";
+import { roundScalar } from "../resources/index.js";
+import { isEmptyAmount, type Bag, type Kind } from "./bag.js";
 import type { Quantities, QuotaLedger } from "./quota-ledger.js";
 
 /**
@@ -11,21 +10,28 @@ export type Stage = "guarantees" | "fair";
 
 /** What of an agent's free resources one role is offered, and what of it counts toward quota. */
 export interface Portion {
-  resources: Resource[];
+  resources: Bag;
   /** The unreserved, non-revocable scalars in `resources`. */
   unreserved: Quantities;
 }
 
-/** Unreserved, non-revocable scalars: what quota guarantees, limits and headroom are about. */
-function countsTowardQuota(r: Resource): boolean {
-  return r.type === Value_Type.SCALAR && r.revocable === undefined && !isReserved(r);
+/** Unreserved resources to any role; reserved ones to their role and its descendants. */
+export function allocatableTo(kind: Kind, role: string): boolean {
+  const reserved = kind.reservedTo;
+  return reserved === "*" || reserved === role || (role.length > reserved.length && role.startsWith(reserved) && role[reserved.length] === "/");
 }
 
-function chop(r: Resource, amount: number): Resource {
-  if (amount === r.scalar?.value) return r;
-  const cut = clone(ResourceSchema, r);
-  cut.scalar = { $typeName: "mesos.v1.Value.Scalar", value: amount };
-  return cut;
+/**
+ * Whether stage two could give `role` anything of `free`: a kind that
+ * quota does not cap, or room under both its limits and the headroom. Most
+ * roles at their limits are turned away here without building anything.
+ */
+function mayGetAnything(free: Bag, role: string, ledger: QuotaLedger): boolean {
+  for (const [kind, amount] of free) {
+    if (isEmptyAmount(amount) || !allocatableTo(kind, role)) continue;
+    if (!kind.quota || (ledger.limitRoom(role, kind.name) > 0 && ledger.headroomRoom(kind.name) > 0)) return true;
+  }
+  return false;
 }
 
 /**
@@ -33,44 +39,51 @@ function chop(r: Resource, amount: number): Resource {
  * only the role's own), non-scalar and revocable resources always go along.
  * Unreserved scalars go toward the role's unmet guarantees first (stage one
  * only; within limits but not subject to headroom, so guarantees are met
- * even when the cluster is overcommitted); beyond that they stay within the limits on the role's
- * path and leave the headroom other roles' guarantees need. In stage one the
- * role gets nothing unless some of it goes toward its guarantees. Without a
- * ledger (no quota anywhere) this is all of `free` allocatable to the role.
+ * even when the cluster is overcommitted); beyond that they stay within the
+ * limits on the role's path and leave the headroom other roles' guarantees
+ * need. In stage one the role gets nothing unless some of it goes toward
+ * its guarantees. Without a ledger (no quota anywhere) this is all of
+ * `free` allocatable to the role.
  */
-export function portionFor(free: Resource[], role: string, ledger: QuotaLedger | undefined, stage: Stage): Portion | undefined {
+export function portionFor(free: Bag, role: string, ledger: QuotaLedger | undefined, stage: Stage): Portion | undefined {
   const unreserved: Quantities = new Map();
+  const resources: Bag = new Map();
   if (ledger === undefined) {
-    const resources = free.filter((r) => allocatableToRole(r, role));
+    for (const [kind, amount] of free) if (!isEmptyAmount(amount) && allocatableTo(kind, role)) resources.set(kind, amount);
     return { resources, unreserved };
   }
-  const unmet = stage === "guarantees" ? ledger.unsatisfied(role) : new Map<string, number>();
-  const limitRoom = new Map<string, number>();
-  const headroom = new Map<string, number>();
+  if (stage === "fair" && !mayGetAnything(free, role, ledger)) return { resources: new Map(), unreserved };
+  // Asked for every role on every agent with something free: the maps are
+  // made only once a kind that counts toward quota shows up.
+  let unmet: Quantities | undefined;
+  let limitRoom: Quantities | undefined;
+  let headroom: Quantities | undefined;
   let towardGuarantees = false;
-  const resources: Resource[] = [];
-  for (const r of free) {
-    if (!allocatableToRole(r, role)) continue;
-    if (!countsTowardQuota(r)) {
-      if (stage === "fair" || r.type !== Value_Type.SCALAR || r.revocable !== undefined || reservationRole(r) === role) resources.push(r);
+  for (const [kind, amount] of free) {
+    if (isEmptyAmount(amount) || !allocatableTo(kind, role)) continue;
+    if (!kind.quota) {
+      if (stage === "fair" || !kind.quotaScalar || kind.reservedTo === role) resources.set(kind, amount);
       continue;
     }
-    const amount = r.scalar?.value ?? 0;
-    const room = limitRoom.get(r.name) ?? ledger.limitRoom(role, r.name);
+    const name = kind.name;
+    unmet ??= stage === "guarantees" ? ledger.unsatisfied(role) : new Map<string, number>();
+    limitRoom ??= new Map<string, number>();
+    headroom ??= new Map<string, number>();
+    const room = limitRoom.get(name) ?? ledger.limitRoom(role, name);
     // A guarantee is within the role's own limit (validated), but an
     // ancestor's limit may already be used up by the role's siblings.
-    const guaranteed = Math.max(0, Math.min(amount, unmet.get(r.name) ?? 0, room));
+    const guaranteed = Math.max(0, Math.min(amount as number, unmet.get(name) ?? 0, room));
     if (guaranteed > 0) towardGuarantees = true;
-    unmet.set(r.name, roundScalar((unmet.get(r.name) ?? 0) - guaranteed));
+    unmet.set(name, roundScalar((unmet.get(name) ?? 0) - guaranteed));
     const lRoom = roundScalar(room - guaranteed);
-    const hRoom = headroom.get(r.name) ?? ledger.headroomRoom(r.name);
-    const extra = Math.max(0, Math.min(amount - guaranteed, lRoom, hRoom));
-    limitRoom.set(r.name, roundScalar(lRoom - extra));
-    headroom.set(r.name, roundScalar(hRoom - extra));
+    const hRoom = headroom.get(name) ?? ledger.headroomRoom(name);
+    const extra = Math.max(0, Math.min((amount as number) - guaranteed, lRoom, hRoom));
+    limitRoom.set(name, roundScalar(lRoom - extra));
+    headroom.set(name, roundScalar(hRoom - extra));
     const offered = roundScalar(guaranteed + extra);
     if (offered <= 0) continue;
-    resources.push(chop(r, offered));
-    unreserved.set(r.name, roundScalar((unreserved.get(r.name) ?? 0) + offered));
+    resources.set(kind, offered);
+    unreserved.set(name, roundScalar((unreserved.get(name) ?? 0) + offered));
   }
   if (stage === "guarantees" && !towardGuarantees) return undefined;
   return { resources, unreserved };

@@ -19,7 +19,8 @@ interface Entry {
 const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 const compare = (a: Entry, b: Entry): number => a.share - b.share || byName(a.key, b.key);
 
-function place(list: Entry[], entry: Entry): void {
+/** Where `entry` belongs in the sorted `list` (the first index not before it). */
+function lowerBound(list: Entry[], entry: Entry): number {
   let lo = 0;
   let hi = list.length;
   while (lo < hi) {
@@ -27,21 +28,28 @@ function place(list: Entry[], entry: Entry): void {
     if (compare(list[mid] as Entry, entry) < 0) lo = mid + 1;
     else hi = mid;
   }
-  list.splice(lo, 0, entry);
+  return lo;
 }
 
-function reposition(list: Entry[], key: string, share: number): void {
-  const at = list.findIndex((e) => e.key === key);
+/**
+ * Moves `entry` (in `list`, sorted under its current share) to its place
+ * under `share`. The entry is found by binary search on its old share, so a
+ * pass that charges one framework per agent costs no linear scans.
+ */
+function reposition(list: Entry[], entry: Entry, share: number): void {
+  let at = lowerBound(list, entry);
+  if (list[at] !== entry) at = list.indexOf(entry);
   if (at < 0) return;
-  const [entry] = list.splice(at, 1);
-  if (entry === undefined) return;
+  list.splice(at, 1);
   entry.share = share;
-  place(list, entry);
+  list.splice(lowerBound(list, entry), 0, entry);
 }
 
 export class PassOrder {
   private roleList: Entry[];
   private readonly frameworkLists = new Map<string, Entry[]>();
+  private readonly frameworkEntries = new Map<string, Map<string, Entry>>();
+  private readonly roleEntries = new Map<string, Entry>();
   /** Some role has a parent: order roles over the tree, not as a flat list. */
   private readonly hierarchical: boolean;
 
@@ -53,8 +61,11 @@ export class PassOrder {
   ) {
     this.hierarchical = [...members.keys()].some((role) => role.includes("/"));
     this.roleList = this.hierarchical ? this.treeOrder() : [...members.keys()].map((key) => ({ key, share: roleShare(key) })).sort(compare);
+    if (!this.hierarchical) for (const e of this.roleList) this.roleEntries.set(e.key, e);
     for (const [role, ids] of members) {
-      this.frameworkLists.set(role, ids.map((key) => ({ key, share: frameworkShare(role, key) })).sort(compare));
+      const list = ids.map((key) => ({ key, share: frameworkShare(role, key) })).sort(compare);
+      this.frameworkLists.set(role, list);
+      this.frameworkEntries.set(role, new Map(list.map((e) => [e.key, e])));
     }
   }
 
@@ -71,10 +82,14 @@ export class PassOrder {
   /** `frameworkId` was just given resources in `role`: move both to their new places. */
   charged(role: string, frameworkId: string): void {
     const list = this.frameworkLists.get(role);
-    if (list !== undefined) reposition(list, frameworkId, this.frameworkShare(role, frameworkId));
+    const entry = this.frameworkEntries.get(role)?.get(frameworkId);
+    if (list !== undefined && entry !== undefined) reposition(list, entry, this.frameworkShare(role, frameworkId));
     // In a tree, the charge moves every ancestor too: walk it again.
     if (this.hierarchical) this.roleList = this.treeOrder();
-    else reposition(this.roleList, role, this.roleShare(role));
+    else {
+      const roleEntry = this.roleEntries.get(role);
+      if (roleEntry !== undefined) reposition(this.roleList, roleEntry, this.roleShare(role));
+    }
   }
 
   private treeOrder(): Entry[] {

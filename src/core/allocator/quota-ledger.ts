@@ -46,6 +46,11 @@ export class QuotaLedger {
   private readonly available: Quantities;
   /** Guaranteed roles with no guaranteed ancestor: their shortfalls add up to the required headroom. */
   private readonly topmost: Set<string>;
+  /** Roles whose guarantees are not met yet. */
+  private readonly hungry = new Set<string>();
+  private readonly cappedOut = new Set<string>();
+  /** Per role, the roles on its path (itself first) that have a quota; memoized, asked for every role on every agent. */
+  private readonly quotaPaths = new Map<string, readonly string[]>();
 
   /**
    * `consumedParts` lists, per role, its reservations and its unreserved
@@ -68,11 +73,40 @@ export class QuotaLedger {
     const guaranteed = [...quotas].filter(([, quota]) => quota.guarantees.size > 0).map(([role]) => role);
     this.topmost = new Set(guaranteed.filter((role) => selfAndAncestors(role).slice(1).every((a) => !(quotas.get(a)?.guarantees.size))));
     for (const role of this.topmost) add(this.required, this.unsatisfied(role));
+    for (const role of guaranteed) if (this.unsatisfied(role).size > 0) this.hungry.add(role);
+  }
+
+  private quotaPath(role: string): readonly string[] {
+    let path = this.quotaPaths.get(role);
+    if (path === undefined) {
+      path = selfAndAncestors(role).filter((r) => this.quotas.has(r));
+      this.quotaPaths.set(role, path);
+    }
+    return path;
+  }
+
+  /**
+   * Whether `role` can get no unreserved scalar at all any more: each one
+   * still free somewhere is at its limits or held back for headroom.
+   * Within a pass rooms only shrink, so once true it stays true (memoized).
+   */
+  isCappedOut(role: string): boolean {
+    if (this.cappedOut.has(role)) return true;
+    for (const name of this.available.keys()) {
+      if (this.limitRoom(role, name) > 0 && this.headroomRoom(name) > 0) return false;
+    }
+    this.cappedOut.add(role);
+    return true;
+  }
+
+  /** Whether `role` has guarantees it does not meet yet. */
+  isHungry(role: string): boolean {
+    return this.hungry.has(role);
   }
 
   /** Whether any guarantee is still unmet (stage one has work to do). */
   get anyUnsatisfied(): boolean {
-    return this.required.size > 0;
+    return this.hungry.size > 0;
   }
 
   /** What `role` still lacks to meet its guarantees (empty when met or none). */
@@ -85,7 +119,7 @@ export class QuotaLedger {
   /** How much more of `name` `role` may take under its own and its ancestors' limits. */
   limitRoom(role: string, name: string): number {
     let room = Infinity;
-    for (const r of selfAndAncestors(role)) {
+    for (const r of this.quotaPath(role)) {
       const limit = this.quotas.get(r)?.limits.get(name);
       if (limit !== undefined) room = Math.min(room, limit - (this.consumedByRole.get(r)?.get(name) ?? 0));
     }
@@ -105,7 +139,7 @@ export class QuotaLedger {
   charged(role: string, unreserved: ReadonlyMap<string, number>): void {
     if (unreserved.size === 0) return;
     add(this.available, unreserved, -1);
-    for (const owner of selfAndAncestors(role)) {
+    for (const owner of this.quotaPath(role)) {
       const consumed = this.consumedByRole.get(owner);
       if (consumed === undefined) continue;
       const before = this.topmost.has(owner) ? this.unsatisfied(owner) : undefined;
@@ -114,6 +148,7 @@ export class QuotaLedger {
         add(this.required, before, -1);
         add(this.required, this.unsatisfied(owner));
       }
+      if (this.hungry.has(owner) && this.unsatisfied(owner).size === 0) this.hungry.delete(owner);
     }
   }
 }

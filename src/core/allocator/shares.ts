@@ -1,35 +1,23 @@
-import type { Resource } from "../../../gen/mesos/v1/mesos_pb.js";
-import { Value_Type } from "../../../gen/mesos/v1/mesos_pb.js";
-import { quantitiesOf, reservationRole, roundScalar } from "../resources/index.js";
+import { roundScalar } from "../resources/index.js";
+import { DRF_KINDS, quantityOf, type Bag, type Kind } from "./bag.js";
 
-/** The resource names Dominant Resource Fairness weighs, as Mesos does by default. */
-export const DRF_KINDS: readonly string[] = ["cpus", "mem", "disk", "gpus"];
+export { DRF_KINDS };
 
 type Quantities = Map<string, number>;
 
+function bump(into: Quantities, name: string, n: number): void {
+  const next = roundScalar((into.get(name) ?? 0) + n);
+  if (next === 0) into.delete(name);
+  else into.set(name, next);
+}
+
 function apply(into: Quantities, delta: ReadonlyMap<string, number>, sign: 1 | -1): void {
-  for (const [name, n] of delta) {
-    const next = roundScalar((into.get(name) ?? 0) + sign * n);
-    if (next === 0) into.delete(name);
-    else into.set(name, next);
-  }
+  for (const [name, n] of delta) bump(into, name, sign * n);
 }
 
-/**
- * Scalars that count toward quota, as Mesos counts them: revocable resources
- * never do; reserved ones count for the role they are reserved to.
- */
-function quotaScalars(resources: Resource[], visit: (role: string, name: string, amount: number) => void): void {
-  for (const r of resources) {
-    if (r.type !== Value_Type.SCALAR || r.revocable !== undefined) continue;
-    const amount = r.scalar?.value ?? 0;
-    if (amount !== 0) visit(reservationRole(r), r.name, amount);
-  }
-}
-
-function bump(byRole: Map<string, Quantities>, role: string, name: string, amount: number): void {
+function bumpRole(byRole: Map<string, Quantities>, role: string, name: string, n: number): void {
   const q = byRole.get(role) ?? new Map<string, number>();
-  apply(q, new Map([[name, amount]]), 1);
+  bump(q, name, n);
   if (q.size === 0) byRole.delete(role);
   else byRole.set(role, q);
 }
@@ -45,7 +33,7 @@ function dominant(allocated: ReadonlyMap<string, number> | undefined, totals: Qu
 
 /**
  * Running totals for DRF: the cluster's quantities and what each role, and
- * each framework within a role, holds. Kept incrementally so that sorting
+ * each framework within a role, holds (of counted kinds, see Kind.counted). Kept incrementally so that sorting
  * during a pass costs no walk over every agent. Invariant: each quantity
  * equals the sum of the charges applied to it (rounded to 0.001), and
  * entries that reach zero are dropped.
@@ -62,12 +50,14 @@ export class ShareBook {
   private readonly unreservedHeld: Quantities = new Map();
 
   /** Adds (sign 1) or removes (sign -1) an agent's total from the cluster. */
-  addTotal(resources: Resource[], sign: 1 | -1): void {
-    apply(this.totals, quantitiesOf(resources), sign);
-    quotaScalars(resources, (reserved, name, amount) => {
-      if (reserved === "*") apply(this.unreservedTotal, new Map([[name, amount]]), sign);
-      else bump(this.reservedByRole, reserved, name, sign * amount);
-    });
+  addTotal(resources: Bag, sign: 1 | -1): void {
+    for (const [kind, amount] of resources) {
+      const n = quantityOf(amount);
+      if (n === 0) continue;
+      bump(this.totals, kind.name, sign * n);
+      if (kind.quota) bump(this.unreservedTotal, kind.name, sign * n);
+      else if (kind.quotaScalar) bumpRole(this.reservedByRole, kind.reservedTo, kind.name, sign * n);
+    }
   }
 
   /**
@@ -81,23 +71,20 @@ export class ShareBook {
     return { consumedParts: [...this.reservedByRole, ...this.unreservedByRole], unreservedFree };
   }
 
-  /** Records that `frameworkId`'s holding in `role` went from `before` to `after`. */
-  recharge(role: string, frameworkId: string, before: Resource[], after: Resource[]): void {
+  /** Records that `frameworkId`'s holding in `role` changed by `delta` (quantity per kind). */
+  recharge(role: string, frameworkId: string, delta: ReadonlyMap<Kind, number>): void {
+    if (delta.size === 0) return;
     const roleQ = this.byRole.get(role) ?? new Map<string, number>();
     const frameworks = this.byFramework.get(role) ?? new Map<string, Quantities>();
     const frameworkQ = frameworks.get(frameworkId) ?? new Map<string, number>();
-    for (const q of [roleQ, frameworkQ]) {
-      apply(q, quantitiesOf(before), -1);
-      apply(q, quantitiesOf(after), 1);
+    for (const [kind, n] of delta) {
+      bump(roleQ, kind.name, n);
+      bump(frameworkQ, kind.name, n);
+      if (kind.quota) {
+        bumpRole(this.unreservedByRole, role, kind.name, n);
+        bump(this.unreservedHeld, kind.name, n);
+      }
     }
-    const unreservedDelta = (resources: Resource[], sign: 1 | -1): void =>
-      quotaScalars(resources, (reserved, name, amount) => {
-        if (reserved !== "*") return;
-        bump(this.unreservedByRole, role, name, sign * amount);
-        apply(this.unreservedHeld, new Map([[name, amount]]), sign);
-      });
-    unreservedDelta(before, -1);
-    unreservedDelta(after, 1);
     frameworks.set(frameworkId, frameworkQ);
     this.byRole.set(role, roleQ);
     this.byFramework.set(role, frameworks);

@@ -87,6 +87,25 @@ function checkCapacity(ctx: Ctx, configs: Map<string, QuotaConfig>): string | un
   return undefined;
 }
 
+/**
+ * Quota counts scalars only (Mesos quantities come from scalar resources):
+ * a name the agents advertise as ranges or a set (`ports`, say) could never
+ * be consumed, so a guarantee on it would hold headroom back forever.
+ */
+function checkScalarNames(ctx: Ctx, configs: QuotaConfig[]): string | undefined {
+  const nonScalar = new Map<string, string>([["ports", "RANGES"]]);
+  for (const agent of ctx.state.agents.values()) {
+    for (const r of agent.total) if (r.type !== Value_Type.SCALAR) nonScalar.set(r.name, Value_Type[r.type] ?? String(r.type));
+  }
+  for (const config of configs) {
+    for (const name of [...Object.keys(config.guarantees), ...Object.keys(config.limits)]) {
+      const type = nonScalar.get(name);
+      if (type !== undefined) return `role '${config.role}': quota applies to scalar resources only, and '${name}' is ${type}`;
+    }
+  }
+  return undefined;
+}
+
 /** A child's limit may not exceed its parent's, as in Mesos' role tree. */
 function checkTree(configs: Map<string, QuotaConfig>): string | undefined {
   for (const [role, config] of configs) {
@@ -104,7 +123,8 @@ function checkTree(configs: Map<string, QuotaConfig>): string | undefined {
 /**
  * UPDATE_QUOTA (Mesos 1.9+): all configs apply, or none. A config with
  * neither guarantees nor limits removes the role's quota. Validation as
- * Mesos': each config on its own (role, amounts, guarantees within limits),
+ * Mesos': each config on its own (role, amounts, guarantees within limits,
+ * scalar resource names only),
  * then the tree (children's limits within the parent's, the parent's
  * guarantees covering its children's), then, unless `force`, the total
  * guarantees within the registered agents' capacity. The allocator enforces
@@ -120,6 +140,8 @@ export function updateQuota(ctx: Ctx, call: Call_UpdateQuota | undefined): CallE
     if (seen.has(config.role)) return { code: ErrorCode.INVALID_ARGUMENT, message: `role '${config.role}' appears twice` };
     seen.add(config.role);
   }
+  const scalarProblem = checkScalarNames(ctx, configs);
+  if (scalarProblem !== undefined) return { code: ErrorCode.INVALID_ARGUMENT, message: scalarProblem };
   const next = new Map(ctx.state.quotas);
   for (const config of configs) {
     if (Object.keys(config.limits).length === 0 && Object.keys(config.guarantees).length === 0) next.delete(config.role);

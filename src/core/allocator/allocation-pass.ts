@@ -1,0 +1,177 @@
+import { addResources } from "../resources/index.js";
+import { charge, type AgentEntry } from "./agent-book.js";
+import { isEmptyAmount, isEmptyBag, quantityNamed, type Bag, type KindTable } from "./bag.js";
+import { portionFor, type Portion, type Stage } from "./offer-portion.js";
+import type { PassOrder } from "./pass-order.js";
+import type { QuotaLedger } from "./quota-ledger.js";
+import type { ShareBook } from "./shares.js";
+import type { Allocation } from "./types.js";
+
+/** What a pass needs from the allocator around it. */
+export interface PassContext {
+  readonly agents: ReadonlyMap<string, AgentEntry>;
+  readonly book: ShareBook;
+  readonly kinds: KindTable;
+  readonly minAllocatable: ReadonlyArray<ReadonlyMap<string, number>>;
+  /** Active, unsuppressed in `role`, not filtering the agent, and the agent passes its offer constraints. */
+  eligible(frameworkId: string, role: string, agentId: string, now: number): boolean;
+}
+
+interface Pick {
+  frameworkId: string;
+  role: string;
+}
+
+/**
+ * One allocation pass over some agents, in two stages as in Mesos 1.9+:
+ * stage one offers roles below their quota guarantees resources toward them
+ * (only when some guarantee is unmet), stage two offers what is left by DRF
+ * within limits and headroom. Agents' ledgers, the share book, the DRF
+ * order and the quota ledger are charged as each offer is made, so each
+ * decision sees the ones before it.
+ */
+export function runPass(ctx: PassContext, order: PassOrder, ledger: QuotaLedger | undefined, agentIds: readonly string[], now: number): Allocation[] {
+  return new AllocationPass(ctx, order, ledger, now).run(agentIds);
+}
+
+class AllocationPass {
+  private readonly offers: OfferBatch;
+
+  constructor(
+    private readonly ctx: PassContext,
+    private readonly order: PassOrder,
+    private readonly ledger: QuotaLedger | undefined,
+    private readonly now: number,
+  ) {
+    this.offers = new OfferBatch(ledger !== undefined && ledger.anyUnsatisfied);
+  }
+
+  run(agentIds: readonly string[]): Allocation[] {
+    const ledger = this.ledger;
+    if (ledger !== undefined && ledger.anyUnsatisfied) {
+      for (const agentId of agentIds) {
+        const agent = this.ctx.agents.get(agentId);
+        if (agent !== undefined) this.allocateGuarantees(agentId, agent, ledger);
+      }
+    }
+    for (const agentId of agentIds) {
+      const agent = this.ctx.agents.get(agentId);
+      if (agent !== undefined) this.allocateAgent(agentId, agent);
+    }
+    return this.offers.list;
+  }
+
+  /**
+   * Stage one on one agent: roles below their guarantees, in DRF order, get
+   * resources toward them, each of their frameworks in turn until met.
+   */
+  private allocateGuarantees(agentId: string, agent: AgentEntry, ledger: QuotaLedger): void {
+    const order = this.order;
+    // Mesos sorts once per agent in this stage; the copies also keep the
+    // loops off lists that charging re-sorts.
+    if (!ledger.anyUnsatisfied) return;
+    for (const { key: role } of [...order.roles()]) {
+      if (!ledger.isHungry(role)) continue;
+      if (isEmptyBag(agent.free)) return;
+      for (const { key: frameworkId } of [...order.frameworks(role)]) {
+        if (!ledger.isHungry(role)) break;
+        if (!this.ctx.eligible(frameworkId, role, agentId, this.now)) continue;
+        const portion = portionFor(agent.free, role, ledger, "guarantees");
+        if (portion === undefined || !this.meetsMinimum(portion.resources)) continue;
+        this.offer(agentId, agent, { frameworkId, role }, portion);
+      }
+    }
+  }
+
+  /** Stage two on one agent: its free resources by DRF, possibly to several roles in turn. */
+  private allocateAgent(agentId: string, agent: AgentEntry): void {
+    // Each (framework, role) is served at most once per agent per stage: it
+    // takes everything allocatable to the role, so a second turn has nothing.
+    const served = new Set<string>();
+    while (!isEmptyBag(agent.free)) {
+      const pick = this.pick(agentId, agent.free, served);
+      if (pick === undefined) return;
+      served.add(`${pick.frameworkId}\n${pick.role}`);
+      this.offer(agentId, agent, pick, pick.portion);
+    }
+  }
+
+  private offer(agentId: string, agent: AgentEntry, to: Pick, portion: Portion): void {
+    charge(agent, this.ctx.book, to.frameworkId, to.role, portion.resources, 1);
+    this.ledger?.charged(to.role, portion.unreserved);
+    this.order.charged(to.role, to.frameworkId);
+    this.offers.add({ frameworkId: to.frameworkId, agentId, role: to.role, resources: this.ctx.kinds.resourcesOf(portion.resources, to.role) });
+  }
+
+  /** The next (framework, role) to offer `free` to in stage two, in DRF order, if any. */
+  private pick(agentId: string, free: Bag, served: Set<string>): (Pick & { portion: Portion }) | undefined {
+    const ledger = this.ledger;
+    // Roles at their limits cannot use an agent that has only unreserved scalars left.
+    const onlyQuota = ledger !== undefined && onlyQuotaKinds(free);
+    for (const { key: role } of this.order.roles()) {
+      if (onlyQuota && ledger.isCappedOut(role)) continue;
+      const portion = this.offerable(free, role, "fair");
+      if (portion === undefined) continue;
+      for (const { key: frameworkId } of this.order.frameworks(role)) {
+        if (!served.has(`${frameworkId}\n${role}`) && this.ctx.eligible(frameworkId, role, agentId, this.now)) return { frameworkId, role, portion };
+      }
+    }
+    return undefined;
+  }
+
+  /** What of `free` may go to `role` in `stage` (see portionFor), if it reaches the minimum allocatable. */
+  private offerable(free: Bag, role: string, stage: Stage): Portion | undefined {
+    const portion = portionFor(free, role, this.ledger, stage);
+    return portion !== undefined && this.meetsMinimum(portion.resources) ? portion : undefined;
+  }
+
+  private meetsMinimum(resources: Bag): boolean {
+    if (resources.size === 0) return false;
+    // Called for every role on every agent: no intermediate maps.
+    for (const min of this.ctx.minAllocatable) {
+      let all = true;
+      for (const [name, n] of min) {
+        if (quantityNamed(resources, name) < n) {
+          all = false;
+          break;
+        }
+      }
+      if (all) return true;
+    }
+    return false;
+  }
+}
+
+function onlyQuotaKinds(free: Bag): boolean {
+  for (const [kind, amount] of free) if (!kind.quota && !isEmptyAmount(amount)) return false;
+  return true;
+}
+
+/**
+ * A pass's proposals, one per (agent, framework, role): what stage two
+ * offers a framework that stage one already served on the agent joins the
+ * same offer, as in Mesos.
+ */
+class OfferBatch {
+  readonly list: Allocation[] = [];
+  private readonly byKey = new Map<string, Allocation>();
+
+  /** Without stage one, every (agent, framework, role) is served once: nothing to merge. */
+  constructor(private readonly merging: boolean) {}
+
+  add(offer: Allocation): void {
+    if (!this.merging) {
+      this.list.push(offer);
+      return;
+    }
+    const key = `${offer.agentId}\n${offer.frameworkId}\n${offer.role}`;
+    const earlier = this.byKey.get(key);
+    if (earlier === undefined) {
+      this.byKey.set(key, offer);
+      this.list.push(offer);
+    } else {
+      earlier.resources = addResources(earlier.resources, offer.resources);
+    }
+  }
+}
+

@@ -1,0 +1,286 @@
+import { clone, create } from "@bufbuild/protobuf";
+import {
+  ResourceSchema,
+  Resource_AllocationInfoSchema,
+  Value_RangeSchema,
+  Value_RangesSchema,
+  Value_ScalarSchema,
+  Value_SetSchema,
+  Value_Type,
+  type Resource,
+} from "../../../gen/mesos/v1/mesos_pb.js";
+import { kindKey, reservationRole, roundScalar } from "../resources/index.js";
+
+/**
+ * The allocator's own resource representation. Protobuf Resource messages
+ * are costly to clone and to key (most of a cycle went there), so the
+ * allocator converts them once on the way in, keeps plain numbers, spans
+ * and strings per interned kind, and builds messages only for what it
+ * returns. Arithmetic here matches ../resources/arithmetic.ts exactly
+ * (scalars rounded to 0.001 at every step, ranges merged and sorted, set
+ * items unique and sorted, empty entries dropped, order of first appearance),
+ * so proposals are the same messages as before.
+ */
+
+/** The resource names Dominant Resource Fairness weighs, as Mesos does by default. */
+export const DRF_KINDS: readonly string[] = ["cpus", "mem", "disk", "gpus"];
+
+/** One kind of resource (see kindKey), interned per allocator. */
+export interface Kind {
+  readonly key: string;
+  readonly name: string;
+  readonly type: Value_Type;
+  /** The resource without value or allocation_info, copied for each message built. */
+  readonly template: Resource;
+  /** The innermost reservation role, "*" when unreserved. */
+  readonly reservedTo: string;
+  /** Unreserved, non-revocable scalar: what quota guarantees, limits and headroom are about. */
+  readonly quota: boolean;
+  /** Non-revocable scalar: counts toward consumed quota (reserved or not). */
+  readonly quotaScalar: boolean;
+  /** No reservation, disk, shared, revocable or provider: the template has no sub-messages. */
+  readonly plain: boolean;
+  /**
+   * Whether shares and quota look at this kind's quantity (a scalar, or a
+   * name DRF weighs): holdings of other kinds (ports, sets) need not be
+   * counted, which spares bigint arithmetic on every charge.
+   */
+  readonly counted: boolean;
+}
+
+export interface Span {
+  begin: bigint;
+  end: bigint;
+}
+
+/** A scalar amount, a normalized list of spans, or sorted unique set items. */
+export type Amount = number | readonly Span[] | readonly string[];
+
+/** Kind → amount, in order of first appearance; no empty amounts (except an agent's free bag, see agent-book.ts). */
+export type Bag = Map<Kind, Amount>;
+
+export function isEmptyAmount(a: Amount): boolean {
+  return typeof a === "number" ? a === 0 : a.length === 0;
+}
+
+/** What quantitiesOf counts: the scalar, the number of values in the spans, the number of items. */
+export function quantityOf(a: Amount): number {
+  if (typeof a === "number") return a;
+  if (a.length === 0) return 0;
+  if (typeof a[0] === "string") return a.length;
+  let n = 0;
+  for (const s of a as readonly Span[]) n += Number(s.end - s.begin + 1n);
+  return n;
+}
+
+function normalizeSpans(spans: Span[]): Span[] {
+  const sorted = spans.filter((s) => s.begin <= s.end).sort((a, b) => (a.begin < b.begin ? -1 : a.begin > b.begin ? 1 : 0));
+  const out: Span[] = [];
+  for (const span of sorted) {
+    const last = out.at(-1);
+    if (last !== undefined && span.begin <= last.end + 1n) {
+      if (span.end > last.end) last.end = span.end;
+    } else {
+      out.push({ begin: span.begin, end: span.end });
+    }
+  }
+  return out;
+}
+
+const NO_SPANS: readonly Span[] = Object.freeze([]);
+
+function subtractSpans(a: readonly Span[], b: readonly Span[]): readonly Span[] {
+  // Taking back exactly what is there (a whole offer's ports) is the common case.
+  if (a.length === 1 && b.length === 1 && (b[0] as Span).begin <= (a[0] as Span).begin && (a[0] as Span).end <= (b[0] as Span).end) return NO_SPANS;
+  let spans = a.map((s) => ({ begin: s.begin, end: s.end }));
+  for (const cut of b) {
+    spans = spans.flatMap((s) => {
+      if (cut.end < s.begin || cut.begin > s.end) return [s];
+      const pieces: Span[] = [];
+      if (cut.begin > s.begin) pieces.push({ begin: s.begin, end: cut.begin - 1n });
+      if (cut.end < s.end) pieces.push({ begin: cut.end + 1n, end: s.end });
+      return pieces;
+    });
+  }
+  return spans;
+}
+
+/** `a ± b` for amounts of one kind; a scalar never goes below zero (it is empty instead). */
+export function combine(a: Amount, b: Amount, sign: 1 | -1): Amount {
+  if (typeof a === "number") {
+    const v = roundScalar(a + sign * (b as number));
+    return v > 0 ? v : 0;
+  }
+  const other = b as readonly Span[] | readonly string[];
+  if (a.length === 0 && sign === -1) return a;
+  if (typeof (a[0] ?? other[0]) === "string") {
+    const items = new Set(a as readonly string[]);
+    for (const item of b as readonly string[]) {
+      if (sign === 1) items.add(item);
+      else items.delete(item);
+    }
+    return [...items].sort();
+  }
+  return sign === 1 ? normalizeSpans([...(a as readonly Span[]), ...(b as readonly Span[])]) : subtractSpans(a as readonly Span[], b as readonly Span[]);
+}
+
+/** Whether amount `have` holds all of `want` (same kind). */
+export function containsAmount(have: Amount, want: Amount): boolean {
+  if (typeof have === "number") return have >= (want as number);
+  const wanted = want as readonly Span[] | readonly string[];
+  if (wanted.length === 0) return true;
+  if (typeof wanted[0] === "string") {
+    const items = new Set(have as readonly string[]);
+    return (want as readonly string[]).every((i) => items.has(i));
+  }
+  return (want as readonly Span[]).every((s) => (have as readonly Span[]).some((o) => o.begin <= s.begin && s.end <= o.end));
+}
+
+/** Adds `b` into `into` (mutating it): new kinds are appended, as addResources orders them. */
+export function addInto(into: Bag, b: Bag): void {
+  for (const [kind, amount] of b) {
+    const before = into.get(kind);
+    const after = before === undefined ? amount : combine(before, amount, 1);
+    if (isEmptyAmount(after)) into.delete(kind);
+    else into.set(kind, after);
+  }
+}
+
+/** Takes `b` out of `into` (mutating it); what `b` has beyond `into` is ignored, emptied kinds are dropped. */
+export function subtractFrom(into: Bag, b: Bag): void {
+  for (const [kind, amount] of b) {
+    const before = into.get(kind);
+    if (before === undefined) continue;
+    const after = combine(before, amount, -1);
+    if (isEmptyAmount(after)) into.delete(kind);
+    else into.set(kind, after);
+  }
+}
+
+export function containsBag(superset: Bag, subset: Bag): boolean {
+  for (const [kind, want] of subset) {
+    const have = superset.get(kind);
+    if (have === undefined ? !isEmptyAmount(want) : !containsAmount(have, want)) return false;
+  }
+  return true;
+}
+
+export function isEmptyBag(bag: Bag): boolean {
+  for (const amount of bag.values()) if (!isEmptyAmount(amount)) return false;
+  return true;
+}
+
+/** The amount of `name` summed over its kinds (see quantityOf). */
+export function quantityNamed(bag: Bag, name: string): number {
+  let n = 0;
+  for (const [kind, amount] of bag) if (kind.name === name) n = roundScalar(n + quantityOf(amount));
+  return n;
+}
+
+/** Amounts by name (see quantityOf), as quantitiesOf gives them. */
+export function quantitiesOfBag(bag: Bag): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const [kind, amount] of bag) {
+    const n = quantityOf(amount);
+    if (n !== 0) out.set(kind.name, roundScalar((out.get(kind.name) ?? 0) + n));
+  }
+  return out;
+}
+
+function amountOf(r: Resource): Amount | undefined {
+  switch (r.type) {
+    case Value_Type.SCALAR:
+      return Math.max(0, roundScalar(r.scalar?.value ?? 0));
+    case Value_Type.RANGES:
+      return normalizeSpans((r.ranges?.range ?? []).map((s) => ({ begin: s.begin, end: s.end })));
+    case Value_Type.SET:
+      return [...new Set(r.set?.item ?? [])].sort();
+    default:
+      // TEXT and unknown types carry no quantity; arithmetic drops them.
+      return undefined;
+  }
+}
+
+/**
+ * A fresh message of the kind, without value. A plain kind's template has
+ * no sub-messages, so a shallow copy on the same prototype (which holds
+ * proto2 defaults and so presence, as create() builds it) is a full copy
+ * once its one list is replaced; other kinds are cloned.
+ */
+function copyOf(kind: Kind): Resource {
+  if (!kind.plain) return clone(ResourceSchema, kind.template);
+  const r = Object.assign(Object.create(Object.getPrototypeOf(kind.template) as object) as Resource, kind.template);
+  r.reservations = [];
+  return r;
+}
+
+/** A key that is cheap to compute for plain unreserved resources; undefined when only kindKey will do. */
+function plainKey(r: Resource): string | undefined {
+  if (r.reservations.length > 0 || (r.role !== "" && r.role !== "*") || r.reservation !== undefined) return undefined;
+  if (r.disk !== undefined || r.shared !== undefined || r.revocable !== undefined || r.providerId !== undefined) return undefined;
+  return `${r.name}\u0000${r.type}`;
+}
+
+/**
+ * Interns kinds and converts between Resource messages and bags. One per
+ * allocator: kinds are few (names times reservations), and dropping the
+ * allocator drops them.
+ */
+export class KindTable {
+  private readonly byKey = new Map<string, Kind>();
+  private readonly byPlainKey = new Map<string, Kind>();
+
+  kindOf(r: Resource): Kind {
+    const plain = plainKey(r);
+    const cached = plain === undefined ? undefined : this.byPlainKey.get(plain);
+    if (cached !== undefined) return cached;
+    const template = clone(ResourceSchema, r);
+    template.allocationInfo = undefined;
+    template.scalar = undefined;
+    template.ranges = undefined;
+    template.set = undefined;
+    const key = kindKey(template);
+    let kind = this.byKey.get(key);
+    if (kind === undefined) {
+      const reservedTo = reservationRole(template);
+      const scalar = template.type === Value_Type.SCALAR && template.revocable === undefined;
+      const plainKind = plainKey(template) !== undefined;
+      const counted = template.type === Value_Type.SCALAR || DRF_KINDS.includes(template.name);
+      kind = { key, name: template.name, type: template.type, template, reservedTo, quota: scalar && reservedTo === "*", quotaScalar: scalar, plain: plainKind, counted };
+      this.byKey.set(key, kind);
+    }
+    if (plain !== undefined) this.byPlainKey.set(plain, kind);
+    return kind;
+  }
+
+  /** The resources as a bag, allocation_info ignored (as `unallocated` then addResources). */
+  bagOf(resources: readonly Resource[]): Bag {
+    const bag: Bag = new Map();
+    for (const r of resources) {
+      const amount = amountOf(r);
+      if (amount === undefined) continue;
+      const kind = this.kindOf(r);
+      const before = bag.get(kind);
+      const after = before === undefined ? amount : combine(before, amount, 1);
+      // An empty entry still holds its place, as addResources keeps the first appearance's order until the end.
+      bag.set(kind, after);
+    }
+    for (const [kind, amount] of bag) if (isEmptyAmount(amount)) bag.delete(kind);
+    return bag;
+  }
+
+  /** Resource messages for the bag, with allocation_info.role = `role` when given. */
+  resourcesOf(bag: Bag, role?: string): Resource[] {
+    const out: Resource[] = [];
+    for (const [kind, amount] of bag) {
+      if (isEmptyAmount(amount)) continue;
+      const r = copyOf(kind);
+      if (typeof amount === "number") r.scalar = create(Value_ScalarSchema, { value: amount });
+      else if (kind.type === Value_Type.RANGES) r.ranges = create(Value_RangesSchema, { range: (amount as readonly Span[]).map((s) => create(Value_RangeSchema, s)) });
+      else r.set = create(Value_SetSchema, { item: [...(amount as readonly string[])] });
+      if (role !== undefined) r.allocationInfo = create(Resource_AllocationInfoSchema, { role });
+      out.push(r);
+    }
+    return out;
+  }
+}
