@@ -100,7 +100,7 @@ describe("fencing: a deposed leader cannot write", () => {
     const put = await lease.put("/plateau/election/test").value("{}").exec();
     const fence = { key: "/plateau/election/test", createRevision: put.header.revision, leaseId };
     const fenceFailures: Error[] = [];
-    const registry = await openFencedRegistry({
+    const { store: registry } = await openFencedRegistry({
       client,
       fence,
       key: "/plateau/registry",

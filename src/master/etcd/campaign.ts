@@ -71,9 +71,10 @@ export async function revokeQuietly(lease: Lease, timeoutMs = 2_000): Promise<vo
 /** Resolves when `key` is deleted at or after `fromRevision`; rejects on abort or lease loss. */
 async function waitForDeletion(client: Etcd3, key: Buffer, fromRevision: bigint, lease: TrackedLease, signal: AbortSignal | undefined): Promise<void> {
   const watcher = await client.watch().key(key).startRevision(fromRevision.toString()).create();
-  let cleanup = () => undefined as void;
+  let cleanup = (): void => undefined;
   try {
     await new Promise<void>((resolve, reject) => {
+      watcher.on("error", reject);
       const onAbort = () => reject(signal?.reason instanceof Error ? signal.reason : new Error("campaign aborted"));
       const unsubscribe = lease.onLost((error) => reject(new LeadershipLostError(`the lease was lost while campaigning: ${error.message}`, { cause: error })));
       signal?.addEventListener("abort", onAbort, { once: true });

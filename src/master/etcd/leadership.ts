@@ -70,13 +70,7 @@ export async function startLeadership(options: LeadershipOptions): Promise<Leade
   if (lostError !== undefined) clearInterval(deadlineTimer);
 
   try {
-    watcher = await client.watch().key(fence.key).startRevision(fence.createRevision).create();
-    watcher.on("delete", () => markLost(new LeadershipLostError(`the campaign key ${fence.key} was deleted`)));
-    watcher.on("put", (kv) => {
-      if (kv.create_revision !== fence.createRevision || kv.lease !== fence.leaseId) markLost(new LeadershipLostError(`the campaign key ${fence.key} was replaced`));
-    });
-    if (lostError !== undefined) await watcher.cancel();
-    const registry = await openFencedRegistry({
+    const { store: registry, revision } = await openFencedRegistry({
       client,
       fence,
       key: options.keys.registry,
@@ -84,6 +78,21 @@ export async function startLeadership(options: LeadershipOptions): Promise<Leade
       fenceFailed: markLost,
       transientRetryMs: Math.max(10_000, 3 * ttlSeconds * 1000),
     });
+    // From just after the fenced read that saw the key ours: nothing that
+    // happens to it later is missed, and a history compacted since the key
+    // was created (a standby may wait for hours) does not matter.
+    watcher = await client
+      .watch()
+      .key(fence.key)
+      .startRevision((BigInt(revision) + 1n).toString())
+      .create();
+    watcher.on("delete", () => markLost(new LeadershipLostError(`the campaign key ${fence.key} was deleted`)));
+    watcher.on("put", (kv) => {
+      if (kv.create_revision !== fence.createRevision || kv.lease !== fence.leaseId) markLost(new LeadershipLostError(`the campaign key ${fence.key} was replaced`));
+    });
+    // etcd cancelled the watch: a leader that cannot see its key stands down.
+    watcher.on("error", (error) => markLost(new LeadershipLostError(`lost the watch on the campaign key: ${error.message}`, { cause: error })));
+    if (lostError !== undefined) await watcher.cancel();
     logger.info({ epoch: fence.createRevision, key: fence.key }, "elected leader");
     return {
       epoch: BigInt(fence.createRevision),
