@@ -12,14 +12,22 @@
  *               stopped ──cleanup()──> gone
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { inject } from "vitest";
 
-export const ETCD_BIN = "/usr/bin/etcd";
-export const ETCD_PACKAGE = "etcd-server";
+import { ETCD_BIN, ETCD_PACKAGE, ETCD_UNAVAILABLE } from "../global-setup.js";
+
+export { ETCD_BIN, ETCD_PACKAGE };
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    [ETCD_UNAVAILABLE]: string;
+  }
+}
 
 /**
  * Children still running when the worker exits (a crashed test run, a
@@ -135,6 +143,9 @@ export class EtcdServer {
 
   /** Starts etcd on fresh ports and waits until it answers; `tls` makes it serve TLS to clients with certificates only. */
   static async start(options: { tls?: boolean } = {}): Promise<EtcdServer> {
+    const unavailable = inject(ETCD_UNAVAILABLE);
+    if (unavailable !== undefined) throw new Error(unavailable);
+    if (!existsSync(ETCD_BIN)) throw new Error(`${ETCD_BIN} is missing: install Debian's ${ETCD_PACKAGE} package (apt-get install ${ETCD_PACKAGE})`);
     let lastError: unknown;
     // Another process may take a port between freePort() and etcd's bind.
     for (let attempt = 0; attempt < 3; attempt++) {
