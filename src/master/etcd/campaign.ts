@@ -106,10 +106,13 @@ export async function campaignUntilElected(client: Etcd3, keys: EtcdKeys, info: 
     const put = await client.kv.txn({
       compare: [{ key: Buffer.from(key), target: "Create", result: "Equal", create_revision: 0 }],
       success: [{ request_put: { key: Buffer.from(key), value: encodeMasterInfo(info), lease: lease.id } }],
+      failure: [{ request_range: { key: Buffer.from(key) } }],
     });
-    // Lease ids are unique, so the key can only exist if etcd reused one.
-    if (!put.succeeded) throw new Error(`the campaign key ${key} already exists`);
-    const createRevision = BigInt(put.header.revision);
+    // The key can already exist only if the client retried this very put
+    // after losing the first answer: then it is on our lease, and ours.
+    const existing = put.succeeded ? undefined : put.responses[0]?.response_range.kvs[0];
+    if (!put.succeeded && existing?.lease !== lease.id) throw new Error(`the campaign key ${key} exists on another lease`);
+    const createRevision = BigInt(existing?.create_revision ?? put.header.revision);
     for (;;) {
       signal?.throwIfAborted();
       const lost = lease.lostError();
