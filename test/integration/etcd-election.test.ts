@@ -75,6 +75,21 @@ describe("leader election through etcd", () => {
     expect(seen.filter((id) => id !== undefined)).toEqual(["master-a", "master-b"]);
   });
 
+  it("a watcher keeps following the leader across an etcd restart", async () => {
+    const etcd = await etcds.start();
+    const [a, b, client] = [coordinator(etcd), coordinator(etcd), coordinator(etcd)];
+    const seen: (string | undefined)[] = [];
+    const watch = client.watchLeader((leader) => seen.push(leader?.id));
+    await a.campaign(masterInfo("master-a", 5001));
+    await eventually(() => (seen.at(-1) === "master-a" ? true : undefined), "master-a reported");
+    await etcd.restart();
+    // Whatever became of A's lease in the restart, closing A lets B lead.
+    await a.close();
+    await b.campaign(masterInfo("master-b", 5002));
+    await eventually(() => (seen.at(-1) === "master-b" ? true : undefined), "master-b reported after the restart");
+    watch.close();
+  });
+
   it("a candidate whose campaign is aborted withdraws, and the next one leads", async () => {
     const etcd = await etcds.start();
     const [a, b, c] = [coordinator(etcd), coordinator(etcd), coordinator(etcd)];
