@@ -90,6 +90,19 @@ describe("leader election through etcd", () => {
     watch.close();
   });
 
+  it("works with several endpoints when one of them is down", async () => {
+    const etcd = await etcds.start();
+    const down = await etcds.start();
+    await down.stop();
+    const c = createEtcdCoordinator({ endpoints: [down.endpoint, etcd.endpoint], prefix: "/plateau", electionTtlSeconds: 2, logger: silentLogger() });
+    coordinators.push(c);
+    const leading = await c.campaign(masterInfo("master-a", 5001));
+    for (let i = 1; i <= 5; i++) {
+      expect(await leading.registry.apply({ kind: "update-weights", weights: [{ $typeName: "mesos.v1.WeightInfo", role: `r${i}`, weight: 1 }] })).toBe(true);
+      expect((await c.leader())?.id).toBe("master-a");
+    }
+  });
+
   it("a candidate whose campaign is aborted withdraws, and the next one leads", async () => {
     const etcd = await etcds.start();
     const [a, b, c] = [coordinator(etcd), coordinator(etcd), coordinator(etcd)];
