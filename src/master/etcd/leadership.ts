@@ -7,6 +7,9 @@
  *             ├─ a fenced write refused by etcd                  │
  *             └─ resign()                                        ─┘
  *
+ * On the way out it deletes its campaign key (if still its own) and
+ * revokes the lease, best effort: a standby need not wait out the TTL.
+ *
  * Losing is final: a master that wants to lead again campaigns anew and
  * gets a new epoch.
  */
@@ -15,6 +18,7 @@ import type { Logger } from "../../log.js";
 import type { RegistryStore } from "../registry.js";
 import { revokeQuietly, type Elected } from "./campaign.js";
 import { LeadershipLostError } from "./errors.js";
+import { deleteFenced } from "./fence.js";
 import { openFencedRegistry } from "./fenced-registry.js";
 import type { EtcdKeys } from "./keys.js";
 
@@ -25,7 +29,7 @@ export interface Leadership {
   readonly registry: RegistryStore;
   /** Resolves (never rejects) with why leadership ended; the master must stop acting as leader then. */
   readonly lost: Promise<Error>;
-  /** Gives up leadership: revokes the lease, which deletes the campaign key, so a standby takes over at once. */
+  /** Gives up leadership: deletes the campaign key and revokes the lease, so a standby takes over at once. */
   resign(): Promise<void>;
 }
 
@@ -55,7 +59,7 @@ export async function startLeadership(options: LeadershipOptions): Promise<Leade
     clearInterval(deadlineTimer);
     unsubscribeLease();
     logger.warn({ epoch: fence.createRevision, reason: error.message }, "leadership lost");
-    released = Promise.all([watcher?.cancel(), revokeQuietly(lease.lease)]).then(() => undefined);
+    released = Promise.all([watcher?.cancel(), deleteFenced(client, fence).then(() => revokeQuietly(lease.lease))]).then(() => undefined);
     resolveLost(error);
   };
 
