@@ -74,15 +74,17 @@ function installEtcd(): void {
  * "maybe".
  */
 function mayRunEtcdTests(): boolean {
-  const filters = process.argv.slice(2).filter((a) => !a.startsWith("-") && a !== "run" && a !== "watch");
-  if (filters.length === 0 || !filters.every((f) => existsSync(f))) return true;
+  const filters = process.argv
+    .slice(2)
+    .filter((a) => !a.startsWith("-") && a !== "run" && a !== "watch")
+    .map((f) => ({ f, path: relative(ROOT, resolve(f)) }));
+  // An option's value (--config vitest.config.ts) can look like a path: only
+  // paths under test/ count as filters.
+  if (filters.length === 0 || !filters.every(({ f, path }) => existsSync(f) && path.startsWith("test"))) return true;
   const etcdTests = readdirSync(join(ROOT, "test", "integration"))
     .filter((f) => f.startsWith("etcd-"))
     .map((f) => `test/integration/${f}`);
-  return filters.some((f) => {
-    const path = relative(ROOT, resolve(f));
-    return etcdTests.some((t) => t.includes(path) || path.includes("etcd"));
-  });
+  return filters.some(({ path }) => path.includes("etcd") || etcdTests.some((t) => t.includes(path)));
 }
 
 async function ensureEtcd(): Promise<void> {
