@@ -12,7 +12,7 @@
  *
  * Losing the lease (or an abort) while waiting revokes it and rejects.
  */
-import type { Etcd3, Lease } from "etcd3";
+import type { Etcd3, Lease, Watcher } from "etcd3";
 import type { MasterInfo } from "../../../gen/mesos/v1/mesos_pb.js";
 import { LeadershipLostError } from "./errors.js";
 import type { Fence } from "./fence.js";
@@ -68,6 +68,11 @@ export async function revokeQuietly(lease: Lease, timeoutMs = 2_000): Promise<vo
   await lease.revoke({ deadline: Date.now() + timeoutMs }).catch(() => undefined);
 }
 
+/** Stops a watch; a failure (the client closed, etcd gone) leaves nothing to stop. */
+export async function cancelQuietly(watcher: Watcher | undefined): Promise<void> {
+  await watcher?.cancel().catch(() => undefined);
+}
+
 /** Resolves when `key` is deleted at or after `fromRevision`; rejects on abort or lease loss. */
 async function waitForDeletion(client: Etcd3, key: Buffer, fromRevision: bigint, lease: TrackedLease, signal: AbortSignal | undefined): Promise<void> {
   const watcher = await client.watch().key(key).startRevision(fromRevision.toString()).create();
@@ -87,7 +92,7 @@ async function waitForDeletion(client: Etcd3, key: Buffer, fromRevision: bigint,
     });
   } finally {
     cleanup();
-    await watcher.cancel();
+    await cancelQuietly(watcher);
   }
 }
 

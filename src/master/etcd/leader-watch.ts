@@ -7,6 +7,7 @@
 import type { Etcd3, IKeyValue, Watcher } from "etcd3";
 import type { MasterInfo } from "../../../gen/mesos/v1/mesos_pb.js";
 import type { Logger } from "../../log.js";
+import { cancelQuietly } from "./campaign.js";
 import { decodeMasterInfo, prefixEnd, type EtcdKeys } from "./keys.js";
 
 const RETRY_MS = 1_000;
@@ -66,7 +67,7 @@ export function watchLeader(client: Etcd3, keys: EtcdKeys, logger: Logger, onCha
       .prefix(keys.electionPrefix)
       .create()
       .then((w) => {
-        if (stopped) return void w.cancel();
+        if (stopped) return void cancelQuietly(w);
         watcher = w;
         w.on("put", refresh);
         w.on("delete", refresh);
@@ -93,7 +94,7 @@ export function watchLeader(client: Etcd3, keys: EtcdKeys, logger: Logger, onCha
     close() {
       stopped = true;
       clearTimeout(retry);
-      void watcher?.cancel();
+      void cancelQuietly(watcher);
     },
   };
 }

@@ -16,7 +16,7 @@
 import type { Etcd3, Watcher } from "etcd3";
 import type { Logger } from "../../log.js";
 import type { RegistryStore } from "../registry.js";
-import { revokeQuietly, type Elected } from "./campaign.js";
+import { cancelQuietly, revokeQuietly, type Elected } from "./campaign.js";
 import { LeadershipLostError } from "./errors.js";
 import { deleteFenced } from "./fence.js";
 import { openFencedRegistry } from "./fenced-registry.js";
@@ -59,7 +59,7 @@ export async function startLeadership(options: LeadershipOptions): Promise<Leade
     clearInterval(deadlineTimer);
     unsubscribeLease();
     logger.warn({ epoch: fence.createRevision, reason: error.message }, "leadership lost");
-    released = Promise.all([watcher?.cancel(), deleteFenced(client, fence).then(() => revokeQuietly(lease.lease))]).then(() => undefined);
+    released = Promise.all([cancelQuietly(watcher), deleteFenced(client, fence).then(() => revokeQuietly(lease.lease))]).then(() => undefined);
     resolveLost(error);
   };
 
@@ -96,7 +96,7 @@ export async function startLeadership(options: LeadershipOptions): Promise<Leade
     });
     // etcd cancelled the watch: a leader that cannot see its key stands down.
     watcher.on("error", (error) => markLost(new LeadershipLostError(`lost the watch on the campaign key: ${error.message}`, { cause: error })));
-    if (lostError !== undefined) await watcher.cancel();
+    if (lostError !== undefined) await cancelQuietly(watcher);
     logger.info({ epoch: fence.createRevision, key: fence.key }, "elected leader");
     return {
       epoch: BigInt(fence.createRevision),
