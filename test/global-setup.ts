@@ -4,9 +4,21 @@
  * parallel test files from racing on dpkg's lock.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
-import { ETCD_BIN, ETCD_PACKAGE } from "./helpers/etcd.js";
+import { join, relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { TestProject } from "vitest/node";
+
+// Kept here, not in helpers/etcd.ts: a global setup may not load modules
+// that import vitest, and the harness does.
+/** Debian's path; PLATEAU_ETCD_BIN points elsewhere (an etcd you built, another distribution's). */
+export const ETCD_BIN = process.env.PLATEAU_ETCD_BIN ?? "/usr/bin/etcd";
+export const ETCD_PACKAGE = "etcd-server";
+/** The provided-context key under which setup says why etcd is unavailable. */
+export const ETCD_UNAVAILABLE = "etcdUnavailable";
+
+const ROOT = resolve(fileURLToPath(import.meta.url), "../..");
 
 function run(command: string, args: string[], env: NodeJS.ProcessEnv): { ok: boolean; output: string } {
   const result = spawnSync(command, args, { env: { ...process.env, ...env }, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
@@ -54,8 +66,29 @@ function installEtcd(): void {
   }
 }
 
-export default async function setup(): Promise<void> {
-  if (existsSync(ETCD_BIN)) return;
+/**
+ * Whether this run can include an etcd test. Vitest's positional filters
+ * match file paths by substring; when every filter is an existing path and
+ * none covers an etcd test (`npx vitest run test/unit`), installing would be
+ * wasted time. Anything else (no filter, a name, an option value) counts as
+ * "maybe".
+ */
+function mayRunEtcdTests(): boolean {
+  const filters = process.argv
+    .slice(2)
+    .filter((a) => !a.startsWith("-") && a !== "run" && a !== "watch")
+    .map((f) => ({ f, path: relative(ROOT, resolve(f)) }));
+  // An option's value (--config vitest.config.ts) can look like a path: only
+  // paths under test/ count as filters.
+  if (filters.length === 0 || !filters.every(({ f, path }) => existsSync(f) && path.startsWith("test"))) return true;
+  const etcdTests = readdirSync(join(ROOT, "test", "integration"))
+    .filter((f) => f.startsWith("etcd-"))
+    .map((f) => `test/integration/${f}`);
+  return filters.some(({ path }) => path.includes("etcd") || etcdTests.some((t) => t.includes(path)));
+}
+
+async function ensureEtcd(): Promise<void> {
+  if (process.env.PLATEAU_ETCD_BIN !== undefined) throw new Error(`PLATEAU_ETCD_BIN names ${ETCD_BIN}, which does not exist`);
   if (process.getuid?.() !== 0) {
     throw new Error(`the etcd integration tests need ${ETCD_BIN}: install Debian's ${ETCD_PACKAGE} package (sudo apt-get install ${ETCD_PACKAGE})`);
   }
@@ -67,5 +100,20 @@ export default async function setup(): Promise<void> {
     // nothing of ours uses it.
     const stopped = run("service", ["etcd", "stop"], {});
     if (!stopped.ok) console.warn(`installing ${ETCD_PACKAGE} started a system etcd on 127.0.0.1:2379 that could not be stopped; the tests do not use it:\n${stopped.output}`);
+  }
+}
+
+/**
+ * A missing etcd fails the etcd tests (the harness throws this message when
+ * one starts etcd), not the whole run: unit tests need no etcd.
+ */
+export default async function setup(project: TestProject): Promise<void> {
+  if (existsSync(ETCD_BIN) || !mayRunEtcdTests()) return;
+  try {
+    await ensureEtcd();
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    console.error(message);
+    project.provide(ETCD_UNAVAILABLE, message);
   }
 }

@@ -12,14 +12,22 @@
  *               stopped ──cleanup()──> gone
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { inject } from "vitest";
 
-export const ETCD_BIN = "/usr/bin/etcd";
-export const ETCD_PACKAGE = "etcd-server";
+import { ETCD_BIN, ETCD_PACKAGE, ETCD_UNAVAILABLE } from "../global-setup.js";
+
+export { ETCD_BIN, ETCD_PACKAGE };
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    [ETCD_UNAVAILABLE]: string;
+  }
+}
 
 /**
  * Children still running when the worker exits (a crashed test run, a
@@ -122,39 +130,82 @@ export class EtcdServer {
   /** Set when started with `{ tls: true }`: etcd serves TLS and requires these client certificates. */
   readonly tls: EtcdTestCertificates | undefined;
 
+  /** `name=peerUrl,...` of every member; set before the first launch. */
+  private initialCluster = "";
+
   private constructor(
     readonly clientPort: number,
     readonly peerPort: number,
     /** Holds the data dir and any certificates; removed by cleanup(). */
     readonly rootDir: string,
     tls: boolean,
+    readonly name: string,
   ) {
     this.dataDir = join(rootDir, "data");
     this.tls = tls ? makeTestCertificates(join(rootDir, "certs")) : undefined;
   }
 
-  /** Starts etcd on fresh ports and waits until it answers; `tls` makes it serve TLS to clients with certificates only. */
-  static async start(options: { tls?: boolean } = {}): Promise<EtcdServer> {
+  private get peerUrl(): string {
+    return `http://127.0.0.1:${this.peerPort}`;
+  }
+
+  private static available(): void {
+    const unavailable = inject(ETCD_UNAVAILABLE);
+    if (unavailable !== undefined) throw new Error(unavailable);
+    if (!existsSync(ETCD_BIN)) throw new Error(`${ETCD_BIN} is missing: install Debian's ${ETCD_PACKAGE} package (apt-get install ${ETCD_PACKAGE})`);
+  }
+
+  private static async create(tls: boolean, name: string): Promise<EtcdServer> {
+    const rootDir = mkdtempSync(join(tmpdir(), "plateau-etcd-"));
+    try {
+      return new EtcdServer(await freePort(), await freePort(), rootDir, tls, name);
+    } catch (err) {
+      rmSync(rootDir, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  /**
+   * Starts the members together (a new cluster answers only once a quorum
+   * is up) and waits until each answers. Another process may take a port
+   * between freePort() and etcd's bind: then it all starts over.
+   */
+  private static async launchAll(make: () => Promise<EtcdServer[]>): Promise<EtcdServer[]> {
     let lastError: unknown;
-    // Another process may take a port between freePort() and etcd's bind.
     for (let attempt = 0; attempt < 3; attempt++) {
-      const rootDir = mkdtempSync(join(tmpdir(), "plateau-etcd-"));
-      let server: EtcdServer;
-      try {
-        server = new EtcdServer(await freePort(), await freePort(), rootDir, options.tls === true);
-      } catch (err) {
-        rmSync(rootDir, { recursive: true, force: true });
-        throw err;
-      }
-      try {
-        await server.launch();
-        return server;
-      } catch (err) {
-        lastError = err;
-        await server.cleanup();
-      }
+      const members = await make();
+      const cluster = members.map((m) => `${m.name}=${m.peerUrl}`).join(",");
+      for (const member of members) member.initialCluster = cluster;
+      const launched = await Promise.allSettled(members.map((m) => m.launch()));
+      const failed = launched.find((r) => r.status === "rejected");
+      if (failed === undefined) return members;
+      lastError = failed.reason;
+      await Promise.all(members.map((m) => m.cleanup()));
     }
     throw lastError instanceof Error ? lastError : new Error(String(lastError));
+  }
+
+  /** Starts etcd on fresh ports and waits until it answers; `tls` makes it serve TLS to clients with certificates only. */
+  static async start(options: { tls?: boolean } = {}): Promise<EtcdServer> {
+    EtcdServer.available();
+    const [server] = await EtcdServer.launchAll(async () => [await EtcdServer.create(options.tls === true, "plateau-test")]);
+    if (server === undefined) throw new Error("no etcd started");
+    return server;
+  }
+
+  /** Starts a cluster of `size` members, each on its own ports and data dir. */
+  static async startCluster(size: number): Promise<EtcdServer[]> {
+    EtcdServer.available();
+    return EtcdServer.launchAll(async () => {
+      const members: EtcdServer[] = [];
+      try {
+        for (let i = 0; i < size; i++) members.push(await EtcdServer.create(false, `plateau-test-${i}`));
+      } catch (err) {
+        await Promise.all(members.map((m) => m.cleanup()));
+        throw err;
+      }
+      return members;
+    });
   }
 
   /** host:port, as the etcd client takes it. */
@@ -176,17 +227,19 @@ export class EtcdServer {
   }
 
   private async launch(): Promise<void> {
-    const peerUrl = `http://127.0.0.1:${this.peerPort}`;
     const child = spawn(
       ETCD_BIN,
       [
-        "--name=plateau-test",
+        `--name=${this.name}`,
         `--data-dir=${this.dataDir}`,
         `--listen-client-urls=${this.clientUrl}`,
         `--advertise-client-urls=${this.clientUrl}`,
-        `--listen-peer-urls=${peerUrl}`,
-        `--initial-advertise-peer-urls=${peerUrl}`,
-        `--initial-cluster=plateau-test=${peerUrl}`,
+        `--listen-peer-urls=${this.peerUrl}`,
+        `--initial-advertise-peer-urls=${this.peerUrl}`,
+        `--initial-cluster=${this.initialCluster}`,
+        // A fresh token per cluster, so members of two test clusters can
+        // never join each other even if a port is reused.
+        `--initial-cluster-token=${this.initialCluster}`,
         "--initial-cluster-state=new",
         ...(this.tls === undefined
           ? []
@@ -281,6 +334,12 @@ export class EtcdScope {
     const server = await EtcdServer.start(options);
     this.servers.push(server);
     return server;
+  }
+
+  async startCluster(size: number): Promise<EtcdServer[]> {
+    const members = await EtcdServer.startCluster(size);
+    this.servers.push(...members);
+    return members;
   }
 
   async cleanup(): Promise<void> {

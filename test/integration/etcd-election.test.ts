@@ -75,6 +75,34 @@ describe("leader election through etcd", () => {
     expect(seen.filter((id) => id !== undefined)).toEqual(["master-a", "master-b"]);
   });
 
+  it("a watcher keeps following the leader across an etcd restart", async () => {
+    const etcd = await etcds.start();
+    const [a, b, client] = [coordinator(etcd), coordinator(etcd), coordinator(etcd)];
+    const seen: (string | undefined)[] = [];
+    const watch = client.watchLeader((leader) => seen.push(leader?.id));
+    await a.campaign(masterInfo("master-a", 5001));
+    await eventually(() => (seen.at(-1) === "master-a" ? true : undefined), "master-a reported");
+    await etcd.restart();
+    // Whatever became of A's lease in the restart, closing A lets B lead.
+    await a.close();
+    await b.campaign(masterInfo("master-b", 5002));
+    await eventually(() => (seen.at(-1) === "master-b" ? true : undefined), "master-b reported after the restart");
+    watch.close();
+  });
+
+  it("works with several endpoints when one of them is down", async () => {
+    const etcd = await etcds.start();
+    const down = await etcds.start();
+    await down.stop();
+    const c = createEtcdCoordinator({ endpoints: [down.endpoint, etcd.endpoint], prefix: "/plateau", electionTtlSeconds: 2, logger: silentLogger() });
+    coordinators.push(c);
+    const leading = await c.campaign(masterInfo("master-a", 5001));
+    for (let i = 1; i <= 5; i++) {
+      expect(await leading.registry.apply({ kind: "update-weights", weights: [{ $typeName: "mesos.v1.WeightInfo", role: `r${i}`, weight: 1 }] })).toBe(true);
+      expect((await c.leader())?.id).toBe("master-a");
+    }
+  });
+
   it("a candidate whose campaign is aborted withdraws, and the next one leads", async () => {
     const etcd = await etcds.start();
     const [a, b, c] = [coordinator(etcd), coordinator(etcd), coordinator(etcd)];

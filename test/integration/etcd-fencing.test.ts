@@ -1,3 +1,4 @@
+import { Worker } from "node:worker_threads";
 import { create } from "@bufbuild/protobuf";
 import { Etcd3 } from "etcd3";
 import { afterEach, describe, expect, it } from "vitest";
@@ -15,11 +16,33 @@ const weights = (role: string, weight: number): RegistryOperation => ({ kind: "u
 const roles = (registry: Registry) => registry.weights.map((w) => w.role);
 
 /**
- * Blocks this process's event loop: no timer, keep-alive or socket callback
- * runs, as if the process were stopped with SIGSTOP and continued later.
+ * Blocks this process's event loop, as if it were stopped with SIGSTOP,
+ * until etcd has expired the lease and deleted `key`: no timer, keep-alive
+ * or socket callback of this process runs meanwhile. A worker thread, whose
+ * event loop is its own, asks etcd's JSON gateway and wakes us.
  */
-function freezeFor(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+function freezeUntilDeleted(clientUrl: string, key: string, maxMs: number): void {
+  const flag = new Int32Array(new SharedArrayBuffer(4));
+  const worker = new Worker(
+    `
+    const { workerData } = require("node:worker_threads");
+    const { flag, url, key } = workerData;
+    (async () => {
+      for (;;) {
+        const response = await fetch(url + "/v3/kv/range", { method: "POST", body: JSON.stringify({ key: Buffer.from(key).toString("base64") }) }).catch(() => undefined);
+        const body = response === undefined ? undefined : await response.json().catch(() => undefined);
+        if (body !== undefined && body.kvs === undefined) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      Atomics.store(flag, 0, 1);
+      Atomics.notify(flag, 0);
+    })();
+    `,
+    { eval: true, workerData: { flag, url: clientUrl, key } },
+  );
+  Atomics.wait(flag, 0, 0, maxMs);
+  void worker.terminate();
+  if (Atomics.load(flag, 0) !== 1) throw new Error(`etcd did not delete ${key} within ${maxMs} ms`);
 }
 
 describe("fencing: a deposed leader cannot write", () => {
@@ -44,8 +67,8 @@ describe("fencing: a deposed leader cannot write", () => {
     const value = await operator(etcd).get("/plateau/registry").buffer();
     return value === null ? [] : roles(decodeRegistry(value, "/plateau/registry"));
   };
-  /** The lease of the key that leads, as an operator would find it. */
-  const leaderLease = async (etcd: EtcdServer): Promise<string> => {
+  /** The key that leads and its lease, as an operator would find them. */
+  const leaderKv = async (etcd: EtcdServer) => {
     const response = await operator(etcd).kv.range({
       key: Buffer.from("/plateau/election/"),
       range_end: Buffer.from("/plateau/election0"),
@@ -53,10 +76,12 @@ describe("fencing: a deposed leader cannot write", () => {
       sort_order: "Ascend",
       limit: 1,
     });
-    const lease = response.kvs[0]?.lease;
-    if (lease === undefined) throw new Error("no leader");
-    return lease;
+    const kv = response.kvs[0];
+    if (kv === undefined) throw new Error("no leader");
+    return kv;
   };
+  const leaderLease = async (etcd: EtcdServer): Promise<string> => (await leaderKv(etcd)).lease;
+  const leaderKey = async (etcd: EtcdServer): Promise<string> => (await leaderKv(etcd)).key.toString();
 
   it("when the leader's lease is revoked, its next write is refused, `lost` resolves, and the new leader writes", async () => {
     const etcd = await etcds.start();
@@ -79,11 +104,13 @@ describe("fencing: a deposed leader cannot write", () => {
     const leadingA = await coordinator(etcd).campaign(masterInfo("a"));
     await leadingA.registry.apply(weights("before", 1));
 
-    // Frozen well past the TTL, then the write goes out at once, before any
-    // of A's timers could notice: only etcd's compare stands in its way.
-    freezeFor(TTL * 1000 + 3_000);
+    // Frozen until etcd expired A's lease, then the write goes out at once,
+    // before any of A's timers could notice: only etcd's compare stands in
+    // its way.
+    freezeUntilDeleted(etcd.clientUrl, await leaderKey(etcd), 30_000);
     const write = leadingA.registry.apply(weights("from-a", 1));
     await expect(write).rejects.toBeInstanceOf(LeadershipLostError);
+    await expect(write).rejects.toThrow(/etcd refused the registry write/);
     expect(await leadingA.lost).toBeInstanceOf(LeadershipLostError);
 
     const leadingB = await coordinator(etcd).campaign(masterInfo("b"));
@@ -100,7 +127,7 @@ describe("fencing: a deposed leader cannot write", () => {
     const put = await lease.put("/plateau/election/test").value("{}").exec();
     const fence = { key: "/plateau/election/test", createRevision: put.header.revision, leaseId };
     const fenceFailures: Error[] = [];
-    const registry = await openFencedRegistry({
+    const { store: registry } = await openFencedRegistry({
       client,
       fence,
       key: "/plateau/registry",

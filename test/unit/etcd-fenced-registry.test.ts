@@ -47,7 +47,7 @@ const casFailed = (registry: Registry, modRevision: string) => () => ({ header: 
 const written = (revision: string) => () => ({ header: header(revision), succeeded: true, responses: [] });
 
 const open = (client: Etcd3, lost: Error[] = []) =>
-  openFencedRegistry({ client, fence, key: "/p/registry", isLost: () => undefined, fenceFailed: (e) => lost.push(e), transientRetryMs: 5_000 });
+  openFencedRegistry({ client, fence, key: "/p/registry", isLost: () => undefined, fenceFailed: (e) => lost.push(e), transientRetryMs: 5_000 }).then((o) => o.store);
 
 describe("the fenced registry store", () => {
   it("compares the campaign key's create revision and lease and the registry's mod revision in every write", async () => {

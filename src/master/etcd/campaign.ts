@@ -12,7 +12,7 @@
  *
  * Losing the lease (or an abort) while waiting revokes it and rejects.
  */
-import type { Etcd3, Lease } from "etcd3";
+import type { Etcd3, Lease, Watcher } from "etcd3";
 import type { MasterInfo } from "../../../gen/mesos/v1/mesos_pb.js";
 import { LeadershipLostError } from "./errors.js";
 import type { Fence } from "./fence.js";
@@ -68,12 +68,18 @@ export async function revokeQuietly(lease: Lease, timeoutMs = 2_000): Promise<vo
   await lease.revoke({ deadline: Date.now() + timeoutMs }).catch(() => undefined);
 }
 
+/** Stops a watch; a failure (the client closed, etcd gone) leaves nothing to stop. */
+export async function cancelQuietly(watcher: Watcher | undefined): Promise<void> {
+  await watcher?.cancel().catch(() => undefined);
+}
+
 /** Resolves when `key` is deleted at or after `fromRevision`; rejects on abort or lease loss. */
 async function waitForDeletion(client: Etcd3, key: Buffer, fromRevision: bigint, lease: TrackedLease, signal: AbortSignal | undefined): Promise<void> {
   const watcher = await client.watch().key(key).startRevision(fromRevision.toString()).create();
-  let cleanup = () => undefined as void;
+  let cleanup = (): void => undefined;
   try {
     await new Promise<void>((resolve, reject) => {
+      watcher.on("error", reject);
       const onAbort = () => reject(signal?.reason instanceof Error ? signal.reason : new Error("campaign aborted"));
       const unsubscribe = lease.onLost((error) => reject(new LeadershipLostError(`the lease was lost while campaigning: ${error.message}`, { cause: error })));
       signal?.addEventListener("abort", onAbort, { once: true });
@@ -86,7 +92,7 @@ async function waitForDeletion(client: Etcd3, key: Buffer, fromRevision: bigint,
     });
   } finally {
     cleanup();
-    await watcher.cancel();
+    await cancelQuietly(watcher);
   }
 }
 
@@ -105,10 +111,13 @@ export async function campaignUntilElected(client: Etcd3, keys: EtcdKeys, info: 
     const put = await client.kv.txn({
       compare: [{ key: Buffer.from(key), target: "Create", result: "Equal", create_revision: 0 }],
       success: [{ request_put: { key: Buffer.from(key), value: encodeMasterInfo(info), lease: lease.id } }],
+      failure: [{ request_range: { key: Buffer.from(key) } }],
     });
-    // Lease ids are unique, so the key can only exist if etcd reused one.
-    if (!put.succeeded) throw new Error(`the campaign key ${key} already exists`);
-    const createRevision = BigInt(put.header.revision);
+    // The key can already exist only if the client retried this very put
+    // after losing the first answer: then it is on our lease, and ours.
+    const existing = put.succeeded ? undefined : put.responses[0]?.response_range.kvs[0];
+    if (!put.succeeded && existing?.lease !== lease.id) throw new Error(`the campaign key ${key} exists on another lease`);
+    const createRevision = BigInt(existing?.create_revision ?? put.header.revision);
     for (;;) {
       signal?.throwIfAborted();
       const lost = lease.lostError();

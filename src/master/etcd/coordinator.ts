@@ -3,12 +3,13 @@
  * campaigns for leadership, and through which standbys and clients find the
  * leader. See README.md in this folder for the key layout and failure modes.
  */
-import type { Etcd3, IKeyValue, Watcher } from "etcd3";
+import type { Etcd3 } from "etcd3";
 import type { MasterInfo } from "../../../gen/mesos/v1/mesos_pb.js";
 import type { Logger } from "../../log.js";
 import { campaignUntilElected } from "./campaign.js";
 import { createEtcdClient, type EtcdTlsFiles } from "./client.js";
-import { decodeMasterInfo, etcdKeys, prefixEnd } from "./keys.js";
+import { etcdKeys } from "./keys.js";
+import { decodeLeader, readLeaderKv, watchLeader, type LeaderWatch } from "./leader-watch.js";
 import { startLeadership, type Leadership } from "./leadership.js";
 
 export interface EtcdCoordinatorOptions {
@@ -20,10 +21,6 @@ export interface EtcdCoordinatorOptions {
   readonly electionTtlSeconds: number;
   readonly tls?: EtcdTlsFiles;
   readonly logger: Logger;
-}
-
-export interface LeaderWatch {
-  close(): void;
 }
 
 export interface EtcdCoordinator {
@@ -45,6 +42,8 @@ export interface EtcdCoordinator {
   close(): Promise<void>;
 }
 
+export type { LeaderWatch };
+
 export function createEtcdCoordinator(options: EtcdCoordinatorOptions): EtcdCoordinator {
   if (!Number.isInteger(options.electionTtlSeconds) || options.electionTtlSeconds < 1) {
     throw new Error(`the election TTL must be a whole number of seconds, at least 1 (got ${options.electionTtlSeconds})`);
@@ -57,62 +56,12 @@ export function createEtcdCoordinator(options: EtcdCoordinatorOptions): EtcdCoor
   const watches = new Set<LeaderWatch>();
   let closed = false;
 
-  const leaderKv = async (): Promise<IKeyValue | undefined> => {
-    const response = await client.kv.range({
-      key: Buffer.from(keys.electionPrefix),
-      range_end: prefixEnd(keys.electionPrefix),
-      sort_target: "Create",
-      sort_order: "Ascend",
-      limit: 1,
-    });
-    return response.kvs[0];
-  };
-  const decode = (kv: IKeyValue | undefined) => (kv === undefined ? undefined : decodeMasterInfo(kv.value, kv.key.toString()));
-
-  const watchLeader = (onChange: (leader: MasterInfo | undefined) => void): LeaderWatch => {
-    let stopped = false;
-    let reported: string | null = null;
-    let retry: NodeJS.Timeout | undefined;
-    let chain: Promise<void> = Promise.resolve();
-    // Every event re-reads the leader rather than deducing it from the
-    // event: simpler, and right even after a missed or compacted event.
-    const refresh = (): void => {
-      chain = chain.then(async () => {
-        if (stopped) return;
-        try {
-          const kv = await leaderKv();
-          const id = kv === undefined ? "" : `${kv.key.toString()}@${kv.mod_revision}`;
-          if (stopped || id === reported) return;
-          const leader = decode(kv);
-          reported = id;
-          onChange(leader);
-        } catch (err) {
-          logger.warn({ error: String(err) }, "cannot read the leader from etcd; retrying");
-          clearTimeout(retry);
-          retry = setTimeout(refresh, 1_000);
-        }
-      });
-    };
-    let watcher: Watcher | undefined;
-    const created = client
-      .watch()
-      .prefix(keys.electionPrefix)
-      .create()
-      .then((w) => {
-        watcher = w;
-        w.on("put", refresh);
-        w.on("delete", refresh);
-        w.on("connected", refresh);
-        if (stopped) void w.cancel();
-      })
-      .catch((err: unknown) => logger.warn({ error: String(err) }, "cannot watch the leader in etcd"));
-    refresh();
+  const follow = (onChange: (leader: MasterInfo | undefined) => void): LeaderWatch => {
+    const inner = watchLeader(client, keys, logger, onChange);
     const watch: LeaderWatch = {
       close() {
-        stopped = true;
-        clearTimeout(retry);
+        inner.close();
         watches.delete(watch);
-        void created.then(() => watcher?.cancel());
       },
     };
     watches.add(watch);
@@ -139,9 +88,9 @@ export function createEtcdCoordinator(options: EtcdCoordinatorOptions): EtcdCoor
       }
     },
     async leader() {
-      return decode(await leaderKv());
+      return decodeLeader(await readLeaderKv(client, keys));
     },
-    watchLeader,
+    watchLeader: follow,
     async close() {
       if (closed) return;
       closed = true;

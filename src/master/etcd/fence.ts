@@ -5,7 +5,7 @@
  * paused, revoked, deleted) cannot write even if it still believes it
  * leads: etcd evaluates the compare atomically with the write.
  */
-import type { ICompare, IKeyValue } from "etcd3";
+import type { Etcd3, ICompare, IKeyValue } from "etcd3";
 
 export interface Fence {
   /** The campaign key, `<prefix>/election/<lease id>`. */
@@ -26,4 +26,15 @@ export function fenceCompares(fence: Fence): ICompare[] {
 /** Whether `kv` (the campaign key as read now, undefined if absent) still stands for `fence`. */
 export function fenceHolds(fence: Fence, kv: IKeyValue | undefined): boolean {
   return kv !== undefined && kv.create_revision === fence.createRevision && kv.lease === fence.leaseId;
+}
+
+/**
+ * Deletes the campaign key if it is still this fence's: a standby sees the
+ * leader gone at once. Best effort with a deadline, like the lease revoke
+ * that follows it (which deletes the key too, if this could not).
+ */
+export async function deleteFenced(client: Etcd3, fence: Fence, timeoutMs = 2_000): Promise<void> {
+  await client.kv
+    .txn({ compare: fenceCompares(fence), success: [{ request_delete_range: { key: Buffer.from(fence.key) } }] }, { deadline: Date.now() + timeoutMs })
+    .catch(() => undefined);
 }

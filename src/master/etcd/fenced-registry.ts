@@ -67,18 +67,24 @@ function lostBecause(options: FencedRegistryOptions, what: string): LeadershipLo
 }
 
 /** Reads the registry under the fence: throws LeadershipLostError if leadership is already gone. */
-async function readFenced(options: FencedRegistryOptions): Promise<IKeyValue | undefined> {
+async function readFenced(options: FencedRegistryOptions): Promise<{ stored: IKeyValue | undefined; revision: string }> {
   const key = Buffer.from(options.key);
   const response = await withTransientRetry(options, () =>
     options.client.kv.txn({ compare: fenceCompares(options.fence), success: [{ request_range: { key } }] }),
   );
   if (!response.succeeded) throw lostBecause(options, "registry read");
-  return response.responses[0]?.response_range.kvs[0];
+  return { stored: response.responses[0]?.response_range.kvs[0], revision: response.header.revision };
+}
+
+export interface OpenedRegistry {
+  readonly store: RegistryStore;
+  /** The etcd revision at which the fence was seen to hold and the registry was read. */
+  readonly revision: string;
 }
 
 /** Opens the registry as the leader that `options.fence` describes. */
-export async function openFencedRegistry(options: FencedRegistryOptions): Promise<RegistryStore> {
-  const stored = await readFenced(options);
+export async function openFencedRegistry(options: FencedRegistryOptions): Promise<OpenedRegistry> {
+  const { stored, revision } = await readFenced(options);
   let current: Registry = stored === undefined ? emptyRegistry() : decodeRegistry(stored.value, options.key);
   // 0 is what etcd compares against for a key that does not exist yet.
   let modRevision = stored?.mod_revision ?? "0";
@@ -114,7 +120,7 @@ export async function openFencedRegistry(options: FencedRegistryOptions): Promis
 
   // Operations take effect in call order: each waits for the one before.
   let queue: Promise<unknown> = Promise.resolve();
-  return {
+  const store: RegistryStore = {
     get current() {
       return current;
     },
@@ -125,4 +131,5 @@ export async function openFencedRegistry(options: FencedRegistryOptions): Promis
       return result;
     },
   };
+  return { store, revision };
 }

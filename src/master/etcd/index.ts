@@ -3,3 +3,4 @@ export type { EtcdTlsFiles } from "./client.js";
 export { LeadershipLostError } from "./errors.js";
 export type { Leadership } from "./leadership.js";
 export { parseEtcdUrl, type EtcdUrl } from "./url.js";
+export { createMemoryElection, type MemoryElection } from "./memory-coordinator.js";

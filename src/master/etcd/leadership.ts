@@ -7,14 +7,18 @@
  *             ├─ a fenced write refused by etcd                  │
  *             └─ resign()                                        ─┘
  *
+ * On the way out it deletes its campaign key (if still its own) and
+ * revokes the lease, best effort: a standby need not wait out the TTL.
+ *
  * Losing is final: a master that wants to lead again campaigns anew and
  * gets a new epoch.
  */
 import type { Etcd3, Watcher } from "etcd3";
 import type { Logger } from "../../log.js";
 import type { RegistryStore } from "../registry.js";
-import { revokeQuietly, type Elected } from "./campaign.js";
+import { cancelQuietly, revokeQuietly, type Elected } from "./campaign.js";
 import { LeadershipLostError } from "./errors.js";
+import { deleteFenced } from "./fence.js";
 import { openFencedRegistry } from "./fenced-registry.js";
 import type { EtcdKeys } from "./keys.js";
 
@@ -25,7 +29,7 @@ export interface Leadership {
   readonly registry: RegistryStore;
   /** Resolves (never rejects) with why leadership ended; the master must stop acting as leader then. */
   readonly lost: Promise<Error>;
-  /** Gives up leadership: revokes the lease, which deletes the campaign key, so a standby takes over at once. */
+  /** Gives up leadership: deletes the campaign key and revokes the lease, so a standby takes over at once. */
   resign(): Promise<void>;
 }
 
@@ -55,7 +59,7 @@ export async function startLeadership(options: LeadershipOptions): Promise<Leade
     clearInterval(deadlineTimer);
     unsubscribeLease();
     logger.warn({ epoch: fence.createRevision, reason: error.message }, "leadership lost");
-    released = Promise.all([watcher?.cancel(), revokeQuietly(lease.lease)]).then(() => undefined);
+    released = Promise.all([cancelQuietly(watcher), deleteFenced(client, fence).then(() => revokeQuietly(lease.lease))]).then(() => undefined);
     resolveLost(error);
   };
 
@@ -70,13 +74,7 @@ export async function startLeadership(options: LeadershipOptions): Promise<Leade
   if (lostError !== undefined) clearInterval(deadlineTimer);
 
   try {
-    watcher = await client.watch().key(fence.key).startRevision(fence.createRevision).create();
-    watcher.on("delete", () => markLost(new LeadershipLostError(`the campaign key ${fence.key} was deleted`)));
-    watcher.on("put", (kv) => {
-      if (kv.create_revision !== fence.createRevision || kv.lease !== fence.leaseId) markLost(new LeadershipLostError(`the campaign key ${fence.key} was replaced`));
-    });
-    if (lostError !== undefined) await watcher.cancel();
-    const registry = await openFencedRegistry({
+    const { store: registry, revision } = await openFencedRegistry({
       client,
       fence,
       key: options.keys.registry,
@@ -84,6 +82,21 @@ export async function startLeadership(options: LeadershipOptions): Promise<Leade
       fenceFailed: markLost,
       transientRetryMs: Math.max(10_000, 3 * ttlSeconds * 1000),
     });
+    // From just after the fenced read that saw the key ours: nothing that
+    // happens to it later is missed, and a history compacted since the key
+    // was created (a standby may wait for hours) does not matter.
+    watcher = await client
+      .watch()
+      .key(fence.key)
+      .startRevision((BigInt(revision) + 1n).toString())
+      .create();
+    watcher.on("delete", () => markLost(new LeadershipLostError(`the campaign key ${fence.key} was deleted`)));
+    watcher.on("put", (kv) => {
+      if (kv.create_revision !== fence.createRevision || kv.lease !== fence.leaseId) markLost(new LeadershipLostError(`the campaign key ${fence.key} was replaced`));
+    });
+    // etcd cancelled the watch: a leader that cannot see its key stands down.
+    watcher.on("error", (error) => markLost(new LeadershipLostError(`lost the watch on the campaign key: ${error.message}`, { cause: error })));
+    if (lostError !== undefined) await cancelQuietly(watcher);
     logger.info({ epoch: fence.createRevision, key: fence.key }, "elected leader");
     return {
       epoch: BigInt(fence.createRevision),

@@ -1,0 +1,100 @@
+/**
+ * Follows the leader for standbys and clients: reports the current leader,
+ * then each change. Every event under the election prefix triggers a fresh
+ * read of the lowest campaign key rather than a deduction from the event:
+ * simpler, and right even after a missed event or a compacted history.
+ */
+import type { Etcd3, IKeyValue, Watcher } from "etcd3";
+import type { MasterInfo } from "../../../gen/mesos/v1/mesos_pb.js";
+import type { Logger } from "../../log.js";
+import { cancelQuietly } from "./campaign.js";
+import { decodeMasterInfo, prefixEnd, type EtcdKeys } from "./keys.js";
+
+const RETRY_MS = 1_000;
+
+export interface LeaderWatch {
+  close(): void;
+}
+
+/** The campaign key that leads now (lowest create revision), if any. */
+export async function readLeaderKv(client: Etcd3, keys: EtcdKeys): Promise<IKeyValue | undefined> {
+  const response = await client.kv.range({
+    key: Buffer.from(keys.electionPrefix),
+    range_end: prefixEnd(keys.electionPrefix),
+    sort_target: "Create",
+    sort_order: "Ascend",
+    limit: 1,
+  });
+  return response.kvs[0];
+}
+
+export function decodeLeader(kv: IKeyValue | undefined): MasterInfo | undefined {
+  return kv === undefined ? undefined : decodeMasterInfo(kv.value, kv.key.toString());
+}
+
+export function watchLeader(client: Etcd3, keys: EtcdKeys, logger: Logger, onChange: (leader: MasterInfo | undefined) => void): LeaderWatch {
+  let stopped = false;
+  // What was last reported: the key and its mod revision ("" for no leader).
+  let reported: string | undefined;
+  let retry: NodeJS.Timeout | undefined;
+  let reads: Promise<void> = Promise.resolve();
+  let watcher: Watcher | undefined;
+
+  const later = (what: () => void) => {
+    clearTimeout(retry);
+    retry = setTimeout(what, RETRY_MS);
+  };
+  // Reads run one after another, so reports come in order and never overlap.
+  const refresh = (): void => {
+    reads = reads.then(async () => {
+      if (stopped) return;
+      try {
+        const kv = await readLeaderKv(client, keys);
+        const id = kv === undefined ? "" : `${kv.key.toString()}@${kv.mod_revision}`;
+        if (stopped || id === reported) return;
+        const leader = decodeLeader(kv);
+        reported = id;
+        onChange(leader);
+      } catch (err) {
+        logger.warn({ error: String(err) }, "cannot read the leader from etcd; retrying");
+        later(refresh);
+      }
+    });
+  };
+  const startWatching = (): void => {
+    client
+      .watch()
+      .prefix(keys.electionPrefix)
+      .create()
+      .then((w) => {
+        if (stopped) return void cancelQuietly(w);
+        watcher = w;
+        w.on("put", refresh);
+        w.on("delete", refresh);
+        // After a reconnect, events may have been coalesced: read again.
+        w.on("connected", refresh);
+        // etcd cancelled the watch: start another and catch up with a read.
+        w.on("error", (error) => {
+          logger.warn({ error: String(error) }, "the leader watch was cancelled; watching again");
+          watcher = undefined;
+          later(() => {
+            startWatching();
+            refresh();
+          });
+        });
+      })
+      .catch((err: unknown) => {
+        logger.warn({ error: String(err) }, "cannot watch the leader in etcd; retrying");
+        later(startWatching);
+      });
+  };
+  startWatching();
+  refresh();
+  return {
+    close() {
+      stopped = true;
+      clearTimeout(retry);
+      void cancelQuietly(watcher);
+    },
+  };
+}
