@@ -1,11 +1,11 @@
 /**
  * The allocator benchmarks alone, without the process-spawning sections of
  * `npm run bench`: `node --expose-gc --import tsx bench/allocator-main.ts
- * [decline|mix|quota|AGENTSxFRAMEWORKS ...]` (all of them by default).
+ * [decline|mix|quota|nested|AGENTSxFRAMEWORKS ...]` (all of them by default).
  * Prints the figures as JSON; writes no results.
  */
 import { ALLOCATOR_SIZES, runAllocatorBench } from "./allocator-bench.js";
-import { runMixCase, runQuotaCase } from "./allocator-scenarios.js";
+import { runMixCase, runNestedCase, runQuotaCase } from "./allocator-scenarios.js";
 
 const args = process.argv.slice(2);
 const sizes = args
@@ -20,4 +20,5 @@ const out: Record<string, unknown> = {};
 if (all || args.includes("decline") || sizes.length > 0) out.decline = await runAllocatorBench(sizes.length > 0 ? sizes : ALLOCATOR_SIZES);
 if (all || args.includes("mix")) out.mix = runMixCase(10_000);
 if (all || args.includes("quota")) out.quota = runQuotaCase();
+if (all || args.includes("nested")) out.nested = runNestedCase();
 process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);

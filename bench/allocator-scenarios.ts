@@ -173,3 +173,41 @@ export function runQuotaCase(small = 2_500, large = 500): QuotaFigures {
   const rolesSatisfied = roles.filter(([role, quota]) => (cpusByRole.get(role) ?? 0) >= (quota.get("cpus") ?? 0)).length;
   return { agents, roles: roles.length, frameworks: roles.length, allocations: first.length, firstCycleMs, secondCycleMs, rolesSatisfied };
 }
+
+export interface NestedFigures {
+  agents: number;
+  roles: number;
+  cycleMs: number;
+  cycleCpuMs: number;
+  offersPerCycle: number;
+}
+
+/**
+ * DeclineOffers over a role tree: 100 frameworks, each in its own role
+ * `teamT/svcS` under 10 parents, so hierarchical DRF re-orders the tree
+ * after every offer. Mean of the cycles after the first.
+ */
+export function runNestedCase(agents = 10_000, roles = 100): NestedFigures {
+  const allocator = createAllocator();
+  const total = parseResources(AGENT_SHAPE);
+  for (let i = 0; i < agents; i++) allocator.addAgent(`agent-${i}`, total);
+  for (let r = 0; r < roles; r++) allocator.addFramework(`framework-${r}`, { roles: [`team${r % 10}/svc${r}`] });
+  let ms = 0;
+  let cpuMs = 0;
+  let offers = 0;
+  const cycles = 4;
+  for (let c = 0; c <= cycles; c++) {
+    const now = c * 1000;
+    const start = performance.now();
+    const cpu = process.cpuUsage();
+    const batch = allocator.allocate(now);
+    const used = process.cpuUsage(cpu);
+    if (c > 0) {
+      ms += performance.now() - start;
+      cpuMs += (used.user + used.system) / 1000;
+      offers += batch.length;
+    }
+    for (const o of batch) allocator.recoverResources(o.frameworkId, o.agentId, o.resources, { refuseSeconds: 1_000_000, now });
+  }
+  return { agents, roles, cycleMs: ms / cycles, cycleCpuMs: cpuMs / cycles, offersPerCycle: Math.round(offers / cycles) };
+}

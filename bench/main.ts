@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { ROOT } from "../test/helpers/processes.js";
 import { describeMachine, formatSection, formatTable, prependResults, type Row } from "./report.js";
 import { AGENT_SHAPE, runAllocatorBench } from "./allocator-bench.js";
-import { MIX_ROLES, runMixCase, runQuotaCase, type MixFigures, type QuotaFigures } from "./allocator-scenarios.js";
+import { MIX_ROLES, runMixCase, runNestedCase, runQuotaCase, type MixFigures, type NestedFigures, type QuotaFigures } from "./allocator-scenarios.js";
 import { runStreamBench, STREAM_LIMITS, type StreamFigures, type StreamResults } from "./stream-bench.js";
 import {
   AGENT_RESOURCES,
@@ -198,6 +198,13 @@ function quotaRows(result: QuotaFigures | string): Row[] {
   ];
 }
 
+function nestedRows(result: NestedFigures | string): Row[] {
+  const figure = "allocator cycle, role tree, 10,000 agents × 100 roles";
+  const method = "DeclineOffers shape with each of 100 frameworks in its own role `teamT/svcS` under 10 parents (hierarchical DRF); mean of the cycles after the first";
+  if (typeof result === "string") return [failed(figure, "", method, result)];
+  return [{ figure, value: `${fmt(result.cycleMs)} ms, CPU ${fmt(result.cycleCpuMs)} ms (${fmt(result.offersPerCycle)} offers)`, target: "", met: undefined, method }];
+}
+
 function notesOf(throughput: ThroughputResult | string, memory: MemoryResult | string): string[] {
   const notes: string[] = [...failures];
   if (typeof throughput !== "string") {
@@ -239,6 +246,7 @@ async function main(): Promise<void> {
   const allocator = await section("allocator (DeclineOffers shape)", () => runAllocatorBench());
   const mix = await section("allocator (mixed workload)", async () => runMixCase(10_000));
   const quota = await section("allocator (quota shape)", async () => runQuotaCase());
+  const nested = await section("allocator (role tree)", async () => runNestedCase());
 
   const rows = [
     ...streamRows("bare echo", "connect-node http2 echo in a child process", streams.bare),
@@ -249,6 +257,7 @@ async function main(): Promise<void> {
     ...allocatorRows(allocator),
     ...mixRows(mix),
     ...quotaRows(quota),
+    ...nestedRows(nested),
   ];
   const notes = notesOf(throughput, memory);
   process.stdout.write(`\nPlateau benchmarks, ${date.toISOString()}\n`);

@@ -115,6 +115,8 @@ describe("master: UPDATE_QUOTA validation", () => {
     const tooMuch = refused(updateQuota(h, [{ role: "eng", guarantees: { cpus: 2 } }, { role: "eng/web", guarantees: { cpus: 1 } }, { role: "eng/api", guarantees: { cpus: 2 } }]));
     expect(tooMuch?.message).toMatch(/children's guarantees \(3 cpus\)/);
     expect(refused(updateQuota(h, [{ role: "eng", guarantees: { cpus: 3 } }, { role: "eng/web", guarantees: { cpus: 1 } }, { role: "eng/api", guarantees: { cpus: 2 } }]))).toBeUndefined();
+    // Fixed-point sums, as Mesos' scalars: 0.1 + 0.2 fits in 0.3.
+    expect(refused(updateQuota(h, [{ role: "ops", guarantees: { cpus: 0.3 } }, { role: "ops/a", guarantees: { cpus: 0.1 } }, { role: "ops/b", guarantees: { cpus: 0.2 } }]))).toBeUndefined();
   });
 
   it("refuses quota on resources that are not scalars", () => {

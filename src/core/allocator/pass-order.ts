@@ -8,7 +8,7 @@
  * fraction of the cost of sorting every framework for every agent.
  */
 
-import { hierarchicalRoleOrder } from "./role-tree.js";
+import { buildRoleTree, RoleTreeOrder } from "./role-tree.js";
 
 interface Entry {
   key: string;
@@ -52,6 +52,7 @@ export class PassOrder {
   private readonly roleEntries = new Map<string, Entry>();
   /** Some role has a parent: order roles over the tree, not as a flat list. */
   private readonly hierarchical: boolean;
+  private readonly tree: RoleTreeOrder | undefined;
 
   constructor(
     private readonly members: Map<string, string[]>,
@@ -60,6 +61,7 @@ export class PassOrder {
     private readonly subtreeShare: (role: string) => number = roleShare,
   ) {
     this.hierarchical = [...members.keys()].some((role) => role.includes("/"));
+    this.tree = this.hierarchical ? new RoleTreeOrder(buildRoleTree(members.keys()), { subtree: subtreeShare, own: roleShare }) : undefined;
     this.roleList = this.hierarchical ? this.treeOrder() : [...members.keys()].map((key) => ({ key, share: roleShare(key) })).sort(compare);
     if (!this.hierarchical) for (const e of this.roleList) this.roleEntries.set(e.key, e);
     for (const [role, ids] of members) {
@@ -85,15 +87,24 @@ export class PassOrder {
     const entry = this.frameworkEntries.get(role)?.get(frameworkId);
     if (list !== undefined && entry !== undefined) reposition(list, entry, this.frameworkShare(role, frameworkId));
     // In a tree, the charge moves every ancestor too: walk it again.
-    if (this.hierarchical) this.roleList = this.treeOrder();
-    else {
+    if (this.tree !== undefined) {
+      this.tree.charged(role);
+      this.roleList = this.treeOrder();
+    } else {
       const roleEntry = this.roleEntries.get(role);
       if (roleEntry !== undefined) reposition(this.roleList, roleEntry, this.roleShare(role));
     }
   }
 
   private treeOrder(): Entry[] {
-    const order = hierarchicalRoleOrder(this.members.keys(), { subtree: this.subtreeShare, own: this.roleShare });
-    return order.map((key) => ({ key, share: 0 }));
+    // Entries are reused: this runs after every offer in a tree.
+    return (this.tree?.roles() ?? []).map((key) => {
+      let entry = this.roleEntries.get(key);
+      if (entry === undefined) {
+        entry = { key, share: 0 };
+        this.roleEntries.set(key, entry);
+      }
+      return entry;
+    });
   }
 }

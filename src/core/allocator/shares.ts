@@ -1,9 +1,12 @@
 import { roundScalar } from "../resources/index.js";
 import { DRF_KINDS, quantityOf, type Bag, type Kind } from "./bag.js";
+import { selfAndAncestors } from "./limits.js";
 
 export { DRF_KINDS };
 
 type Quantities = Map<string, number>;
+
+const EMPTY: ReadonlyMap<string, number> = new Map();
 
 function bump(into: Quantities, name: string, n: number): void {
   const next = roundScalar((into.get(name) ?? 0) + n);
@@ -42,6 +45,12 @@ export class ShareBook {
   private readonly totals: Quantities = new Map();
   private readonly byRole = new Map<string, Quantities>();
   private readonly byFramework = new Map<string, Map<string, Quantities>>();
+  /**
+   * What each node of the role tree and everything below it holds, kept
+   * with every charge: hierarchical DRF re-orders the tree after each offer
+   * and would otherwise sum every role for every node.
+   */
+  private readonly bySubtree = new Map<string, Quantities>();
   /** Reserved scalars in the cluster by the role they are reserved to, allocated or not. */
   private readonly reservedByRole = new Map<string, Quantities>();
   /** Unreserved scalars: the cluster's, and those held, per role and in all. */
@@ -77,9 +86,11 @@ export class ShareBook {
     const roleQ = this.byRole.get(role) ?? new Map<string, number>();
     const frameworks = this.byFramework.get(role) ?? new Map<string, Quantities>();
     const frameworkQ = frameworks.get(frameworkId) ?? new Map<string, number>();
+    const nodes = selfAndAncestors(role);
     for (const [kind, n] of delta) {
       bump(roleQ, kind.name, n);
       bump(frameworkQ, kind.name, n);
+      for (const node of nodes) bumpRole(this.bySubtree, node, kind.name, n);
       if (kind.quota) {
         bumpRole(this.unreservedByRole, role, kind.name, n);
         bump(this.unreservedHeld, kind.name, n);
@@ -108,11 +119,7 @@ export class ShareBook {
 
   /** What `role` and its sub-roles hold, by resource name. */
   subtreeQuantities(role: string): ReadonlyMap<string, number> {
-    const sum: Quantities = new Map();
-    for (const [held, q] of this.byRole) {
-      if (held === role || held.startsWith(`${role}/`)) apply(sum, q, 1);
-    }
-    return sum;
+    return this.bySubtree.get(role) ?? EMPTY;
   }
 
   /** The framework's dominant share of what it holds in `role`. */

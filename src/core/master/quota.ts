@@ -50,7 +50,7 @@ function checkGuaranteeTree(configs: Map<string, QuotaConfig>): string | undefin
       const parent = path[i - 1] as string;
       const child = path[i] as string;
       const sum = childSums.get(parent) ?? new Map<string, number>();
-      if (child === role) for (const [name, n] of amounts(config.guarantees)) sum.set(name, (sum.get(name) ?? 0) + n);
+      if (child === role) for (const [name, n] of amounts(config.guarantees)) sum.set(name, roundScalar((sum.get(name) ?? 0) + n));
       childSums.set(parent, sum);
     }
   }
