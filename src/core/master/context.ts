@@ -68,7 +68,7 @@ export interface MasterState {
   goneAgents: Map<string, Millis>;
   /** Resource operations sent to agents and not yet answered, by uuid. */
   operations: Map<string, PendingOperation>;
-  /** Quota by role (limits only are applied so far). */
+  /** Quota by role, as UPDATE_QUOTA set it (guarantees and limits). */
   quotas: Map<string, QuotaConfig>;
   startedAt: Millis;
 }
