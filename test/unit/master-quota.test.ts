@@ -135,4 +135,21 @@ describe("master: UPDATE_QUOTA validation", () => {
     expect(refused(updateQuota(h, [{ role: "eng/../x", guarantees: { cpus: 1 } }]))?.message).toMatch(/invalid role/);
     expect(refused(updateQuota(h, [{ role: "*", guarantees: { cpus: 1 } }]))?.message).toMatch(/'\*'/);
   });
+
+  it("rescinds outstanding offers when quota changes, so the new limits apply at once", () => {
+    const h = new MasterHarness();
+    h.registerAgent("agent-1", "cpus:8;mem:4096");
+    h.subscribe("sched", { roles: ["web"], capabilities: [{ type: 6 /* MULTI_ROLE */ }] });
+    h.allocate();
+    const first = h.schedulerEvents("sched").flatMap((e) => e.offers?.offers ?? [])[0];
+    const effects = h.core.operate(
+      create(OperatorCallSchema, { type: OperatorCallType.UPDATE_QUOTA, updateQuota: { quotaConfigs: [{ role: "web", limits: toScalars({ cpus: 2 }) }] } }),
+      h.now,
+    ).effects;
+    h.apply(effects);
+    expect(h.schedulerEvents("sched").some((e) => e.rescind?.offerId?.value === first?.id?.value)).toBe(true);
+    h.allocate();
+    const next = h.schedulerEvents("sched").flatMap((e) => e.offers?.offers ?? []).at(-1);
+    expect(next?.resources.find((r) => r.name === "cpus")?.scalar?.value).toBe(2);
+  });
 });

@@ -11,6 +11,7 @@ import { addResources, reservationRole, unallocated } from "../resources/index.j
 import { validateWeight } from "../allocator/index.js";
 import { operatorResourceOperation } from "./operations.js";
 import { markAgentGone } from "./agents.js";
+import { rescindOffers } from "./offers.js";
 import { requestAllocation, type Ctx } from "./context.js";
 import { quotaConfigs, updateQuota } from "./quota.js";
 import { ErrorCode, type CallError } from "./events.js";
@@ -127,6 +128,11 @@ export function operatorCall(ctx: Ctx, call: OperatorCall): Response | CallError
       const error = updateQuota(ctx, call.updateQuota);
       if (error !== undefined) return error;
       ctx.out.push({ kind: "persist", operation: { kind: "update-quota", configs: call.updateQuota?.quotaConfigs ?? [] } });
+      // Outstanding offers were made under the old quota: take them back so the
+      // next pass can meet new guarantees and respect new limits (Mesos, too,
+      // rescinds whole agents' offers rather than work out the least).
+      rescindOffers(ctx, [...ctx.state.offers.keys()]);
+      requestAllocation(ctx);
       return r({ type: Response_Type.UNKNOWN });
     }
     case OperatorCallType.GET_QUOTA:
