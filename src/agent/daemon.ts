@@ -15,7 +15,7 @@
  * to the returned AgentDaemon, whose close() stops and awaits each.
  */
 import { randomUUID } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { create, fromJson, toJson, type JsonValue } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
@@ -28,6 +28,7 @@ import { createAgentCore, type AgentEffect, type VolumeLink } from "../core/agen
 import { applyCheckpointed, parseAttributes } from "../core/resources/index.js";
 import { createAgentGateway } from "../gateway/agent-gateway.js";
 import { createLogger, type Logger } from "../log.js";
+import { writeFileDurably } from "../util/durable-file.js";
 import { createServer } from "../transport/server.js";
 import { VERSION } from "../version.js";
 import { createContainerizer } from "./containerizer.js";
@@ -49,12 +50,9 @@ function loadAgentId(workDir: string): string | undefined {
   return existsSync(file) ? readFileSync(file, "utf8").trim() || undefined : undefined;
 }
 
-/** Written to a temporary file and renamed, so a crash never leaves half an id. */
+/** Durably: a crash never leaves half an id. */
 function saveAgentId(workDir: string, id: string): void {
-  mkdirSync(join(workDir, "meta"), { recursive: true });
-  const file = join(workDir, "meta", "agent_id");
-  writeFileSync(`${file}.tmp`, `${id}\n`);
-  renameSync(`${file}.tmp`, file);
+  writeFileDurably(join(workDir, "meta", "agent_id"), `${id}\n`);
 }
 
 const CHECKPOINTED_RESOURCES = ["meta", "resources.json"];
@@ -68,12 +66,9 @@ function loadCheckpointedResources(workDir: string): Resource[] {
   return parsed.map((r: JsonValue) => fromJson(ResourceSchema, r));
 }
 
-/** Written to a temporary file and renamed, so a crash leaves the old checkpoint or the new one. */
+/** Durably, before the master hears the operation finished: a crash leaves the old checkpoint or the new one. */
 function saveCheckpointedResources(workDir: string, resources: Resource[]): void {
-  const file = join(workDir, ...CHECKPOINTED_RESOURCES);
-  mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(`${file}.tmp`, `${JSON.stringify(resources.map((r) => toJson(ResourceSchema, r)), null, 2)}\n`);
-  renameSync(`${file}.tmp`, file);
+  writeFileDurably(join(workDir, ...CHECKPOINTED_RESOURCES), `${JSON.stringify(resources.map((r) => toJson(ResourceSchema, r)), null, 2)}\n`);
 }
 
 /** Makes each volume appear at its container path inside the sandbox. */
@@ -194,7 +189,13 @@ export async function startAgent(options: AgentOptions, logger: Logger = createL
           break;
         }
         case "checkpoint-resources":
-          saveCheckpointedResources(options.workDir, effect.checkpointed);
+          try {
+            saveCheckpointedResources(options.workDir, effect.checkpointed);
+          } catch (err) {
+            // The master re-syncs this agent after the failure it is about to
+            // hear of; the next registration sends what is in memory.
+            logger.error({ error: String(err) }, "could not checkpoint the agent's resources");
+          }
           break;
       }
     }
@@ -232,12 +233,22 @@ export async function startAgent(options: AgentOptions, logger: Logger = createL
   const onMasterEvent = (response: ConnectResponse): void => {
     const now = Date.now();
     if (response.event.case === "error") {
+      if (response.event.value.fatal) {
+        // Refused for good (e.g. marked gone by the operator): trying again cannot help.
+        logger.error({ error: response.event.value.message }, "the master refuses this agent for good; no longer connecting");
+        stopped = true;
+        void master?.close();
+        return;
+      }
       logger.warn({ error: response.event.value.message }, "master refused a call");
       return;
     }
     if (response.event.case !== "agent") return;
     // A deposed master (an older epoch than one already seen) gives no orders.
     const epoch = response.event.value.leaderEpoch;
+    // Registered comes from the master this agent just registered with: its
+    // epoch is the baseline (epochs restart when a registry is started anew).
+    if (response.event.value.event.case === "registered") leaderEpoch = epoch;
     if (epoch < leaderEpoch) {
       logger.warn({ epoch: String(epoch), current: String(leaderEpoch) }, "ignoring an event from a master that no longer leads");
       return;

@@ -77,7 +77,10 @@ function flagsOf(options: MasterOptions): Record<string, string> {
 
 /** host:port of a master, as clients dial it. */
 export function masterAddress(info: MasterInfo): string {
-  return `${info.address?.ip || info.hostname}:${info.address?.port ?? info.port}`;
+  const ip = info.address?.ip ?? "";
+  // A wildcard bind address names no host a client could dial.
+  const host = ip === "" || ip === "0.0.0.0" || ip === "::" ? info.hostname : ip;
+  return `${host}:${info.address?.port ?? info.port}`;
 }
 
 /** The trailer (gRPC) or header naming the leader when a standby refuses a call. */
@@ -153,22 +156,35 @@ function lead(options: MasterOptions, info: MasterInfo, term: Term, logger: Logg
   // or event gets ahead of a change that is not stored yet.
   let writes: Promise<void> = Promise.resolve();
   let batchesWaiting = 0;
+  /** The first registry write of this term that failed; the term is over then. */
+  let failure: unknown;
   const submit = (effects: Effect[]): Promise<void> => {
-    if (stopped) return Promise.reject(new ConnectError("This master no longer leads", Code.Unavailable));
+    if (stopped || failure !== undefined) return Promise.reject(new ConnectError("This master no longer leads", Code.Unavailable));
     if (batchesWaiting === 0 && !effects.some((e) => e.kind === "persist")) {
       sessions.apply(stamp(effects));
       return Promise.resolve();
     }
     batchesWaiting++;
     const done = writes.then(async () => {
-      for (const effect of effects) if (effect.kind === "persist") await term.registry.apply(effect.operation);
-      if (!stopped) sessions.apply(stamp(effects));
+      // Once a write failed (or the term ended), nothing queued behind it may
+      // be written or sent: it could depend on the change that was not stored.
+      for (const effect of effects) {
+        if (stopped || failure !== undefined) throw failure ?? new ConnectError("This master no longer leads", Code.Unavailable);
+        if (effect.kind === "persist") await term.registry.apply(effect.operation);
+      }
+      if (stopped || failure !== undefined) throw failure ?? new ConnectError("This master no longer leads", Code.Unavailable);
+      sessions.apply(stamp(effects));
     });
     writes = done.then(
       () => {
         batchesWaiting--;
       },
-      (err: unknown) => onRegistryFailure(err),
+      (err: unknown) => {
+        batchesWaiting--;
+        if (failure !== undefined || stopped) return;
+        failure = err;
+        onRegistryFailure(err);
+      },
     );
     return done;
   };
@@ -296,21 +312,24 @@ export async function startMaster(options: MasterOptions, logger: Logger = creat
         continue;
       }
       recovering = true;
+      // Each term ends through its own resolver, so nothing late from an
+      // earlier term can end a later one.
+      let endTerm: (error: Error) => void = () => undefined;
+      const ended = new Promise<Error>((resolve) => (endTerm = resolve));
+      stepDown = endTerm;
       const current = lead(options, info, term, logger, (err) => {
         // A master that cannot store a change stops leading rather than go on
         // with state it could lose (the client got an error, not an answer);
         // it campaigns again and the next term starts from what is stored.
-        if (!(err instanceof Error && err.name === "LeadershipLostError")) {
-          logger.error({ registry: term.registry.location, error: String(err) }, "cannot write the registry; stepping down");
-        }
-        stepDown(err instanceof Error ? err : new Error(String(err)));
+        logger.error({ registry: term.registry.location, error: String(err) }, "cannot write the registry; stepping down");
+        endTerm(err instanceof Error ? err : new Error(String(err)));
       });
       leading = current;
       leader = info;
       recovering = false;
       settle();
       logger.info({ epoch: String(term.epoch), registry: term.registry.location }, "leading");
-      const reason = await Promise.race([term.lost, new Promise<Error>((resolve) => (stepDown = resolve))]);
+      const reason = await Promise.race([term.lost, ended]);
       leading = undefined;
       if (leader?.id === info.id) leader = undefined;
       current.stop(new ConnectError(closed ? "Master is shutting down" : `This master no longer leads: ${reason.message}`, Code.Unavailable));
@@ -321,7 +340,12 @@ export async function startMaster(options: MasterOptions, logger: Logger = creat
       logger.warn({ reason: reason.message }, "lost the lead; stopped serving, campaigning again");
     }
   };
-  const terms = serveTerms();
+  const terms = serveTerms().catch((err: unknown) => {
+    // A term that cannot even start (e.g. a registry this master cannot
+    // accept) is a configuration problem: say so and stop, rather than loop.
+    logger.fatal({ error: String(err) }, "cannot lead with this registry; exiting");
+    process.exit(1);
+  });
   // Report "listening" once this master leads or knows who does (a standby),
   // or after a few seconds without either (etcd slow or leaderless).
   await Promise.race([settled, new Promise<void>((resolve) => setTimeout(resolve, 3000).unref())]);

@@ -31,11 +31,13 @@ export interface Election {
 
 /** One master on the embedded registry (a file in `workDir`, or memory): it always leads. */
 export function createEmbeddedElection(workDir: string | undefined): Election {
+  // Opened now, so a registry that cannot be read stops the master at start
+  // with the reason, rather than fail every campaign.
+  const registry = openEmbeddedRegistry(workDir);
   let leader: MasterInfo | undefined;
   const watchers = new Set<(leader: MasterInfo | undefined) => void>();
   return {
     async campaign(info) {
-      const registry = openEmbeddedRegistry(workDir);
       await registry.apply({ kind: "start-term" });
       leader = info;
       for (const w of watchers) w(leader);

@@ -5,11 +5,12 @@
  * new one, never half of either. Without a work dir the registry lives in
  * memory and nothing survives a restart.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { RegistrySchema } from "../../gen/plateau/registry/v1/registry_pb.js";
 import { applyRegistryOperation, emptyRegistry, type Registry, type RegistryOperation } from "../core/registry/registry.js";
+import { writeFileDurably } from "../util/durable-file.js";
 
 export interface RegistryStore {
   /** What is stored now. */
@@ -25,26 +26,6 @@ export interface RegistryStore {
 }
 
 const FILE = "registry.binpb";
-
-function writeDurably(dir: string, name: string, bytes: Uint8Array): void {
-  const file = join(dir, name);
-  const tmp = `${file}.tmp`;
-  const fd = openSync(tmp, "w");
-  try {
-    writeSync(fd, bytes);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, file);
-  // The rename itself must reach the disk too.
-  const dirFd = openSync(dir, "r");
-  try {
-    fsyncSync(dirFd);
-  } finally {
-    closeSync(dirFd);
-  }
-}
 
 /** Opens the embedded registry in `workDir` (created when missing), or one in memory. */
 export function openEmbeddedRegistry(workDir: string | undefined): RegistryStore {
@@ -69,7 +50,7 @@ export function openEmbeddedRegistry(workDir: string | undefined): RegistryStore
       const { registry, changed } = applyRegistryOperation(current, operation);
       if (!changed) return Promise.resolve(false);
       try {
-        if (workDir !== undefined) writeDurably(workDir, FILE, toBinary(RegistrySchema, registry));
+        if (workDir !== undefined) writeFileDurably(join(workDir, FILE), toBinary(RegistrySchema, registry));
       } catch (err) {
         return Promise.reject(err instanceof Error ? err : new Error(String(err)));
       }

@@ -167,11 +167,18 @@ describe("master core: dynamic reservations and volumes from ACCEPT", () => {
     expect("code" in result && result.message).toMatch(/in use by task t1/);
   });
 
-  it("rolls the master's view back when the agent fails the operation", () => {
-    const { h, frameworkId } = cluster();
-    accept(h, frameworkId, latestOffer(h), [{ type: OperationType.RESERVE, id: { value: "r" }, reserve: { resources: reserved("cpus:1", "prod") } }]);
+  it("takes the agent's checkpoint as the truth when it fails an operation: offers rescinded, stream ended, re-registration decides", () => {
+    const { h, agentId, frameworkId } = cluster();
+    accept(h, frameworkId, latestOffer(h), [{ type: OperationType.RESERVE, id: { value: "r" }, reserve: { resources: reserved("cpus:2", "prod") } }]);
+    h.allocate();
+    const stale = latestOffer(h);
+    expect(offered(stale)).toContain("cpus(prod):2");
     agentAnswers(h, OperationState.OPERATION_FAILED, "disk full");
     expect(operationUpdates(h).map((s) => [OperationState[s.state], s.message])).toEqual([["OPERATION_FAILED", "disk full"]]);
+    expect(h.schedulerEvents("sched").some((e) => e.rescind?.offerId?.value === stale.id?.value)).toBe(true);
+    expect(h.ended.has("agent-1")).toBe(true);
+    // The agent comes back with what it has: nothing reserved.
+    h.send("agent-1b", { case: "agent", value: { call: { case: "register", value: { agentInfo: { id: { value: agentId }, hostname: "host-a", port: 5051, resources: parseResources("cpus:4;mem:1024;disk:1000") }, version: "t" } } } });
     h.allocate();
     expect(offered(latestOffer(h))).toBe("cpus:4; mem:1024; disk:1000");
   });

@@ -198,6 +198,8 @@ describe("master core and the registry", () => {
     expect([update?.state, update?.reason]).toEqual([TaskState.TASK_GONE_BY_OPERATOR, 31 /* REASON_AGENT_REMOVED_BY_OPERATOR */]);
     expect(h.persisted.some((p) => p.kind === "mark-agent-gone")).toBe(true);
     expect(h.errors("agent-1").at(-1)?.fatal).toBe(true);
+    // The agent is told to stop the framework's tasks before it is cut off.
+    expect(h.agentEvents("agent-1").some((e) => e.event.case === "shutdownFramework" && e.event.value.frameworkId?.value === frameworkId)).toBe(true);
     // It cannot come back, not even after a master restart.
     h.send("agent-1b", { case: "agent", value: { call: { case: "register", value: { agentInfo: { id: { value: agentId }, hostname: "host-a", port: 5051 }, version: "t" } } } });
     expect(h.errors("agent-1b").at(-1)?.message).toMatch(/marked gone/);

@@ -82,8 +82,26 @@ describe("operations on resources", () => {
     expect(bad(volume("prod", "v1", "a/../../etc"))).toMatch(/'\.\.'/);
     expect(bad(volume("prod", "a/b", "data"))).toMatch(/must not contain/);
     expect(bad([...volume("prod", "v1", "x"), ...volume("prod", "v1", "y")])).toMatch(/more than once/);
-    const unreservedVolume = volume("prod", "v1", "data").map((r) => ({ ...r, reservations: [] }));
+    const unreservedVolume = volume("prod", "v1", "data").map((r) => {
+      r.reservations = [];
+      return r;
+    });
     expect(bad(unreservedVolume)).toMatch(/reserved disk/);
+    const readOnly = volume("prod", "v1", "data").map((r) => {
+      if (r.disk?.volume) r.disk.volume.mode = 2; // RO
+      return r;
+    });
+    expect(bad(readOnly)).toMatch(/read-write/);
+    expect(bad(volume("prod", "v\u0001", "data"))).toMatch(/control characters/);
+  });
+
+  it("refuses negative or malformed amounts in any operation, which would create resources", () => {
+    const negative = reserved("cpus:1", "prod").map((r) => {
+      if (r.scalar) r.scalar.value = -3;
+      return r;
+    });
+    expect(conversionOf(op({ type: OperationType.RESERVE, reserve: { resources: negative } }))).toMatch(/RESERVE: invalid resources: .*negative/);
+    expect(conversionOf(op({ type: OperationType.UNRESERVE, unreserve: { resources: negative } }))).toMatch(/UNRESERVE: invalid resources/);
   });
 
   it("keeps allocation_info, so conversions apply to offered resources", () => {

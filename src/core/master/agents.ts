@@ -214,6 +214,11 @@ export function markAgentGone(ctx: Ctx, agentId: string): CallError | undefined 
   ctx.state.unreachableAgents.delete(agentId);
   ctx.state.goneAgents.set(agentId, ctx.now);
   if (agent !== undefined) {
+    // The agent stops every task of every framework before it is cut off, as
+    // Mesos' shutdown of a gone agent does: frameworks may relaunch them elsewhere.
+    const frameworkIds = new Set([...agent.tasks].map((key) => key.slice(0, key.indexOf("/"))));
+    for (const executor of agent.executors.values()) frameworkIds.add(executor.frameworkId);
+    for (const id of frameworkIds) send(ctx, agent.session, agentEvent({ case: "shutdownFramework", value: { frameworkId: { value: id } } }));
     if (agent.session !== undefined) send(ctx, agent.session, errorEvent(goneError(agentId)));
     dropAgent(ctx, agent, TaskState.TASK_GONE_BY_OPERATOR, Reason.AGENT_REMOVED_BY_OPERATOR, `Agent ${agentId} was marked gone by the operator`);
   }

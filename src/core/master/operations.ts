@@ -41,6 +41,7 @@ import {
 } from "../resources/index.js";
 import { requestAllocation, send, type Ctx } from "./context.js";
 import { ErrorCode, SchedulerEventType, agentEvent, agentIdOf, errorEvent, schedulerEvent, type CallError } from "./events.js";
+import { disconnectAgent } from "./agents.js";
 import { rescindOffers } from "./offers.js";
 import type { AgentRecord, FrameworkRecord } from "./state.js";
 
@@ -131,6 +132,10 @@ function checkAgainstAgent(
         const inUse = [...persistentVolumes(task.resources).keys()].find((id) => ids.has(id));
         if (inUse !== undefined) return `DESTROY: volume '${inUse}' is in use by task ${task.taskId?.value ?? ""}`;
       }
+    }
+    for (const executor of agent.executors.values()) {
+      const inUse = [...persistentVolumes(executor.info.resources).keys()].find((id) => ids.has(id));
+      if (inUse !== undefined) return `DESTROY: volume '${inUse}' is in use by executor ${executor.info.executorId?.value ?? ""}`;
     }
   }
   return undefined;
@@ -250,9 +255,11 @@ export function operatorResourceOperation(ctx: Ctx, agentId: string, operation: 
 }
 
 /**
- * The agent's answer to an ApplyOperation. A failure rolls the master's view
- * back where the converted resources are still free or still held by the
- * framework; otherwise the agent's next registration brings its true total.
+ * The agent's answer to an ApplyOperation. After a failure the master's view
+ * of the agent may be wrong in ways a rollback cannot undo (offers made from
+ * it, later operations stacked on it), so, as in Mesos, the agent's own
+ * checkpoint decides: its offers are rescinded and its stream ended, and it
+ * re-registers with what it actually has.
  */
 export function agentOperationStatus(ctx: Ctx, agentId: string, call: AgentCall_OperationStatus): void {
   const uuid = textOf(call.operationUuid);
@@ -260,31 +267,31 @@ export function agentOperationStatus(ctx: Ctx, agentId: string, call: AgentCall_
   if (pending === undefined || pending.agentId !== agentId) return;
   ctx.state.operations.delete(uuid);
   const state = call.status?.state ?? OperationState.OPERATION_FAILED;
+  const finished = state === OperationState.OPERATION_FINISHED;
   const framework = pending.frameworkId === undefined ? undefined : ctx.state.frameworks.get(pending.frameworkId);
-  if (state !== OperationState.OPERATION_FINISHED) rollBack(ctx, pending);
+  if (!finished) resync(ctx, agentId);
   if (pending.operationId === undefined) return;
-  const converted = pending.role === undefined ? [] : allocateTo(pending.conversion.converted, pending.role);
+  const converted = finished && pending.role !== undefined ? allocateTo(pending.conversion.converted, pending.role) : [];
   const status = operationStatus(
     pending.operationId,
-    state === OperationState.OPERATION_FINISHED ? OperationState.OPERATION_FINISHED : OperationState.OPERATION_FAILED,
+    finished ? OperationState.OPERATION_FINISHED : OperationState.OPERATION_FAILED,
     call.status?.message ?? "",
     agentId,
-    state === OperationState.OPERATION_FINISHED ? converted : [],
+    converted,
   );
   sendOperationStatus(ctx, framework, status);
 }
 
-function rollBack(ctx: Ctx, pending: PendingOperation): void {
-  const agent = ctx.state.agents.get(pending.agentId);
-  if (agent === undefined) return;
-  const reverse: Conversion = { consumed: pending.conversion.converted, converted: pending.conversion.consumed };
-  const role = pending.role;
-  const tagged = role === undefined ? reverse : { consumed: allocateTo(reverse.consumed, role), converted: allocateTo(reverse.converted, role) };
-  const undone =
-    ctx.allocator.convertResources(pending.agentId, reverse) ||
-    (pending.frameworkId !== undefined && ctx.allocator.convertResources(pending.agentId, tagged, pending.frameworkId));
-  if (!undone) return;
-  const total = applyConversion(agent.total, reverse);
-  if (total !== undefined) agent.total = total;
+function resync(ctx: Ctx, agentId: string): void {
+  const agent = ctx.state.agents.get(agentId);
+  if (agent?.session === undefined) return;
+  rescindOffers(ctx, [...agent.offers]);
+  ctx.out.push({
+    kind: "end",
+    session: agent.session,
+    error: { code: ErrorCode.UNAVAILABLE, message: "An operation failed on this agent: register again with what you have checkpointed" },
+  });
+  ctx.state.sessions.delete(agent.session);
+  disconnectAgent(ctx, agent);
   requestAllocation(ctx);
 }

@@ -5,11 +5,13 @@ import {
   Resource_DiskInfoSchema,
   Resource_DiskInfo_SourceSchema,
   Resource_ReservationInfo_Type as ReservationType,
+  Volume_Mode,
   type Offer_Operation,
   type Resource,
 } from "../../../gen/mesos/v1/mesos_pb.js";
 import { addResources, containsResources, subtractResources } from "./arithmetic.js";
 import { formatResources } from "./format.js";
+import { validateResources } from "./validate.js";
 import { reservationStack } from "./kind.js";
 import { isAncestorOrSelf, reservationRole, validateRole } from "./roles.js";
 
@@ -95,7 +97,7 @@ function validateVolume(r: Resource, verb: string): string | undefined {
   const id = r.disk?.persistence?.id ?? "";
   if (r.name !== "disk") return `${verb} of ${describe(r)}: only disk resources can be persistent volumes`;
   if (id === "") return `${verb} of ${describe(r)}: disk.persistence.id is required`;
-  if (/[\s/]/.test(id) || id === "." || id === "..") return `${verb}: persistence id '${id}' must not contain whitespace or '/', nor be '.' or '..'`;
+  if (/[\s/\x00-\x1f\x7f]/.test(id) || id === "." || id === "..") return `${verb}: persistence id '${id}' must not contain whitespace, control characters or '/', nor be '.' or '..'`;
   return undefined;
 }
 
@@ -113,6 +115,7 @@ function validateCreate(volumes: Resource[]): string | undefined {
     if (path.startsWith("/")) return `CREATE of volume '${id}': container_path '${path}' must be relative to the sandbox`;
     if (path.split("/").some((part) => part === "..")) return `CREATE of volume '${id}': container_path '${path}' must not contain '..'`;
     if (r.disk?.volume?.hostPath) return `CREATE of volume '${id}': host_path must not be set; the agent chooses where the volume lives`;
+    if (r.disk?.volume?.mode === Volume_Mode.RO) return `CREATE of volume '${id}': persistent volumes are read-write (mode RW)`;
     if (reservationRole(r) === "*") return `CREATE of volume '${id}': persistent volumes can only be created on reserved disk`;
   }
   return undefined;
@@ -134,6 +137,15 @@ function validateDestroy(volumes: Resource[]): string | undefined {
  * allocation_info.
  */
 export function conversionOf(operation: Offer_Operation): Conversion | string {
+  const given = [
+    ...(operation.reserve?.resources ?? []),
+    ...(operation.unreserve?.resources ?? []),
+    ...(operation.create?.volumes ?? []),
+    ...(operation.destroy?.volumes ?? []),
+  ];
+  // Negative, NaN or malformed amounts would create resources out of nothing.
+  const invalid = validateResources(given);
+  if (invalid !== undefined) return `${OperationType[operation.type] ?? operation.type}: invalid resources: ${invalid}`;
   switch (operation.type) {
     case OperationType.RESERVE: {
       const resources = operation.reserve?.resources ?? [];
