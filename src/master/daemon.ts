@@ -242,7 +242,12 @@ function standbyHttp(leader: () => MasterInfo | undefined, recovering: () => boo
  *       ▲                                                               │ term lost
  *       └──────────────────── streams ended, campaign again ◄───────────┘
  */
-export async function startMaster(options: MasterOptions, logger: Logger = createLogger("master", options.logLevel)): Promise<MasterDaemon> {
+export async function startMaster(
+  options: MasterOptions,
+  logger: Logger = createLogger("master", options.logLevel),
+  /** Replaces the election the options ask for (tests use it to slow or fail registry writes). */
+  overrides: { election?: Election } = {},
+): Promise<MasterDaemon> {
   const masterId = randomUUID();
   const info = create(MasterInfoSchema, {
     id: masterId,
@@ -253,7 +258,7 @@ export async function startMaster(options: MasterOptions, logger: Logger = creat
     pid: `master@${options.ip}:${options.port}`,
     address: { hostname: options.hostname, ip: options.ip, port: options.port },
   });
-  const election = createElection(options, logger);
+  const election = overrides.election ?? createElection(options, logger);
   let leading: Leading | undefined;
   let recovering = false;
   let leader: MasterInfo | undefined;

@@ -1,0 +1,89 @@
+/**
+ * The master answers a change only once the registry holds it: with a slow
+ * registry the answer waits, and with a failing one the client gets an
+ * error, the master steps down, and the change is not there afterwards.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import { Call_Type as OperatorCallType } from "../../gen/mesos/v1/master/master_pb.js";
+import { createOperator, type OperatorClient } from "../../src/client/operator.js";
+import type { RegistryOperation } from "../../src/core/registry/registry.js";
+import { silentLogger } from "../../src/log.js";
+import { startMaster, type MasterDaemon } from "../../src/master/daemon.js";
+import { createEmbeddedElection, type Election } from "../../src/master/election.js";
+import { defaultMasterOptions } from "../../src/master/options.js";
+import { eventually } from "../helpers/processes.js";
+
+/** The embedded election, with a hook in front of every registry write. */
+function hookedElection(beforeWrite: (operation: RegistryOperation) => Promise<void>): Election {
+  const inner = createEmbeddedElection(undefined);
+  return {
+    ...inner,
+    async campaign(info, signal) {
+      const term = await inner.campaign(info, signal);
+      return {
+        ...term,
+        registry: {
+          get current() {
+            return term.registry.current;
+          },
+          location: "hooked memory",
+          apply: async (operation) => {
+            await beforeWrite(operation);
+            return term.registry.apply(operation);
+          },
+        },
+      };
+    },
+  };
+}
+
+describe("registry writes come before answers", () => {
+  let master: MasterDaemon | undefined;
+  let operator: OperatorClient | undefined;
+  afterEach(async () => {
+    await operator?.close();
+    await master?.close();
+  });
+
+  const weightOf = async (role: string) =>
+    (await operator?.call({ type: OperatorCallType.GET_WEIGHTS }))?.getWeights?.weightInfos.find((w) => w.role === role)?.weight;
+
+  it("holds the answer, and later answers, until the write is stored", async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    master = await startMaster({ ...defaultMasterOptions, port: 0 }, silentLogger(), {
+      election: hookedElection((op) => (op.kind === "update-weights" ? gate : Promise.resolve())),
+    });
+    operator = createOperator({ master: `127.0.0.1:${master.port}` });
+    let answered = false;
+    const update = operator.call({ type: OperatorCallType.UPDATE_WEIGHTS, updateWeights: { weightInfos: [{ role: "eng", weight: 3 }] } }).then(() => (answered = true));
+    // A read behind the unstored change waits too: nobody sees what a crash could lose.
+    let read: number | undefined;
+    const reading = weightOf("eng").then((w) => (read = w));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect([answered, read]).toEqual([false, undefined]);
+    release();
+    await update;
+    await reading;
+    expect([answered, read]).toEqual([true, 3]);
+  });
+
+  it("answers a failed write with an error, steps down, and comes back without the change", async () => {
+    let failNext = true;
+    master = await startMaster({ ...defaultMasterOptions, port: 0 }, silentLogger(), {
+      election: hookedElection(async (op) => {
+        if (op.kind === "update-weights" && failNext) {
+          failNext = false;
+          throw new Error("disk full");
+        }
+      }),
+    });
+    operator = createOperator({ master: `127.0.0.1:${master.port}` });
+    await expect(operator.call({ type: OperatorCallType.UPDATE_WEIGHTS, updateWeights: { weightInfos: [{ role: "eng", weight: 3 }] } })).rejects.toThrow();
+    // The next term starts from what was stored: no weight for eng.
+    const weight = await eventually(() => weightOf("eng").then((w) => ({ w }), () => undefined), "the master to lead again");
+    expect(weight.w).toBeUndefined();
+    await operator.call({ type: OperatorCallType.UPDATE_WEIGHTS, updateWeights: { weightInfos: [{ role: "eng", weight: 2 }] } });
+    expect(await weightOf("eng")).toBe(2);
+  });
+});
