@@ -532,7 +532,7 @@ describe("master core: operator", () => {
 
   it("reports unsupported operator calls as UNIMPLEMENTED", () => {
     const h = new MasterHarness();
-    const { result } = h.core.operate({ $typeName: "mesos.v1.master.Call", type: OperatorCallType.GET_MAINTENANCE_STATUS }, h.now);
+    const { result } = h.core.operate({ $typeName: "mesos.v1.master.Call", type: OperatorCallType.START_MAINTENANCE }, h.now);
     expect("code" in result && result.code).toBe(Error_Code.UNIMPLEMENTED);
   });
 });

@@ -7,7 +7,7 @@ import { CallSchema as OperatorCallSchema, Call_Type as OperatorCallType } from 
 import { QuotaConfigSchema } from "../../gen/mesos/v1/quota/quota_pb.js";
 import { AgentInfoSchema, FrameworkInfoSchema, FrameworkInfo_Capability_Type as Capability, TaskState } from "../../gen/mesos/v1/mesos_pb.js";
 import { Call_Type as SchedulerCallType } from "../../gen/mesos/v1/scheduler/scheduler_pb.js";
-import { applyRegistryOperation, emptyRegistry } from "../../src/core/registry/registry.js";
+import { applyRegistryOperation, emptyRegistry, type RegistryOperation } from "../../src/core/registry/registry.js";
 import { openEmbeddedRegistry } from "../../src/master/registry.js";
 import { MasterHarness } from "../helpers/master-harness.js";
 
@@ -208,5 +208,29 @@ describe("master core and the registry", () => {
     const restarted = new MasterHarness({ registry });
     restarted.send("agent-1c", { case: "agent", value: { call: { case: "register", value: { agentInfo: { id: { value: agentId }, hostname: "host-a", port: 5051 }, version: "t" } } } });
     expect(restarted.errors("agent-1c").at(-1)?.message).toMatch(/marked gone/);
+  });
+
+  it("keeps the maintenance schedule, validated as Mesos does, across a restart", () => {
+    const h = new MasterHarness();
+    const window = (machines: Array<{ hostname?: string; ip?: string }>, durationSeconds = 3600) => ({
+      machineIds: machines,
+      unavailability: { start: { nanoseconds: 1_800_000_000_000_000_000n }, duration: { nanoseconds: BigInt(durationSeconds) * 1_000_000_000n } },
+    });
+    const update = (windows: ReturnType<typeof window>[]) => operate(h, { type: OperatorCallType.UPDATE_MAINTENANCE_SCHEDULE, updateMaintenanceSchedule: { schedule: { windows } } });
+    const refusal = (result: ReturnType<typeof update>) => ("code" in result ? result.message : "accepted");
+    expect(refusal(update([window([])]))).toMatch(/window is empty/);
+    expect(refusal(update([window([{}])]))).toMatch(/Both 'hostname' and 'ip'/);
+    expect(refusal(update([window([{ ip: "300.1.1.1" }])]))).toMatch(/not an IPv4 address/);
+    expect(refusal(update([window([{ hostname: "A" }]), window([{ hostname: "a" }])]))).toMatch(/more than once/);
+    expect(refusal(update([window([{ hostname: "x" }], -1)]))).toMatch(/negative/);
+    expect(h.persisted.filter((p) => p.kind === "update-maintenance-schedule")).toHaveLength(0);
+    expect(refusal(update([window([{ hostname: "Rack1-Node1" }, { ip: "10.0.0.2" }])]))).toBe("accepted");
+    const status = operate(h, { type: OperatorCallType.GET_MAINTENANCE_STATUS });
+    expect("code" in status ? [] : status.getMaintenanceStatus?.status?.drainingMachines.map((m) => m.id?.hostname || m.id?.ip)).toEqual(["rack1-node1", "10.0.0.2"]);
+    const stored = h.persisted.find((p) => p.kind === "update-maintenance-schedule");
+    const registry = applyRegistryOperation(emptyRegistry(), stored as RegistryOperation).registry;
+    const restarted = new MasterHarness({ registry });
+    const schedule = operate(restarted, { type: OperatorCallType.GET_MAINTENANCE_SCHEDULE });
+    expect("code" in schedule ? [] : schedule.getMaintenanceSchedule?.schedule?.windows.flatMap((w) => w.machineIds.map((m) => m.hostname || m.ip))).toEqual(["rack1-node1", "10.0.0.2"]);
   });
 });

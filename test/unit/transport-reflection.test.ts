@@ -53,6 +53,8 @@ describe("reflection responder", () => {
         "mesos/v1/mesos.proto",
         "mesos/v1/executor/executor.proto",
         "mesos/v1/master/master.proto",
+        "mesos/v1/maintenance/maintenance.proto",
+        "mesos/v1/allocator/allocator.proto",
         "mesos/v1/quota/quota.proto",
         "mesos/v1/scheduler/scheduler.proto",
       ]),

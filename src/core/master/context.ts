@@ -1,6 +1,7 @@
 import type { ConnectResponse } from "../../../gen/mesos/v2/mesos_pb.js";
 import type { MasterInfo, Task } from "../../../gen/mesos/v1/mesos_pb.js";
 import type { QuotaConfig } from "../../../gen/mesos/v1/quota/quota_pb.js";
+import type { Schedule } from "../../../gen/mesos/v1/maintenance/maintenance_pb.js";
 import type { Allocator } from "../allocator/index.js";
 import type { IdSource, Millis } from "../clock.js";
 import type { CallError } from "./events.js";
@@ -62,6 +63,8 @@ export interface MasterState {
   sessions: Map<SessionId, SessionRole>;
   completedTasks: Task[];
   completedFrameworks: FrameworkRecord[];
+  /** The maintenance schedule (UPDATE_MAINTENANCE_SCHEDULE). */
+  maintenanceSchedule: Schedule;
   /** Agents marked unreachable, and when; they may come back. */
   unreachableAgents: Map<string, Millis>;
   /** Agents the operator marked gone, and when; they never come back. */

@@ -10,6 +10,7 @@ import {
 import type { AgentCall, ConnectRequest } from "../../../gen/mesos/v2/mesos_pb.js";
 import { Call_UpdateQuotaSchema } from "../../../gen/mesos/v1/master/master_pb.js";
 import { create } from "@bufbuild/protobuf";
+import { ScheduleSchema } from "../../../gen/mesos/v1/maintenance/maintenance_pb.js";
 import type { Allocator } from "../allocator/index.js";
 import type { IdSource, Millis } from "../clock.js";
 import { disconnectAgent, executorExited, expireAgents, frameworkMessageFromAgent, registerAgent, restoreAgent } from "./agents.js";
@@ -76,6 +77,7 @@ export function createMasterCore(deps: { allocator: Allocator; ids: IdSource; op
     completedFrameworks: [],
     quotas: new Map(),
     operations: new Map(),
+    maintenanceSchedule: create(ScheduleSchema),
     unreachableAgents: new Map(),
     goneAgents: new Map(),
     startedAt: deps.now,
@@ -123,6 +125,7 @@ function recoverRegistry(run: (now: Millis, body: (ctx: Ctx) => void) => Effect[
       if (f.info !== undefined) restoreFramework(ctx, f.info, f.disconnectedTime === undefined ? undefined : Number(f.disconnectedTime.nanoseconds / 1_000_000n));
     }
     for (const w of registry.weights) ctx.allocator.setWeight(w.role, w.weight);
+    if (registry.maintenanceSchedule !== undefined) ctx.state.maintenanceSchedule = registry.maintenanceSchedule;
     if (registry.quotas.length === 0) return;
     const error = updateQuota(ctx, create(Call_UpdateQuotaSchema, { quotaConfigs: registry.quotas }));
     if (error !== undefined) throw new Error(`the registry holds quota this master refuses: ${error.message}`);

@@ -11,6 +11,7 @@ import { addResources, reservationRole, unallocated } from "../resources/index.j
 import { validateWeight } from "../allocator/index.js";
 import { operatorResourceOperation } from "./operations.js";
 import { markAgentGone } from "./agents.js";
+import { maintenanceStatus, updateSchedule } from "./maintenance.js";
 import { rescindOffers } from "./offers.js";
 import { requestAllocation, type Ctx } from "./context.js";
 import { quotaConfigs, updateQuota } from "./quota.js";
@@ -145,6 +146,12 @@ export function operatorCall(ctx: Ctx, call: OperatorCall): Response | CallError
       if (typeof request === "string") return { code: ErrorCode.INVALID_ARGUMENT, message: request };
       return operatorResourceOperation(ctx, request.agentId, request.operation) ?? r({ type: Response_Type.UNKNOWN });
     }
+    case OperatorCallType.UPDATE_MAINTENANCE_SCHEDULE:
+      return updateSchedule(ctx, call.updateMaintenanceSchedule?.schedule) ?? r({ type: Response_Type.UNKNOWN });
+    case OperatorCallType.GET_MAINTENANCE_SCHEDULE:
+      return r({ type: Response_Type.GET_MAINTENANCE_SCHEDULE, getMaintenanceSchedule: { schedule: ctx.state.maintenanceSchedule } });
+    case OperatorCallType.GET_MAINTENANCE_STATUS:
+      return r({ type: Response_Type.GET_MAINTENANCE_STATUS, getMaintenanceStatus: { status: maintenanceStatus(ctx) } });
     case OperatorCallType.MARK_AGENT_GONE: {
       const error = markAgentGone(ctx, call.markAgentGone?.agentId?.value ?? "");
       return error ?? r({ type: Response_Type.UNKNOWN });

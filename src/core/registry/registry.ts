@@ -16,6 +16,7 @@ import {
 } from "../../../gen/mesos/v1/mesos_pb.js";
 import { AgentMarkSchema, FrameworkSchema, RegistrySchema, type AgentMark, type Registry } from "../../../gen/plateau/registry/v1/registry_pb.js";
 import type { Millis } from "../clock.js";
+import { ScheduleSchema, type Schedule } from "../../../gen/mesos/v1/maintenance/maintenance_pb.js";
 
 export type { Registry };
 
@@ -37,7 +38,9 @@ export type RegistryOperation =
   /** Torn down, or its failover timeout passed. */
   | { kind: "remove-framework"; frameworkId: string }
   /** A master takes the lead with this registry (counts `terms`). */
-  | { kind: "start-term" };
+  | { kind: "start-term" }
+  /** UPDATE_MAINTENANCE_SCHEDULE: the whole schedule, replaced. */
+  | { kind: "update-maintenance-schedule"; schedule: Schedule };
 
 /** An empty registry: what a master starts from the first time. */
 export function emptyRegistry(): Registry {
@@ -118,6 +121,9 @@ export function applyRegistryOperation(registry: Registry, operation: RegistryOp
       break;
     case "start-term":
       next.terms += 1n;
+      break;
+    case "update-maintenance-schedule":
+      next.maintenanceSchedule = clone(ScheduleSchema, operation.schedule);
       break;
   }
   return { registry: next, changed: !equals(RegistrySchema, registry, next) };

@@ -9,6 +9,8 @@
 
 import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
+import type { Schedule } from "../../../mesos/v1/maintenance/maintenance_pb.js";
+import { file_mesos_v1_maintenance_maintenance } from "../../../mesos/v1/maintenance/maintenance_pb.js";
 import type { AgentInfo, FrameworkInfo, TimeInfo, WeightInfo } from "../../../mesos/v1/mesos_pb.js";
 import { file_mesos_v1_mesos } from "../../../mesos/v1/mesos_pb.js";
 import type { QuotaConfig } from "../../../mesos/v1/quota/quota_pb.js";
@@ -19,7 +21,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file plateau/registry/v1/registry.proto.
  */
 export const file_plateau_registry_v1_registry: GenFile = /*@__PURE__*/
-  fileDesc("CiJwbGF0ZWF1L3JlZ2lzdHJ5L3YxL3JlZ2lzdHJ5LnByb3RvEhNwbGF0ZWF1LnJlZ2lzdHJ5LnYxIqkCCghSZWdpc3RyeRIlCgd3ZWlnaHRzGAEgAygLMhQubWVzb3MudjEuV2VpZ2h0SW5mbxIrCgZxdW90YXMYAiADKAsyGy5tZXNvcy52MS5xdW90YS5RdW90YUNvbmZpZxIjCgZhZ2VudHMYAyADKAsyEy5tZXNvcy52MS5BZ2VudEluZm8SMwoLdW5yZWFjaGFibGUYBCADKAsyHi5wbGF0ZWF1LnJlZ2lzdHJ5LnYxLkFnZW50TWFyaxIsCgRnb25lGAUgAygLMh4ucGxhdGVhdS5yZWdpc3RyeS52MS5BZ2VudE1hcmsSMgoKZnJhbWV3b3JrcxgGIAMoCzIeLnBsYXRlYXUucmVnaXN0cnkudjEuRnJhbWV3b3JrEg0KBXRlcm1zGAcgASgEIlAKCUFnZW50TWFyaxIhCgRpbmZvGAEgASgLMhMubWVzb3MudjEuQWdlbnRJbmZvEiAKBHRpbWUYAiABKAsyEi5tZXNvcy52MS5UaW1lSW5mbyJhCglGcmFtZXdvcmsSJQoEaW5mbxgBIAEoCzIXLm1lc29zLnYxLkZyYW1ld29ya0luZm8SLQoRZGlzY29ubmVjdGVkX3RpbWUYAiABKAsyEi5tZXNvcy52MS5UaW1lSW5mb2IGcHJvdG8z", [file_mesos_v1_mesos, file_mesos_v1_quota_quota]);
+  fileDesc("CiJwbGF0ZWF1L3JlZ2lzdHJ5L3YxL3JlZ2lzdHJ5LnByb3RvEhNwbGF0ZWF1LnJlZ2lzdHJ5LnYxIucCCghSZWdpc3RyeRIlCgd3ZWlnaHRzGAEgAygLMhQubWVzb3MudjEuV2VpZ2h0SW5mbxIrCgZxdW90YXMYAiADKAsyGy5tZXNvcy52MS5xdW90YS5RdW90YUNvbmZpZxIjCgZhZ2VudHMYAyADKAsyEy5tZXNvcy52MS5BZ2VudEluZm8SMwoLdW5yZWFjaGFibGUYBCADKAsyHi5wbGF0ZWF1LnJlZ2lzdHJ5LnYxLkFnZW50TWFyaxIsCgRnb25lGAUgAygLMh4ucGxhdGVhdS5yZWdpc3RyeS52MS5BZ2VudE1hcmsSMgoKZnJhbWV3b3JrcxgGIAMoCzIeLnBsYXRlYXUucmVnaXN0cnkudjEuRnJhbWV3b3JrEg0KBXRlcm1zGAcgASgEEjwKFG1haW50ZW5hbmNlX3NjaGVkdWxlGAggASgLMh4ubWVzb3MudjEubWFpbnRlbmFuY2UuU2NoZWR1bGUiUAoJQWdlbnRNYXJrEiEKBGluZm8YASABKAsyEy5tZXNvcy52MS5BZ2VudEluZm8SIAoEdGltZRgCIAEoCzISLm1lc29zLnYxLlRpbWVJbmZvImEKCUZyYW1ld29yaxIlCgRpbmZvGAEgASgLMhcubWVzb3MudjEuRnJhbWV3b3JrSW5mbxItChFkaXNjb25uZWN0ZWRfdGltZRgCIAEoCzISLm1lc29zLnYxLlRpbWVJbmZvYgZwcm90bzM", [file_mesos_v1_maintenance_maintenance, file_mesos_v1_mesos, file_mesos_v1_quota_quota]);
 
 /**
  * @generated from message plateau.registry.v1.Registry
@@ -78,6 +80,13 @@ export type Registry = Message<"plateau.registry.v1.Registry"> & {
    * @generated from field: uint64 terms = 7;
    */
   terms: bigint;
+
+  /**
+   * The maintenance schedule set by UPDATE_MAINTENANCE_SCHEDULE.
+   *
+   * @generated from field: mesos.v1.maintenance.Schedule maintenance_schedule = 8;
+   */
+  maintenanceSchedule?: Schedule | undefined;
 };
 
 /**
