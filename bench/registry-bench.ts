@@ -1,0 +1,132 @@
+/**
+ * Registry write throughput on a throwaway etcd: the fenced registry
+ * (src/master/etcd, a won Leadership's `registry.apply`) against plain
+ * etcd3 puts of a value of the same size, same client library, same etcd,
+ * same run. Operations are `update-weights` of one role with a new weight
+ * each time, so every one writes.
+ *
+ * "In flight" means that many calls outstanding at once, each completion
+ * issuing the next. The fenced store takes them in call order and, as a
+ * compare-and-set on one key, writes them one after another; plain puts go
+ * to etcd together. Phases alternate plain, fenced, plain, fenced so load
+ * from elsewhere on the machine hits both alike; each figure is the sum of
+ * its two phases.
+ */
+import { create } from "@bufbuild/protobuf";
+import type { Etcd3 } from "etcd3";
+import { MasterInfoSchema, WeightInfoSchema } from "../gen/mesos/v1/mesos_pb.js";
+import { applyRegistryOperation, emptyRegistry, type RegistryOperation } from "../src/core/registry/registry.js";
+import { silentLogger } from "../src/log.js";
+import { createEtcdClient } from "../src/master/etcd/client.js";
+import { createEtcdCoordinator, type EtcdCoordinator, type Leadership } from "../src/master/etcd/index.js";
+import { encodeRegistry } from "../src/master/etcd/keys.js";
+import { EtcdServer } from "../test/helpers/etcd.js";
+
+export const REGISTRY_LIMITS = { phaseMs: 2_500, concurrency: [1, 64] as const };
+
+export interface WriteFigures {
+  opsPerSec: number;
+  /** CPU of this process per operation (client side: etcd3, and for fenced also the store). */
+  cpuUsPerOp: number;
+  p50Ms: number;
+}
+
+export interface RegistryRow {
+  concurrency: number;
+  fenced: WriteFigures;
+  plain: WriteFigures;
+}
+
+export interface RegistryResult {
+  valueBytes: number;
+  rows: RegistryRow[];
+}
+
+const ROLE = "bench";
+let weightSeq = 0;
+/** A new weight each call: the operation always changes the registry. */
+const nextWeights = (): RegistryOperation => ({ kind: "update-weights", weights: [create(WeightInfoSchema, { role: ROLE, weight: 1 + ++weightSeq / 1e6 })] });
+
+interface Phase {
+  ops: number;
+  ms: number;
+  cpuUs: number;
+  latencies: number[];
+}
+
+/** Keeps `concurrency` calls of `op` outstanding for `ms`, then waits for the stragglers. */
+async function drive(op: () => Promise<unknown>, concurrency: number, ms: number): Promise<Phase> {
+  const latencies: number[] = [];
+  const cpu = process.cpuUsage();
+  const start = performance.now();
+  const deadline = start + ms;
+  const worker = async (): Promise<void> => {
+    while (performance.now() < deadline) {
+      const t = performance.now();
+      await op();
+      latencies.push(performance.now() - t);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  const used = process.cpuUsage(cpu);
+  return { ops: latencies.length, ms: performance.now() - start, cpuUs: used.user + used.system, latencies };
+}
+
+function figures(phases: Phase[]): WriteFigures {
+  const ops = phases.reduce((n, p) => n + p.ops, 0);
+  const ms = phases.reduce((n, p) => n + p.ms, 0);
+  const cpuUs = phases.reduce((n, p) => n + p.cpuUs, 0);
+  const sorted = phases.flatMap((p) => p.latencies).sort((a, b) => a - b);
+  return { opsPerSec: (ops / ms) * 1000, cpuUsPerOp: cpuUs / ops, p50Ms: sorted[Math.floor(sorted.length / 2)] ?? NaN };
+}
+
+export async function runRegistryBench(limits = REGISTRY_LIMITS): Promise<RegistryResult> {
+  let etcd: EtcdServer | undefined;
+  let coordinator: EtcdCoordinator | undefined;
+  let plain: Etcd3 | undefined;
+  try {
+    etcd = await EtcdServer.start();
+    // A long TTL: this measures writes, not how leadership fares under load.
+    coordinator = createEtcdCoordinator({ endpoints: [etcd.endpoint], prefix: "/bench", electionTtlSeconds: 10, logger: silentLogger() });
+    const leadership: Leadership = await coordinator.campaign(create(MasterInfoSchema, { id: "registry-bench", hostname: "127.0.0.1", port: 1 }));
+    plain = createEtcdClient([etcd.endpoint]);
+    const value = encodeRegistry(applyRegistryOperation(emptyRegistry(), nextWeights()).registry);
+    const plainKey = "/bench/plain";
+    const client = plain;
+    const putPlain = () => client.put(plainKey).value(value).exec();
+    const applyFenced = () => leadership.registry.apply(nextWeights());
+    // Warm both paths (connections, JIT) before measuring.
+    await drive(putPlain, 8, 300);
+    await drive(applyFenced, 8, 300);
+
+    const rows: RegistryRow[] = [];
+    for (const concurrency of limits.concurrency) {
+      const plainPhases: Phase[] = [];
+      const fencedPhases: Phase[] = [];
+      for (let round = 0; round < 2; round++) {
+        plainPhases.push(await drive(putPlain, concurrency, limits.phaseMs / 2));
+        fencedPhases.push(await drive(applyFenced, concurrency, limits.phaseMs / 2));
+      }
+      rows.push({ concurrency, plain: figures(plainPhases), fenced: figures(fencedPhases) });
+    }
+    return { valueBytes: value.length, rows };
+  } finally {
+    plain?.close();
+    await coordinator?.close().catch(() => undefined);
+    await etcd?.cleanup();
+  }
+}
+
+// Run alone: prints the figures as JSON.
+if (import.meta.url === `file://${process.argv[1]}`) {
+  runRegistryBench().then(
+    (result) => {
+      process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+      process.exit(0);
+    },
+    (err: unknown) => {
+      process.stderr.write(`registry-bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}
