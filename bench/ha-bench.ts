@@ -9,8 +9,8 @@
  *   (c) the framework saw SUBSCRIBED again
  *
  * then starts a replacement master so the next round has three again.
- * Run alone: `node --import tsx bench/ha-bench.ts [agents] [rounds]` (prints
- * JSON, writes nothing).
+ * Run alone: `node --import tsx bench/ha-bench.ts [agents] [rounds]
+ * [max agent backoff ms]` (prints JSON, writes nothing).
  */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -23,10 +23,10 @@ import { createScheduler, type SchedulerClient } from "../src/client/scheduler.j
 import { EtcdServer } from "../test/helpers/etcd.js";
 import { ProcessScope, type Daemon } from "../test/helpers/processes.js";
 import { LeaderSessionManager, watchLeaderOrigin, type LeaderSource } from "./leader-sessions.js";
-import { startSimFleet, type SimFleet } from "./sim-agents.js";
+import { AGENT_RECONNECT, startSimFleet, type SimFleet } from "./sim-agents.js";
 import { cpuTicks, ticksPerSecond } from "./cpu.js";
 
-export const HA_SHAPE = { agents: 1_000, tasksPerAgent: 10, rounds: 3, sessions: 8, electionTtl: 2 };
+export const HA_SHAPE = { agents: 1_000, tasksPerAgent: 10, rounds: 3, sessions: 8, electionTtl: 2, agentReconnect: AGENT_RECONNECT };
 const PREFIX = "/plateau";
 const POLL_MS = 20;
 const ROUND_TIMEOUT_MS = 60_000;
@@ -230,10 +230,11 @@ async function failOver(rig: Rig, masters: Daemon[], shape: typeof HA_SHAPE, sub
   };
 }
 
-// Run alone: prints the figures as JSON; optional arguments: agents, rounds.
+// Run alone: prints the figures as JSON; optional arguments: agents, rounds, the agents' maximum backoff in ms.
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const [agents = HA_SHAPE.agents, rounds = HA_SHAPE.rounds] = process.argv.slice(2).map(Number);
-  runFailoverBench({ ...HA_SHAPE, agents, rounds }).then(
+  const [agents = HA_SHAPE.agents, rounds = HA_SHAPE.rounds, maxBackoffMs] = process.argv.slice(2).map(Number);
+  const agentReconnect = maxBackoffMs === undefined ? AGENT_RECONNECT : { initialMs: Math.min(AGENT_RECONNECT.initialMs, maxBackoffMs), maxMs: maxBackoffMs };
+  runFailoverBench({ ...HA_SHAPE, agents, rounds, agentReconnect }).then(
     (result) => {
       process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
       process.exit(0);

@@ -35,6 +35,12 @@ export interface RegistryRow {
   concurrency: number;
   fenced: WriteFigures;
   plain: WriteFigures;
+  /**
+   * The fenced store's transaction alone (the same three compares, put and
+   * failure reads, on a key of its own), without the store: tells etcd's
+   * share of the gap from the store's (operation, encoding, queue).
+   */
+  txnOnly: WriteFigures;
 }
 
 export interface RegistryResult {
@@ -94,20 +100,42 @@ export async function runRegistryBench(limits = REGISTRY_LIMITS): Promise<Regist
     const plainKey = "/bench/plain";
     const client = plain;
     const putPlain = () => client.put(plainKey).value(value).exec();
+    const fenceKey = Buffer.from("/bench/fence");
+    const txnKey = Buffer.from("/bench/txn");
+    const fenceRevision = (await client.put(fenceKey).value("x").exec()).header.revision;
+    let txnRevision = "0";
+    // As fenced-registry.ts writes: fence (create revision, lease) and CAS on the key's mod revision.
+    const txnOnly = async (): Promise<void> => {
+      const response = await client.kv.txn({
+        compare: [
+          { key: fenceKey, target: "Create", result: "Equal", create_revision: fenceRevision },
+          { key: fenceKey, target: "Lease", result: "Equal", lease: "0" },
+          { key: txnKey, target: "Mod", result: "Equal", mod_revision: txnRevision },
+        ],
+        success: [{ request_put: { key: txnKey, value } }],
+        failure: [{ request_range: { key: fenceKey } }, { request_range: { key: txnKey } }],
+      });
+      if (response.succeeded) txnRevision = response.header.revision;
+      else txnRevision = response.responses[1]?.response_range.kvs[0]?.mod_revision ?? "0";
+    };
     const applyFenced = () => leadership.registry.apply(nextWeights());
     // Warm both paths (connections, JIT) before measuring.
     await drive(putPlain, 8, 300);
     await drive(applyFenced, 8, 300);
+    await drive(txnOnly, 1, 300);
 
     const rows: RegistryRow[] = [];
     for (const concurrency of limits.concurrency) {
       const plainPhases: Phase[] = [];
       const fencedPhases: Phase[] = [];
+      const txnPhases: Phase[] = [];
       for (let round = 0; round < 2; round++) {
         plainPhases.push(await drive(putPlain, concurrency, limits.phaseMs / 2));
         fencedPhases.push(await drive(applyFenced, concurrency, limits.phaseMs / 2));
+        // Concurrent CAS transactions on one key would mostly fail: only one at a time.
+        if (concurrency === 1) txnPhases.push(await drive(txnOnly, 1, limits.phaseMs / 2));
       }
-      rows.push({ concurrency, plain: figures(plainPhases), fenced: figures(fencedPhases) });
+      rows.push({ concurrency, plain: figures(plainPhases), fenced: figures(fencedPhases), txnOnly: figures(txnPhases) });
     }
     return { valueBytes: value.length, rows };
   } finally {

@@ -14,13 +14,13 @@ import { create } from "@bufbuild/protobuf";
 import type { Http2SessionManager } from "@connectrpc/connect-node";
 import { AgentInfoSchema, TaskSchema, TaskState, type FrameworkInfo, type Task } from "../gen/mesos/v1/mesos_pb.js";
 import { ConnectRequestSchema, type ConnectRequest, type ConnectResponse } from "../gen/mesos/v2/mesos_pb.js";
-import { newCallId, openStream, type UnifiedStream } from "../src/client/stream.js";
+import { newCallId, openStream, type ReconnectPolicy, type UnifiedStream } from "../src/client/stream.js";
 import { parseResources } from "../src/core/resources/index.js";
 
 export const SIM_AGENT_RESOURCES = "cpus:16;mem:65536;disk:100000;ports:[31000-32000]";
 export const SIM_TASK_RESOURCES = "cpus:0.1;mem:32";
 /** As src/agent/daemon.ts reconnects to the master. */
-const AGENT_RECONNECT = { initialMs: 200, maxMs: 10_000 };
+export const AGENT_RECONNECT: ReconnectPolicy = { initialMs: 200, maxMs: 10_000 };
 
 export interface SimFleetOptions {
   /** `etcd://host:port/prefix`. */
@@ -31,6 +31,8 @@ export interface SimFleetOptions {
   framework: FrameworkInfo;
   /** Shared HTTP/2 connections; agent i uses sessions[i % length]. */
   sessions: Http2SessionManager[];
+  /** The real agent's policy unless given (to see how much of a failover is backoff). */
+  reconnect?: ReconnectPolicy;
 }
 
 /** One registration as an agent saw it. */
@@ -115,7 +117,7 @@ export function startSimFleet(options: SimFleetOptions): SimFleet {
       hello: () => registerRequest(i, agent, options),
       onEvent,
       heartbeatTimeoutMs: () => (agent.heartbeatSeconds === undefined ? undefined : (agent.heartbeatSeconds * 3 + 5) * 1000),
-      reconnect: AGENT_RECONNECT,
+      reconnect: options.reconnect ?? AGENT_RECONNECT,
       sessionManager: options.sessions[i % options.sessions.length],
       closeGraceMs: 200,
     });
