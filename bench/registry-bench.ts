@@ -8,9 +8,9 @@
  * "In flight" means that many calls outstanding at once, each completion
  * issuing the next. The fenced store takes them in call order and, as a
  * compare-and-set on one key, writes them one after another; plain puts go
- * to etcd together. Phases alternate plain, fenced, plain, fenced so load
- * from elsewhere on the machine hits both alike; each figure is the sum of
- * its two phases.
+ * to etcd together. Phases alternate (plain, fenced, transaction alone,
+ * four times) so load from elsewhere on the machine hits all alike; each
+ * figure sums its phases.
  */
 import { create } from "@bufbuild/protobuf";
 import type { Etcd3 } from "etcd3";
@@ -22,7 +22,8 @@ import { createEtcdCoordinator, type EtcdCoordinator, type Leadership } from "..
 import { encodeRegistry } from "../src/master/etcd/keys.js";
 import { EtcdServer } from "../test/helpers/etcd.js";
 
-export const REGISTRY_LIMITS = { phaseMs: 2_500, concurrency: [1, 64] as const };
+/** Per concurrency, each mode runs `phaseMs` in all, split over `alternations` phases interleaved with the other modes. */
+export const REGISTRY_LIMITS = { phaseMs: 3_000, alternations: 4, concurrency: [1, 64] as const };
 
 export interface WriteFigures {
   opsPerSec: number;
@@ -129,11 +130,12 @@ export async function runRegistryBench(limits = REGISTRY_LIMITS): Promise<Regist
       const plainPhases: Phase[] = [];
       const fencedPhases: Phase[] = [];
       const txnPhases: Phase[] = [];
-      for (let round = 0; round < 2; round++) {
-        plainPhases.push(await drive(putPlain, concurrency, limits.phaseMs / 2));
-        fencedPhases.push(await drive(applyFenced, concurrency, limits.phaseMs / 2));
+      const phaseMs = limits.phaseMs / limits.alternations;
+      for (let round = 0; round < limits.alternations; round++) {
+        plainPhases.push(await drive(putPlain, concurrency, phaseMs));
+        fencedPhases.push(await drive(applyFenced, concurrency, phaseMs));
         // Concurrent CAS transactions on one key would mostly fail: only one at a time.
-        if (concurrency === 1) txnPhases.push(await drive(txnOnly, 1, limits.phaseMs / 2));
+        if (concurrency === 1) txnPhases.push(await drive(txnOnly, 1, phaseMs));
       }
       rows.push({ concurrency, plain: figures(plainPhases), fenced: figures(fencedPhases), txnOnly: figures(txnPhases) });
     }
