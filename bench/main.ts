@@ -1,8 +1,11 @@
 /**
  * `npm run bench`: the unified stream against a bare echo, task throughput,
- * and memory per running task. Each section runs on its own processes and
- * reports its own failure; the others still run. Prints a table and puts a
- * dated section on top of bench/RESULTS.md.
+ * memory per running task, the allocator, failover of masters on etcd and
+ * registry writes. Each section runs on its own processes and reports its
+ * own failure; the others still run. Prints a table and puts a dated section
+ * on top of bench/RESULTS.md. `npm run bench -- --only=ha,registry` runs
+ * only the named sections (stream, throughput, memory, allocator, ha,
+ * registry).
  *
  * Needs the compiled CLI (dist/, `npm run build`): the daemons run as real
  * `plateau` processes on 127.0.0.1.
@@ -12,6 +15,9 @@ import { ROOT } from "../test/helpers/processes.js";
 import { describeMachine, formatSection, formatTable, prependResults, type Row } from "./report.js";
 import { AGENT_SHAPE, runAllocatorBench } from "./allocator-bench.js";
 import { MIX_ROLES, runMixCase, runNestedCase, runQuotaCase, type MixFigures, type NestedFigures, type QuotaFigures } from "./allocator-scenarios.js";
+import { runFailoverBench } from "./ha-bench.js";
+import { failoverNotes, failoverRows, registryRows } from "./ha-rows.js";
+import { runRegistryBench } from "./registry-bench.js";
 import { runStreamBench, STREAM_LIMITS, type StreamFigures, type StreamResults } from "./stream-bench.js";
 import {
   AGENT_RESOURCES,
@@ -205,16 +211,16 @@ function nestedRows(result: NestedFigures | string): Row[] {
   return [{ figure, value: `${fmt(result.cycleMs)} ms, CPU ${fmt(result.cycleCpuMs)} ms (${fmt(result.offersPerCycle)} offers)`, target: "", met: undefined, method }];
 }
 
-function notesOf(throughput: ThroughputResult | string, memory: MemoryResult | string): string[] {
+function notesOf(throughput: ThroughputResult | string | undefined, memory: MemoryResult | string | undefined): string[] {
   const notes: string[] = [...failures];
-  if (typeof throughput !== "string") {
+  if (throughput !== undefined && typeof throughput !== "string") {
     for (const p of throughput.problems) notes.push(`throughput: ${p}`);
     if (throughput.firstRunningMs !== undefined) {
       notes.push(`throughput: first TASK_RUNNING ${fmt(throughput.firstRunningMs)} ms after the first ACCEPT (includes the executor host's start)`);
     }
     if (throughput.leaked > 0) notes.push(`throughput: ${throughput.leaked} processes outlived the agent and were killed by pid`);
   }
-  if (typeof memory !== "string") {
+  if (memory !== undefined && typeof memory !== "string") {
     if (memory.leaked > 0) notes.push(`memory: ${memory.leaked} processes outlived the agent and were killed by pid`);
     const top = memory.top.map((p) => `${p.command.slice(0, 60)} ${mb(p.rssKb)}`).join("; ");
     if (top !== "") notes.push(`memory: largest processes: ${top}`);
@@ -235,31 +241,56 @@ async function section<T>(name: string, run: () => Promise<T>): Promise<T | stri
   }
 }
 
+const SECTIONS = ["stream", "throughput", "memory", "allocator", "ha", "registry"] as const;
+type SectionName = (typeof SECTIONS)[number];
+
+/** The sections `--only=a,b` names, or all of them. */
+function selectedSections(argv: string[]): Set<SectionName> {
+  const only = argv.find((a) => a.startsWith("--only="))?.slice("--only=".length);
+  if (only === undefined) return new Set(SECTIONS);
+  const names = only.split(",").map((n) => n.trim());
+  const unknown = names.filter((n) => !(SECTIONS as readonly string[]).includes(n));
+  if (unknown.length > 0) throw new Error(`unknown section ${unknown.join(", ")}; the sections are ${SECTIONS.join(", ")}`);
+  return new Set(names as SectionName[]);
+}
+
+/** Runs the section if selected; undefined when skipped. */
+async function maybe<T>(selected: Set<SectionName>, key: SectionName, name: string, run: () => Promise<T>): Promise<T | string | undefined> {
+  return selected.has(key) ? section(name, run) : undefined;
+}
+
 async function main(): Promise<void> {
   const date = new Date();
   const machine = describeMachine();
-  const stream = await section("unified stream vs bare echo", runStreamBench);
-  const streams: StreamResults =
-    typeof stream === "string" ? { bare: stream, unified: stream } : stream;
-  const throughput = await section("task throughput", runThroughputBench);
-  const memory = await section("memory per running task", runMemoryBench);
-  const allocator = await section("allocator (DeclineOffers shape)", () => runAllocatorBench());
-  const mix = await section("allocator (mixed workload)", async () => runMixCase(10_000));
-  const quota = await section("allocator (quota shape)", async () => runQuotaCase());
-  const nested = await section("allocator (role tree)", async () => runNestedCase());
+  const selected = selectedSections(process.argv.slice(2));
+  const stream = await maybe(selected, "stream", "unified stream vs bare echo", runStreamBench);
+  const throughput = await maybe(selected, "throughput", "task throughput", runThroughputBench);
+  const memory = await maybe(selected, "memory", "memory per running task", runMemoryBench);
+  const allocator = await maybe(selected, "allocator", "allocator (DeclineOffers shape)", () => runAllocatorBench());
+  const mix = await maybe(selected, "allocator", "allocator (mixed workload)", async () => runMixCase(10_000));
+  const quota = await maybe(selected, "allocator", "allocator (quota shape)", async () => runQuotaCase());
+  const nested = await maybe(selected, "allocator", "allocator (role tree)", async () => runNestedCase());
+  const failover = await maybe(selected, "ha", "failover of masters on etcd", () => runFailoverBench());
+  const registry = await maybe(selected, "registry", "registry writes (fenced vs plain etcd)", () => runRegistryBench());
 
-  const rows = [
-    ...streamRows("bare echo", "connect-node http2 echo in a child process", streams.bare),
-    ...streamRows("unified stream", "`plateau master --port 0`, operator GET_HEALTH", streams.unified),
-    ...ratioRows(streams),
-    ...throughputRows(throughput),
-    ...memoryRows(memory),
-    ...allocatorRows(allocator),
-    ...mixRows(mix),
-    ...quotaRows(quota),
-    ...nestedRows(nested),
-  ];
-  const notes = notesOf(throughput, memory);
+  const rows: Row[] = [];
+  if (stream !== undefined) {
+    const streams: StreamResults = typeof stream === "string" ? { bare: stream, unified: stream } : stream;
+    rows.push(
+      ...streamRows("bare echo", "connect-node http2 echo in a child process", streams.bare),
+      ...streamRows("unified stream", "`plateau master --port 0`, operator GET_HEALTH", streams.unified),
+      ...ratioRows(streams),
+    );
+  }
+  if (throughput !== undefined) rows.push(...throughputRows(throughput));
+  if (memory !== undefined) rows.push(...memoryRows(memory));
+  if (allocator !== undefined) rows.push(...allocatorRows(allocator));
+  if (mix !== undefined) rows.push(...mixRows(mix));
+  if (quota !== undefined) rows.push(...quotaRows(quota));
+  if (nested !== undefined) rows.push(...nestedRows(nested));
+  if (failover !== undefined) rows.push(...failoverRows(failover, failed));
+  if (registry !== undefined) rows.push(...registryRows(registry, failed));
+  const notes = [...notesOf(throughput, memory), ...(failover === undefined ? [] : failoverNotes(failover))];
   process.stdout.write(`\nPlateau benchmarks, ${date.toISOString()}\n`);
   process.stdout.write(`${machine.cpu}, ${machine.cores} cores, ${machine.memory}, Node ${machine.node}, ${machine.kernel}\n\n`);
   process.stdout.write(`${formatTable(rows)}\n`);

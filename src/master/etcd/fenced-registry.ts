@@ -15,6 +15,7 @@
  */
 import { equals } from "@bufbuild/protobuf";
 import { isRecoverableError, type Etcd3, type IKeyValue } from "etcd3";
+import { AgentInfoSchema, type AgentInfo } from "../../../gen/mesos/v1/mesos_pb.js";
 import { RegistrySchema } from "../../../gen/plateau/registry/v1/registry_pb.js";
 import { applyRegistryOperation, emptyRegistry, type Registry, type RegistryOperation } from "../../core/registry/registry.js";
 import type { RegistryStore } from "../registry.js";
@@ -25,6 +26,28 @@ import { decodeRegistry, encodeRegistry } from "./keys.js";
 /** How often a write re-reads and retries after someone else changed the registry. */
 const MAX_CONFLICTS = 5;
 const TRANSIENT_RETRY_MS = 250;
+/**
+ * Operations that need no etcd round trip (no-ops) run back to back as one
+ * chain of microtasks; a long burst of them starved the lease's keep-alive
+ * timers, and a new leader re-admitting 400 agents lost its lease that way.
+ * After this long without a turn of the event loop, the queue yields one.
+ */
+const YIELD_AFTER_MS = 20;
+
+/**
+ * Whether `operation` re-admits an agent the registry already lists with
+ * equal info: every agent re-registering after a failover does that, and
+ * it changes nothing. applyRegistryOperation finds that out by cloning and
+ * comparing the whole registry, O(agents) per agent and O(agents²) for the
+ * fleet; this costs one AgentInfo comparison. An agent in `agents` is in
+ * neither the unreachable nor the gone list (registry.ts moves it between
+ * them), so equal info there means no change.
+ */
+function readmitsListedAgent(listed: ReadonlyMap<string, AgentInfo>, operation: RegistryOperation): boolean {
+  if (operation.kind !== "admit-agent") return false;
+  const known = listed.get(operation.info.id?.value ?? "");
+  return known !== undefined && equals(AgentInfoSchema, known, operation.info);
+}
 
 export interface FencedRegistryOptions {
   readonly client: Etcd3;
@@ -82,6 +105,13 @@ export interface OpenedRegistry {
   readonly revision: string;
 }
 
+/** An operation waiting for the next write. */
+interface Pending {
+  readonly operation: RegistryOperation;
+  resolve(changed: boolean): void;
+  reject(error: unknown): void;
+}
+
 /** Opens the registry as the leader that `options.fence` describes. */
 export async function openFencedRegistry(options: FencedRegistryOptions): Promise<OpenedRegistry> {
   const { stored, revision } = await readFenced(options);
@@ -91,10 +121,28 @@ export async function openFencedRegistry(options: FencedRegistryOptions): Promis
   const key = Buffer.from(options.key);
   const fenceKey = Buffer.from(options.fence.key);
 
-  const applyOnce = async (operation: RegistryOperation): Promise<boolean> => {
+  // The agents of `current` by id, rebuilt lazily after `current` changes.
+  let listed: Map<string, AgentInfo> | undefined;
+  const listedAgents = (): Map<string, AgentInfo> => (listed ??= new Map(current.agents.map((a) => [a.id?.value ?? "", a])));
+
+  /** Applies `operations` in order on top of `current`: the result and whether each changed anything. */
+  const applyAll = (operations: RegistryOperation[]): { next: Registry; changed: boolean[] } => {
+    let next = current;
+    const changed = operations.map((operation) => {
+      // The shortcut reads `current`, so it holds only until an earlier operation of the batch changed something.
+      if (next === current && readmitsListedAgent(listedAgents(), operation)) return false;
+      const result = applyRegistryOperation(next, operation);
+      if (result.changed) next = result.registry;
+      return result.changed;
+    });
+    return { next, changed };
+  };
+
+  /** Writes the operations as one fenced compare-and-set, retrying on conflicts; resolves with each one's `changed`. */
+  const writeBatch = async (operations: RegistryOperation[]): Promise<boolean[]> => {
     for (let conflicts = 0; ; conflicts++) {
-      const { registry: next, changed } = applyRegistryOperation(current, operation);
-      if (!changed) return false;
+      const { next, changed } = applyAll(operations);
+      if (next === current) return changed;
       const value = encodeRegistry(next);
       const response = await withTransientRetry(options, () =>
         options.client.kv.txn({
@@ -103,32 +151,77 @@ export async function openFencedRegistry(options: FencedRegistryOptions): Promis
           failure: [{ request_range: { key: fenceKey } }, { request_range: { key } }],
         }),
       );
+      // The answer came through the event loop: the slice starts again.
+      sliceStart = performance.now();
       if (response.succeeded) {
         current = next;
+        listed = undefined;
         modRevision = response.header.revision;
-        return true;
+        return changed;
       }
       if (!fenceHolds(options.fence, response.responses[0]?.response_range.kvs[0])) throw lostBecause(options, "registry write");
       const now = response.responses[1]?.response_range.kvs[0];
       current = now === undefined ? emptyRegistry() : decodeRegistry(now.value, options.key);
+      listed = undefined;
       modRevision = now?.mod_revision ?? "0";
       // Our own write, committed by an attempt whose answer we never got.
-      if (equals(RegistrySchema, current, next)) return true;
+      if (equals(RegistrySchema, current, next)) return changed;
       if (conflicts >= MAX_CONFLICTS) throw new Error(`the registry at ${options.key} kept changing under the leader (${MAX_CONFLICTS + 1} attempts); is something else writing it?`);
     }
   };
 
-  // Operations take effect in call order: each waits for the one before.
-  let queue: Promise<unknown> = Promise.resolve();
+  /**
+   * A batch is all or nothing, but one operation's failure must stay its
+   * own (as if each were written alone): after a failure other than lost
+   * leadership, the batch's operations are written again one by one.
+   */
+  const settle = async (batch: Pending[]): Promise<void> => {
+    try {
+      const changed = await writeBatch(batch.map((p) => p.operation));
+      batch.forEach((p, i) => p.resolve(changed[i] ?? false));
+    } catch (err) {
+      if (batch.length === 1 || err instanceof LeadershipLostError) {
+        for (const p of batch) p.reject(err);
+        return;
+      }
+      for (const p of batch) await settle([p]);
+    }
+  };
+
+  /**
+   * Group commit, as Mesos' registrar does: operations that arrive while a
+   * write is in flight are applied together, in call order, and stored with
+   * the next write, so concurrent callers share round trips (and the
+   * encoding of the registry) instead of queueing one round trip each.
+   */
+  const pending: Pending[] = [];
+  let draining = false;
+  let sliceStart = performance.now();
+  const drain = async (): Promise<void> => {
+    draining = true;
+    try {
+      while (pending.length > 0) {
+        if (performance.now() - sliceStart > YIELD_AFTER_MS) {
+          await new Promise((resolve) => setImmediate(resolve));
+          sliceStart = performance.now();
+        }
+        await settle(pending.splice(0));
+      }
+    } finally {
+      draining = false;
+    }
+  };
+
   const store: RegistryStore = {
     get current() {
       return current;
     },
     location: `etcd ${options.key}`,
     apply(operation) {
-      const result = queue.then(() => applyOnce(operation));
-      queue = result.catch(() => undefined);
-      return result;
+      return new Promise<boolean>((resolve, reject) => {
+        pending.push({ operation, resolve, reject });
+        if (!draining) void drain();
+      });
     },
   };
   return { store, revision };

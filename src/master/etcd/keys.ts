@@ -14,6 +14,7 @@ import { fromBinary, fromJsonString, toBinary, toJsonString } from "@bufbuild/pr
 import { MasterInfoSchema, type MasterInfo } from "../../../gen/mesos/v1/mesos_pb.js";
 import { RegistrySchema } from "../../../gen/plateau/registry/v1/registry_pb.js";
 import type { Registry } from "../../core/registry/registry.js";
+import { gzipStored } from "./gzip-stored.js";
 
 export interface EtcdKeys {
   readonly electionPrefix: string;
@@ -44,13 +45,18 @@ export function decodeMasterInfo(value: Buffer, key: string): MasterInfo {
   }
 }
 
+/** Below this many bytes deflate gains next to nothing and costs more than the rest of a write (gzip-stored.ts). */
+const STORED_BELOW_BYTES = 512;
+
 /**
  * etcd refuses a request larger than --max-request-bytes (1.5 MiB by
  * default). gzip keeps a registry of many agents and quotas well under it:
- * role names and agent ids repeat a lot.
+ * role names and agent ids repeat a lot. A small registry is stored in a
+ * gzip member without compression, which decodes the same way.
  */
 export function encodeRegistry(registry: Registry): Buffer {
-  return gzipSync(toBinary(RegistrySchema, registry));
+  const bytes = toBinary(RegistrySchema, registry);
+  return bytes.length < STORED_BELOW_BYTES ? gzipStored(bytes) : gzipSync(bytes);
 }
 
 export function decodeRegistry(value: Buffer, key: string): Registry {
