@@ -4,11 +4,10 @@
  * parallel test files from racing on dpkg's lock.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { TestProject } from "vitest/node";
 
 // Kept here, not in helpers/etcd.ts: a global setup may not load modules
 // that import vitest, and the harness does.
@@ -16,7 +15,12 @@ import type { TestProject } from "vitest/node";
 export const ETCD_BIN = process.env.PLATEAU_ETCD_BIN ?? "/usr/bin/etcd";
 export const ETCD_PACKAGE = "etcd-server";
 /** The provided-context key under which setup says why etcd is unavailable. */
-export const ETCD_UNAVAILABLE = "etcdUnavailable";
+/**
+ * The environment variable under which setup says why etcd is unavailable:
+ * test workers start after setup and inherit it, and the harness reads it
+ * without importing vitest (the benchmarks use the harness too).
+ */
+export const ETCD_UNAVAILABLE = "PLATEAU_ETCD_UNAVAILABLE";
 
 const ROOT = resolve(fileURLToPath(import.meta.url), "../..");
 
@@ -81,8 +85,9 @@ function mayRunEtcdTests(): boolean {
   // An option's value (--config vitest.config.ts) can look like a path: only
   // paths under test/ count as filters.
   if (filters.length === 0 || !filters.every(({ f, path }) => existsSync(f) && path.startsWith("test"))) return true;
+  // The tests that start etcd are the ones that use its harness.
   const etcdTests = readdirSync(join(ROOT, "test", "integration"))
-    .filter((f) => f.startsWith("etcd-"))
+    .filter((f) => f.endsWith(".test.ts") && readFileSync(join(ROOT, "test", "integration", f), "utf8").includes("helpers/etcd"))
     .map((f) => `test/integration/${f}`);
   return filters.some(({ path }) => path.includes("etcd") || etcdTests.some((t) => t.includes(path)));
 }
@@ -107,13 +112,13 @@ async function ensureEtcd(): Promise<void> {
  * A missing etcd fails the etcd tests (the harness throws this message when
  * one starts etcd), not the whole run: unit tests need no etcd.
  */
-export default async function setup(project: TestProject): Promise<void> {
+export default async function setup(): Promise<void> {
   if (existsSync(ETCD_BIN) || !mayRunEtcdTests()) return;
   try {
     await ensureEtcd();
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     console.error(message);
-    project.provide(ETCD_UNAVAILABLE, message);
+    process.env[ETCD_UNAVAILABLE] = message;
   }
 }

@@ -17,17 +17,11 @@ import { request } from "node:https";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { inject } from "vitest";
 
 import { ETCD_BIN, ETCD_PACKAGE, ETCD_UNAVAILABLE } from "../global-setup.js";
 
 export { ETCD_BIN, ETCD_PACKAGE };
 
-declare module "vitest" {
-  export interface ProvidedContext {
-    [ETCD_UNAVAILABLE]: string;
-  }
-}
 
 /**
  * Children still running when the worker exits (a crashed test run, a
@@ -150,7 +144,7 @@ export class EtcdServer {
   }
 
   private static available(): void {
-    const unavailable = inject(ETCD_UNAVAILABLE);
+    const unavailable = process.env[ETCD_UNAVAILABLE];
     if (unavailable !== undefined) throw new Error(unavailable);
     if (!existsSync(ETCD_BIN)) throw new Error(`${ETCD_BIN} is missing: install Debian's ${ETCD_PACKAGE} package (apt-get install ${ETCD_PACKAGE})`);
   }

@@ -4,6 +4,7 @@ import {
   FrameworkInfo_Capability_Type as Capability,
   TaskState,
   type AgentInfo,
+  type Resource,
 } from "../../../gen/mesos/v1/mesos_pb.js";
 import type {
   AgentCall_ExecutorExited,
@@ -137,6 +138,7 @@ function adoptTasks(ctx: Ctx, agent: AgentRecord, call: AgentCall_Register): voi
     const frameworkId = executor.frameworkId?.value ?? "";
     agent.executors.set(`${frameworkId}/${executor.executorId?.value ?? ""}`, { frameworkId, info: executor });
   }
+  const held = new Map<string, Resource[]>();
   for (const reported of call.tasks) {
     const frameworkId = reported.frameworkId?.value ?? "";
     const taskId = reported.taskId?.value ?? "";
@@ -156,8 +158,10 @@ function adoptTasks(ctx: Ctx, agent: AgentRecord, call: AgentCall_Register): voi
       }
     }
     agent.tasks.add(taskKey(frameworkId, taskId));
-    ctx.allocator.addAllocated(frameworkId, agent.id, (known ?? reported).resources);
+    held.set(frameworkId, [...(held.get(frameworkId) ?? []), ...(known ?? reported).resources]);
   }
+  // One charge per framework: a re-registering fleet brings thousands of tasks.
+  for (const [frameworkId, resources] of held) ctx.allocator.addAllocated(frameworkId, agent.id, resources);
 }
 
 /** The agent's stream ended: its offers are rescinded; its tasks wait for it. */
