@@ -23,6 +23,11 @@ export interface MasterLocator {
   learn(error: unknown): boolean;
   /** What the user gave, for messages. */
   readonly description: string;
+  /**
+   * Resolves when the leader changes (etcd only): a client waiting out a
+   * backoff after losing its master dials the new one at once.
+   */
+  leaderChanged?(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -67,6 +72,71 @@ export function createMasterLocator(spec: string, logger: Logger = silentLogger(
   };
 }
 
+type EtcdModule = typeof import("../master/etcd/index.js");
+type Coordinator = import("../master/etcd/index.js").EtcdCoordinator;
+
+/**
+ * One etcd connection and leader watch per etcd URL in a process, shared by
+ * every stream that names it (an agent host or a bench with many streams
+ * would otherwise open one each).
+ */
+interface SharedLeader {
+  refs: number;
+  coordinator: Promise<Coordinator>;
+  /** The leader's base URL as last reported; undefined while there is none. */
+  leader: string | undefined;
+  known: boolean;
+  /** Woken at every leader change. */
+  waiters: Set<() => void>;
+  close(): Promise<void>;
+}
+
+const sharedLeaders = new Map<string, SharedLeader>();
+
+function baseUrlOf(leader: import("../../gen/mesos/v1/mesos_pb.js").MasterInfo): string {
+  const ip = leader.address?.ip ?? "";
+  const host = ip === "" || ip === "0.0.0.0" || ip === "::" ? leader.hostname : ip;
+  return normalizeBaseUrl(`${host}:${leader.address?.port ?? leader.port}`);
+}
+
+function acquireLeader(url: string, logger: Logger): SharedLeader {
+  let shared = sharedLeaders.get(url);
+  if (shared === undefined) {
+    // Loaded on first use: clients that name a master directly never load the etcd client.
+    const coordinator = import("../master/etcd/index.js").then(({ createEtcdCoordinator, parseEtcdUrl }: EtcdModule) => {
+      const { endpoints, prefix } = parseEtcdUrl(url);
+      // The TTL only matters to a campaign, which a client never starts.
+      return createEtcdCoordinator({ endpoints, prefix, electionTtlSeconds: 10, logger });
+    });
+    const entry: SharedLeader = {
+      refs: 0,
+      coordinator,
+      leader: undefined,
+      known: false,
+      waiters: new Set(),
+      async close() {
+        watch?.close();
+        await (await coordinator).close();
+      },
+    };
+    let watch: { close(): void } | undefined;
+    void coordinator.then((c) => {
+      if (entry.refs === 0) return;
+      watch = c.watchLeader((leader) => {
+        entry.leader = leader === undefined ? undefined : baseUrlOf(leader);
+        entry.known = true;
+        const waiters = [...entry.waiters];
+        entry.waiters.clear();
+        for (const wake of waiters) wake();
+      });
+    }, () => undefined);
+    sharedLeaders.set(url, entry);
+    shared = entry;
+  }
+  shared.refs++;
+  return shared;
+}
+
 function etcdLocator(
   url: string,
   logger: Logger,
@@ -74,14 +144,8 @@ function etcdLocator(
   setHint: (hint: string | undefined) => void,
   learn: (error: unknown) => boolean,
 ): MasterLocator {
-  // Loaded on first use: clients that name a master directly never load the etcd client.
-  let coordinator: Promise<import("../master/etcd/index.js").EtcdCoordinator> | undefined;
-  const open = () =>
-    (coordinator ??= import("../master/etcd/index.js").then(({ createEtcdCoordinator, parseEtcdUrl }) => {
-      const { endpoints, prefix } = parseEtcdUrl(url);
-      // The TTL only matters to a campaign, which a client never starts.
-      return createEtcdCoordinator({ endpoints, prefix, electionTtlSeconds: 10, logger });
-    }));
+  const shared = acquireLeader(url, logger);
+  let released = false;
   return {
     description: url,
     async next() {
@@ -90,14 +154,25 @@ function etcdLocator(
         setHint(undefined);
         return hinted;
       }
-      const leader = await (await open()).leader();
+      let leader = shared.leader;
+      if (!shared.known) {
+        const info = await (await shared.coordinator).leader();
+        leader = info === undefined ? undefined : baseUrlOf(info);
+      }
       if (leader === undefined) throw new ConnectError(`no leading master is published in ${url}`, Code.Unavailable);
-      const host = leader.address?.ip || leader.hostname;
-      return normalizeBaseUrl(`${host}:${leader.address?.port ?? leader.port}`);
+      return leader;
     },
     learn,
+    leaderChanged() {
+      return new Promise<void>((resolve) => shared.waiters.add(resolve));
+    },
     async close() {
-      if (coordinator !== undefined) await (await coordinator).close();
+      if (released) return;
+      released = true;
+      shared.refs--;
+      if (shared.refs > 0) return;
+      sharedLeaders.delete(url);
+      await shared.close();
     },
   };
 }

@@ -237,6 +237,8 @@ class ReconnectingStream implements UnifiedStream {
       attempt = receivedEvent ? 0 : attempt + 1;
       const delay = backoffDelay(attempt, policy);
       this.log.debug({ delay, attempt, err: error?.message }, "reconnecting");
+      // A new leader published in etcd ends the wait: no reason to sit out a backoff then.
+      void this.locator?.leaderChanged?.().then(() => this.wakeSleep?.());
       await this.sleep(delay);
     }
     this.current = undefined;
