@@ -266,8 +266,9 @@ export async function startMaster(
   const abort = new AbortController();
 
   const notLeading = (): ConnectError => {
-    if (recovering) return new ConnectError("Master has not finished recovery", Code.Unavailable);
-    if (leader === undefined || leader.id === info.id) return new ConnectError("No leading master elected yet", Code.Unavailable);
+    // Elected (etcd names this master) but still reading the registry.
+    if (recovering || leader?.id === info.id) return new ConnectError("Master has not finished recovery", Code.Unavailable);
+    if (leader === undefined) return new ConnectError("No leading master elected yet", Code.Unavailable);
     const error = new ConnectError(`Not the leading master; the leader is ${masterAddress(leader)}`, Code.Unavailable);
     error.metadata.set(LEADER_HEADER, masterAddress(leader));
     return error;
@@ -288,7 +289,7 @@ export async function startMaster(
     });
   const standby = standbyHttp(
     () => leader,
-    () => recovering,
+    () => recovering || leader?.id === info.id,
   );
   const http: HttpHook = (req, res) => (leading === undefined ? standby(req, res) : leading.gateway.hook(req, res));
   const server = createServer({ host: options.ip, port: options.port, routes, http, logger, reflection: [file_mesos_v2_mesos] });
