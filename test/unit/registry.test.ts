@@ -49,6 +49,8 @@ describe("registry operations on agents and frameworks", () => {
     expect(apply({ kind: "admit-agent", info: agent("a2") })).toBe(true);
     expect(apply({ kind: "admit-agent", info: agent("a1") })).toBe(true);
     expect(apply({ kind: "admit-agent", info: agent("a1") })).toBe(false);
+    // A re-admission that changes nothing hands back the same registry, uncopied.
+    expect(applyRegistryOperation(r, { kind: "admit-agent", info: agent("a1") }).registry).toBe(r);
     expect(r.agents.map((a) => a.id?.value)).toEqual(["a1", "a2"]);
     expect(apply({ kind: "mark-agent-unreachable", agentId: "a1", time: 5000 })).toBe(true);
     expect([r.agents.map((a) => a.id?.value), r.unreachable.map((m) => [m.info?.id?.value, m.time?.nanoseconds])]).toEqual([["a2"], [["a1", 5_000_000_000n]]]);

@@ -71,8 +71,27 @@ function isEmptyQuota(config: QuotaConfig): boolean {
   return Object.keys(config.guarantees).length === 0 && Object.keys(config.limits).length === 0;
 }
 
+/**
+ * The common no-ops, found without copying the registry: every agent that
+ * re-registers and every scheduler that resubscribes asks to store what is
+ * already there, a whole fleet of them after a failover.
+ */
+function isNoOp(registry: Registry, operation: RegistryOperation): boolean {
+  if (operation.kind === "admit-agent") {
+    const id = agentIdOf(operation.info);
+    const listed = registry.agents.find((a) => agentIdOf(a) === id);
+    return listed !== undefined && equals(AgentInfoSchema, listed, operation.info) && !registry.unreachable.some((m) => agentIdOf(m.info) === id);
+  }
+  if (operation.kind === "add-framework") {
+    const listed = registry.frameworks.find((f) => f.info?.id?.value === operation.info.id?.value);
+    return listed?.info !== undefined && equals(FrameworkInfoSchema, listed.info, operation.info);
+  }
+  return false;
+}
+
 /** The registry after `operation`, and whether that differs from `registry` (which is left as it was). */
 export function applyRegistryOperation(registry: Registry, operation: RegistryOperation): { registry: Registry; changed: boolean } {
+  if (isNoOp(registry, operation)) return { registry, changed: false };
   const next = clone(RegistrySchema, registry);
   switch (operation.kind) {
     case "update-weights": {
