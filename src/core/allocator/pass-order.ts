@@ -9,6 +9,7 @@
  */
 
 import { buildRoleTree, RoleTreeOrder } from "./role-tree.js";
+import { reposition as repositionSorted } from "./sorted-list.js";
 
 interface Entry {
   key: string;
@@ -19,30 +20,8 @@ interface Entry {
 const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 const compare = (a: Entry, b: Entry): number => a.share - b.share || byName(a.key, b.key);
 
-/** Where `entry` belongs in the sorted `list` (the first index not before it). */
-function lowerBound(list: Entry[], entry: Entry): number {
-  let lo = 0;
-  let hi = list.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (compare(list[mid] as Entry, entry) < 0) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-/**
- * Moves `entry` (in `list`, sorted under its current share) to its place
- * under `share`. The entry is found by binary search on its old share, so a
- * pass that charges one framework per agent costs no linear scans.
- */
 function reposition(list: Entry[], entry: Entry, share: number): void {
-  let at = lowerBound(list, entry);
-  if (list[at] !== entry) at = list.indexOf(entry);
-  if (at < 0) return;
-  list.splice(at, 1);
-  entry.share = share;
-  list.splice(lowerBound(list, entry), 0, entry);
+  repositionSorted(list, entry, share, compare);
 }
 
 export class PassOrder {

@@ -6,6 +6,7 @@
  * child holding only its own allocation (Mesos' "virtual leaf"). The order
  * is a depth-first walk taking the lowest share first at every level.
  */
+import { reposition } from "./sorted-list.js";
 
 export interface RoleShares {
   /** Weighted share of `node` and everything below it. */
@@ -72,17 +73,6 @@ interface TreeEntry {
 
 const compareEntries = (a: TreeEntry, b: TreeEntry): number => a.share - b.share || byName(a.key, b.key) || Number(b.self) - Number(a.self);
 
-function lowerBound(list: TreeEntry[], entry: TreeEntry): number {
-  let lo = 0;
-  let hi = list.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (compareEntries(list[mid] as TreeEntry, entry) < 0) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
 /**
  * hierarchicalRoleOrder kept up to date as roles are charged during a pass.
  * A charge changes the shares of the charged role and its ancestors only
@@ -135,12 +125,7 @@ export class RoleTreeOrder {
   private move(node: string, entry: TreeEntry, share: number): void {
     const list = this.lists.get(node);
     if (list === undefined) return;
-    let at = lowerBound(list, entry);
-    if (list[at] !== entry) at = list.indexOf(entry);
-    if (at < 0) return;
-    list.splice(at, 1);
-    entry.share = share;
-    list.splice(lowerBound(list, entry), 0, entry);
+    reposition(list, entry, share, compareEntries);
   }
 
   private flatten(): string[] {
