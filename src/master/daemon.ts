@@ -335,6 +335,9 @@ export async function startMaster(
       recovering = false;
       settle();
       logger.info({ epoch: String(term.epoch), registry: term.registry.location }, "leading");
+      // Only now do clients following the election come: a leader they
+      // could find while it still read its registry would turn them away.
+      term.announce().catch((err: unknown) => logger.warn({ error: String(err) }, "could not announce leadership; the term is ending"));
       const reason = await Promise.race([term.lost, ended]);
       leading = undefined;
       if (leader?.id === info.id) leader = undefined;

@@ -15,6 +15,11 @@ export interface Term {
   readonly registry: RegistryStore;
   /** Resolves with why the term ended; the master must stop acting as leader then. */
   readonly lost: Promise<Error>;
+  /**
+   * Tells clients and standbys this master leads, once it serves: until
+   * then `leader()` names no one (or the last leader, until its term ends).
+   */
+  announce(): Promise<void>;
   /** Ends the term on purpose (clean shutdown), so a standby can take over at once. */
   resign(): Promise<void>;
 }
@@ -22,7 +27,7 @@ export interface Term {
 export interface Election {
   /** Resolves once this master leads, with its registry loaded. */
   campaign(info: MasterInfo, signal?: AbortSignal): Promise<Term>;
-  /** The leader now, if any. */
+  /** The leader that announced itself, if any. */
   leader(): Promise<MasterInfo | undefined>;
   /** Calls back with the leader now, then at every change. */
   watchLeader(onChange: (leader: MasterInfo | undefined) => void): { close(): void };
@@ -39,12 +44,15 @@ export function createEmbeddedElection(workDir: string | undefined): Election {
   return {
     async campaign(info) {
       await registry.apply({ kind: "start-term" });
-      leader = info;
-      for (const w of watchers) w(leader);
       return {
         epoch: registry.current.terms,
         registry,
         lost: new Promise<Error>(() => undefined),
+        announce: () => {
+          leader = info;
+          for (const w of watchers) w(leader);
+          return Promise.resolve();
+        },
         resign: () => Promise.resolve(),
       };
     },

@@ -51,6 +51,7 @@ describe("masters on a three-member etcd cluster", () => {
     if (leadingB === undefined) throw new Error("no leader after an etcd member died");
     expect(leadingB.registry.current.weights.map((w) => w.role)).toEqual(outcome === "written" ? ["before", "during"] : ["before"]);
     expect(await leadingB.registry.apply(weights("after"))).toBe(true);
+    await leadingB.announce();
     expect((await b.leader())?.id).toBe("b");
   });
 });

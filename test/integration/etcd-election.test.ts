@@ -22,12 +22,15 @@ describe("leader election through etcd", () => {
     return c;
   };
 
-  it("elects one of two masters; the other and any client read the leader's MasterInfo", async () => {
+  it("elects one of two masters; once it announces itself, the other and any client read its MasterInfo", async () => {
     const etcd = await etcds.start();
     const [a, b, client] = [coordinator(etcd), coordinator(etcd), coordinator(etcd)];
     expect(await client.leader()).toBeUndefined();
 
     const leadingA = await a.campaign(masterInfo("master-a", 5001));
+    // Elected but not yet serving: clients are not sent to it.
+    expect(await client.leader()).toBeUndefined();
+    await leadingA.announce();
     let bElected = false;
     const campaignB = b.campaign(masterInfo("master-b", 5002)).then((l) => {
       bElected = true;
@@ -45,9 +48,21 @@ describe("leader election through etcd", () => {
 
     await leadingA.resign();
     expect(await leadingA.lost).toBeInstanceOf(LeadershipLostError);
+    // A's announcement went with it.
+    expect(await client.leader()).toBeUndefined();
     const leadingB = await campaignB;
+    await leadingB.announce();
     expect(leadingB.epoch).toBeGreaterThan(leadingA.epoch);
     expect((await client.leader())?.id).toBe("master-b");
+  });
+
+  it("a deposed leader cannot announce itself", async () => {
+    const etcd = await etcds.start();
+    const [a, client] = [coordinator(etcd), coordinator(etcd)];
+    const leadingA = await a.campaign(masterInfo("master-a", 5001));
+    await leadingA.resign();
+    await expect(leadingA.announce()).rejects.toBeInstanceOf(LeadershipLostError);
+    expect(await client.leader()).toBeUndefined();
   });
 
   it("tells a watcher the current leader, each new one, and when there is none", async () => {
@@ -59,10 +74,11 @@ describe("leader election through etcd", () => {
     expect(seen).toEqual([undefined]);
 
     const leadingA = await a.campaign(masterInfo("master-a", 5001));
+    await leadingA.announce();
     await eventually(() => (seen.at(-1) === "master-a" ? true : undefined), "master-a reported");
     const campaignB = b.campaign(masterInfo("master-b", 5002));
     await leadingA.resign();
-    await campaignB;
+    await (await campaignB).announce();
     await eventually(() => (seen.at(-1) === "master-b" ? true : undefined), "master-b reported");
     await b.close();
     await eventually(() => (seen.at(-1) === undefined ? true : undefined), "no leader reported");
@@ -80,12 +96,12 @@ describe("leader election through etcd", () => {
     const [a, b, client] = [coordinator(etcd), coordinator(etcd), coordinator(etcd)];
     const seen: (string | undefined)[] = [];
     const watch = client.watchLeader((leader) => seen.push(leader?.id));
-    await a.campaign(masterInfo("master-a", 5001));
+    await (await a.campaign(masterInfo("master-a", 5001))).announce();
     await eventually(() => (seen.at(-1) === "master-a" ? true : undefined), "master-a reported");
     await etcd.restart();
     // Whatever became of A's lease in the restart, closing A lets B lead.
     await a.close();
-    await b.campaign(masterInfo("master-b", 5002));
+    await (await b.campaign(masterInfo("master-b", 5002))).announce();
     await eventually(() => (seen.at(-1) === "master-b" ? true : undefined), "master-b reported after the restart");
     watch.close();
   });
@@ -97,6 +113,7 @@ describe("leader election through etcd", () => {
     const c = createEtcdCoordinator({ endpoints: [down.endpoint, etcd.endpoint], prefix: "/plateau", electionTtlSeconds: 2, logger: silentLogger() });
     coordinators.push(c);
     const leading = await c.campaign(masterInfo("master-a", 5001));
+    await leading.announce();
     for (let i = 1; i <= 5; i++) {
       expect(await leading.registry.apply({ kind: "update-weights", weights: [{ $typeName: "mesos.v1.WeightInfo", role: `r${i}`, weight: 1 }] })).toBe(true);
       expect((await c.leader())?.id).toBe("master-a");
@@ -116,6 +133,7 @@ describe("leader election through etcd", () => {
     await expect(campaignB).rejects.toThrow("shutting down");
     await leadingA.resign();
     const leadingC = await campaignC;
+    await leadingC.announce();
     expect((await a.leader())?.id).toBe("master-c");
     expect(leadingC.epoch).toBeGreaterThan(leadingA.epoch);
   });

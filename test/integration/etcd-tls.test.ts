@@ -25,6 +25,7 @@ describe("etcd with TLS client certificates", () => {
     const tls = { caFile: certs.caFile, certFile: certs.certFile, keyFile: certs.keyFile };
     const leading = await coordinator(etcd, tls).campaign(create(MasterInfoSchema, { id: "a", hostname: "localhost", port: 5000 }));
     expect(await leading.registry.apply({ kind: "update-weights", weights: [create(WeightInfoSchema, { role: "prod", weight: 2 })] })).toBe(true);
+    await leading.announce();
     expect((await coordinator(etcd, tls).leader())?.id).toBe("a");
   });
 

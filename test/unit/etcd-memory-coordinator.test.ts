@@ -14,6 +14,8 @@ describe("the in-memory election twin", () => {
     const election = createMemoryElection();
     const [a, b] = [election.coordinator(), election.coordinator()];
     const leadingA = await a.campaign(info("a"));
+    expect(await b.leader()).toBeUndefined();
+    await leadingA.announce();
     let bLeads = false;
     const campaignB = b.campaign(info("b")).then((l) => ((bLeads = true), l));
     await settle();
@@ -45,6 +47,7 @@ describe("the in-memory election twin", () => {
     const seen: (string | undefined)[] = [];
     client.watchLeader((leader) => seen.push(leader?.id));
     const leadingA = await a.campaign(info("a"));
+    await leadingA.announce();
     const abort = new AbortController();
     const campaignB = b.campaign(info("b"), abort.signal);
     const campaignC = c.campaign(info("c"));
@@ -52,10 +55,11 @@ describe("the in-memory election twin", () => {
     await expect(campaignB).rejects.toThrow("shutting down");
     await a.close();
     expect(await leadingA.lost).toBeInstanceOf(LeadershipLostError);
-    await campaignC;
+    await expect(leadingA.announce()).rejects.toBeInstanceOf(LeadershipLostError);
+    await (await campaignC).announce();
     await c.close();
     await settle();
-    // A led by the time the watcher's first report ran; B never led.
-    expect(seen).toEqual(["a", "c", undefined]);
+    // No one had announced at the first report; B never led.
+    expect(seen).toEqual([undefined, "a", undefined, "c", undefined]);
   });
 });

@@ -31,10 +31,10 @@ export interface EtcdCoordinator {
    * master campaigns again after a rejection or after `lost`.
    */
   campaign(info: MasterInfo, signal?: AbortSignal): Promise<Leadership>;
-  /** The current leader's MasterInfo, or undefined while there is none. */
+  /** The announced leader's MasterInfo, or undefined while there is none. */
   leader(): Promise<MasterInfo | undefined>;
   /**
-   * Calls `onChange` with the current leader once, then each time the leader
+   * Calls `onChange` with the announced leader once, then each time that
    * changes (undefined while there is none). Calls never overlap.
    */
   watchLeader(onChange: (leader: MasterInfo | undefined) => void): LeaderWatch;
@@ -75,7 +75,7 @@ export function createEtcdCoordinator(options: EtcdCoordinatorOptions): EtcdCoor
       const both = signal === undefined ? controller.signal : AbortSignal.any([signal, controller.signal]);
       const running = (async () => {
         const elected = await campaignUntilElected(client, keys, info, options.electionTtlSeconds, both);
-        const leadership = await startLeadership({ client, keys, elected, ttlSeconds: options.electionTtlSeconds, logger });
+        const leadership = await startLeadership({ client, keys, elected, info, ttlSeconds: options.electionTtlSeconds, logger });
         leaderships.add(leadership);
         void leadership.lost.then(() => leaderships.delete(leadership));
         return leadership;

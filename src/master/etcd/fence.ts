@@ -29,12 +29,12 @@ export function fenceHolds(fence: Fence, kv: IKeyValue | undefined): boolean {
 }
 
 /**
- * Deletes the campaign key if it is still this fence's: a standby sees the
- * leader gone at once. Best effort with a deadline, like the lease revoke
- * that follows it (which deletes the key too, if this could not).
+ * Deletes the campaign key, and `alsoKeys` (the published leader), if the
+ * key is still this fence's: a standby sees the leader gone at once. Best
+ * effort with a deadline, like the lease revoke that follows it (which
+ * deletes the keys too, if this could not).
  */
-export async function deleteFenced(client: Etcd3, fence: Fence, timeoutMs = 2_000): Promise<void> {
-  await client.kv
-    .txn({ compare: fenceCompares(fence), success: [{ request_delete_range: { key: Buffer.from(fence.key) } }] }, { deadline: Date.now() + timeoutMs })
-    .catch(() => undefined);
+export async function deleteFenced(client: Etcd3, fence: Fence, alsoKeys: string[] = [], timeoutMs = 2_000): Promise<void> {
+  const deletes = [fence.key, ...alsoKeys].map((key) => ({ request_delete_range: { key: Buffer.from(key) } }));
+  await client.kv.txn({ compare: fenceCompares(fence), success: deletes }, { deadline: Date.now() + timeoutMs }).catch(() => undefined);
 }

@@ -6,6 +6,10 @@
  *                                       to its lease; the value is its
  *                                       MasterInfo as JSON; the lowest create
  *                                       revision leads (etcd's election recipe)
+ *   <prefix>/leader                     the leader's MasterInfo as JSON, put
+ *                                       (fenced, on its lease) once it has
+ *                                       recovered and serves: what clients
+ *                                       and standbys follow
  *   <prefix>/registry                   gzip of the binary
  *                                       plateau.registry.v1.Registry
  */
@@ -18,11 +22,12 @@ import { gzipStored } from "./gzip-stored.js";
 
 export interface EtcdKeys {
   readonly electionPrefix: string;
+  readonly leader: string;
   readonly registry: string;
 }
 
 export function etcdKeys(prefix: string): EtcdKeys {
-  return { electionPrefix: `${prefix}/election/`, registry: `${prefix}/registry` };
+  return { electionPrefix: `${prefix}/election/`, leader: `${prefix}/leader`, registry: `${prefix}/registry` };
 }
 
 /** The range_end that makes a range request cover every key starting with `prefix`. */

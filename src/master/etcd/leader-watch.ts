@@ -1,14 +1,14 @@
 /**
- * Follows the leader for standbys and clients: reports the current leader,
- * then each change. Every event under the election prefix triggers a fresh
- * read of the lowest campaign key rather than a deduction from the event:
- * simpler, and right even after a missed event or a compacted history.
+ * Follows the leader for standbys and clients: reports the announced leader
+ * (`<prefix>/leader`), then each change. Every event on the key triggers a
+ * fresh read rather than a deduction from the event: simpler, and right
+ * even after a missed event or a compacted history.
  */
 import type { Etcd3, IKeyValue, Watcher } from "etcd3";
 import type { MasterInfo } from "../../../gen/mesos/v1/mesos_pb.js";
 import type { Logger } from "../../log.js";
 import { cancelQuietly } from "./campaign.js";
-import { decodeMasterInfo, prefixEnd, type EtcdKeys } from "./keys.js";
+import { decodeMasterInfo, type EtcdKeys } from "./keys.js";
 
 const RETRY_MS = 1_000;
 
@@ -16,15 +16,9 @@ export interface LeaderWatch {
   close(): void;
 }
 
-/** The campaign key that leads now (lowest create revision), if any. */
+/** The announced leader's key-value, if any. */
 export async function readLeaderKv(client: Etcd3, keys: EtcdKeys): Promise<IKeyValue | undefined> {
-  const response = await client.kv.range({
-    key: Buffer.from(keys.electionPrefix),
-    range_end: prefixEnd(keys.electionPrefix),
-    sort_target: "Create",
-    sort_order: "Ascend",
-    limit: 1,
-  });
+  const response = await client.kv.range({ key: Buffer.from(keys.leader) });
   return response.kvs[0];
 }
 
@@ -34,7 +28,7 @@ export function decodeLeader(kv: IKeyValue | undefined): MasterInfo | undefined 
 
 export function watchLeader(client: Etcd3, keys: EtcdKeys, logger: Logger, onChange: (leader: MasterInfo | undefined) => void): LeaderWatch {
   let stopped = false;
-  // What was last reported: the key and its mod revision ("" for no leader).
+  // What was last reported: the announcement's mod revision ("" for none).
   let reported: string | undefined;
   let retry: NodeJS.Timeout | undefined;
   let reads: Promise<void> = Promise.resolve();
@@ -50,7 +44,7 @@ export function watchLeader(client: Etcd3, keys: EtcdKeys, logger: Logger, onCha
       if (stopped) return;
       try {
         const kv = await readLeaderKv(client, keys);
-        const id = kv === undefined ? "" : `${kv.key.toString()}@${kv.mod_revision}`;
+        const id = kv === undefined ? "" : kv.mod_revision;
         if (stopped || id === reported) return;
         const leader = decodeLeader(kv);
         reported = id;
@@ -64,7 +58,7 @@ export function watchLeader(client: Etcd3, keys: EtcdKeys, logger: Logger, onCha
   const startWatching = (): void => {
     client
       .watch()
-      .prefix(keys.electionPrefix)
+      .key(keys.leader)
       .create()
       .then((w) => {
         if (stopped) return void cancelQuietly(w);

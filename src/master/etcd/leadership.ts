@@ -7,20 +7,26 @@
  *             ├─ a fenced write refused by etcd                  │
  *             └─ resign()                                        ─┘
  *
- * On the way out it deletes its campaign key (if still its own) and
- * revokes the lease, best effort: a standby need not wait out the TTL.
+ * Clients and standbys learn of it only when the master announces itself
+ * (`announce()`, once it has recovered and serves): a leader they could
+ * find but not yet use would only send them into a backoff.
+ *
+ * On the way out it deletes its campaign key and the announcement (if
+ * still its own) and revokes the lease, best effort: a standby need not
+ * wait out the TTL.
  *
  * Losing is final: a master that wants to lead again campaigns anew and
  * gets a new epoch.
  */
 import type { Etcd3, Watcher } from "etcd3";
+import type { MasterInfo } from "../../../gen/mesos/v1/mesos_pb.js";
 import type { Logger } from "../../log.js";
 import type { RegistryStore } from "../registry.js";
 import { cancelQuietly, revokeQuietly, type Elected } from "./campaign.js";
 import { LeadershipLostError } from "./errors.js";
-import { deleteFenced } from "./fence.js";
+import { deleteFenced, fenceCompares } from "./fence.js";
 import { openFencedRegistry } from "./fenced-registry.js";
-import type { EtcdKeys } from "./keys.js";
+import { encodeMasterInfo, type EtcdKeys } from "./keys.js";
 
 export interface Leadership {
   /** The campaign key's create revision: grows with each new leader, so agents can drop a deposed leader's messages. */
@@ -29,6 +35,12 @@ export interface Leadership {
   readonly registry: RegistryStore;
   /** Resolves (never rejects) with why leadership ended; the master must stop acting as leader then. */
   readonly lost: Promise<Error>;
+  /**
+   * Publishes this master as the leader (`<prefix>/leader`, on its lease,
+   * fenced), for clients and standbys to follow. Resolves once stored;
+   * rejects only if leadership is lost first.
+   */
+  announce(): Promise<void>;
   /** Gives up leadership: deletes the campaign key and revokes the lease, so a standby takes over at once. */
   resign(): Promise<void>;
 }
@@ -37,6 +49,8 @@ export interface LeadershipOptions {
   readonly client: Etcd3;
   readonly keys: EtcdKeys;
   readonly elected: Elected;
+  /** What `announce()` publishes. */
+  readonly info: MasterInfo;
   readonly ttlSeconds: number;
   readonly logger: Logger;
 }
@@ -59,7 +73,7 @@ export async function startLeadership(options: LeadershipOptions): Promise<Leade
     clearInterval(deadlineTimer);
     unsubscribeLease();
     logger.warn({ epoch: fence.createRevision, reason: error.message }, "leadership lost");
-    released = Promise.all([cancelQuietly(watcher), deleteFenced(client, fence).then(() => revokeQuietly(lease.lease))]).then(() => undefined);
+    released = Promise.all([cancelQuietly(watcher), deleteFenced(client, fence, [options.keys.leader]).then(() => revokeQuietly(lease.lease))]).then(() => undefined);
     resolveLost(error);
   };
 
@@ -102,6 +116,22 @@ export async function startLeadership(options: LeadershipOptions): Promise<Leade
       epoch: BigInt(fence.createRevision),
       registry,
       lost,
+      async announce() {
+        const put = { request_put: { key: Buffer.from(options.keys.leader), value: encodeMasterInfo(options.info), lease: fence.leaseId } };
+        for (;;) {
+          if (lostError !== undefined) throw lostError;
+          try {
+            const result = await client.kv.txn({ compare: fenceCompares(fence), success: [put] }, { deadline: Date.now() + ttlSeconds * 1000 });
+            if (result.succeeded) return;
+            markLost(new LeadershipLostError(`the campaign key ${fence.key} no longer stands: cannot announce`));
+          } catch (err) {
+            // etcd unreachable for now: the lease decides whether this
+            // master still leads; until then, keep trying.
+            logger.warn({ error: String(err) }, "cannot announce leadership in etcd yet; retrying");
+            await new Promise((resolve) => setTimeout(resolve, 200));
+          }
+        }
+      },
       async resign() {
         markLost(new LeadershipLostError("resigned"));
         await released;

@@ -3,8 +3,8 @@
  * HA logic without an etcd: several coordinators share one `MemoryElection`
  * as masters share one etcd. Same contract: the lowest campaign leads, the
  * leader's registry writes are fenced (a deposed leader's `apply` rejects
- * with LeadershipLostError), `lost` resolves once, `watchLeader` reports the
- * current leader then each change. `expireLeader()` plays a lease running
+ * with LeadershipLostError), `lost` resolves once, `leader` and
+ * `watchLeader` report the leader once it has announced itself. `expireLeader()` plays a lease running
  * out (a paused or partitioned leader).
  */
 import { clone } from "@bufbuild/protobuf";
@@ -38,13 +38,15 @@ export function createMemoryElection(): MemoryElection {
   let registry = emptyRegistry();
   const candidates: Candidate[] = [];
   const watchers = new Set<() => void>();
-  let announced: bigint | undefined;
+  let elected: bigint | undefined;
+  // The announced leader: `<prefix>/leader` in etcd, gone with its lease.
+  let published: Candidate | undefined;
 
   const leader = (): Candidate | undefined => candidates[0];
   const changed = () => {
     const first = leader();
-    if (first !== undefined && first.revision !== announced) {
-      announced = first.revision;
+    if (first !== undefined && first.revision !== elected) {
+      elected = first.revision;
       first.elected();
     }
     // Later, as an etcd watch event would arrive.
@@ -54,6 +56,7 @@ export function createMemoryElection(): MemoryElection {
     const index = candidates.indexOf(candidate);
     if (index < 0) return;
     candidates.splice(index, 1);
+    if (published === candidate) published = undefined;
     candidate.end(error);
     changed();
   };
@@ -84,6 +87,12 @@ export function createMemoryElection(): MemoryElection {
       epoch: candidate.revision,
       registry: store,
       lost,
+      announce: () => {
+        if (!isLeader()) return Promise.reject(new LeadershipLostError(`epoch ${candidate.revision} no longer leads: cannot announce`));
+        published = candidate;
+        changed();
+        return Promise.resolve();
+      },
       resign: () => {
         remove(candidate, new LeadershipLostError("resigned"));
         return Promise.resolve();
@@ -125,15 +134,14 @@ export function createMemoryElection(): MemoryElection {
           changed();
         });
       },
-      leader: () => Promise.resolve(leader()?.info),
+      leader: () => Promise.resolve(published?.info),
       watchLeader(onChange) {
         let reported: bigint | null | undefined;
         const notify = () => {
-          const first = leader();
-          const id = first?.revision ?? null;
+          const id = published?.revision ?? null;
           if (id === reported) return;
           reported = id;
-          onChange(first?.info);
+          onChange(published?.info);
         };
         const guarded = () => {
           if (watchers.has(guarded)) notify();
