@@ -22,7 +22,7 @@ import { createOperator, type OperatorClient } from "../src/client/operator.js";
 import { createScheduler, type SchedulerClient } from "../src/client/scheduler.js";
 import { EtcdServer } from "../test/helpers/etcd.js";
 import { ProcessScope, type Daemon } from "../test/helpers/processes.js";
-import { LeaderSessionManager, watchLeaderOrigin, type LeaderSource } from "./leader-sessions.js";
+import { SessionPool } from "./session-pool.js";
 import { AGENT_RECONNECT, startSimFleet, type SimFleet } from "./sim-agents.js";
 import { cpuTicks, ticksPerSecond } from "./cpu.js";
 
@@ -78,11 +78,8 @@ async function until<T>(check: () => T | undefined | Promise<T | undefined>, wha
 }
 
 const masterArgs = (registry: string): string[] => ["master", "--port", "0", "--registry", registry, "--election-ttl", String(HA_SHAPE.electionTtl)];
-/** HA_BENCH_LOG_DIR keeps every master's log there. HA_BENCH_MASTER_NODE_OPTIONS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`) profiles the masters. */
-const masterEnv = (): NodeJS.ProcessEnv => {
-  const nodeOptions = process.env.HA_BENCH_MASTER_NODE_OPTIONS;
-  return nodeOptions === undefined ? {} : { NODE_OPTIONS: nodeOptions };
-};
+/** HA_BENCH_LOG_DIR keeps every master's log there. HA_BENCH_MASTER_NODE_ARGS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`) go to the masters' node. */
+const masterNodeArgs = (): string[] => process.env.HA_BENCH_MASTER_NODE_ARGS?.split(" ").filter((a) => a !== "") ?? [];
 
 /** Everything one run owns, so `finally` can take it all down. */
 interface Rig {
@@ -90,8 +87,7 @@ interface Rig {
   scope: ProcessScope;
   /** Every master started, the killed ones too (for HA_BENCH_LOG_DIR). */
   started: Daemon[];
-  leader?: LeaderSource;
-  sessions: LeaderSessionManager[];
+  sessions?: SessionPool;
   operator?: OperatorClient;
   scheduler?: SchedulerClient;
   fleet?: SimFleet;
@@ -103,8 +99,7 @@ async function teardown(rig: Rig): Promise<void> {
   await rig.fleet?.close().catch(() => undefined);
   await rig.scheduler?.close().catch(() => undefined);
   await rig.operator?.close().catch(() => undefined);
-  for (const s of rig.sessions) s.abort();
-  await rig.leader?.close().catch(() => undefined);
+  rig.sessions?.abort();
   await rig.scope.cleanup().catch(() => undefined);
   await rig.etcd?.cleanup().catch(() => undefined);
 }
@@ -120,19 +115,18 @@ const median = (values: number[]): number => {
 };
 
 export async function runFailoverBench(shape = HA_SHAPE): Promise<FailoverResult> {
-  const rig: Rig = { scope: new ProcessScope(), sessions: [], started: [] };
+  const rig: Rig = { scope: new ProcessScope(), started: [] };
   const problems: string[] = [];
   try {
     rig.etcd = await EtcdServer.start();
     const registry = `etcd://${rig.etcd.endpoint}${PREFIX}`;
     const masters: Daemon[] = [];
     const startMaster = async (): Promise<void> => {
-      const master = await rig.scope.start(masterArgs(registry), "master listening", masterEnv());
+      const master = await rig.scope.start(masterArgs(registry), "master listening", {}, masterNodeArgs());
       masters.push(master);
       rig.started.push(master);
     };
     for (let i = 0; i < 3; i++) await startMaster();
-    rig.leader = await watchLeaderOrigin([rig.etcd.endpoint], PREFIX);
     const operator = (rig.operator = createOperator({ master: registry, timeoutMs: 5_000 }));
 
     const subscribedAt: number[] = [];
@@ -149,7 +143,7 @@ export async function runFailoverBench(shape = HA_SHAPE): Promise<FailoverResult
     const frameworkId = await until(() => scheduler.frameworkId, "the framework to subscribe");
     const frameworkInfo = create(FrameworkInfoSchema, { ...framework, id: { value: frameworkId } });
 
-    rig.sessions = Array.from({ length: shape.sessions }, () => new LeaderSessionManager(rig.leader as LeaderSource));
+    rig.sessions = new SessionPool(shape.sessions);
     const setupStart = performance.now();
     const setupCpu = process.cpuUsage();
     const fleet = (rig.fleet = startSimFleet({ master: registry, agents: shape.agents, tasksPerAgent: shape.tasksPerAgent, framework: frameworkInfo, sessions: rig.sessions }));

@@ -12,7 +12,7 @@ function minMedian(values: number[]): { min: number; median: number } {
   return { min: sorted[0] ?? NaN, median: sorted[Math.floor((sorted.length - 1) / 2)] ?? NaN };
 }
 
-const SETUP = `3 \`plateau master --registry etcd://… --election-ttl ${HA_SHAPE.electionTtl} --port 0\` + a throwaway etcd; ${fmt(HA_SHAPE.agents)} simulated agents (one unified stream each to etcd://, ${HA_SHAPE.sessions} shared HTTP/2 connections that follow the leader, the real agent's reconnect backoff 200 ms-10 s) reporting ${HA_SHAPE.tasksPerAgent} TASK_RUNNING tasks each (${SIM_TASK_RESOURCES}; agents ${SIM_AGENT_RESOURCES}) of one src/client scheduler (failover_timeout 300, default backoff); SIGKILL of the leader`;
+const SETUP = `3 \`plateau master --registry etcd://… --election-ttl ${HA_SHAPE.electionTtl} --port 0\` + a throwaway etcd; ${fmt(HA_SHAPE.agents)} simulated agents (one unified stream each to etcd://, ${HA_SHAPE.sessions} shared HTTP/2 connection slots (one connection per slot to each master dialled), the real agent's reconnect backoff 200 ms-10 s) reporting ${HA_SHAPE.tasksPerAgent} TASK_RUNNING tasks each (${SIM_TASK_RESOURCES}; agents ${SIM_AGENT_RESOURCES}) of one src/client scheduler (failover_timeout 300, default backoff); SIGKILL of the leader`;
 
 /** Rows for the failover section; `failed` makes the row for a section that threw. */
 export function failoverRows(result: FailoverResult | string, failed: (figure: string, target: string, method: string, why: string) => Row): Row[] {

@@ -11,11 +11,11 @@
  * the benchmark can tell re-registration with a new leader from the rest.
  */
 import { create } from "@bufbuild/protobuf";
-import type { Http2SessionManager } from "@connectrpc/connect-node";
 import { AgentInfoSchema, TaskSchema, TaskState, type FrameworkInfo, type Task } from "../gen/mesos/v1/mesos_pb.js";
 import { ConnectRequestSchema, type ConnectRequest, type ConnectResponse } from "../gen/mesos/v2/mesos_pb.js";
 import { newCallId, openStream, type ReconnectPolicy, type UnifiedStream } from "../src/client/stream.js";
 import { parseResources } from "../src/core/resources/index.js";
+import type { SessionPool } from "./session-pool.js";
 
 export const SIM_AGENT_RESOURCES = "cpus:16;mem:65536;disk:100000;ports:[31000-32000]";
 export const SIM_TASK_RESOURCES = "cpus:0.1;mem:32";
@@ -29,8 +29,8 @@ export interface SimFleetOptions {
   tasksPerAgent: number;
   /** The framework owning every task (its id set). */
   framework: FrameworkInfo;
-  /** Shared HTTP/2 connections; agent i uses sessions[i % length]. */
-  sessions: Http2SessionManager[];
+  /** Shared HTTP/2 connections: agent i uses slot i of the pool. */
+  sessions: SessionPool;
   /** The real agent's policy unless given (to see how much of a failover is backoff). */
   reconnect?: ReconnectPolicy;
 }
@@ -53,6 +53,8 @@ export interface SimFleet {
 
 interface SimAgent {
   agentId: string;
+  /** The tasks it reports, built once per agent id: a real agent keeps them too. */
+  tasks?: { agentId: string; list: Task[] };
   stream: UnifiedStream;
   heartbeatSeconds: number | undefined;
   registrations: Registration[];
@@ -72,6 +74,11 @@ function tasksOf(index: number, count: number, framework: FrameworkInfo, agentId
   );
 }
 
+function reportedTasks(index: number, agent: SimAgent, options: SimFleetOptions): Task[] {
+  if (agent.tasks?.agentId !== agent.agentId) agent.tasks = { agentId: agent.agentId, list: tasksOf(index, options.tasksPerAgent, options.framework, agent.agentId) };
+  return agent.tasks.list;
+}
+
 function registerRequest(index: number, agent: SimAgent, options: SimFleetOptions): ConnectRequest {
   const info = create(AgentInfoSchema, {
     hostname: `sim-agent-${index}`,
@@ -87,7 +94,7 @@ function registerRequest(index: number, agent: SimAgent, options: SimFleetOption
       value: {
         call: {
           case: "register",
-          value: { agentInfo: info, tasks: tasksOf(index, options.tasksPerAgent, options.framework, agent.agentId), frameworks: [options.framework], version: "bench" },
+          value: { agentInfo: info, tasks: reportedTasks(index, agent, options), frameworks: [options.framework], version: "bench" },
         },
       },
     },
@@ -118,7 +125,7 @@ export function startSimFleet(options: SimFleetOptions): SimFleet {
       onEvent,
       heartbeatTimeoutMs: () => (agent.heartbeatSeconds === undefined ? undefined : (agent.heartbeatSeconds * 3 + 5) * 1000),
       reconnect: options.reconnect ?? AGENT_RECONNECT,
-      sessionManager: options.sessions[i % options.sessions.length],
+      sessionManager: options.sessions.forStream(i),
       closeGraceMs: 200,
     });
     agents.push(agent);

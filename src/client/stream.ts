@@ -67,10 +67,11 @@ export interface StreamOptions {
   closeGraceMs?: number;
   /**
    * An HTTP/2 connection shared with other streams to the same peer (e.g.
-   * the command executors of one executor host). Its owner closes it; a
-   * stream then drops only itself on a heartbeat timeout or close.
+   * the command executors of one executor host), or, for a stream that
+   * follows the leading master, one per master it dials. Its owner closes
+   * it; a stream then drops only itself on a heartbeat timeout or close.
    */
-  sessionManager?: Http2SessionManager;
+  sessionManager?: Http2SessionManager | ((baseUrl: string) => Http2SessionManager);
   logger?: Logger;
 }
 
@@ -153,7 +154,8 @@ class ReconnectingStream implements UnifiedStream {
   private peer(baseUrl: string): Peer {
     let peer = this.peers.get(baseUrl);
     if (peer === undefined) {
-      const sessions = this.options.sessionManager ?? new Http2SessionManager(baseUrl);
+      const shared = this.options.sessionManager;
+      const sessions = typeof shared === "function" ? shared(baseUrl) : (shared ?? new Http2SessionManager(baseUrl));
       peer = { sessions, client: createClient(MesosService, createGrpcTransport({ baseUrl, sessionManager: sessions })) };
       this.peers.set(baseUrl, peer);
     }

@@ -68,6 +68,10 @@ export function createServer(options: ServerOptions): PlateauServer {
     if (options.reflection !== undefined) registerReflection(router, options.reflection);
   };
   const handlers = createRequestHandlers({ routes, http: options.http, logger: options.logger });
+  // Node loads its fetch classes (Headers, which every gRPC call uses) on
+  // first use, ~40 ms: pay that now rather than in the first burst of calls,
+  // e.g. a fleet re-registering with a new leader.
+  void new Headers();
   const graceMs = options.closeGraceMs ?? 1000;
 
   const h1 = http.createServer(handlers.http1);

@@ -30,9 +30,13 @@ export class ProcessScope {
     return dir;
   }
 
-  /** Starts `plateau <args>` and waits for the log line that reports its port. */
-  async start(args: string[], listeningMsg: string, env: NodeJS.ProcessEnv = {}): Promise<Daemon> {
-    const child = spawn(process.execPath, [PLATEAU_BIN, ...args], {
+  /**
+   * Starts `plateau <args>` and waits for the log line that reports its
+   * port. `nodeArgs` go to node itself (e.g. `--cpu-prof`, which
+   * NODE_OPTIONS does not allow).
+   */
+  async start(args: string[], listeningMsg: string, env: NodeJS.ProcessEnv = {}, nodeArgs: string[] = []): Promise<Daemon> {
+    const child = spawn(process.execPath, [...nodeArgs, PLATEAU_BIN, ...args], {
       cwd: ROOT,
       env: { ...process.env, ...env },
       stdio: ["ignore", "pipe", "pipe"],

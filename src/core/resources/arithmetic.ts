@@ -1,6 +1,5 @@
-import { clone, create } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
 import {
-  ResourceSchema,
   Value_RangesSchema,
   Value_ScalarSchema,
   Value_SetSchema,
@@ -12,6 +11,17 @@ import { addRanges, containsRanges, normalizeRanges, rangesSize, roundScalar, su
 
 // Resources are a multiset: one entry per kind (see kindKey) once normalized.
 // Every function here copies; none mutates its arguments.
+
+/**
+ * A shallow copy: `combine` replaces a copy's value (scalar, ranges, set)
+ * with a new message rather than changing the one it shares with the
+ * original, and a reflective deep clone per entry was most of the cost of
+ * a fleet re-registering. The prototype is kept: protobuf-es reads unset
+ * proto2 fields from it (a spread would lose them).
+ */
+function shallowCopy(r: Resource): Resource {
+  return Object.assign(Object.create(Object.getPrototypeOf(r) as object) as Resource, r);
+}
 
 function isEmptyResource(r: Resource): boolean {
   switch (r.type) {
@@ -54,7 +64,7 @@ function combine(into: Resource, from: Resource | undefined, sign: 1 | -1): void
 }
 
 function merge(a: Resource[], b: Resource[], sign: 1 | -1): Resource[] {
-  const out = a.map((r) => clone(ResourceSchema, r));
+  const out = a.map(shallowCopy);
   const byKind = new Map(out.map((r) => [kindKey(r), r]));
   for (const r of b) {
     const key = kindKey(r);
@@ -62,7 +72,7 @@ function merge(a: Resource[], b: Resource[], sign: 1 | -1): Resource[] {
     if (existing !== undefined) {
       combine(existing, r, sign);
     } else if (sign === 1) {
-      const copy = clone(ResourceSchema, r);
+      const copy = shallowCopy(r);
       combine(copy, undefined, 1); // rounds scalars, sorts ranges and set items
       out.push(copy);
       byKind.set(key, copy);

@@ -205,6 +205,8 @@ function flagShape(resource: Resource): Resource {
  * shrank or changed under them).
  */
 export function applyCheckpointed(flagResources: Resource[], checkpointed: Resource[]): Resource[] | string {
+  // Most agents have checkpointed nothing.
+  if (checkpointed.length === 0) return addResources([], flagResources);
   const consumed = checkpointed.map(flagShape);
   const total = applyConversion(addResources([], flagResources), { consumed, converted: checkpointed });
   if (total === undefined) {
