@@ -9,7 +9,8 @@ import type { Logger } from "../../log.js";
 import { campaignUntilElected } from "./campaign.js";
 import { createEtcdClient, type EtcdTlsFiles } from "./client.js";
 import { etcdKeys } from "./keys.js";
-import { decodeLeader, readLeaderKv, watchLeader, type LeaderWatch } from "./leader-watch.js";
+import { watchLeaderLiveness } from "./leader-liveness.js";
+import { decodeLeader, readLeaderKv, watchAnnouncedLeader, watchLeader, type LeaderWatch } from "./leader-watch.js";
 import { startLeadership, type Leadership } from "./leadership.js";
 
 export interface EtcdCoordinatorOptions {
@@ -73,8 +74,11 @@ export function createEtcdCoordinator(options: EtcdCoordinatorOptions): EtcdCoor
       if (closed) throw new Error("the etcd coordinator is closed");
       const controller = new AbortController();
       const both = signal === undefined ? controller.signal : AbortSignal.any([signal, controller.signal]);
+      // While it waits, a candidate watches the leader's process, so a crash
+      // costs no TTL (leader-liveness.ts).
+      const liveness = watchLeaderLiveness({ client, selfId: info.id, logger, follow: (onChange) => watchAnnouncedLeader(client, keys, logger, onChange) });
       const running = (async () => {
-        const elected = await campaignUntilElected(client, keys, info, options.electionTtlSeconds, both);
+        const elected = await campaignUntilElected(client, keys, info, options.electionTtlSeconds, both).finally(() => liveness.close());
         const leadership = await startLeadership({ client, keys, elected, info, ttlSeconds: options.electionTtlSeconds, logger });
         leaderships.add(leadership);
         void leadership.lost.then(() => leaderships.delete(leadership));

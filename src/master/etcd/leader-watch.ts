@@ -9,6 +9,7 @@ import type { MasterInfo } from "../../../gen/mesos/v1/mesos_pb.js";
 import type { Logger } from "../../log.js";
 import { cancelQuietly } from "./campaign.js";
 import { decodeMasterInfo, type EtcdKeys } from "./keys.js";
+import type { AnnouncedLeader } from "./leader-liveness.js";
 
 const RETRY_MS = 1_000;
 
@@ -27,6 +28,19 @@ export function decodeLeader(kv: IKeyValue | undefined): MasterInfo | undefined 
 }
 
 export function watchLeader(client: Etcd3, keys: EtcdKeys, logger: Logger, onChange: (leader: MasterInfo | undefined) => void): LeaderWatch {
+  return watchLeaderKv(client, keys, logger, decodeLeader, onChange);
+}
+
+/** As watchLeader, with the lease the announcement is on (a standby watching the leader's process revokes it). */
+export function watchAnnouncedLeader(client: Etcd3, keys: EtcdKeys, logger: Logger, onChange: (leader: AnnouncedLeader | undefined) => void): LeaderWatch {
+  const decode = (kv: IKeyValue | undefined): AnnouncedLeader | undefined => {
+    const info = decodeLeader(kv);
+    return info === undefined || kv === undefined ? undefined : { info, lease: kv.lease };
+  };
+  return watchLeaderKv(client, keys, logger, decode, onChange);
+}
+
+function watchLeaderKv<T>(client: Etcd3, keys: EtcdKeys, logger: Logger, decode: (kv: IKeyValue | undefined) => T, onChange: (leader: T) => void): LeaderWatch {
   let stopped = false;
   // What was last reported: the announcement's mod revision ("" for none).
   let reported: string | undefined;
@@ -46,7 +60,7 @@ export function watchLeader(client: Etcd3, keys: EtcdKeys, logger: Logger, onCha
         const kv = await readLeaderKv(client, keys);
         const id = kv === undefined ? "" : kv.mod_revision;
         if (stopped || id === reported) return;
-        const leader = decodeLeader(kv);
+        const leader = decode(kv);
         reported = id;
         onChange(leader);
       } catch (err) {

@@ -1,0 +1,175 @@
+/**
+ * A standby's watch over the leader's process, so that a leader whose
+ * process died is replaced at once rather than after its lease runs out.
+ *
+ *   announced leader ──connect, GET_MASTER names it──► watching (one idle HTTP/2 connection)
+ *                                                          │ connection closed
+ *                                                          ▼
+ *                        port accepts ◄──── probe: TCP connect to its address
+ *                        (watch again)              │ refused (nothing listens there)
+ *                                                   ▼
+ *                                        revoke the leader's lease
+ *
+ * Only a refused connection counts, and only to an address this standby
+ * has seen that very master answer at: the process is gone, not slow or
+ * cut off. A paused, overloaded or partitioned leader still holds its
+ * socket (or gives timeouts, not refusals) and keeps its lease until the
+ * TTL says otherwise. Revoking a dead process's lease is always safe: no
+ * one can keep it alive, and fencing never depended on this.
+ */
+import * as http2 from "node:http2";
+import { connect as tcpConnect } from "node:net";
+import type { Etcd3 } from "etcd3";
+import type { MasterInfo } from "../../../gen/mesos/v1/mesos_pb.js";
+import type { Logger } from "../../log.js";
+import type { LeaderWatch } from "./leader-watch.js";
+
+/** How long to wait for the leader to confirm who it is. */
+const IDENTIFY_TIMEOUT_MS = 5_000;
+/** After the leader turned out alive (or could not be asked), before watching it again. */
+const RETRY_MS = 1_000;
+
+/** An announced leader as the announcement says: its MasterInfo and the lease it is on. */
+export interface AnnouncedLeader {
+  readonly info: MasterInfo;
+  readonly lease: string;
+}
+
+export interface LeaderLivenessOptions {
+  readonly client: Etcd3;
+  /** This master's id: it never watches itself. */
+  readonly selfId: string;
+  readonly logger: Logger;
+  /** Reports the announced leader now and at each change (see watchAnnouncedLeader). */
+  readonly follow: (onChange: (leader: AnnouncedLeader | undefined) => void) => LeaderWatch;
+}
+
+/** Watches whichever master is announced as leader until closed. */
+export function watchLeaderLiveness(options: LeaderLivenessOptions): LeaderWatch {
+  let current: LeaderProcessWatch | undefined;
+  const follow = options.follow((leader) => {
+    if (current !== undefined && current.leader.info.id === leader?.info.id && current.leader.lease === leader.lease) return;
+    current?.close();
+    current = leader === undefined || leader.info.id === options.selfId ? undefined : new LeaderProcessWatch(leader, options);
+  });
+  return {
+    close() {
+      follow.close();
+      current?.close();
+      current = undefined;
+    },
+  };
+}
+
+function addressOf(info: MasterInfo): { host: string; port: number } | undefined {
+  const ip = info.address?.ip ?? "";
+  const host = ip === "" || ip === "0.0.0.0" || ip === "::" ? info.hostname : ip;
+  const port = info.address?.port ?? info.port;
+  return host === "" || port === 0 ? undefined : { host, port };
+}
+
+class LeaderProcessWatch {
+  private closed = false;
+  private session: http2.ClientHttp2Session | undefined;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly leader: AnnouncedLeader,
+    private readonly options: LeaderLivenessOptions,
+  ) {
+    this.watch();
+  }
+
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.timer);
+    this.session?.destroy();
+    this.session = undefined;
+  }
+
+  private later(what: () => void): void {
+    clearTimeout(this.timer);
+    if (!this.closed) this.timer = setTimeout(what, RETRY_MS);
+  }
+
+  private watch(): void {
+    const address = addressOf(this.leader.info);
+    if (this.closed || address === undefined) return;
+    const session = http2.connect(`http://${address.host.includes(":") ? `[${address.host}]` : address.host}:${address.port}`);
+    this.session = session;
+    let identified = false;
+    session.on("error", () => undefined);
+    session.on("close", () => {
+      if (this.session === session) this.session = undefined;
+      if (this.closed) return;
+      if (identified) this.probe(address);
+      else this.later(() => this.watch());
+    });
+    void identify(session).then((id) => {
+      if (this.closed || this.session !== session) return;
+      if (id === this.leader.info.id) {
+        identified = true;
+        // Only the close of this connection matters now: keep the process alive without it.
+        session.unref();
+        return;
+      }
+      this.options.logger.debug({ leader: this.leader.info.id, answered: id ?? "nothing" }, "the announced leader's address does not answer as that master; not watching its process");
+      session.destroy();
+    });
+  }
+
+  /** The connection to a leader that had answered closed: is anything still listening there? */
+  private probe(address: { host: string; port: number }): void {
+    const socket = tcpConnect({ host: address.host, port: address.port });
+    socket.once("connect", () => {
+      socket.destroy();
+      this.later(() => this.watch());
+    });
+    socket.once("error", (error: NodeJS.ErrnoException) => {
+      socket.destroy();
+      if (this.closed) return;
+      if (error.code !== "ECONNREFUSED") return this.later(() => this.watch());
+      this.options.logger.warn(
+        { leader: this.leader.info.id, address: `${address.host}:${address.port}` },
+        "the leading master's port refuses connections (its process is gone): revoking its lease rather than waiting out the TTL",
+      );
+      this.options.client.leaseClient.leaseRevoke({ ID: this.leader.lease }).catch((err: unknown) => {
+        // Already expired or revoked: the election has moved on either way.
+        this.options.logger.debug({ error: String(err) }, "revoking the dead leader's lease failed");
+      });
+    });
+  }
+}
+
+/** The master id the server at the other end of `session` answers GET_MASTER with (Connect protocol, JSON). */
+function identify(session: http2.ClientHttp2Session): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    let request: http2.ClientHttp2Stream;
+    try {
+      request = session.request({
+        ":method": "POST",
+        ":path": "/mesos.v2.MesosService/Operate",
+        "content-type": "application/json",
+        "connect-protocol-version": "1",
+      });
+    } catch {
+      return resolve(undefined);
+    }
+    const timer = setTimeout(() => request.close(http2.constants.NGHTTP2_CANCEL), IDENTIFY_TIMEOUT_MS);
+    let body = "";
+    request.setEncoding("utf8");
+    request.on("data", (chunk: string) => (body += chunk));
+    request.on("error", () => undefined);
+    request.on("close", () => {
+      clearTimeout(timer);
+      try {
+        const answer = JSON.parse(body) as { response?: { getMaster?: { masterInfo?: { id?: unknown } } } };
+        const id = answer.response?.getMaster?.masterInfo?.id;
+        resolve(typeof id === "string" ? id : undefined);
+      } catch {
+        resolve(undefined);
+      }
+    });
+    request.end(JSON.stringify({ call: { type: "GET_MASTER" } }));
+  });
+}
