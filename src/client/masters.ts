@@ -24,10 +24,14 @@ export interface MasterLocator {
   /** What the user gave, for messages. */
   readonly description: string;
   /**
-   * Resolves when the leader changes (etcd only): a client waiting out a
-   * backoff after losing its master dials the new one at once.
+   * Resolves when the announced leader changes (etcd only): a client waiting
+   * out a backoff after losing its master dials the new one at once, and one
+   * still connected to a master that no longer leads (paused, cut off)
+   * leaves it. Never resolves once `signal` aborts.
    */
-  leaderChanged?(): Promise<void>;
+  leaderChanged?(signal?: AbortSignal): Promise<void>;
+  /** The leader etcd announces now (etcd only; undefined while none is known). */
+  announced?(): string | undefined;
   close(): Promise<void>;
 }
 
@@ -163,9 +167,14 @@ function etcdLocator(
       return leader;
     },
     learn,
-    leaderChanged() {
-      return new Promise<void>((resolve) => shared.waiters.add(resolve));
+    leaderChanged(signal) {
+      return new Promise<void>((resolve) => {
+        if (signal?.aborted) return;
+        shared.waiters.add(resolve);
+        signal?.addEventListener("abort", () => shared.waiters.delete(resolve), { once: true });
+      });
     },
+    announced: () => (shared.known ? shared.leader : undefined),
     async close() {
       if (released) return;
       released = true;

@@ -114,8 +114,10 @@ interface Connection {
   queue: AsyncQueue<ConnectRequest>;
   abort: AbortController;
   connected: boolean;
-  /** Why the client dropped this connection itself (heartbeat timeout). */
+  /** Why the client dropped this connection itself (heartbeat timeout, the leader moved). */
   dropReason?: Error;
+  /** Dropped because etcd announced another leader: dial it without a backoff. */
+  moved?: boolean;
 }
 
 /** A client for one peer, with the HTTP/2 connection it rides on. */
@@ -222,7 +224,7 @@ class ReconnectingStream implements UnifiedStream {
     let attempt = 0;
     let redirects = 0;
     while (!this.closed) {
-      const { error, receivedEvent } = await this.connectOnce();
+      const { error, receivedEvent, moved } = await this.connectOnce();
       this.failAll(
         this.closed
           ? new ConnectError("stream closed", Code.Canceled)
@@ -233,6 +235,7 @@ class ReconnectingStream implements UnifiedStream {
       // A standby that named the leader: go there at once (unless standbys
       // keep naming each other mid-election; then back off as usual).
       if (this.locator?.learn(error) === true && ++redirects <= 3) continue;
+      if (moved) continue;
       if (receivedEvent) redirects = 0;
       // A connection that delivered events was healthy: start over at the
       // smallest delay; repeated failures back off further.
@@ -240,19 +243,22 @@ class ReconnectingStream implements UnifiedStream {
       const delay = backoffDelay(attempt, policy);
       this.log.debug({ delay, attempt, err: error?.message }, "reconnecting");
       // A new leader published in etcd ends the wait: no reason to sit out a backoff then.
-      void this.locator?.leaderChanged?.().then(() => this.wakeSleep?.());
+      const sleeping = new AbortController();
+      void this.locator?.leaderChanged?.(sleeping.signal).then(() => this.wakeSleep?.());
       await this.sleep(delay);
+      sleeping.abort();
     }
     this.current = undefined;
   }
 
-  private async connectOnce(): Promise<{ error: Error | undefined; receivedEvent: boolean }> {
+  private async connectOnce(): Promise<{ error: Error | undefined; receivedEvent: boolean; moved: boolean }> {
     const conn: Connection = { queue: createAsyncQueue(), abort: new AbortController(), connected: false };
     this.current = conn;
     let receivedEvent = false;
     let error: Error | undefined;
     try {
       if (this.locator !== undefined) this.baseUrl = await this.locator.next();
+      this.leaveWhenDeposed(conn, this.baseUrl);
       const responses = this.peer(this.baseUrl).client.connect(this.requests(conn), { signal: conn.abort.signal });
       for await (const response of responses) {
         receivedEvent = true;
@@ -267,7 +273,33 @@ class ReconnectingStream implements UnifiedStream {
       conn.queue.end();
       conn.abort.abort();
     }
-    return { error: this.closed ? undefined : error, receivedEvent };
+    return { error: this.closed ? undefined : error, receivedEvent, moved: conn.moved === true };
+  }
+
+  /**
+   * A master that stops leading while paused or cut off cannot end our
+   * stream itself; once etcd announces another leader, leave it rather than
+   * wait for the heartbeat timeout.
+   */
+  private leaveWhenDeposed(conn: Connection, baseUrl: string): void {
+    const locator = this.locator;
+    if (locator?.leaderChanged === undefined || locator.announced === undefined) return;
+    const check = (): void => {
+      if (conn.abort.signal.aborted) return;
+      const leader = locator.announced?.();
+      if (leader === undefined || leader === baseUrl) {
+        void locator.leaderChanged?.(conn.abort.signal).then(check);
+        return;
+      }
+      const reason = new ConnectError(`${baseUrl} no longer leads; the leading master is ${leader}`, Code.Unavailable);
+      this.log.info(reason.message);
+      conn.dropReason = reason;
+      conn.moved = true;
+      conn.abort.abort(reason);
+      // The old leader may be frozen with our connection open: dial anew next time.
+      if (this.ownsSessions) this.peers.get(baseUrl)?.sessions.abort(reason);
+    };
+    void locator.leaderChanged(conn.abort.signal).then(check);
   }
 
   /** The request side: the hello, then whatever `send()` queues. */

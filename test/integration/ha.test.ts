@@ -142,7 +142,7 @@ describe("high availability on etcd", () => {
   const bothAgentsActive = () =>
     eventually(async () => ((await operator.getAgents().catch(() => undefined))?.agents.filter((a) => a.active).length === 2 ? true : undefined), "both agents to be registered with the leader", 30_000);
 
-  it("runs tasks, then survives a split brain: a leader paused past its lease steps down when it resumes", async () => {
+  it("runs tasks, then survives a split brain: clients leave a leader paused past its lease, which steps down when it resumes", async () => {
     for (const id of tasks) {
       const offer = await eventually(() => offers.shift(), "an offer");
       scheduler.launch(offer, [create(TaskInfoSchema, { name: id, taskId: { value: id }, resources: parseResources("cpus:0.5;mem:64"), command: { value: "sleep 300" } })], { refuseSeconds: 0 });
@@ -154,6 +154,10 @@ describe("high availability on etcd", () => {
     let newLeader: number;
     try {
       newLeader = await newLeaderThan(oldLeader);
+      // Still paused, the old leader cannot end its streams: agents and the
+      // framework leave it because etcd announces another leader.
+      await bothAgentsActive();
+      await eventually(() => (subscriptions >= 2 && scheduler.subscribed ? true : undefined), "the framework to resubscribe", 30_000);
     } finally {
       paused?.process.kill("SIGCONT");
     }
