@@ -2,15 +2,19 @@
  * Failover at scale: a throwaway etcd, three `plateau master` processes
  * (--election-ttl 2), one framework (src/client/scheduler.ts) and a fleet of
  * simulated agents (sim-agents.ts) holding its tasks, all through etcd://.
- * Each round SIGKILLs the leader and times, from the kill:
+ * Each round SIGKILLs the leader (a standby sees its port refuse
+ * connections and revokes its lease), then a last round SIGSTOPs it (the
+ * frozen leader keeps its lease until the TTL runs out), and times, from
+ * the signal:
  *
  *   (a) an operator GET_MASTER through etcd:// answers with another master
  *   (b) every simulated agent got Registered from the new leader's epoch
  *   (c) the framework saw SUBSCRIBED again
  *
- * then starts a replacement master so the next round has three again.
- * Run alone: `node --import tsx bench/ha-bench.ts [agents] [rounds]
- * [max agent backoff ms]` (prints JSON, writes nothing).
+ * then starts a replacement master (or resumes the frozen one, which steps
+ * down) so the next round has three again.
+ * Run alone: `node --import tsx bench/ha-bench.ts [agents] [kill rounds]
+ * [pause rounds] [max agent backoff ms]` (prints JSON, writes nothing).
  */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -26,12 +30,16 @@ import { SessionPool } from "./session-pool.js";
 import { AGENT_RECONNECT, startSimFleet, type SimFleet } from "./sim-agents.js";
 import { cpuTicks, ticksPerSecond } from "./cpu.js";
 
-export const HA_SHAPE = { agents: 1_000, tasksPerAgent: 10, rounds: 3, sessions: 8, electionTtl: 2, agentReconnect: AGENT_RECONNECT };
+export const HA_SHAPE = { agents: 1_000, tasksPerAgent: 10, rounds: 3, pausedRounds: 1, sessions: 8, electionTtl: 2, agentReconnect: AGENT_RECONNECT };
+
+/** How a round takes the leader down. */
+export type Failure = "SIGKILL" | "SIGSTOP";
 const PREFIX = "/plateau";
 const POLL_MS = 20;
 const ROUND_TIMEOUT_MS = 60_000;
 
 export interface FailoverRound {
+  failure: Failure;
   /** Kill → GET_MASTER through etcd:// names another master. */
   leaderServingMs: number;
   /** Kill → the last agent's Registered from the new epoch. */
@@ -154,11 +162,12 @@ export async function runFailoverBench(shape = HA_SHAPE): Promise<FailoverResult
     const setupBenchCpuPct = cpuPct(process.cpuUsage(setupCpu), setupMs);
 
     const rounds: FailoverRound[] = [];
-    for (let round = 0; round < shape.rounds; round++) {
+    const failures: Failure[] = [...Array<Failure>(shape.rounds).fill("SIGKILL"), ...Array<Failure>(shape.pausedRounds).fill("SIGSTOP")];
+    for (const [round, failure] of failures.entries()) {
       const losses = leadershipLosses(rig);
-      const figures = await failOver(rig, masters, shape, subscribedAt);
-      await startMaster();
-      // Let the replacement settle as a standby before the next kill.
+      const figures = await failOver(rig, masters, shape, subscribedAt, failure);
+      if (failure === "SIGKILL") await startMaster();
+      // Let the replacement (or the resumed master) settle as a standby before the next round.
       await sleep(2_000);
       rounds.push({ ...figures, leadershipLosses: leadershipLosses(rig) - losses });
       if (figures.activeAgents !== shape.agents) problems.push(`round ${round + 1}: GET_AGENTS showed ${figures.activeAgents} active agents, not ${shape.agents}`);
@@ -173,7 +182,7 @@ export async function runFailoverBench(shape = HA_SHAPE): Promise<FailoverResult
 
 const cpuPct = (usage: NodeJS.CpuUsage, wallMs: number): number => ((usage.user + usage.system) / 1000 / wallMs) * 100;
 
-async function failOver(rig: Rig, masters: Daemon[], shape: typeof HA_SHAPE, subscribedAt: number[]): Promise<Omit<FailoverRound, "leadershipLosses">> {
+async function failOver(rig: Rig, masters: Daemon[], shape: typeof HA_SHAPE, subscribedAt: number[], failure: Failure): Promise<Omit<FailoverRound, "leadershipLosses">> {
   const operator = rig.operator as OperatorClient;
   const fleet = rig.fleet as SimFleet;
   const old = await until(() => currentMaster(operator), "the current leader");
@@ -186,10 +195,35 @@ async function failOver(rig: Rig, masters: Daemon[], shape: typeof HA_SHAPE, sub
 
   const cpu = process.cpuUsage();
   const killedAt = performance.now();
-  const exited = new Promise((r) => victim.process.once("exit", r));
-  victim.process.kill("SIGKILL");
-  await exited;
-  masters.splice(masters.indexOf(victim), 1);
+  if (failure === "SIGKILL") {
+    const exited = new Promise((r) => victim.process.once("exit", r));
+    victim.process.kill("SIGKILL");
+    await exited;
+    masters.splice(masters.indexOf(victim), 1);
+  } else {
+    victim.process.kill("SIGSTOP");
+  }
+  try {
+    return { failure, ...(await measureFailover(rig, shape, subscribedAt, old, oldEpoch, subscriptionsBefore, standbys, ticksBefore, cpu, killedAt)) };
+  } finally {
+    if (failure === "SIGSTOP") victim.process.kill("SIGCONT");
+  }
+}
+
+async function measureFailover(
+  rig: Rig,
+  shape: typeof HA_SHAPE,
+  subscribedAt: number[],
+  old: MasterInfo,
+  oldEpoch: bigint,
+  subscriptionsBefore: number,
+  standbys: Daemon[],
+  ticksBefore: (number | undefined)[],
+  cpu: NodeJS.CpuUsage,
+  killedAt: number,
+): Promise<Omit<FailoverRound, "leadershipLosses" | "failure">> {
+  const operator = rig.operator as OperatorClient;
+  const fleet = rig.fleet as SimFleet;
 
   const serving = until(async () => {
     const now = await currentMaster(operator);
@@ -224,11 +258,11 @@ async function failOver(rig: Rig, masters: Daemon[], shape: typeof HA_SHAPE, sub
   };
 }
 
-// Run alone: prints the figures as JSON; optional arguments: agents, rounds, the agents' maximum backoff in ms.
+// Run alone: prints the figures as JSON; optional arguments: agents, kill rounds, pause rounds, the agents' maximum backoff in ms.
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const [agents = HA_SHAPE.agents, rounds = HA_SHAPE.rounds, maxBackoffMs] = process.argv.slice(2).map(Number);
+  const [agents = HA_SHAPE.agents, rounds = HA_SHAPE.rounds, pausedRounds = HA_SHAPE.pausedRounds, maxBackoffMs] = process.argv.slice(2).map(Number);
   const agentReconnect = maxBackoffMs === undefined ? AGENT_RECONNECT : { initialMs: Math.min(AGENT_RECONNECT.initialMs, maxBackoffMs), maxMs: maxBackoffMs };
-  runFailoverBench({ ...HA_SHAPE, agents, rounds, agentReconnect }).then(
+  runFailoverBench({ ...HA_SHAPE, agents, rounds, pausedRounds, agentReconnect }).then(
     (result) => {
       process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
       process.exit(0);

@@ -17,43 +17,64 @@ const SETUP = `3 \`plateau master --registry etcd://… --election-ttl ${HA_SHAP
 /** Rows for the failover section; `failed` makes the row for a section that threw. */
 export function failoverRows(result: FailoverResult | string, failed: (figure: string, target: string, method: string, why: string) => Row): Row[] {
   if (typeof result === "string") return [failed("HA failover", "", SETUP, result)];
-  const n = result.rounds.length;
-  const stat = (pick: (r: FailoverRound) => number): string => {
-    const { min, median } = minMedian(result.rounds.map(pick));
-    return `${seconds(min)} / ${seconds(median)}`;
-  };
+  const kills = result.rounds.filter((r) => r.failure === "SIGKILL");
+  const pauses = result.rounds.filter((r) => r.failure === "SIGSTOP");
+  return [...killRows(result, kills), ...pauseRows(pauses)];
+}
+
+function stats(rounds: FailoverRound[], pick: (r: FailoverRound) => number): string {
+  const { min, median } = minMedian(rounds.map(pick));
+  return rounds.length === 1 ? seconds(min) : `${seconds(min)} / ${seconds(median)}`;
+}
+
+function killRows(result: FailoverResult, rounds: FailoverRound[]): Row[] {
+  if (rounds.length === 0) return [];
+  const n = rounds.length;
   const over = `min / median of ${n} kill${n === 1 ? "" : "s"}`;
-  const agentsMedian = minMedian(result.rounds.map((r) => r.agentsReregisteredMs)).median;
-  const cpu = minMedian(result.rounds.map((r) => r.benchCpuPct));
-  const leaderCpu = result.rounds.map((r) => r.leaderCpuPct).filter((v): v is number => v !== undefined);
+  const agentsMedian = minMedian(rounds.map((r) => r.agentsReregisteredMs)).median;
+  const cpu = minMedian(rounds.map((r) => r.benchCpuPct));
+  const leaderCpu = rounds.map((r) => r.leaderCpuPct).filter((v): v is number => v !== undefined);
   return [
     {
       figure: "failover: new leader serving (a)",
-      value: `${stat((r) => r.leaderServingMs)} (${over})`,
+      value: `${stats(rounds, (r) => r.leaderServingMs)} (${over})`,
       target: "",
       met: undefined,
-      method: `${SETUP}; kill → an operator GET_MASTER through etcd:// (polled every 20 ms) names another master`,
+      method: `${SETUP}; kill → an operator GET_MASTER through etcd:// (polled every 20 ms) names another master. A standby sees the dead leader's port refuse connections and revokes its lease, so a crash costs no TTL`,
     },
     {
       figure: `failover: ${fmt(result.agents)} agents re-registered (b)`,
-      value: `${stat((r) => r.agentsReregisteredMs)} (${over}); first agent ${stat((r) => r.firstAgentMs)}, median agent ${stat((r) => r.medianAgentMs)}; Mesos 1.5: ~4.3 s for 10,000 agents / 100,000 tasks, after ZooKeeper's session timeout`,
+      value: `${stats(rounds, (r) => r.agentsReregisteredMs)} (${over}); first agent ${stats(rounds, (r) => r.firstAgentMs)}, median agent ${stats(rounds, (r) => r.medianAgentMs)}; Mesos 1.5: ~4.3 s for 10,000 agents / 100,000 tasks, after ZooKeeper's session timeout`,
       target: "< 3 s",
       met: agentsMedian < 3000,
-      method: `kill → the last agent's AgentEvent.Registered stamped with the new leader's epoch (timestamped on the agents, not polled); then GET_AGENTS showed ${result.rounds.map((r) => r.activeAgents).join("/")} active and GET_TASKS ${result.rounds.map((r) => fmt(r.tasks)).join("/")} tasks`,
+      method: `kill → the last agent's AgentEvent.Registered stamped with the new leader's epoch (timestamped on the agents, not polled); then GET_AGENTS showed ${rounds.map((r) => r.activeAgents).join("/")} active and GET_TASKS ${rounds.map((r) => fmt(r.tasks)).join("/")} tasks`,
     },
     {
       figure: "failover: framework resubscribed (c)",
-      value: `${stat((r) => r.frameworkResubscribedMs)} (${over})`,
+      value: `${stats(rounds, (r) => r.frameworkResubscribedMs)} (${over})`,
       target: "",
       met: undefined,
       method: "kill → SUBSCRIBED seen by the scheduler",
     },
     {
       figure: "failover: CPU",
-      value: `bench process ${fmt(cpu.min)}-${fmt(Math.max(...result.rounds.map((r) => r.benchCpuPct)))}% of one core; new leader ${leaderCpu.length === 0 ? "?" : `${fmt(Math.min(...leaderCpu))}-${fmt(Math.max(...leaderCpu))}%`}; registering the fleet at first: ${seconds(result.setupMs)}, bench ${fmt(result.setupBenchCpuPct)}%`,
+      value: `bench process ${fmt(cpu.min)}-${fmt(Math.max(...rounds.map((r) => r.benchCpuPct)))}% of one core; new leader ${leaderCpu.length === 0 ? "?" : `${fmt(Math.min(...leaderCpu))}-${fmt(Math.max(...leaderCpu))}%`}; registering the fleet at first: ${seconds(result.setupMs)}, bench ${fmt(result.setupBenchCpuPct)}%`,
       target: "",
       met: undefined,
       method: "process.cpuUsage() of the bench process (agents, scheduler, operator) and /proc/<pid>/stat of the new leader, over kill → last of (a)-(c), ÷ wall time",
+    },
+  ];
+}
+
+function pauseRows(rounds: FailoverRound[]): Row[] {
+  if (rounds.length === 0) return [];
+  return [
+    {
+      figure: "failover after the leader froze (a) / (b) / (c)",
+      value: `${stats(rounds, (r) => r.leaderServingMs)} / ${stats(rounds, (r) => r.agentsReregisteredMs)} / ${stats(rounds, (r) => r.frameworkResubscribedMs)}${rounds.length === 1 ? "" : ` (min / median of ${rounds.length})`}`,
+      target: "",
+      met: undefined,
+      method: `as above, but SIGSTOP instead of SIGKILL: the frozen leader's port still accepts connections, so its lease must run out (TTL ${HA_SHAPE.electionTtl} s, kept alive every TTL/3, expiry checked by etcd every 0.5 s); agents and the framework leave it once etcd announces the new leader`,
     },
   ];
 }
@@ -62,7 +83,7 @@ export function failoverNotes(result: FailoverResult | string): string[] {
   if (typeof result === "string") return [];
   const notes = result.rounds.map(
     (r, i) =>
-      `failover round ${i + 1}: (a) ${fmt(r.leaderServingMs)} ms, (b) ${fmt(r.agentsReregisteredMs)} ms (first ${fmt(r.firstAgentMs)}, median ${fmt(r.medianAgentMs)}), (c) ${fmt(r.frameworkResubscribedMs)} ms; bench CPU ${fmt(r.benchCpuPct)}%, new leader CPU ${r.leaderCpuPct === undefined ? "?" : `${fmt(r.leaderCpuPct)}%`}; unplanned leadership losses ${r.leadershipLosses}`,
+      `failover round ${i + 1} (${r.failure}): (a) ${fmt(r.leaderServingMs)} ms, (b) ${fmt(r.agentsReregisteredMs)} ms (first ${fmt(r.firstAgentMs)}, median ${fmt(r.medianAgentMs)}), (c) ${fmt(r.frameworkResubscribedMs)} ms; bench CPU ${fmt(r.benchCpuPct)}%, new leader CPU ${r.leaderCpuPct === undefined ? "?" : `${fmt(r.leaderCpuPct)}%`}; "leadership lost" logged ${r.leadershipLosses}${r.failure === "SIGSTOP" ? " (the frozen leader's own, once resumed, included)" : ""}`,
   );
   notes.push(`failover: the masters logged ${result.setupLeadershipLosses} "leadership lost" while the ${fmt(result.agents)} agents first registered (a leader's lease not confirmed within the 2 s TTL)`);
   return [...notes, ...result.problems.map((p) => `failover: ${p}`)];

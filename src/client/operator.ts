@@ -86,7 +86,9 @@ export function createOperator(options: OperatorOptions): OperatorClient {
     const attempts = locator === undefined ? 1 : 4;
     let lastError: unknown;
     for (let i = 0; i < attempts; i++) {
-      const target = current ?? (await (locator as MasterLocator).next());
+      // etcd's announcement, when there is one, beats the last master that
+      // answered: that one may be frozen and no longer lead.
+      const target = locator?.announced?.() ?? current ?? (await (locator as MasterLocator).next());
       try {
         const response = await peer(target).client.operate(request, { timeoutMs });
         if (response.response === undefined) throw new Error(`master ${target} sent an empty response`);
