@@ -35,6 +35,25 @@ export interface MasterLocator {
   close(): Promise<void>;
 }
 
+/**
+ * Resolves with the newly announced leader once etcd announces one other
+ * than `baseUrl` (a master that stopped leading while frozen or cut off
+ * cannot tell its clients itself). Never resolves for locators without an
+ * announcement (a list of masters), nor once `signal` aborts.
+ */
+export function leaderMovedFrom(locator: MasterLocator, baseUrl: string, signal: AbortSignal): Promise<string> {
+  return new Promise<string>((resolve) => {
+    if (locator.leaderChanged === undefined || locator.announced === undefined) return;
+    const check = (): void => {
+      if (signal.aborted) return;
+      const leader = locator.announced?.();
+      if (leader !== undefined && leader !== baseUrl) resolve(leader);
+      else void locator.leaderChanged?.(signal).then(check);
+    };
+    void locator.leaderChanged(signal).then(check);
+  });
+}
+
 /** The leader a standby named in its refusal, if any. */
 export function leaderHint(error: unknown): string | undefined {
   if (!(error instanceof ConnectError) || error.code !== Code.Unavailable) return undefined;

@@ -19,7 +19,7 @@ import {
   type Response_GetTasks,
 } from "../../gen/mesos/v1/master/master_pb.js";
 import type { Logger } from "../log.js";
-import { createMasterLocator, isMasterList, type MasterLocator } from "./masters.js";
+import { createMasterLocator, isMasterList, leaderMovedFrom, type MasterLocator } from "./masters.js";
 import { newCallId, normalizeBaseUrl, openStream, type ReconnectPolicy } from "./stream.js";
 
 /** Options of `createOperator`. */
@@ -89,13 +89,25 @@ export function createOperator(options: OperatorOptions): OperatorClient {
       // etcd's announcement, when there is one, beats the last master that
       // answered: that one may be frozen and no longer lead.
       const target = locator?.announced?.() ?? current ?? (await (locator as MasterLocator).next());
+      // A leader that froze holds the call; once etcd announces another,
+      // give up on it as on a timeout.
+      const moved = new AbortController();
+      if (locator !== undefined) {
+        void leaderMovedFrom(locator, target, moved.signal).then((leader) =>
+          moved.abort(new ConnectError(`${target} no longer leads (the leader is ${leader}); the call may or may not have taken effect`, Code.DeadlineExceeded)),
+        );
+      }
       try {
-        const response = await peer(target).client.operate(request, { timeoutMs });
+        const response = await peer(target).client.operate(request, { timeoutMs, signal: moved.signal });
         if (response.response === undefined) throw new Error(`master ${target} sent an empty response`);
         current = target;
         return response.response;
       } catch (err) {
         lastError = err;
+        if (moved.signal.aborted) {
+          current = undefined;
+          throw moved.signal.reason;
+        }
         if (locator === undefined || !(err instanceof ConnectError)) throw err;
         // A master that does not answer in time may be paused or partitioned:
         // the next call looks for the leader again (this one is not retried,
@@ -104,6 +116,8 @@ export function createOperator(options: OperatorOptions): OperatorClient {
         if (err.code !== Code.Unavailable) throw err;
         current = undefined;
         locator.learn(err);
+      } finally {
+        moved.abort();
       }
     }
     throw lastError;

@@ -31,7 +31,7 @@ import {
 import { silentLogger, type Logger } from "../log.js";
 import { backoffDelay, normalizeBaseUrl, type ReconnectPolicy } from "./backoff.js";
 import { createAsyncQueue, type AsyncQueue } from "../util/async-queue.js";
-import { createMasterLocator, isMasterList, type MasterLocator } from "./masters.js";
+import { createMasterLocator, isMasterList, leaderMovedFrom, type MasterLocator } from "./masters.js";
 
 export { backoffDelay, normalizeBaseUrl, type ReconnectPolicy };
 
@@ -282,15 +282,8 @@ class ReconnectingStream implements UnifiedStream {
    * wait for the heartbeat timeout.
    */
   private leaveWhenDeposed(conn: Connection, baseUrl: string): void {
-    const locator = this.locator;
-    if (locator?.leaderChanged === undefined || locator.announced === undefined) return;
-    const check = (): void => {
-      if (conn.abort.signal.aborted) return;
-      const leader = locator.announced?.();
-      if (leader === undefined || leader === baseUrl) {
-        void locator.leaderChanged?.(conn.abort.signal).then(check);
-        return;
-      }
+    if (this.locator === undefined) return;
+    void leaderMovedFrom(this.locator, baseUrl, conn.abort.signal).then((leader) => {
       const reason = new ConnectError(`${baseUrl} no longer leads; the leading master is ${leader}`, Code.Unavailable);
       this.log.info(reason.message);
       conn.dropReason = reason;
@@ -298,8 +291,7 @@ class ReconnectingStream implements UnifiedStream {
       conn.abort.abort(reason);
       // The old leader may be frozen with our connection open: dial anew next time.
       if (this.ownsSessions) this.peers.get(baseUrl)?.sessions.abort(reason);
-    };
-    void locator.leaderChanged(conn.abort.signal).then(check);
+    });
   }
 
   /** The request side: the hello, then whatever `send()` queues. */

@@ -153,6 +153,8 @@ describe("high availability on etcd", () => {
     paused?.process.kill("SIGSTOP");
     let newLeader: number;
     try {
+      // A call the frozen leader holds fails once etcd announces another leader, not at its deadline.
+      await expect(operator.call({ type: OperatorCallType.GET_MASTER })).rejects.toThrow(/no longer leads/);
       newLeader = await newLeaderThan(oldLeader);
       // Still paused, the old leader cannot end its streams: agents and the
       // framework leave it because etcd announces another leader.
