@@ -118,7 +118,7 @@ export async function startLeadership(options: LeadershipOptions): Promise<Leade
       lost,
       async announce() {
         const put = { request_put: { key: Buffer.from(options.keys.leader), value: encodeMasterInfo(options.info), lease: fence.leaseId } };
-        for (;;) {
+        for (let attempt = 0; ; attempt++) {
           if (lostError !== undefined) throw lostError;
           try {
             const result = await client.kv.txn({ compare: fenceCompares(fence), success: [put] }, { deadline: Date.now() + ttlSeconds * 1000 });
@@ -127,7 +127,7 @@ export async function startLeadership(options: LeadershipOptions): Promise<Leade
           } catch (err) {
             // etcd unreachable for now: the lease decides whether this
             // master still leads; until then, keep trying.
-            logger.warn({ error: String(err) }, "cannot announce leadership in etcd yet; retrying");
+            if (attempt === 0) logger.warn({ error: String(err) }, "cannot announce leadership in etcd yet; retrying until it works or the lease is lost");
             await new Promise((resolve) => setTimeout(resolve, 200));
           }
         }
