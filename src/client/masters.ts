@@ -50,6 +50,8 @@ export function leaderMovedFrom(locator: MasterLocator, baseUrl: string, signal:
       if (leader !== undefined && leader !== baseUrl) resolve(leader);
       else void locator.leaderChanged?.(signal).then(check);
     };
+    // From the next change on: a client just sent to `baseUrl` by a standby's
+    // hint may know better than its own etcd view for a moment.
     void locator.leaderChanged(signal).then(check);
   });
 }
@@ -189,8 +191,13 @@ function etcdLocator(
     leaderChanged(signal) {
       return new Promise<void>((resolve) => {
         if (signal?.aborted) return;
-        shared.waiters.add(resolve);
-        signal?.addEventListener("abort", () => shared.waiters.delete(resolve), { once: true });
+        const forget = () => shared.waiters.delete(wake);
+        const wake = () => {
+          signal?.removeEventListener("abort", forget);
+          resolve();
+        };
+        shared.waiters.add(wake);
+        signal?.addEventListener("abort", forget, { once: true });
       });
     },
     announced: () => (shared.known ? shared.leader : undefined),

@@ -85,10 +85,12 @@ export function createOperator(options: OperatorOptions): OperatorClient {
     // With several masters, try until one leads: a standby's refusal names the leader.
     const attempts = locator === undefined ? 1 : 4;
     let lastError: unknown;
+    let hinted = false;
     for (let i = 0; i < attempts; i++) {
       // etcd's announcement, when there is one, beats the last master that
-      // answered: that one may be frozen and no longer lead.
-      const target = locator?.announced?.() ?? current ?? (await (locator as MasterLocator).next());
+      // answered: that one may be frozen and no longer lead. A standby's
+      // hint beats both: it has just said who leads.
+      const target = hinted ? await (locator as MasterLocator).next() : (locator?.announced?.() ?? current ?? (await (locator as MasterLocator).next()));
       // A leader that froze holds the call; once etcd announces another,
       // give up on it as on a timeout.
       const moved = new AbortController();
@@ -115,7 +117,7 @@ export function createOperator(options: OperatorOptions): OperatorClient {
         if (err.code === Code.DeadlineExceeded) current = undefined;
         if (err.code !== Code.Unavailable) throw err;
         current = undefined;
-        locator.learn(err);
+        hinted = locator.learn(err);
       } finally {
         moved.abort();
       }

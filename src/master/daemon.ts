@@ -342,10 +342,11 @@ export async function startMaster(
       leading = undefined;
       if (leader?.id === info.id) leader = undefined;
       current.stop(new ConnectError(closed ? "Master is shutting down" : `This master no longer leads: ${reason.message}`, Code.Unavailable));
-      if (closed) {
-        await term.resign().catch(() => undefined);
-        return;
-      }
+      // A term this master ended itself (a registry write failed) still holds
+      // its campaign key and announcement: give them up, or its next campaign
+      // would wait behind its own key and clients would still be sent here.
+      await term.resign().catch(() => undefined);
+      if (closed) return;
       logger.warn({ reason: reason.message }, "lost the lead; stopped serving, campaigning again");
     }
   };

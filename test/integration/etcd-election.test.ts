@@ -56,12 +56,22 @@ describe("leader election through etcd", () => {
     expect((await client.leader())?.id).toBe("master-b");
   });
 
-  it("a deposed leader cannot announce itself", async () => {
+  it("a deposed leader cannot announce itself, even before it knows", async () => {
     const etcd = await etcds.start();
     const [a, client] = [coordinator(etcd), coordinator(etcd)];
     const leadingA = await a.campaign(masterInfo("master-a", 5001));
     await leadingA.resign();
     await expect(leadingA.announce()).rejects.toBeInstanceOf(LeadershipLostError);
+    expect(await client.leader()).toBeUndefined();
+
+    // Someone else deletes B's campaign key, and B announces at once: etcd's
+    // fence refuses the write whether or not B's watch has told it yet.
+    const b = coordinator(etcd);
+    const leadingB = await b.campaign(masterInfo("master-b", 5002));
+    const keys = await etcdKeys(etcd);
+    expect(keys).toHaveLength(1);
+    await deleteKey(etcd, keys[0] as string);
+    await expect(leadingB.announce()).rejects.toBeInstanceOf(LeadershipLostError);
     expect(await client.leader()).toBeUndefined();
   });
 
@@ -138,6 +148,17 @@ describe("leader election through etcd", () => {
     expect(leadingC.epoch).toBeGreaterThan(leadingA.epoch);
   });
 });
+
+/** Deletes `key` with a client of the test's own. */
+async function deleteKey(etcd: EtcdServer, key: string): Promise<void> {
+  const { Etcd3 } = await import("etcd3");
+  const client = new Etcd3({ hosts: [etcd.clientUrl] });
+  try {
+    await client.delete().key(key);
+  } finally {
+    client.close();
+  }
+}
 
 /** The campaign keys etcd holds now, read with a client of the test's own. */
 async function etcdKeys(etcd: EtcdServer): Promise<string[]> {

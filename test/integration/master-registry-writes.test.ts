@@ -10,12 +10,12 @@ import type { RegistryOperation } from "../../src/core/registry/registry.js";
 import { silentLogger } from "../../src/log.js";
 import { startMaster, type MasterDaemon } from "../../src/master/daemon.js";
 import { createEmbeddedElection, type Election } from "../../src/master/election.js";
+import { createMemoryElection } from "../../src/master/etcd/memory-coordinator.js";
 import { defaultMasterOptions } from "../../src/master/options.js";
 import { eventually } from "../helpers/processes.js";
 
-/** The embedded election, with a hook in front of every registry write. */
-function hookedElection(beforeWrite: (operation: RegistryOperation) => Promise<void>): Election {
-  const inner = createEmbeddedElection(undefined);
+/** An election (the embedded one unless given), with a hook in front of every registry write. */
+function hookedElection(beforeWrite: (operation: RegistryOperation) => Promise<void>, inner: Election = createEmbeddedElection(undefined)): Election {
   return {
     ...inner,
     async campaign(info, signal) {
@@ -68,7 +68,12 @@ describe("registry writes come before answers", () => {
     expect([answered, read]).toEqual([true, 3]);
   });
 
-  it("answers a failed write with an error, steps down, and comes back without the change", async () => {
+  it.each([
+    ["the embedded election", () => createEmbeddedElection(undefined)],
+    // Like etcd, it keeps a term until it is given up: a master that ends its
+    // own term must resign it, or its next campaign waits behind itself.
+    ["the in-memory twin of etcd's", () => createMemoryElection().coordinator()],
+  ])("with %s: answers a failed write with an error, steps down, and comes back without the change", async (_, election) => {
     let failNext = true;
     master = await startMaster({ ...defaultMasterOptions, port: 0 }, silentLogger(), {
       election: hookedElection(async (op) => {
@@ -76,7 +81,7 @@ describe("registry writes come before answers", () => {
           failNext = false;
           throw new Error("disk full");
         }
-      }),
+      }, election()),
     });
     operator = createOperator({ master: `127.0.0.1:${master.port}` });
     await expect(operator.call({ type: OperatorCallType.UPDATE_WEIGHTS, updateWeights: { weightInfos: [{ role: "eng", weight: 3 }] } })).rejects.toThrow();

@@ -6,16 +6,20 @@
  *                                                          │ connection closed
  *                                                          ▼
  *                        port accepts ◄──── probe: TCP connect to its address
- *                        (watch again)              │ refused (nothing listens there)
+ *                        (watch again)              │ refused, 3 times in a row
  *                                                   ▼
  *                                        revoke the leader's lease
  *
- * Only a refused connection counts, and only to an address this standby
- * has seen that very master answer at: the process is gone, not slow or
- * cut off. A paused, overloaded or partitioned leader still holds its
- * socket (or gives timeouts, not refusals) and keeps its lease until the
- * TTL says otherwise. Revoking a dead process's lease is always safe: no
- * one can keep it alive, and fencing never depended on this.
+ * Only refused connections count, and only to an address this standby has
+ * seen that very master answer at, right after the connection to it
+ * closed: the process is gone, not slow or cut off. A paused or
+ * partitioned leader keeps its socket (or gives timeouts, not refusals) and
+ * its lease until the TTL runs out; so does one whose host died, and one
+ * that died before this standby reached it. What could still refuse a live
+ * leader is a firewall rule added to REJECT it, or a listen queue
+ * overflowing with tcp_abort_on_overflow set: the repeated probe rules out
+ * the second, and either way fencing keeps the registry safe: the deposed
+ * master only loses the lead and campaigns again.
  */
 import * as http2 from "node:http2";
 import { connect as tcpConnect } from "node:net";
@@ -26,8 +30,12 @@ import type { LeaderWatch } from "./leader-watch.js";
 
 /** How long to wait for the leader to confirm who it is. */
 const IDENTIFY_TIMEOUT_MS = 5_000;
-/** After the leader turned out alive (or could not be asked), before watching it again. */
+/** After the leader turned out alive (or could not be asked), before watching it again; doubled up to the max. */
 const RETRY_MS = 1_000;
+const MAX_RETRY_MS = 30_000;
+/** Refusals in a row, this far apart, that make the process gone. */
+const PROBES = 3;
+const PROBE_INTERVAL_MS = 100;
 
 /** An announced leader as the announcement says: its MasterInfo and the lease it is on. */
 export interface AnnouncedLeader {
@@ -72,6 +80,7 @@ class LeaderProcessWatch {
   private closed = false;
   private session: http2.ClientHttp2Session | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private retryMs = RETRY_MS;
 
   constructor(
     readonly leader: AnnouncedLeader,
@@ -87,28 +96,43 @@ class LeaderProcessWatch {
     this.session = undefined;
   }
 
-  private later(what: () => void): void {
+  private later(what: () => void, ms = this.nextRetry()): void {
     clearTimeout(this.timer);
-    if (!this.closed) this.timer = setTimeout(what, RETRY_MS);
+    if (!this.closed) this.timer = setTimeout(what, ms);
+  }
+
+  private nextRetry(): number {
+    const ms = this.retryMs;
+    this.retryMs = Math.min(MAX_RETRY_MS, this.retryMs * 2);
+    return ms;
   }
 
   private watch(): void {
     const address = addressOf(this.leader.info);
     if (this.closed || address === undefined) return;
-    const session = http2.connect(`http://${address.host.includes(":") ? `[${address.host}]` : address.host}:${address.port}`);
+    let session: http2.ClientHttp2Session;
+    try {
+      session = http2.connect(`http://${address.host.includes(":") ? `[${address.host}]` : address.host}:${address.port}`);
+    } catch (err) {
+      // Another master's MasterInfo with an address Node cannot dial: nothing to watch.
+      this.options.logger.warn({ leader: this.leader.info.id, error: String(err) }, "cannot dial the leading master's address; not watching its process");
+      return;
+    }
     this.session = session;
     let identified = false;
     session.on("error", () => undefined);
     session.on("close", () => {
       if (this.session === session) this.session = undefined;
       if (this.closed) return;
-      if (identified) this.probe(address);
+      if (identified) this.probe(address, PROBES);
       else this.later(() => this.watch());
     });
     void identify(session).then((id) => {
       if (this.closed || this.session !== session) return;
       if (id === this.leader.info.id) {
         identified = true;
+        this.retryMs = RETRY_MS;
+        this.options.logger.info({ leader: this.leader.info.id, address: `${address.host}:${address.port}` }, "watching the leading master's process");
         // Only the close of this connection matters now: keep the process alive without it.
         session.unref();
         return;
@@ -119,7 +143,7 @@ class LeaderProcessWatch {
   }
 
   /** The connection to a leader that had answered closed: is anything still listening there? */
-  private probe(address: { host: string; port: number }): void {
+  private probe(address: { host: string; port: number }, left: number): void {
     const socket = tcpConnect({ host: address.host, port: address.port });
     socket.once("connect", () => {
       socket.destroy();
@@ -129,6 +153,7 @@ class LeaderProcessWatch {
       socket.destroy();
       if (this.closed) return;
       if (error.code !== "ECONNREFUSED") return this.later(() => this.watch());
+      if (left > 1) return this.later(() => this.probe(address, left - 1), PROBE_INTERVAL_MS);
       this.options.logger.warn(
         { leader: this.leader.info.id, address: `${address.host}:${address.port}` },
         "the leading master's port refuses connections (its process is gone): revoking its lease rather than waiting out the TTL",

@@ -50,7 +50,7 @@ function watchLeaderKv<T>(client: Etcd3, keys: EtcdKeys, logger: Logger, decode:
 
   const later = (what: () => void) => {
     clearTimeout(retry);
-    retry = setTimeout(what, RETRY_MS);
+    if (!stopped) retry = setTimeout(what, RETRY_MS);
   };
   // Reads run one after another, so reports come in order and never overlap.
   const refresh = (): void => {
@@ -62,7 +62,11 @@ function watchLeaderKv<T>(client: Etcd3, keys: EtcdKeys, logger: Logger, decode:
         if (stopped || id === reported) return;
         const leader = decode(kv);
         reported = id;
-        onChange(leader);
+        try {
+          onChange(leader);
+        } catch (err) {
+          logger.error({ error: String(err) }, "a leader watch callback threw");
+        }
       } catch (err) {
         logger.warn({ error: String(err) }, "cannot read the leader from etcd; retrying");
         later(refresh);
@@ -70,6 +74,7 @@ function watchLeaderKv<T>(client: Etcd3, keys: EtcdKeys, logger: Logger, decode:
     });
   };
   const startWatching = (): void => {
+    if (stopped) return;
     client
       .watch()
       .key(keys.leader)

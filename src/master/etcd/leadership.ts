@@ -18,7 +18,7 @@
  * Losing is final: a master that wants to lead again campaigns anew and
  * gets a new epoch.
  */
-import type { Etcd3, Watcher } from "etcd3";
+import { isRecoverableError, type Etcd3, type Watcher } from "etcd3";
 import type { MasterInfo } from "../../../gen/mesos/v1/mesos_pb.js";
 import type { Logger } from "../../log.js";
 import type { RegistryStore } from "../registry.js";
@@ -126,7 +126,14 @@ export async function startLeadership(options: LeadershipOptions): Promise<Leade
             markLost(new LeadershipLostError(`the campaign key ${fence.key} no longer stands: cannot announce`));
           } catch (err) {
             // etcd unreachable for now: the lease decides whether this
-            // master still leads; until then, keep trying.
+            // master still leads; until then, keep trying. Anything else
+            // (say, etcd's access rules refuse the key) would leave a leader
+            // no client can find: step down and say why.
+            const transient = err instanceof Error && (isRecoverableError(err) || err.name === "BrokenCircuitError");
+            if (!transient) {
+              markLost(new LeadershipLostError(`cannot announce leadership at ${options.keys.leader}: ${err instanceof Error ? err.message : String(err)}`, { cause: err }));
+              continue;
+            }
             if (attempt === 0) logger.warn({ error: String(err) }, "cannot announce leadership in etcd yet; retrying until it works or the lease is lost");
             await new Promise((resolve) => setTimeout(resolve, 200));
           }
