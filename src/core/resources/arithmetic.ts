@@ -10,7 +10,9 @@ import { kindKey } from "./kind.js";
 import { addRanges, containsRanges, normalizeRanges, rangesSize, roundScalar, subtractRanges } from "./values.js";
 
 // Resources are a multiset: one entry per kind (see kindKey) once normalized.
-// Every function here copies; none mutates its arguments.
+// Every function here copies; none mutates its arguments. Results share
+// nested messages (reservations, disk, allocation_info, labels) with the
+// arguments: replace them, never change them in place.
 
 /**
  * A shallow copy: `combine` replaces a copy's value (scalar, ranges, set)
