@@ -32,7 +32,7 @@ import type { LeaderWatch } from "./leader-watch.js";
 const IDENTIFY_TIMEOUT_MS = 5_000;
 /** After the leader turned out alive (or could not be asked), before watching it again; doubled up to the max. */
 const RETRY_MS = 1_000;
-const MAX_RETRY_MS = 30_000;
+const MAX_RETRY_MS = 5_000;
 /** Refusals in a row, this far apart, that make the process gone. */
 const PROBES = 3;
 const PROBE_INTERVAL_MS = 100;
