@@ -5,8 +5,8 @@
  *   announced leader ──connect, GET_MASTER names it──► watching (one idle HTTP/2 connection)
  *                                                          │ connection closed
  *                                                          ▼
- *                        port accepts ◄──── probe: TCP connect to its address
- *                        (watch again)              │ refused, 3 times in a row
+ *                  port keeps accepting ◄──── probe: TCP connect to its address
+ *                  (watch again)                    │ refused, 3 times in a row
  *                                                   ▼
  *                                        revoke the leader's lease
  *
@@ -36,6 +36,12 @@ const MAX_RETRY_MS = 5_000;
 /** Refusals in a row, this far apart, that make the process gone. */
 const PROBES = 3;
 const PROBE_INTERVAL_MS = 100;
+/**
+ * Accepted probes after which the leader counts as alive. Not one: a
+ * process being killed may close its connections while its listening
+ * socket still accepts for a moment.
+ */
+const ACCEPTS_BEFORE_ALIVE = 10;
 
 /** An announced leader as the announcement says: its MasterInfo and the lease it is on. */
 export interface AnnouncedLeader {
@@ -124,7 +130,8 @@ class LeaderProcessWatch {
     session.on("close", () => {
       if (this.session === session) this.session = undefined;
       if (this.closed) return;
-      if (identified) this.probe(address, PROBES);
+      this.options.logger.debug({ leader: this.leader.info.id, identified }, "the connection to the leading master closed");
+      if (identified) this.probe(address, PROBES, ACCEPTS_BEFORE_ALIVE);
       else this.later(() => this.watch());
     });
     void identify(session).then((id) => {
@@ -143,17 +150,24 @@ class LeaderProcessWatch {
   }
 
   /** The connection to a leader that had answered closed: is anything still listening there? */
-  private probe(address: { host: string; port: number }, left: number): void {
+  private probe(address: { host: string; port: number }, refusalsNeeded: number, acceptsLeft: number): void {
     const socket = tcpConnect({ host: address.host, port: address.port });
+    // Anything but a refusal (accepted, reset, timed out) leaves the question open for a while.
+    const notRefused = (what: string): void => {
+      if (this.closed) return;
+      if (acceptsLeft > 1) return this.later(() => this.probe(address, PROBES, acceptsLeft - 1), PROBE_INTERVAL_MS);
+      this.options.logger.debug({ leader: this.leader.info.id, last: what }, "the leading master's port still answers");
+      this.later(() => this.watch());
+    };
     socket.once("connect", () => {
       socket.destroy();
-      this.later(() => this.watch());
+      notRefused("accepted");
     });
     socket.once("error", (error: NodeJS.ErrnoException) => {
       socket.destroy();
       if (this.closed) return;
-      if (error.code !== "ECONNREFUSED") return this.later(() => this.watch());
-      if (left > 1) return this.later(() => this.probe(address, left - 1), PROBE_INTERVAL_MS);
+      if (error.code !== "ECONNREFUSED") return notRefused(error.code ?? error.message);
+      if (refusalsNeeded > 1) return this.later(() => this.probe(address, refusalsNeeded - 1, acceptsLeft), PROBE_INTERVAL_MS);
       this.options.logger.warn(
         { leader: this.leader.info.id, address: `${address.host}:${address.port}` },
         "the leading master's port refuses connections (its process is gone): revoking its lease rather than waiting out the TTL",
