@@ -20,7 +20,7 @@ export interface Term {
    * then `leader()` names no one (or the last leader, until its term ends).
    */
   announce(): Promise<void>;
-  /** Ends the term on purpose (clean shutdown), so a standby can take over at once. */
+  /** Ends the term on purpose (shutdown, or a term the master ended itself), so a standby can take over at once. */
   resign(): Promise<void>;
 }
 
