@@ -10,6 +10,7 @@
  * `plateau-leader` trailer; the client goes there next, without backing off.
  */
 import { ConnectError, Code } from "@connectrpc/connect";
+import type { MasterInfo } from "../../gen/mesos/v1/mesos_pb.js";
 import { silentLogger, type Logger } from "../log.js";
 import { normalizeBaseUrl } from "./backoff.js";
 
@@ -118,10 +119,16 @@ interface SharedLeader {
 
 const sharedLeaders = new Map<string, SharedLeader>();
 
-function baseUrlOf(leader: import("../../gen/mesos/v1/mesos_pb.js").MasterInfo): string {
-  const ip = leader.address?.ip ?? "";
-  const host = ip === "" || ip === "0.0.0.0" || ip === "::" ? leader.hostname : ip;
-  return normalizeBaseUrl(`${host}:${leader.address?.port ?? leader.port}`);
+/** Where clients dial a master: its address, or its hostname when it bound a wildcard (which names no host). */
+export function masterEndpoint(info: MasterInfo): { host: string; port: number } {
+  const ip = info.address?.ip ?? "";
+  const host = ip === "" || ip === "0.0.0.0" || ip === "::" ? info.hostname : ip;
+  return { host, port: info.address?.port ?? info.port };
+}
+
+function baseUrlOf(leader: MasterInfo): string {
+  const { host, port } = masterEndpoint(leader);
+  return normalizeBaseUrl(`${host}:${port}`);
 }
 
 function acquireLeader(url: string, logger: Logger): SharedLeader {

@@ -11,6 +11,7 @@ import { createMasterCore, type Effect, type MasterCore } from "../core/master/m
 import type { CallError } from "../core/master/events.js";
 import { createMasterGateway, type MasterGateway } from "../gateway/master-gateway.js";
 import type { HttpHook } from "../transport/handler.js";
+import { LEADER_HEADER, masterEndpoint } from "../client/masters.js";
 import { createLogger, type Logger } from "../log.js";
 import { createServer } from "../transport/server.js";
 import { VERSION } from "../version.js";
@@ -77,14 +78,10 @@ function flagsOf(options: MasterOptions): Record<string, string> {
 
 /** host:port of a master, as clients dial it. */
 export function masterAddress(info: MasterInfo): string {
-  const ip = info.address?.ip ?? "";
-  // A wildcard bind address names no host a client could dial.
-  const host = ip === "" || ip === "0.0.0.0" || ip === "::" ? info.hostname : ip;
-  return `${host}:${info.address?.port ?? info.port}`;
+  const { host, port } = masterEndpoint(info);
+  return `${host}:${port}`;
 }
 
-/** The trailer (gRPC) or header naming the leader when a standby refuses a call. */
-export const LEADER_HEADER = "plateau-leader";
 
 /**
  * One term as leader: the core, the streams, the timers and the v1 gateway.

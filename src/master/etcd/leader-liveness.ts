@@ -25,6 +25,7 @@ import * as http2 from "node:http2";
 import { connect as tcpConnect } from "node:net";
 import type { Etcd3 } from "etcd3";
 import type { MasterInfo } from "../../../gen/mesos/v1/mesos_pb.js";
+import { masterEndpoint } from "../../client/masters.js";
 import type { Logger } from "../../log.js";
 import type { LeaderWatch } from "./leader-watch.js";
 
@@ -76,10 +77,8 @@ export function watchLeaderLiveness(options: LeaderLivenessOptions): LeaderWatch
 }
 
 function addressOf(info: MasterInfo): { host: string; port: number } | undefined {
-  const ip = info.address?.ip ?? "";
-  const host = ip === "" || ip === "0.0.0.0" || ip === "::" ? info.hostname : ip;
-  const port = info.address?.port ?? info.port;
-  return host === "" || port === 0 ? undefined : { host, port };
+  const endpoint = masterEndpoint(info);
+  return endpoint.host === "" || endpoint.port === 0 ? undefined : endpoint;
 }
 
 class LeaderProcessWatch {
