@@ -58,12 +58,19 @@ export function processIo(): CliIo {
 }
 
 /** Resolves with the first SIGINT/SIGTERM (daemons run until then). */
-export function waitForShutdownSignal(io: CliIo): Promise<NodeJS.Signals> {
+export function waitForShutdownSignal(io: CliIo, signal?: AbortSignal): Promise<NodeJS.Signals | undefined> {
   return new Promise((resolve) => {
-    const off = io.onSignal((signal) => {
+    // An aborted wait stops listening, so nothing is left holding the signal handlers.
+    const stopWaiting = (): void => {
       off();
-      resolve(signal);
+      resolve(undefined);
+    };
+    const off = io.onSignal((received) => {
+      off();
+      signal?.removeEventListener("abort", stopWaiting);
+      resolve(received);
     });
+    signal?.addEventListener("abort", stopWaiting, { once: true });
   });
 }
 

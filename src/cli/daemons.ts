@@ -196,6 +196,23 @@ export function agentOptionsFromFlags(flags: ParsedFlags): AgentOptions {
   };
 }
 
+/**
+ * Waits for Ctrl-C or SIGTERM (exit status 0), or for the master to say it
+ * can never lead (status 1, with the reason on stderr).
+ */
+async function untilShutdownOrFatal(io: CliIo, fatal: Promise<Error>): Promise<number> {
+  const stop = new AbortController();
+  const outcome = await Promise.race([
+    waitForShutdownSignal(io, stop.signal).then(() => 0),
+    fatal.then((error) => {
+      io.err(`plateau: the master cannot lead: ${error.message}\n`);
+      return 1;
+    }),
+  ]);
+  stop.abort();
+  return outcome;
+}
+
 /** `plateau master` */
 export const masterCommand: Command = {
   name: "master",
@@ -207,9 +224,9 @@ export const masterCommand: Command = {
     const { startMaster } = await import("../master/daemon.js");
     const master = await startMaster(options);
     io.err(`plateau master listening on ${options.ip}:${master.port}\n`);
-    await waitForShutdownSignal(io);
+    const status = await untilShutdownOrFatal(io, master.fatal);
     await master.close();
-    return 0;
+    return status;
   },
 };
 
@@ -278,11 +295,11 @@ export const localCommand: Command = {
       throw err;
     }
     io.out(localBanner(`${masterOptions.ip}:${master.port}`, `${agentOptions.ip}:${agent.port}`, workDir, level));
-    await waitForShutdownSignal(io);
+    const status = await untilShutdownOrFatal(io, master.fatal);
     io.err("stopping agent and master...\n");
     await agent.close();
     await master.close();
-    return 0;
+    return status;
   },
 };
 

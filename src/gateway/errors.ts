@@ -52,3 +52,12 @@ export function answerError(res: ServerResponse, error: GatewayError): void {
   });
   res.end(body);
 }
+
+/**
+ * The answer to a call whose outcome never came: the master stopped leading
+ * (or could not store a change) first. Clients retry with the leader.
+ */
+export function notServed(error: unknown): GatewayError {
+  const message = error instanceof Error ? error.message : String(error);
+  return new GatewayError(503, message.replace(/^\[unavailable\] /, ""));
+}

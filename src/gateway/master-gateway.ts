@@ -3,7 +3,7 @@ import type { MasterCore } from "../core/master/master-core.js";
 import type { CallError } from "../core/master/events.js";
 import type { Call, Response } from "../../gen/mesos/v1/master/master_pb.js";
 import type { Logger } from "../log.js";
-import type { SessionTable } from "../master/sessions.js";
+import type { GatewaySessions } from "./sessions.js";
 import type { HttpHook } from "../transport/handler.js";
 import { createLegacyMasterEndpoints } from "./legacy-master.js";
 import { createOperatorEndpoint } from "./operator.js";
@@ -11,9 +11,11 @@ import { createSchedulerEndpoint } from "./scheduler.js";
 
 export interface MasterGatewayOptions {
   core: MasterCore;
-  sessions: SessionTable;
-  /** A one-shot operator call through the daemon, which stores registry changes before answering. */
+  sessions: GatewaySessions;
+  /** A one-shot operator call through the term's runner, which stores registry changes before answering. */
   operate(call: Call): Promise<Response | CallError>;
+  /** The clock the read-only views are computed at. */
+  now(): number;
   logger: Logger;
 }
 
@@ -47,8 +49,9 @@ export function createMasterGateway(options: MasterGatewayOptions): MasterGatewa
     operate: options.operate,
   });
   const legacy = createLegacyMasterEndpoints({
-    operate: (call) => core.operate(call, Date.now()).result,
-    now: () => Date.now(),
+    // Read-only views: they change nothing, so they need not queue behind writes.
+    operate: (call) => core.operate(call, options.now()).result,
+    now: options.now,
   });
   const hook: HttpHook = (req: IncomingMessage, res: ServerResponse) => {
     const path = pathOf(req);

@@ -17,15 +17,15 @@ import {
 import { ConnectRequestSchema } from "../../gen/mesos/v2/mesos_pb.js";
 import { ErrorCode, type CallError } from "../core/master/events.js";
 import type { Logger } from "../log.js";
-import type { SessionTable } from "../master/sessions.js";
+import type { GatewaySessions } from "./sessions.js";
 import { readBody } from "./body.js";
-import { GatewayError, answerError, statusOf } from "./errors.js";
+import { GatewayError, answerError, notServed, statusOf } from "./errors.js";
 import { contentTypeOf, decodeBody, encodeMessage, requestMedia, responseMedia, streamFormat } from "./media.js";
 import { startRecordStream, type RecordStream } from "./record-stream.js";
 
 export interface OperatorEndpointOptions {
   /** Where SUBSCRIBE streams go; without it (an agent) SUBSCRIBE is one more call for `operate`. */
-  sessions?: SessionTable;
+  sessions?: GatewaySessions;
   /**
    * The one-shot path: the same entry point as the v2 Operate RPC, resolving
    * once the call's effects are carried out (registry writes included).
@@ -42,37 +42,49 @@ export function createOperatorEndpoint(options: OperatorEndpointOptions): Operat
   const { sessions } = options;
   let calls = 0;
 
-  const subscribe = (req: IncomingMessage, res: ServerResponse, call: Call, sessions: SessionTable): void => {
+  const subscribe = async (req: IncomingMessage, res: ServerResponse, call: Call, sessions: GatewaySessions): Promise<void> => {
     const format = streamFormat(req.headers);
     let out: RecordStream | undefined;
     const early: Uint8Array[] = [];
     const write = (record: Uint8Array) => (out === undefined ? early.push(record) : out.write(record));
-    let failure: CallError | undefined;
     const callId = `v1-operator-${++calls}`;
     const session = sessions.open({
       send: (response) => {
-        const event = response.event;
-        if (event.case === "operatorEvent") write(encodeMessage(EventSchema, event.value, format.record));
-        else if (event.case === "error") failure ??= { code: event.value.code, message: event.value.message };
+        // Refusals of the SUBSCRIBE itself come back as the call's outcome.
+        if (response.event.case === "operatorEvent") write(encodeMessage(EventSchema, response.event.value, format.record));
       },
       end: () => out?.end(),
       get backlog() {
         return out?.backlog ?? 0;
       },
     });
-    sessions.request(session, create(ConnectRequestSchema, { id: callId, call: { case: "operator", value: call } }));
+    const closed = (): void => sessions.close(session);
+    res.once("close", closed);
+    let failures: CallError[];
+    try {
+      failures = await sessions.request(session, create(ConnectRequestSchema, { id: callId, call: { case: "operator", value: call } }));
+    } catch (err) {
+      closed();
+      throw notServed(err);
+    }
+    const [failure] = failures;
     if (failure !== undefined) {
-      sessions.close(session);
+      closed();
       throw new GatewayError(statusOf(failure), failure.message);
     }
+    if (res.destroyed) return;
     out = startRecordStream(res, format.headers);
     for (const record of early.splice(0)) out.write(record);
-    res.once("close", () => sessions.close(session));
   };
 
   const oneShot = async (req: IncomingMessage, res: ServerResponse, call: Call): Promise<void> => {
     const media = responseMedia(req.headers);
-    const result = await options.operate(call);
+    let result: Response | CallError;
+    try {
+      result = await options.operate(call);
+    } catch (err) {
+      throw notServed(err);
+    }
     if ("code" in result) {
       const status = statusOf(result);
       throw new GatewayError(status, result.code === ErrorCode.INVALID_ARGUMENT ? `Failed to validate master::Call: ${result.message}` : result.message);
@@ -94,7 +106,7 @@ export function createOperatorEndpoint(options: OperatorEndpointOptions): Operat
         if (req.method !== "POST") throw new GatewayError(405, `Expecting one of { 'POST' }, but received '${req.method ?? ""}'`, { allow: "POST" });
         const media = requestMedia(req.headers);
         const call = decodeBody(CallSchema, await readBody(req), media, "Call");
-        if (call.type === Call_Type.SUBSCRIBE && sessions !== undefined) subscribe(req, res, call, sessions);
+        if (call.type === Call_Type.SUBSCRIBE && sessions !== undefined) await subscribe(req, res, call, sessions);
         else await oneShot(req, res, call);
       } catch (err) {
         if (!(err instanceof GatewayError)) throw err;

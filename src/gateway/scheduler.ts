@@ -9,29 +9,32 @@
  *                                          │   ▲
  *                 other calls (stream id) ─┘   └─ 202 / 4xx per call
  *
- * A refusal the core reports for a call (an Error event with the call's id)
- * becomes the HTTP answer to that call instead of an event on the stream.
+ * Each call awaits its own outcome from the master (its effects carried
+ * out, registry writes first): a refusal the core reports for it becomes
+ * the HTTP answer to that call instead of an event on the stream.
  */
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { create } from "@bufbuild/protobuf";
-import {
-  CallSchema,
-  Call_Type,
-  EventSchema,
-  Event_Type,
-  type Call,
-  type Event,
-} from "../../gen/mesos/v1/scheduler/scheduler_pb.js";
-import { ConnectRequestSchema, type ConnectResponse } from "../../gen/mesos/v2/mesos_pb.js";
+import { CallSchema, Call_Type, type Call, type Event } from "../../gen/mesos/v1/scheduler/scheduler_pb.js";
+import { ConnectRequestSchema } from "../../gen/mesos/v2/mesos_pb.js";
 import { ErrorCode, type CallError } from "../core/master/events.js";
 import type { Logger } from "../log.js";
-import type { SessionTable } from "../master/sessions.js";
 import { readBody } from "./body.js";
-import { GatewayError, answerError, statusOf } from "./errors.js";
-import { decodeBody, encodeMessage, requestMedia, streamFormat, type Media } from "./media.js";
-import { startRecordStream, type RecordStream } from "./record-stream.js";
+import { GatewayError, answerError, notServed, statusOf } from "./errors.js";
+import { decodeBody, requestMedia, streamFormat } from "./media.js";
+import { startRecordStream } from "./record-stream.js";
 import { validateSchedulerCall } from "./scheduler-validation.js";
+import {
+  createSubscription,
+  emit,
+  errorEventOf,
+  startWriting,
+  subscriptionSink,
+  type Subscription,
+  type SubscriptionHooks,
+} from "./scheduler-subscription.js";
+import type { GatewaySessions } from "./sessions.js";
 
 /** What the endpoint needs to know about a framework before it forwards a call. */
 export interface FrameworkLookup {
@@ -40,26 +43,11 @@ export interface FrameworkLookup {
 }
 
 export interface SchedulerEndpointOptions {
-  sessions: SessionTable;
+  sessions: GatewaySessions;
   frameworks: FrameworkLookup;
   /** Fills in what a v1 event needs that the core leaves out (see the gateway README); returns a new event, never changes the core's. */
   decorate?: (event: Event) => Event;
   logger: Logger;
-}
-
-/** One SUBSCRIBE's stream, from the call until its response closes. */
-interface Subscription {
-  readonly streamId: string;
-  session: string;
-  frameworkId: string | undefined;
-  /** Set while one call of this session is with the core: its refusals are caught here. */
-  capture: { callId: string; errors: CallError[] } | undefined;
-  /** Events produced before the answer's headers went out. */
-  early: Event[];
-  out: RecordStream | undefined;
-  media: Media;
-  ended: boolean;
-  lastWasError: boolean;
 }
 
 export interface SchedulerEndpoint {
@@ -88,110 +76,70 @@ export function createSchedulerEndpoint(options: SchedulerEndpointOptions): Sche
   const byFramework = new Map<string, Subscription>();
   let calls = 0;
 
-  const emit = (sub: Subscription, original: Event): void => {
-    const event = options.decorate?.(original) ?? original;
-    sub.lastWasError = event.type === Event_Type.ERROR;
-    if (sub.out === undefined) sub.early.push(event);
-    else sub.out.write(encodeMessage(EventSchema, event, sub.media));
-  };
-
-  const deliver = (sub: Subscription, response: ConnectResponse): void => {
-    const event = response.event;
-    if (event.case === "error") {
-      if (sub.capture !== undefined && response.callId === sub.capture.callId) {
-        sub.capture.errors.push({ code: event.value.code, message: event.value.message, fatal: event.value.fatal });
-        return;
-      }
-      // v1 libraries take an ERROR event as the end of the framework, so
-      // only an error that ends the stream becomes one.
-      if (event.value.fatal) emit(sub, create(EventSchema, { type: Event_Type.ERROR, error: { message: event.value.message } }));
-      else logger.debug({ session: sub.session, message: event.value.message }, "master reported an error outside a call");
-      return;
-    }
-    if (event.case !== "scheduler") return;
-    if (event.value.type === Event_Type.SUBSCRIBED) {
-      sub.frameworkId = event.value.subscribed?.frameworkId?.value;
-      if (sub.frameworkId !== undefined) byFramework.set(sub.frameworkId, sub);
-    }
-    emit(sub, event.value);
-  };
-
   const finish = (sub: Subscription): void => {
     byStream.delete(sub.streamId);
     if (sub.frameworkId !== undefined && byFramework.get(sub.frameworkId) === sub) byFramework.delete(sub.frameworkId);
   };
+  const hooks: SubscriptionHooks = {
+    decorate: options.decorate,
+    subscribed: (sub) => {
+      if (sub.frameworkId !== undefined) byFramework.set(sub.frameworkId, sub);
+    },
+    finished: finish,
+    logger,
+  };
 
-  /** Sends one call to the core and returns the refusals it reported for it. */
-  const forward = (sub: Subscription, call: Call): CallError[] => {
+  /** Sends one call to the core; resolves with the refusals it reported for it. */
+  const forward = async (sub: Subscription, call: Call): Promise<CallError[]> => {
     const callId = `v1-${++calls}`;
-    sub.capture = { callId, errors: [] };
+    sub.pending.add(callId);
     try {
-      sessions.request(sub.session, create(ConnectRequestSchema, { id: callId, call: { case: "scheduler", value: call } }));
-      return sub.capture.errors;
+      return await sessions.request(sub.session, create(ConnectRequestSchema, { id: callId, call: { case: "scheduler", value: call } }));
+    } catch (err) {
+      throw notServed(err);
     } finally {
-      sub.capture = undefined;
+      sub.pending.delete(callId);
     }
   };
 
-  const subscribe = (req: IncomingMessage, res: ServerResponse, call: Call): void => {
+  const subscribe = async (req: IncomingMessage, res: ServerResponse, call: Call): Promise<void> => {
     const format = streamFormat(req.headers);
     if (req.headers["mesos-stream-id"] !== undefined) {
       throw new GatewayError(400, "Subscribe calls should not include the 'Mesos-Stream-Id' header");
     }
-    const sub: Subscription = {
-      streamId: randomUUID(),
-      session: "",
-      frameworkId: undefined,
-      capture: undefined,
-      early: [],
-      out: undefined,
-      media: format.record,
-      ended: false,
-      lastWasError: false,
-    };
-    const session = sessions.open({
-      send: (response) => deliver(sub, response),
-      end: (error) => {
-        // v1 libraries treat ERROR as fatal: say why a refused call ends the
-        // stream, but a master going away (or dropping a slow reader) just
-        // closes it, as Mesos does, so the scheduler reconnects.
-        if (error !== undefined && error.code !== ErrorCode.UNAVAILABLE && !sub.lastWasError) {
-          emit(sub, create(EventSchema, { type: Event_Type.ERROR, error: { message: error.message } }));
-        }
-        sub.ended = true;
-        finish(sub);
-        sub.out?.end();
-      },
-      get backlog() {
-        return sub.out?.backlog ?? 0;
-      },
-    });
+    const sub = createSubscription(randomUUID(), format.record);
+    const session = sessions.open(subscriptionSink(sub, hooks));
     sub.session = session;
     byStream.set(sub.streamId, sub);
-    const errors = forward(sub, call);
+    // A client that goes away while its SUBSCRIBE is stored is a disconnect.
+    const closed = (): void => {
+      finish(sub);
+      sessions.close(session);
+    };
+    res.once("close", closed);
+    let errors: CallError[];
+    try {
+      errors = await forward(sub, call);
+    } catch (err) {
+      closed();
+      throw err;
+    }
     const invalid = errors.find((e) => statusOf(e) === 400);
     if (invalid !== undefined) {
       // Mesos refuses a SUBSCRIBE that fails validation before any stream exists.
-      sessions.close(session);
-      finish(sub);
+      closed();
       throw new GatewayError(400, `Failed to validate scheduler::Call: ${invalid.message}`);
     }
-    for (const error of errors) emit(sub, create(EventSchema, { type: Event_Type.ERROR, error: { message: error.message } }));
-    sub.out = startRecordStream(res, { ...format.headers, "mesos-stream-id": sub.streamId });
-    for (const event of sub.early.splice(0)) sub.out.write(encodeMessage(EventSchema, event, sub.media));
+    if (res.destroyed) return;
+    for (const error of errors) emit(sub, errorEventOf(error.message), hooks);
+    startWriting(sub, startRecordStream(res, { ...format.headers, "mesos-stream-id": sub.streamId }));
     if (sub.ended || errors.length > 0) {
-      sessions.close(session);
-      finish(sub);
-      sub.out.end();
-      return;
+      closed();
+      sub.out?.end();
     }
-    res.once("close", () => {
-      finish(sub);
-      sessions.close(session);
-    });
   };
 
-  const call = (req: IncomingMessage, res: ServerResponse, call: Call): void => {
+  const call = async (req: IncomingMessage, res: ServerResponse, call: Call): Promise<void> => {
     const frameworkId = call.frameworkId?.value ?? "";
     const framework = options.frameworks.framework(frameworkId);
     if (framework === undefined) throw new GatewayError(400, "Framework cannot be found");
@@ -206,7 +154,7 @@ export function createSchedulerEndpoint(options: SchedulerEndpointOptions): Sche
         `The stream ID '${String(streamId)}' included in this request didn't match the stream ID currently associated with framework ID ${frameworkId}`,
       );
     }
-    const errors = forward(sub, call);
+    const errors = await forward(sub, call);
     for (const error of errors) logger.debug({ framework: frameworkId, code: error.code, message: error.message }, "scheduler call refused by the master");
     const refused = errors.find((error) => answersWith(call, error) !== 202);
     if (refused !== undefined) {
@@ -226,8 +174,8 @@ export function createSchedulerEndpoint(options: SchedulerEndpointOptions): Sche
         const decoded = decodeBody(CallSchema, body, media, "Call");
         const invalid = validateSchedulerCall(decoded);
         if (invalid !== undefined) throw new GatewayError(400, `Failed to validate scheduler::Call: ${invalid}`);
-        if (decoded.type === Call_Type.SUBSCRIBE) subscribe(req, res, decoded);
-        else call(req, res, decoded);
+        if (decoded.type === Call_Type.SUBSCRIBE) await subscribe(req, res, decoded);
+        else await call(req, res, decoded);
       } catch (err) {
         if (!(err instanceof GatewayError)) throw err;
         logger.debug({ status: err.status, message: err.message }, "scheduler call refused");

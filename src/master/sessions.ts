@@ -6,6 +6,10 @@ import { ErrorCode, errorEvent, type CallError } from "../core/master/events.js"
 import type { SessionId } from "../core/master/state.js";
 import type { Logger } from "../log.js";
 import { createAsyncQueue, type AsyncQueue } from "../util/async-queue.js";
+import { readUntilAborted } from "../util/read-until.js";
+import type { GatewaySessions, SessionSink } from "../gateway/sessions.js";
+
+export type { SessionSink };
 
 const codes: Record<number, Code> = {
   [ErrorCode.INVALID_ARGUMENT]: Code.InvalidArgument,
@@ -21,23 +25,14 @@ export function toConnectError(error: CallError): ConnectError {
   return new ConnectError(error.message, codes[error.code] ?? Code.Unknown);
 }
 
+/** Where the table hands calls and ends (the term's effect runner). */
 export interface SessionHandlers {
-  request(session: SessionId, request: ConnectRequest): Effect[];
-  closed(session: SessionId): Effect[];
-  /** The core asked for an allocation pass outside the interval. */
-  allocateSoon(): void;
-}
-
-/**
- * Where a session that is not a Connect stream (a v1 HTTP subscriber) gets
- * its events. `send` must not block: the sink buffers or writes at once.
- */
-export interface SessionSink {
-  send(response: ConnectResponse): void;
-  /** The core ended the session (after everything sent before it). */
-  end(error?: CallError): void;
-  /** Events the sink holds unwritten, for the slow-client limit; 0 when unknown. */
-  readonly backlog?: number;
+  /** A call from a Connect stream: its outcome (events, an Error with its id) goes back on the stream. */
+  dispatch(session: SessionId, request: ConnectRequest): void;
+  /** A call whose caller awaits the refusals that carry its id (sessions opened with `open`). */
+  call(session: SessionId, request: ConnectRequest): Promise<CallError[]>;
+  /** The session's client went away, or the table dropped it. */
+  closed(session: SessionId): void;
 }
 
 /**
@@ -45,24 +40,13 @@ export interface SessionSink {
  * gateway's streams): turns each into a session id for the core, queues the
  * core's events per session, and ends sessions when told to.
  */
-export interface SessionTable {
+export interface SessionTable extends GatewaySessions {
   /** The Connect handler body for one stream. */
   serve(requests: AsyncIterable<ConnectRequest>, context: HandlerContext): AsyncIterable<ConnectResponse>;
-  /**
-   * Opens a session whose events go to `sink` instead of a Connect stream.
-   * The caller feeds it with `request` and must `close` it when its
-   * connection goes away, which the core sees exactly like a dropped stream.
-   */
-  open(sink: SessionSink): SessionId;
-  /** One call on a session opened with `open`; ignored once the session is gone. */
-  request(session: SessionId, request: ConnectRequest): void;
-  /** The client side of an `open`ed session went away. Idempotent. */
-  close(session: SessionId): void;
-  /** Whether the session is still live (the core has not ended it, nor its client). */
-  has(session: SessionId): boolean;
+  /** Carries out sends and ends (the term's runner calls it; `persist` effects are not the table's). */
   apply(effects: Effect[]): void;
-  /** Ends every stream (daemon shutdown). */
-  endAll(error?: ConnectError): void;
+  /** Ends every stream (the term is over), and resolves once every stream's reader has finished. */
+  endAll(error?: ConnectError): Promise<void>;
   readonly size: number;
 }
 
@@ -90,16 +74,11 @@ export function createSessionTable(
       { code: ErrorCode.UNAVAILABLE, message: `stream dropped: the client left ${outbox.size} events unread` },
       new ConnectError(`stream dropped: the client left ${outbox.size} events unread`, Code.ResourceExhausted),
     );
-    apply(handlers.closed(session));
+    handlers.closed(session);
   };
 
   const apply = (effects: Effect[]): void => {
     for (const effect of effects) {
-      if (effect.kind === "allocate") {
-        handlers.allocateSoon();
-        continue;
-      }
-      // Registry writes are the daemon's: it stores them before handing over the effects that follow.
       if (effect.kind === "persist") continue;
       const outbox = outboxes.get(effect.session);
       if (outbox === undefined) continue;
@@ -120,42 +99,56 @@ export function createSessionTable(
     if (outbox === undefined) return;
     outboxes.delete(session);
     outbox.end();
-    apply(handlers.closed(session));
+    handlers.closed(session);
+  };
+
+  /** The request readers of live streams: each stops once its session is over. */
+  const readers = new Set<Promise<void>>();
+
+  const read = async (session: SessionId, requests: AsyncIterable<ConnectRequest>, stop: AbortSignal, outbox: AsyncQueue<ConnectResponse>): Promise<void> => {
+    try {
+      await readUntilAborted(requests, stop, (request) => {
+        if (outboxes.has(session)) handlers.dispatch(session, request);
+      });
+    } catch (err) {
+      if (!stop.aborted && outboxes.has(session)) {
+        // Undecodable input: say what was wrong, then end this stream only.
+        const error: CallError = {
+          code: ErrorCode.INVALID_ARGUMENT,
+          message: `Malformed request: ${ConnectError.from(err).rawMessage}`,
+          fatal: true,
+        };
+        outbox.push(errorEvent(error));
+        outboxes.delete(session);
+        outbox.end(toConnectError(error));
+        handlers.closed(session);
+      }
+    } finally {
+      // The client closed its side: that ends the stream as a disconnect.
+      close(session);
+    }
   };
 
   async function* serve(requests: AsyncIterable<ConnectRequest>, context: HandlerContext): AsyncGenerator<ConnectResponse> {
     const session = `stream-${++counter}`;
     const outbox = createAsyncQueue<ConnectResponse>();
-    outboxes.set(session, queueOutbox(outbox));
+    // Whatever ends the session (the core, the client, a slow reader, the
+    // term) stops its reader too; so does Connect once this handler returns.
+    const stop = new AbortController();
+    outboxes.set(session, queueOutbox(outbox, stop));
+    const onHandlerDone = (): void => stop.abort();
+    context.signal.addEventListener("abort", onHandlerDone, { once: true });
     logger.debug({ session }, "stream opened");
-    const reader = (async () => {
-      try {
-        for await (const request of requests) {
-          if (!outboxes.has(session)) break;
-          apply(handlers.request(session, request));
-        }
-      } catch (err) {
-        if (!context.signal.aborted && outboxes.has(session)) {
-          // Undecodable input: say what was wrong, then end this stream only.
-          const error: CallError = {
-            code: ErrorCode.INVALID_ARGUMENT,
-            message: `Malformed request: ${ConnectError.from(err).rawMessage}`,
-            fatal: true,
-          };
-          outbox.push(errorEvent(error));
-          outboxes.delete(session);
-          outbox.end(toConnectError(error));
-          apply(handlers.closed(session));
-        }
-      } finally {
-        close(session);
-      }
-    })();
+    const reader = read(session, requests, stop.signal, outbox);
+    readers.add(reader);
     try {
       yield* outbox;
     } finally {
       close(session);
-      void reader;
+      stop.abort();
+      context.signal.removeEventListener("abort", onHandlerDone);
+      await reader;
+      readers.delete(reader);
       logger.debug({ session }, "stream closed");
     }
   }
@@ -169,16 +162,17 @@ export function createSessionTable(
       return session;
     },
     request(session, request) {
-      if (outboxes.has(session)) apply(handlers.request(session, request));
+      return outboxes.has(session) ? handlers.call(session, request) : Promise.resolve([]);
     },
     close,
     has: (session) => outboxes.has(session),
     apply,
-    endAll(error) {
+    async endAll(error) {
       for (const [session, outbox] of [...outboxes]) {
         outboxes.delete(session);
         outbox.end(error === undefined ? undefined : { code: ErrorCode.UNAVAILABLE, message: error.rawMessage }, error);
       }
+      await Promise.all(readers);
     },
     get size() {
       return outboxes.size;
@@ -194,10 +188,15 @@ interface Outbox {
   readonly size: number;
 }
 
-function queueOutbox(queue: AsyncQueue<ConnectResponse>): Outbox {
+function queueOutbox(queue: AsyncQueue<ConnectResponse>, reader: AbortController): Outbox {
   return {
-    push: (response) => void queue.push(response),
-    end: (error, grpc) => queue.end(grpc ?? (error === undefined ? undefined : toConnectError(error))),
+    push: (response) => {
+      queue.push(response);
+    },
+    end: (error, grpc) => {
+      queue.end(grpc ?? (error === undefined ? undefined : toConnectError(error)));
+      reader.abort();
+    },
     get size() {
       return queue.size;
     },

@@ -26,8 +26,6 @@ export class MasterHarness {
   readonly core: MasterCore;
   readonly inbox = new Map<string, ConnectResponse[]>();
   readonly ended = new Map<string, Effect & { kind: "end" }>();
-  /** How many times the core asked for an early allocation pass. */
-  allocationRequests = 0;
   /** Registry changes the core asked to store, in order. */
   readonly persisted: RegistryOperation[] = [];
 
@@ -54,10 +52,8 @@ export class MasterHarness {
         this.inbox.set(effect.session, [...(this.inbox.get(effect.session) ?? []), effect.response]);
       } else if (effect.kind === "end") {
         this.ended.set(effect.session, effect);
-      } else if (effect.kind === "persist") {
-        this.persisted.push(effect.operation);
       } else {
-        this.allocationRequests++;
+        this.persisted.push(effect.operation);
       }
     }
     return effects;

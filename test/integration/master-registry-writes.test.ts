@@ -6,36 +6,13 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { Call_Type as OperatorCallType } from "../../gen/mesos/v1/master/master_pb.js";
 import { createOperator, type OperatorClient } from "../../src/client/operator.js";
-import type { RegistryOperation } from "../../src/core/registry/registry.js";
 import { silentLogger } from "../../src/log.js";
 import { startMaster, type MasterDaemon } from "../../src/master/daemon.js";
-import { createEmbeddedElection, type Election } from "../../src/master/election.js";
+import { createEmbeddedElection } from "../../src/master/election.js";
 import { createMemoryElection } from "../../src/master/etcd/memory-coordinator.js";
 import { defaultMasterOptions } from "../../src/master/options.js";
+import { hookedElection } from "../helpers/hooked-election.js";
 import { eventually } from "../helpers/processes.js";
-
-/** An election (the embedded one unless given), with a hook in front of every registry write. */
-function hookedElection(beforeWrite: (operation: RegistryOperation) => Promise<void>, inner: Election = createEmbeddedElection(undefined)): Election {
-  return {
-    ...inner,
-    async campaign(info, signal) {
-      const term = await inner.campaign(info, signal);
-      return {
-        ...term,
-        registry: {
-          get current() {
-            return term.registry.current;
-          },
-          location: "hooked memory",
-          apply: async (operation) => {
-            await beforeWrite(operation);
-            return term.registry.apply(operation);
-          },
-        },
-      };
-    },
-  };
-}
 
 describe("registry writes come before answers", () => {
   let master: MasterDaemon | undefined;

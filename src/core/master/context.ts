@@ -21,12 +21,6 @@ export type Effect =
   /** End the stream once what was sent before has been flushed. */
   | { kind: "end"; session: SessionId; error?: CallError }
   /**
-   * Resources were freed or a framework became interested: run an
-   * allocation pass soon, without waiting for the interval. The shell
-   * batches these so a burst of events costs one pass.
-   */
-  | { kind: "allocate" }
-  /**
    * Store this change in the registry. The shell holds back every later
    * effect (answers included) until it is stored, so nothing is
    * acknowledged that a restart could lose.
@@ -74,6 +68,12 @@ export interface MasterState {
   /** Quota by role, as UPDATE_QUOTA set it (guarantees and limits). */
   quotas: Map<string, QuotaConfig>;
   startedAt: Millis;
+  /**
+   * Resources were freed or a framework became interested since the last
+   * pass over changed agents: the shell runs one soon, without waiting for
+   * the interval, and a burst of such events shares it.
+   */
+  allocationRequested: boolean;
 }
 
 /** The state and collaborators one handler works with; `out` collects effects. */
@@ -91,8 +91,9 @@ export function persist(ctx: Ctx, operation: RegistryOperation): void {
   ctx.out.push({ kind: "persist", operation });
 }
 
+/** Asks for a pass over the agents that changed soon (see `MasterState.allocationRequested`). */
 export function requestAllocation(ctx: Ctx): void {
-  if (!ctx.out.some((e) => e.kind === "allocate")) ctx.out.push({ kind: "allocate" });
+  ctx.state.allocationRequested = true;
 }
 
 export function send(ctx: Ctx, session: SessionId | undefined, response: ConnectResponse): void {

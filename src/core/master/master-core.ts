@@ -49,8 +49,13 @@ export interface MasterCore {
   sessionClosed(session: SessionId, now: Millis): Effect[];
   /** One allocation pass over every agent (every allocation interval). */
   allocate(now: Millis): Effect[];
-  /** A pass over the agents whose resources changed (after an "allocate" effect). */
+  /** A pass over the agents whose resources changed; clears `allocationRequested`. */
   allocateChanged(now: Millis): Effect[];
+  /**
+   * Whether a handler asked for a pass over changed agents since the last
+   * one. The shell reads it after carrying out each batch of effects.
+   */
+  readonly allocationRequested: boolean;
   /** HEARTBEAT to every scheduler, operator subscriber and agent. */
   heartbeat(now: Millis): Effect[];
   /** A HEARTBEAT to every connected agent, which answers it (every agent ping timeout). */
@@ -81,6 +86,7 @@ export function createMasterCore(deps: { allocator: Allocator; ids: IdSource; op
     unreachableAgents: new Map(),
     goneAgents: new Map(),
     startedAt: deps.now,
+    allocationRequested: false,
   };
   const run = (now: Millis, body: (ctx: Ctx) => void): Effect[] => {
     const ctx: Ctx = { state, allocator: deps.allocator, ids: deps.ids, options: deps.options, now, out: [] };
@@ -92,8 +98,19 @@ export function createMasterCore(deps: { allocator: Allocator; ids: IdSource; op
     state,
     request: (session, request, now) => run(now, (ctx) => dispatch(ctx, session, request)),
     sessionClosed: (session, now) => run(now, (ctx) => closed(ctx, session)),
-    allocate: (now) => run(now, (ctx) => allocate(ctx)),
-    allocateChanged: (now) => run(now, (ctx) => allocate(ctx, true)),
+    allocate: (now) =>
+      run(now, (ctx) => {
+        ctx.state.allocationRequested = false;
+        allocate(ctx);
+      }),
+    allocateChanged: (now) =>
+      run(now, (ctx) => {
+        ctx.state.allocationRequested = false;
+        allocate(ctx, true);
+      }),
+    get allocationRequested() {
+      return state.allocationRequested;
+    },
     heartbeat: (now) => run(now, heartbeat),
     pingAgents: (now) =>
       run(now, (ctx) => {
