@@ -1,0 +1,151 @@
+/**
+ * The per-term effect runner, on a fake clock with an in-memory registry
+ * whose writes the test completes by hand: the order of writes and sends,
+ * each call's refusals, step-down on a failed write, allocation batching.
+ */
+import { create } from "@bufbuild/protobuf";
+import { describe, expect, it } from "vitest";
+import { Call_Type as SchedulerCallType } from "../../gen/mesos/v1/scheduler/scheduler_pb.js";
+import { ConnectRequestSchema, Error_Code, type ConnectRequest } from "../../gen/mesos/v2/mesos_pb.js";
+import { createAllocator } from "../../src/core/allocator/index.js";
+import { createCounterIds } from "../../src/core/clock.js";
+import { createMasterCore, type Effect } from "../../src/core/master/master-core.js";
+import { parseResources } from "../../src/core/resources/index.js";
+import { applyRegistryOperation, emptyRegistry, type RegistryOperation } from "../../src/core/registry/registry.js";
+import type { RegistryStore } from "../../src/master/registry.js";
+import { createTermRunner } from "../../src/master/term.js";
+import { createFakeTimers } from "../../src/util/timers.js";
+
+/** A registry whose writes complete (or fail) only when the test says. */
+function manualRegistry() {
+  let current = emptyRegistry();
+  const writes: Array<{ operation: RegistryOperation; complete(): void; fail(error: Error): void }> = [];
+  const store: RegistryStore = {
+    get current() {
+      return current;
+    },
+    location: "manual",
+    apply: (operation) =>
+      new Promise<boolean>((resolve, reject) => {
+        writes.push({
+          operation,
+          complete: () => {
+            const result = applyRegistryOperation(current, operation);
+            current = result.registry;
+            resolve(result.changed);
+          },
+          fail: reject,
+        });
+      }),
+  };
+  return { store, writes };
+}
+
+function setup() {
+  const timers = createFakeTimers();
+  const core = createMasterCore({
+    allocator: createAllocator({}),
+    ids: createCounterIds("m"),
+    now: timers.now(),
+    options: {
+      info: { $typeName: "mesos.v1.MasterInfo", id: "m", ip: 0, port: 5050, pid: "", hostname: "localhost", version: "test", capabilities: [] },
+      heartbeatIntervalSeconds: 15,
+      agentReregisterTimeoutSeconds: 600,
+      flags: {},
+      version: "test",
+    },
+  });
+  const registry = manualRegistry();
+  const delivered: Effect[] = [];
+  const failures: unknown[] = [];
+  const runner = createTermRunner({ core, registry: registry.store, epoch: 7n, deliver: (effects) => delivered.push(...effects), timers, onFailure: (e) => failures.push(e) });
+  return { timers, core, registry, delivered, failures, runner };
+}
+
+const register = (id = "r1"): ConnectRequest =>
+  create(ConnectRequestSchema, {
+    id,
+    call: { case: "agent", value: { call: { case: "register", value: { agentInfo: { hostname: "h", port: 5051, resources: parseResources("cpus:2;mem:1024") }, version: "t" } } } },
+  });
+const subscribe = (id: string, user = "alice"): ConnectRequest =>
+  create(ConnectRequestSchema, { id, call: { case: "scheduler", value: { type: SchedulerCallType.SUBSCRIBE, subscribe: { frameworkInfo: { user, name: "fw" } } } } });
+const sentTo = (delivered: Effect[], session: string) => delivered.filter((e) => e.kind === "send" && e.session === session);
+
+/** Lets settled promises run their callbacks. */
+const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+describe("the term's effect runner", () => {
+  it("holds a call's answer, and every later send, until the registry holds the change, then stamps agent events with the epoch", async () => {
+    const { registry, delivered, runner } = setup();
+    let outcome: unknown;
+    void runner.call("agent-1", register()).then((refusals) => (outcome = refusals));
+    await settle();
+    expect(registry.writes.map((w) => w.operation.kind)).toEqual(["admit-agent"]);
+    // A call with no write of its own still waits behind the one in flight.
+    runner.dispatch("sched-1", subscribe("s1"));
+    await settle();
+    expect([delivered, outcome]).toEqual([[], undefined]);
+    registry.writes[0]?.complete();
+    await settle();
+    expect(outcome).toEqual([]);
+    const registered = sentTo(delivered, "agent-1")[0];
+    expect(registered?.kind === "send" && registered.response.event.case === "agent" && registered.response.event.value.leaderEpoch).toBe(7n);
+    // The framework's SUBSCRIBE wrote its own change after the admission.
+    expect(registry.writes.map((w) => w.operation.kind)).toEqual(["admit-agent", "add-framework"]);
+  });
+
+  it("resolves each call with exactly the refusals that carry its id", async () => {
+    const { registry, runner } = setup();
+    const admitting = runner.call("agent-1", register());
+    await settle();
+    const bad = runner.call("sched-1", create(ConnectRequestSchema, { id: "bad", call: { case: "scheduler", value: { type: SchedulerCallType.SUBSCRIBE, subscribe: { frameworkInfo: { user: "u", name: "" } } } } }));
+    registry.writes[0]?.complete();
+    expect(await admitting).toEqual([]);
+    expect(await bad).toEqual([{ code: Error_Code.INVALID_ARGUMENT, message: "FrameworkInfo.name must be set", fatal: false }]);
+  });
+
+  it("ends the term on a failed write: the caller gets the error, nothing queued behind it is written or sent", async () => {
+    const { registry, delivered, failures, runner } = setup();
+    const admitting = runner.call("agent-1", register());
+    await settle();
+    const later = runner.call("sched-1", subscribe("s1"));
+    registry.writes[0]?.fail(new Error("disk full"));
+    await expect(admitting).rejects.toThrow("disk full");
+    await expect(later).rejects.toThrow("disk full");
+    expect([delivered, registry.writes.length, failures.map(String)]).toEqual([[], 1, ["Error: disk full"]]);
+    // Once over, the term takes nothing more.
+    await expect(runner.call("sched-2", subscribe("s2"))).rejects.toThrow();
+    await runner.stop();
+  });
+
+  it("runs one pass over changed agents for a burst of requests, on the next turn of its clock", async () => {
+    const { timers, registry, delivered, core, runner } = setup();
+    const admitted = runner.call("agent-1", register());
+    await settle();
+    registry.writes[0]?.complete();
+    await admitted;
+    const subscribed = runner.call("sched-1", subscribe("s1"));
+    await settle();
+    registry.writes[1]?.complete();
+    await subscribed;
+    expect(core.allocationRequested).toBe(true);
+    expect(sentTo(delivered, "sched-1").some((e) => e.kind === "send" && e.response.event.case === "scheduler" && e.response.event.value.offers !== undefined)).toBe(false);
+    timers.advance(0);
+    expect(core.allocationRequested).toBe(false);
+    const offers = sentTo(delivered, "sched-1").filter((e) => e.kind === "send" && e.response.event.case === "scheduler" && e.response.event.value.offers !== undefined);
+    expect(offers).toHaveLength(1);
+    expect(timers.pending).toBe(0);
+  });
+
+  it("stops: pending allocation dropped, later calls refused as no longer leading", async () => {
+    const { timers, registry, runner } = setup();
+    const admitted = runner.call("agent-1", register());
+    await settle();
+    registry.writes[0]?.complete();
+    await admitted;
+    expect(timers.pending).toBe(1);
+    await runner.stop();
+    expect(timers.pending).toBe(0);
+    await expect(runner.call("sched-1", subscribe("s1"))).rejects.toThrow("This master no longer leads");
+  });
+});
