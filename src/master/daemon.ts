@@ -11,13 +11,14 @@ import { createMasterCore, type Effect, type MasterCore } from "../core/master/m
 import type { CallError } from "../core/master/events.js";
 import { createMasterGateway, type MasterGateway } from "../gateway/master-gateway.js";
 import type { HttpHook } from "../transport/handler.js";
-import { LEADER_HEADER, masterEndpoint } from "../client/masters.js";
+import { LEADER_HEADER, masterEndpoint } from "../wire/masters.js";
 import { createLogger, type Logger } from "../log.js";
 import { createServer } from "../transport/server.js";
 import { VERSION } from "../version.js";
 import type { MasterOptions } from "./options.js";
 import { createEmbeddedElection, type Election, type Term } from "./election.js";
-import { createEtcdCoordinator, parseEtcdUrl } from "./etcd/index.js";
+import { parseEtcdUrl } from "../etcd/url.js";
+import { createEtcdCoordinator } from "./etcd/index.js";
 import { createSessionTable, toConnectError, type SessionTable } from "./sessions.js";
 
 export interface MasterDaemon {

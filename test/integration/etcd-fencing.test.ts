@@ -7,7 +7,7 @@ import type { Registry, RegistryOperation } from "../../src/core/registry/regist
 import { silentLogger } from "../../src/log.js";
 import { openFencedRegistry } from "../../src/master/etcd/fenced-registry.js";
 import { createEtcdCoordinator, LeadershipLostError, type EtcdCoordinator, type Leadership } from "../../src/master/etcd/index.js";
-import { decodeRegistry } from "../../src/master/etcd/keys.js";
+import { decodeRegistry } from "../../src/master/etcd/registry-value.js";
 import { EtcdScope, type EtcdServer } from "../helpers/etcd.js";
 
 const TTL = 2;

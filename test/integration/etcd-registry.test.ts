@@ -6,7 +6,7 @@ import { QuotaConfigSchema } from "../../gen/mesos/v1/quota/quota_pb.js";
 import { applyRegistryOperation, emptyRegistry, type Registry, type RegistryOperation } from "../../src/core/registry/registry.js";
 import { silentLogger } from "../../src/log.js";
 import { createEtcdCoordinator, LeadershipLostError, type EtcdCoordinator } from "../../src/master/etcd/index.js";
-import { decodeRegistry, encodeRegistry } from "../../src/master/etcd/keys.js";
+import { decodeRegistry, encodeRegistry } from "../../src/master/etcd/registry-value.js";
 import { EtcdScope, type EtcdServer } from "../helpers/etcd.js";
 
 const masterInfo = (id: string): MasterInfo => create(MasterInfoSchema, { id, hostname: "localhost", port: 5000, version: "test" });
