@@ -168,6 +168,11 @@ describe("imports cross folders downwards only", () => {
     expect(absent).toEqual([]);
   });
 
+  it("every folder of src/ has a README.md saying what lives there and what it may import", () => {
+    const bare = [join(ROOT, "src"), ...folders(join(ROOT, "src"))].filter((dir) => !existsSync(join(dir, "README.md"))).map((dir) => relative(ROOT, dir));
+    expect(bare).toEqual([]);
+  });
+
   it("the table keeps the lines issue 9 draws: client and master apart, a pure core, nothing above the CLI, no cycle", () => {
     expect(LAYERS.client).not.toContain("master");
     expect(LAYERS.master).not.toContain("client");
