@@ -17,9 +17,9 @@ import type { Etcd3 } from "etcd3";
 import { MasterInfoSchema, WeightInfoSchema } from "../gen/mesos/v1/mesos_pb.js";
 import { applyRegistryOperation, emptyRegistry, type RegistryOperation } from "../src/core/registry/registry.js";
 import { silentLogger } from "../src/log.js";
-import { createEtcdClient } from "../src/master/etcd/client.js";
+import { createEtcdClient } from "../src/etcd/client.js";
 import { createEtcdCoordinator, type EtcdCoordinator, type Leadership } from "../src/master/etcd/index.js";
-import { encodeRegistry } from "../src/master/etcd/keys.js";
+import { encodeRegistry } from "../src/master/etcd/registry-value.js";
 import { EtcdServer } from "../test/helpers/etcd.js";
 
 /** Per concurrency, each mode runs `phaseMs` in all, split over `alternations` phases interleaved with the other modes. */

@@ -23,7 +23,7 @@ import { Call_Type as OperatorCallType, ResponseSchema, Response_Type, type Call
 import { AgentInfoSchema, ResourceSchema, type Resource } from "../../gen/mesos/v1/mesos_pb.js";
 import { ConnectRequestSchema, Error_Code, MesosService, OperateResponseSchema, file_mesos_v2_mesos, type ConnectResponse } from "../../gen/mesos/v2/mesos_pb.js";
 import { newCallId, openStream, type UnifiedStream } from "../client/stream.js";
-import { randomUuidBytes } from "../client/executor.js";
+import { randomUuidBytes } from "../util/uuid.js";
 import { createAgentCore, type AgentEffect, type VolumeLink } from "../core/agent/agent-core.js";
 import { applyCheckpointed, parseAttributes } from "../core/resources/index.js";
 import { createAgentGateway } from "../gateway/agent-gateway.js";

@@ -8,29 +8,13 @@ import { Call_Type, EventSchema, type Event } from "../../gen/mesos/v1/executor/
 import { ConnectResponseSchema, Error_Code, type ConnectRequest, type ConnectResponse } from "../../gen/mesos/v2/mesos_pb.js";
 import type { AgentCore, AgentEffect } from "../core/agent/agent-core.js";
 import { executorKey } from "../core/agent/state.js";
+import type { ExecutorSession, ExecutorSessions, ExecutorSink } from "../gateway/executor-sessions.js";
 import type { Logger } from "../log.js";
 import { createAsyncQueue, type AsyncQueue } from "../util/async-queue.js";
 
-/** Where a session that is not a Connect stream (a v1 HTTP executor) gets its events. */
-export interface ExecutorSink {
-  send(response: ConnectResponse): void;
-  /** The session ended: replaced by a newer SUBSCRIBE, refused, or the agent stopping. */
-  end(): void;
-}
-
-/** A session opened with `open`: the caller feeds it calls and closes it when its client goes. */
-export interface ExecutorSession {
-  request(request: ConnectRequest): void;
-  close(): void;
-  /** The executor (`executorKey`) this session is subscribed as, if any. */
-  readonly bound: string | undefined;
-}
-
-/** The executor-role streams of one agent, keyed by the executor bound to each. */
-export interface ExecutorStreams {
+/** The executor-role streams of one agent, keyed by the executor bound to each; `open` serves the v1 executor endpoint. */
+export interface ExecutorStreams extends ExecutorSessions {
   serve(requests: AsyncIterable<ConnectRequest>, context: HandlerContext): AsyncIterable<ConnectResponse>;
-  /** A session whose events go to `sink`: the same handling as a stream, without one. */
-  open(sink: ExecutorSink): ExecutorSession;
   /** Delivers an event to a subscribed executor; false when it has no stream. */
   deliver(frameworkId: string, executorId: string, event: Event): boolean;
   endAll(): void;

@@ -9,7 +9,7 @@ import { defaultAgentOptions, type AgentOptions } from "../agent/options.js";
 import { defaultMasterOptions, type MasterOptions } from "../master/options.js";
 import { commonFlags, waitForShutdownSignal, type CliIo, type Command } from "./command.js";
 import { UsageError, type FlagSpec, type ParsedFlags } from "./flags.js";
-import { parseEtcdUrl } from "../master/etcd/url.js";
+import { parseEtcdUrl } from "../etcd/url.js";
 import { parseMinAllocatable, parseWeights } from "../core/allocator/index.js";
 import { parseDuration } from "./format.js";
 

@@ -9,7 +9,6 @@
  *   with no acknowledged update, so the agent (perhaps restarted) recovers
  *   exactly what it has not yet seen acknowledged.
  */
-import { randomUUID } from "node:crypto";
 import { create, isFieldSet, type MessageInitShape } from "@bufbuild/protobuf";
 import {
   ConnectRequestSchema,
@@ -28,6 +27,7 @@ import {
 } from "../../gen/mesos/v1/mesos_pb.js";
 import type { Http2SessionManager } from "@connectrpc/connect-node";
 import type { Logger } from "../log.js";
+import { randomUuidBytes } from "../util/uuid.js";
 import { newCallId, openStream, type ReconnectPolicy } from "./stream.js";
 
 /** Options of `createExecutor`. */
@@ -79,11 +79,6 @@ export function executorEnvironment(
     frameworkId: get("MESOS_FRAMEWORK_ID"),
     executorId: get("MESOS_EXECUTOR_ID"),
   };
-}
-
-/** 16 random bytes, the form Mesos uses for status update uuids. */
-export function randomUuidBytes(): Uint8Array {
-  return Uint8Array.from(Buffer.from(randomUUID().replace(/-/g, ""), "hex"));
 }
 
 function uuidKey(uuid: Uint8Array): string {

@@ -12,10 +12,8 @@
 import { ConnectError, Code } from "@connectrpc/connect";
 import type { MasterInfo } from "../../gen/mesos/v1/mesos_pb.js";
 import { silentLogger, type Logger } from "../log.js";
+import { LEADER_HEADER, masterEndpoint } from "../wire/masters.js";
 import { normalizeBaseUrl } from "./backoff.js";
-
-/** The trailer (gRPC) or header naming the leader when a standby refuses a call. */
-export const LEADER_HEADER = "plateau-leader";
 
 export interface MasterLocator {
   /** The base URL to dial next: the leader named by the last refusal, else the next candidate. */
@@ -98,8 +96,8 @@ export function createMasterLocator(spec: string, logger: Logger = silentLogger(
   };
 }
 
-type EtcdModule = typeof import("../master/etcd/index.js");
-type Coordinator = import("../master/etcd/index.js").EtcdCoordinator;
+type EtcdModule = typeof import("../etcd/index.js");
+type Follower = import("../etcd/index.js").LeaderFollower;
 
 /**
  * One etcd connection and leader watch per etcd URL in a process, shared by
@@ -108,7 +106,7 @@ type Coordinator = import("../master/etcd/index.js").EtcdCoordinator;
  */
 interface SharedLeader {
   refs: number;
-  coordinator: Promise<Coordinator>;
+  follower: Promise<Follower>;
   /** The leader's base URL as last reported; undefined while there is none. */
   leader: string | undefined;
   known: boolean;
@@ -119,13 +117,6 @@ interface SharedLeader {
 
 const sharedLeaders = new Map<string, SharedLeader>();
 
-/** Where clients dial a master: its address, or its hostname when it bound a wildcard (which names no host). */
-export function masterEndpoint(info: MasterInfo): { host: string; port: number } {
-  const ip = info.address?.ip ?? "";
-  const host = ip === "" || ip === "0.0.0.0" || ip === "::" ? info.hostname : ip;
-  return { host, port: info.address?.port ?? info.port };
-}
-
 function baseUrlOf(leader: MasterInfo): string {
   const { host, port } = masterEndpoint(leader);
   return normalizeBaseUrl(`${host}:${port}`);
@@ -135,24 +126,23 @@ function acquireLeader(url: string, logger: Logger): SharedLeader {
   let shared = sharedLeaders.get(url);
   if (shared === undefined) {
     // Loaded on first use: clients that name a master directly never load the etcd client.
-    const coordinator = import("../master/etcd/index.js").then(({ createEtcdCoordinator, parseEtcdUrl }: EtcdModule) => {
+    const follower = import("../etcd/index.js").then(({ createLeaderFollower, parseEtcdUrl }: EtcdModule) => {
       const { endpoints, prefix } = parseEtcdUrl(url);
-      // The TTL only matters to a campaign, which a client never starts.
-      return createEtcdCoordinator({ endpoints, prefix, electionTtlSeconds: 10, logger });
+      return createLeaderFollower({ endpoints, prefix, logger });
     });
     const entry: SharedLeader = {
       refs: 0,
-      coordinator,
+      follower,
       leader: undefined,
       known: false,
       waiters: new Set(),
       async close() {
         watch?.close();
-        await (await coordinator).close();
+        await (await follower).close();
       },
     };
     let watch: { close(): void } | undefined;
-    void coordinator.then((c) => {
+    void follower.then((c) => {
       if (entry.refs === 0) return;
       watch = c.watchLeader((leader) => {
         entry.leader = leader === undefined ? undefined : baseUrlOf(leader);
@@ -188,7 +178,7 @@ function etcdLocator(
       }
       let leader = shared.leader;
       if (!shared.known) {
-        const info = await (await shared.coordinator).leader();
+        const info = await (await shared.follower).leader();
         leader = info === undefined ? undefined : baseUrlOf(info);
       }
       if (leader === undefined) throw new ConnectError(`no leading master is published in ${url}`, Code.Unavailable);

@@ -1,6 +1,4 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { ExecutorStreams } from "../agent/executor-streams.js";
-import type { AgentOptions } from "../agent/options.js";
 import type { Call, Response } from "../../gen/mesos/v1/master/master_pb.js";
 import type { AgentCore } from "../core/agent/agent-core.js";
 import type { CallError } from "../core/master/events.js";
@@ -10,18 +8,29 @@ import type { HttpHook } from "../transport/handler.js";
 import { VERSION } from "../version.js";
 import { GatewayError, answerError } from "./errors.js";
 import { createExecutorEndpoint } from "./executor.js";
+import type { ExecutorSessions } from "./executor-sessions.js";
 import { createFilesEndpoints } from "./files.js";
 import { createOperatorEndpoint } from "./operator.js";
 import { createLegacyAgentEndpoints } from "./legacy-agent.js";
 import { pathOf } from "./master-gateway.js";
 
+/**
+ * The agent's flags as its endpoints show them. The agent passes its whole
+ * AgentOptions: /flags lists every field; these the gateway reads itself.
+ */
+export interface AgentFlagValues {
+  readonly master: string;
+  readonly ip: string;
+  readonly workDir: string;
+}
+
 export interface AgentGatewayOptions {
   core: AgentCore;
-  executors: ExecutorStreams;
+  executors: ExecutorSessions;
   /** The agent's answer to operator calls, the same as its v2 Operate RPC gives. */
   operate(call: Call): Response | CallError;
   /** The agent's flags, shown by /slave(1)/flags and /slave(1)/state. */
-  options: AgentOptions;
+  options: AgentFlagValues;
   /** The port actually bound (the configured one may be 0). */
   port: () => number;
   logger: Logger;
@@ -32,8 +41,8 @@ export interface AgentGateway {
   readonly hook: HttpHook;
 }
 
-/** The agent's options as Mesos-style flags (snake_case names, string values). */
-export function agentFlags(options: AgentOptions): Record<string, string> {
+/** The agent's options as Mesos-style flags (snake_case names, string values), one per field set. */
+export function agentFlags(options: AgentFlagValues): Record<string, string> {
   const flags: Record<string, string> = {};
   for (const [name, value] of Object.entries(options)) {
     if (value !== undefined) flags[name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)] = String(value);

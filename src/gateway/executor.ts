@@ -14,10 +14,10 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { create } from "@bufbuild/protobuf";
 import { CallSchema, Call_Type, EventSchema, Event_Type, type Call, type Event } from "../../gen/mesos/v1/executor/executor_pb.js";
 import { ConnectRequestSchema, Error_Code, type ConnectResponse } from "../../gen/mesos/v2/mesos_pb.js";
-import type { ExecutorSession, ExecutorStreams } from "../agent/executor-streams.js";
 import type { Logger } from "../log.js";
 import { readBody } from "./body.js";
 import { GatewayError, answerError } from "./errors.js";
+import type { ExecutorSession, ExecutorSessions } from "./executor-sessions.js";
 import { validateExecutorCall } from "./executor-validation.js";
 import { decodeBody, encodeMessage, requestMedia, streamFormat, type Media } from "./media.js";
 import { startRecordStream, type RecordStream } from "./record-stream.js";
@@ -26,7 +26,7 @@ import { startRecordStream, type RecordStream } from "./record-stream.js";
 export type ExecutorLookup = (frameworkId: string, executorId: string) => "unknown-framework" | "unknown-executor" | "known";
 
 export interface ExecutorEndpointOptions {
-  executors: Pick<ExecutorStreams, "open">;
+  executors: ExecutorSessions;
   lookup: ExecutorLookup;
   logger: Logger;
   /** Seconds between HEARTBEAT events on each stream; Mesos' agent uses 30. */

@@ -4,7 +4,7 @@
  */
 import { create } from "@bufbuild/protobuf";
 import { MasterInfoSchema, type MasterInfo } from "../../gen/mesos/v1/mesos_pb.js";
-import { masterEndpoint } from "../client/masters.js";
+import { masterEndpoint } from "../wire/masters.js";
 import type { IdSource } from "../core/clock.js";
 import { VERSION } from "../version.js";
 import type { MasterOptions } from "./options.js";

@@ -11,7 +11,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { MasterInfoSchema, WeightInfoSchema } from "../../gen/mesos/v1/mesos_pb.js";
 import { silentLogger } from "../../src/log.js";
 import { createEtcdCoordinator, type EtcdCoordinator } from "../../src/master/etcd/index.js";
-import { decodeRegistry } from "../../src/master/etcd/keys.js";
+import { decodeRegistry } from "../../src/master/etcd/registry-value.js";
 import { EtcdScope } from "../helpers/etcd.js";
 import { ROOT, stopProcess } from "../helpers/processes.js";
 

@@ -2,7 +2,8 @@ import { create } from "@bufbuild/protobuf";
 import { afterEach, describe, expect, it } from "vitest";
 import { MasterInfoSchema, WeightInfoSchema } from "../../gen/mesos/v1/mesos_pb.js";
 import { silentLogger } from "../../src/log.js";
-import { createEtcdCoordinator, type EtcdCoordinator, type EtcdTlsFiles } from "../../src/master/etcd/index.js";
+import type { EtcdTlsFiles } from "../../src/etcd/client.js";
+import { createEtcdCoordinator, type EtcdCoordinator } from "../../src/master/etcd/index.js";
 import { EtcdScope, type EtcdServer } from "../helpers/etcd.js";
 
 describe("etcd with TLS client certificates", () => {

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Call_Type as OperatorCallType } from "../../gen/mesos/v1/master/master_pb.js";
 import { TaskInfoSchema, TaskState, type Offer, type TaskStatus } from "../../gen/mesos/v1/mesos_pb.js";
 import { Event_Type } from "../../gen/mesos/v1/scheduler/scheduler_pb.js";
-import { LEADER_HEADER } from "../../src/client/masters.js";
+import { LEADER_HEADER } from "../../src/wire/masters.js";
 import { createOperator, type OperatorClient } from "../../src/client/operator.js";
 import { createScheduler, type SchedulerClient } from "../../src/client/scheduler.js";
 import { parseResources } from "../../src/core/resources/index.js";

@@ -5,7 +5,7 @@ import { WeightInfoSchema } from "../../gen/mesos/v1/mesos_pb.js";
 import { applyRegistryOperation, emptyRegistry, type Registry, type RegistryOperation } from "../../src/core/registry/registry.js";
 import { LeadershipLostError } from "../../src/master/etcd/errors.js";
 import { openFencedRegistry } from "../../src/master/etcd/fenced-registry.js";
-import { encodeRegistry } from "../../src/master/etcd/keys.js";
+import { encodeRegistry } from "../../src/master/etcd/registry-value.js";
 
 const fence = { key: "/p/election/1", createRevision: "5", leaseId: "1" };
 const weights = (role: string, weight: number): RegistryOperation => ({ kind: "update-weights", weights: [create(WeightInfoSchema, { role, weight })] });

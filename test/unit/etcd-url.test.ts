@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseEtcdUrl } from "../../src/master/etcd/url.js";
+import { parseEtcdUrl } from "../../src/etcd/url.js";
 
 describe("parseEtcdUrl", () => {
   it("reads one endpoint and the key prefix", () => {

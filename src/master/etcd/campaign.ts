@@ -12,11 +12,12 @@
  *
  * Losing the lease (or an abort) while waiting revokes it and rejects.
  */
-import type { Etcd3, Lease, Watcher } from "etcd3";
+import type { Etcd3, Lease } from "etcd3";
 import type { MasterInfo } from "../../../gen/mesos/v1/mesos_pb.js";
+import { encodeMasterInfo, prefixEnd, type EtcdKeys } from "../../etcd/keys.js";
+import { cancelQuietly, revokeQuietly } from "../../etcd/quietly.js";
 import { LeadershipLostError } from "./errors.js";
 import type { Fence } from "./fence.js";
-import { encodeMasterInfo, prefixEnd, type EtcdKeys } from "./keys.js";
 
 /** A granted lease, with what its keep-alive loop has told us so far. */
 export interface TrackedLease {
@@ -57,20 +58,6 @@ async function grantTracked(client: Etcd3, ttlSeconds: number): Promise<TrackedL
       return () => listeners.delete(listener);
     },
   };
-}
-
-/**
- * Revokes a lease we are giving up, so others need not wait out its TTL.
- * Best effort with a deadline: with etcd unreachable the lease expires on
- * its own anyway.
- */
-export async function revokeQuietly(lease: Lease, timeoutMs = 2_000): Promise<void> {
-  await lease.revoke({ deadline: Date.now() + timeoutMs }).catch(() => undefined);
-}
-
-/** Stops a watch; a failure (the client closed, etcd gone) leaves nothing to stop. */
-export async function cancelQuietly(watcher: Watcher | undefined): Promise<void> {
-  await watcher?.cancel().catch(() => undefined);
 }
 
 /** Resolves when `key` is deleted at or after `fromRevision`; rejects on abort or lease loss. */

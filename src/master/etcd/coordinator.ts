@@ -1,16 +1,19 @@
 /**
  * The etcd coordinator: one etcd connection per master, through which it
- * campaigns for leadership, and through which standbys and clients find the
- * leader. See README.md in this folder for the key layout and failure modes.
+ * campaigns for leadership and, as a standby, follows the announced leader
+ * (src/etcd/leader-follower.ts, which clients use on their own). See
+ * README.md in this folder for the failure modes, src/etcd/keys.ts for the
+ * key layout.
  */
 import type { Etcd3 } from "etcd3";
 import type { MasterInfo } from "../../../gen/mesos/v1/mesos_pb.js";
+import { createEtcdClient, type EtcdTlsFiles } from "../../etcd/client.js";
+import { etcdKeys } from "../../etcd/keys.js";
+import { followLeaderOn, type LeaderFollower } from "../../etcd/leader-follower.js";
+import { watchAnnouncedLeader, type LeaderWatch } from "../../etcd/leader-watch.js";
 import type { Logger } from "../../log.js";
 import { campaignUntilElected } from "./campaign.js";
-import { createEtcdClient, type EtcdTlsFiles } from "./client.js";
-import { etcdKeys } from "./keys.js";
 import { watchLeaderLiveness } from "./leader-liveness.js";
-import { decodeLeader, readLeaderKv, watchAnnouncedLeader, watchLeader, type LeaderWatch } from "./leader-watch.js";
 import { startLeadership, type Leadership } from "./leadership.js";
 
 export interface EtcdCoordinatorOptions {
@@ -24,7 +27,8 @@ export interface EtcdCoordinatorOptions {
   readonly logger: Logger;
 }
 
-export interface EtcdCoordinator {
+/** A master's side of the election; `leader()` and `watchLeader()` follow the announced leader. */
+export interface EtcdCoordinator extends LeaderFollower {
   /**
    * Campaigns with `info` as this master's published MasterInfo; resolves
    * once elected and the registry is loaded. Rejects on abort (withdrawing
@@ -32,13 +36,6 @@ export interface EtcdCoordinator {
    * master campaigns again after a rejection or after `lost`.
    */
   campaign(info: MasterInfo, signal?: AbortSignal): Promise<Leadership>;
-  /** The announced leader's MasterInfo, or undefined while there is none. */
-  leader(): Promise<MasterInfo | undefined>;
-  /**
-   * Calls `onChange` with the announced leader once, then each time that
-   * changes (undefined while there is none). Calls never overlap.
-   */
-  watchLeader(onChange: (leader: MasterInfo | undefined) => void): LeaderWatch;
   /** Resigns any leadership, withdraws pending campaigns, stops watches, closes the connection. */
   close(): Promise<void>;
 }
@@ -54,20 +51,9 @@ export function createEtcdCoordinator(options: EtcdCoordinatorOptions): EtcdCoor
   const { logger } = options;
   const leaderships = new Set<Leadership>();
   const campaigns = new Map<AbortController, Promise<unknown>>();
-  const watches = new Set<LeaderWatch>();
+  // Standbys follow the leader on the connection they campaign on.
+  const follower = followLeaderOn(client, keys, logger);
   let closed = false;
-
-  const follow = (onChange: (leader: MasterInfo | undefined) => void): LeaderWatch => {
-    const inner = watchLeader(client, keys, logger, onChange);
-    const watch: LeaderWatch = {
-      close() {
-        inner.close();
-        watches.delete(watch);
-      },
-    };
-    watches.add(watch);
-    return watch;
-  };
 
   return {
     async campaign(info, signal) {
@@ -91,14 +77,12 @@ export function createEtcdCoordinator(options: EtcdCoordinatorOptions): EtcdCoor
         campaigns.delete(controller);
       }
     },
-    async leader() {
-      return decodeLeader(await readLeaderKv(client, keys));
-    },
-    watchLeader: follow,
+    leader: follower.leader,
+    watchLeader: follower.watchLeader,
     async close() {
       if (closed) return;
       closed = true;
-      for (const watch of [...watches]) watch.close();
+      await follower.close();
       for (const controller of campaigns.keys()) controller.abort(new Error("the etcd coordinator is closing"));
       // A campaign revokes its own lease as it gives up; let it, before the
       // connection goes.

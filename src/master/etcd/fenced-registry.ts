@@ -21,7 +21,7 @@ import { applyRegistryOperation, emptyRegistry, type Registry, type RegistryOper
 import type { RegistryStore } from "../registry.js";
 import { LeadershipLostError } from "./errors.js";
 import { fenceCompares, fenceHolds, type Fence } from "./fence.js";
-import { decodeRegistry, encodeRegistry } from "./keys.js";
+import { decodeRegistry, encodeRegistry } from "./registry-value.js";
 
 /** How often a write re-reads and retries after someone else changed the registry. */
 const MAX_CONFLICTS = 5;

@@ -1,6 +1,4 @@
 export { createEtcdCoordinator, type EtcdCoordinator, type EtcdCoordinatorOptions, type LeaderWatch } from "./coordinator.js";
-export type { EtcdTlsFiles } from "./client.js";
 export { LeadershipLostError } from "./errors.js";
 export type { Leadership } from "./leadership.js";
-export { parseEtcdUrl, type EtcdUrl } from "./url.js";
 export { createMemoryElection, type MemoryElection } from "./memory-coordinator.js";

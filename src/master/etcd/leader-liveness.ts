@@ -25,9 +25,9 @@ import * as http2 from "node:http2";
 import { connect as tcpConnect } from "node:net";
 import type { Etcd3 } from "etcd3";
 import type { MasterInfo } from "../../../gen/mesos/v1/mesos_pb.js";
-import { masterEndpoint } from "../../client/masters.js";
+import type { AnnouncedLeader, LeaderWatch } from "../../etcd/leader-watch.js";
 import type { Logger } from "../../log.js";
-import type { LeaderWatch } from "./leader-watch.js";
+import { masterEndpoint } from "../../wire/masters.js";
 
 /** How long to wait for the leader to confirm who it is. */
 const IDENTIFY_TIMEOUT_MS = 5_000;
@@ -43,12 +43,6 @@ const PROBE_INTERVAL_MS = 100;
  * socket still accepts for a moment.
  */
 const ACCEPTS_BEFORE_ALIVE = 10;
-
-/** An announced leader as the announcement says: its MasterInfo and the lease it is on. */
-export interface AnnouncedLeader {
-  readonly info: MasterInfo;
-  readonly lease: string;
-}
 
 export interface LeaderLivenessOptions {
   readonly client: Etcd3;

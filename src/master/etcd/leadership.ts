@@ -22,11 +22,12 @@ import { isRecoverableError, type Etcd3, type Watcher } from "etcd3";
 import type { MasterInfo } from "../../../gen/mesos/v1/mesos_pb.js";
 import type { Logger } from "../../log.js";
 import type { RegistryStore } from "../registry.js";
-import { cancelQuietly, revokeQuietly, type Elected } from "./campaign.js";
+import { encodeMasterInfo, type EtcdKeys } from "../../etcd/keys.js";
+import { cancelQuietly, revokeQuietly } from "../../etcd/quietly.js";
+import type { Elected } from "./campaign.js";
 import { LeadershipLostError } from "./errors.js";
 import { deleteFenced, fenceCompares } from "./fence.js";
 import { openFencedRegistry } from "./fenced-registry.js";
-import { encodeMasterInfo, type EtcdKeys } from "./keys.js";
 
 export interface Leadership {
   /** The campaign key's create revision: grows with each new leader, so agents can drop a deposed leader's messages. */

@@ -5,16 +5,21 @@
  * even after a missed event or a compacted history.
  */
 import type { Etcd3, IKeyValue, Watcher } from "etcd3";
-import type { MasterInfo } from "../../../gen/mesos/v1/mesos_pb.js";
-import type { Logger } from "../../log.js";
-import { cancelQuietly } from "./campaign.js";
+import type { MasterInfo } from "../../gen/mesos/v1/mesos_pb.js";
+import type { Logger } from "../log.js";
 import { decodeMasterInfo, type EtcdKeys } from "./keys.js";
-import type { AnnouncedLeader } from "./leader-liveness.js";
+import { cancelQuietly } from "./quietly.js";
 
 const RETRY_MS = 1_000;
 
 export interface LeaderWatch {
   close(): void;
+}
+
+/** An announced leader as the announcement says: its MasterInfo and the lease it is on. */
+export interface AnnouncedLeader {
+  readonly info: MasterInfo;
+  readonly lease: string;
 }
 
 /** The announced leader's key-value, if any. */

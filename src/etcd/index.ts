@@ -1,0 +1,4 @@
+export { createEtcdClient, type EtcdTlsFiles } from "./client.js";
+export { createLeaderFollower, followLeaderOn, type LeaderFollower, type LeaderFollowerOptions } from "./leader-follower.js";
+export type { AnnouncedLeader, LeaderWatch } from "./leader-watch.js";
+export { parseEtcdUrl, type EtcdUrl } from "./url.js";
