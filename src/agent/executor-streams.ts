@@ -10,6 +10,7 @@ import type { AgentCore, AgentEffect } from "../core/agent/agent-core.js";
 import { executorKey } from "../core/agent/state.js";
 import type { Logger } from "../log.js";
 import { createAsyncQueue, type AsyncQueue } from "../util/async-queue.js";
+import type { Timers } from "../util/timers.js";
 
 /** Where a session that is not a Connect stream (a v1 HTTP executor) gets its events. */
 export interface ExecutorSink {
@@ -48,7 +49,12 @@ function error(code: Error_Code, message: string, callId: string, fatal = false)
  * the core knows; later calls must name the same executor. A newer stream of
  * the same executor replaces the older one.
  */
-export function createExecutorStreams(core: AgentCore, apply: (effects: AgentEffect[]) => void, logger: Logger): ExecutorStreams {
+export function createExecutorStreams(
+  core: AgentCore,
+  apply: (effects: AgentEffect[]) => void,
+  logger: Logger,
+  clock: Pick<Timers, "now">,
+): ExecutorStreams {
   const outboxes = new Map<string, Outbox>();
 
   const handle = (request: ConnectRequest, outbox: Outbox, bound: string | undefined): string | undefined => {
@@ -64,7 +70,7 @@ export function createExecutorStreams(core: AgentCore, apply: (effects: AgentEff
       const previous = outboxes.get(key);
       // Bind first: the core's SUBSCRIBED and LAUNCH effects go to this stream.
       outboxes.set(key, outbox);
-      const result = core.executorSubscribed(frameworkId, executorId, call.subscribe, Date.now());
+      const result = core.executorSubscribed(frameworkId, executorId, call.subscribe, clock.now());
       if (result.refusal !== undefined) {
         if (previous !== undefined) outboxes.set(key, previous);
         else outboxes.delete(key);
@@ -92,7 +98,7 @@ export function createExecutorStreams(core: AgentCore, apply: (effects: AgentEff
           outbox.push(error(Error_Code.INVALID_ARGUMENT, "Expecting 'update.status' to be present", request.id));
           break;
         }
-        const result = core.executorUpdate(frameworkId, executorId, call.update.status, Date.now());
+        const result = core.executorUpdate(frameworkId, executorId, call.update.status, clock.now());
         if (result.error !== undefined) outbox.push(error(Error_Code.INVALID_ARGUMENT, result.error, request.id));
         apply(result.effects);
         break;
