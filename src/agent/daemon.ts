@@ -50,7 +50,11 @@ export interface AgentDaemon {
 export interface AgentDeps {
   /** Default: executors as processes (the executor host and custom executors). */
   containerizer: ContainerizerFactory;
-  /** Default: the system clock and Node's timers. */
+  /**
+   * The agent's clock and its own timers (status update resends). Default:
+   * the system clock and Node's timers. The master stream's backoff and
+   * heartbeat timers stay Node's (src/client/stream.ts takes no Timers yet).
+   */
   timers: Timers;
 }
 
