@@ -4,7 +4,7 @@
  * role) to `etcd://...`, registers with its AgentInfo and the tasks it
  * "runs" (TASK_RUNNING, never started anywhere), re-registers with the id
  * the master gave it after any drop, and answers each Heartbeat. Its
- * reconnect policy is the real agent's (src/agent/daemon.ts), since that
+ * reconnect policy is the real agent's (src/agent/master-link.ts), since that
  * policy decides how fast a fleet comes back after a failover.
  *
  * Every Registered is timestamped with the leader epoch it came from, so
@@ -14,13 +14,14 @@ import { create } from "@bufbuild/protobuf";
 import { AgentInfoSchema, TaskSchema, TaskState, type FrameworkInfo, type Task } from "../gen/mesos/v1/mesos_pb.js";
 import { ConnectRequestSchema, type ConnectRequest, type ConnectResponse } from "../gen/mesos/v2/mesos_pb.js";
 import { newCallId, openStream, type ReconnectPolicy, type UnifiedStream } from "../src/client/stream.js";
+import { AGENT_RECONNECT } from "../src/agent/master-link.js";
 import { parseResources } from "../src/core/resources/index.js";
 import type { SessionPool } from "./session-pool.js";
 
 export const SIM_AGENT_RESOURCES = "cpus:16;mem:65536;disk:100000;ports:[31000-32000]";
 export const SIM_TASK_RESOURCES = "cpus:0.1;mem:32";
-/** As src/agent/daemon.ts reconnects to the master. */
-export const AGENT_RECONNECT: ReconnectPolicy = { initialMs: 200, maxMs: 10_000 };
+/** The real agent's policy, so a change to it shows in the failover figures. */
+export { AGENT_RECONNECT };
 
 export interface SimFleetOptions {
   /** `etcd://host:port/prefix`. */

@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import type { ExecutorInfo } from "../../gen/mesos/v1/mesos_pb.js";
 import type { Logger } from "../log.js";
 import type { AgentToHost, HostToAgent, HostedLaunch } from "../executor/protocol.js";
+import type { ExecutorSession, ExecutorSink } from "../gateway/executor-sessions.js";
 
 /**
  * The executor host's entry point, always compiled JS: beside this file in
@@ -31,15 +32,46 @@ export interface ExecutorExit {
   description: string;
 }
 
-/** Starts, stops and watches the executors of one agent. */
+/**
+ * Starts, stops and watches the executors of one agent. Implementations:
+ * `createContainerizer` (processes) and `createContainerizerTwin`
+ * (in-process executors, for tests and simulations). Every method returns
+ * at once; what follows (the executor subscribing, its exit) comes later,
+ * never from inside the call.
+ */
 export interface Containerizer {
+  /** Starts our command executor for one command task. */
   launchCommand(launch: HostedLaunch): void;
+  /** Starts the framework's own executor (`info.command`). */
   launchCustom(launch: HostedLaunch, info: ExecutorInfo): void;
+  /**
+   * Makes sure the executor is gone: if it has not ended `graceMs` after
+   * this call, it is killed. Its end is reported through `onExit`.
+   */
   stop(frameworkId: string, executorId: string, graceMs: number): void;
   /** Takes every executor and task down, and waits for their processes. */
   close(): Promise<void>;
   /** PIDs of the processes this containerizer started (for measurements). */
   pids(): number[];
+}
+
+/** What the agent hands the containerizer it is given. */
+export interface ContainerizerHooks {
+  /** Every executor that ends, once, whether or not it ever subscribed. */
+  onExit(exit: ExecutorExit): void;
+  /**
+   * An executor session inside the agent's process. Real executors dial the
+   * agent's port instead (HostedLaunch.agent); a twin's executors use this.
+   */
+  openExecutorSession(sink: ExecutorSink): ExecutorSession;
+}
+
+/** How `startAgent` makes its containerizer, once the agent can hear from it. */
+export type ContainerizerFactory = (hooks: ContainerizerHooks) => Containerizer;
+
+/** The containerizer of `plateau agent`: executors are processes. */
+export function processContainerizer(options: { logLevel: string; logger: Logger }): ContainerizerFactory {
+  return (hooks) => createContainerizer({ ...options, onExit: hooks.onExit });
 }
 
 const key = (frameworkId: string, executorId: string) => `${frameworkId}/${executorId}`;

@@ -11,6 +11,7 @@ import { executorKey } from "../core/agent/state.js";
 import type { ExecutorSession, ExecutorSessions, ExecutorSink } from "../gateway/executor-sessions.js";
 import type { Logger } from "../log.js";
 import { createAsyncQueue, type AsyncQueue } from "../util/async-queue.js";
+import type { Timers } from "../util/timers.js";
 
 /** The executor-role streams of one agent, keyed by the executor bound to each; `open` serves the v1 executor endpoint. */
 export interface ExecutorStreams extends ExecutorSessions {
@@ -32,7 +33,12 @@ function error(code: Error_Code, message: string, callId: string, fatal = false)
  * the core knows; later calls must name the same executor. A newer stream of
  * the same executor replaces the older one.
  */
-export function createExecutorStreams(core: AgentCore, apply: (effects: AgentEffect[]) => void, logger: Logger): ExecutorStreams {
+export function createExecutorStreams(
+  core: AgentCore,
+  apply: (effects: AgentEffect[]) => void,
+  logger: Logger,
+  clock: Pick<Timers, "now">,
+): ExecutorStreams {
   const outboxes = new Map<string, Outbox>();
 
   const handle = (request: ConnectRequest, outbox: Outbox, bound: string | undefined): string | undefined => {
@@ -48,7 +54,7 @@ export function createExecutorStreams(core: AgentCore, apply: (effects: AgentEff
       const previous = outboxes.get(key);
       // Bind first: the core's SUBSCRIBED and LAUNCH effects go to this stream.
       outboxes.set(key, outbox);
-      const result = core.executorSubscribed(frameworkId, executorId, call.subscribe, Date.now());
+      const result = core.executorSubscribed(frameworkId, executorId, call.subscribe, clock.now());
       if (result.refusal !== undefined) {
         if (previous !== undefined) outboxes.set(key, previous);
         else outboxes.delete(key);
@@ -76,7 +82,7 @@ export function createExecutorStreams(core: AgentCore, apply: (effects: AgentEff
           outbox.push(error(Error_Code.INVALID_ARGUMENT, "Expecting 'update.status' to be present", request.id));
           break;
         }
-        const result = core.executorUpdate(frameworkId, executorId, call.update.status, Date.now());
+        const result = core.executorUpdate(frameworkId, executorId, call.update.status, clock.now());
         if (result.error !== undefined) outbox.push(error(Error_Code.INVALID_ARGUMENT, result.error, request.id));
         apply(result.effects);
         break;
