@@ -77,7 +77,7 @@ export function createAgentShell(deps: AgentShellDeps): AgentShell {
       // it; keeping them running for agent recovery is a later step.
       await executors.containerizer.close();
       await link.close();
-      executors.streams.endAll();
+      await executors.streams.endAll();
     },
   };
 }

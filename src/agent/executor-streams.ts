@@ -11,6 +11,7 @@ import { executorKey } from "../core/agent/state.js";
 import type { ExecutorSession, ExecutorSessions, ExecutorSink } from "../gateway/executor-sessions.js";
 import type { Logger } from "../log.js";
 import { createAsyncQueue, type AsyncQueue } from "../util/async-queue.js";
+import { readUntilAborted } from "../util/read-until.js";
 import type { Timers } from "../util/timers.js";
 
 /** The executor-role streams of one agent, keyed by the executor bound to each; `open` serves the v1 executor endpoint. */
@@ -18,7 +19,8 @@ export interface ExecutorStreams extends ExecutorSessions {
   serve(requests: AsyncIterable<ConnectRequest>, context: HandlerContext): AsyncIterable<ConnectResponse>;
   /** Delivers an event to a subscribed executor; false when it has no stream. */
   deliver(frameworkId: string, executorId: string, event: Event): boolean;
-  endAll(): void;
+  /** Ends every executor's stream; resolves once their request readers have stopped. */
+  endAll(): Promise<void>;
 }
 
 /** What a bound executor's events go into: a stream's queue or a sink. */
@@ -98,24 +100,40 @@ export function createExecutorStreams(
     return bound;
   };
 
+  /** The request readers of live streams, by what stops each: a stream that ends stops its reader. */
+  const readers = new Map<AbortController, Promise<void>>();
+
+  const read = async (requests: AsyncIterable<ConnectRequest>, stop: AbortSignal, outbox: AsyncQueue<ConnectResponse>): Promise<void> => {
+    let bound: string | undefined;
+    try {
+      await readUntilAborted(requests, stop, (request) => {
+        bound = handle(request, outbox, bound);
+      });
+    } catch (err) {
+      if (!stop.aborted) logger.warn({ err: String(err) }, "executor stream failed");
+    } finally {
+      if (bound !== undefined && outboxes.get(bound) === outbox) outboxes.delete(bound);
+      outbox.end();
+    }
+  };
+
   async function* serve(requests: AsyncIterable<ConnectRequest>, context: HandlerContext): AsyncGenerator<ConnectResponse> {
     const outbox = createAsyncQueue<ConnectResponse>();
-    let bound: string | undefined;
-    const reader = (async () => {
-      try {
-        for await (const request of requests) bound = handle(request, outbox, bound);
-      } catch (err) {
-        if (!context.signal.aborted) logger.warn({ err: String(err) }, "executor stream failed");
-      } finally {
-        if (bound !== undefined && outboxes.get(bound) === outbox) outboxes.delete(bound);
-        outbox.end();
-      }
-    })();
+    // Whatever ends the stream (its executor, the agent, Connect once this
+    // handler returns) stops its reader too.
+    const stop = new AbortController();
+    const onHandlerDone = (): void => stop.abort();
+    context.signal.addEventListener("abort", onHandlerDone, { once: true });
+    const reader = read(requests, stop.signal, outbox);
+    readers.set(stop, reader);
     try {
       yield* outbox;
     } finally {
       outbox.end();
-      void reader;
+      stop.abort();
+      context.signal.removeEventListener("abort", onHandlerDone);
+      await reader;
+      readers.delete(stop);
     }
   }
 
@@ -156,9 +174,12 @@ export function createExecutorStreams(
       if (outbox === undefined) return false;
       return outbox.push(create(ConnectResponseSchema, { event: { case: "executor", value: create(EventSchema, event) } }));
     },
-    endAll() {
+    async endAll() {
       for (const outbox of outboxes.values()) outbox.end();
       outboxes.clear();
+      // A stream whose executor stopped reading never resumes its handler: stop its reader here.
+      for (const stop of readers.keys()) stop.abort();
+      await Promise.all(readers.values());
     },
   };
 }
