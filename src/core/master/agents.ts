@@ -29,7 +29,7 @@ import {
 import { hasCapability, recoverFramework } from "./frameworks.js";
 import { rescindOffers } from "./offers.js";
 import { taskKey, type AgentRecord, type SessionId } from "./state.js";
-import { isTerminalState } from "../task-state.js";
+import { isTerminalState } from "../task-lifecycle.js";
 import { agentView, completeTask } from "./views.js";
 
 /**

@@ -39,7 +39,7 @@ import {
 } from "./events.js";
 import { hasCapability } from "./frameworks.js";
 import { taskKey, type FrameworkRecord } from "./state.js";
-import { isTerminalState } from "../task-state.js";
+import { LAUNCH_STATE, isTerminalState, moveTask } from "../task-lifecycle.js";
 import { completeTask } from "./views.js";
 
 /** Sends a master-made update for a task the framework asked about or for. */
@@ -129,7 +129,7 @@ export function launchTasks(ctx: Ctx, framework: FrameworkRecord, agentId: strin
       frameworkId: { value: framework.id },
       executorId: info.executor?.executorId,
       agentId: { value: agentId },
-      state: TaskState.TASK_STAGING,
+      state: LAUNCH_STATE,
       resources: used,
       labels: info.labels,
       killPolicy: info.killPolicy,
@@ -166,7 +166,7 @@ export function statusUpdate(ctx: Ctx, agentId: string, frameworkId: string, sta
   const stamped = clone(TaskStatusSchema, status);
   stamped.agentId = agentIdOf(agentId);
   if (task !== undefined && !isTerminalState(task.state)) {
-    task.state = stamped.state;
+    moveTask(task, stamped.state, "agent");
     task.statuses = [...task.statuses.slice(-9), stamped];
     task.statusUpdateState = stamped.state;
     task.statusUpdateUuid = stamped.uuid;

@@ -16,6 +16,7 @@ import { addResources } from "../resources/index.js";
 import type { Millis } from "../clock.js";
 import type { Ctx } from "./context.js";
 import { masterStatus } from "./events.js";
+import { moveTask } from "../task-lifecycle.js";
 import { taskKey, type AgentRecord, type FrameworkRecord } from "./state.js";
 
 /**
@@ -35,7 +36,7 @@ export function completeTask(
   const taskId = task.taskId?.value ?? "";
   const agentId = task.agentId?.value ?? "";
   if (record) {
-    task.state = state;
+    moveTask(task, state, "master");
     task.statuses = [...task.statuses.slice(-9), masterStatus(taskId, state, reason, message, ctx.now, agentId)];
   }
   framework.tasks.delete(taskId);
