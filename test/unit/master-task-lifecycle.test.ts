@@ -211,6 +211,16 @@ describe("master: updates the lifecycle refuses", () => {
     expect(getTasks(h)).toEqual({ live: [], unreachable: [], completed: [["t", "TASK_DROPPED"]] });
   });
 
+  it("counts a task reported in a state no agent can be in as not reported", () => {
+    const { h, agentId, frameworkId, offer } = setup(PARTITION_AWARE);
+    launch(h, frameworkId, offer, [{ id: "t", resources: "cpus:1;mem:128" }]);
+    loseAgent(h, "a1");
+    reregister(h, "a1-again", agentId, frameworkId, [{ id: "t", resources: "cpus:1;mem:128", state: TaskState.TASK_UNREACHABLE }]);
+    expect(getTasks(h)).toEqual({ live: [], unreachable: [], completed: [["t", "TASK_GONE"]] });
+    const kills = h.agentEvents("a1-again").flatMap((e) => (e.event.case === "killTask" ? [e.event.value.taskId?.value] : []));
+    expect(kills).toEqual(["t"]);
+  });
+
   it("completes a removed framework's unreachable tasks as killed", () => {
     const { h, frameworkId, offer } = setup(PARTITION_AWARE);
     launch(h, frameworkId, offer, [{ id: "t", resources: "cpus:1;mem:128" }]);

@@ -14,7 +14,9 @@
  *
  * (TASK_LOST instead of the last two for frameworks that are not
  * partition-aware.) A task the agent reports in a terminal state is kept
- * until its terminal update, which the agent resends, arrives.
+ * until its terminal update, which the agent resends, arrives. A task
+ * reported in a state no agent can be in (TASK_UNREACHABLE, say) counts as
+ * not reported.
  */
 import type { AgentCall_Register } from "../../../gen/mesos/v2/mesos_pb.js";
 import { TaskState, type Resource, type Task } from "../../../gen/mesos/v1/mesos_pb.js";
@@ -36,7 +38,7 @@ function tell(ctx: Ctx, framework: FrameworkRecord, status: { state: TaskState }
  * is charged.
  */
 export function endUnreported(ctx: Ctx, agent: AgentRecord, call: AgentCall_Register): void {
-  const reported = new Set(call.tasks.map((t) => taskKey(t.frameworkId?.value ?? "", t.taskId?.value ?? "")));
+  const reported = new Set(call.tasks.filter((t) => sayable(t.state)).map((t) => taskKey(t.frameworkId?.value ?? "", t.taskId?.value ?? "")));
   for (const key of [...agent.tasks]) {
     if (reported.has(key)) continue;
     const [frameworkId = "", ...rest] = key.split("/");
@@ -113,6 +115,11 @@ function adopt(ctx: Ctx, framework: FrameworkRecord, agent: AgentRecord, reporte
   if (!framework.recovered) {
     tell(ctx, framework, masterStatus(taskId, reported.state, Reason.AGENT_REREGISTERED, `Agent ${agent.id} re-registered`, ctx.now, agent.id));
   }
+}
+
+/** A state an agent can report a task in. */
+function sayable(state: TaskState): boolean {
+  return isTerminalState(state) || adoptable(state);
 }
 
 function endedHere(ctx: Ctx, frameworkId: string, taskId: string): boolean {
