@@ -3,13 +3,17 @@
  * state and moves it between places (see ../task-lifecycle.ts for the
  * states and legal moves):
  *
- *   live ────── UNREACHABLE ──────► unreachable     framework.tasks + agent.tasks
- *    ▲ │                              │   │         (resources charged) ─► framework.unreachable
- *    │ └────── terminal ──────┐       │   │         (resources recovered)
- *    │                        ▼       │   │
- *    │                    completed ◄─┘   │ terminal                 ctx.state.completedTasks
- *    │                                    │                          (bounded; never left)
- *    └──── agent back with the task ──────┘ (charged again)
+ *                  UNREACHABLE: agent lost
+ *        live ───────────────────────────────► unreachable
+ *          │  ◄───────────────────────────────     │
+ *          │         agent back with the task      │
+ *          │ terminal                              │ terminal: agent gone or back
+ *          ▼                                       ▼ without it, framework removed
+ *      completed ◄─────────────────────────────────┘
+ *
+ *   live         framework.tasks and its agent's tasks; resources charged
+ *   unreachable  framework.unreachable; resources recovered
+ *   completed    ctx.state.completedTasks (bounded); never left
  *
  * A task is in exactly one place. Resources go back to the allocator when a
  * task leaves its agent's live set, as Mesos recovers them on the move to a
