@@ -30,8 +30,9 @@ import { masterMove, unreachableOn } from "./task-bookkeeping.js";
 import { agentView } from "./views.js";
 
 /**
- * An agent registers, or re-registers with the id it was given. The tasks it
- * reports running are adopted, so a master that restarted learns them again.
+ * An agent registers, or re-registers with the id it was given. Its task list
+ * is set against the master's (agent-tasks.ts): a master that restarted
+ * learns the tasks again, unreachable ones come back, missing ones end.
  */
 export function registerAgent(ctx: Ctx, session: SessionId, callId: string, call: AgentCall_Register): CallError | undefined {
   const info = call.agentInfo === undefined ? undefined : clone(AgentInfoSchema, call.agentInfo);
