@@ -11,7 +11,7 @@ import * as os from "node:os";
 import { FrameworkInfo_Capability_Type, TaskState, type Offer, type TaskStatus } from "../gen/mesos/v1/mesos_pb.js";
 import { Event_Type, type Event } from "../gen/mesos/v1/scheduler/scheduler_pb.js";
 import { taskStateName } from "../src/cli/format.js";
-import { isTerminalState } from "../src/core/task-state.js";
+import { isTerminalState } from "../src/core/task-lifecycle.js";
 import { createScheduler, type SchedulerClient } from "../src/client/scheduler.js";
 import { packTasks, type TaskTemplate } from "./pack.js";
 

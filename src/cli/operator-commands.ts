@@ -16,7 +16,7 @@ import {
 import type { Resource, Task } from "../../gen/mesos/v1/mesos_pb.js";
 import { createOperator } from "../client/operator.js";
 import { commonFlags, type CliIo, type Command } from "./command.js";
-import { isTerminalState } from "../core/task-state.js";
+import { isTerminalState } from "../core/task-lifecycle.js";
 import { addResources, formatResources } from "../core/resources/index.js";
 import { formatNumber, formatTable, taskStateName } from "./format.js";
 

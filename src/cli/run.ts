@@ -16,7 +16,7 @@ import { FrameworkInfo_Capability_Type, type Offer, type OfferID, type TaskStatu
 import { createScheduler, type SchedulerClient } from "../client/scheduler.js";
 import { commonFlags, type CliIo, type Command } from "./command.js";
 import { UsageError, type FlagSpec, type ParsedFlags } from "./flags.js";
-import { isTerminalState } from "../core/task-state.js";
+import { isTerminalState } from "../core/task-lifecycle.js";
 import { taskExitStatus, taskStateName } from "./format.js";
 import { buildTask, offerFits, parseEnv, type RunSpec } from "./run-task.js";
 

@@ -122,7 +122,11 @@ export function startCommandExecutor(options: CommandExecutorOptions): CommandEx
     child = spawn(argv.file, argv.args, { argv0: argv.argv0, cwd: options.sandbox, env, detached: true, stdio: ["ignore", out, err] });
     closeSync(out);
     closeSync(err);
-    child.once("spawn", () => update(TaskState.TASK_RUNNING));
+    // A kill can arrive between spawn() and its "spawn" event: once TASK_KILLING
+    // is out, TASK_RUNNING would be a step back the agent refuses.
+    child.once("spawn", () => {
+      if (!killing) update(TaskState.TASK_RUNNING);
+    });
     child.once("error", (e) => {
       exitStatus = { wait: 127 << 8, description: "failed to launch" };
       terminal(TaskState.TASK_FAILED, `Failed to launch the command: ${e.message}`);

@@ -136,6 +136,11 @@ function liveTasks(s: Snapshot): Task[] {
   return s.state.getTasks?.tasks ?? [];
 }
 
+/** Live, unreachable and completed tasks. */
+function knownTasks(s: Snapshot): Task[] {
+  return [...liveTasks(s), ...(s.state.getTasks?.unreachableTasks ?? []), ...(s.state.getTasks?.completedTasks ?? [])];
+}
+
 function agentModels(s: Snapshot): JsonObject[] {
   const tasks = liveTasks(s);
   return (s.state.getAgents?.agents ?? []).map((agent) => {
@@ -148,6 +153,7 @@ function tasksOf(s: Snapshot, frameworkId: string): FrameworkTasks {
   const mine = (t: Task) => t.frameworkId?.value === frameworkId;
   return {
     tasks: liveTasks(s).filter(mine),
+    unreachable: (s.state.getTasks?.unreachableTasks ?? []).filter(mine),
     completed: (s.state.getTasks?.completedTasks ?? []).filter(mine),
     executors: (s.state.getExecutors?.executors ?? [])
       .filter((e) => e.executorInfo?.frameworkId?.value === frameworkId)
@@ -194,7 +200,7 @@ function stateCounts(tasks: Task[]): JsonObject {
 }
 
 function stateSummary(s: Snapshot): JsonObject {
-  const all = [...liveTasks(s), ...(s.state.getTasks?.completedTasks ?? [])];
+  const all = knownTasks(s);
   const agents = s.state.getAgents?.agents ?? [];
   const frameworks = s.state.getFrameworks?.frameworks ?? [];
   return {
@@ -231,7 +237,7 @@ function stateSummary(s: Snapshot): JsonObject {
 }
 
 /**
- * /master/tasks: live and completed tasks, newest first unless order=asc,
+ * /master/tasks: live, unreachable and completed tasks, newest first unless order=asc,
  * paged by offset and limit (default 100), filtered by framework_id and task_id.
  */
 function tasksModel(s: Snapshot, query: URLSearchParams): JsonObject {
@@ -241,7 +247,7 @@ function tasksModel(s: Snapshot, query: URLSearchParams): JsonObject {
   const started = (t: Task) => t.statuses[0]?.timestamp ?? 0;
   const frameworkId = query.get("framework_id");
   const taskId = query.get("task_id");
-  const all = [...liveTasks(s), ...(s.state.getTasks?.completedTasks ?? [])]
+  const all = knownTasks(s)
     .filter((t) => (frameworkId === null || t.frameworkId?.value === frameworkId) && (taskId === null || t.taskId?.value === taskId))
     .sort((a, b) => (ascending ? started(a) - started(b) : started(b) - started(a)));
   const roleOf = new Map((s.state.getFrameworks?.frameworks ?? []).map((f) => [f.frameworkInfo?.id?.value ?? "", f.frameworkInfo?.role ?? "*"]));

@@ -62,7 +62,7 @@ export function masterMetrics(state: Response_GetState, master: Response_GetMast
     const key = `master/${TaskState[state].toLowerCase()}`.replace("master/task_", "master/tasks_");
     out[key] = [...live, ...completed].filter((t) => t.state === state).length;
   }
-  out["master/tasks_unreachable"] = 0;
+  out["master/tasks_unreachable"] = (state.getTasks?.unreachableTasks ?? []).length;
   out["master/tasks_dropped"] = [...live, ...completed].filter((t) => t.state === TaskState.TASK_DROPPED).length;
   out["master/tasks_gone"] = [...live, ...completed].filter((t) => t.state === TaskState.TASK_GONE).length;
   return out;

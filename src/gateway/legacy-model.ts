@@ -121,6 +121,8 @@ export function agentModel(agent: Response_GetAgents_Agent, used: Resource[]): J
 /** The tasks of one framework, for its model. */
 export interface FrameworkTasks {
   tasks: Task[];
+  /** On agents marked unreachable: they may come back. */
+  unreachable: Task[];
   completed: Task[];
   executors: { info: ExecutorInfo; agentId: string }[];
 }
@@ -164,7 +166,7 @@ export function frameworkModel(framework: Response_GetFrameworks_Framework, task
   else out.role = role;
   Object.assign(out, {
     tasks: tasks.tasks.map((t) => taskModel(t, role)),
-    unreachable_tasks: [],
+    unreachable_tasks: tasks.unreachable.map((t) => taskModel(t, role)),
     completed_tasks: tasks.completed.map((t) => taskModel(t, role)),
     offers: framework.offers.map((o) => ({
       id: o.id?.value ?? "",

@@ -7,7 +7,7 @@ import { TaskState, TaskStatus_Reason } from "../../../gen/mesos/v1/mesos_pb.js"
 import type { Millis } from "../clock.js";
 import { toExecutor, toMaster, type AgentEffect } from "./effects.js";
 import { agentInfoWithId, executorKey, taskKey, type AgentState, type ExecutorRecord } from "./state.js";
-import { isTerminalState } from "../task-state.js";
+import { isTerminalState } from "../task-lifecycle.js";
 import { executorUpdate, generateUpdate } from "./tasks.js";
 
 /** Why a subscription was refused, in the words of the v2 Error codes. */

@@ -1,6 +1,6 @@
 /**
- * Task states and the status updates the agent itself generates (as opposed
- * to those its executors send).
+ * The status updates the agent itself generates (as opposed to those its
+ * executors send). Task states and their legal moves: ../task-lifecycle.ts.
  */
 import { create } from "@bufbuild/protobuf";
 import {

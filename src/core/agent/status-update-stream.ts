@@ -19,7 +19,7 @@
  */
 import type { Millis } from "../clock.js";
 import type { TaskStatus } from "../../../gen/mesos/v1/mesos_pb.js";
-import { isTerminalState } from "../task-state.js";
+import { isTerminalState } from "../task-lifecycle.js";
 
 /** Mesos' STATUS_UPDATE_RETRY_INTERVAL_MIN and _MAX. */
 export const STATUS_UPDATE_RETRY_MIN_MS = 10_000;

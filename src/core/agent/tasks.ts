@@ -21,7 +21,7 @@ import {
 } from "../../../gen/mesos/v1/mesos_pb.js";
 import type { Millis } from "../clock.js";
 import { statusUpdateEffect, toExecutor, type AgentEffect } from "./effects.js";
-import { isTerminalState } from "../task-state.js";
+import { LAUNCH_STATE, isTerminalState, moveTask, transition } from "../task-lifecycle.js";
 import { agentStatus } from "./states.js";
 import { volumeLinks } from "./operations.js";
 import { executorKey, sandboxPath, taskKey, type AgentState, type ExecutorRecord, type TaskRecord } from "./state.js";
@@ -51,11 +51,18 @@ export function generateUpdate(
   return queueUpdate(s, frameworkId, status, now);
 }
 
-/** Records an update (from an executor or the agent) and flushes what is due. */
+/**
+ * Records an update (from an executor or the agent) and flushes what is due.
+ * An update the task's lifecycle refuses (anything after its terminal
+ * update, a step back such as TASK_RUNNING after TASK_KILLING) is dropped,
+ * as Mesos' agent drops it, so the master and the scheduler only ever see
+ * legal moves from this agent.
+ */
 export function queueUpdate(s: AgentState, frameworkId: string, status: TaskStatus, now: Millis): AgentEffect[] {
-  const result = s.updates.add(frameworkId, status, now);
   const task = s.tasks.get(taskKey(frameworkId, status.taskId?.value ?? ""));
-  if (result === "queued" && task !== undefined) task.state = status.state;
+  if (task !== undefined && !transition(task.state, status.state, "agent").ok) return flush(s, now);
+  const result = s.updates.add(frameworkId, status, now);
+  if (result === "queued" && task !== undefined) moveTask(task, status.state, "agent");
   return flush(s, now);
 }
 
@@ -88,7 +95,7 @@ export function runTask(s: AgentState, framework: FrameworkInfo, task: TaskInfo,
     frameworkId,
     executorId,
     info: task,
-    state: TaskState.TASK_STAGING,
+    state: LAUNCH_STATE,
     killRequested: false,
     killPolicy: task.killPolicy,
   };
@@ -184,7 +191,11 @@ export function killTask(s: AgentState, frameworkId: string, taskId: string, pol
   return [toExecutor(frameworkId, executor.executorId, { type: Event_Type.KILL, kill: { taskId: { value: taskId }, killPolicy } })];
 }
 
-/** An UPDATE call from an executor: recorded, then acknowledged to the executor. */
+/**
+ * An UPDATE call from an executor: recorded, then acknowledged to the
+ * executor, even when the task's lifecycle refused it (the executor must
+ * not resend what will never be taken).
+ */
 export function executorUpdate(
   s: AgentState,
   frameworkId: string,

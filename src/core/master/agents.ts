@@ -1,10 +1,8 @@
 import { clone } from "@bufbuild/protobuf";
 import {
   AgentInfoSchema,
-  FrameworkInfo_Capability_Type as Capability,
   TaskState,
   type AgentInfo,
-  type Resource,
 } from "../../../gen/mesos/v1/mesos_pb.js";
 import type {
   AgentCall_ExecutorExited,
@@ -21,20 +19,20 @@ import {
   agentEvent,
   agentIdOf,
   errorEvent,
-  masterStatus,
   operatorEvent,
   schedulerEvent,
   type CallError,
 } from "./events.js";
-import { hasCapability, recoverFramework } from "./frameworks.js";
 import { rescindOffers } from "./offers.js";
-import { taskKey, type AgentRecord, type SessionId } from "./state.js";
-import { isTerminalState } from "../task-state.js";
-import { agentView, completeTask } from "./views.js";
+import type { AgentRecord, SessionId } from "./state.js";
+import { adoptTasks, endUnreported } from "./agent-tasks.js";
+import { masterMove, unreachableOn } from "./task-bookkeeping.js";
+import { agentView } from "./views.js";
 
 /**
- * An agent registers, or re-registers with the id it was given. The tasks it
- * reports running are adopted, so a master that restarted learns them again.
+ * An agent registers, or re-registers with the id it was given. Its task list
+ * is set against the master's (agent-tasks.ts): a master that restarted
+ * learns the tasks again, unreachable ones come back, missing ones end.
  */
 export function registerAgent(ctx: Ctx, session: SessionId, callId: string, call: AgentCall_Register): CallError | undefined {
   const info = call.agentInfo === undefined ? undefined : clone(AgentInfoSchema, call.agentInfo);
@@ -93,6 +91,7 @@ export function registerAgent(ctx: Ctx, session: SessionId, callId: string, call
   ctx.state.sessions.set(session, { kind: "agent", agentId: agent.id });
   // Registered waits until the registry admits the agent (a no-op write when nothing changed).
   persist(ctx, { kind: "admit-agent", info: agent.info });
+  endUnreported(ctx, agent, call);
   ctx.allocator.addAgent(agent.id, agent.total, {
     hostname: info.hostname,
     attributes: info.attributes,
@@ -132,38 +131,6 @@ export function restoreAgent(ctx: Ctx, info: AgentInfo): void {
   });
 }
 
-/** Takes the agent's word for what runs on it, and charges it to the allocator. */
-function adoptTasks(ctx: Ctx, agent: AgentRecord, call: AgentCall_Register): void {
-  for (const executor of call.executors) {
-    const frameworkId = executor.frameworkId?.value ?? "";
-    agent.executors.set(`${frameworkId}/${executor.executorId?.value ?? ""}`, { frameworkId, info: executor });
-  }
-  const held = new Map<string, Resource[]>();
-  for (const reported of call.tasks) {
-    const frameworkId = reported.frameworkId?.value ?? "";
-    const taskId = reported.taskId?.value ?? "";
-    if (isTerminalState(reported.state)) continue;
-    const info = call.frameworks.find((f) => f.id?.value === frameworkId);
-    const framework = ctx.state.frameworks.get(frameworkId) ?? (info === undefined ? undefined : recoverFramework(ctx, info));
-    if (framework === undefined) continue;
-    const known = framework.tasks.get(taskId);
-    if (known === undefined) {
-      framework.tasks.set(taskId, reported);
-      // Back from unreachable: no longer among the completed tasks.
-      ctx.state.completedTasks = ctx.state.completedTasks.filter((t) => t.frameworkId?.value !== frameworkId || t.taskId?.value !== taskId);
-      // The framework may have been told the task was lost or unreachable: it is back.
-      if (!framework.recovered) {
-        const status = masterStatus(taskId, reported.state, Reason.AGENT_REREGISTERED, `Agent ${agent.id} re-registered`, ctx.now, agent.id);
-        send(ctx, framework.session, schedulerEvent({ type: SchedulerEventType.UPDATE, update: { status } }));
-      }
-    }
-    agent.tasks.add(taskKey(frameworkId, taskId));
-    held.set(frameworkId, [...(held.get(frameworkId) ?? []), ...(known ?? reported).resources]);
-  }
-  // One charge per framework: a re-registering fleet brings thousands of tasks.
-  for (const [frameworkId, resources] of held) ctx.allocator.addAllocated(frameworkId, agent.id, resources);
-}
-
 /** The agent's stream ended: its offers are rescinded; its tasks wait for it. */
 export function disconnectAgent(ctx: Ctx, agent: AgentRecord): void {
   agent.session = undefined;
@@ -194,8 +161,8 @@ export function expireAgents(ctx: Ctx): void {
 
 /**
  * Marks an agent unreachable (in the registry first): its tasks become
- * TASK_UNREACHABLE for partition-aware frameworks and TASK_LOST for others.
- * It may still come back, with its tasks.
+ * TASK_UNREACHABLE (frameworks that are not partition-aware are told
+ * TASK_LOST). It may still come back, with its tasks.
  */
 export function removeAgent(ctx: Ctx, agent: AgentRecord): void {
   persist(ctx, { kind: "mark-agent-unreachable", agentId: agent.id, time: ctx.now });
@@ -226,6 +193,13 @@ export function markAgentGone(ctx: Ctx, agentId: string): CallError | undefined 
     if (agent.session !== undefined) send(ctx, agent.session, errorEvent(goneError(agentId)));
     dropAgent(ctx, agent, TaskState.TASK_GONE_BY_OPERATOR, Reason.AGENT_REMOVED_BY_OPERATOR, `Agent ${agentId} was marked gone by the operator`);
   }
+  // Tasks it had when it became unreachable will not come back either.
+  for (const framework of ctx.state.frameworks.values()) {
+    for (const task of unreachableOn(framework, agentId)) {
+      const status = masterMove(ctx, framework, task, TaskState.TASK_GONE_BY_OPERATOR, Reason.AGENT_REMOVED_BY_OPERATOR, `Agent ${agentId} was marked gone by the operator`);
+      if (status !== undefined) send(ctx, framework.session, schedulerEvent({ type: SchedulerEventType.UPDATE, update: { status } }));
+    }
+  }
   return undefined;
 }
 
@@ -237,17 +211,19 @@ function goneError(agentId: string): CallError {
   };
 }
 
-/** Forgets an agent, ending its tasks with `partitionAwareState` (TASK_LOST for other frameworks). */
+/**
+ * Forgets an agent, moving its tasks to `partitionAwareState`
+ * (TASK_UNREACHABLE: they may come back; or a terminal state, which is
+ * TASK_LOST for frameworks that are not partition-aware).
+ */
 function dropAgent(ctx: Ctx, agent: AgentRecord, partitionAwareState: TaskState, reason: Reason, message: string): void {
   rescindOffers(ctx, [...agent.offers]);
-  for (const key of agent.tasks) {
+  for (const key of [...agent.tasks]) {
     const [frameworkId = "", ...rest] = key.split("/");
     const framework = ctx.state.frameworks.get(frameworkId);
     const task = framework?.tasks.get(rest.join("/"));
     if (framework === undefined || task === undefined) continue;
-    const state = hasCapability(framework.info, Capability.PARTITION_AWARE) ? partitionAwareState : TaskState.TASK_LOST;
-    completeTask(ctx, framework, task, state, reason, message);
-    const status = task.statuses.at(-1);
+    const status = masterMove(ctx, framework, task, partitionAwareState, reason, message);
     if (status !== undefined) send(ctx, framework.session, schedulerEvent({ type: SchedulerEventType.UPDATE, update: { status } }));
   }
   if (agent.session !== undefined) {

@@ -22,7 +22,8 @@ import {
 } from "./events.js";
 import { rescindOffers } from "./offers.js";
 import type { FrameworkRecord, SessionId } from "./state.js";
-import { completeTask, frameworkView } from "./views.js";
+import { frameworkView } from "./views.js";
+import { masterMove } from "./task-bookkeeping.js";
 
 /** The roles a framework subscribes with: `roles` for MULTI_ROLE, else `role`. */
 export function frameworkRoles(info: FrameworkInfo): string[] {
@@ -146,6 +147,7 @@ function addFramework(ctx: Ctx, info: FrameworkInfo, requestedId: string): Frame
     recovered: false,
     offers: new Set(),
     tasks: new Map(),
+    unreachable: { byId: new Map(), byAgent: new Map() },
   };
   ctx.state.frameworks.set(id, framework);
   ctx.allocator.addFramework(id, { roles: framework.roles });
@@ -259,10 +261,11 @@ export function expireFrameworks(ctx: Ctx): void {
 export function removeFramework(ctx: Ctx, framework: FrameworkRecord): void {
   rescindOffers(ctx, [...framework.offers], false);
   const agentIds = new Set<string>();
-  for (const task of framework.tasks.values()) {
+  // Unreachable tasks too, as Mesos does: the framework is gone, whatever comes back.
+  for (const task of [...framework.tasks.values(), ...framework.unreachable.byId.values()]) {
     const agentId = task.agentId?.value ?? "";
     agentIds.add(agentId);
-    completeTask(ctx, framework, task, TaskState.TASK_KILLED, Reason.FRAMEWORK_REMOVED, "Framework removed");
+    masterMove(ctx, framework, task, TaskState.TASK_KILLED, Reason.FRAMEWORK_REMOVED, "Framework removed");
   }
   for (const agent of ctx.state.agents.values()) {
     for (const [key, executor] of agent.executors) {

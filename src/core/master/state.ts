@@ -40,8 +40,20 @@ export interface FrameworkRecord {
   recovered: boolean;
   /** Outstanding offer ids. */
   offers: Set<string>;
-  /** Live (non-terminal) tasks by task id. */
+  /** Live tasks (on a registered agent, neither terminal nor unreachable) by task id. */
   tasks: Map<string, Task>;
+  /** Tasks on agents marked unreachable: they may come back. */
+  unreachable: UnreachableTasks;
+}
+
+/**
+ * A framework's tasks on unreachable agents, by task id and, for when an
+ * agent comes back or is marked gone, by agent. Changed only through
+ * task-bookkeeping.ts, which keeps the two in step.
+ */
+export interface UnreachableTasks {
+  byId: Map<string, Task>;
+  byAgent: Map<string, Set<string>>;
 }
 
 /**
@@ -64,7 +76,7 @@ export interface AgentRecord {
   /** When the agent last said anything (any call, a heartbeat answer included). */
   lastSeenAt: Millis;
   total: Resource[];
-  /** Keys (`framework/task`) of live tasks on this agent. */
+  /** Keys (`framework/task`) of live tasks on this agent (see FrameworkRecord.tasks). */
   tasks: Set<string>;
   offers: Set<string>;
   /** Read from the registry at start and not re-registered since: its tasks are not known yet. */

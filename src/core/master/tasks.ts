@@ -24,7 +24,7 @@ import {
   subtractResources,
   validateResources,
 } from "../resources/index.js";
-import { broadcastOperators, requestAllocation, send, type Ctx } from "./context.js";
+import { broadcastOperators, send, type Ctx } from "./context.js";
 import {
   ErrorCode,
   OperatorEventType,
@@ -39,8 +39,8 @@ import {
 } from "./events.js";
 import { hasCapability } from "./frameworks.js";
 import { taskKey, type FrameworkRecord } from "./state.js";
-import { isTerminalState } from "../task-state.js";
-import { completeTask } from "./views.js";
+import { LAUNCH_STATE } from "../task-lifecycle.js";
+import { applyStatus, toFramework } from "./task-bookkeeping.js";
 
 /** Sends a master-made update for a task the framework asked about or for. */
 function sendStatus(ctx: Ctx, framework: FrameworkRecord, status: TaskStatus): void {
@@ -74,7 +74,10 @@ function validateTask(
   const id = task.taskId?.value ?? "";
   if (id === "") return "Task has no task_id";
   if (/[\s/]/.test(id) || id === "." || id === "..") return `Task id '${id}' contains whitespace or '/', or is '.' or '..'`;
-  if (framework.tasks.has(id) || launchedNow.has(id)) return `Task id '${id}' is already in use by a live task of this framework`;
+  // Unreachable tasks count: one may come back with its agent.
+  if (framework.tasks.has(id) || framework.unreachable.byId.has(id) || launchedNow.has(id)) {
+    return `Task id '${id}' is already in use by a live task of this framework`;
+  }
   if (task.agentId?.value !== agentId) return `Task's agent_id '${task.agentId?.value ?? ""}' does not match the offer's agent ${agentId}`;
   const hasCommand = task.command !== undefined;
   const hasExecutor = task.executor !== undefined;
@@ -129,7 +132,7 @@ export function launchTasks(ctx: Ctx, framework: FrameworkRecord, agentId: strin
       frameworkId: { value: framework.id },
       executorId: info.executor?.executorId,
       agentId: { value: agentId },
-      state: TaskState.TASK_STAGING,
+      state: LAUNCH_STATE,
       resources: used,
       labels: info.labels,
       killPolicy: info.killPolicy,
@@ -147,10 +150,13 @@ export function launchTasks(ctx: Ctx, framework: FrameworkRecord, agentId: strin
 }
 
 /**
- * A status update from an agent: the master records the task's latest state,
- * recovers resources of a terminal task, and forwards the update to the
- * scheduler. The agent resends until the scheduler acknowledges, so an update
- * for a disconnected scheduler is simply not forwarded now.
+ * A status update from an agent: the master moves the task through its
+ * lifecycle (recovering the resources of a task that ended) and forwards the
+ * update to the scheduler. A move the lifecycle refuses (an update after the
+ * master ended the task itself, say) leaves the master's view alone, but the
+ * update is still forwarded, as Mesos does: the scheduler acknowledges the
+ * agent's stream update by update, and the agent resends until it does. An
+ * update for a disconnected scheduler is simply not forwarded now.
  */
 export function statusUpdate(ctx: Ctx, agentId: string, frameworkId: string, status: TaskStatus): void {
   const taskId = status.taskId?.value ?? "";
@@ -165,17 +171,8 @@ export function statusUpdate(ctx: Ctx, agentId: string, frameworkId: string, sta
   const task = framework.tasks.get(taskId);
   const stamped = clone(TaskStatusSchema, status);
   stamped.agentId = agentIdOf(agentId);
-  if (task !== undefined && !isTerminalState(task.state)) {
-    task.state = stamped.state;
-    task.statuses = [...task.statuses.slice(-9), stamped];
-    task.statusUpdateState = stamped.state;
-    task.statusUpdateUuid = stamped.uuid;
-    broadcastOperators(ctx, operatorEvent({ type: OperatorEventType.TASK_UPDATED, taskUpdated: { frameworkId: { value: frameworkId }, status: stamped, state: stamped.state } }));
-    if (isTerminalState(stamped.state)) {
-      completeTask(ctx, framework, task, stamped.state, stamped.reason, stamped.message, false);
-      requestAllocation(ctx);
-    }
-  }
+  // Only the agent the task runs on speaks for it.
+  if (task !== undefined && task.agentId?.value === agentId) applyStatus(ctx, framework, task, stamped, "agent");
   sendStatus(ctx, framework, stamped);
 }
 
@@ -200,6 +197,12 @@ export function kill(ctx: Ctx, framework: FrameworkRecord, call: Call_Kill): voi
   const taskId = call.taskId?.value ?? "";
   const task = framework.tasks.get(taskId);
   const agent = ctx.state.agents.get(task?.agentId?.value ?? "");
+  const unreachable = framework.unreachable.byId.get(taskId);
+  if (unreachable !== undefined) {
+    // As Mesos: a kill it cannot deliver is answered like a reconciliation.
+    sendStatus(ctx, framework, latestStatus(ctx, framework, unreachable));
+    return;
+  }
   if (task === undefined || agent === undefined) {
     const state = hasCapability(framework.info, Capability.PARTITION_AWARE) ? TaskState.TASK_UNKNOWN : TaskState.TASK_LOST;
     sendStatus(ctx, framework, masterStatus(taskId, state, Reason.RECONCILIATION, "Attempted to kill an unknown task", ctx.now, call.agentId?.value));
@@ -213,20 +216,14 @@ export function kill(ctx: Ctx, framework: FrameworkRecord, call: Call_Kill): voi
  * Answers carry no uuid and need no acknowledgement.
  */
 export function reconcile(ctx: Ctx, framework: FrameworkRecord, call: Call_Reconcile): void {
-  const latest = (task: Task) => {
-    const status = task.statuses.at(-1);
-    const message = status?.message ?? "";
-    const s = masterStatus(task.taskId?.value ?? "", task.state, Reason.RECONCILIATION, message, ctx.now, task.agentId?.value);
-    s.healthy = status?.healthy ?? false;
-    return s;
-  };
+  const latest = (task: Task) => latestStatus(ctx, framework, task);
   if (call.tasks.length === 0) {
     for (const task of framework.tasks.values()) sendStatus(ctx, framework, latest(task));
     return;
   }
   for (const entry of call.tasks) {
     const taskId = entry.taskId?.value ?? "";
-    const task = framework.tasks.get(taskId);
+    const task = framework.tasks.get(taskId) ?? framework.unreachable.byId.get(taskId);
     if (task !== undefined) {
       sendStatus(ctx, framework, latest(task));
       continue;
@@ -243,4 +240,13 @@ export function reconcile(ctx: Ctx, framework: FrameworkRecord, call: Call_Recon
     const state = partitionAware ? TaskState.TASK_UNKNOWN : TaskState.TASK_LOST;
     sendStatus(ctx, framework, masterStatus(taskId, state, Reason.RECONCILIATION, "Reconciliation: task is unknown", ctx.now, entry.agentId?.value));
   }
+}
+
+/** A reconciliation answer: the task's state as the master holds it, in words the framework knows. */
+function latestStatus(ctx: Ctx, framework: FrameworkRecord, task: Task): TaskStatus {
+  const status = task.statuses.at(-1);
+  const message = status?.message ?? "";
+  const s = masterStatus(task.taskId?.value ?? "", task.state, Reason.RECONCILIATION, message, ctx.now, task.agentId?.value);
+  s.healthy = status?.healthy ?? false;
+  return toFramework(framework, s);
 }

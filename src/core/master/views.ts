@@ -1,11 +1,5 @@
 import { create } from "@bufbuild/protobuf";
-import {
-  type TaskState,
-  type Resource,
-  type Task,
-  type TaskStatus_Reason,
-  type TimeInfo,
-} from "../../../gen/mesos/v1/mesos_pb.js";
+import type { Resource, TimeInfo } from "../../../gen/mesos/v1/mesos_pb.js";
 import {
   ResponseSchema,
   type Response_GetAgents_Agent,
@@ -15,36 +9,7 @@ import {
 import { addResources } from "../resources/index.js";
 import type { Millis } from "../clock.js";
 import type { Ctx } from "./context.js";
-import { masterStatus } from "./events.js";
-import { taskKey, type AgentRecord, type FrameworkRecord } from "./state.js";
-
-/**
- * Moves a task out of the live set: its resources return to the allocator and
- * it joins the bounded list of completed tasks. With `record`, the master
- * writes the terminal status itself (e.g. when a framework is removed).
- */
-export function completeTask(
-  ctx: Ctx,
-  framework: FrameworkRecord,
-  task: Task,
-  state: TaskState,
-  reason: TaskStatus_Reason,
-  message: string,
-  record = true,
-): void {
-  const taskId = task.taskId?.value ?? "";
-  const agentId = task.agentId?.value ?? "";
-  if (record) {
-    task.state = state;
-    task.statuses = [...task.statuses.slice(-9), masterStatus(taskId, state, reason, message, ctx.now, agentId)];
-  }
-  framework.tasks.delete(taskId);
-  ctx.state.agents.get(agentId)?.tasks.delete(taskKey(framework.id, taskId));
-  ctx.allocator.recoverResources(framework.id, agentId, task.resources);
-  const limit = ctx.options.completedTasksLimit ?? 1000;
-  ctx.state.completedTasks.push(task);
-  if (ctx.state.completedTasks.length > limit) ctx.state.completedTasks.shift();
-}
+import type { AgentRecord, FrameworkRecord } from "./state.js";
 
 export function timeInfo(at: Millis | undefined): TimeInfo | undefined {
   return at === undefined ? undefined : { $typeName: "mesos.v1.TimeInfo", nanoseconds: BigInt(Math.round(at)) * 1_000_000n };
@@ -115,13 +80,15 @@ export function agentView(ctx: Ctx, agent: AgentRecord): Response_GetAgents_Agen
 }
 
 export function getState(ctx: Ctx): Response_GetState {
-  const live = [...ctx.state.frameworks.values()].flatMap((f) => [...f.tasks.values()]);
+  const frameworks = [...ctx.state.frameworks.values()];
+  const live = frameworks.flatMap((f) => [...f.tasks.values()]);
+  const unreachable = frameworks.flatMap((f) => [...f.unreachable.byId.values()]);
   const executors = [...ctx.state.agents.values()].flatMap((a) =>
     [...a.executors.values()].map((e) => ({ executorInfo: e.info, agentId: { value: a.id } })),
   );
   return create(ResponseSchema, {
     getState: {
-      getTasks: { tasks: live, completedTasks: ctx.state.completedTasks },
+      getTasks: { tasks: live, unreachableTasks: unreachable, completedTasks: ctx.state.completedTasks },
       getExecutors: { executors },
       getFrameworks: {
         frameworks: [...ctx.state.frameworks.values()].map((f) => frameworkView(ctx, f)),

@@ -1,0 +1,127 @@
+/**
+ * What an agent's (re)registration says about its tasks, set against what
+ * the master holds for it. The agent's word wins where the task lifecycle
+ * allows it:
+ *
+ *   reported, live here           kept as the master knows it (the agent's
+ *                                 update stream brings what changed); charged again
+ *   reported, unreachable here    back, in the state the agent reports
+ *   reported, unknown             adopted: a restarted master forgot it
+ *   reported, ended here          not taken back (a terminal task stays so):
+ *                                 the agent is told to kill it
+ *   live here, not reported       the launch never reached the agent: TASK_DROPPED
+ *   unreachable, not reported     the agent came back without it: TASK_GONE
+ *
+ * (TASK_LOST instead of the last two for frameworks that are not
+ * partition-aware.) A task the agent reports in a terminal state is kept
+ * until its terminal update, which the agent resends, arrives. A task
+ * reported in a state no agent can be in (TASK_UNREACHABLE, say) counts as
+ * not reported.
+ */
+import type { AgentCall_Register } from "../../../gen/mesos/v2/mesos_pb.js";
+import { TaskState, type Resource, type Task } from "../../../gen/mesos/v1/mesos_pb.js";
+import { adoptable, isTerminalState } from "../task-lifecycle.js";
+import { send, type Ctx } from "./context.js";
+import { Reason, SchedulerEventType, agentEvent, masterStatus, schedulerEvent } from "./events.js";
+import { recoverFramework } from "./frameworks.js";
+import { taskKey, type AgentRecord, type FrameworkRecord } from "./state.js";
+import { applyStatus, masterMove, toFramework, unreachableOn } from "./task-bookkeeping.js";
+
+function tell(ctx: Ctx, framework: FrameworkRecord, status: { state: TaskState } | undefined): void {
+  if (status === undefined) return;
+  send(ctx, framework.session, schedulerEvent({ type: SchedulerEventType.UPDATE, update: { status } }));
+}
+
+/**
+ * Ends the tasks the master holds for the agent that it did not report.
+ * Called before the allocator hears of the agent again, while nothing on it
+ * is charged.
+ */
+export function endUnreported(ctx: Ctx, agent: AgentRecord, call: AgentCall_Register): void {
+  const reported = new Set(call.tasks.filter((t) => sayable(t.state)).map((t) => taskKey(t.frameworkId?.value ?? "", t.taskId?.value ?? "")));
+  for (const key of [...agent.tasks]) {
+    if (reported.has(key)) continue;
+    const [frameworkId = "", ...rest] = key.split("/");
+    const framework = ctx.state.frameworks.get(frameworkId);
+    const task = framework?.tasks.get(rest.join("/"));
+    if (framework === undefined || task === undefined) {
+      agent.tasks.delete(key);
+      continue;
+    }
+    const message = `Task is unknown to agent ${agent.id}: the launch never reached it`;
+    tell(ctx, framework, masterMove(ctx, framework, task, TaskState.TASK_DROPPED, Reason.RECONCILIATION, message));
+  }
+  for (const framework of ctx.state.frameworks.values()) {
+    for (const task of unreachableOn(framework, agent.id)) {
+      if (reported.has(taskKey(framework.id, task.taskId?.value ?? ""))) continue;
+      const message = `Agent ${agent.id} re-registered without the task`;
+      tell(ctx, framework, masterMove(ctx, framework, task, TaskState.TASK_GONE, Reason.RECONCILIATION, message));
+    }
+  }
+}
+
+/**
+ * Takes the agent's word for what runs on it, and charges it to the
+ * allocator (which must know the agent again).
+ */
+export function adoptTasks(ctx: Ctx, agent: AgentRecord, call: AgentCall_Register): void {
+  for (const executor of call.executors) {
+    const frameworkId = executor.frameworkId?.value ?? "";
+    agent.executors.set(`${frameworkId}/${executor.executorId?.value ?? ""}`, { frameworkId, info: executor });
+  }
+  const held = new Map<string, Resource[]>();
+  const charge = (frameworkId: string, resources: Resource[]) => held.set(frameworkId, [...(held.get(frameworkId) ?? []), ...resources]);
+  for (const reported of call.tasks) {
+    const frameworkId = reported.frameworkId?.value ?? "";
+    const taskId = reported.taskId?.value ?? "";
+    const info = call.frameworks.find((f) => f.id?.value === frameworkId);
+    const known = ctx.state.frameworks.get(frameworkId);
+    const framework = known ?? (info === undefined || !adoptable(reported.state) ? undefined : recoverFramework(ctx, info));
+    if (framework === undefined) continue;
+    const live = framework.tasks.get(taskId);
+    const unreachable = framework.unreachable.byId.get(taskId);
+    if (live?.agentId?.value === agent.id) {
+      charge(frameworkId, live.resources);
+    } else if (unreachable?.agentId?.value === agent.id) {
+      comeBack(ctx, framework, agent, unreachable, reported.state);
+    } else if (isTerminalState(reported.state)) {
+      // Nothing to take back; its terminal update is on its way.
+    } else if (live !== undefined || unreachable !== undefined || endedHere(ctx, frameworkId, taskId) || !adoptable(reported.state)) {
+      // The master holds this task id on another agent, or told the framework
+      // it ended: the agent's copy must not run on unseen.
+      send(ctx, agent.session, agentEvent({ case: "killTask", value: { frameworkId: { value: frameworkId }, taskId: { value: taskId } } }));
+    } else {
+      adopt(ctx, framework, agent, reported);
+      charge(frameworkId, reported.resources);
+    }
+  }
+  // One charge per framework: a re-registering fleet brings thousands of tasks.
+  for (const [frameworkId, resources] of held) ctx.allocator.addAllocated(frameworkId, agent.id, resources);
+}
+
+/** A task of an unreachable agent is back with it, in the state the agent reports. */
+function comeBack(ctx: Ctx, framework: FrameworkRecord, agent: AgentRecord, task: Task, state: TaskState): void {
+  const taskId = task.taskId?.value ?? "";
+  const status = masterStatus(taskId, state, Reason.AGENT_REREGISTERED, `Agent ${agent.id} re-registered`, ctx.now, agent.id);
+  // The framework was told TASK_UNREACHABLE (or TASK_LOST); a terminal state comes in the agent's own update.
+  if (applyStatus(ctx, framework, task, status, "agent").ok && !isTerminalState(state)) tell(ctx, framework, toFramework(framework, status));
+}
+
+/** A task the master never launched or forgot (it restarted): taken in as reported. */
+function adopt(ctx: Ctx, framework: FrameworkRecord, agent: AgentRecord, reported: Task): void {
+  const taskId = reported.taskId?.value ?? "";
+  framework.tasks.set(taskId, reported);
+  agent.tasks.add(taskKey(framework.id, taskId));
+  if (!framework.recovered) {
+    tell(ctx, framework, masterStatus(taskId, reported.state, Reason.AGENT_REREGISTERED, `Agent ${agent.id} re-registered`, ctx.now, agent.id));
+  }
+}
+
+/** A state an agent can report a task in. */
+function sayable(state: TaskState): boolean {
+  return isTerminalState(state) || adoptable(state);
+}
+
+function endedHere(ctx: Ctx, frameworkId: string, taskId: string): boolean {
+  return ctx.state.completedTasks.some((t) => t.frameworkId?.value === frameworkId && t.taskId?.value === taskId);
+}

@@ -1,0 +1,231 @@
+import { describe, expect, it } from "vitest";
+import { Call_Type as SchedulerCallType } from "../../gen/mesos/v1/scheduler/scheduler_pb.js";
+import { create } from "@bufbuild/protobuf";
+import { CallSchema, Call_Type as OperatorCallType } from "../../gen/mesos/v1/master/master_pb.js";
+import { FrameworkInfo_Capability_Type as Capability, TaskState, TaskStatus_Reason, type Offer, type TaskStatus } from "../../gen/mesos/v1/mesos_pb.js";
+import { parseResources } from "../../src/core/resources/index.js";
+import { MasterHarness } from "../helpers/master-harness.js";
+
+const PARTITION_AWARE = { capabilities: [{ type: Capability.PARTITION_AWARE }] };
+const AGENT_RESOURCES = "cpus:4;mem:4096";
+
+/** One agent, one framework, the framework's first offer. */
+function setup(framework: Record<string, unknown> = {}) {
+  const h = new MasterHarness();
+  const agentId = h.registerAgent("a1", AGENT_RESOURCES);
+  const frameworkId = h.subscribe("s", framework);
+  h.allocate();
+  const offer = h.schedulerEvents("s").flatMap((e) => e.offers?.offers ?? [])[0] as Offer;
+  h.take("s");
+  return { h, agentId, frameworkId, offer };
+}
+
+function launch(h: MasterHarness, frameworkId: string, offer: Offer, tasks: Array<{ id: string; resources: string }>): void {
+  h.scheduler("s", {
+    frameworkId: { value: frameworkId },
+    type: SchedulerCallType.ACCEPT,
+    accept: {
+      offerIds: [offer.id!],
+      operations: [
+        {
+          type: 1,
+          launch: {
+            taskInfos: tasks.map((t) => ({ name: t.id, taskId: { value: t.id }, agentId: offer.agentId, resources: parseResources(t.resources), command: { value: "true" } })),
+          },
+        },
+      ],
+    },
+  });
+}
+
+let uuids = 0;
+function update(h: MasterHarness, session: string, frameworkId: string, taskId: string, state: TaskState): void {
+  const uuid = new Uint8Array(16);
+  uuid[15] = ++uuids;
+  h.send(session, { case: "agent", value: { call: { case: "statusUpdate", value: { frameworkId: { value: frameworkId }, status: { taskId: { value: taskId }, state, uuid } } } } });
+}
+
+/** The agent comes back on `session`, reporting `tasks` as running on it (or in the state given). */
+function reregister(h: MasterHarness, session: string, agentId: string, frameworkId: string, tasks: Array<{ id: string; resources: string; state?: TaskState }>): void {
+  h.send(session, {
+    case: "agent",
+    value: {
+      call: {
+        case: "register",
+        value: {
+          agentInfo: { hostname: "host-a", port: 5051, id: { value: agentId }, resources: parseResources(AGENT_RESOURCES) },
+          frameworks: [{ id: { value: frameworkId }, user: "test", name: "fw" }],
+          tasks: tasks.map((t) => ({
+            taskId: { value: t.id },
+            frameworkId: { value: frameworkId },
+            agentId: { value: agentId },
+            state: t.state ?? TaskState.TASK_RUNNING,
+            resources: parseResources(t.resources),
+          })),
+        },
+      },
+    },
+  });
+}
+
+/** The agent goes silent past the ping timeouts and is marked unreachable. */
+function loseAgent(h: MasterHarness, session: string): void {
+  h.closed(session);
+  h.advance(601_000);
+  h.apply(h.core.expire(h.now));
+}
+
+function updates(h: MasterHarness): TaskStatus[] {
+  return h.schedulerEvents("s").flatMap((e) => (e.update?.status ? [e.update.status] : []));
+}
+
+function getTasks(h: MasterHarness) {
+  const { result } = h.core.operate({ $typeName: "mesos.v1.master.Call", type: OperatorCallType.GET_TASKS }, h.now);
+  if ("code" in result) throw new Error(result.message);
+  const tasks = result.getTasks!;
+  const ids = (list: typeof tasks.tasks) => list.map((t) => [t.taskId?.value, TaskState[t.state]]);
+  return { live: ids(tasks.tasks), unreachable: ids(tasks.unreachableTasks), completed: ids(tasks.completedTasks) };
+}
+
+/** Cpus offered after an allocation pass (offers outstanding before it are declined first). */
+function offeredCpus(h: MasterHarness, frameworkId: string): number {
+  for (const id of [...h.core.state.offers.keys()]) {
+    h.scheduler("s", { frameworkId: { value: frameworkId }, type: SchedulerCallType.DECLINE, decline: { offerIds: [{ value: id }], filters: { refuseSeconds: 0 } } });
+  }
+  h.take("s");
+  h.allocate();
+  const offers = h.schedulerEvents("s").flatMap((e) => e.offers?.offers ?? []);
+  return offers.flatMap((o) => o.resources).filter((r) => r.name === "cpus").reduce((n, r) => n + (r.scalar?.value ?? 0), 0);
+}
+
+describe("master: a task's state through agent loss and return", () => {
+  it("keeps a lost agent's task as unreachable, tells a framework that is not partition-aware TASK_LOST, and takes the task back", () => {
+    const { h, agentId, frameworkId, offer } = setup();
+    launch(h, frameworkId, offer, [{ id: "t", resources: "cpus:1;mem:128" }]);
+    update(h, "a1", frameworkId, "t", TaskState.TASK_RUNNING);
+    h.take("s");
+    loseAgent(h, "a1");
+    expect(updates(h).map((s) => [s.taskId?.value, TaskState[s.state]])).toEqual([["t", "TASK_LOST"]]);
+    expect(getTasks(h)).toEqual({ live: [], unreachable: [["t", "TASK_UNREACHABLE"]], completed: [] });
+
+    h.take("s");
+    reregister(h, "a1-again", agentId, frameworkId, [{ id: "t", resources: "cpus:1;mem:128" }]);
+    const back = updates(h);
+    expect(back.map((s) => [s.taskId?.value, TaskState[s.state], s.reason])).toEqual([["t", "TASK_RUNNING", TaskStatus_Reason.AGENT_REREGISTERED]]);
+    expect(getTasks(h)).toEqual({ live: [["t", "TASK_RUNNING"]], unreachable: [], completed: [] });
+    expect(offeredCpus(h, frameworkId)).toBe(3);
+  });
+
+  it("answers reconciliation of an unreachable task with TASK_UNREACHABLE for a partition-aware framework", () => {
+    const { h, frameworkId, offer } = setup(PARTITION_AWARE);
+    launch(h, frameworkId, offer, [{ id: "t", resources: "cpus:1;mem:128" }]);
+    loseAgent(h, "a1");
+    expect(updates(h).at(-1)?.state).toBe(TaskState.TASK_UNREACHABLE);
+    h.take("s");
+    h.scheduler("s", { frameworkId: { value: frameworkId }, type: SchedulerCallType.RECONCILE, reconcile: { tasks: [{ taskId: { value: "t" } }] } });
+    expect(updates(h).map((s) => [TaskState[s.state], s.reason])).toEqual([["TASK_UNREACHABLE", TaskStatus_Reason.RECONCILIATION]]);
+  });
+
+  it("ends as TASK_GONE an unreachable task its agent comes back without", () => {
+    const { h, agentId, frameworkId, offer } = setup(PARTITION_AWARE);
+    launch(h, frameworkId, offer, [{ id: "t", resources: "cpus:1;mem:128" }]);
+    loseAgent(h, "a1");
+    h.take("s");
+    reregister(h, "a1-again", agentId, frameworkId, []);
+    expect(updates(h).map((s) => [s.taskId?.value, TaskState[s.state]])).toEqual([["t", "TASK_GONE"]]);
+    expect(getTasks(h)).toEqual({ live: [], unreachable: [], completed: [["t", "TASK_GONE"]] });
+  });
+
+  it("ends as TASK_GONE_BY_OPERATOR the tasks of an unreachable agent marked gone", () => {
+    const { h, agentId, frameworkId, offer } = setup(PARTITION_AWARE);
+    launch(h, frameworkId, offer, [{ id: "t", resources: "cpus:1;mem:128" }]);
+    loseAgent(h, "a1");
+    h.take("s");
+    const markGone = { type: OperatorCallType.MARK_AGENT_GONE, markAgentGone: { agentId: { value: agentId } } };
+    h.apply(h.core.operate(create(CallSchema, markGone), h.now).effects);
+    expect(updates(h).map((s) => TaskState[s.state])).toEqual(["TASK_GONE_BY_OPERATOR"]);
+    expect(getTasks(h).completed).toEqual([["t", "TASK_GONE_BY_OPERATOR"]]);
+  });
+
+  it("ends as TASK_DROPPED a task its reconnecting agent never got, and frees its resources", () => {
+    const { h, agentId, frameworkId, offer } = setup(PARTITION_AWARE);
+    launch(h, frameworkId, offer, [{ id: "kept", resources: "cpus:1;mem:128" }, { id: "never-arrived", resources: "cpus:2;mem:128" }]);
+    h.closed("a1");
+    reregister(h, "a1-again", agentId, frameworkId, [{ id: "kept", resources: "cpus:1;mem:128" }]);
+    expect(updates(h).map((s) => [s.taskId?.value, TaskState[s.state], s.reason])).toEqual([["never-arrived", "TASK_DROPPED", TaskStatus_Reason.RECONCILIATION]]);
+    expect(getTasks(h).live).toEqual([["kept", "TASK_STAGING"]]);
+    expect(offeredCpus(h, frameworkId)).toBe(3);
+  });
+
+  it("keeps charging a task its agent reports as ended until the terminal update arrives", () => {
+    const { h, agentId, frameworkId, offer } = setup();
+    launch(h, frameworkId, offer, [{ id: "done", resources: "cpus:2;mem:128" }, { id: "busy", resources: "cpus:1;mem:128" }]);
+    h.closed("a1");
+    reregister(h, "a1-again", agentId, frameworkId, [
+      { id: "done", resources: "cpus:2;mem:128", state: TaskState.TASK_FINISHED },
+      { id: "busy", resources: "cpus:1;mem:128" },
+    ]);
+    expect(offeredCpus(h, frameworkId)).toBe(1);
+    update(h, "a1-again", frameworkId, "done", TaskState.TASK_FINISHED);
+    expect(offeredCpus(h, frameworkId)).toBe(3);
+  });
+});
+
+describe("master: updates the lifecycle refuses", () => {
+  it("forwards an update after the master ended the task, but never revives the task", () => {
+    const { h, agentId, frameworkId, offer } = setup(PARTITION_AWARE);
+    launch(h, frameworkId, offer, [{ id: "t", resources: "cpus:1;mem:128" }]);
+    h.closed("a1");
+    reregister(h, "a1-again", agentId, frameworkId, []);
+    h.take("s");
+    update(h, "a1-again", frameworkId, "t", TaskState.TASK_RUNNING);
+    expect(updates(h).map((s) => TaskState[s.state])).toEqual(["TASK_RUNNING"]);
+    expect(getTasks(h)).toEqual({ live: [], unreachable: [], completed: [["t", "TASK_DROPPED"]] });
+  });
+
+  it("keeps its view on a step back, and still forwards it", () => {
+    const { h, frameworkId, offer } = setup();
+    launch(h, frameworkId, offer, [{ id: "t", resources: "cpus:1;mem:128" }]);
+    update(h, "a1", frameworkId, "t", TaskState.TASK_KILLING);
+    update(h, "a1", frameworkId, "t", TaskState.TASK_RUNNING);
+    expect(updates(h).map((s) => TaskState[s.state])).toEqual(["TASK_KILLING", "TASK_RUNNING"]);
+    expect(getTasks(h).live).toEqual([["t", "TASK_KILLING"]]);
+  });
+
+  it("does not let an agent call a task unreachable", () => {
+    const { h, frameworkId, offer } = setup(PARTITION_AWARE);
+    launch(h, frameworkId, offer, [{ id: "t", resources: "cpus:1;mem:128" }]);
+    update(h, "a1", frameworkId, "t", TaskState.TASK_UNREACHABLE);
+    expect(getTasks(h)).toEqual({ live: [["t", "TASK_STAGING"]], unreachable: [], completed: [] });
+  });
+
+  it("tells an agent to kill a task it reports that the master already ended", () => {
+    const { h, agentId, frameworkId, offer } = setup(PARTITION_AWARE);
+    launch(h, frameworkId, offer, [{ id: "t", resources: "cpus:1;mem:128" }]);
+    h.closed("a1");
+    reregister(h, "a1-again", agentId, frameworkId, []);
+    h.closed("a1-again");
+    reregister(h, "a1-third", agentId, frameworkId, [{ id: "t", resources: "cpus:1;mem:128" }]);
+    const kills = h.agentEvents("a1-third").flatMap((e) => (e.event.case === "killTask" ? [e.event.value.taskId?.value] : []));
+    expect(kills).toEqual(["t"]);
+    expect(getTasks(h)).toEqual({ live: [], unreachable: [], completed: [["t", "TASK_DROPPED"]] });
+  });
+
+  it("counts a task reported in a state no agent can be in as not reported", () => {
+    const { h, agentId, frameworkId, offer } = setup(PARTITION_AWARE);
+    launch(h, frameworkId, offer, [{ id: "t", resources: "cpus:1;mem:128" }]);
+    loseAgent(h, "a1");
+    reregister(h, "a1-again", agentId, frameworkId, [{ id: "t", resources: "cpus:1;mem:128", state: TaskState.TASK_UNREACHABLE }]);
+    expect(getTasks(h)).toEqual({ live: [], unreachable: [], completed: [["t", "TASK_GONE"]] });
+    const kills = h.agentEvents("a1-again").flatMap((e) => (e.event.case === "killTask" ? [e.event.value.taskId?.value] : []));
+    expect(kills).toEqual(["t"]);
+  });
+
+  it("completes a removed framework's unreachable tasks as killed", () => {
+    const { h, frameworkId, offer } = setup(PARTITION_AWARE);
+    launch(h, frameworkId, offer, [{ id: "t", resources: "cpus:1;mem:128" }]);
+    loseAgent(h, "a1");
+    h.scheduler("s", { frameworkId: { value: frameworkId }, type: SchedulerCallType.TEARDOWN });
+    expect(getTasks(h)).toEqual({ live: [], unreachable: [], completed: [["t", "TASK_KILLED"]] });
+  });
+});
