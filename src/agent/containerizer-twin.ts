@@ -19,7 +19,7 @@ import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { CallSchema, Call_Type, Event_Type, type Event } from "../../gen/mesos/v1/executor/executor_pb.js";
 import { ExecutorIDSchema, FrameworkIDSchema, FrameworkInfo_Capability_Type, TaskState, TaskStatus_Source, type ExecutorInfo, type FrameworkInfo } from "../../gen/mesos/v1/mesos_pb.js";
 import { ConnectRequestSchema, type ConnectResponse } from "../../gen/mesos/v2/mesos_pb.js";
-import { isTerminalState } from "../core/task-state.js";
+import { isTerminalState } from "../core/task-lifecycle.js";
 import type { HostedLaunch } from "../executor/protocol.js";
 import type { TimerHandle, Timers } from "../util/timers.js";
 import type { Containerizer, ContainerizerHooks } from "./containerizer.js";
