@@ -1,4 +1,5 @@
 import type { ServerResponse } from "node:http";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { ErrorCode, type CallError } from "../core/master/events.js";
 
 /**
@@ -54,10 +55,12 @@ export function answerError(res: ServerResponse, error: GatewayError): void {
 }
 
 /**
- * The answer to a call whose outcome never came: the master stopped leading
- * (or could not store a change) first. Clients retry with the leader.
+ * The answer to a call whose outcome never came because the master stopped
+ * leading (or could not store a change) first: 503, so the client retries
+ * with the leader. Anything else is a bug and is rethrown, for the
+ * transport to answer 500 and log.
  */
 export function notServed(error: unknown): GatewayError {
-  const message = error instanceof Error ? error.message : String(error);
-  return new GatewayError(503, message.replace(/^\[unavailable\] /, ""));
+  if (error instanceof ConnectError && error.code === Code.Unavailable) return new GatewayError(503, error.rawMessage);
+  throw error;
 }

@@ -48,12 +48,17 @@ export function createOperatorEndpoint(options: OperatorEndpointOptions): Operat
     const early: Uint8Array[] = [];
     const write = (record: Uint8Array) => (out === undefined ? early.push(record) : out.write(record));
     const callId = `v1-operator-${++calls}`;
+    /** The core ended the session before its answer's headers went out. */
+    let ended = false;
     const session = sessions.open({
       send: (response) => {
         // Refusals of the SUBSCRIBE itself come back as the call's outcome.
         if (response.event.case === "operatorEvent") write(encodeMessage(EventSchema, response.event.value, format.record));
       },
-      end: () => out?.end(),
+      end: () => {
+        ended = true;
+        out?.end();
+      },
       get backlog() {
         return out?.backlog ?? 0;
       },
@@ -75,6 +80,7 @@ export function createOperatorEndpoint(options: OperatorEndpointOptions): Operat
     if (res.destroyed) return;
     out = startRecordStream(res, format.headers);
     for (const record of early.splice(0)) out.write(record);
+    if (ended) out.end();
   };
 
   const oneShot = async (req: IncomingMessage, res: ServerResponse, call: Call): Promise<void> => {

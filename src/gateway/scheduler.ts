@@ -92,6 +92,7 @@ export function createSchedulerEndpoint(options: SchedulerEndpointOptions): Sche
   /** Sends one call to the core; resolves with the refusals it reported for it. */
   const forward = async (sub: Subscription, call: Call): Promise<CallError[]> => {
     const callId = `v1-${++calls}`;
+    logger.debug({ session: sub.session, callId, type: Call_Type[call.type] }, "scheduler call");
     sub.pending.add(callId);
     try {
       return await sessions.request(sub.session, create(ConnectRequestSchema, { id: callId, call: { case: "scheduler", value: call } }));

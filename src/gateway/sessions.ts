@@ -7,9 +7,7 @@
  */
 import type { ConnectRequest, ConnectResponse } from "../../gen/mesos/v2/mesos_pb.js";
 import type { CallError } from "../core/master/events.js";
-
-/** A session's id, as the master's core knows it. */
-export type SessionId = string;
+import type { SessionId } from "../core/master/state.js";
 
 /**
  * Where a session that is not a Connect stream (a v1 HTTP subscriber) gets

@@ -18,8 +18,6 @@ import { bindPort, masterInfoOf } from "./master-info.js";
 import { toConnectError } from "./sessions.js";
 import { notLeading, standbyHttp, type LeaderView } from "./standby.js";
 
-export { masterAddress } from "./master-info.js";
-
 export interface MasterDaemon {
   readonly port: number;
   /** True while this master holds a term as leader. */
@@ -102,6 +100,18 @@ export async function startMaster(
     if (current !== undefined && current.id !== info.id) settle();
   });
 
+  /** Waits `ms`, or less if the master is closed meanwhile. */
+  const pause = (ms: number): Promise<void> =>
+    new Promise<void>((resolve) => {
+      const done = (): void => {
+        timers.clearTimeout(timer);
+        abort.signal.removeEventListener("abort", done);
+        resolve();
+      };
+      const timer = timers.setTimeout(done, ms);
+      abort.signal.addEventListener("abort", done, { once: true });
+    });
+
   let stepDown: (error: Error) => void = () => undefined;
   const serveTerms = async (): Promise<void> => {
     while (!closed) {
@@ -111,7 +121,7 @@ export async function startMaster(
       } catch (err) {
         if (closed) return;
         logger.warn({ error: String(err) }, "campaign failed; trying again");
-        await new Promise<void>((resolve) => timers.setTimeout(resolve, 1000));
+        await pause(1000);
         continue;
       }
       recovering = true;

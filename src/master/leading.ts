@@ -23,7 +23,7 @@ export interface Leading {
   readonly sessions: SessionTable;
   readonly runner: TermRunner;
   readonly gateway: MasterGateway;
-  /** Stops serving as leader: timers cleared, every stream ended with `error`, the write in flight settled. */
+  /** Stops serving as leader at once: timers cleared, waiting calls refused, every stream ended with `error` (resolves once their readers stopped). */
   stop(error: ConnectError): Promise<void>;
 }
 
@@ -75,6 +75,7 @@ export function lead({ options, info, term, timers, logger, onRegistryFailure }:
     deliver: (effects) => sessions.apply(effects),
     timers,
     onFailure: onRegistryFailure,
+    logger,
   });
   const gateway = createMasterGateway({ core, sessions, operate: (call) => runner.operate(call), now: timers.now, logger });
   const every = (seconds: number, handler: Parameters<TermRunner["tick"]>[0]) => timers.setInterval(() => runner.tick(handler), seconds * 1000);
@@ -91,7 +92,7 @@ export function lead({ options, info, term, timers, logger, onRegistryFailure }:
     gateway,
     async stop(error) {
       for (const interval of intervals) timers.clearInterval(interval);
-      await runner.stop();
+      runner.stop();
       await sessions.endAll(error);
     },
   };

@@ -9,8 +9,6 @@ import { createAsyncQueue, type AsyncQueue } from "../util/async-queue.js";
 import { readUntilAborted } from "../util/read-until.js";
 import type { GatewaySessions, SessionSink } from "../gateway/sessions.js";
 
-export type { SessionSink };
-
 const codes: Record<number, Code> = {
   [ErrorCode.INVALID_ARGUMENT]: Code.InvalidArgument,
   [ErrorCode.FAILED_PRECONDITION]: Code.FailedPrecondition,
@@ -108,7 +106,9 @@ export function createSessionTable(
   const read = async (session: SessionId, requests: AsyncIterable<ConnectRequest>, stop: AbortSignal, outbox: AsyncQueue<ConnectResponse>): Promise<void> => {
     try {
       await readUntilAborted(requests, stop, (request) => {
-        if (outboxes.has(session)) handlers.dispatch(session, request);
+        if (!outboxes.has(session)) return;
+        logger.trace({ session, callId: request.id, call: request.call.case }, "call");
+        handlers.dispatch(session, request);
       });
     } catch (err) {
       if (!stop.aborted && outboxes.has(session)) {

@@ -24,9 +24,10 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Call as OperatorCall, Response } from "../../gen/mesos/v1/master/master_pb.js";
 import type { ConnectRequest } from "../../gen/mesos/v2/mesos_pb.js";
-import type { CallError } from "../core/master/events.js";
+import { ErrorCode, errorEvent, type CallError } from "../core/master/events.js";
 import type { Effect, MasterCore } from "../core/master/master-core.js";
 import type { SessionId } from "../core/master/state.js";
+import type { Logger } from "../log.js";
 import type { Timers, TimerHandle } from "../util/timers.js";
 import type { RegistryStore } from "./registry.js";
 
@@ -40,6 +41,7 @@ export interface TermRunnerOptions {
   timers: Timers;
   /** Called once, with the first registry write that failed: the term is over. */
   onFailure(error: unknown): void;
+  logger: Logger;
 }
 
 export interface TermRunner {
@@ -57,35 +59,61 @@ export interface TermRunner {
   operate(call: OperatorCall): Promise<Response | CallError>;
   /** Runs a core handler (a timer's) and carries out its effects. */
   tick(handler: (core: MasterCore, now: number) => Effect[]): void;
-  /** Ends the term: nothing more is written or sent; resolves once the write in flight settled. */
-  stop(): Promise<void>;
+  /**
+   * Ends the term at once: nothing more is written or sent, and every call
+   * still waiting is refused. A registry write in flight is not awaited:
+   * fencing makes it harmless if it lands late, and etcd calls have a deadline.
+   */
+  stop(): void;
 }
 
+/**
+ * Why a call got no outcome: the term ended (lost, resigned, or a registry
+ * write failed) before its effects were carried out. Clients retry with
+ * the leader, so it is UNAVAILABLE on both APIs (v1: 503). A plain
+ * ConnectError, not a subclass: Connect recognises its errors by name.
+ */
 const noLongerLeads = (): ConnectError => new ConnectError("This master no longer leads", Code.Unavailable);
+const cannotStore = (error: unknown): ConnectError =>
+  new ConnectError(
+    `This master could not store the change and no longer leads: ${error instanceof Error ? error.message : String(error)}`,
+    Code.Unavailable,
+    undefined,
+    undefined,
+    error,
+  );
 
-/** The refusals among `effects` that answer the call `callId`. */
-function refusalsOf(effects: Effect[], callId: string): CallError[] {
+/** The refusals among `effects` that answer the call `callId` of `session`. */
+function refusalsOf(effects: Effect[], session: SessionId, callId: string): CallError[] {
   const refusals: CallError[] = [];
   if (callId === "") return refusals;
   for (const effect of effects) {
-    if (effect.kind !== "send" || effect.response.callId !== callId || effect.response.event.case !== "error") continue;
+    if (effect.kind !== "send" || effect.session !== session || effect.response.callId !== callId) continue;
+    if (effect.response.event.case !== "error") continue;
     const { code, message, fatal } = effect.response.event.value;
     refusals.push({ code, message, fatal });
   }
   return refusals;
 }
 
+/** A batch of effects waiting for the writes ahead of it. */
+interface Batch {
+  readonly effects: Effect[];
+  settle(error?: unknown): void;
+}
+
 export function createTermRunner(options: TermRunnerOptions): TermRunner {
-  const { core, registry, timers } = options;
+  const { core, registry, timers, logger } = options;
   let stopped = false;
-  /** The first registry write of this term that failed. */
-  let failure: unknown;
-  /** Every batch waits for the one before it: writes and sends keep the core's order. */
-  let tail: Promise<void> = Promise.resolve();
-  let waiting = 0;
+  /** Set once the first registry write of this term failed. */
+  let failure: ConnectError | undefined;
+  /** Batches in order; the first is being written while `pumping`. */
+  const queue: Batch[] = [];
+  let pumping = false;
   let allocation: TimerHandle | undefined;
 
   const over = (): boolean => stopped || failure !== undefined;
+  const whyOver = (): ConnectError => failure ?? noLongerLeads();
 
   const stamp = (effects: Effect[]): Effect[] => {
     for (const e of effects) {
@@ -100,55 +128,101 @@ export function createTermRunner(options: TermRunnerOptions): TermRunner {
     if (over() || allocation !== undefined || !core.allocationRequested) return;
     allocation = timers.setTimeout(() => {
       allocation = undefined;
-      if (!over()) run(core.allocateChanged(timers.now()));
+      if (!over()) runOwned(() => core.allocateChanged(timers.now()));
     }, 0);
   };
 
+  // A delivery can cause another (a dropped slow stream is a disconnect the
+  // core answers at once): that one goes out after the batch that caused
+  // it, as it would if it had queued behind a write.
+  let delivering = false;
+  const deferred: Effect[][] = [];
+
+  /** Sends and ends go out; a failure here is a bug in a session, never a reason to stop leading. */
   const deliver = (effects: Effect[]): void => {
-    options.deliver(stamp(effects));
+    if (delivering) {
+      deferred.push(effects);
+      return;
+    }
+    delivering = true;
+    try {
+      for (let next: Effect[] | undefined = effects; next !== undefined; next = deferred.shift()) {
+        try {
+          options.deliver(stamp(next));
+        } catch (err) {
+          logger.error({ err }, "delivering the core's effects failed (a bug); carrying on");
+        }
+      }
+    } finally {
+      delivering = false;
+    }
     allocateSoon();
   };
 
-  const store = async (effects: Effect[]): Promise<void> => {
-    for (const effect of effects) {
-      if (over()) throw failure ?? noLongerLeads();
-      if (effect.kind === "persist") await registry.apply(effect.operation);
+  /** Writes the batches in order; each one's sends go out once its writes are stored. */
+  const pump = async (): Promise<void> => {
+    pumping = true;
+    try {
+      while (queue.length > 0 && !over()) {
+        const batch = queue[0] as Batch;
+        for (const effect of batch.effects) {
+          if (effect.kind !== "persist") continue;
+          try {
+            await registry.apply(effect.operation);
+          } catch (err) {
+            if (over()) return;
+            failure = cannotStore(err);
+            options.onFailure(err);
+            return;
+          }
+          if (over()) return;
+        }
+        queue.shift();
+        deliver(batch.effects);
+        batch.settle();
+      }
+    } finally {
+      pumping = false;
+      // Once a write failed or the term ended, nothing queued may be written
+      // or sent: it could depend on a change that is not stored.
+      for (const batch of queue.splice(0)) batch.settle(whyOver());
     }
-    if (over()) throw failure ?? noLongerLeads();
-    deliver(effects);
   };
 
   /**
    * Carries out one batch. Without a write in flight or in the batch, it
    * is delivered at once (most calls); otherwise it queues behind the
    * writes, so no answer or event gets ahead of a change not yet stored.
-   * The returned promise rejects only for the caller: the term's own
-   * record of a failure is `failure`, reported once through `onFailure`.
    */
   const run = (effects: Effect[]): Promise<void> => {
-    if (over()) return Promise.reject(failure ?? noLongerLeads());
-    if (waiting === 0 && !effects.some((e) => e.kind === "persist")) {
+    if (over()) return Promise.reject(whyOver());
+    if (!pumping && !effects.some((e) => e.kind === "persist")) {
       deliver(effects);
       return Promise.resolve();
     }
-    waiting++;
-    const done = tail.then(() => store(effects));
-    tail = done.then(
-      () => {
-        waiting--;
-      },
-      (err: unknown) => {
-        waiting--;
-        if (over()) return;
-        failure = err;
-        options.onFailure(err);
-      },
-    );
-    return done;
+    return new Promise<void>((resolve, reject) => {
+      queue.push({ effects, settle: (error) => (error === undefined ? resolve() : reject(error)) });
+      // The pump owns itself: it ends when the queue is empty or the term is
+      // over, and settles every batch it leaves behind.
+      if (!pumping) pump().catch((err: unknown) => logger.error({ err }, "the registry write loop failed (a bug)"));
+    });
   };
 
-  /** For batches nobody awaits: their failure is the term's, already reported. */
-  const runOwned = (effects: Effect[]): void => {
+  /**
+   * For handlers nobody awaits (a stream's call, a timer): a refusal reaches
+   * the client on its stream, the term's end through `onFailure` and the
+   * stream's end; an exception in the core is a bug, logged, and the master
+   * carries on.
+   */
+  const runOwned = (handler: () => Effect[], session?: SessionId, callId = ""): void => {
+    let effects: Effect[];
+    try {
+      effects = handler();
+    } catch (err) {
+      logger.error({ err, session, callId }, "the master core failed on a call (a bug)");
+      if (session === undefined) return;
+      effects = [{ kind: "send", session, response: errorEvent({ code: ErrorCode.INTERNAL, message: "The master failed on this call; see its log" }, callId) }];
+    }
     run(effects).catch(() => undefined);
   };
 
@@ -156,23 +230,23 @@ export function createTermRunner(options: TermRunnerOptions): TermRunner {
     async call(session, request) {
       const effects = core.request(session, request, timers.now());
       await run(effects);
-      return refusalsOf(effects, request.id);
+      return refusalsOf(effects, session, request.id);
     },
-    dispatch: (session, request) => runOwned(core.request(session, request, timers.now())),
-    sessionClosed: (session) => runOwned(core.sessionClosed(session, timers.now())),
+    dispatch: (session, request) => runOwned(() => core.request(session, request, timers.now()), session, request.id),
+    sessionClosed: (session) => runOwned(() => core.sessionClosed(session, timers.now())),
     async operate(call) {
       const { result, effects } = core.operate(call, timers.now());
       await run(effects);
       return result;
     },
     tick: (handler) => {
-      if (!over()) runOwned(handler(core, timers.now()));
+      if (!over()) runOwned(() => handler(core, timers.now()));
     },
-    async stop() {
+    stop() {
       stopped = true;
       timers.clearTimeout(allocation);
       allocation = undefined;
-      await tail;
+      for (const batch of queue.splice(0)) batch.settle(whyOver());
     },
   };
 }

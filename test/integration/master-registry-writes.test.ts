@@ -3,6 +3,7 @@
  * registry the answer waits, and with a failing one the client gets an
  * error, the master steps down, and the change is not there afterwards.
  */
+import { Code } from "@connectrpc/connect";
 import { afterEach, describe, expect, it } from "vitest";
 import { Call_Type as OperatorCallType } from "../../gen/mesos/v1/master/master_pb.js";
 import { createOperator, type OperatorClient } from "../../src/client/operator.js";
@@ -11,7 +12,7 @@ import { startMaster, type MasterDaemon } from "../../src/master/daemon.js";
 import { createEmbeddedElection } from "../../src/master/election.js";
 import { createMemoryElection } from "../../src/master/etcd/memory-coordinator.js";
 import { defaultMasterOptions } from "../../src/master/options.js";
-import { hookedElection } from "../helpers/hooked-election.js";
+import { createGate, hookedElection } from "../helpers/hooked-election.js";
 import { eventually } from "../helpers/processes.js";
 
 describe("registry writes come before answers", () => {
@@ -67,5 +68,29 @@ describe("registry writes come before answers", () => {
     expect(weight.w).toBeUndefined();
     await operator.call({ type: OperatorCallType.UPDATE_WEIGHTS, updateWeights: { weightInfos: [{ role: "eng", weight: 2 }] } });
     expect(await weightOf("eng")).toBe(2);
+  });
+});
+
+describe("a registry write that never completes", () => {
+  it("does not hold the master's shutdown: close() returns, the waiting call is refused as UNAVAILABLE and the client is let go", async () => {
+    const gate = createGate();
+    const master = await startMaster({ ...defaultMasterOptions, port: 0 }, silentLogger(), {
+      election: hookedElection(async (op) => {
+        if (op.kind !== "update-weights") return;
+        gate.arrive();
+        await gate.wait;
+      }),
+    });
+    const operator = createOperator({ master: `127.0.0.1:${master.port}` });
+    const update = operator.call({ type: OperatorCallType.UPDATE_WEIGHTS, updateWeights: { weightInfos: [{ role: "eng", weight: 3 }] } });
+    const refused = expect(update).rejects.toMatchObject({ code: Code.Unavailable });
+    await gate.reached;
+    try {
+      await master.close();
+      await refused;
+    } finally {
+      gate.open();
+      await operator.close();
+    }
   });
 });

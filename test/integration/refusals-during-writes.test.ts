@@ -5,13 +5,13 @@
  * in the same turn, so such a call was answered 202 and its refusal dropped.
  */
 import { create } from "@bufbuild/protobuf";
+import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { Call_Type as SchedulerCallType } from "../../gen/mesos/v1/scheduler/scheduler_pb.js";
 import { ConnectRequestSchema, Error_Code, type ConnectResponse } from "../../gen/mesos/v2/mesos_pb.js";
 import { schedulerRequest } from "../../src/client/scheduler.js";
 import { openStream, type UnifiedStream } from "../../src/client/stream.js";
 import { parseResources } from "../../src/core/resources/index.js";
-import { silentLogger } from "../../src/log.js";
 import { startMaster, type MasterDaemon } from "../../src/master/daemon.js";
 import { defaultMasterOptions } from "../../src/master/options.js";
 import { createGate, hookedElection } from "../helpers/hooked-election.js";
@@ -32,11 +32,18 @@ describe("refusals reach their caller while a registry write is in flight", () =
     await master?.close();
   });
 
+  /** The master's log lines, to see when a call has reached its core. */
+  let logLines: string[] = [];
+  const logged = (what: (line: { msg?: string; callId?: string; type?: string }) => boolean, description: string) =>
+    eventually(() => logLines.map((l) => JSON.parse(l) as { msg?: string; callId?: string; type?: string }).find(what), description);
+
   /** A master whose agent admissions wait at a gate; resolves once one is held there. */
   async function masterHoldingAdmissions() {
     const gate = createGate();
     openGate = gate.open;
-    master = await startMaster({ ...defaultMasterOptions, port: 0, heartbeatIntervalSeconds: 60 }, silentLogger(), {
+    logLines = [];
+    const logger = pino({ level: "trace" }, { write: (line: string) => void logLines.push(line) });
+    master = await startMaster({ ...defaultMasterOptions, port: 0, heartbeatIntervalSeconds: 60 }, logger, {
       election: hookedElection(async (operation) => {
         if (operation.kind !== "admit-agent") return;
         gate.arrive();
@@ -79,10 +86,10 @@ describe("refusals reach their caller while a registry write is in flight", () =
       headers: { ...JSON_HEADERS, "mesos-stream-id": streamId },
       body: [JSON.stringify(badUpdate(frameworkId))],
     });
-    // Give the call time to reach the core while the admission is still held
-    // (without the runner it was answered 202 right then); the answer is the
-    // same whenever the gate opens.
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // The gateway logs a call as it hands it to the core: from then on the
+    // core has refused it, while the admission is still held (without the
+    // runner it was answered 202 right then).
+    await logged((l) => l.msg === "scheduler call" && l.type === "UPDATE_FRAMEWORK", "the call to reach the core");
     gate.open();
     const answer = await answering;
     expect([answer.status, answer.body.toString()]).toEqual([400, "Failed to validate scheduler::Call: FrameworkInfo.user cannot change"]);
@@ -112,7 +119,7 @@ describe("refusals reach their caller while a registry write is in flight", () =
       updateFramework: { frameworkInfo: { id: { value: frameworkId }, user: "mallory", name: "fw" } },
     });
     const answering = scheduler.call(call);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await logged((l) => l.msg === "call" && l.callId === call.id, "the call to reach the core");
     gate.open();
     const answer = await answering;
     expect(answer.callId).toBe(call.id);

@@ -43,7 +43,6 @@ function acknowledgeNew(c: InProcessCluster, fw: ClusterScheduler, seen: Set<str
 
 describe("in-process cluster: master core, agent shell and containerizer twin, no sockets", () => {
   it("runs a task's whole journey in fake time: offer, launch, STARTING, RUNNING, FINISHED, acknowledged, resources offered again", () => {
-    const wallStart = performance.now();
     const { c, agent, fw, offer } = start();
     const agentId = agent.shell.core.agentId ?? "";
     expect(fw.frameworkId).toBeDefined();
@@ -95,7 +94,6 @@ describe("in-process cluster: master core, agent shell and containerizer twin, n
     c.advance(5000);
     expect(fw.offers().map(cpus)).toEqual([2]);
     expect(c.timers.now() - 1_700_000_000_000).toBe(5000);
-    expect(performance.now() - wallStart).toBeLessThan(1000);
   });
 
   it("kills a running task: the executor reports TASK_KILLING then TASK_KILLED and ends", () => {

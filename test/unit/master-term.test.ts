@@ -4,6 +4,7 @@
  * each call's refusals, step-down on a failed write, allocation batching.
  */
 import { create } from "@bufbuild/protobuf";
+import { Code } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
 import { Call_Type as SchedulerCallType } from "../../gen/mesos/v1/scheduler/scheduler_pb.js";
 import { ConnectRequestSchema, Error_Code, type ConnectRequest } from "../../gen/mesos/v2/mesos_pb.js";
@@ -15,6 +16,7 @@ import { applyRegistryOperation, emptyRegistry, type RegistryOperation } from ".
 import type { RegistryStore } from "../../src/master/registry.js";
 import { createTermRunner } from "../../src/master/term.js";
 import { createFakeTimers } from "../../src/util/timers.js";
+import { silentLogger } from "../../src/log.js";
 
 /** A registry whose writes complete (or fail) only when the test says. */
 function manualRegistry() {
@@ -58,7 +60,7 @@ function setup() {
   const registry = manualRegistry();
   const delivered: Effect[] = [];
   const failures: unknown[] = [];
-  const runner = createTermRunner({ core, registry: registry.store, epoch: 7n, deliver: (effects) => delivered.push(...effects), timers, onFailure: (e) => failures.push(e) });
+  const runner = createTermRunner({ core, registry: registry.store, epoch: 7n, deliver: (effects) => delivered.push(...effects), timers, onFailure: (e) => failures.push(e), logger: silentLogger() });
   return { timers, core, registry, delivered, failures, runner };
 }
 
@@ -113,9 +115,9 @@ describe("the term's effect runner", () => {
     await expect(admitting).rejects.toThrow("disk full");
     await expect(later).rejects.toThrow("disk full");
     expect([delivered, registry.writes.length, failures.map(String)]).toEqual([[], 1, ["Error: disk full"]]);
-    // Once over, the term takes nothing more.
-    await expect(runner.call("sched-2", subscribe("s2"))).rejects.toThrow();
-    await runner.stop();
+    // Once over, the term takes nothing more; callers are told to go elsewhere (UNAVAILABLE).
+    await expect(runner.call("sched-2", subscribe("s2"))).rejects.toMatchObject({ code: Code.Unavailable });
+    runner.stop();
   });
 
   it("runs one pass over changed agents for a burst of requests, on the next turn of its clock", async () => {
@@ -144,8 +146,37 @@ describe("the term's effect runner", () => {
     registry.writes[0]?.complete();
     await admitted;
     expect(timers.pending).toBe(1);
-    await runner.stop();
+    runner.stop();
     expect(timers.pending).toBe(0);
     await expect(runner.call("sched-1", subscribe("s1"))).rejects.toThrow("This master no longer leads");
+  });
+
+  it("stops at once though a registry write never completes: every waiting call is refused, nothing is sent", async () => {
+    const { registry, delivered, runner } = setup();
+    const admitting = runner.call("agent-1", register());
+    await settle();
+    const waiting = runner.call("sched-1", subscribe("s1"));
+    runner.stop();
+    await expect(admitting).rejects.toThrow("This master no longer leads");
+    await expect(waiting).rejects.toThrow("This master no longer leads");
+    // The write lands late: fencing makes that harmless, and nothing follows it out.
+    registry.writes[0]?.complete();
+    await settle();
+    expect(delivered).toEqual([]);
+  });
+
+  it("answers a call the core fails on with an INTERNAL error on its stream, and carries on", async () => {
+    const { core, delivered, runner } = setup();
+    const request = core.request.bind(core);
+    core.request = (session, r, now) => {
+      if (r.id === "boom") throw new TypeError("a bug");
+      return request(session, r, now);
+    };
+    runner.dispatch("sched-1", create(ConnectRequestSchema, { id: "boom" }));
+    const [answer] = sentTo(delivered, "sched-1");
+    expect(answer?.kind === "send" && answer.response.callId).toBe("boom");
+    expect(answer?.kind === "send" && answer.response.event.case === "error" && answer.response.event.value.code).toBe(Error_Code.INTERNAL);
+    runner.dispatch("sched-1", subscribe("s1"));
+    expect(core.state.frameworks.size).toBe(1);
   });
 });

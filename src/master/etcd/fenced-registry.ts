@@ -83,6 +83,14 @@ async function withTransientRetry<T>(options: FencedRegistryOptions, call: () =>
   }
 }
 
+/**
+ * Each etcd call gives up after this long (and is retried as transient
+ * while leadership lasts): a partitioned etcd must not hold a write, and
+ * the master's step-down behind it, for ever.
+ */
+const CALL_DEADLINE_MS = 5_000;
+const callDeadline = () => ({ deadline: new Date(Date.now() + CALL_DEADLINE_MS) });
+
 function lostBecause(options: FencedRegistryOptions, what: string): LeadershipLostError {
   const error = new LeadershipLostError(`etcd refused the ${what}: the campaign key ${options.fence.key} (epoch ${options.fence.createRevision}) is gone or no longer ours`);
   options.fenceFailed(error);
@@ -93,7 +101,7 @@ function lostBecause(options: FencedRegistryOptions, what: string): LeadershipLo
 async function readFenced(options: FencedRegistryOptions): Promise<{ stored: IKeyValue | undefined; revision: string }> {
   const key = Buffer.from(options.key);
   const response = await withTransientRetry(options, () =>
-    options.client.kv.txn({ compare: fenceCompares(options.fence), success: [{ request_range: { key } }] }),
+    options.client.kv.txn({ compare: fenceCompares(options.fence), success: [{ request_range: { key } }] }, callDeadline()),
   );
   if (!response.succeeded) throw lostBecause(options, "registry read");
   return { stored: response.responses[0]?.response_range.kvs[0], revision: response.header.revision };
@@ -149,7 +157,7 @@ export async function openFencedRegistry(options: FencedRegistryOptions): Promis
           compare: [...fenceCompares(options.fence), { key, target: "Mod", result: "Equal", mod_revision: modRevision }],
           success: [{ request_put: { key, value } }],
           failure: [{ request_range: { key: fenceKey } }, { request_range: { key } }],
-        }),
+        }, callDeadline()),
       );
       // The answer came through the event loop: the slice starts again.
       sliceStart = performance.now();
