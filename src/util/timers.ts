@@ -54,14 +54,28 @@ export function systemTimers(): Timers {
 export interface FakeTimers extends Timers {
   /** Moves the clock forward, firing every timer that falls due, in due order. */
   advance(ms: number): void;
+  /**
+   * Fires only the timer due soonest, if it falls due within `ms` (default
+   * 0: due now), moving the clock to its due time; false, with the clock
+   * unmoved, when none does. A harness whose timers start promise chains
+   * calls it in a loop and lets those chains run between two timers, as
+   * Node's event loop runs microtasks between two callbacks.
+   */
+  runNext(ms?: number): boolean;
   /** Timers not yet fired or cleared. */
   readonly pending: number;
+}
+
+interface Timer {
+  at: number;
+  every: number | undefined;
+  callback: () => void;
 }
 
 export function createFakeTimers(start = 1_700_000_000_000): FakeTimers {
   let now = start;
   let counter = 0;
-  const due = new Map<number, { at: number; every: number | undefined; callback: () => void }>();
+  const due = new Map<number, Timer>();
   const add = (callback: () => void, ms: number, every: number | undefined): TimerHandle => {
     const id = ++counter;
     due.set(id, { at: now + Math.max(0, ms), every, callback });
@@ -69,6 +83,18 @@ export function createFakeTimers(start = 1_700_000_000_000): FakeTimers {
   };
   const clear = (handle: TimerHandle | undefined): void => {
     if (handle !== undefined) due.delete(handle.id);
+  };
+  /** Fires the earliest timer due by `until` (the first armed among equals). */
+  const runUntil = (until: number): boolean => {
+    let next: [number, Timer] | undefined;
+    for (const entry of due) if (entry[1].at <= until && (next === undefined || entry[1].at < next[1].at)) next = entry;
+    if (next === undefined) return false;
+    const [id, timer] = next;
+    now = timer.at;
+    if (timer.every === undefined) due.delete(id);
+    else timer.at += timer.every;
+    timer.callback();
+    return true;
   };
   return {
     now: () => now,
@@ -78,18 +104,11 @@ export function createFakeTimers(start = 1_700_000_000_000): FakeTimers {
     clearInterval: clear,
     advance(ms) {
       const until = now + ms;
-      for (;;) {
-        let next: [number, { at: number; every: number | undefined; callback: () => void }] | undefined;
-        for (const entry of due) if (entry[1].at <= until && (next === undefined || entry[1].at < next[1].at)) next = entry;
-        if (next === undefined) break;
-        const [id, timer] = next;
-        now = timer.at;
-        if (timer.every === undefined) due.delete(id);
-        else timer.at += timer.every;
-        timer.callback();
-      }
+      let fired = true;
+      while (fired) fired = runUntil(until);
       now = until;
     },
+    runNext: (ms = 0) => runUntil(now + ms),
     get pending() {
       return due.size;
     },

@@ -29,6 +29,24 @@ describe("fake timers", () => {
     expect(seen).toEqual(["first", "second"]);
   });
 
+  it("runNext fires one timer at a time, only when due within the window, and moves the clock to it", () => {
+    const timers = createFakeTimers(0);
+    const seen: string[] = [];
+    timers.setTimeout(() => seen.push("now"), 0);
+    timers.setTimeout(() => seen.push("now too"), 0);
+    timers.setTimeout(() => seen.push("later"), 50);
+    expect(timers.runNext()).toBe(true);
+    expect(seen).toEqual(["now"]);
+    expect(timers.runNext()).toBe(true);
+    expect(timers.runNext()).toBe(false);
+    expect(seen).toEqual(["now", "now too"]);
+    expect(timers.runNext(49)).toBe(false);
+    expect(timers.now()).toBe(0);
+    expect(timers.runNext(60)).toBe(true);
+    expect(seen).toEqual(["now", "now too", "later"]);
+    expect(timers.now()).toBe(50);
+  });
+
   it("re-arm intervals until cleared, and clearing twice or undefined does nothing", () => {
     const timers = createFakeTimers(0);
     const at: number[] = [];
