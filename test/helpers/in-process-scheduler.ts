@@ -1,6 +1,9 @@
 /**
  * A scheduler for the in-process cluster: it records what the master sends
- * it and makes the calls a test asks for, on its one session.
+ * it and makes the calls a test asks for, on its one session. Like a v1
+ * HTTP framework, it hears of a refused call from that call's answer, not
+ * from its event stream (the cluster keeps such events off the stream, as
+ * the v1 gateway does).
  */
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import {
@@ -19,7 +22,7 @@ export interface ClusterScheduler {
   /** From SUBSCRIBED; undefined until then. */
   readonly frameworkId: string | undefined;
   readonly events: readonly SchedulerEvent[];
-  /** ERROR events and refusals of its calls, as messages. */
+  /** ERROR events and the refusals its calls were answered with, as messages. */
   readonly errors: readonly string[];
   /** The master ended its session. */
   readonly ended: boolean;
@@ -36,7 +39,12 @@ export interface ClusterScheduler {
   acknowledge(status: TaskStatus): void;
   kill(taskId: string, agentId: string): void;
   /** The cluster's end of the session. */
-  readonly end: { deliver(response: ConnectResponse): void; end(error: CallError | undefined): void };
+  readonly end: {
+    deliver(response: ConnectResponse): void;
+    end(error: CallError | undefined): void;
+    /** The answer to one of its calls: refused with this message. */
+    refused(message: string): void;
+  };
 }
 
 export function createScheduler(session: string, send: (request: MessageInitShape<typeof ConnectRequestSchema>) => void): ClusterScheduler {
@@ -114,6 +122,9 @@ export function createScheduler(session: string, send: (request: MessageInitShap
       },
       end() {
         ended = true;
+      },
+      refused(message) {
+        errors.push(message);
       },
     },
   };

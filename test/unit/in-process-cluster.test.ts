@@ -19,31 +19,31 @@ function cpus(offer: Offer | undefined): number {
 }
 
 /** One agent and one subscribed framework holding an offer of the whole agent. */
-function start(info: Record<string, unknown> = {}): { c: InProcessCluster; agent: ClusterAgent; fw: ClusterScheduler; offer: Offer } {
-  const c = createInProcessCluster();
+async function start(info: Record<string, unknown> = {}): Promise<{ c: InProcessCluster; agent: ClusterAgent; fw: ClusterScheduler; offer: Offer }> {
+  const c = await createInProcessCluster();
   cluster = c;
   const agent = c.addAgent("agent-a", { resources: AGENT_RESOURCES });
   const fw = c.addScheduler("fw", info);
-  c.settle();
+  await c.settle();
   const offer = fw.offers()[0];
   if (offer === undefined) throw new Error(`no offer: ${fw.errors.join("; ")}`);
   return { c, agent, fw, offer };
 }
 
 /** Acknowledges each update the framework has not acknowledged yet, then lets the wires settle. */
-function acknowledgeNew(c: InProcessCluster, fw: ClusterScheduler, seen: Set<string>): void {
+async function acknowledgeNew(c: InProcessCluster, fw: ClusterScheduler, seen: Set<string>): Promise<void> {
   for (const status of fw.updates()) {
     const key = Buffer.from(status.uuid).toString("hex");
     if (seen.has(key)) continue;
     seen.add(key);
     fw.acknowledge(status);
   }
-  c.settle();
+  await c.settle();
 }
 
-describe("in-process cluster: master core, agent shell and containerizer twin, no sockets", () => {
-  it("runs a task's whole journey in fake time: offer, launch, STARTING, RUNNING, FINISHED, acknowledged, resources offered again", () => {
-    const { c, agent, fw, offer } = start();
+describe("in-process cluster: the master's leading term, agent shells and containerizer twins, no sockets", () => {
+  it("runs a task's whole journey in fake time: offer, launch, STARTING, RUNNING, FINISHED, acknowledged, resources offered again", async () => {
+    const { c, agent, fw, offer } = await start();
     const agentId = agent.shell.core.agentId ?? "";
     expect(fw.frameworkId).toBeDefined();
     expect(offer.agentId?.value).toBe(agentId);
@@ -52,7 +52,7 @@ describe("in-process cluster: master core, agent shell and containerizer twin, n
     expect(c.registry.frameworks.map((f) => f.info?.id?.value)).toEqual([fw.frameworkId]);
 
     fw.launch(offer, [{ id: "t1", resources: "cpus:1;mem:128" }]);
-    c.settle();
+    await c.settle();
     const executor = agent.twin.executor(fw.frameworkId ?? "", "t1");
     expect(executor?.phase).toBe("subscribed");
     expect(executor?.launch.env.MESOS_AGENT_ID).toBe(agentId);
@@ -64,15 +64,15 @@ describe("in-process cluster: master core, agent shell and containerizer twin, n
     if (starting === undefined) throw new Error("no update");
     expect(starting.agentId?.value).toBe(agentId);
     fw.acknowledge(starting);
-    c.settle();
+    await c.settle();
     expect(fw.states("t1")).toEqual([TaskState.TASK_STARTING, TaskState.TASK_RUNNING]);
     const running = fw.updates()[1];
     if (running === undefined) throw new Error("no update");
     fw.acknowledge(running);
-    c.settle();
+    await c.settle();
 
     executor?.update("t1", TaskState.TASK_FINISHED);
-    c.settle();
+    await c.settle();
     expect(fw.states("t1")).toEqual([TaskState.TASK_STARTING, TaskState.TASK_RUNNING, TaskState.TASK_FINISHED]);
     // The agent keeps the terminal update until the framework acknowledges it.
     expect(agent.shell.core.state.tasks.size).toBe(1);
@@ -83,7 +83,7 @@ describe("in-process cluster: master core, agent shell and containerizer twin, n
     const finished = fw.updates()[2];
     if (finished === undefined) throw new Error("no update");
     fw.acknowledge(finished);
-    c.settle();
+    await c.settle();
     expect(agent.shell.core.state.tasks.size).toBe(0);
     expect(agent.shell.core.state.updates.pending()).toEqual([]);
     expect(agent.shell.core.state.executors.size).toBe(0);
@@ -91,87 +91,88 @@ describe("in-process cluster: master core, agent shell and containerizer twin, n
     // The whole agent is offered again once the filter an ACCEPT leaves on
     // the rest of its offer (Mesos' default refuse_seconds, 5 s) has passed.
     expect(fw.offers()).toEqual([]);
-    c.advance(5000);
+    await c.advance(5000);
     expect(fw.offers().map(cpus)).toEqual([2]);
     expect(c.timers.now() - 1_700_000_000_000).toBe(5000);
   });
 
-  it("kills a running task: the executor reports TASK_KILLING then TASK_KILLED and ends", () => {
-    const { c, agent, fw, offer } = start({ capabilities: [{ type: FrameworkInfo_Capability_Type.TASK_KILLING_STATE }] });
+  it("kills a running task: the executor reports TASK_KILLING then TASK_KILLED and ends", async () => {
+    const { c, agent, fw, offer } = await start({ capabilities: [{ type: FrameworkInfo_Capability_Type.TASK_KILLING_STATE }] });
     const acked = new Set<string>();
     fw.launch(offer, [{ id: "t1" }]);
-    c.settle();
-    acknowledgeNew(c, fw, acked);
-    acknowledgeNew(c, fw, acked);
+    await c.settle();
+    await acknowledgeNew(c, fw, acked);
+    await acknowledgeNew(c, fw, acked);
     expect(fw.states("t1")).toEqual([TaskState.TASK_STARTING, TaskState.TASK_RUNNING]);
 
     fw.kill("t1", agent.shell.core.agentId ?? "");
-    c.settle();
-    acknowledgeNew(c, fw, acked);
-    acknowledgeNew(c, fw, acked);
+    await c.settle();
+    await acknowledgeNew(c, fw, acked);
+    await acknowledgeNew(c, fw, acked);
     expect(fw.states("t1")).toEqual([TaskState.TASK_STARTING, TaskState.TASK_RUNNING, TaskState.TASK_KILLING, TaskState.TASK_KILLED]);
     expect(agent.twin.executor(fw.frameworkId ?? "", "t1")?.exit?.description).toBe("terminated with signal SIGTERM");
     expect(agent.shell.core.state.tasks.size).toBe(0);
   });
 
-  it("an executor that ignores its shutdown is killed after the grace period", () => {
-    const c = createInProcessCluster();
+  it("an executor that ignores its shutdown is killed after the grace period", async () => {
+    const c = await createInProcessCluster();
     cluster = c;
     const agent = c.addAgent("agent-a", { resources: AGENT_RESOURCES, script: () => ({ kill: "ignore" }) });
     const fw = c.addScheduler("fw");
-    c.settle();
+    await c.settle();
     const offer = fw.offers()[0];
     if (offer === undefined) throw new Error("no offer");
     fw.launch(offer, [{ id: "t1" }]);
-    c.settle();
+    await c.settle();
     const executor = agent.twin.executor(fw.frameworkId ?? "", "t1");
 
     // Teardown shuts the framework's executors down; this one does not listen.
     fw.call({ type: SchedulerCallType.TEARDOWN });
-    c.settle();
+    await c.settle();
+    expect(fw.ended).toBe(true);
     expect(agent.twin.stops).toEqual([{ frameworkId: fw.frameworkId, executorId: "t1", graceMs: 5000 }]);
     expect(executor?.phase).toBe("subscribed");
-    c.advance(4999);
+    await c.advance(4999);
     expect(executor?.phase).toBe("subscribed");
-    c.advance(1);
+    await c.advance(1);
     expect(executor?.exit?.description).toBe("terminated with signal SIGKILL");
   });
 
-  it("an agent that loses the master keeps a task's updates and delivers them after it re-registers", () => {
-    const { c, agent, fw, offer } = start();
+  it("an agent that loses the master keeps a task's updates and delivers them after it re-registers", async () => {
+    const { c, agent, fw, offer } = await start();
     const acked = new Set<string>();
     const agentId = agent.shell.core.agentId;
     fw.launch(offer, [{ id: "t1" }]);
-    c.settle();
-    acknowledgeNew(c, fw, acked);
-    acknowledgeNew(c, fw, acked);
+    await c.settle();
+    await acknowledgeNew(c, fw, acked);
+    await acknowledgeNew(c, fw, acked);
 
     agent.disconnect();
-    c.settle();
+    await c.settle();
     expect(c.master.state.agents.get(agentId ?? "")?.disconnectedAt).toBeDefined();
     agent.twin.executor(fw.frameworkId ?? "", "t1")?.update("t1", TaskState.TASK_FINISHED);
-    c.advance(5000);
+    await c.advance(5000);
     expect(fw.states("t1")).toEqual([TaskState.TASK_STARTING, TaskState.TASK_RUNNING]);
 
     agent.connect();
-    c.settle();
+    await c.settle();
     expect(agent.shell.core.agentId).toBe(agentId);
     expect(c.master.state.agents.get(agentId ?? "")?.disconnectedAt).toBeUndefined();
     expect(fw.states("t1")).toEqual([TaskState.TASK_STARTING, TaskState.TASK_RUNNING, TaskState.TASK_FINISHED]);
-    acknowledgeNew(c, fw, acked);
+    await acknowledgeNew(c, fw, acked);
     expect(agent.shell.core.state.tasks.size).toBe(0);
   });
 
-  it("an executor that dies takes its task to TASK_FAILED, said by the agent", () => {
-    const { c, agent, fw, offer } = start();
+  it("an executor that dies takes its task to TASK_FAILED, said by the agent", async () => {
+    const { c, agent, fw, offer } = await start();
     const acked = new Set<string>();
     fw.launch(offer, [{ id: "t1" }]);
-    c.settle();
-    acknowledgeNew(c, fw, acked);
-    acknowledgeNew(c, fw, acked);
+    await c.settle();
+    await acknowledgeNew(c, fw, acked);
+    await acknowledgeNew(c, fw, acked);
 
     agent.twin.executor(fw.frameworkId ?? "", "t1")?.exited(9, "terminated with signal SIGKILL");
-    c.settle();
+    await c.settle();
     const failed = fw.updates().at(-1);
     expect(failed?.state).toBe(TaskState.TASK_FAILED);
     expect(failed?.reason).toBe(TaskStatus_Reason.EXECUTOR_TERMINATED);
