@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { FrameworkInfo_Capability_Type, TaskState, TaskStatus_Reason, type Offer } from "../../gen/mesos/v1/mesos_pb.js";
-import { Call_Type as SchedulerCallType } from "../../gen/mesos/v1/scheduler/scheduler_pb.js";
+import { Event_Type as SchedulerEventType, Call_Type as SchedulerCallType } from "../../gen/mesos/v1/scheduler/scheduler_pb.js";
 import { createInProcessCluster, type ClusterAgent, type ClusterScheduler, type InProcessCluster } from "../helpers/in-process-cluster.js";
 
 const AGENT_RESOURCES = "cpus:2;mem:1024;disk:1000;ports:[31000-31100]";
@@ -161,6 +161,32 @@ describe("in-process cluster: the master's leading term, agent shells and contai
     expect(fw.states("t1")).toEqual([TaskState.TASK_STARTING, TaskState.TASK_RUNNING, TaskState.TASK_FINISHED]);
     await acknowledgeNew(c, fw, acked);
     expect(agent.shell.core.state.tasks.size).toBe(0);
+  });
+
+  it("a call the master refuses while an agent's admission is being stored is answered with its refusal once the write lands; its stream carries on", async () => {
+    const c = await createInProcessCluster({ registryWriteMs: 5 });
+    cluster = c;
+    c.addAgent("agent-a", { resources: AGENT_RESOURCES });
+    const fw = c.addScheduler("fw");
+    await c.advance(50);
+    const offer = fw.offers()[0];
+    if (offer === undefined) throw new Error(`no offer: ${fw.errors.join("; ")}`);
+
+    c.addAgent("agent-b", { resources: AGENT_RESOURCES });
+    fw.call({ type: SchedulerCallType.UPDATE_FRAMEWORK, updateFramework: { frameworkInfo: { user: "someone-else", name: "fw", id: { value: fw.frameworkId ?? "" } } } });
+    await c.settle();
+    // Nothing gets ahead of a change not yet stored, this answer included.
+    expect(c.registry.agents).toHaveLength(1);
+    expect(fw.errors).toEqual([]);
+    await c.advance(5);
+    expect(c.registry.agents).toHaveLength(2);
+    expect(fw.errors).toEqual(["FrameworkInfo.user cannot change"]);
+    expect(fw.events.filter((e) => e.type === SchedulerEventType.ERROR)).toEqual([]);
+    expect(fw.ended).toBe(false);
+
+    fw.launch(offer, [{ id: "t1" }]);
+    await c.settle();
+    expect(fw.states("t1")).toEqual([TaskState.TASK_STARTING]);
   });
 
   it("an executor that dies takes its task to TASK_FAILED, said by the agent", async () => {
