@@ -8,6 +8,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll } from "vitest";
 
+import { type HandleOrigins, LEAK_STACKS, trackHandleOrigins } from "./helpers/handle-origins.js";
 import { findLeaks, LEAK_MARK, type LeakSnapshot, takeSnapshot } from "./helpers/leaks.js";
 
 /** Sockets and processes closed by the file's cleanup may take a moment to go. */
@@ -17,6 +18,7 @@ const mark = `${LEAK_MARK}=${process.pid}-${randomUUID()}`;
 process.env[LEAK_MARK] = mark.slice(LEAK_MARK.length + 1);
 
 let before: LeakSnapshot | undefined;
+let origins: HandleOrigins | undefined;
 
 /** Vitest batches its reports to the main process with a 100 ms timer. */
 const VITEST_REPORT_MS = 100;
@@ -31,6 +33,7 @@ beforeAll(async () => {
     await new Promise((resolve) => setTimeout(resolve, VITEST_REPORT_MS + 20));
     before = takeSnapshot(mark);
   }
+  origins = trackHandleOrigins();
 });
 
 afterAll(async () => {
@@ -41,6 +44,7 @@ afterAll(async () => {
     await new Promise((resolve) => setTimeout(resolve, 100));
     leaks = findLeaks(before, mark);
   }
+  origins?.stop();
   if (leaks.lines.length === 0) return;
   for (const pid of leaks.pids) {
     try {
@@ -49,5 +53,9 @@ afterAll(async () => {
       // already gone
     }
   }
-  throw new Error(`this test file left behind (${GRACE_MS / 1000} s after its last cleanup):\n  ${leaks.lines.join("\n  ")}`);
+  const where =
+    leaks.handleTypes.length === 0
+      ? []
+      : (origins?.stacks(leaks.handleTypes) ?? [`(${LEAK_STACKS}=1 shows where each open handle was created)`]);
+  throw new Error(`this test file left behind (${GRACE_MS / 1000} s after its last cleanup):\n  ${[...leaks.lines, ...where].join("\n  ")}`);
 });

@@ -142,6 +142,8 @@ export interface Leaks {
   readonly lines: string[];
   /** The leaked processes, so the check can end them and spare the next files. */
   readonly pids: number[];
+  /** The types of the leaked handles. */
+  readonly handleTypes: string[];
 }
 
 /** What is there now and was not in `before`. */
@@ -154,9 +156,12 @@ export function findLeaks(before: LeakSnapshot, mark: string): Leaks {
     if (before.ports.has(port)) continue;
     lines.push(`listening port ${port} in ${pid === process.pid ? "the test worker itself" : `process ${pid}`}`);
   }
+  const handleTypes: string[] = [];
   for (const [type, count] of handles()) {
     const was = before.handles.get(type) ?? 0;
-    if (count > was) lines.push(`open handle: ${count - was} × ${type} (${was} before the file's tests)`);
+    if (count <= was) continue;
+    handleTypes.push(type);
+    lines.push(`open handle: ${count - was} × ${type} (${was} before the file's tests)`);
   }
-  return { lines, pids: procs.map((p) => p.pid) };
+  return { lines, pids: procs.map((p) => p.pid), handleTypes };
 }
