@@ -43,7 +43,9 @@ function against() {
   const parent = commit(`${head}^1`);
   if (parent !== undefined) return parent;
   if (tryGit("rev-parse", "--is-shallow-repository") === "true") {
-    fail("a shallow clone has no parent commit to compare proto/ with: fetch main's history (git fetch --unshallow) or set PLATEAU_BREAKING_AGAINST");
+    fail(
+      "a shallow clone has no parent commit to compare proto/ with: fetch main's history (git fetch --unshallow) or set PLATEAU_BREAKING_AGAINST",
+    );
   }
   console.log("check-breaking: HEAD is the first commit; nothing to compare proto/ with");
   process.exit(0);
@@ -60,7 +62,9 @@ try {
   const buf = spawnSync(join("node_modules", ".bin", "buf"), ["breaking", "--against", dir], { stdio: "inherit" });
   if (buf.status === 0) console.log(`check-breaking: proto/ is wire-compatible with ${base.slice(0, 12)}`);
   else {
-    console.error(`check-breaking: proto/ breaks compatibility with ${base.slice(0, 12)} (above)${buf.error ? `: ${buf.error.message}` : ""}`);
+    console.error(
+      `check-breaking: proto/ breaks compatibility with ${base.slice(0, 12)} (above)${buf.error ? `: ${buf.error.message}` : ""}`,
+    );
     process.exitCode = 1;
   }
 } finally {

@@ -12,8 +12,15 @@ const ETCD_PACKAGE = "etcd-server";
 const POLICY_RC = "/usr/sbin/policy-rc.d";
 
 function run(command, args, env = {}) {
-  const result = spawnSync(command, args, { env: { ...process.env, ...env }, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
-  return { ok: result.status === 0, output: `${result.stdout ?? ""}${result.stderr ?? ""}${result.error?.message ?? ""}` };
+  const result = spawnSync(command, args, {
+    env: { ...process.env, ...env },
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  return {
+    ok: result.status === 0,
+    output: `${result.stdout ?? ""}${result.stderr ?? ""}${result.error?.message ?? ""}`,
+  };
 }
 
 /** Whether something accepts connections on 127.0.0.1:`port`. */
@@ -43,7 +50,12 @@ function fail(message) {
  */
 function install() {
   const ownPolicy = !existsSync(POLICY_RC);
-  if (ownPolicy) writeFileSync(POLICY_RC, "#!/bin/sh\n# written by plateau's scripts/ensure-etcd.mjs while it installs etcd-server\nexit 101\n", { mode: 0o755 });
+  if (ownPolicy)
+    writeFileSync(
+      POLICY_RC,
+      "#!/bin/sh\n# written by plateau's scripts/ensure-etcd.mjs while it installs etcd-server\nexit 101\n",
+      { mode: 0o755 },
+    );
   const env = { DEBIAN_FRONTEND: "noninteractive", RUNLEVEL: "1" };
   const apt = ["install", "-y", "--no-install-recommends", ETCD_PACKAGE];
   try {
@@ -61,7 +73,10 @@ function install() {
 
 if (existsSync(ETCD_BIN)) process.exit(0);
 if (process.env.PLATEAU_ETCD_BIN !== undefined) fail(`PLATEAU_ETCD_BIN names ${ETCD_BIN}, which does not exist`);
-if (process.getuid?.() !== 0) fail(`the etcd integration tests need ${ETCD_BIN}: install Debian's ${ETCD_PACKAGE} package (sudo apt-get install ${ETCD_PACKAGE}) or point PLATEAU_ETCD_BIN at an etcd binary`);
+if (process.getuid?.() !== 0)
+  fail(
+    `the etcd integration tests need ${ETCD_BIN}: install Debian's ${ETCD_PACKAGE} package (sudo apt-get install ${ETCD_PACKAGE}) or point PLATEAU_ETCD_BIN at an etcd binary`,
+  );
 
 console.log(`ensure-etcd: ${ETCD_BIN} is missing; installing ${ETCD_PACKAGE} with apt-get`);
 const before = await listening(2379);
@@ -70,6 +85,12 @@ if (!before && (await listening(2379))) {
   // Only reached if a service started despite the policy above. Our install
   // started it (2379 was free before), so it is ours to stop.
   const stopped = run("service", ["etcd", "stop"]);
-  if (!stopped.ok) console.warn(`ensure-etcd: installing ${ETCD_PACKAGE} started a system etcd on 127.0.0.1:2379 that could not be stopped; the tests do not use it:\n${stopped.output}`);
+  if (!stopped.ok)
+    console.warn(
+      `ensure-etcd: installing ${ETCD_PACKAGE} started a system etcd on 127.0.0.1:2379 that could not be stopped; the tests do not use it:\n${stopped.output}`,
+    );
 }
-if (!result.ok || !existsSync(ETCD_BIN)) fail(`installing ${ETCD_PACKAGE} with apt-get failed; install it by hand (apt-get install ${ETCD_PACKAGE}):\n${result.output.slice(-2000)}`);
+if (!result.ok || !existsSync(ETCD_BIN))
+  fail(
+    `installing ${ETCD_PACKAGE} with apt-get failed; install it by hand (apt-get install ${ETCD_PACKAGE}):\n${result.output.slice(-2000)}`,
+  );

@@ -28,7 +28,10 @@ function mayRunEtcdTests(): boolean {
   if (filters.length === 0 || !filters.every(({ f, path }) => existsSync(f) && path.startsWith("test"))) return true;
   // The tests that start etcd are the ones that use its harness.
   const etcdTests = readdirSync(join(ROOT, "test", "integration"))
-    .filter((f) => f.endsWith(".test.ts") && readFileSync(join(ROOT, "test", "integration", f), "utf8").includes("helpers/etcd"))
+    .filter(
+      (f) =>
+        f.endsWith(".test.ts") && readFileSync(join(ROOT, "test", "integration", f), "utf8").includes("helpers/etcd"),
+    )
     .map((f) => `test/integration/${f}`);
   return filters.some(({ path }) => path.includes("etcd") || etcdTests.some((t) => t.includes(path)));
 }

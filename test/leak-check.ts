@@ -57,5 +57,7 @@ afterAll(async () => {
     leaks.handleTypes.length === 0
       ? []
       : (origins?.stacks(leaks.handleTypes) ?? [`(${LEAK_STACKS}=1 shows where each open handle was created)`]);
-  throw new Error(`this test file left behind (${GRACE_MS / 1000} s after its last cleanup):\n  ${[...leaks.lines, ...where].join("\n  ")}`);
+  throw new Error(
+    `this test file left behind (${GRACE_MS / 1000} s after its last cleanup):\n  ${[...leaks.lines, ...where].join("\n  ")}`,
+  );
 });

@@ -86,7 +86,11 @@ function listeningSockets(): Map<string, string> {
 
 /** /proc/net/tcp writes addresses as 32-bit words in host (little-endian) order. */
 function showAddress(hex: string): string {
-  if (hex.length === 8) return (hex.match(/../g) ?? []).reverse().map((b) => Number.parseInt(b, 16)).join(".");
+  if (hex.length === 8)
+    return (hex.match(/../g) ?? [])
+      .reverse()
+      .map((b) => Number.parseInt(b, 16))
+      .join(".");
   if (/^0+$/.test(hex)) return "[::]";
   if (hex === "00000000000000000000000001000000") return "[::1]";
   return `[${hex}]`;
