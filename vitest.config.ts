@@ -3,8 +3,10 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
-    // Installs etcd once, before any file runs (see the file for why).
+    // Fails the run when it needs etcd and etcd is missing (see the file).
     globalSetup: ["test/global-setup.ts"],
+    // Fails each file that leaves a process, a port or a handle behind.
+    setupFiles: ["test/leak-check.ts"],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     // Integration tests start real daemons; two cores do not gain from more.

@@ -135,11 +135,11 @@ export async function runFailoverBench(shape = HA_SHAPE): Promise<FailoverResult
       rig.started.push(master);
     };
     for (let i = 0; i < 3; i++) await startMaster();
-    const operator = (rig.operator = createOperator({ master: registry, timeoutMs: 5_000 }));
+    rig.operator = createOperator({ master: registry, timeoutMs: 5_000 });
 
     const subscribedAt: number[] = [];
     const framework = { user: "bench", name: "ha-bench", failoverTimeout: 300 };
-    const scheduler = (rig.scheduler = createScheduler({
+    const scheduler = createScheduler({
       master: registry,
       framework,
       onEvent: (e) => {
@@ -147,14 +147,16 @@ export async function runFailoverBench(shape = HA_SHAPE): Promise<FailoverResult
         // Offers are part of a real failover's load; decline them for an hour.
         if (e.type === Event_Type.OFFERS) scheduler.decline((e.offers?.offers ?? []).flatMap((o) => (o.id ? [o.id] : [])), 3600);
       },
-    }));
+    });
+    rig.scheduler = scheduler;
     const frameworkId = await until(() => scheduler.frameworkId, "the framework to subscribe");
     const frameworkInfo = create(FrameworkInfoSchema, { ...framework, id: { value: frameworkId } });
 
     rig.sessions = new SessionPool(shape.sessions);
     const setupStart = performance.now();
     const setupCpu = process.cpuUsage();
-    const fleet = (rig.fleet = startSimFleet({ master: registry, agents: shape.agents, tasksPerAgent: shape.tasksPerAgent, framework: frameworkInfo, sessions: rig.sessions }));
+    const fleet = startSimFleet({ master: registry, agents: shape.agents, tasksPerAgent: shape.tasksPerAgent, framework: frameworkInfo, sessions: rig.sessions });
+    rig.fleet = fleet;
     await until(() => (fleet.registeredSince(0n) === shape.agents ? true : undefined), `${shape.agents} agents to register`, 300_000);
     const setupMs = performance.now() - setupStart;
     process.stderr.write(`ha-bench: ${shape.agents} agents registered in ${Math.round(setupMs)} ms\n`);

@@ -49,7 +49,7 @@ function pointsInto(pid: number, dir: string): boolean {
     // gone, or not ours
   }
   const environ = read(`/proc/${pid}/environ`);
-  return environ !== undefined && environ.includes(dir);
+  return environ?.includes(dir) === true;
 }
 
 /**

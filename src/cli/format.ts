@@ -53,7 +53,7 @@ export function formatTable(headers: string[], rows: string[][]): string {
       .map((_, col) => (col === headers.length - 1 ? (row[col] ?? "") : (row[col] ?? "").padEnd(widths[col] ?? 0)))
       .join("  ")
       .trimEnd();
-  return all.map(line).join("\n") + "\n";
+  return `${all.map(line).join("\n")}\n`;
 }
 
 /** Compact number for tables: at most 3 decimals, no trailing zeros. */

@@ -145,7 +145,7 @@ async function runRead(name: string, master: string, json: boolean, io: CliIo): 
   const operator = createOperator({ master });
   try {
     const response = await operator.call({ type: read.call });
-    if (json) io.out(JSON.stringify(toJson(ResponseSchema, response, { useProtoFieldName: true }), null, 2) + "\n");
+    if (json) io.out(`${JSON.stringify(toJson(ResponseSchema, response, { useProtoFieldName: true }), null, 2)}\n`);
     else io.out(read.render(response));
     return 0;
   } catch (err) {

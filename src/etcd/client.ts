@@ -20,14 +20,27 @@ function read(file: string, what: string): Buffer {
   }
 }
 
+/**
+ * How long etcd3 waits before reopening a failed watch stream: doubling from
+ * 100 ms up to 2 s. etcd3's default grows to 30 s, on timers that close()
+ * does not clear (two per failure): after an etcd outage a closed client
+ * kept its process alive for up to 30 s (test/leak-check.ts found it in the
+ * HA tests), and a leader watch could take as long to come back.
+ */
+function watchBackoff(attempt = 0): { readonly duration: number; next(): ReturnType<typeof watchBackoff> } {
+  return { duration: Math.min(2_000, 100 * 2 ** attempt), next: () => watchBackoff(attempt + 1) };
+}
+
 /** `endpoints` are host:port; with `tls` they are dialled over TLS. */
 export function createEtcdClient(endpoints: string[], tls?: EtcdTlsFiles): Etcd3 {
-  if (tls === undefined) return new Etcd3({ hosts: endpoints.map((e) => `http://${e}`) });
+  const faultHandling = { watchBackoff: watchBackoff() };
+  if (tls === undefined) return new Etcd3({ hosts: endpoints.map((e) => `http://${e}`), faultHandling });
   if ((tls.certFile === undefined) !== (tls.keyFile === undefined)) {
     throw new Error("an etcd client certificate needs its key, and a key its certificate: give both files or neither");
   }
   return new Etcd3({
     hosts: endpoints.map((e) => `https://${e}`),
+    faultHandling,
     credentials: {
       rootCertificate: tls.caFile === undefined ? Buffer.from(rootCertificates.join("\n")) : read(tls.caFile, "CA file"),
       privateKey: tls.keyFile === undefined ? undefined : read(tls.keyFile, "client key"),

@@ -63,7 +63,10 @@ export function createReflectionResponder(files: DescFile[]): (request: ServerRe
   const encoded = new Map<DescFile, Uint8Array>();
   const encode = (file: DescFile): Uint8Array => {
     let bytes = encoded.get(file);
-    if (bytes === undefined) encoded.set(file, (bytes = toBinary(FileDescriptorProtoSchema, file.proto)));
+    if (bytes === undefined) {
+      bytes = toBinary(FileDescriptorProtoSchema, file.proto);
+      encoded.set(file, bytes);
+    }
     return bytes;
   };
 

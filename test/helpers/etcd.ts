@@ -12,16 +12,13 @@
  *               stopped ──cleanup()──> gone
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import { ETCD_BIN, ETCD_PACKAGE, ETCD_UNAVAILABLE } from "../global-setup.js";
-
-export { ETCD_BIN, ETCD_PACKAGE };
-
+import { ETCD_BIN, etcdMissing } from "./etcd-bin.js";
 
 /**
  * Children still running when the worker exits (a crashed test run, a
@@ -143,10 +140,10 @@ export class EtcdServer {
     return `http://127.0.0.1:${this.peerPort}`;
   }
 
+  /** Throws, never skips: a run without etcd must not pass for one with it. */
   private static available(): void {
-    const unavailable = process.env[ETCD_UNAVAILABLE];
-    if (unavailable !== undefined) throw new Error(unavailable);
-    if (!existsSync(ETCD_BIN)) throw new Error(`${ETCD_BIN} is missing: install Debian's ${ETCD_PACKAGE} package (apt-get install ${ETCD_PACKAGE})`);
+    const missing = etcdMissing();
+    if (missing !== undefined) throw new Error(missing);
   }
 
   private static async create(tls: boolean, name: string): Promise<EtcdServer> {

@@ -254,13 +254,17 @@ describe("openStream", () => {
   });
 
   it("close() while backing off against an unreachable address returns promptly", async () => {
+    let failed: () => void = () => undefined;
+    const firstAttemptFailed = new Promise<void>((resolve) => (failed = resolve));
     const stream = openStream({
       baseUrl: "127.0.0.1:1",
       hello: () => healthCall(),
       onEvent: () => {},
+      // The stream starts its 5 s back-off right after telling us.
+      onDisconnected: () => failed(),
       reconnect: { initialMs: 5_000, maxMs: 5_000 },
     });
-    await new Promise((r) => setTimeout(r, 100));
+    await firstAttemptFailed;
     const started = Date.now();
     await stream.close();
     expect(Date.now() - started).toBeLessThan(1000);

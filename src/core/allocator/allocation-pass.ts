@@ -43,12 +43,12 @@ class AllocationPass {
     private readonly ledger: QuotaLedger | undefined,
     private readonly now: number,
   ) {
-    this.offers = new OfferBatch(ledger !== undefined && ledger.anyUnsatisfied);
+    this.offers = new OfferBatch(ledger?.anyUnsatisfied === true);
   }
 
   run(agentIds: readonly string[]): Allocation[] {
     const ledger = this.ledger;
-    if (ledger !== undefined && ledger.anyUnsatisfied) {
+    if (ledger?.anyUnsatisfied) {
       for (const agentId of agentIds) {
         const agent = this.ctx.agents.get(agentId);
         if (agent !== undefined) this.allocateGuarantees(agentId, agent, ledger);

@@ -109,7 +109,7 @@ function subtractSpans(a: readonly Span[], b: readonly Span[]): readonly Span[] 
 export function combine(a: Amount, b: Amount, sign: 1 | -1): Amount {
   if (typeof a === "number") {
     const v = roundScalar(a + sign * (b as number));
-    return v > 0 ? v : 0;
+    return Math.max(v, 0);
   }
   const other = b as readonly Span[] | readonly string[];
   if (a.length === 0 && sign === -1) return a;

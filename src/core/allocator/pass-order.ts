@@ -34,10 +34,10 @@ export class PassOrder {
   private readonly tree: RoleTreeOrder | undefined;
 
   constructor(
-    private readonly members: Map<string, string[]>,
+    members: Map<string, string[]>,
     private readonly roleShare: (role: string) => number,
     private readonly frameworkShare: (role: string, frameworkId: string) => number,
-    private readonly subtreeShare: (role: string) => number = roleShare,
+    subtreeShare: (role: string) => number = roleShare,
   ) {
     this.hierarchical = [...members.keys()].some((role) => role.includes("/"));
     this.tree = this.hierarchical ? new RoleTreeOrder(buildRoleTree(members.keys()), { subtree: subtreeShare, own: roleShare }) : undefined;

@@ -89,7 +89,7 @@ export class RoleTreeOrder {
   private order: string[];
 
   constructor(
-    private readonly tree: RoleTree,
+    tree: RoleTree,
     private readonly shares: RoleShares,
   ) {
     for (const [node, kids] of tree.children) {

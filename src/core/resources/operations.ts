@@ -97,6 +97,7 @@ function validateVolume(r: Resource, verb: string): string | undefined {
   const id = r.disk?.persistence?.id ?? "";
   if (r.name !== "disk") return `${verb} of ${describe(r)}: only disk resources can be persistent volumes`;
   if (id === "") return `${verb} of ${describe(r)}: disk.persistence.id is required`;
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: the point is to refuse control characters.
   if (/[\s/\x00-\x1f\x7f]/.test(id) || id === "." || id === "..") return `${verb}: persistence id '${id}' must not contain whitespace, control characters or '/', nor be '.' or '..'`;
   return undefined;
 }

@@ -12,6 +12,7 @@ export function validateRole(role: string): string | undefined {
   if (role === "") return "role name is empty";
   if (role.startsWith("/") || role.endsWith("/")) return `role '${role}' must not start or end with '/'`;
   if (role.startsWith("-")) return `role '${role}' must not start with '-'`;
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: the point is to refuse control characters.
   if (/[\s\x00-\x1f\x7f]/.test(role)) return `role '${role}' must not contain whitespace or control characters`;
   for (const part of role.split("/")) {
     if (part === "") return `role '${role}' must not contain '//'`;
