@@ -64,7 +64,8 @@ export function runAllocatorCase(agents: number, frameworks: number): AllocatorF
     const ms = performance.now() - start;
     const used = process.cpuUsage(cpu);
     const cpuMs = (used.user + used.system) / 1000;
-    for (const o of offers) allocator.recoverResources(o.frameworkId, o.agentId, o.resources, { refuseSeconds: LONG_FILTER_SECONDS, now });
+    for (const o of offers)
+      allocator.recoverResources(o.frameworkId, o.agentId, o.resources, { refuseSeconds: LONG_FILTER_SECONDS, now });
     now += 1000;
     return { ms, cpuMs, offers: offers.length };
   };
@@ -105,7 +106,9 @@ export function runAllocatorCase(agents: number, frameworks: number): AllocatorF
 }
 
 /** Every size in turn; a size that throws is reported and the rest still run. */
-export async function runAllocatorBench(sizes = ALLOCATOR_SIZES): Promise<Array<AllocatorFigures | { agents: number; frameworks: number; error: string }>> {
+export async function runAllocatorBench(
+  sizes = ALLOCATOR_SIZES,
+): Promise<Array<AllocatorFigures | { agents: number; frameworks: number; error: string }>> {
   const out: Array<AllocatorFigures | { agents: number; frameworks: number; error: string }> = [];
   for (const [agents, frameworks] of sizes) {
     process.stderr.write(`bench: allocator ${agents} agents x ${frameworks} frameworks...\n`);

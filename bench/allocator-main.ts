@@ -12,12 +12,14 @@ const sizes = args
   .filter((arg) => /^\d+x\d+$/.test(arg))
   .map((arg) => {
     const [agents, frameworks] = arg.split("x").map(Number);
-    if (!Number.isInteger(agents) || !Number.isInteger(frameworks)) throw new Error(`size '${arg}' is not AGENTSxFRAMEWORKS`);
+    if (!Number.isInteger(agents) || !Number.isInteger(frameworks))
+      throw new Error(`size '${arg}' is not AGENTSxFRAMEWORKS`);
     return [agents as number, frameworks as number] as const;
   });
 const all = args.length === 0;
 const out: Record<string, unknown> = {};
-if (all || args.includes("decline") || sizes.length > 0) out.decline = await runAllocatorBench(sizes.length > 0 ? sizes : ALLOCATOR_SIZES);
+if (all || args.includes("decline") || sizes.length > 0)
+  out.decline = await runAllocatorBench(sizes.length > 0 ? sizes : ALLOCATOR_SIZES);
 if (all || args.includes("mix")) out.mix = runMixCase(10_000);
 if (all || args.includes("quota")) out.quota = runQuotaCase();
 if (all || args.includes("nested")) out.nested = runNestedCase();

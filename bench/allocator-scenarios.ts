@@ -5,8 +5,14 @@
  * .LargeAndSmallQuota). Pure allocator, time passed in, seeded randomness.
  */
 import type { Resource } from "../gen/mesos/v1/mesos_pb.js";
-import { createAllocator, type Allocation } from "../src/core/allocator/index.js";
-import { allocateTo, containsResources, parseResources, subtractResources, unallocated } from "../src/core/resources/index.js";
+import { type Allocation, createAllocator } from "../src/core/allocator/index.js";
+import {
+  allocateTo,
+  containsResources,
+  parseResources,
+  subtractResources,
+  unallocated,
+} from "../src/core/resources/index.js";
 import { AGENT_SHAPE } from "./allocator-bench.js";
 
 /** A small deterministic PRNG (mulberry32), so runs are comparable. */
@@ -38,7 +44,9 @@ export const MIX_ROLES = 10;
 const MIX_FRAMEWORKS_PER_ROLE = 10;
 const MIX_WARMUP = 3;
 const MIX_CYCLES = 10;
-const TASK_SHAPES = ["cpus:1;mem:2048", "cpus:2;mem:4096", "cpus:0.5;mem:1024", "cpus:4;mem:8192"].map((t) => parseResources(t));
+const TASK_SHAPES = ["cpus:1;mem:2048", "cpus:2;mem:4096", "cpus:0.5;mem:1024", "cpus:4;mem:8192"].map((t) =>
+  parseResources(t),
+);
 
 /**
  * 10 roles weighted 1 to 3; r0 and r1 guaranteed 10% of the cluster's cpus
@@ -54,14 +62,26 @@ export function runMixCase(agents: number): MixFigures {
   const reserved = parseResources("cpus:8;mem:32768;disk:524288;ports:[31000-32000]");
   for (let i = 0; i < agents; i++) {
     const role = i % 20 === 0 ? "r3" : i % 20 === 10 ? "r4" : undefined;
-    const total = role === undefined ? parseResources(AGENT_SHAPE) : [...reserved, ...parseResources(`cpus(${role}):8;mem(${role}):32768;disk(${role}):524288`)];
+    const total =
+      role === undefined
+        ? parseResources(AGENT_SHAPE)
+        : [...reserved, ...parseResources(`cpus(${role}):8;mem(${role}):32768;disk(${role}):524288`)];
     allocator.addAgent(`agent-${i}`, total);
   }
   for (let r = 0; r < MIX_ROLES; r++) allocator.setWeight(`r${r}`, 1 + (r % 3));
   const cpus = agents * 16;
   const mem = agents * 65536;
   for (const role of ["r0", "r1"]) {
-    allocator.setQuota(role, { guarantees: new Map([["cpus", cpus * 0.1], ["mem", mem * 0.1]]), limits: new Map([["cpus", cpus * 0.2], ["mem", mem * 0.2]]) });
+    allocator.setQuota(role, {
+      guarantees: new Map([
+        ["cpus", cpus * 0.1],
+        ["mem", mem * 0.1],
+      ]),
+      limits: new Map([
+        ["cpus", cpus * 0.2],
+        ["mem", mem * 0.2],
+      ]),
+    });
   }
   allocator.setLimits("r2", new Map([["cpus", cpus * 0.05]]));
   const frameworks: string[] = [];
@@ -81,11 +101,18 @@ export function runMixCase(agents: number): MixFigures {
     let left = unallocated(offer.resources);
     const shape = TASK_SHAPES[Math.floor(random() * TASK_SHAPES.length)] as Resource[];
     for (let n = 0; n < 4 && containsResources(left, shape); n++) {
-      running.push({ frameworkId: offer.frameworkId, agentId: offer.agentId, resources: allocateTo(shape, offer.role) });
+      running.push({
+        frameworkId: offer.frameworkId,
+        agentId: offer.agentId,
+        resources: allocateTo(shape, offer.role),
+      });
       left = subtractResources(left, shape);
       launched++;
     }
-    allocator.recoverResources(offer.frameworkId, offer.agentId, allocateTo(left, offer.role), { refuseSeconds: 5, now });
+    allocator.recoverResources(offer.frameworkId, offer.agentId, allocateTo(left, offer.role), {
+      refuseSeconds: 5,
+      now,
+    });
   };
   const finishSome = (): void => {
     for (let i = running.length - 1; i >= 0; i--) {
@@ -153,8 +180,24 @@ export function runQuotaCase(small = 2_500, large = 500): QuotaFigures {
   const agentTotal = parseResources("cpus:2;mem:2048;disk:2048");
   for (let i = 0; i < agents; i++) allocator.addAgent(`agent-${i}`, agentTotal);
   const roles: Array<[string, Map<string, number>]> = [];
-  for (let i = 0; i < small; i++) roles.push([`smallQuotaRole${i}`, new Map([["cpus", 1], ["mem", 1024], ["disk", 1024]])]);
-  for (let i = 0; i < large; i++) roles.push([`largeQuotaRole${i}`, new Map([["cpus", 4], ["mem", 4096], ["disk", 4096]])]);
+  for (let i = 0; i < small; i++)
+    roles.push([
+      `smallQuotaRole${i}`,
+      new Map([
+        ["cpus", 1],
+        ["mem", 1024],
+        ["disk", 1024],
+      ]),
+    ]);
+  for (let i = 0; i < large; i++)
+    roles.push([
+      `largeQuotaRole${i}`,
+      new Map([
+        ["cpus", 4],
+        ["mem", 4096],
+        ["disk", 4096],
+      ]),
+    ]);
   for (const [role] of roles) allocator.addFramework(`framework-${role}`, { roles: [role] });
   for (const [role, quota] of roles) allocator.setQuota(role, { guarantees: quota, limits: quota });
 
@@ -164,14 +207,26 @@ export function runQuotaCase(small = 2_500, large = 500): QuotaFigures {
   start = performance.now();
   const second = allocator.allocate(1000);
   const secondCycleMs = performance.now() - start;
-  if (second.length > 0) throw new Error(`the second cycle made ${second.length} allocations; the first should have offered everything`);
+  if (second.length > 0)
+    throw new Error(`the second cycle made ${second.length} allocations; the first should have offered everything`);
 
   const cpusByRole = new Map<string, number>();
   for (const o of first) {
-    for (const r of o.resources) if (r.name === "cpus") cpusByRole.set(o.role, (cpusByRole.get(o.role) ?? 0) + (r.scalar?.value ?? 0));
+    for (const r of o.resources)
+      if (r.name === "cpus") cpusByRole.set(o.role, (cpusByRole.get(o.role) ?? 0) + (r.scalar?.value ?? 0));
   }
-  const rolesSatisfied = roles.filter(([role, quota]) => (cpusByRole.get(role) ?? 0) >= (quota.get("cpus") ?? 0)).length;
-  return { agents, roles: roles.length, frameworks: roles.length, allocations: first.length, firstCycleMs, secondCycleMs, rolesSatisfied };
+  const rolesSatisfied = roles.filter(
+    ([role, quota]) => (cpusByRole.get(role) ?? 0) >= (quota.get("cpus") ?? 0),
+  ).length;
+  return {
+    agents,
+    roles: roles.length,
+    frameworks: roles.length,
+    allocations: first.length,
+    firstCycleMs,
+    secondCycleMs,
+    rolesSatisfied,
+  };
 }
 
 export interface NestedFigures {
@@ -207,7 +262,14 @@ export function runNestedCase(agents = 10_000, roles = 100): NestedFigures {
       cpuMs += (used.user + used.system) / 1000;
       offers += batch.length;
     }
-    for (const o of batch) allocator.recoverResources(o.frameworkId, o.agentId, o.resources, { refuseSeconds: 1_000_000, now });
+    for (const o of batch)
+      allocator.recoverResources(o.frameworkId, o.agentId, o.resources, { refuseSeconds: 1_000_000, now });
   }
-  return { agents, roles, cycleMs: ms / cycles, cycleCpuMs: cpuMs / cycles, offersPerCycle: Math.round(offers / cycles) };
+  return {
+    agents,
+    roles,
+    cycleMs: ms / cycles,
+    cycleCpuMs: cpuMs / cycles,
+    offersPerCycle: Math.round(offers / cycles),
+  };
 }

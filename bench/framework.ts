@@ -8,11 +8,11 @@
  *                                  │ tasks left over: wait for the next offer
  */
 import * as os from "node:os";
-import { FrameworkInfo_Capability_Type, TaskState, type Offer, type TaskStatus } from "../gen/mesos/v1/mesos_pb.js";
-import { Event_Type, type Event } from "../gen/mesos/v1/scheduler/scheduler_pb.js";
+import { FrameworkInfo_Capability_Type, type Offer, TaskState, type TaskStatus } from "../gen/mesos/v1/mesos_pb.js";
+import { type Event, Event_Type } from "../gen/mesos/v1/scheduler/scheduler_pb.js";
 import { taskStateName } from "../src/cli/format.js";
-import { isTerminalState } from "../src/core/task-lifecycle.js";
 import { createScheduler, type SchedulerClient } from "../src/client/scheduler.js";
+import { isTerminalState } from "../src/core/task-lifecycle.js";
 import { packTasks, type TaskTemplate } from "./pack.js";
 
 /** How long the framework waits for a condition before giving up. */
@@ -56,7 +56,8 @@ export class BenchFramework {
         this.note(`master refused a call: ${error.message}`);
         if (error.fatal) this.stop(`the master ended the stream: ${error.message}`);
       },
-      onDisconnected: (error) => this.stop(`the scheduler stream ended${error === undefined ? "" : `: ${error.message}`}`),
+      onDisconnected: (error) =>
+        this.stop(`the scheduler stream ended${error === undefined ? "" : `: ${error.message}`}`),
       // A benchmark measures one uninterrupted run; a drop ends it.
       reconnect: false,
     });

@@ -25,12 +25,20 @@ import { Event_Type } from "../gen/mesos/v1/scheduler/scheduler_pb.js";
 import { createOperator, type OperatorClient } from "../src/client/operator.js";
 import { createScheduler, type SchedulerClient } from "../src/client/scheduler.js";
 import { EtcdServer } from "../test/helpers/etcd.js";
-import { ProcessScope, type Daemon } from "../test/helpers/processes.js";
-import { SessionPool } from "./session-pool.js";
-import { AGENT_RECONNECT, startSimFleet, type SimFleet } from "./sim-agents.js";
+import { type Daemon, ProcessScope } from "../test/helpers/processes.js";
 import { cpuTicks, ticksPerSecond } from "./cpu.js";
+import { SessionPool } from "./session-pool.js";
+import { AGENT_RECONNECT, type SimFleet, startSimFleet } from "./sim-agents.js";
 
-export const HA_SHAPE = { agents: 1_000, tasksPerAgent: 10, rounds: 3, pausedRounds: 1, sessions: 8, electionTtl: 2, agentReconnect: AGENT_RECONNECT };
+export const HA_SHAPE = {
+  agents: 1_000,
+  tasksPerAgent: 10,
+  rounds: 3,
+  pausedRounds: 1,
+  sessions: 8,
+  electionTtl: 2,
+  agentReconnect: AGENT_RECONNECT,
+};
 
 /** How a round takes the leader down. */
 export type Failure = "SIGKILL" | "SIGSTOP";
@@ -71,21 +79,35 @@ export interface FailoverResult {
 }
 
 /** How often the masters logged losing the lead (lease not confirmed in time, ...). */
-const leadershipLosses = (rig: Rig): number => rig.started.reduce((n, m) => n + (m.logs().match(/"leadership lost"/g)?.length ?? 0), 0);
+const leadershipLosses = (rig: Rig): number =>
+  rig.started.reduce((n, m) => n + (m.logs().match(/"leadership lost"/g)?.length ?? 0), 0);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until<T>(check: () => T | undefined | Promise<T | undefined>, what: string | (() => string), timeoutMs = ROUND_TIMEOUT_MS): Promise<T> {
+async function until<T>(
+  check: () => T | undefined | Promise<T | undefined>,
+  what: string | (() => string),
+  timeoutMs = ROUND_TIMEOUT_MS,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
     if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${typeof what === "string" ? what : what()}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${typeof what === "string" ? what : what()}`);
     await sleep(POLL_MS);
   }
 }
 
-const masterArgs = (registry: string): string[] => ["master", "--port", "0", "--registry", registry, "--election-ttl", String(HA_SHAPE.electionTtl)];
+const masterArgs = (registry: string): string[] => [
+  "master",
+  "--port",
+  "0",
+  "--registry",
+  registry,
+  "--election-ttl",
+  String(HA_SHAPE.electionTtl),
+];
 /** HA_BENCH_LOG_DIR keeps every master's log there. HA_BENCH_MASTER_NODE_ARGS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`) go to the masters' node. */
 const masterNodeArgs = (): string[] => process.env.HA_BENCH_MASTER_NODE_ARGS?.split(" ").filter((a) => a !== "") ?? [];
 
@@ -103,7 +125,8 @@ interface Rig {
 
 async function teardown(rig: Rig): Promise<void> {
   const logDir = process.env.HA_BENCH_LOG_DIR;
-  if (logDir !== undefined) for (const m of rig.started) writeFileSync(join(logDir, `master-${m.process.pid}.log`), m.logs());
+  if (logDir !== undefined)
+    for (const m of rig.started) writeFileSync(join(logDir, `master-${m.process.pid}.log`), m.logs());
   await rig.fleet?.close().catch(() => undefined);
   await rig.scheduler?.close().catch(() => undefined);
   await rig.operator?.close().catch(() => undefined);
@@ -145,7 +168,11 @@ export async function runFailoverBench(shape = HA_SHAPE): Promise<FailoverResult
       onEvent: (e) => {
         if (e.type === Event_Type.SUBSCRIBED) subscribedAt.push(performance.now());
         // Offers are part of a real failover's load; decline them for an hour.
-        if (e.type === Event_Type.OFFERS) scheduler.decline((e.offers?.offers ?? []).flatMap((o) => (o.id ? [o.id] : [])), 3600);
+        if (e.type === Event_Type.OFFERS)
+          scheduler.decline(
+            (e.offers?.offers ?? []).flatMap((o) => (o.id ? [o.id] : [])),
+            3600,
+          );
       },
     });
     rig.scheduler = scheduler;
@@ -155,16 +182,29 @@ export async function runFailoverBench(shape = HA_SHAPE): Promise<FailoverResult
     rig.sessions = new SessionPool(shape.sessions);
     const setupStart = performance.now();
     const setupCpu = process.cpuUsage();
-    const fleet = startSimFleet({ master: registry, agents: shape.agents, tasksPerAgent: shape.tasksPerAgent, framework: frameworkInfo, sessions: rig.sessions });
+    const fleet = startSimFleet({
+      master: registry,
+      agents: shape.agents,
+      tasksPerAgent: shape.tasksPerAgent,
+      framework: frameworkInfo,
+      sessions: rig.sessions,
+    });
     rig.fleet = fleet;
-    await until(() => (fleet.registeredSince(0n) === shape.agents ? true : undefined), `${shape.agents} agents to register`, 300_000);
+    await until(
+      () => (fleet.registeredSince(0n) === shape.agents ? true : undefined),
+      `${shape.agents} agents to register`,
+      300_000,
+    );
     const setupMs = performance.now() - setupStart;
     process.stderr.write(`ha-bench: ${shape.agents} agents registered in ${Math.round(setupMs)} ms\n`);
     const setupLeadershipLosses = leadershipLosses(rig);
     const setupBenchCpuPct = cpuPct(process.cpuUsage(setupCpu), setupMs);
 
     const rounds: FailoverRound[] = [];
-    const failures: Failure[] = [...Array<Failure>(shape.rounds).fill("SIGKILL"), ...Array<Failure>(shape.pausedRounds).fill("SIGSTOP")];
+    const failures: Failure[] = [
+      ...Array<Failure>(shape.rounds).fill("SIGKILL"),
+      ...Array<Failure>(shape.pausedRounds).fill("SIGSTOP"),
+    ];
     for (const [round, failure] of failures.entries()) {
       const losses = leadershipLosses(rig);
       const figures = await failOver(rig, masters, shape, subscribedAt, failure);
@@ -172,11 +212,25 @@ export async function runFailoverBench(shape = HA_SHAPE): Promise<FailoverResult
       // Let the replacement (or the resumed master) settle as a standby before the next round.
       await sleep(2_000);
       rounds.push({ ...figures, leadershipLosses: leadershipLosses(rig) - losses });
-      if (figures.activeAgents !== shape.agents) problems.push(`round ${round + 1}: GET_AGENTS showed ${figures.activeAgents} active agents, not ${shape.agents}`);
-      if (figures.tasks !== shape.agents * shape.tasksPerAgent) problems.push(`round ${round + 1}: GET_TASKS showed ${figures.tasks} tasks, not ${shape.agents * shape.tasksPerAgent}`);
+      if (figures.activeAgents !== shape.agents)
+        problems.push(
+          `round ${round + 1}: GET_AGENTS showed ${figures.activeAgents} active agents, not ${shape.agents}`,
+        );
+      if (figures.tasks !== shape.agents * shape.tasksPerAgent)
+        problems.push(
+          `round ${round + 1}: GET_TASKS showed ${figures.tasks} tasks, not ${shape.agents * shape.tasksPerAgent}`,
+        );
       process.stderr.write(`ha-bench: round ${round + 1}: ${JSON.stringify(rounds.at(-1))}\n`);
     }
-    return { agents: shape.agents, tasks: shape.agents * shape.tasksPerAgent, setupMs, setupBenchCpuPct, setupLeadershipLosses, rounds, problems };
+    return {
+      agents: shape.agents,
+      tasks: shape.agents * shape.tasksPerAgent,
+      setupMs,
+      setupBenchCpuPct,
+      setupLeadershipLosses,
+      rounds,
+      problems,
+    };
   } finally {
     await teardown(rig);
   }
@@ -184,12 +238,19 @@ export async function runFailoverBench(shape = HA_SHAPE): Promise<FailoverResult
 
 const cpuPct = (usage: NodeJS.CpuUsage, wallMs: number): number => ((usage.user + usage.system) / 1000 / wallMs) * 100;
 
-async function failOver(rig: Rig, masters: Daemon[], shape: typeof HA_SHAPE, subscribedAt: number[], failure: Failure): Promise<Omit<FailoverRound, "leadershipLosses">> {
+async function failOver(
+  rig: Rig,
+  masters: Daemon[],
+  shape: typeof HA_SHAPE,
+  subscribedAt: number[],
+  failure: Failure,
+): Promise<Omit<FailoverRound, "leadershipLosses">> {
   const operator = rig.operator as OperatorClient;
   const fleet = rig.fleet as SimFleet;
   const old = await until(() => currentMaster(operator), "the current leader");
   const victim = masters.find((m) => m.port === old.address?.port);
-  if (victim === undefined) throw new Error(`the leader ${old.address?.ip}:${old.address?.port} is none of our masters`);
+  if (victim === undefined)
+    throw new Error(`the leader ${old.address?.ip}:${old.address?.port} is none of our masters`);
   const oldEpoch = fleet.highestEpoch();
   const subscriptionsBefore = subscribedAt.length;
   const standbys = masters.filter((m) => m !== victim);
@@ -206,7 +267,21 @@ async function failOver(rig: Rig, masters: Daemon[], shape: typeof HA_SHAPE, sub
     victim.process.kill("SIGSTOP");
   }
   try {
-    return { failure, ...(await measureFailover(rig, shape, subscribedAt, old, oldEpoch, subscriptionsBefore, standbys, ticksBefore, cpu, killedAt)) };
+    return {
+      failure,
+      ...(await measureFailover(
+        rig,
+        shape,
+        subscribedAt,
+        old,
+        oldEpoch,
+        subscriptionsBefore,
+        standbys,
+        ticksBefore,
+        cpu,
+        killedAt,
+      )),
+    };
   } finally {
     if (failure === "SIGSTOP") victim.process.kill("SIGCONT");
   }
@@ -231,7 +306,10 @@ async function measureFailover(
     const now = await currentMaster(operator);
     return now !== undefined && now.id !== old.id ? performance.now() : undefined;
   }, "a new leader to answer GET_MASTER");
-  const reregistered = until(() => (fleet.registeredSince(oldEpoch + 1n) === shape.agents ? performance.now() : undefined), () => `every agent to re-register (${fleet.registeredSince(oldEpoch + 1n)} of ${shape.agents} did)`);
+  const reregistered = until(
+    () => (fleet.registeredSince(oldEpoch + 1n) === shape.agents ? performance.now() : undefined),
+    () => `every agent to re-register (${fleet.registeredSince(oldEpoch + 1n)} of ${shape.agents} did)`,
+  );
   const resubscribed = until(() => subscribedAt[subscriptionsBefore], "the framework to resubscribe");
   const [servingAt, , resubscribedAt] = await Promise.all([serving, reregistered, resubscribed]);
 
@@ -243,7 +321,10 @@ async function measureFailover(
   const leaderIndex = standbys.findIndex((m) => m.port === newLeader.address?.port);
   const leaderTicks = leaderIndex < 0 ? undefined : cpuTicks(standbys[leaderIndex]?.process.pid);
   const before = leaderIndex < 0 ? undefined : ticksBefore[leaderIndex];
-  const leaderCpuPct = leaderTicks === undefined || before === undefined ? undefined : ((leaderTicks - before) / ticksPerSecond() / (endMs / 1000)) * 100;
+  const leaderCpuPct =
+    leaderTicks === undefined || before === undefined
+      ? undefined
+      : ((leaderTicks - before) / ticksPerSecond() / (endMs / 1000)) * 100;
 
   const agents = await operator.getAgents();
   const tasks = await operator.getTasks();
@@ -262,8 +343,12 @@ async function measureFailover(
 
 // Run alone: prints the figures as JSON; optional arguments: agents, kill rounds, pause rounds, the agents' maximum backoff in ms.
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const [agents = HA_SHAPE.agents, rounds = HA_SHAPE.rounds, pausedRounds = HA_SHAPE.pausedRounds, maxBackoffMs] = process.argv.slice(2).map(Number);
-  const agentReconnect = maxBackoffMs === undefined ? AGENT_RECONNECT : { initialMs: Math.min(AGENT_RECONNECT.initialMs, maxBackoffMs), maxMs: maxBackoffMs };
+  const [agents = HA_SHAPE.agents, rounds = HA_SHAPE.rounds, pausedRounds = HA_SHAPE.pausedRounds, maxBackoffMs] =
+    process.argv.slice(2).map(Number);
+  const agentReconnect =
+    maxBackoffMs === undefined
+      ? AGENT_RECONNECT
+      : { initialMs: Math.min(AGENT_RECONNECT.initialMs, maxBackoffMs), maxMs: maxBackoffMs };
   runFailoverBench({ ...HA_SHAPE, agents, rounds, pausedRounds, agentReconnect }).then(
     (result) => {
       process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);

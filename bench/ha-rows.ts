@@ -1,10 +1,12 @@
 /** The HA sections' rows and notes for the report (bench/main.ts). */
-import type { Row } from "./report.js";
-import { HA_SHAPE, type FailoverResult, type FailoverRound } from "./ha-bench.js";
+
+import { type FailoverResult, type FailoverRound, HA_SHAPE } from "./ha-bench.js";
 import type { RegistryResult } from "./registry-bench.js";
+import type { Row } from "./report.js";
 import { SIM_AGENT_RESOURCES, SIM_TASK_RESOURCES } from "./sim-agents.js";
 
-const fmt = (n: number, digits = 0): string => n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const fmt = (n: number, digits = 0): string =>
+  n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
 const seconds = (ms: number): string => `${fmt(ms / 1000, 2)} s`;
 
 function minMedian(values: number[]): { min: number; median: number } {
@@ -15,7 +17,10 @@ function minMedian(values: number[]): { min: number; median: number } {
 const SETUP = `3 \`plateau master --registry etcd://… --election-ttl ${HA_SHAPE.electionTtl} --port 0\` + a throwaway etcd; ${fmt(HA_SHAPE.agents)} simulated agents (one unified stream each to etcd://, ${HA_SHAPE.sessions} shared HTTP/2 connection slots (one connection per slot to each master dialled), the real agent's reconnect backoff 200 ms-10 s) reporting ${HA_SHAPE.tasksPerAgent} TASK_RUNNING tasks each (${SIM_TASK_RESOURCES}; agents ${SIM_AGENT_RESOURCES}) of one src/client scheduler (failover_timeout 300, default backoff); SIGKILL of the leader`;
 
 /** Rows for the failover section; `failed` makes the row for a section that threw. */
-export function failoverRows(result: FailoverResult | string, failed: (figure: string, target: string, method: string, why: string) => Row): Row[] {
+export function failoverRows(
+  result: FailoverResult | string,
+  failed: (figure: string, target: string, method: string, why: string) => Row,
+): Row[] {
   if (typeof result === "string") return [failed("HA failover", "", SETUP, result)];
   const kills = result.rounds.filter((r) => r.failure === "SIGKILL");
   const pauses = result.rounds.filter((r) => r.failure === "SIGSTOP");
@@ -61,7 +66,8 @@ function killRows(result: FailoverResult, rounds: FailoverRound[]): Row[] {
       value: `bench process ${fmt(cpu.min)}-${fmt(Math.max(...rounds.map((r) => r.benchCpuPct)))}% of one core; new leader ${leaderCpu.length === 0 ? "?" : `${fmt(Math.min(...leaderCpu))}-${fmt(Math.max(...leaderCpu))}%`}; registering the fleet at first: ${seconds(result.setupMs)}, bench ${fmt(result.setupBenchCpuPct)}%`,
       target: "",
       met: undefined,
-      method: "process.cpuUsage() of the bench process (agents, scheduler, operator) and /proc/<pid>/stat of the new leader, over kill → last of (a)-(c), ÷ wall time",
+      method:
+        "process.cpuUsage() of the bench process (agents, scheduler, operator) and /proc/<pid>/stat of the new leader, over kill → last of (a)-(c), ÷ wall time",
     },
   ];
 }
@@ -85,16 +91,25 @@ export function failoverNotes(result: FailoverResult | string): string[] {
     (r, i) =>
       `failover round ${i + 1} (${r.failure}): (a) ${fmt(r.leaderServingMs)} ms, (b) ${fmt(r.agentsReregisteredMs)} ms (first ${fmt(r.firstAgentMs)}, median ${fmt(r.medianAgentMs)}), (c) ${fmt(r.frameworkResubscribedMs)} ms; bench CPU ${fmt(r.benchCpuPct)}%, new leader CPU ${r.leaderCpuPct === undefined ? "?" : `${fmt(r.leaderCpuPct)}%`}; "leadership lost" logged ${r.leadershipLosses}${r.failure === "SIGSTOP" ? " (the frozen leader's own, once resumed, included)" : ""}`,
   );
-  notes.push(`failover: the masters logged ${result.setupLeadershipLosses} "leadership lost" while the ${fmt(result.agents)} agents first registered (a leader's lease not confirmed within the 2 s TTL)`);
+  notes.push(
+    `failover: the masters logged ${result.setupLeadershipLosses} "leadership lost" while the ${fmt(result.agents)} agents first registered (a leader's lease not confirmed within the 2 s TTL)`,
+  );
   return [...notes, ...result.problems.map((p) => `failover: ${p}`)];
 }
 
-export function registryRows(result: RegistryResult | string, failed: (figure: string, target: string, method: string, why: string) => Row): Row[] {
-  const method = "Leadership.registry.apply(update-weights of one role) vs etcd3 put of a value of the same size, one throwaway etcd, alternating phases";
+export function registryRows(
+  result: RegistryResult | string,
+  failed: (figure: string, target: string, method: string, why: string) => Row,
+): Row[] {
+  const method =
+    "Leadership.registry.apply(update-weights of one role) vs etcd3 put of a value of the same size, one throwaway etcd, alternating phases";
   if (typeof result === "string") return [failed("registry writes", "≥ 0.8 of plain", method, result)];
   return result.rows.map((r) => {
     const ratio = r.fenced.opsPerSec / r.plain.opsPerSec;
-    const how = r.concurrency === 1 ? "one call at a time" : `${r.concurrency} calls outstanding; the fenced store takes them in order and group-commits those that arrive during a write`;
+    const how =
+      r.concurrency === 1
+        ? "one call at a time"
+        : `${r.concurrency} calls outstanding; the fenced store takes them in order and group-commits those that arrive during a write`;
     const txn = Number.isFinite(r.txnOnly.opsPerSec)
       ? `; the store's transaction alone (same compares, no store) ${fmt(r.txnOnly.opsPerSec)}/s, ${fmt(r.txnOnly.cpuUsPerOp)} µs CPU/op`
       : "";

@@ -12,24 +12,33 @@
  */
 import { join } from "node:path";
 import { ROOT } from "../test/helpers/processes.js";
-import { describeMachine, formatSection, formatTable, prependResults, type Row } from "./report.js";
 import { AGENT_SHAPE, runAllocatorBench } from "./allocator-bench.js";
-import { MIX_ROLES, runMixCase, runNestedCase, runQuotaCase, type MixFigures, type NestedFigures, type QuotaFigures } from "./allocator-scenarios.js";
+import {
+  MIX_ROLES,
+  type MixFigures,
+  type NestedFigures,
+  type QuotaFigures,
+  runMixCase,
+  runNestedCase,
+  runQuotaCase,
+} from "./allocator-scenarios.js";
 import { runFailoverBench } from "./ha-bench.js";
 import { failoverNotes, failoverRows, registryRows } from "./ha-rows.js";
 import { runRegistryBench } from "./registry-bench.js";
+import { describeMachine, formatSection, formatTable, prependResults, type Row } from "./report.js";
 import { runStreamBench, STREAM_LIMITS, type StreamFigures, type StreamResults } from "./stream-bench.js";
 import {
   AGENT_RESOURCES,
   MEMORY_TASKS,
+  type MemoryResult,
   runMemoryBench,
   runThroughputBench,
   THROUGHPUT_TASKS,
-  type MemoryResult,
   type ThroughputResult,
 } from "./task-bench.js";
 
-const fmt = (n: number, digits = 0): string => n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const fmt = (n: number, digits = 0): string =>
+  n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
 const mb = (kb: number): string => `${fmt(kb / 1024, 1)} MB`;
 const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 /** Why sections failed, in full, for the notes under the table. */
@@ -144,7 +153,10 @@ function memoryRows(result: MemoryResult | string): Row[] {
 }
 
 /** Mesos 1.8's published DeclineOffers figures, for the same sizes. */
-const MESOS_CYCLE: Record<string, string> = { "10000x1000": "Mesos 1.8: ~1.06-1.1 s", "20000x2000": "Mesos 1.8: ~3.8 s" };
+const MESOS_CYCLE: Record<string, string> = {
+  "10000x1000": "Mesos 1.8: ~1.06-1.1 s",
+  "20000x2000": "Mesos 1.8: ~3.8 s",
+};
 const CYCLE_TARGET: Record<string, number> = { "10000x1000": 200, "20000x2000": 800 };
 
 function allocatorRows(results: Awaited<ReturnType<typeof runAllocatorBench>> | string): Row[] {
@@ -168,7 +180,8 @@ function allocatorRows(results: Awaited<ReturnType<typeof runAllocatorBench>> | 
         value: `${fmt(r.reactMs, 1)} ms (heap ${r.heapPerAgentBytes > 0 ? `${fmt(r.heapPerAgentBytes / 1024, 1)} KB per agent, ${fmt(r.heapPerBusyAgentBytes / 1024, 1)} KB with a task` : "per agent not measurable in this run"})`,
         target: r.agents === 10_000 ? "< 5 ms" : "",
         met: r.agents === 10_000 ? r.reactMs < 5 : undefined,
-        method: "recover one task's resources on one agent, then allocate (median of 7); heap growth (after global.gc) while adding the agents ÷ agents, and once each holds a task",
+        method:
+          "recover one task's resources on one agent, then allocate (median of 7); heap growth (after global.gc) while adding the agents ÷ agents, and once each holds a task",
       },
     ];
   });
@@ -191,7 +204,8 @@ function mixRows(result: MixFigures | string): Row[] {
 
 function quotaRows(result: QuotaFigures | string): Row[] {
   const figure = "allocator, Mesos' quota shape (LargeAndSmallQuota)";
-  const method = "3,000 agents `cpus:2;mem:2048;disk:2048`, 2,500 roles guaranteed `cpus:1;mem:1024;disk:1024` and 500 `cpus:4;mem:4096;disk:4096` (limits equal), one framework each; one cycle";
+  const method =
+    "3,000 agents `cpus:2;mem:2048;disk:2048`, 2,500 roles guaranteed `cpus:1;mem:1024;disk:1024` and 500 `cpus:4;mem:4096;disk:4096` (limits equal), one framework each; one cycle";
   if (typeof result === "string") return [failed(figure, "", method, result)];
   return [
     {
@@ -206,19 +220,34 @@ function quotaRows(result: QuotaFigures | string): Row[] {
 
 function nestedRows(result: NestedFigures | string): Row[] {
   const figure = "allocator cycle, role tree, 10,000 agents × 100 roles";
-  const method = "DeclineOffers shape with each of 100 frameworks in its own role `teamT/svcS` under 10 parents (hierarchical DRF); mean of the cycles after the first";
+  const method =
+    "DeclineOffers shape with each of 100 frameworks in its own role `teamT/svcS` under 10 parents (hierarchical DRF); mean of the cycles after the first";
   if (typeof result === "string") return [failed(figure, "", method, result)];
-  return [{ figure, value: `${fmt(result.cycleMs)} ms, CPU ${fmt(result.cycleCpuMs)} ms (${fmt(result.offersPerCycle)} offers)`, target: "", met: undefined, method }];
+  return [
+    {
+      figure,
+      value: `${fmt(result.cycleMs)} ms, CPU ${fmt(result.cycleCpuMs)} ms (${fmt(result.offersPerCycle)} offers)`,
+      target: "",
+      met: undefined,
+      method,
+    },
+  ];
 }
 
-function notesOf(throughput: ThroughputResult | string | undefined, memory: MemoryResult | string | undefined): string[] {
+function notesOf(
+  throughput: ThroughputResult | string | undefined,
+  memory: MemoryResult | string | undefined,
+): string[] {
   const notes: string[] = [...failures];
   if (throughput !== undefined && typeof throughput !== "string") {
     for (const p of throughput.problems) notes.push(`throughput: ${p}`);
     if (throughput.firstRunningMs !== undefined) {
-      notes.push(`throughput: first TASK_RUNNING ${fmt(throughput.firstRunningMs)} ms after the first ACCEPT (includes the executor host's start)`);
+      notes.push(
+        `throughput: first TASK_RUNNING ${fmt(throughput.firstRunningMs)} ms after the first ACCEPT (includes the executor host's start)`,
+      );
     }
-    if (throughput.leaked > 0) notes.push(`throughput: ${throughput.leaked} processes outlived the agent and were killed by pid`);
+    if (throughput.leaked > 0)
+      notes.push(`throughput: ${throughput.leaked} processes outlived the agent and were killed by pid`);
   }
   if (memory !== undefined && typeof memory !== "string") {
     if (memory.leaked > 0) notes.push(`memory: ${memory.leaked} processes outlived the agent and were killed by pid`);
@@ -250,12 +279,18 @@ function selectedSections(argv: string[]): Set<SectionName> {
   if (only === undefined) return new Set(SECTIONS);
   const names = only.split(",").map((n) => n.trim());
   const unknown = names.filter((n) => !(SECTIONS as readonly string[]).includes(n));
-  if (unknown.length > 0) throw new Error(`unknown section ${unknown.join(", ")}; the sections are ${SECTIONS.join(", ")}`);
+  if (unknown.length > 0)
+    throw new Error(`unknown section ${unknown.join(", ")}; the sections are ${SECTIONS.join(", ")}`);
   return new Set(names as SectionName[]);
 }
 
 /** Runs the section if selected; undefined when skipped. */
-async function maybe<T>(selected: Set<SectionName>, key: SectionName, name: string, run: () => Promise<T>): Promise<T | string | undefined> {
+async function maybe<T>(
+  selected: Set<SectionName>,
+  key: SectionName,
+  name: string,
+  run: () => Promise<T>,
+): Promise<T | string | undefined> {
   return selected.has(key) ? section(name, run) : undefined;
 }
 
@@ -271,7 +306,9 @@ async function main(): Promise<void> {
   const quota = await maybe(selected, "allocator", "allocator (quota shape)", async () => runQuotaCase());
   const nested = await maybe(selected, "allocator", "allocator (role tree)", async () => runNestedCase());
   const failover = await maybe(selected, "ha", "failover of masters on etcd", () => runFailoverBench());
-  const registry = await maybe(selected, "registry", "registry writes (fenced vs plain etcd)", () => runRegistryBench());
+  const registry = await maybe(selected, "registry", "registry writes (fenced vs plain etcd)", () =>
+    runRegistryBench(),
+  );
 
   const rows: Row[] = [];
   if (stream !== undefined) {
@@ -292,7 +329,9 @@ async function main(): Promise<void> {
   if (registry !== undefined) rows.push(...registryRows(registry, failed));
   const notes = [...notesOf(throughput, memory), ...(failover === undefined ? [] : failoverNotes(failover))];
   process.stdout.write(`\nPlateau benchmarks, ${date.toISOString()}\n`);
-  process.stdout.write(`${machine.cpu}, ${machine.cores} cores, ${machine.memory}, Node ${machine.node}, ${machine.kernel}\n\n`);
+  process.stdout.write(
+    `${machine.cpu}, ${machine.cores} cores, ${machine.memory}, Node ${machine.node}, ${machine.kernel}\n\n`,
+  );
   process.stdout.write(`${formatTable(rows)}\n`);
   for (const note of notes) process.stdout.write(`  - ${note}\n`);
   const path = join(ROOT, "bench", "RESULTS.md");

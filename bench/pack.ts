@@ -5,7 +5,7 @@
  * sees exactly what it offered.
  */
 import { clone, create } from "@bufbuild/protobuf";
-import { ResourceSchema, TaskInfoSchema, type Offer, type Resource, type TaskInfo } from "../gen/mesos/v1/mesos_pb.js";
+import { type Offer, type Resource, ResourceSchema, type TaskInfo, TaskInfoSchema } from "../gen/mesos/v1/mesos_pb.js";
 
 /** Scalar needs of one task by resource name (cpus, mem, disk). */
 export type Needs = Record<string, number>;

@@ -7,7 +7,7 @@
  * agent's work dir. Processes vanish while we read: every read tolerates it.
  */
 import { execFileSync } from "node:child_process";
-import { readFileSync, readdirSync, readlinkSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 
 /** One process and its memory, in kB. */
 export interface ProcMemory {

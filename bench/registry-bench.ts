@@ -16,8 +16,8 @@ import { create } from "@bufbuild/protobuf";
 import type { Etcd3 } from "etcd3";
 import { MasterInfoSchema, WeightInfoSchema } from "../gen/mesos/v1/mesos_pb.js";
 import { applyRegistryOperation, emptyRegistry, type RegistryOperation } from "../src/core/registry/registry.js";
-import { silentLogger } from "../src/log.js";
 import { createEtcdClient } from "../src/etcd/client.js";
+import { silentLogger } from "../src/log.js";
 import { createEtcdCoordinator, type EtcdCoordinator, type Leadership } from "../src/master/etcd/index.js";
 import { encodeRegistry } from "../src/master/etcd/registry-value.js";
 import { EtcdServer } from "../test/helpers/etcd.js";
@@ -52,7 +52,10 @@ export interface RegistryResult {
 const ROLE = "bench";
 let weightSeq = 0;
 /** A new weight each call: the operation always changes the registry. */
-const nextWeights = (): RegistryOperation => ({ kind: "update-weights", weights: [create(WeightInfoSchema, { role: ROLE, weight: 1 + ++weightSeq / 1e6 })] });
+const nextWeights = (): RegistryOperation => ({
+  kind: "update-weights",
+  weights: [create(WeightInfoSchema, { role: ROLE, weight: 1 + ++weightSeq / 1e6 })],
+});
 
 interface Phase {
   ops: number;
@@ -94,8 +97,15 @@ export async function runRegistryBench(limits = REGISTRY_LIMITS): Promise<Regist
   try {
     etcd = await EtcdServer.start();
     // A long TTL: this measures writes, not how leadership fares under load.
-    coordinator = createEtcdCoordinator({ endpoints: [etcd.endpoint], prefix: "/bench", electionTtlSeconds: 10, logger: silentLogger() });
-    const leadership: Leadership = await coordinator.campaign(create(MasterInfoSchema, { id: "registry-bench", hostname: "127.0.0.1", port: 1 }));
+    coordinator = createEtcdCoordinator({
+      endpoints: [etcd.endpoint],
+      prefix: "/bench",
+      electionTtlSeconds: 10,
+      logger: silentLogger(),
+    });
+    const leadership: Leadership = await coordinator.campaign(
+      create(MasterInfoSchema, { id: "registry-bench", hostname: "127.0.0.1", port: 1 }),
+    );
     plain = createEtcdClient([etcd.endpoint]);
     const value = encodeRegistry(applyRegistryOperation(emptyRegistry(), nextWeights()).registry);
     const plainKey = "/bench/plain";
@@ -137,7 +147,12 @@ export async function runRegistryBench(limits = REGISTRY_LIMITS): Promise<Regist
         // Concurrent CAS transactions on one key would mostly fail: only one at a time.
         if (concurrency === 1) txnPhases.push(await drive(txnOnly, 1, phaseMs));
       }
-      rows.push({ concurrency, plain: figures(plainPhases), fenced: figures(fencedPhases), txnOnly: figures(txnPhases) });
+      rows.push({
+        concurrency,
+        plain: figures(plainPhases),
+        fenced: figures(fencedPhases),
+        txnOnly: figures(txnPhases),
+      });
     }
     return { valueBytes: value.length, rows };
   } finally {

@@ -59,7 +59,14 @@ export function formatTable(rows: Row[]): string {
   const header = ["figure", "value", "target", "met"];
   const body = rows.map((r) => [r.figure, r.value, r.target, mark(r.met)]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => (b[i] ?? "").length)));
-  return [pad(header, widths), pad(widths.map((w) => "-".repeat(w)), widths), ...body.map((b) => pad(b, widths))].join("\n");
+  return [
+    pad(header, widths),
+    pad(
+      widths.map((w) => "-".repeat(w)),
+      widths,
+    ),
+    ...body.map((b) => pad(b, widths)),
+  ].join("\n");
 }
 
 const escapeCell = (text: string): string => text.replace(/\|/g, "\\|").replace(/\n/g, " ");

@@ -11,10 +11,10 @@
  * the benchmark can tell re-registration with a new leader from the rest.
  */
 import { create } from "@bufbuild/protobuf";
-import { AgentInfoSchema, TaskSchema, TaskState, type FrameworkInfo, type Task } from "../gen/mesos/v1/mesos_pb.js";
-import { ConnectRequestSchema, type ConnectRequest, type ConnectResponse } from "../gen/mesos/v2/mesos_pb.js";
-import { newCallId, openStream, type ReconnectPolicy, type UnifiedStream } from "../src/client/stream.js";
+import { AgentInfoSchema, type FrameworkInfo, type Task, TaskSchema, TaskState } from "../gen/mesos/v1/mesos_pb.js";
+import { type ConnectRequest, ConnectRequestSchema, type ConnectResponse } from "../gen/mesos/v2/mesos_pb.js";
 import { AGENT_RECONNECT } from "../src/agent/master-link.js";
+import { newCallId, openStream, type ReconnectPolicy, type UnifiedStream } from "../src/client/stream.js";
 import { parseResources } from "../src/core/resources/index.js";
 import type { SessionPool } from "./session-pool.js";
 
@@ -76,7 +76,11 @@ function tasksOf(index: number, count: number, framework: FrameworkInfo, agentId
 }
 
 function reportedTasks(index: number, agent: SimAgent, options: SimFleetOptions): Task[] {
-  if (agent.tasks?.agentId !== agent.agentId) agent.tasks = { agentId: agent.agentId, list: tasksOf(index, options.tasksPerAgent, options.framework, agent.agentId) };
+  if (agent.tasks?.agentId !== agent.agentId)
+    agent.tasks = {
+      agentId: agent.agentId,
+      list: tasksOf(index, options.tasksPerAgent, options.framework, agent.agentId),
+    };
   return agent.tasks.list;
 }
 
@@ -95,20 +99,32 @@ function registerRequest(index: number, agent: SimAgent, options: SimFleetOption
       value: {
         call: {
           case: "register",
-          value: { agentInfo: info, tasks: reportedTasks(index, agent, options), frameworks: [options.framework], version: "bench" },
+          value: {
+            agentInfo: info,
+            tasks: reportedTasks(index, agent, options),
+            frameworks: [options.framework],
+            version: "bench",
+          },
         },
       },
     },
   });
 }
 
-const HEARTBEAT = create(ConnectRequestSchema, { call: { case: "agent", value: { call: { case: "heartbeat", value: {} } } } });
+const HEARTBEAT = create(ConnectRequestSchema, {
+  call: { case: "agent", value: { call: { case: "heartbeat", value: {} } } },
+});
 
 /** Opens every agent's stream at once; they register in the background. */
 export function startSimFleet(options: SimFleetOptions): SimFleet {
   const agents: SimAgent[] = [];
   for (let i = 0; i < options.agents; i++) {
-    const agent: SimAgent = { agentId: "", heartbeatSeconds: undefined, registrations: [], stream: undefined as unknown as UnifiedStream };
+    const agent: SimAgent = {
+      agentId: "",
+      heartbeatSeconds: undefined,
+      registrations: [],
+      stream: undefined as unknown as UnifiedStream,
+    };
     const onEvent = (response: ConnectResponse): void => {
       if (response.event.case !== "agent") return;
       const event = response.event.value.event;
@@ -124,7 +140,8 @@ export function startSimFleet(options: SimFleetOptions): SimFleet {
       baseUrl: options.master,
       hello: () => registerRequest(i, agent, options),
       onEvent,
-      heartbeatTimeoutMs: () => (agent.heartbeatSeconds === undefined ? undefined : (agent.heartbeatSeconds * 3 + 5) * 1000),
+      heartbeatTimeoutMs: () =>
+        agent.heartbeatSeconds === undefined ? undefined : (agent.heartbeatSeconds * 3 + 5) * 1000,
       reconnect: options.reconnect ?? AGENT_RECONNECT,
       sessionManager: options.sessions.forStream(i),
       closeGraceMs: 200,
@@ -135,7 +152,8 @@ export function startSimFleet(options: SimFleetOptions): SimFleet {
   return {
     registrations: agents.map((a) => a.registrations),
     registeredSince: (epoch) => agents.filter((a) => (latest(a)?.epoch ?? -1n) >= epoch).length,
-    highestEpoch: () => agents.reduce((max, a) => ((latest(a)?.epoch ?? 0n) > max ? (latest(a)?.epoch ?? 0n) : max), 0n),
+    highestEpoch: () =>
+      agents.reduce((max, a) => ((latest(a)?.epoch ?? 0n) > max ? (latest(a)?.epoch ?? 0n) : max), 0n),
     async close() {
       await Promise.all(agents.map((a) => a.stream.close()));
     },

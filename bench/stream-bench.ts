@@ -9,14 +9,14 @@
  * the master routes the call through its session table and core, so the
  * ratio unified/bare is what Plateau's own layers cost.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
 import { Call_Type, CallSchema } from "../gen/mesos/v1/master/master_pb.js";
-import { ConnectRequestSchema, type ConnectRequest } from "../gen/mesos/v2/mesos_pb.js";
+import { type ConnectRequest, ConnectRequestSchema } from "../gen/mesos/v2/mesos_pb.js";
 import { ProcessScope, ROOT, stopProcess } from "../test/helpers/processes.js";
 import { cpuTimeUs } from "./proc.js";
-import { openBenchStream, type BenchStream } from "./stream-client.js";
+import { type BenchStream, openBenchStream } from "./stream-client.js";
 
 /** Bounds of each phase: whichever limit is hit first ends it. */
 export const STREAM_LIMITS = {
@@ -61,7 +61,9 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 }
 
-async function sequential(stream: BenchStream): Promise<Pick<StreamFigures, "p50Ms" | "p99Ms" | "sequentialPerSec" | "sequentialCalls">> {
+async function sequential(
+  stream: BenchStream,
+): Promise<Pick<StreamFigures, "p50Ms" | "p99Ms" | "sequentialPerSec" | "sequentialCalls">> {
   for (let i = 0; i < STREAM_LIMITS.warmupCalls; i++) await stream.call(healthRequest());
   const samples: number[] = [];
   const start = process.hrtime.bigint();
@@ -81,7 +83,10 @@ async function sequential(stream: BenchStream): Promise<Pick<StreamFigures, "p50
   };
 }
 
-type PipelinedFigures = Pick<StreamFigures, "pipelinedPerSec" | "pipelinedCalls" | "serverCpuPerCallUs" | "clientCpuPerCallUs">;
+type PipelinedFigures = Pick<
+  StreamFigures,
+  "pipelinedPerSec" | "pipelinedCalls" | "serverCpuPerCallUs" | "clientCpuPerCallUs"
+>;
 
 /**
  * With two cores, client and server each have about one; the CPU each spends
@@ -109,7 +114,8 @@ async function pipelined(stream: BenchStream, serverPid: number | undefined): Pr
   return {
     pipelinedPerSec: done / elapsedS,
     pipelinedCalls: done,
-    serverCpuPerCallUs: serverCpu0 === undefined || serverCpu1 === undefined ? undefined : (serverCpu1 - serverCpu0) / done,
+    serverCpuPerCallUs:
+      serverCpu0 === undefined || serverCpu1 === undefined ? undefined : (serverCpu1 - serverCpu0) / done,
     clientCpuPerCallUs: (clientCpu.user + clientCpu.system) / done,
   };
 }

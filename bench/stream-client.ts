@@ -8,7 +8,7 @@
  */
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
-import { MesosService, type ConnectRequest, type ConnectResponse } from "../gen/mesos/v2/mesos_pb.js";
+import { type ConnectRequest, type ConnectResponse, MesosService } from "../gen/mesos/v2/mesos_pb.js";
 import { createAsyncQueue } from "../src/util/async-queue.js";
 
 /** One open stream; `call` resolves with the answer carrying the request's id. */

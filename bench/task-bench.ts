@@ -3,8 +3,9 @@
  * fresh cluster (`plateau master --port 0` and `plateau agent --port 0` as two
  * processes, so the agent's memory is its own).
  */
-import { ProcessScope, type Daemon } from "../test/helpers/processes.js";
+
 import { TaskState } from "../gen/mesos/v1/mesos_pb.js";
+import { type Daemon, ProcessScope } from "../test/helpers/processes.js";
 import { BenchFramework } from "./framework.js";
 import { agentProcesses, identify, killSurvivors, memoryOf, type ProcIdentity, type ProcMemory } from "./proc.js";
 
@@ -63,7 +64,17 @@ async function withCluster<T>(body: (cluster: Cluster) => Promise<T>): Promise<{
     const master = await scope.start(["master", "--port", "0", "--work-dir", `${dir}/master`], "master listening");
     const workDir = `${dir}/agent`;
     const agent = await scope.start(
-      ["agent", "--master", `127.0.0.1:${master.port}`, "--port", "0", "--work-dir", workDir, "--resources", AGENT_RESOURCES],
+      [
+        "agent",
+        "--master",
+        `127.0.0.1:${master.port}`,
+        "--port",
+        "0",
+        "--work-dir",
+        workDir,
+        "--resources",
+        AGENT_RESOURCES,
+      ],
       "agent listening",
     );
     cluster = { master, agent, workDir };

@@ -1,6 +1,6 @@
 // Fails when gen/ is not what `buf generate` makes from proto/ now.
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 
@@ -14,8 +14,12 @@ function files(dir) {
 const out = mkdtempSync(join(tmpdir(), "plateau-gen-"));
 try {
   execFileSync("npx", ["buf", "generate", "-o", out], { stdio: "inherit" });
-  const fresh = files(join(out, "gen")).map((f) => relative(join(out, "gen"), f)).sort();
-  const committed = files("gen").map((f) => relative("gen", f)).sort();
+  const fresh = files(join(out, "gen"))
+    .map((f) => relative(join(out, "gen"), f))
+    .sort();
+  const committed = files("gen")
+    .map((f) => relative("gen", f))
+    .sort();
   const stale = [];
   for (const f of new Set([...fresh, ...committed])) {
     const a = fresh.includes(f) ? readFileSync(join(out, "gen", f), "utf8") : null;

@@ -63,7 +63,14 @@ export function createAgentShell(deps: AgentShellDeps): AgentShell {
     timers,
     logger,
   });
-  const executors = createExecutorSide({ core, apply, containerizer: deps.containerizer, endpoint: deps.endpoint, timers, logger });
+  const executors = createExecutorSide({
+    core,
+    apply,
+    containerizer: deps.containerizer,
+    endpoint: deps.endpoint,
+    timers,
+    logger,
+  });
   const effects = createAgentEffects({ core, workDir: deps.workDir, executors, master: link, timers, logger });
   return {
     core,

@@ -16,14 +16,22 @@
  * the agent's own call, as with a real process on the other end of a socket.
  */
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import { CallSchema, Call_Type, Event_Type, type Event } from "../../gen/mesos/v1/executor/executor_pb.js";
-import { ExecutorIDSchema, FrameworkIDSchema, FrameworkInfo_Capability_Type, TaskState, TaskStatus_Source, type ExecutorInfo, type FrameworkInfo } from "../../gen/mesos/v1/mesos_pb.js";
+import { Call_Type, CallSchema, type Event, Event_Type } from "../../gen/mesos/v1/executor/executor_pb.js";
+import {
+  ExecutorIDSchema,
+  type ExecutorInfo,
+  FrameworkIDSchema,
+  type FrameworkInfo,
+  FrameworkInfo_Capability_Type,
+  TaskState,
+  TaskStatus_Source,
+} from "../../gen/mesos/v1/mesos_pb.js";
 import { ConnectRequestSchema, type ConnectResponse } from "../../gen/mesos/v2/mesos_pb.js";
 import { isTerminalState } from "../core/task-lifecycle.js";
 import type { HostedLaunch } from "../executor/protocol.js";
+import type { ExecutorSession } from "../gateway/executor-sessions.js";
 import type { TimerHandle, Timers } from "../util/timers.js";
 import type { Containerizer, ContainerizerHooks } from "./containerizer.js";
-import type { ExecutorSession } from "../gateway/executor-sessions.js";
 
 /** What a twin executor does by itself; a test can take any step itself instead. */
 export interface TwinScript {
@@ -84,7 +92,10 @@ const EXIT_FAILED = { waitStatus: 1 << 8, description: "exited with status 1" };
 const EXIT_TERMINATED = { waitStatus: 15, description: "terminated with signal SIGTERM" };
 const EXIT_KILLED = { waitStatus: 9, description: "terminated with signal SIGKILL" };
 
-export function createContainerizerTwin(hooks: ContainerizerHooks, options: ContainerizerTwinOptions): ContainerizerTwin {
+export function createContainerizerTwin(
+  hooks: ContainerizerHooks,
+  options: ContainerizerTwinOptions,
+): ContainerizerTwin {
   const executors: TwinExecutorImpl[] = [];
   const stops: Array<{ frameworkId: string; executorId: string; graceMs: number }> = [];
   let uuids = 0;
@@ -165,7 +176,17 @@ function createTwinExecutor(deps: {
     unacknowledged.add(hex(uuid));
     call({
       type: Call_Type.UPDATE,
-      update: { status: { taskId: { value: taskId }, state, message, uuid, source: TaskStatus_Source.EXECUTOR, executorId: { value: executorId }, timestamp: timers.now() / 1000 } },
+      update: {
+        status: {
+          taskId: { value: taskId },
+          state,
+          message,
+          uuid,
+          source: TaskStatus_Source.EXECUTOR,
+          executorId: { value: executorId },
+          timestamp: timers.now() / 1000,
+        },
+      },
     });
   };
 
@@ -185,8 +206,10 @@ function createTwinExecutor(deps: {
 
   const kill = (taskId: string): void => {
     const state = tasks.get(taskId);
-    if (script.kill === "ignore" || state === undefined || isTerminalState(state) || state === TaskState.TASK_KILLING) return;
-    const killing = framework?.capabilities.some((c) => c.type === FrameworkInfo_Capability_Type.TASK_KILLING_STATE) ?? false;
+    if (script.kill === "ignore" || state === undefined || isTerminalState(state) || state === TaskState.TASK_KILLING)
+      return;
+    const killing =
+      framework?.capabilities.some((c) => c.type === FrameworkInfo_Capability_Type.TASK_KILLING_STATE) ?? false;
     if (!killing) return update(taskId, TaskState.TASK_KILLED, "Command terminated with signal SIGTERM");
     update(taskId, TaskState.TASK_KILLING);
     later(() => update(taskId, TaskState.TASK_KILLED, "Command terminated with signal SIGTERM"));
@@ -205,7 +228,14 @@ function createTwinExecutor(deps: {
     const done = states.every(isTerminalState) && unacknowledged.size === 0;
     if (!done || (deps.kind === "custom" && !shuttingDown) || (states.length === 0 && !shuttingDown)) return;
     const last = states.at(-1);
-    const how = last === TaskState.TASK_FINISHED ? EXIT_OK : last === TaskState.TASK_FAILED ? EXIT_FAILED : shuttingDown || last === TaskState.TASK_KILLED ? EXIT_TERMINATED : EXIT_OK;
+    const how =
+      last === TaskState.TASK_FINISHED
+        ? EXIT_OK
+        : last === TaskState.TASK_FAILED
+          ? EXIT_FAILED
+          : shuttingDown || last === TaskState.TASK_KILLED
+            ? EXIT_TERMINATED
+            : EXIT_OK;
     later(() => exited(how.waitStatus, how.description));
   };
 

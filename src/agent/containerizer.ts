@@ -4,14 +4,14 @@
  * executors (a framework's ExecutorInfo.command) run as their own process.
  * Either way the agent learns that an executor ended through `onExit`.
  */
-import { fork, spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, fork, spawn } from "node:child_process";
 import { closeSync, mkdirSync, openSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ExecutorInfo } from "../../gen/mesos/v1/mesos_pb.js";
-import type { Logger } from "../log.js";
-import type { AgentToHost, HostToAgent, HostedLaunch } from "../executor/protocol.js";
+import type { AgentToHost, HostedLaunch, HostToAgent } from "../executor/protocol.js";
 import type { ExecutorSession, ExecutorSink } from "../gateway/executor-sessions.js";
+import type { Logger } from "../log.js";
 
 /**
  * The executor host's entry point, always compiled JS: beside this file in
@@ -87,7 +87,11 @@ interface Host {
  * custom executor process it starts; `close()` ends them all and resolves
  * once each has exited.
  */
-export function createContainerizer(options: { logLevel: string; logger: Logger; onExit: (exit: ExecutorExit) => void }): Containerizer {
+export function createContainerizer(options: {
+  logLevel: string;
+  logger: Logger;
+  onExit: (exit: ExecutorExit) => void;
+}): Containerizer {
   /** The host new command executors go to; undefined until one is needed. */
   let host: Host | undefined;
   /** Every host still running, including retiring ones. */
@@ -126,7 +130,8 @@ export function createContainerizer(options: { logLevel: string; logger: Logger;
     const h: Host = { child, executors: new Set() };
     hosts.add(h);
     child.on("message", (message: HostToAgent) => {
-      if (message.type === "exited") exited(message.frameworkId, message.executorId, message.waitStatus, message.description);
+      if (message.type === "exited")
+        exited(message.frameworkId, message.executorId, message.waitStatus, message.description);
       else if (message.type === "idle") onIdle(h);
     });
     child.once("exit", (code, signal) => {
@@ -160,18 +165,39 @@ export function createContainerizer(options: { logLevel: string; logger: Logger;
       mkdirSync(launch.sandbox, { recursive: true });
       const out = openSync(join(launch.sandbox, "stdout"), "a");
       const err = openSync(join(launch.sandbox, "stderr"), "a");
-      const env: Record<string, string> = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: launch.sandbox, ...launch.env };
+      const env: Record<string, string> = {
+        PATH: process.env.PATH ?? "/usr/bin:/bin",
+        HOME: launch.sandbox,
+        ...launch.env,
+      };
       for (const v of command?.environment?.variables ?? []) env[v.name] = v.value;
       const shell = command?.shell ?? true;
       const child = shell
-        ? spawn("/bin/sh", ["-c", command?.value ?? ""], { cwd: launch.sandbox, env, detached: true, stdio: ["ignore", out, err] })
-        : spawn(command?.value ?? "", command?.arguments.slice(1) ?? [], { cwd: launch.sandbox, env, detached: true, stdio: ["ignore", out, err] });
+        ? spawn("/bin/sh", ["-c", command?.value ?? ""], {
+            cwd: launch.sandbox,
+            env,
+            detached: true,
+            stdio: ["ignore", out, err],
+          })
+        : spawn(command?.value ?? "", command?.arguments.slice(1) ?? [], {
+            cwd: launch.sandbox,
+            env,
+            detached: true,
+            stdio: ["ignore", out, err],
+          });
       closeSync(out);
       closeSync(err);
       custom.set(key(launch.frameworkId, launch.executorId), child);
-      child.once("error", (e) => exited(launch.frameworkId, launch.executorId, 127 << 8, `failed to start: ${e.message}`));
+      child.once("error", (e) =>
+        exited(launch.frameworkId, launch.executorId, 127 << 8, `failed to start: ${e.message}`),
+      );
       child.once("exit", (code, signal) =>
-        exited(launch.frameworkId, launch.executorId, signal !== null ? 9 : (code ?? 0) << 8, signal !== null ? `terminated with signal ${signal}` : `exited with status ${code}`),
+        exited(
+          launch.frameworkId,
+          launch.executorId,
+          signal !== null ? 9 : (code ?? 0) << 8,
+          signal !== null ? `terminated with signal ${signal}` : `exited with status ${code}`,
+        ),
       );
     },
     stop(frameworkId, executorId, graceMs) {
@@ -215,6 +241,8 @@ export function createContainerizer(options: { logLevel: string; logger: Logger;
       clearTimeout(killHosts);
     },
     pids: () =>
-      [...[...hosts].map((h) => h.child.pid), ...[...custom.values()].map((c) => c.pid)].filter((p): p is number => p !== undefined),
+      [...[...hosts].map((h) => h.child.pid), ...[...custom.values()].map((c) => c.pid)].filter(
+        (p): p is number => p !== undefined,
+      ),
   };
 }

@@ -18,24 +18,30 @@
 import { randomUUID } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
-import { Call_Type as OperatorCallType, ResponseSchema, Response_Type, type Call as OperatorCall, type Response as OperatorResponse } from "../../gen/mesos/v1/master/master_pb.js";
-import { AgentInfoSchema, type AgentInfo } from "../../gen/mesos/v1/mesos_pb.js";
-import { Error_Code, MesosService, OperateResponseSchema, file_mesos_v2_mesos } from "../../gen/mesos/v2/mesos_pb.js";
+import {
+  type Call as OperatorCall,
+  Call_Type as OperatorCallType,
+  type Response as OperatorResponse,
+  Response_Type,
+  ResponseSchema,
+} from "../../gen/mesos/v1/master/master_pb.js";
+import { type AgentInfo, AgentInfoSchema } from "../../gen/mesos/v1/mesos_pb.js";
+import { Error_Code, file_mesos_v2_mesos, MesosService, OperateResponseSchema } from "../../gen/mesos/v2/mesos_pb.js";
 import { openStream } from "../client/stream.js";
-import { randomUuidBytes } from "../util/uuid.js";
-import { createAgentCore, type AgentCore } from "../core/agent/agent-core.js";
+import { type AgentCore, createAgentCore } from "../core/agent/agent-core.js";
 import { applyCheckpointed, parseAttributes } from "../core/resources/index.js";
 import { createAgentGateway } from "../gateway/agent-gateway.js";
 import { createLogger, type Logger } from "../log.js";
 import { createServer } from "../transport/server.js";
 import { systemTimers, type Timers } from "../util/timers.js";
+import { randomUuidBytes } from "../util/uuid.js";
 import { VERSION } from "../version.js";
 import { createAgentShell } from "./agent-shell.js";
-import { processContainerizer, type ContainerizerFactory } from "./containerizer.js";
+import { type ContainerizerFactory, processContainerizer } from "./containerizer.js";
 import { AGENT_RECONNECT } from "./master-link.js";
 import type { AgentOptions } from "./options.js";
 import { agentResources } from "./resources.js";
-import { createWorkDir, type AgentWorkDir } from "./work-dir.js";
+import { type AgentWorkDir, createWorkDir } from "./work-dir.js";
 
 /** A running agent. */
 export interface AgentDaemon {
@@ -73,7 +79,9 @@ function recoverCore(options: AgentOptions, workDir: AgentWorkDir): { core: Agen
   const fits = applyCheckpointed(agentInfo.resources, checkpointedResources);
   if (typeof fits === "string") {
     // As in Mesos: refusing to start beats silently dropping reservations and volumes.
-    throw new Error(`cannot start the agent in ${options.workDir}: ${fits}; restore the earlier --resources or remove ${workDir.checkpointFile}`);
+    throw new Error(
+      `cannot start the agent in ${options.workDir}: ${fits}; restore the earlier --resources or remove ${workDir.checkpointFile}`,
+    );
   }
   const core = createAgentCore(
     {
@@ -92,8 +100,12 @@ function recoverCore(options: AgentOptions, workDir: AgentWorkDir): { core: Agen
 
 /** The agent's answer to operator calls, for the v2 Operate RPC and the v1 /api/v1 alike. */
 function operate(call: OperatorCall | undefined): OperatorResponse | { code: Error_Code; message: string } {
-  if (call?.type === OperatorCallType.GET_HEALTH) return create(ResponseSchema, { type: Response_Type.GET_HEALTH, getHealth: { healthy: true } });
-  return { code: Error_Code.UNIMPLEMENTED, message: "This agent answers GET_HEALTH only; ask the master for cluster state" };
+  if (call?.type === OperatorCallType.GET_HEALTH)
+    return create(ResponseSchema, { type: Response_Type.GET_HEALTH, getHealth: { healthy: true } });
+  return {
+    code: Error_Code.UNIMPLEMENTED,
+    message: "This agent answers GET_HEALTH only; ask the master for cluster state",
+  };
 }
 
 /**
@@ -131,7 +143,14 @@ export async function startAgent(
       },
     });
   const gateway = createAgentGateway({ core, executors, operate, options, port: () => port, logger });
-  const server = createServer({ host: options.ip, port: options.port, routes, http: gateway.hook, reflection: [file_mesos_v2_mesos], logger });
+  const server = createServer({
+    host: options.ip,
+    port: options.port,
+    routes,
+    http: gateway.hook,
+    reflection: [file_mesos_v2_mesos],
+    logger,
+  });
   port = (await server.listen()).port;
   agentInfo.port = port;
 

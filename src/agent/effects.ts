@@ -68,7 +68,10 @@ export function createAgentEffects(deps: AgentEffectsDeps): AgentEffects {
           try {
             workDir.linkVolumes(effect.sandbox, effect.volumes);
           } catch (err) {
-            logger.error({ sandbox: effect.sandbox, error: String(err) }, "could not link persistent volumes into the sandbox");
+            logger.error(
+              { sandbox: effect.sandbox, error: String(err) },
+              "could not link persistent volumes into the sandbox",
+            );
           }
           break;
         case "apply-operation":

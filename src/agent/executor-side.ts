@@ -49,7 +49,13 @@ export function hostedLaunch(launch: ExecutorLaunch, endpoint: string): HostedLa
     MESOS_AGENT_ENDPOINT: endpoint,
     MESOS_CHECKPOINT: launch.frameworkInfo?.checkpoint ? "1" : "0",
   };
-  return { frameworkId: launch.frameworkId, executorId: launch.executorId, sandbox: launch.sandbox, agent: endpoint, env };
+  return {
+    frameworkId: launch.frameworkId,
+    executorId: launch.executorId,
+    sandbox: launch.sandbox,
+    agent: endpoint,
+    env,
+  };
 }
 
 export function createExecutorSide(deps: ExecutorSideDeps): ExecutorSide {
@@ -58,7 +64,14 @@ export function createExecutorSide(deps: ExecutorSideDeps): ExecutorSide {
   const containerizer = deps.containerizer({
     onExit: (exit) => {
       logger.debug(exit, "executor exited");
-      apply(core.executorExited(exit.frameworkId, exit.executorId, { status: exit.waitStatus, description: exit.description }, timers.now()));
+      apply(
+        core.executorExited(
+          exit.frameworkId,
+          exit.executorId,
+          { status: exit.waitStatus, description: exit.description },
+          timers.now(),
+        ),
+      );
     },
     openExecutorSession: (sink) => streams.open(sink),
   });

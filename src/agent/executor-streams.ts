@@ -4,13 +4,18 @@
  */
 import { create } from "@bufbuild/protobuf";
 import type { HandlerContext } from "@connectrpc/connect";
-import { Call_Type, EventSchema, type Event } from "../../gen/mesos/v1/executor/executor_pb.js";
-import { ConnectResponseSchema, Error_Code, type ConnectRequest, type ConnectResponse } from "../../gen/mesos/v2/mesos_pb.js";
+import { Call_Type, type Event, EventSchema } from "../../gen/mesos/v1/executor/executor_pb.js";
+import {
+  type ConnectRequest,
+  type ConnectResponse,
+  ConnectResponseSchema,
+  Error_Code,
+} from "../../gen/mesos/v2/mesos_pb.js";
 import type { AgentCore, AgentEffect } from "../core/agent/agent-core.js";
 import { executorKey } from "../core/agent/state.js";
 import type { ExecutorSession, ExecutorSessions, ExecutorSink } from "../gateway/executor-sessions.js";
 import type { Logger } from "../log.js";
-import { createAsyncQueue, type AsyncQueue } from "../util/async-queue.js";
+import { type AsyncQueue, createAsyncQueue } from "../util/async-queue.js";
 import { readUntilAborted } from "../util/read-until.js";
 import type { Timers } from "../util/timers.js";
 
@@ -45,7 +50,13 @@ export function createExecutorStreams(
 
   const handle = (request: ConnectRequest, outbox: Outbox, bound: string | undefined): string | undefined => {
     if (request.call.case !== "executor") {
-      outbox.push(error(Error_Code.FAILED_PRECONDITION, "An agent serves executors only; schedulers, agents and operators talk to the master", request.id));
+      outbox.push(
+        error(
+          Error_Code.FAILED_PRECONDITION,
+          "An agent serves executors only; schedulers, agents and operators talk to the master",
+          request.id,
+        ),
+      );
       return bound;
     }
     const call = request.call.value;
@@ -71,7 +82,13 @@ export function createExecutorStreams(
       return key;
     }
     if (bound === undefined) {
-      outbox.push(error(Error_Code.FAILED_PRECONDITION, "Expecting SUBSCRIBE as the first call on an executor stream", request.id));
+      outbox.push(
+        error(
+          Error_Code.FAILED_PRECONDITION,
+          "Expecting SUBSCRIBE as the first call on an executor stream",
+          request.id,
+        ),
+      );
       return bound;
     }
     if (key !== bound) {
@@ -95,7 +112,13 @@ export function createExecutorStreams(
       case Call_Type.HEARTBEAT:
         break;
       default:
-        outbox.push(error(Error_Code.INVALID_ARGUMENT, "Expecting 'type' to be one of SUBSCRIBE, UPDATE, MESSAGE, HEARTBEAT", request.id));
+        outbox.push(
+          error(
+            Error_Code.INVALID_ARGUMENT,
+            "Expecting 'type' to be one of SUBSCRIBE, UPDATE, MESSAGE, HEARTBEAT",
+            request.id,
+          ),
+        );
     }
     return bound;
   };
@@ -103,7 +126,11 @@ export function createExecutorStreams(
   /** The request readers of live streams, by what stops each: a stream that ends stops its reader. */
   const readers = new Map<AbortController, Promise<void>>();
 
-  const read = async (requests: AsyncIterable<ConnectRequest>, stop: AbortSignal, outbox: AsyncQueue<ConnectResponse>): Promise<void> => {
+  const read = async (
+    requests: AsyncIterable<ConnectRequest>,
+    stop: AbortSignal,
+    outbox: AsyncQueue<ConnectResponse>,
+  ): Promise<void> => {
     let bound: string | undefined;
     try {
       await readUntilAborted(requests, stop, (request) => {
@@ -117,7 +144,10 @@ export function createExecutorStreams(
     }
   };
 
-  async function* serve(requests: AsyncIterable<ConnectRequest>, context: HandlerContext): AsyncGenerator<ConnectResponse> {
+  async function* serve(
+    requests: AsyncIterable<ConnectRequest>,
+    context: HandlerContext,
+  ): AsyncGenerator<ConnectResponse> {
     const outbox = createAsyncQueue<ConnectResponse>();
     // Whatever ends the stream (its executor, the agent, Connect once this
     // handler returns) stops its reader too.
@@ -172,7 +202,9 @@ export function createExecutorStreams(
     deliver(frameworkId, executorId, event) {
       const outbox = outboxes.get(executorKey(frameworkId, executorId));
       if (outbox === undefined) return false;
-      return outbox.push(create(ConnectResponseSchema, { event: { case: "executor", value: create(EventSchema, event) } }));
+      return outbox.push(
+        create(ConnectResponseSchema, { event: { case: "executor", value: create(EventSchema, event) } }),
+      );
     },
     async endAll() {
       for (const outbox of outboxes.values()) outbox.end();

@@ -13,11 +13,11 @@
  */
 import { create } from "@bufbuild/protobuf";
 import {
-  AgentCallSchema,
-  ConnectRequestSchema,
   type AgentCall,
+  AgentCallSchema,
   type AgentEvent,
   type ConnectRequest,
+  ConnectRequestSchema,
   type ConnectResponse,
 } from "../../gen/mesos/v2/mesos_pb.js";
 import type { ReconnectPolicy } from "../client/backoff.js";
@@ -93,7 +93,10 @@ export function createMasterLink(deps: MasterLinkDeps): MasterLink {
     if (response.event.case === "error") {
       if (response.event.value.fatal) {
         // Refused for good (e.g. marked gone by the operator): trying again cannot help.
-        logger.error({ error: response.event.value.message }, "the master refuses this agent for good; no longer connecting");
+        logger.error(
+          { error: response.event.value.message },
+          "the master refuses this agent for good; no longer connecting",
+        );
         refused = true;
         deps.onRefused();
         // Not awaited here (we are inside the channel's event callback);
@@ -111,7 +114,10 @@ export function createMasterLink(deps: MasterLinkDeps): MasterLink {
     // with: its epoch is the baseline (epochs restart with a new registry).
     if (event.event.case === "registered") leaderEpoch = event.leaderEpoch;
     if (event.leaderEpoch < leaderEpoch) {
-      logger.warn({ epoch: String(event.leaderEpoch), current: String(leaderEpoch) }, "ignoring an event from a master that no longer leads");
+      logger.warn(
+        { epoch: String(event.leaderEpoch), current: String(leaderEpoch) },
+        "ignoring an event from a master that no longer leads",
+      );
       return;
     }
     leaderEpoch = event.leaderEpoch;
@@ -131,26 +137,55 @@ export function createMasterLink(deps: MasterLinkDeps): MasterLink {
         return apply(core.registered(id, now));
       }
       case "runTask":
-        if (event.value.frameworkInfo !== undefined && event.value.task !== undefined) apply(core.runTask(event.value.frameworkInfo, event.value.task, now));
+        if (event.value.frameworkInfo !== undefined && event.value.task !== undefined)
+          apply(core.runTask(event.value.frameworkInfo, event.value.task, now));
         return;
       case "killTask":
-        return apply(core.killTask(event.value.frameworkId?.value ?? "", event.value.taskId?.value ?? "", event.value.killPolicy, now));
+        return apply(
+          core.killTask(
+            event.value.frameworkId?.value ?? "",
+            event.value.taskId?.value ?? "",
+            event.value.killPolicy,
+            now,
+          ),
+        );
       case "acknowledge":
-        return apply(core.acknowledge(event.value.frameworkId?.value ?? "", event.value.taskId?.value ?? "", event.value.uuid, now));
+        return apply(
+          core.acknowledge(
+            event.value.frameworkId?.value ?? "",
+            event.value.taskId?.value ?? "",
+            event.value.uuid,
+            now,
+          ),
+        );
       case "resendUpdates":
         return apply(core.resendUpdates(event.value.frameworkId?.value ?? "", now));
       case "frameworkMessage":
-        return apply(core.frameworkMessage(event.value.frameworkId?.value ?? "", event.value.executorId?.value ?? "", event.value.data));
+        return apply(
+          core.frameworkMessage(
+            event.value.frameworkId?.value ?? "",
+            event.value.executorId?.value ?? "",
+            event.value.data,
+          ),
+        );
       case "shutdownFramework":
         return apply(core.shutdownFramework(event.value.frameworkId?.value ?? "", now));
       case "shutdownExecutor":
-        return apply(core.shutdownExecutor(event.value.frameworkId?.value ?? "", event.value.executorId?.value ?? "", now));
+        return apply(
+          core.shutdownExecutor(event.value.frameworkId?.value ?? "", event.value.executorId?.value ?? "", now),
+        );
       case "heartbeat":
         // The master marks an agent that stops answering unreachable.
         return send(create(AgentCallSchema, { call: { case: "heartbeat", value: {} } }));
       case "applyOperation":
         if (event.value.operation === undefined) return;
-        return apply(core.applyOperation(event.value.frameworkId?.value || undefined, event.value.operation, event.value.operationUuid));
+        return apply(
+          core.applyOperation(
+            event.value.frameworkId?.value || undefined,
+            event.value.operation,
+            event.value.operationUuid,
+          ),
+        );
       default:
         return;
     }
@@ -159,13 +194,17 @@ export function createMasterLink(deps: MasterLinkDeps): MasterLink {
   return {
     hello: () => {
       const register = { ...core.registration(), ip: deps.ip };
-      return create(ConnectRequestSchema, { id: newCallId(), call: { case: "agent", value: { call: { case: "register", value: register } } } });
+      return create(ConnectRequestSchema, {
+        id: newCallId(),
+        call: { case: "agent", value: { call: { case: "register", value: register } } },
+      });
     },
     onEvent,
     onDisconnected(error) {
       if (stopped) return;
       if (core.state.connected) logger.warn({ error: error?.message }, "lost the master; reconnecting");
-      else if (!warnedUnreachable) logger.warn({ master: deps.master, error: error?.message }, "cannot reach the master; retrying with backoff");
+      else if (!warnedUnreachable)
+        logger.warn({ master: deps.master, error: error?.message }, "cannot reach the master; retrying with backoff");
       warnedUnreachable = true;
       core.disconnected();
     },

@@ -17,7 +17,10 @@ export interface WorkDirTwin extends AgentWorkDir {
 }
 
 /** An empty work dir at `path` (nothing is created anywhere), or one an earlier run left. */
-export function createWorkDirTwin(path = "/plateau-agent", earlier: { agentId?: string; checkpointed?: Resource[] } = {}): WorkDirTwin {
+export function createWorkDirTwin(
+  path = "/plateau-agent",
+  earlier: { agentId?: string; checkpointed?: Resource[] } = {},
+): WorkDirTwin {
   let agentId = earlier.agentId;
   let checkpointed = earlier.checkpointed ?? [];
   const sandboxes = new Set<string>();

@@ -11,8 +11,8 @@
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { fromJson, toJson, type JsonValue } from "@bufbuild/protobuf";
-import { ResourceSchema, type Resource } from "../../gen/mesos/v1/mesos_pb.js";
+import { fromJson, type JsonValue, toJson } from "@bufbuild/protobuf";
+import { type Resource, ResourceSchema } from "../../gen/mesos/v1/mesos_pb.js";
 import type { VolumeLink } from "../core/agent/agent-core.js";
 import { writeFileDurably } from "../util/durable-file.js";
 
@@ -54,7 +54,14 @@ export function createWorkDir(path: string): AgentWorkDir {
       return parsed.map((r: JsonValue) => fromJson(ResourceSchema, r));
     },
     saveCheckpointedResources: (resources) =>
-      writeFileDurably(checkpointFile, `${JSON.stringify(resources.map((r) => toJson(ResourceSchema, r)), null, 2)}\n`),
+      writeFileDurably(
+        checkpointFile,
+        `${JSON.stringify(
+          resources.map((r) => toJson(ResourceSchema, r)),
+          null,
+          2,
+        )}\n`,
+      ),
     prepareSandbox: (sandbox) => void mkdirSync(sandbox, { recursive: true }),
     linkVolumes(sandbox, volumes) {
       for (const volume of volumes) {

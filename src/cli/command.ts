@@ -2,7 +2,7 @@
  * What every CLI command is: flags, help, and a run function that gets its
  * I/O injected so tests can drive it without a terminal.
  */
-import { formatHelp, type FlagSpec, type ParsedFlags } from "./flags.js";
+import { type FlagSpec, formatHelp, type ParsedFlags } from "./flags.js";
 
 /** Where a command writes and what it reads from its process. */
 export interface CliIo {

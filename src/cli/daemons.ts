@@ -4,13 +4,13 @@
  * started, agent before master, and exits 0.
  */
 import * as path from "node:path";
-import type { LogLevel } from "../log.js";
-import { defaultAgentOptions, type AgentOptions } from "../agent/options.js";
-import { defaultMasterOptions, type MasterOptions } from "../master/options.js";
-import { commonFlags, waitForShutdownSignal, type CliIo, type Command } from "./command.js";
-import { UsageError, type FlagSpec, type ParsedFlags } from "./flags.js";
-import { parseEtcdUrl } from "../etcd/url.js";
+import { type AgentOptions, defaultAgentOptions } from "../agent/options.js";
 import { parseMinAllocatable, parseWeights } from "../core/allocator/index.js";
+import { parseEtcdUrl } from "../etcd/url.js";
+import type { LogLevel } from "../log.js";
+import { defaultMasterOptions, type MasterOptions } from "../master/options.js";
+import { type CliIo, type Command, commonFlags, waitForShutdownSignal } from "./command.js";
+import { type FlagSpec, type ParsedFlags, UsageError } from "./flags.js";
 import { parseDuration } from "./format.js";
 
 const logLevels: readonly LogLevel[] = ["trace", "debug", "info", "warn", "error", "fatal", "silent"];
@@ -32,7 +32,8 @@ function port(flags: ParsedFlags, name: string): number {
 
 function positiveInteger(value: string, name: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} must be a whole number of at least 1, not '${value}'`);
+  if (!Number.isInteger(n) || n < 1)
+    throw new UsageError(`--${name} must be a whole number of at least 1, not '${value}'`);
   return n;
 }
 
@@ -40,8 +41,18 @@ const f = (spec: FlagSpec): FlagSpec => spec;
 
 const masterFlags: FlagSpec[] = [
   f({ name: "ip", kind: "string", description: "Address to listen on", default: defaultMasterOptions.ip }),
-  f({ name: "port", kind: "number", description: "Port to listen on (0: any free port)", default: defaultMasterOptions.port }),
-  f({ name: "work-dir", kind: "string", description: "Directory of the embedded registry (agents, frameworks, weights, quota); in memory when absent", placeholder: "DIR" }),
+  f({
+    name: "port",
+    kind: "number",
+    description: "Port to listen on (0: any free port)",
+    default: defaultMasterOptions.port,
+  }),
+  f({
+    name: "work-dir",
+    kind: "string",
+    description: "Directory of the embedded registry (agents, frameworks, weights, quota); in memory when absent",
+    placeholder: "DIR",
+  }),
   f({
     name: "registry",
     kind: "string",
@@ -93,14 +104,24 @@ const masterFlags: FlagSpec[] = [
     default: String(defaultMasterOptions.maxAgentPingTimeouts),
     placeholder: "N",
   }),
-  f({ name: "offer-timeout", kind: "string", description: "Rescind offers held longer than this (default: never)", placeholder: "DURATION" }),
+  f({
+    name: "offer-timeout",
+    kind: "string",
+    description: "Rescind offers held longer than this (default: never)",
+    placeholder: "DURATION",
+  }),
   f({
     name: "min-allocatable-resources",
     kind: "string",
     description: "Smallest share worth offering, alternatives separated by | (default cpus:0.01|mem:32)",
     placeholder: "QUANTITIES",
   }),
-  f({ name: "weights", kind: "string", description: "Role weights, e.g. eng=2,ops=0.5 (not yet persisted)", placeholder: "ROLE=W,..." }),
+  f({
+    name: "weights",
+    kind: "string",
+    description: "Role weights, e.g. eng=2,ops=0.5 (not yet persisted)",
+    placeholder: "ROLE=W,...",
+  }),
   f({ name: "hostname", kind: "string", description: "Hostname to advertise", default: defaultMasterOptions.hostname }),
   commonFlags.logLevel(),
 ];
@@ -129,7 +150,8 @@ function registryFlag(value: string | undefined): string | undefined {
 
 function electionTtl(value: string): number {
   const seconds = parseDuration(value, "election-ttl");
-  if (!Number.isInteger(seconds) || seconds < 1) throw new UsageError(`--election-ttl must be a whole number of seconds, at least 1, not '${value}'`);
+  if (!Number.isInteger(seconds) || seconds < 1)
+    throw new UsageError(`--election-ttl must be a whole number of seconds, at least 1, not '${value}'`);
   return seconds;
 }
 
@@ -137,7 +159,8 @@ function etcdTls(flags: ParsedFlags): MasterOptions["etcdTls"] {
   const caFile = flags.string("etcd-ca");
   const certFile = flags.string("etcd-cert");
   const keyFile = flags.string("etcd-key");
-  if ((certFile === undefined) !== (keyFile === undefined)) throw new UsageError("--etcd-cert and --etcd-key go together");
+  if ((certFile === undefined) !== (keyFile === undefined))
+    throw new UsageError("--etcd-cert and --etcd-key go together");
   if (caFile === undefined && certFile === undefined) return undefined;
   return { caFile, certFile, keyFile };
 }
@@ -153,14 +176,20 @@ export function masterOptionsFromFlags(flags: ParsedFlags): MasterOptions {
     electionTtlSeconds: electionTtl(flags.string("election-ttl") ?? "10"),
     etcdTls: etcdTls(flags),
     allocationIntervalSeconds: parseDuration(flags.string("allocation-interval") ?? "1", "allocation-interval"),
-    heartbeatIntervalSeconds: parseDuration(flags.string("heartbeat-interval") ?? String(defaultMasterOptions.heartbeatIntervalSeconds), "heartbeat-interval"),
+    heartbeatIntervalSeconds: parseDuration(
+      flags.string("heartbeat-interval") ?? String(defaultMasterOptions.heartbeatIntervalSeconds),
+      "heartbeat-interval",
+    ),
     agentReregisterTimeoutSeconds: parseDuration(
       flags.string("agent-reregister-timeout") ?? "600",
       "agent-reregister-timeout",
     ),
     agentPingTimeoutSeconds: parseDuration(flags.string("agent-ping-timeout") ?? "15", "agent-ping-timeout"),
     maxAgentPingTimeouts: positiveInteger(flags.string("max-agent-ping-timeouts") ?? "5", "max-agent-ping-timeouts"),
-    offerTimeoutSeconds: flags.string("offer-timeout") === undefined ? undefined : parseDuration(flags.string("offer-timeout") ?? "", "offer-timeout"),
+    offerTimeoutSeconds:
+      flags.string("offer-timeout") === undefined
+        ? undefined
+        : parseDuration(flags.string("offer-timeout") ?? "", "offer-timeout"),
     minAllocatableResources: allocatorFlag(flags, "min-allocatable-resources", parseMinAllocatable),
     weights: allocatorFlag(flags, "weights", parseWeights),
     hostname: flags.string("hostname") ?? defaultMasterOptions.hostname,
@@ -171,7 +200,12 @@ export function masterOptionsFromFlags(flags: ParsedFlags): MasterOptions {
 const agentFlags: FlagSpec[] = [
   commonFlags.master(defaultAgentOptions.master),
   f({ name: "ip", kind: "string", description: "Address to listen on", default: defaultAgentOptions.ip }),
-  f({ name: "port", kind: "number", description: "Port to listen on (0: any free port)", default: defaultAgentOptions.port }),
+  f({
+    name: "port",
+    kind: "number",
+    description: "Port to listen on (0: any free port)",
+    default: defaultAgentOptions.port,
+  }),
   f({ name: "work-dir", kind: "string", description: "Sandboxes and checkpoints (required)", placeholder: "DIR" }),
   f({ name: "resources", kind: "string", description: "e.g. 'cpus:2;mem:1024;disk:4096' (default: detected)" }),
   f({ name: "attributes", kind: "string", description: "e.g. 'rack:a;zone:west'" }),

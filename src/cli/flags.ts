@@ -134,7 +134,8 @@ function buildParsed(
       const raw = values.at(-1);
       if (raw === undefined) return undefined;
       const n = Number(raw);
-      if (raw.trim() === "" || !Number.isFinite(n)) throw new UsageError(`--${spec.name} expects a number, got "${raw}"`);
+      if (raw.trim() === "" || !Number.isFinite(n))
+        throw new UsageError(`--${spec.name} expects a number, got "${raw}"`);
       return n;
     },
     boolean: (name) => {

@@ -61,7 +61,6 @@ export function formatNumber(n: number): string {
   return String(Math.round(n * 1000) / 1000);
 }
 
-
 /**
  * The exit status `plateau run` reports for a terminal update: 0 for
  * TASK_FINISHED, N for a TASK_FAILED whose message says "Command exited with

@@ -4,7 +4,7 @@
  * line on stderr with exit status 1.
  */
 import { VERSION } from "../version.js";
-import { commandHelp, helpFlag, processIo, type CliIo, type Command } from "./command.js";
+import { type CliIo, type Command, commandHelp, helpFlag, processIo } from "./command.js";
 import { agentCommand, localCommand, masterCommand } from "./daemons.js";
 import { parseFlags, UsageError } from "./flags.js";
 import { operatorCommands } from "./operator-commands.js";
@@ -73,7 +73,8 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
 function describeFailure(err: unknown): string {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   const message = err instanceof Error ? err.message : String(err);
-  if (code === "EADDRINUSE") return `${message}: another process (another plateau?) uses that port; stop it or pick another with --port`;
+  if (code === "EADDRINUSE")
+    return `${message}: another process (another plateau?) uses that port; stop it or pick another with --port`;
   if (code === "EACCES") return `${message}: not allowed to use that address or port`;
   return message;
 }

@@ -6,18 +6,18 @@ import { toJson } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import {
   Call_Type,
-  ResponseSchema,
   type Response,
   type Response_GetAgents,
   type Response_GetFrameworks,
   type Response_GetRoles,
   type Response_GetTasks,
+  ResponseSchema,
 } from "../../gen/mesos/v1/master/master_pb.js";
 import type { Resource, Task } from "../../gen/mesos/v1/mesos_pb.js";
 import { createOperator } from "../client/operator.js";
-import { commonFlags, type CliIo, type Command } from "./command.js";
-import { isTerminalState } from "../core/task-lifecycle.js";
 import { addResources, formatResources } from "../core/resources/index.js";
+import { isTerminalState } from "../core/task-lifecycle.js";
+import { type CliIo, type Command, commonFlags } from "./command.js";
 import { formatNumber, formatTable, taskStateName } from "./format.js";
 
 /** Sum of the scalar resources called `name`. */
@@ -53,10 +53,7 @@ export function agentsTable(agents: Response_GetAgents): string {
       a.active ? "yes" : "no",
     ];
   });
-  return formatTable(
-    ["ID", "HOSTNAME", "CPUS", "MEM(MB)", "DISK(MB)", "ALLOC CPUS", "ALLOC MEM", "ACTIVE"],
-    rows,
-  );
+  return formatTable(["ID", "HOSTNAME", "CPUS", "MEM(MB)", "DISK(MB)", "ALLOC CPUS", "ALLOC MEM", "ACTIVE"], rows);
 }
 
 /** Rows of `plateau frameworks`; TASKS counts non-terminal tasks from `tasks`. */
@@ -84,7 +81,11 @@ export function rolesTable(roles: Response_GetRoles): string {
     String(r.frameworks.length),
     r.allocated.length > 0 ? formatResources(addResources([], r.allocated)) : "-",
     r.reserved.length > 0 ? formatResources(addResources([], r.reserved)) : "-",
-    Object.keys(r.quotaLimits).length > 0 ? Object.entries(r.quotaLimits).map(([name, v]) => `${name}:${formatNumber(v.value)}`).join("; ") : "-",
+    Object.keys(r.quotaLimits).length > 0
+      ? Object.entries(r.quotaLimits)
+          .map(([name, v]) => `${name}:${formatNumber(v.value)}`)
+          .join("; ")
+      : "-",
   ]);
   return formatTable(["ROLE", "WEIGHT", "FRAMEWORKS", "ALLOCATED", "RESERVED", "QUOTA LIMITS"], rows);
 }

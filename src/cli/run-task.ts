@@ -5,14 +5,14 @@
  */
 import { clone, create } from "@bufbuild/protobuf";
 import {
+  type CommandInfo,
   CommandInfoSchema,
   Environment_Variable_Type,
-  TaskInfoSchema,
-  type CommandInfo,
   type Offer,
   type Resource,
-  type TaskInfo,
   ResourceSchema,
+  type TaskInfo,
+  TaskInfoSchema,
 } from "../../gen/mesos/v1/mesos_pb.js";
 import { UsageError } from "./flags.js";
 

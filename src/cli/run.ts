@@ -9,14 +9,20 @@
  * (see taskExitStatus). The framework is torn down on the way out, so
  * nothing it started outlives the command.
  */
-import * as os from "node:os";
+
 import { randomUUID } from "node:crypto";
-import { Event_Type, type Event } from "../../gen/mesos/v1/scheduler/scheduler_pb.js";
-import { FrameworkInfo_Capability_Type, type Offer, type OfferID, type TaskStatus } from "../../gen/mesos/v1/mesos_pb.js";
+import * as os from "node:os";
+import {
+  FrameworkInfo_Capability_Type,
+  type Offer,
+  type OfferID,
+  type TaskStatus,
+} from "../../gen/mesos/v1/mesos_pb.js";
+import { type Event, Event_Type } from "../../gen/mesos/v1/scheduler/scheduler_pb.js";
 import { createScheduler, type SchedulerClient } from "../client/scheduler.js";
-import { commonFlags, type CliIo, type Command } from "./command.js";
-import { UsageError, type FlagSpec, type ParsedFlags } from "./flags.js";
 import { isTerminalState } from "../core/task-lifecycle.js";
+import { type CliIo, type Command, commonFlags } from "./command.js";
+import { type FlagSpec, type ParsedFlags, UsageError } from "./flags.js";
 import { taskExitStatus, taskStateName } from "./format.js";
 import { buildTask, offerFits, parseEnv, type RunSpec } from "./run-task.js";
 
@@ -33,7 +39,12 @@ const runFlags: FlagSpec[] = [
   { name: "disk", kind: "number", description: "Disk for the task, MB" },
   { name: "role", kind: "string", description: "Role to subscribe with", default: "*" },
   { name: "env", kind: "list", description: "Environment variable NAME=VALUE (repeatable)", placeholder: "NAME=VALUE" },
-  { name: "shell", kind: "string", description: "Run CMD under /bin/sh -c (instead of -- ARGV...)", placeholder: "CMD" },
+  {
+    name: "shell",
+    kind: "string",
+    description: "Run CMD under /bin/sh -c (instead of -- ARGV...)",
+    placeholder: "CMD",
+  },
   { name: "timeout", kind: "number", description: "Kill the task after this many seconds", placeholder: "SECONDS" },
 ];
 
@@ -44,7 +55,8 @@ export function runSpecFromFlags(flags: ParsedFlags): RunSpec {
   const shell = flags.string("shell");
   const argv = [...flags.positionals, ...flags.rest];
   if (shell !== undefined && argv.length > 0) throw new UsageError("give either --shell 'CMD' or -- ARGV..., not both");
-  if (shell === undefined && argv.length === 0) throw new UsageError("nothing to run: give --shell 'CMD' or -- ARGV...");
+  if (shell === undefined && argv.length === 0)
+    throw new UsageError("nothing to run: give --shell 'CMD' or -- ARGV...");
   const needs: Record<string, number> = { cpus: flags.number("cpus") ?? 0.1, mem: flags.number("mem") ?? 32 };
   const disk = flags.number("disk");
   if (disk !== undefined) needs.disk = disk;
@@ -147,11 +159,15 @@ class RunSession {
   private onSubscribed(): void {
     if (this.phase === "subscribing") {
       this.phase = "waiting";
-      const needs = Object.entries(this.options.spec.needs).map(([k, v]) => `${k}:${v}`).join(" ");
+      const needs = Object.entries(this.options.spec.needs)
+        .map(([k, v]) => `${k}:${v}`)
+        .join(" ");
       this.options.io.err(`framework ${this.scheduler.frameworkId ?? ""} subscribed; waiting for ${needs}\n`);
       this.after(10_000, () => {
         if (this.phase === "waiting") {
-          this.options.io.err(`still waiting for an offer with ${needs}; is an agent with enough free resources registered?\n`);
+          this.options.io.err(
+            `still waiting for an offer with ${needs}; is an agent with enough free resources registered?\n`,
+          );
         }
       });
     } else if (this.phase === "launched" || this.phase === "killing") {

@@ -20,11 +20,7 @@ export function normalizeBaseUrl(address: string): string {
  * with "equal jitter" (half fixed, half random) so a fleet of clients that
  * lost the same master does not come back in lockstep.
  */
-export function backoffDelay(
-  attempt: number,
-  policy: ReconnectPolicy,
-  random: () => number = Math.random,
-): number {
+export function backoffDelay(attempt: number, policy: ReconnectPolicy, random: () => number = Math.random): number {
   const ceiling = Math.min(policy.maxMs, policy.initialMs * 2 ** Math.min(attempt, 30));
   return Math.round(ceiling / 2 + (random() * ceiling) / 2);
 }

@@ -10,22 +10,22 @@
  *   exactly what it has not yet seen acknowledged.
  */
 import { create, isFieldSet, type MessageInitShape } from "@bufbuild/protobuf";
-import {
-  ConnectRequestSchema,
-  type ConnectRequest,
-  type ConnectResponse,
-  type Error as StreamError,
-} from "../../gen/mesos/v2/mesos_pb.js";
-import { CallSchema, Call_Type, Event_Type, type Event } from "../../gen/mesos/v1/executor/executor_pb.js";
+import type { Http2SessionManager } from "@connectrpc/connect-node";
+import { Call_Type, CallSchema, type Event, Event_Type } from "../../gen/mesos/v1/executor/executor_pb.js";
 import {
   ExecutorIDSchema,
   FrameworkIDSchema,
-  TaskStatusSchema,
-  TaskStatus_Source,
   type TaskInfo,
   type TaskStatus,
+  TaskStatus_Source,
+  TaskStatusSchema,
 } from "../../gen/mesos/v1/mesos_pb.js";
-import type { Http2SessionManager } from "@connectrpc/connect-node";
+import {
+  type ConnectRequest,
+  ConnectRequestSchema,
+  type ConnectResponse,
+  type Error as StreamError,
+} from "../../gen/mesos/v2/mesos_pb.js";
 import type { Logger } from "../log.js";
 import { randomUuidBytes } from "../util/uuid.js";
 import { newCallId, openStream, type ReconnectPolicy } from "./stream.js";
@@ -66,9 +66,11 @@ export interface ExecutorClient {
 }
 
 /** Reads the Mesos executor environment the agent sets for its executors. */
-export function executorEnvironment(
-  env: NodeJS.ProcessEnv = process.env,
-): { agent: string; frameworkId: string; executorId: string } {
+export function executorEnvironment(env: NodeJS.ProcessEnv = process.env): {
+  agent: string;
+  frameworkId: string;
+  executorId: string;
+} {
   const get = (name: string): string => {
     const value = env[name];
     if (value === undefined || value === "") throw new Error(`environment variable ${name} is not set`);
@@ -162,10 +164,7 @@ function track(event: Event, pending: Map<string, TaskStatus>, launched: Map<str
 }
 
 /** Fills what an executor leaves to the library: uuid, timestamp, source. */
-function completeStatus(
-  init: TaskStatus | MessageInitShape<typeof TaskStatusSchema>,
-  executorId: string,
-): TaskStatus {
+function completeStatus(init: TaskStatus | MessageInitShape<typeof TaskStatusSchema>, executorId: string): TaskStatus {
   const status = create(TaskStatusSchema, init);
   if (status.uuid.length === 0) status.uuid = randomUuidBytes();
   if (status.timestamp === 0) status.timestamp = Date.now() / 1000;

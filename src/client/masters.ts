@@ -9,9 +9,9 @@
  * A standby refuses calls with UNAVAILABLE and names the leader in the
  * `plateau-leader` trailer; the client goes there next, without backing off.
  */
-import { ConnectError, Code } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
 import type { MasterInfo } from "../../gen/mesos/v1/mesos_pb.js";
-import { silentLogger, type Logger } from "../log.js";
+import { type Logger, silentLogger } from "../log.js";
 import { LEADER_HEADER, masterEndpoint } from "../wire/masters.js";
 import { normalizeBaseUrl } from "./backoff.js";
 
@@ -76,8 +76,19 @@ export function createMasterLocator(spec: string, logger: Logger = silentLogger(
     hint = normalizeBaseUrl(named);
     return true;
   };
-  if (trimmed.startsWith("etcd://")) return etcdLocator(trimmed, logger, () => hint, (h) => (hint = h), learn);
-  const candidates = trimmed.split(",").map((s) => s.trim()).filter((s) => s !== "").map(normalizeBaseUrl);
+  if (trimmed.startsWith("etcd://"))
+    return etcdLocator(
+      trimmed,
+      logger,
+      () => hint,
+      (h) => (hint = h),
+      learn,
+    );
+  const candidates = trimmed
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "")
+    .map(normalizeBaseUrl);
   if (candidates.length === 0) throw new Error(`no master in '${spec}'`);
   let index = -1;
   return {
@@ -142,16 +153,19 @@ function acquireLeader(url: string, logger: Logger): SharedLeader {
       },
     };
     let watch: { close(): void } | undefined;
-    void follower.then((c) => {
-      if (entry.refs === 0) return;
-      watch = c.watchLeader((leader) => {
-        entry.leader = leader === undefined ? undefined : baseUrlOf(leader);
-        entry.known = true;
-        const waiters = [...entry.waiters];
-        entry.waiters.clear();
-        for (const wake of waiters) wake();
-      });
-    }, () => undefined);
+    void follower.then(
+      (c) => {
+        if (entry.refs === 0) return;
+        watch = c.watchLeader((leader) => {
+          entry.leader = leader === undefined ? undefined : baseUrlOf(leader);
+          entry.known = true;
+          const waiters = [...entry.waiters];
+          entry.waiters.clear();
+          for (const wake of waiters) wake();
+        });
+      },
+      () => undefined,
+    );
     sharedLeaders.set(url, entry);
     shared = entry;
   }

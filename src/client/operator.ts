@@ -3,21 +3,21 @@
  * and the operator event feed (SUBSCRIBE) over a unified stream.
  */
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
+import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
-import { ConnectRequestSchema, MesosService, type ConnectResponse } from "../../gen/mesos/v2/mesos_pb.js";
 import {
-  CallSchema,
-  Call_Type,
-  Event_Type,
   type Call,
+  Call_Type,
+  CallSchema,
   type Event,
+  Event_Type,
   type Response,
   type Response_GetAgents,
   type Response_GetFrameworks,
   type Response_GetState,
   type Response_GetTasks,
 } from "../../gen/mesos/v1/master/master_pb.js";
+import { ConnectRequestSchema, type ConnectResponse, MesosService } from "../../gen/mesos/v2/mesos_pb.js";
 import type { Logger } from "../log.js";
 import { createMasterLocator, isMasterList, leaderMovedFrom, type MasterLocator } from "./masters.js";
 import { newCallId, normalizeBaseUrl, openStream, type ReconnectPolicy } from "./stream.js";
@@ -71,7 +71,10 @@ export function createOperator(options: OperatorOptions): OperatorClient {
     let p = peers.get(url);
     if (p === undefined) {
       const sessions = new Http2SessionManager(url);
-      p = { sessions, client: createClient(MesosService, createGrpcTransport({ baseUrl: url, sessionManager: sessions })) };
+      p = {
+        sessions,
+        client: createClient(MesosService, createGrpcTransport({ baseUrl: url, sessionManager: sessions })),
+      };
       peers.set(url, p);
     }
     return p;
@@ -90,13 +93,20 @@ export function createOperator(options: OperatorOptions): OperatorClient {
       // etcd's announcement, when there is one, beats the last master that
       // answered: that one may be frozen and no longer lead. A standby's
       // hint beats both: it has just said who leads.
-      const target = hinted ? await (locator as MasterLocator).next() : (locator?.announced?.() ?? current ?? (await (locator as MasterLocator).next()));
+      const target = hinted
+        ? await (locator as MasterLocator).next()
+        : (locator?.announced?.() ?? current ?? (await (locator as MasterLocator).next()));
       // A leader that froze holds the call; once etcd announces another,
       // give up on it as on a timeout.
       const moved = new AbortController();
       if (locator !== undefined) {
         void leaderMovedFrom(locator, target, moved.signal).then((leader) =>
-          moved.abort(new ConnectError(`${target} no longer leads (the leader is ${leader}); the call may or may not have taken effect`, Code.DeadlineExceeded)),
+          moved.abort(
+            new ConnectError(
+              `${target} no longer leads (the leader is ${leader}); the call may or may not have taken effect`,
+              Code.DeadlineExceeded,
+            ),
+          ),
         );
       }
       try {

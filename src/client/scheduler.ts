@@ -11,29 +11,23 @@
  * framework. Calls without an answer (ACCEPT, DECLINE, ...) are sent with a
  * fresh id; a rejection comes back as a v2 Error with that id (`onError`).
  */
-import { create, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
-import {
-  ConnectRequestSchema,
-  type ConnectRequest,
-  type ConnectResponse,
-  type Error as StreamError,
-} from "../../gen/mesos/v2/mesos_pb.js";
-import {
-  CallSchema,
-  Call_Type,
-  Event_Type,
-  type Call,
-  type Event,
-} from "../../gen/mesos/v1/scheduler/scheduler_pb.js";
+import { create, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import {
   FrameworkIDSchema,
   FrameworkInfoSchema,
-  Offer_Operation_Type,
   type Offer,
   type Offer_Operation,
+  Offer_Operation_Type,
   type TaskInfo,
   type TaskStatus,
 } from "../../gen/mesos/v1/mesos_pb.js";
+import { type Call, Call_Type, CallSchema, type Event, Event_Type } from "../../gen/mesos/v1/scheduler/scheduler_pb.js";
+import {
+  type ConnectRequest,
+  ConnectRequestSchema,
+  type ConnectResponse,
+  type Error as StreamError,
+} from "../../gen/mesos/v2/mesos_pb.js";
 import type { Logger } from "../log.js";
 import { newCallId, openStream, type ReconnectPolicy, type UnifiedStream } from "./stream.js";
 
@@ -151,7 +145,9 @@ export function createScheduler(options: SchedulerOptions): SchedulerClient {
       // stream and drop it, taking the framework's subscription along.
       toBinary(ConnectRequestSchema, request);
     } catch (err) {
-      throw new TypeError(`${Call_Type[type] ?? type} cannot be encoded: ${err instanceof Error ? err.message : String(err)}`);
+      throw new TypeError(
+        `${Call_Type[type] ?? type} cannot be encoded: ${err instanceof Error ? err.message : String(err)}`,
+      );
     }
     return subscribed && stream.send(request);
   };

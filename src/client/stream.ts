@@ -21,16 +21,12 @@
  * cancels them all and awaits the loop, so nothing outlives the stream.
  */
 import { randomUUID } from "node:crypto";
-import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
+import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
-import {
-  MesosService,
-  type ConnectRequest,
-  type ConnectResponse,
-} from "../../gen/mesos/v2/mesos_pb.js";
-import { silentLogger, type Logger } from "../log.js";
+import { type ConnectRequest, type ConnectResponse, MesosService } from "../../gen/mesos/v2/mesos_pb.js";
+import { type Logger, silentLogger } from "../log.js";
+import { type AsyncQueue, createAsyncQueue } from "../util/async-queue.js";
 import { backoffDelay, normalizeBaseUrl, type ReconnectPolicy } from "./backoff.js";
-import { createAsyncQueue, type AsyncQueue } from "../util/async-queue.js";
 import { createMasterLocator, isMasterList, leaderMovedFrom, type MasterLocator } from "./masters.js";
 
 export { backoffDelay, normalizeBaseUrl, type ReconnectPolicy };
@@ -158,7 +154,10 @@ class ReconnectingStream implements UnifiedStream {
     if (peer === undefined) {
       const shared = this.options.sessionManager;
       const sessions = typeof shared === "function" ? shared(baseUrl) : (shared ?? new Http2SessionManager(baseUrl));
-      peer = { sessions, client: createClient(MesosService, createGrpcTransport({ baseUrl, sessionManager: sessions })) };
+      peer = {
+        sessions,
+        client: createClient(MesosService, createGrpcTransport({ baseUrl, sessionManager: sessions })),
+      };
       this.peers.set(baseUrl, peer);
     }
     return peer;

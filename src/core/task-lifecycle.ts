@@ -75,7 +75,15 @@ const TERMINAL: readonly TerminalState[] = [
 ];
 
 /** Every state, for tests and tables. */
-export const TASK_STATES: readonly TaskState[] = [STAGING, STARTING, RUNNING, KILLING, UNREACHABLE, UNKNOWN, ...TERMINAL];
+export const TASK_STATES: readonly TaskState[] = [
+  STAGING,
+  STARTING,
+  RUNNING,
+  KILLING,
+  UNREACHABLE,
+  UNKNOWN,
+  ...TERMINAL,
+];
 
 /** The state a task is launched in. */
 export const LAUNCH_STATE = STAGING;

@@ -42,7 +42,8 @@ export function createEtcdClient(endpoints: string[], tls?: EtcdTlsFiles): Etcd3
     hosts: endpoints.map((e) => `https://${e}`),
     faultHandling,
     credentials: {
-      rootCertificate: tls.caFile === undefined ? Buffer.from(rootCertificates.join("\n")) : read(tls.caFile, "CA file"),
+      rootCertificate:
+        tls.caFile === undefined ? Buffer.from(rootCertificates.join("\n")) : read(tls.caFile, "CA file"),
       privateKey: tls.keyFile === undefined ? undefined : read(tls.keyFile, "client key"),
       certChain: tls.certFile === undefined ? undefined : read(tls.certFile, "client certificate"),
     },

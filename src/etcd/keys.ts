@@ -19,7 +19,7 @@
  * so that both read the same names.
  */
 import { fromJsonString, toJsonString } from "@bufbuild/protobuf";
-import { MasterInfoSchema, type MasterInfo } from "../../gen/mesos/v1/mesos_pb.js";
+import { type MasterInfo, MasterInfoSchema } from "../../gen/mesos/v1/mesos_pb.js";
 
 export interface EtcdKeys {
   readonly electionPrefix: string;
@@ -47,6 +47,8 @@ export function decodeMasterInfo(value: Buffer, key: string): MasterInfo {
   try {
     return fromJsonString(MasterInfoSchema, value.toString("utf8"));
   } catch (err) {
-    throw new Error(`the campaign key ${key} does not hold a MasterInfo: ${err instanceof Error ? err.message : String(err)}`);
+    throw new Error(
+      `the campaign key ${key} does not hold a MasterInfo: ${err instanceof Error ? err.message : String(err)}`,
+    );
   }
 }

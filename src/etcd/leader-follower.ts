@@ -8,8 +8,8 @@ import type { Etcd3 } from "etcd3";
 import type { MasterInfo } from "../../gen/mesos/v1/mesos_pb.js";
 import type { Logger } from "../log.js";
 import { createEtcdClient, type EtcdTlsFiles } from "./client.js";
-import { etcdKeys, type EtcdKeys } from "./keys.js";
-import { decodeLeader, readLeaderKv, watchLeader, type LeaderWatch } from "./leader-watch.js";
+import { type EtcdKeys, etcdKeys } from "./keys.js";
+import { decodeLeader, type LeaderWatch, readLeaderKv, watchLeader } from "./leader-watch.js";
 
 export interface LeaderFollower {
   /** The announced leader's MasterInfo, or undefined while there is none. */

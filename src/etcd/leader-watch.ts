@@ -32,12 +32,22 @@ export function decodeLeader(kv: IKeyValue | undefined): MasterInfo | undefined 
   return kv === undefined ? undefined : decodeMasterInfo(kv.value, kv.key.toString());
 }
 
-export function watchLeader(client: Etcd3, keys: EtcdKeys, logger: Logger, onChange: (leader: MasterInfo | undefined) => void): LeaderWatch {
+export function watchLeader(
+  client: Etcd3,
+  keys: EtcdKeys,
+  logger: Logger,
+  onChange: (leader: MasterInfo | undefined) => void,
+): LeaderWatch {
   return watchLeaderKv(client, keys, logger, decodeLeader, onChange);
 }
 
 /** As watchLeader, with the lease the announcement is on (a standby watching the leader's process revokes it). */
-export function watchAnnouncedLeader(client: Etcd3, keys: EtcdKeys, logger: Logger, onChange: (leader: AnnouncedLeader | undefined) => void): LeaderWatch {
+export function watchAnnouncedLeader(
+  client: Etcd3,
+  keys: EtcdKeys,
+  logger: Logger,
+  onChange: (leader: AnnouncedLeader | undefined) => void,
+): LeaderWatch {
   const decode = (kv: IKeyValue | undefined): AnnouncedLeader | undefined => {
     const info = decodeLeader(kv);
     return info === undefined || kv === undefined ? undefined : { info, lease: kv.lease };
@@ -45,7 +55,13 @@ export function watchAnnouncedLeader(client: Etcd3, keys: EtcdKeys, logger: Logg
   return watchLeaderKv(client, keys, logger, decode, onChange);
 }
 
-function watchLeaderKv<T>(client: Etcd3, keys: EtcdKeys, logger: Logger, decode: (kv: IKeyValue | undefined) => T, onChange: (leader: T) => void): LeaderWatch {
+function watchLeaderKv<T>(
+  client: Etcd3,
+  keys: EtcdKeys,
+  logger: Logger,
+  decode: (kv: IKeyValue | undefined) => T,
+  onChange: (leader: T) => void,
+): LeaderWatch {
   let stopped = false;
   // What was last reported: the announcement's mod revision ("" for none).
   let reported: string | undefined;

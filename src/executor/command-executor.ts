@@ -7,12 +7,18 @@
  *                                                      KILL ──> (TASK_KILLING) ──SIGTERM, grace, SIGKILL──> TASK_KILLED
  *   terminal update acknowledged by the agent ──> stream closed, executor done
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { closeSync, openSync } from "node:fs";
 import { join } from "node:path";
-import { Event_Type, type Event } from "../../gen/mesos/v1/executor/executor_pb.js";
-import { FrameworkInfo_Capability_Type, TaskState, type FrameworkInfo, type KillPolicy, type TaskInfo } from "../../gen/mesos/v1/mesos_pb.js";
 import type { Http2SessionManager } from "@connectrpc/connect-node";
+import { type Event, Event_Type } from "../../gen/mesos/v1/executor/executor_pb.js";
+import {
+  type FrameworkInfo,
+  FrameworkInfo_Capability_Type,
+  type KillPolicy,
+  type TaskInfo,
+  TaskState,
+} from "../../gen/mesos/v1/mesos_pb.js";
 import { createExecutor, type ExecutorClient } from "../client/executor.js";
 import type { Logger } from "../log.js";
 
@@ -52,7 +58,17 @@ function graceOf(policy: KillPolicy | undefined, fallback: number): number {
 }
 
 function signalNumber(signal: NodeJS.Signals): number {
-  const numbers: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGABRT: 6, SIGKILL: 9, SIGSEGV: 11, SIGPIPE: 13, SIGALRM: 14, SIGTERM: 15 };
+  const numbers: Record<string, number> = {
+    SIGHUP: 1,
+    SIGINT: 2,
+    SIGQUIT: 3,
+    SIGABRT: 6,
+    SIGKILL: 9,
+    SIGSEGV: 11,
+    SIGPIPE: 13,
+    SIGALRM: 14,
+    SIGTERM: 15,
+  };
   return numbers[signal] ?? 0;
 }
 
@@ -116,10 +132,21 @@ export function startCommandExecutor(options: CommandExecutorOptions): CommandEx
       exitStatus = { wait: 1 << 8, description: "failed to launch" };
       return terminal(TaskState.TASK_FAILED, `Failed to launch the command: ${(e as Error).message}`);
     }
-    const env: Record<string, string> = { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", HOME: options.sandbox, ...options.env, MESOS_TASK_ID: taskId() };
+    const env: Record<string, string> = {
+      PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+      HOME: options.sandbox,
+      ...options.env,
+      MESOS_TASK_ID: taskId(),
+    };
     for (const v of info.command?.environment?.variables ?? []) env[v.name] = v.value;
     // A process group of its own, so a kill reaches everything the task started.
-    child = spawn(argv.file, argv.args, { argv0: argv.argv0, cwd: options.sandbox, env, detached: true, stdio: ["ignore", out, err] });
+    child = spawn(argv.file, argv.args, {
+      argv0: argv.argv0,
+      cwd: options.sandbox,
+      env,
+      detached: true,
+      stdio: ["ignore", out, err],
+    });
     closeSync(out);
     closeSync(err);
     // A kill can arrive between spawn() and its "spawn" event: once TASK_KILLING
@@ -162,7 +189,8 @@ export function startCommandExecutor(options: CommandExecutorOptions): CommandEx
     }
     if (killing) return;
     killing = true;
-    if (framework?.capabilities.some((c) => c.type === FrameworkInfo_Capability_Type.TASK_KILLING_STATE)) update(TaskState.TASK_KILLING);
+    if (framework?.capabilities.some((c) => c.type === FrameworkInfo_Capability_Type.TASK_KILLING_STATE))
+      update(TaskState.TASK_KILLING);
     signalGroup("SIGTERM");
     killTimer = setTimeout(() => signalGroup("SIGKILL"), graceMs);
   };
@@ -180,7 +208,8 @@ export function startCommandExecutor(options: CommandExecutorOptions): CommandEx
       case Event_Type.SHUTDOWN:
         return kill(graceOf(task?.killPolicy, DEFAULT_KILL_GRACE_MS));
       case Event_Type.ACKNOWLEDGED:
-        if (finalUuid !== undefined && Buffer.from(event.acknowledged?.uuid ?? []).toString("hex") === finalUuid) finish();
+        if (finalUuid !== undefined && Buffer.from(event.acknowledged?.uuid ?? []).toString("hex") === finalUuid)
+          finish();
         return;
       case Event_Type.ERROR:
         logger.warn({ executor: options.executorId, error: event.error?.message }, "agent reported an error");

@@ -7,7 +7,7 @@ import { mkdirSync } from "node:fs";
 import { Http2SessionManager } from "@connectrpc/connect-node";
 import { normalizeBaseUrl } from "../client/stream.js";
 import { createLogger, type LogLevel } from "../log.js";
-import { startCommandExecutor, type CommandExecutor } from "./command-executor.js";
+import { type CommandExecutor, startCommandExecutor } from "./command-executor.js";
 import type { AgentToHost, HostToAgent } from "./protocol.js";
 
 const logger = createLogger("executor-host", (process.env.PLATEAU_LOG_LEVEL as LogLevel | undefined) ?? "info");
@@ -73,7 +73,13 @@ process.on("message", (message: AgentToHost) => {
       try {
         mkdirSync(launch.sandbox, { recursive: true });
       } catch (err) {
-        tell({ type: "exited", frameworkId: launch.frameworkId, executorId: launch.executorId, waitStatus: 1 << 8, description: `failed to create the sandbox: ${(err as Error).message}` });
+        tell({
+          type: "exited",
+          frameworkId: launch.frameworkId,
+          executorId: launch.executorId,
+          waitStatus: 1 << 8,
+          description: `failed to create the sandbox: ${(err as Error).message}`,
+        });
         return;
       }
       executors.set(
@@ -84,7 +90,13 @@ process.on("message", (message: AgentToHost) => {
           sessionManager: connectionTo(launch.agent),
           onExit: (waitStatus, description) => {
             executors.delete(k);
-            tell({ type: "exited", frameworkId: launch.frameworkId, executorId: launch.executorId, waitStatus, description });
+            tell({
+              type: "exited",
+              frameworkId: launch.frameworkId,
+              executorId: launch.executorId,
+              waitStatus,
+              description,
+            });
             armIdle();
             exitWhenDone();
           },

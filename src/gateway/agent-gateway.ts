@@ -1,18 +1,18 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Call, Response } from "../../gen/mesos/v1/master/master_pb.js";
 import type { AgentCore } from "../core/agent/agent-core.js";
-import type { CallError } from "../core/master/events.js";
 import { executorKey } from "../core/agent/state.js";
+import type { CallError } from "../core/master/events.js";
 import type { Logger } from "../log.js";
 import type { HttpHook } from "../transport/handler.js";
 import { VERSION } from "../version.js";
-import { GatewayError, answerError } from "./errors.js";
+import { answerError, GatewayError } from "./errors.js";
 import { createExecutorEndpoint } from "./executor.js";
 import type { ExecutorSessions } from "./executor-sessions.js";
 import { createFilesEndpoints } from "./files.js";
-import { createOperatorEndpoint } from "./operator.js";
 import { createLegacyAgentEndpoints } from "./legacy-agent.js";
 import { pathOf } from "./master-gateway.js";
+import { createOperatorEndpoint } from "./operator.js";
 
 /**
  * The agent's flags as its endpoints show them. The agent passes its whole
@@ -70,13 +70,17 @@ export function createAgentGateway(options: AgentGatewayOptions): AgentGateway {
     startedAt: Date.now(),
     now: () => Date.now(),
   });
-  const operator = createOperatorEndpoint({ operate: (call) => Promise.resolve(options.operate(call)), logger: options.logger });
+  const operator = createOperatorEndpoint({
+    operate: (call) => Promise.resolve(options.operate(call)),
+    logger: options.logger,
+  });
   const hook: HttpHook = (req: IncomingMessage, res: ServerResponse) => {
     const path = pathOf(req);
     if (path === "/api/v1/executor") return executor.handle(req, res).then(() => true);
     if (path === "/api/v1" || path === "/api/v1/") return operator.handle(req, res).then(() => true);
     const query = new URL(req.url ?? "/", "http://agent").searchParams;
-    if (path.startsWith("/files/")) return files.handle(req, res, path, query).catch((err: unknown) => refuse(res, err));
+    if (path.startsWith("/files/"))
+      return files.handle(req, res, path, query).catch((err: unknown) => refuse(res, err));
     try {
       return legacy(req, res, path, query);
     } catch (err) {

@@ -1,6 +1,6 @@
 import type { ServerResponse } from "node:http";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { ErrorCode, type CallError } from "../core/master/events.js";
+import { type CallError, ErrorCode } from "../core/master/events.js";
 
 /**
  * An HTTP answer other than success, with Mesos' status and a plain-text

@@ -1,6 +1,6 @@
-import { Call_Type, type Call } from "../../gen/mesos/v1/executor/executor_pb.js";
-import { TaskState, TaskStatus_Source, TaskStatusSchema } from "../../gen/mesos/v1/mesos_pb.js";
 import { isFieldSet } from "@bufbuild/protobuf";
+import { type Call, Call_Type } from "../../gen/mesos/v1/executor/executor_pb.js";
+import { TaskState, TaskStatus_Source, TaskStatusSchema } from "../../gen/mesos/v1/mesos_pb.js";
 
 /**
  * The checks Mesos' agent makes on an executor call before acting on it
@@ -28,7 +28,8 @@ export function validateExecutorCall(call: Call): string | undefined {
       if (status.source !== TaskStatus_Source.EXECUTOR) {
         return `Received Call from executor ${executorId} of framework ${frameworkId} with invalid source, expecting 'SOURCE_EXECUTOR'`;
       }
-      if (status.state === TaskState.TASK_STAGING) return `Received TASK_STAGING from executor ${executorId} of framework ${frameworkId} which is not allowed`;
+      if (status.state === TaskState.TASK_STAGING)
+        return `Received TASK_STAGING from executor ${executorId} of framework ${frameworkId} which is not allowed`;
       return undefined;
     }
     case Call_Type.MESSAGE:

@@ -12,18 +12,28 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { create } from "@bufbuild/protobuf";
-import { CallSchema, Call_Type, EventSchema, Event_Type, type Call, type Event } from "../../gen/mesos/v1/executor/executor_pb.js";
-import { ConnectRequestSchema, Error_Code, type ConnectResponse } from "../../gen/mesos/v2/mesos_pb.js";
+import {
+  type Call,
+  Call_Type,
+  CallSchema,
+  type Event,
+  Event_Type,
+  EventSchema,
+} from "../../gen/mesos/v1/executor/executor_pb.js";
+import { ConnectRequestSchema, type ConnectResponse, Error_Code } from "../../gen/mesos/v2/mesos_pb.js";
 import type { Logger } from "../log.js";
 import { readBody } from "./body.js";
-import { GatewayError, answerError } from "./errors.js";
+import { answerError, GatewayError } from "./errors.js";
 import type { ExecutorSession, ExecutorSessions } from "./executor-sessions.js";
 import { validateExecutorCall } from "./executor-validation.js";
-import { decodeBody, encodeMessage, requestMedia, streamFormat, type Media } from "./media.js";
-import { startRecordStream, type RecordStream } from "./record-stream.js";
+import { decodeBody, encodeMessage, type Media, requestMedia, streamFormat } from "./media.js";
+import { type RecordStream, startRecordStream } from "./record-stream.js";
 
 /** What the endpoint needs to know about an executor before it forwards a call. */
-export type ExecutorLookup = (frameworkId: string, executorId: string) => "unknown-framework" | "unknown-executor" | "known";
+export type ExecutorLookup = (
+  frameworkId: string,
+  executorId: string,
+) => "unknown-framework" | "unknown-executor" | "known";
 
 export interface ExecutorEndpointOptions {
   executors: ExecutorSessions;
@@ -61,7 +71,8 @@ export function createExecutorEndpoint(options: ExecutorEndpointOptions): Execut
   const deliver = (sub: Subscription, response: ConnectResponse) => {
     const event = response.event;
     if (event.case === "error") {
-      if (sub.capture !== undefined && response.callId === sub.capture.callId) sub.capture.errors.push({ code: event.value.code, message: event.value.message });
+      if (sub.capture !== undefined && response.callId === sub.capture.callId)
+        sub.capture.errors.push({ code: event.value.code, message: event.value.message });
       else emit(sub, create(EventSchema, { type: Event_Type.ERROR, error: { message: event.value.message } }));
     } else if (event.case === "executor") emit(sub, event.value);
   };
@@ -80,7 +91,13 @@ export function createExecutorEndpoint(options: ExecutorEndpointOptions): Execut
   const subscribe = (req: IncomingMessage, res: ServerResponse, call: Call) => {
     const format = streamFormat(req.headers);
     const id = key(call);
-    const sub: Subscription = { out: undefined, early: [], media: format.record, capture: undefined, heartbeat: undefined };
+    const sub: Subscription = {
+      out: undefined,
+      early: [],
+      media: format.record,
+      capture: undefined,
+      heartbeat: undefined,
+    };
     const finish = () => {
       if (sub.heartbeat !== undefined) clearInterval(sub.heartbeat);
       sub.heartbeat = undefined;
@@ -123,7 +140,10 @@ export function createExecutorEndpoint(options: ExecutorEndpointOptions): Execut
   return {
     async handle(req, res) {
       try {
-        if (req.method !== "POST") throw new GatewayError(405, `Expecting one of { 'POST' }, but received '${req.method ?? ""}'`, { allow: "POST" });
+        if (req.method !== "POST")
+          throw new GatewayError(405, `Expecting one of { 'POST' }, but received '${req.method ?? ""}'`, {
+            allow: "POST",
+          });
         const call = decodeBody(CallSchema, await readBody(req), requestMedia(req.headers), "Call");
         const invalid = validateExecutorCall(call);
         if (invalid !== undefined) throw new GatewayError(400, `Failed to validate Executor::Call: ${invalid}`);

@@ -39,7 +39,8 @@ export function createFilesEndpoints(options: { workDir: string; agentId: () => 
     } catch {
       throw new GatewayError(404, "");
     }
-    if (real !== base && !real.startsWith(`${base}/`)) throw new GatewayError(403, "Path is outside the agent's sandboxes\n");
+    if (real !== base && !real.startsWith(`${base}/`))
+      throw new GatewayError(403, "Path is outside the agent's sandboxes\n");
     return { real, shown };
   };
 
@@ -75,7 +76,8 @@ export function createFilesEndpoints(options: { workDir: string; agentId: () => 
     try {
       const size = (await file.stat()).size;
       // offset -1 asks only for the size, which comes back as the offset.
-      if (offset === -1 || offset >= size) return answerJson(res, { data: "", offset: offset === -1 ? size : offset }, query.get("jsonp"));
+      if (offset === -1 || offset >= size)
+        return answerJson(res, { data: "", offset: offset === -1 ? size : offset }, query.get("jsonp"));
       const want = Math.min(length ?? size - offset, MAX_READ_BYTES);
       const buffer = Buffer.alloc(want);
       const { bytesRead } = await file.read(buffer, 0, want, offset);
@@ -110,7 +112,8 @@ export function createFilesEndpoints(options: { workDir: string; agentId: () => 
       const route = path.replace(/\.json$/, "");
       const handler = { "/files/browse": browse, "/files/read": read, "/files/download": download }[route];
       if (handler === undefined) return false;
-      if (req.method !== "GET" && req.method !== "HEAD") throw new GatewayError(405, `Expecting one of { 'GET' }, but received '${req.method ?? ""}'`, { allow: "GET" });
+      if (req.method !== "GET" && req.method !== "HEAD")
+        throw new GatewayError(405, `Expecting one of { 'GET' }, but received '${req.method ?? ""}'`, { allow: "GET" });
       await handler(res, query);
       return true;
     },
@@ -123,7 +126,8 @@ async function newest(dir: string): Promise<string | undefined> {
   for (const name of names) {
     const path = join(dir, name);
     const info = await stat(path).catch(() => undefined);
-    if (info?.isDirectory() === true && (best === undefined || info.mtimeMs > best.mtime)) best = { path, mtime: info.mtimeMs };
+    if (info?.isDirectory() === true && (best === undefined || info.mtimeMs > best.mtime))
+      best = { path, mtime: info.mtimeMs };
   }
   return best?.path;
 }
@@ -132,13 +136,37 @@ function numberParam<T extends number | undefined>(query: URLSearchParams, name:
   const raw = query.get(name);
   if (raw === null) return fallback;
   const n = Number(raw);
-  if (!Number.isInteger(n) || (n < 0 && !(name === "offset" && n === -1))) throw new GatewayError(400, `Failed to parse ${name}: '${raw}' is not a valid ${name}.\n`);
+  if (!Number.isInteger(n) || (n < 0 && !(name === "offset" && n === -1)))
+    throw new GatewayError(400, `Failed to parse ${name}: '${raw}' is not a valid ${name}.\n`);
   return n;
 }
 
 /** Mesos' FileInfo model: `ls -l` facts. */
 function fileModel(path: string, info: Stats): JsonObject {
-  const type = info.isDirectory() ? "d" : info.isSymbolicLink() ? "l" : info.isFIFO() ? "p" : info.isSocket() ? "s" : info.isCharacterDevice() ? "c" : info.isBlockDevice() ? "b" : "-";
-  const bits = "rwxrwxrwx".split("").map((c, i) => ((info.mode >> (8 - i)) & 1 ? c : "-")).join("");
-  return { path, nlink: info.nlink, size: info.size, mtime: Math.floor(info.mtimeMs / 1000), mode: `${type}${bits}`, uid: info.uid, gid: info.gid };
+  const type = info.isDirectory()
+    ? "d"
+    : info.isSymbolicLink()
+      ? "l"
+      : info.isFIFO()
+        ? "p"
+        : info.isSocket()
+          ? "s"
+          : info.isCharacterDevice()
+            ? "c"
+            : info.isBlockDevice()
+              ? "b"
+              : "-";
+  const bits = "rwxrwxrwx"
+    .split("")
+    .map((c, i) => ((info.mode >> (8 - i)) & 1 ? c : "-"))
+    .join("");
+  return {
+    path,
+    nlink: info.nlink,
+    size: info.size,
+    mtime: Math.floor(info.mtimeMs / 1000),
+    mode: `${type}${bits}`,
+    uid: info.uid,
+    gid: info.gid,
+  };
 }

@@ -13,6 +13,9 @@ export function answerJson(res: ServerResponse, body: JsonValue, jsonp: string |
   const text = JSON.stringify(body);
   const padded = jsonp !== null && CALLBACK.test(jsonp);
   const payload = Buffer.from(padded ? `${jsonp}(${text});` : text, "utf8");
-  res.writeHead(200, { "content-type": padded ? "text/javascript" : APPLICATION_JSON, "content-length": String(payload.byteLength) });
+  res.writeHead(200, {
+    "content-type": padded ? "text/javascript" : APPLICATION_JSON,
+    "content-length": String(payload.byteLength),
+  });
   res.end(res.req.method === "HEAD" ? undefined : payload);
 }

@@ -3,10 +3,11 @@
  * /slave(1)/flags, /metrics/snapshot, /monitor/statistics, /version), with
  * Mesos' JSON shapes, from the agent core's bookkeeping.
  */
-import { cpus, freemem, loadavg, totalmem } from "node:os";
+
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { cpus, freemem, loadavg, totalmem } from "node:os";
 import { isFieldSet } from "@bufbuild/protobuf";
-import { ExecutorInfoSchema, ExecutorInfo_Type, TaskState, type Resource } from "../../gen/mesos/v1/mesos_pb.js";
+import { ExecutorInfo_Type, ExecutorInfoSchema, type Resource, TaskState } from "../../gen/mesos/v1/mesos_pb.js";
 import type { AgentCore, ExecutorRecord, TaskRecord } from "../core/agent/agent-core.js";
 import { addResources, scalarOf } from "../core/resources/index.js";
 import { GatewayError } from "./errors.js";
@@ -26,7 +27,12 @@ export interface LegacyAgentOptions {
   now(): number;
 }
 
-export type LegacyAgentEndpoints = (req: IncomingMessage, res: ServerResponse, path: string, query: URLSearchParams) => boolean;
+export type LegacyAgentEndpoints = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  path: string,
+  query: URLSearchParams,
+) => boolean;
 
 const sum = (lists: Resource[][]): Resource[] => lists.reduce<Resource[]>((acc, r) => addResources(acc, r), []);
 
@@ -60,7 +66,9 @@ export function createLegacyAgentEndpoints(options: LegacyAgentOptions): LegacyA
       container: executor.containerId,
       directory: executor.sandbox,
       resources: resourcesModel(sum([executor.info.resources, ...tasks.map((t) => t.info.resources)])),
-      ...(isFieldSet(executor.info, ExecutorInfoSchema.field.type) ? { type: ExecutorInfo_Type[executor.info.type] ?? "UNKNOWN" } : {}),
+      ...(isFieldSet(executor.info, ExecutorInfoSchema.field.type)
+        ? { type: ExecutorInfo_Type[executor.info.type] ?? "UNKNOWN" }
+        : {}),
       tasks: tasks.filter((t) => !queued.has(t.info.taskId?.value ?? "")).map(taskModel),
       queued_tasks: executor.queued.map((info) => ({
         id: info.taskId?.value ?? "",
@@ -147,7 +155,11 @@ export function createLegacyAgentEndpoints(options: LegacyAgentOptions): LegacyA
         executor_name: executor.info.name,
         framework_id: executor.frameworkId,
         source: executor.info.source,
-        statistics: { timestamp: options.now() / 1000, cpus_limit: scalarOf(resources, "cpus"), mem_limit_bytes: Math.round(scalarOf(resources, "mem") * 1024 * 1024) },
+        statistics: {
+          timestamp: options.now() / 1000,
+          cpus_limit: scalarOf(resources, "cpus"),
+          mem_limit_bytes: Math.round(scalarOf(resources, "mem") * 1024 * 1024),
+        },
       };
     });
 
@@ -156,7 +168,14 @@ export function createLegacyAgentEndpoints(options: LegacyAgentOptions): LegacyA
     "/slave(1)/flags": () => ({ flags: options.flags }),
     "/metrics/snapshot": metrics,
     "/monitor/statistics": statistics,
-    "/version": () => ({ version: options.version, build_date: "", build_time: 0, build_user: "", git_sha: "", git_tag: "" }),
+    "/version": () => ({
+      version: options.version,
+      build_date: "",
+      build_time: 0,
+      build_user: "",
+      git_sha: "",
+      git_tag: "",
+    }),
   };
   const aliases: Record<string, string> = {
     "/slave(1)/state.json": "/slave(1)/state",
@@ -169,11 +188,20 @@ export function createLegacyAgentEndpoints(options: LegacyAgentOptions): LegacyA
   return (req, res, path, query) => {
     const model = routes[aliases[path] ?? path];
     if (model === undefined) return false;
-    if (req.method !== "GET" && req.method !== "HEAD") throw new GatewayError(405, `Expecting one of { 'GET' }, but received '${req.method ?? ""}'`, { allow: "GET" });
+    if (req.method !== "GET" && req.method !== "HEAD")
+      throw new GatewayError(405, `Expecting one of { 'GET' }, but received '${req.method ?? ""}'`, { allow: "GET" });
     answerJson(res, model(), query.get("jsonp"));
     return true;
   };
 }
 
-const TERMINAL = new Set([TaskState.TASK_FINISHED, TaskState.TASK_FAILED, TaskState.TASK_KILLED, TaskState.TASK_ERROR, TaskState.TASK_LOST, TaskState.TASK_DROPPED, TaskState.TASK_GONE]);
+const TERMINAL = new Set([
+  TaskState.TASK_FINISHED,
+  TaskState.TASK_FAILED,
+  TaskState.TASK_KILLED,
+  TaskState.TASK_ERROR,
+  TaskState.TASK_LOST,
+  TaskState.TASK_DROPPED,
+  TaskState.TASK_GONE,
+]);
 const isTerminal = (state: TaskState): boolean => TERMINAL.has(state);

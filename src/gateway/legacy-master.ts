@@ -6,15 +6,22 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { create } from "@bufbuild/protobuf";
-import { TaskState, type Resource, type Task } from "../../gen/mesos/v1/mesos_pb.js";
-import { CallSchema, Call_Type, type Call, type Response } from "../../gen/mesos/v1/master/master_pb.js";
+import { type Call, Call_Type, CallSchema, type Response } from "../../gen/mesos/v1/master/master_pb.js";
+import { type Resource, type Task, TaskState } from "../../gen/mesos/v1/mesos_pb.js";
 import type { CallError } from "../core/master/events.js";
 import { addResources } from "../core/resources/index.js";
-import { GatewayError, answerError } from "./errors.js";
+import { answerError, GatewayError } from "./errors.js";
 import type { JsonObject, JsonValue } from "./json.js";
-import { masterMetrics, SUMMARY_STATES } from "./legacy-metrics.js";
-import { agentModel, frameworkModel, frameworkSummary, resourcesModel, taskModel, type FrameworkTasks } from "./legacy-model.js";
 import { answerJson } from "./json-answer.js";
+import { masterMetrics, SUMMARY_STATES } from "./legacy-metrics.js";
+import {
+  agentModel,
+  type FrameworkTasks,
+  frameworkModel,
+  frameworkSummary,
+  resourcesModel,
+  taskModel,
+} from "./legacy-model.js";
 
 export interface LegacyMasterOptions {
   /** A read-only operator call (the same entry point as the v2 Operate RPC). */
@@ -58,9 +65,16 @@ export function createLegacyMasterEndpoints(options: LegacyMasterOptions): Legac
     "/master/frameworks": (query) => {
       const m = stateModel(snapshot());
       const wanted = matching(query, "framework_id");
-      return { frameworks: wanted(m.frameworks), completed_frameworks: wanted(m.completed_frameworks), unregistered_frameworks: [] };
+      return {
+        frameworks: wanted(m.frameworks),
+        completed_frameworks: wanted(m.completed_frameworks),
+        unregistered_frameworks: [],
+      };
     },
-    "/master/slaves": (query) => ({ slaves: matching(query, "slave_id")(agentModels(snapshot())), recovered_slaves: [] }),
+    "/master/slaves": (query) => ({
+      slaves: matching(query, "slave_id")(agentModels(snapshot())),
+      recovered_slaves: [],
+    }),
     "/master/tasks": (query) => tasksModel(snapshot(), query),
     "/master/roles": () => rolesModel(snapshot()),
     "/master/flags": () => ({ flags: snapshot().flags }),
@@ -68,7 +82,14 @@ export function createLegacyMasterEndpoints(options: LegacyMasterOptions): Legac
       const s = snapshot();
       return masterMetrics(s.state, s.master, options.now());
     },
-    "/version": () => ({ version: snapshot().version, build_date: "", build_time: 0, build_user: "", git_sha: "", git_tag: "" }),
+    "/version": () => ({
+      version: snapshot().version,
+      build_date: "",
+      build_time: 0,
+      build_user: "",
+      git_sha: "",
+      git_tag: "",
+    }),
   };
   const aliases: Record<string, string> = {
     "/master/state.json": "/master/state",
@@ -102,7 +123,10 @@ export function createLegacyMasterEndpoints(options: LegacyMasterOptions): Legac
         onlyGet(req);
         // With one master, the leader is this master (HA brings the real lookup).
         const info = snapshot().master.masterInfo;
-        res.writeHead(307, { location: `//${info?.hostname ?? "localhost"}:${info?.port ?? 0}`, "content-length": "0" });
+        res.writeHead(307, {
+          location: `//${info?.hostname ?? "localhost"}:${info?.port ?? 0}`,
+          "content-length": "0",
+        });
         res.end();
         return true;
       }
@@ -157,7 +181,9 @@ function tasksOf(s: Snapshot, frameworkId: string): FrameworkTasks {
     completed: (s.state.getTasks?.completedTasks ?? []).filter(mine),
     executors: (s.state.getExecutors?.executors ?? [])
       .filter((e) => e.executorInfo?.frameworkId?.value === frameworkId)
-      .flatMap((e) => (e.executorInfo === undefined ? [] : [{ info: e.executorInfo, agentId: e.agentId?.value ?? "" }])),
+      .flatMap((e) =>
+        e.executorInfo === undefined ? [] : [{ info: e.executorInfo, agentId: e.agentId?.value ?? "" }],
+      ),
   };
 }
 
@@ -185,13 +211,16 @@ function stateModel(s: Snapshot): JsonObject {
     flags: s.flags,
     slaves: agentModels(s),
     recovered_slaves: [],
-    frameworks: (frameworks?.frameworks ?? []).map((f) => frameworkModel(f, tasksOf(s, f.frameworkInfo?.id?.value ?? ""))),
-    completed_frameworks: (frameworks?.completedFrameworks ?? []).map((f) => frameworkModel(f, tasksOf(s, f.frameworkInfo?.id?.value ?? ""))),
+    frameworks: (frameworks?.frameworks ?? []).map((f) =>
+      frameworkModel(f, tasksOf(s, f.frameworkInfo?.id?.value ?? "")),
+    ),
+    completed_frameworks: (frameworks?.completedFrameworks ?? []).map((f) =>
+      frameworkModel(f, tasksOf(s, f.frameworkInfo?.id?.value ?? "")),
+    ),
     orphan_tasks: [],
     unregistered_frameworks: [],
   };
 }
-
 
 function stateCounts(tasks: Task[]): JsonObject {
   const out: JsonObject = {};
@@ -208,7 +237,20 @@ function stateSummary(s: Snapshot): JsonObject {
     slaves: agentModels(s).map((model, i) => {
       const id = agents[i]?.agentInfo?.id?.value ?? "";
       const here = all.filter((t) => t.agentId?.value === id);
-      const { used_resources, offered_resources, resources, reserved_resources, unreserved_resources, attributes, pid, hostname, port, registered_time, active, version } = model;
+      const {
+        used_resources,
+        offered_resources,
+        resources,
+        reserved_resources,
+        unreserved_resources,
+        attributes,
+        pid,
+        hostname,
+        port,
+        registered_time,
+        active,
+        version,
+      } = model;
       return {
         id,
         pid,
@@ -230,8 +272,16 @@ function stateSummary(s: Snapshot): JsonObject {
     frameworks: frameworks.map((f) => {
       const id = f.frameworkInfo?.id?.value ?? "";
       const mine = all.filter((t) => t.frameworkId?.value === id);
-      const used = sum(liveTasks(s).filter((t) => t.frameworkId?.value === id).map((t) => t.resources));
-      return { ...frameworkSummary(f, used), ...stateCounts(mine), slave_ids: [...new Set(mine.map((t) => t.agentId?.value ?? ""))] };
+      const used = sum(
+        liveTasks(s)
+          .filter((t) => t.frameworkId?.value === id)
+          .map((t) => t.resources),
+      );
+      return {
+        ...frameworkSummary(f, used),
+        ...stateCounts(mine),
+        slave_ids: [...new Set(mine.map((t) => t.agentId?.value ?? ""))],
+      };
     }),
   };
 }
@@ -248,23 +298,38 @@ function tasksModel(s: Snapshot, query: URLSearchParams): JsonObject {
   const frameworkId = query.get("framework_id");
   const taskId = query.get("task_id");
   const all = knownTasks(s)
-    .filter((t) => (frameworkId === null || t.frameworkId?.value === frameworkId) && (taskId === null || t.taskId?.value === taskId))
+    .filter(
+      (t) =>
+        (frameworkId === null || t.frameworkId?.value === frameworkId) &&
+        (taskId === null || t.taskId?.value === taskId),
+    )
     .sort((a, b) => (ascending ? started(a) - started(b) : started(b) - started(a)));
-  const roleOf = new Map((s.state.getFrameworks?.frameworks ?? []).map((f) => [f.frameworkInfo?.id?.value ?? "", f.frameworkInfo?.role ?? "*"]));
-  return { tasks: all.slice(offset, offset + limit).map((t) => taskModel(t, roleOf.get(t.frameworkId?.value ?? "") ?? "*")) };
+  const roleOf = new Map(
+    (s.state.getFrameworks?.frameworks ?? []).map((f) => [
+      f.frameworkInfo?.id?.value ?? "",
+      f.frameworkInfo?.role ?? "*",
+    ]),
+  );
+  return {
+    tasks: all.slice(offset, offset + limit).map((t) => taskModel(t, roleOf.get(t.frameworkId?.value ?? "") ?? "*")),
+  };
 }
 
 /** Mesos' `?framework_id=` / `?slave_id=` filters: keep the models whose `id` matches, all when absent. */
 function matching(query: URLSearchParams, name: string): (models: JsonValue | undefined) => JsonValue[] {
   const id = query.get(name);
-  return (models) => (Array.isArray(models) ? models : []).filter((m) => id === null || (m !== null && typeof m === "object" && !Array.isArray(m) && m.id === id));
+  return (models) =>
+    (Array.isArray(models) ? models : []).filter(
+      (m) => id === null || (m !== null && typeof m === "object" && !Array.isArray(m) && m.id === id),
+    );
 }
 
 function intParam(query: URLSearchParams, name: string, fallback: number): number {
   const raw = query.get(name);
   if (raw === null) return fallback;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0) throw new GatewayError(400, `Failed to parse '${name}': '${raw}' is not a non-negative integer`);
+  if (!Number.isInteger(n) || n < 0)
+    throw new GatewayError(400, `Failed to parse '${name}': '${raw}' is not a non-negative integer`);
   return n;
 }
 

@@ -3,8 +3,8 @@
  * Plateau master can tell, from the GET_STATE and GET_MASTER answers.
  */
 import { cpus, freemem, loadavg, totalmem } from "node:os";
-import { TaskState, type Resource, type Task } from "../../gen/mesos/v1/mesos_pb.js";
 import type { Response_GetMaster, Response_GetState } from "../../gen/mesos/v1/master/master_pb.js";
+import { type Resource, type Task, TaskState } from "../../gen/mesos/v1/mesos_pb.js";
 import { addResources, scalarOf } from "../core/resources/index.js";
 import type { JsonObject } from "./json.js";
 

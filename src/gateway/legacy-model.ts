@@ -7,27 +7,30 @@
  * GET_STATE shows.
  */
 import { isFieldSet } from "@bufbuild/protobuf";
+import type {
+  Response_GetAgents_Agent,
+  Response_GetFrameworks_Framework,
+} from "../../gen/mesos/v1/master/master_pb.js";
 import {
   AgentInfo_Capability_Type,
+  type Attribute,
+  type ExecutorInfo,
   ExecutorInfoSchema,
   FrameworkInfo_Capability_Type,
   FrameworkInfoSchema,
-  LabelsSchema,
-  TaskSchema,
-  TaskState,
-  TaskStatusSchema,
-  Value_Type,
-  type Attribute,
-  type ExecutorInfo,
   type Labels,
+  LabelsSchema,
   type Resource,
   type Task,
+  TaskSchema,
+  TaskState,
   type TaskStatus,
+  TaskStatusSchema,
   type TimeInfo,
+  Value_Type,
 } from "../../gen/mesos/v1/mesos_pb.js";
-import type { Response_GetAgents_Agent, Response_GetFrameworks_Framework } from "../../gen/mesos/v1/master/master_pb.js";
 import { addResources } from "../core/resources/index.js";
-import { toMesosJson, type JsonObject, type JsonValue } from "./json.js";
+import { type JsonObject, type JsonValue, toMesosJson } from "./json.js";
 
 /** `[31000-31005, 31007-31007]`, as Mesos prints Value.Ranges. */
 function rangesText(resource: Resource): string {
@@ -40,7 +43,8 @@ export function resourcesModel(resources: Resource[]): JsonObject {
   const out: JsonObject = { cpus: 0, gpus: 0, mem: 0, disk: 0 };
   for (const r of addResources([], resources)) {
     const name = r.revocable !== undefined ? `${r.name}_revocable` : r.name;
-    if (r.type === Value_Type.SCALAR) out[name] = round(((out[name] as number | undefined) ?? 0) + (r.scalar?.value ?? 0));
+    if (r.type === Value_Type.SCALAR)
+      out[name] = round(((out[name] as number | undefined) ?? 0) + (r.scalar?.value ?? 0));
     else if (r.type === Value_Type.RANGES) out[name] = rangesText(r);
     else if (r.type === Value_Type.SET) out[name] = `{${(r.set?.item ?? []).join(", ")}}`;
   }
@@ -54,14 +58,16 @@ export function attributesModel(attributes: Attribute[]): JsonObject {
   const out: JsonObject = {};
   for (const a of attributes) {
     if (a.type === Value_Type.SCALAR) out[a.name] = a.scalar?.value ?? 0;
-    else if (a.type === Value_Type.RANGES) out[a.name] = `[${(a.ranges?.range ?? []).map((r) => `${r.begin}-${r.end}`).join(", ")}]`;
+    else if (a.type === Value_Type.RANGES)
+      out[a.name] = `[${(a.ranges?.range ?? []).map((r) => `${r.begin}-${r.end}`).join(", ")}]`;
     else if (a.type === Value_Type.SET) out[a.name] = `{${(a.set?.item ?? []).join(", ")}}`;
     else out[a.name] = a.text?.value ?? "";
   }
   return out;
 }
 
-export const seconds = (time: TimeInfo | undefined): number => (time === undefined ? 0 : Number(time.nanoseconds) / 1e9);
+export const seconds = (time: TimeInfo | undefined): number =>
+  time === undefined ? 0 : Number(time.nanoseconds) / 1e9;
 
 function statusModel(status: TaskStatus): JsonObject {
   const out: JsonObject = { state: TaskState[status.state] ?? String(status.state), timestamp: status.timestamp };

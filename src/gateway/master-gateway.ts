@@ -1,13 +1,13 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { MasterCore } from "../core/master/master-core.js";
-import type { CallError } from "../core/master/events.js";
 import type { Call, Response } from "../../gen/mesos/v1/master/master_pb.js";
+import type { CallError } from "../core/master/events.js";
+import type { MasterCore } from "../core/master/master-core.js";
 import type { Logger } from "../log.js";
-import type { GatewaySessions } from "./sessions.js";
 import type { HttpHook } from "../transport/handler.js";
 import { createLegacyMasterEndpoints } from "./legacy-master.js";
 import { createOperatorEndpoint } from "./operator.js";
 import { createSchedulerEndpoint } from "./scheduler.js";
+import type { GatewaySessions } from "./sessions.js";
 
 export interface MasterGatewayOptions {
   core: MasterCore;

@@ -6,9 +6,9 @@
  * records' encoding.
  */
 import type { IncomingHttpHeaders } from "node:http";
-import { fromBinary, toBinary, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
+import { type DescMessage, fromBinary, type MessageShape, toBinary } from "@bufbuild/protobuf";
 import { GatewayError } from "./errors.js";
-import { parseMesosJson, toMesosJson, type JsonValue } from "./json.js";
+import { type JsonValue, parseMesosJson, toMesosJson } from "./json.js";
 
 export const APPLICATION_JSON = "application/json";
 export const APPLICATION_PROTOBUF = "application/x-protobuf";
@@ -92,12 +92,25 @@ export interface StreamFormat {
  */
 export function streamFormat(headers: IncomingHttpHeaders): StreamFormat {
   const accept = headers.accept;
-  const explicitRecordio = accept !== undefined && parseAccept(accept).some((r) => `${r.type}/${r.subtype}` === APPLICATION_RECORDIO && r.q > 0);
-  if (explicitRecordio && !parseAccept(accept).some((r) => r.type !== "*" && `${r.type}/${r.subtype}` !== APPLICATION_RECORDIO)) {
+  const explicitRecordio =
+    accept !== undefined &&
+    parseAccept(accept).some((r) => `${r.type}/${r.subtype}` === APPLICATION_RECORDIO && r.q > 0);
+  if (
+    explicitRecordio &&
+    !parseAccept(accept).some((r) => r.type !== "*" && `${r.type}/${r.subtype}` !== APPLICATION_RECORDIO)
+  ) {
     const raw = headers["message-accept"];
     const messageAccept = Array.isArray(raw) ? raw.join(",") : raw;
-    const record = accepts(messageAccept, APPLICATION_JSON) ? "json" : accepts(messageAccept, APPLICATION_PROTOBUF) ? "protobuf" : undefined;
-    if (record === undefined) throw new GatewayError(406, `Expecting 'Message-Accept' to allow '${APPLICATION_PROTOBUF}' or '${APPLICATION_JSON}'`);
+    const record = accepts(messageAccept, APPLICATION_JSON)
+      ? "json"
+      : accepts(messageAccept, APPLICATION_PROTOBUF)
+        ? "protobuf"
+        : undefined;
+    if (record === undefined)
+      throw new GatewayError(
+        406,
+        `Expecting 'Message-Accept' to allow '${APPLICATION_PROTOBUF}' or '${APPLICATION_JSON}'`,
+      );
     return { headers: { "content-type": APPLICATION_RECORDIO, "message-content-type": contentTypeOf(record) }, record };
   }
   const record = responseMedia(headers);
@@ -105,7 +118,12 @@ export function streamFormat(headers: IncomingHttpHeaders): StreamFormat {
 }
 
 /** Decodes a request body; a body that does not parse is the client's 400. */
-export function decodeBody<Desc extends DescMessage>(schema: Desc, body: Buffer, media: Media, what: string): MessageShape<Desc> {
+export function decodeBody<Desc extends DescMessage>(
+  schema: Desc,
+  body: Buffer,
+  media: Media,
+  what: string,
+): MessageShape<Desc> {
   if (media === "protobuf") {
     try {
       return fromBinary(schema, body);
@@ -127,7 +145,11 @@ export function decodeBody<Desc extends DescMessage>(schema: Desc, body: Buffer,
 }
 
 /** Encodes one message for the wire. */
-export function encodeMessage<Desc extends DescMessage>(schema: Desc, message: MessageShape<Desc>, media: Media): Uint8Array {
+export function encodeMessage<Desc extends DescMessage>(
+  schema: Desc,
+  message: MessageShape<Desc>,
+  media: Media,
+): Uint8Array {
   if (media === "protobuf") return toBinary(schema, message);
   return Buffer.from(JSON.stringify(toMesosJson(schema, message)), "utf8");
 }

@@ -6,22 +6,22 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { create } from "@bufbuild/protobuf";
 import {
-  CallSchema,
-  Call_Type,
-  EventSchema,
-  ResponseSchema,
-  Response_Type,
   type Call,
+  Call_Type,
+  CallSchema,
+  EventSchema,
   type Response,
+  Response_Type,
+  ResponseSchema,
 } from "../../gen/mesos/v1/master/master_pb.js";
 import { ConnectRequestSchema } from "../../gen/mesos/v2/mesos_pb.js";
-import { ErrorCode, type CallError } from "../core/master/events.js";
+import { type CallError, ErrorCode } from "../core/master/events.js";
 import type { Logger } from "../log.js";
-import type { GatewaySessions } from "./sessions.js";
 import { readBody } from "./body.js";
-import { GatewayError, answerError, notServed, statusOf } from "./errors.js";
+import { answerError, GatewayError, notServed, statusOf } from "./errors.js";
 import { contentTypeOf, decodeBody, encodeMessage, requestMedia, responseMedia, streamFormat } from "./media.js";
-import { startRecordStream, type RecordStream } from "./record-stream.js";
+import { type RecordStream, startRecordStream } from "./record-stream.js";
+import type { GatewaySessions } from "./sessions.js";
 
 export interface OperatorEndpointOptions {
   /** Where SUBSCRIBE streams go; without it (an agent) SUBSCRIBE is one more call for `operate`. */
@@ -42,7 +42,12 @@ export function createOperatorEndpoint(options: OperatorEndpointOptions): Operat
   const { sessions } = options;
   let calls = 0;
 
-  const subscribe = async (req: IncomingMessage, res: ServerResponse, call: Call, sessions: GatewaySessions): Promise<void> => {
+  const subscribe = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    call: Call,
+    sessions: GatewaySessions,
+  ): Promise<void> => {
     const format = streamFormat(req.headers);
     let out: RecordStream | undefined;
     const early: Uint8Array[] = [];
@@ -53,7 +58,8 @@ export function createOperatorEndpoint(options: OperatorEndpointOptions): Operat
     const session = sessions.open({
       send: (response) => {
         // Refusals of the SUBSCRIBE itself come back as the call's outcome.
-        if (response.event.case === "operatorEvent") write(encodeMessage(EventSchema, response.event.value, format.record));
+        if (response.event.case === "operatorEvent")
+          write(encodeMessage(EventSchema, response.event.value, format.record));
       },
       end: () => {
         ended = true;
@@ -67,7 +73,10 @@ export function createOperatorEndpoint(options: OperatorEndpointOptions): Operat
     res.once("close", closed);
     let failures: CallError[];
     try {
-      failures = await sessions.request(session, create(ConnectRequestSchema, { id: callId, call: { case: "operator", value: call } }));
+      failures = await sessions.request(
+        session,
+        create(ConnectRequestSchema, { id: callId, call: { case: "operator", value: call } }),
+      );
     } catch (err) {
       closed();
       throw notServed(err);
@@ -93,7 +102,12 @@ export function createOperatorEndpoint(options: OperatorEndpointOptions): Operat
     }
     if ("code" in result) {
       const status = statusOf(result);
-      throw new GatewayError(status, result.code === ErrorCode.INVALID_ARGUMENT ? `Failed to validate master::Call: ${result.message}` : result.message);
+      throw new GatewayError(
+        status,
+        result.code === ErrorCode.INVALID_ARGUMENT
+          ? `Failed to validate master::Call: ${result.message}`
+          : result.message,
+      );
     }
     // Calls that only act (TEARDOWN, UPDATE_WEIGHTS, ...) answer 200 with no body, as in Mesos.
     if (result.type === Response_Type.UNKNOWN) {
@@ -109,7 +123,10 @@ export function createOperatorEndpoint(options: OperatorEndpointOptions): Operat
   return {
     async handle(req, res) {
       try {
-        if (req.method !== "POST") throw new GatewayError(405, `Expecting one of { 'POST' }, but received '${req.method ?? ""}'`, { allow: "POST" });
+        if (req.method !== "POST")
+          throw new GatewayError(405, `Expecting one of { 'POST' }, but received '${req.method ?? ""}'`, {
+            allow: "POST",
+          });
         const media = requestMedia(req.headers);
         const call = decodeBody(CallSchema, await readBody(req), media, "Call");
         if (call.type === Call_Type.SUBSCRIBE && sessions !== undefined) await subscribe(req, res, call, sessions);
@@ -122,4 +139,3 @@ export function createOperatorEndpoint(options: OperatorEndpointOptions): Operat
     },
   };
 }
-

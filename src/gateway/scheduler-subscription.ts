@@ -4,7 +4,7 @@
  * and which refusals stay out of it because a call awaits them.
  */
 import { create } from "@bufbuild/protobuf";
-import { EventSchema, Event_Type, type Event } from "../../gen/mesos/v1/scheduler/scheduler_pb.js";
+import { type Event, Event_Type, EventSchema } from "../../gen/mesos/v1/scheduler/scheduler_pb.js";
 import type { ConnectResponse } from "../../gen/mesos/v2/mesos_pb.js";
 import { ErrorCode } from "../core/master/events.js";
 import type { Logger } from "../log.js";
@@ -37,10 +37,21 @@ export interface SubscriptionHooks {
 }
 
 export function createSubscription(streamId: string, media: Media): Subscription {
-  return { streamId, session: "", frameworkId: undefined, pending: new Set(), early: [], out: undefined, media, ended: false, lastWasError: false };
+  return {
+    streamId,
+    session: "",
+    frameworkId: undefined,
+    pending: new Set(),
+    early: [],
+    out: undefined,
+    media,
+    ended: false,
+    lastWasError: false,
+  };
 }
 
-export const errorEventOf = (message: string): Event => create(EventSchema, { type: Event_Type.ERROR, error: { message } });
+export const errorEventOf = (message: string): Event =>
+  create(EventSchema, { type: Event_Type.ERROR, error: { message } });
 
 /** Writes one event, or holds it until the answer's headers are out. */
 export function emit(sub: Subscription, original: Event, hooks: SubscriptionHooks): void {
@@ -64,7 +75,8 @@ export function subscriptionSink(sub: Subscription, hooks: SubscriptionHooks): S
       // v1 libraries treat ERROR as fatal: say why a refused call ends the
       // stream, but a master going away (or dropping a slow reader) just
       // closes it, as Mesos does, so the scheduler reconnects.
-      if (error !== undefined && error.code !== ErrorCode.UNAVAILABLE && !sub.lastWasError) emit(sub, errorEventOf(error.message), hooks);
+      if (error !== undefined && error.code !== ErrorCode.UNAVAILABLE && !sub.lastWasError)
+        emit(sub, errorEventOf(error.message), hooks);
       sub.ended = true;
       hooks.finished(sub);
       sub.out?.end();
@@ -83,7 +95,11 @@ function deliver(sub: Subscription, response: ConnectResponse, hooks: Subscripti
     // v1 libraries take an ERROR event as the end of the framework, so
     // only an error that ends the stream becomes one.
     if (event.value.fatal) emit(sub, errorEventOf(event.value.message), hooks);
-    else hooks.logger.debug({ session: sub.session, message: event.value.message }, "master reported an error outside a call");
+    else
+      hooks.logger.debug(
+        { session: sub.session, message: event.value.message },
+        "master reported an error outside a call",
+      );
     return;
   }
   if (event.case !== "scheduler") return;

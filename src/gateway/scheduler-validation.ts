@@ -1,4 +1,4 @@
-import { Call_Type, type Call } from "../../gen/mesos/v1/scheduler/scheduler_pb.js";
+import { type Call, Call_Type } from "../../gen/mesos/v1/scheduler/scheduler_pb.js";
 
 /**
  * The checks Mesos makes on a scheduler call before it reaches the master
@@ -59,7 +59,9 @@ export function validateSchedulerCall(call: Call): string | undefined {
     }
     case Call_Type.RECONCILE:
       if (call.reconcile === undefined) return missing("reconcile");
-      return uninitialized(call.reconcile.tasks.map((t, i) => [`reconcile.tasks[${i}].task_id`, t.taskId !== undefined]));
+      return uninitialized(
+        call.reconcile.tasks.map((t, i) => [`reconcile.tasks[${i}].task_id`, t.taskId !== undefined]),
+      );
     case Call_Type.RECONCILE_OPERATIONS:
       return call.reconcileOperations === undefined ? missing("reconcile_operations") : undefined;
     case Call_Type.MESSAGE:
@@ -73,7 +75,8 @@ export function validateSchedulerCall(call: Call): string | undefined {
     case Call_Type.UPDATE_FRAMEWORK: {
       const update = call.updateFramework;
       if (update === undefined) return missing("update_framework");
-      if ((update.frameworkInfo?.id?.value ?? "") !== frameworkId) return "'framework_id' differs from 'update_framework.framework_info.id'";
+      if ((update.frameworkInfo?.id?.value ?? "") !== frameworkId)
+        return "'framework_id' differs from 'update_framework.framework_info.id'";
       return undefined;
     }
     default:

@@ -16,24 +16,24 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { create } from "@bufbuild/protobuf";
-import { CallSchema, Call_Type, type Call, type Event } from "../../gen/mesos/v1/scheduler/scheduler_pb.js";
+import { type Call, Call_Type, CallSchema, type Event } from "../../gen/mesos/v1/scheduler/scheduler_pb.js";
 import { ConnectRequestSchema } from "../../gen/mesos/v2/mesos_pb.js";
-import { ErrorCode, type CallError } from "../core/master/events.js";
+import { type CallError, ErrorCode } from "../core/master/events.js";
 import type { Logger } from "../log.js";
 import { readBody } from "./body.js";
-import { GatewayError, answerError, notServed, statusOf } from "./errors.js";
+import { answerError, GatewayError, notServed, statusOf } from "./errors.js";
 import { decodeBody, requestMedia, streamFormat } from "./media.js";
 import { startRecordStream } from "./record-stream.js";
-import { validateSchedulerCall } from "./scheduler-validation.js";
 import {
   createSubscription,
   emit,
   errorEventOf,
-  startWriting,
-  subscriptionSink,
   type Subscription,
   type SubscriptionHooks,
+  startWriting,
+  subscriptionSink,
 } from "./scheduler-subscription.js";
+import { validateSchedulerCall } from "./scheduler-validation.js";
 import type { GatewaySessions } from "./sessions.js";
 
 /** What the endpoint needs to know about a framework before it forwards a call. */
@@ -95,7 +95,10 @@ export function createSchedulerEndpoint(options: SchedulerEndpointOptions): Sche
     logger.debug({ session: sub.session, callId, type: Call_Type[call.type] }, "scheduler call");
     sub.pending.add(callId);
     try {
-      return await sessions.request(sub.session, create(ConnectRequestSchema, { id: callId, call: { case: "scheduler", value: call } }));
+      return await sessions.request(
+        sub.session,
+        create(ConnectRequestSchema, { id: callId, call: { case: "scheduler", value: call } }),
+      );
     } catch (err) {
       throw notServed(err);
     } finally {
@@ -146,9 +149,11 @@ export function createSchedulerEndpoint(options: SchedulerEndpointOptions): Sche
     if (framework === undefined) throw new GatewayError(400, "Framework cannot be found");
     if (!framework.connected) throw new GatewayError(403, "Framework is not subscribed");
     const sub = byFramework.get(frameworkId);
-    if (sub === undefined || !sessions.has(sub.session)) throw new GatewayError(403, "Framework is not connected via HTTP");
+    if (sub === undefined || !sessions.has(sub.session))
+      throw new GatewayError(403, "Framework is not connected via HTTP");
     const streamId = req.headers["mesos-stream-id"];
-    if (streamId === undefined) throw new GatewayError(400, "All non-subscribe calls should include the 'Mesos-Stream-Id' header");
+    if (streamId === undefined)
+      throw new GatewayError(400, "All non-subscribe calls should include the 'Mesos-Stream-Id' header");
     if (streamId !== sub.streamId) {
       throw new GatewayError(
         400,
@@ -156,11 +161,18 @@ export function createSchedulerEndpoint(options: SchedulerEndpointOptions): Sche
       );
     }
     const errors = await forward(sub, call);
-    for (const error of errors) logger.debug({ framework: frameworkId, code: error.code, message: error.message }, "scheduler call refused by the master");
+    for (const error of errors)
+      logger.debug(
+        { framework: frameworkId, code: error.code, message: error.message },
+        "scheduler call refused by the master",
+      );
     const refused = errors.find((error) => answersWith(call, error) !== 202);
     if (refused !== undefined) {
       const status = answersWith(call, refused);
-      throw new GatewayError(status, status === 400 ? `Failed to validate scheduler::Call: ${refused.message}` : refused.message);
+      throw new GatewayError(
+        status,
+        status === 400 ? `Failed to validate scheduler::Call: ${refused.message}` : refused.message,
+      );
     }
     res.writeHead(202, { "content-length": "0" });
     res.end();
@@ -169,7 +181,10 @@ export function createSchedulerEndpoint(options: SchedulerEndpointOptions): Sche
   return {
     async handle(req, res) {
       try {
-        if (req.method !== "POST") throw new GatewayError(405, `Expecting one of { 'POST' }, but received '${req.method ?? ""}'`, { allow: "POST" });
+        if (req.method !== "POST")
+          throw new GatewayError(405, `Expecting one of { 'POST' }, but received '${req.method ?? ""}'`, {
+            allow: "POST",
+          });
         const media = requestMedia(req.headers);
         const body = await readBody(req);
         const decoded = decodeBody(CallSchema, body, media, "Call");

@@ -3,20 +3,20 @@ import { create } from "@bufbuild/protobuf";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { MasterInfo } from "../../gen/mesos/v1/mesos_pb.js";
-import { MesosService, OperateResponseSchema, file_mesos_v2_mesos } from "../../gen/mesos/v2/mesos_pb.js";
-import type { HttpHook } from "../transport/handler.js";
+import { file_mesos_v2_mesos, MesosService, OperateResponseSchema } from "../../gen/mesos/v2/mesos_pb.js";
+import { parseEtcdUrl } from "../etcd/url.js";
 import { createLogger, type Logger } from "../log.js";
+import type { HttpHook } from "../transport/handler.js";
 import { createServer } from "../transport/server.js";
 import { systemTimers, type TimerHandle, type Timers } from "../util/timers.js";
 import { VERSION } from "../version.js";
-import type { MasterOptions } from "./options.js";
 import { createEmbeddedElection, type Election, type Term } from "./election.js";
-import { parseEtcdUrl } from "../etcd/url.js";
 import { createEtcdCoordinator } from "./etcd/index.js";
-import { lead, type Leading } from "./leading.js";
+import { type Leading, lead } from "./leading.js";
 import { bindPort, masterInfoOf } from "./master-info.js";
+import type { MasterOptions } from "./options.js";
 import { toConnectError } from "./sessions.js";
-import { notLeading, standbyHttp, type LeaderView } from "./standby.js";
+import { type LeaderView, notLeading, standbyHttp } from "./standby.js";
 
 export interface MasterDaemon {
   readonly port: number;
@@ -41,7 +41,13 @@ export interface MasterDeps {
 function createElection(options: MasterOptions, logger: Logger): Election {
   if (options.registry === undefined) return createEmbeddedElection(options.workDir);
   const { endpoints, prefix } = parseEtcdUrl(options.registry);
-  return createEtcdCoordinator({ endpoints, prefix, electionTtlSeconds: options.electionTtlSeconds, tls: options.etcdTls, logger });
+  return createEtcdCoordinator({
+    endpoints,
+    prefix,
+    electionTtlSeconds: options.electionTtlSeconds,
+    tls: options.etcdTls,
+    logger,
+  });
 }
 
 /**
@@ -90,7 +96,14 @@ export async function startMaster(
     });
   const standby = standbyHttp(view);
   const http: HttpHook = (req, res) => (leading === undefined ? standby(req, res) : leading.gateway.hook(req, res));
-  const server = createServer({ host: options.ip, port: options.port, routes, http, logger, reflection: [file_mesos_v2_mesos] });
+  const server = createServer({
+    host: options.ip,
+    port: options.port,
+    routes,
+    http,
+    logger,
+    reflection: [file_mesos_v2_mesos],
+  });
   const bound = await server.listen();
   bindPort(info, options.ip, bound.port);
   let settle: () => void = () => undefined;
@@ -140,7 +153,10 @@ export async function startMaster(
           // A master that cannot store a change stops leading rather than go on
           // with state it could lose (the client got an error, not an answer);
           // it campaigns again and the next term starts from what is stored.
-          logger.error({ registry: term.registry.location, error: String(err) }, "cannot write the registry; stepping down");
+          logger.error(
+            { registry: term.registry.location, error: String(err) },
+            "cannot write the registry; stepping down",
+          );
           endTerm(err instanceof Error ? err : new Error(String(err)));
         },
       });
@@ -151,11 +167,20 @@ export async function startMaster(
       logger.info({ epoch: String(term.epoch), registry: term.registry.location }, "leading");
       // Only now do clients following the election come: a leader they
       // could find while it still read its registry would turn them away.
-      term.announce().catch((err: unknown) => logger.warn({ error: String(err) }, "could not announce leadership; the term is ending"));
+      term
+        .announce()
+        .catch((err: unknown) =>
+          logger.warn({ error: String(err) }, "could not announce leadership; the term is ending"),
+        );
       const reason = await Promise.race([term.lost, ended]);
       leading = undefined;
       if (leader?.id === info.id) leader = undefined;
-      await current.stop(new ConnectError(closed ? "Master is shutting down" : `This master no longer leads: ${reason.message}`, Code.Unavailable));
+      await current.stop(
+        new ConnectError(
+          closed ? "Master is shutting down" : `This master no longer leads: ${reason.message}`,
+          Code.Unavailable,
+        ),
+      );
       // A term this master ended itself (a registry write failed) still holds
       // its campaign key and announcement: give them up, or its next campaign
       // would wait behind its own key and clients would still be sent here.

@@ -39,7 +39,8 @@ export interface LeadOptions {
 
 export function lead({ options, info, term, timers, logger, onRegistryFailure }: LeadOptions): Leading {
   const allocator = createAllocator({
-    minAllocatable: options.minAllocatableResources === undefined ? undefined : parseMinAllocatable(options.minAllocatableResources),
+    minAllocatable:
+      options.minAllocatableResources === undefined ? undefined : parseMinAllocatable(options.minAllocatableResources),
   });
   for (const [role, weight] of parseWeights(options.weights ?? "")) allocator.setWeight(role, weight);
   const core = createMasterCore({
@@ -77,8 +78,15 @@ export function lead({ options, info, term, timers, logger, onRegistryFailure }:
     onFailure: onRegistryFailure,
     logger,
   });
-  const gateway = createMasterGateway({ core, sessions, operate: (call) => runner.operate(call), now: timers.now, logger });
-  const every = (seconds: number, handler: Parameters<TermRunner["tick"]>[0]) => timers.setInterval(() => runner.tick(handler), seconds * 1000);
+  const gateway = createMasterGateway({
+    core,
+    sessions,
+    operate: (call) => runner.operate(call),
+    now: timers.now,
+    logger,
+  });
+  const every = (seconds: number, handler: Parameters<TermRunner["tick"]>[0]) =>
+    timers.setInterval(() => runner.tick(handler), seconds * 1000);
   const intervals = [
     every(options.allocationIntervalSeconds, (c, now) => c.allocate(now)),
     every(options.heartbeatIntervalSeconds, (c, now) => c.heartbeat(now)),

@@ -3,10 +3,10 @@
  * its flags as GET_FLAGS shows them.
  */
 import { create } from "@bufbuild/protobuf";
-import { MasterInfoSchema, type MasterInfo } from "../../gen/mesos/v1/mesos_pb.js";
-import { masterEndpoint } from "../wire/masters.js";
+import { type MasterInfo, MasterInfoSchema } from "../../gen/mesos/v1/mesos_pb.js";
 import type { IdSource } from "../core/clock.js";
 import { VERSION } from "../version.js";
+import { masterEndpoint } from "../wire/masters.js";
 import type { MasterOptions } from "./options.js";
 
 /** Mesos encodes MasterInfo.ip as an IPv4 address in network byte order. */

@@ -9,7 +9,12 @@ import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { RegistrySchema } from "../../gen/plateau/registry/v1/registry_pb.js";
-import { applyRegistryOperation, emptyRegistry, type Registry, type RegistryOperation } from "../core/registry/registry.js";
+import {
+  applyRegistryOperation,
+  emptyRegistry,
+  type Registry,
+  type RegistryOperation,
+} from "../core/registry/registry.js";
 import { writeFileDurably } from "../util/durable-file.js";
 
 export interface RegistryStore {
@@ -37,7 +42,9 @@ export function openEmbeddedRegistry(workDir: string | undefined): RegistryStore
       try {
         current = fromBinary(RegistrySchema, readFileSync(file));
       } catch (err) {
-        throw new Error(`the registry ${file} cannot be read (${err instanceof Error ? err.message : String(err)}); restore it from a backup or move it away to start empty`);
+        throw new Error(
+          `the registry ${file} cannot be read (${err instanceof Error ? err.message : String(err)}); restore it from a backup or move it away to start empty`,
+        );
       }
     }
   }

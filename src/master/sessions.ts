@@ -1,13 +1,13 @@
-import { Code, ConnectError } from "@connectrpc/connect";
 import type { HandlerContext } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
 import type { ConnectRequest, ConnectResponse } from "../../gen/mesos/v2/mesos_pb.js";
+import { type CallError, ErrorCode, errorEvent } from "../core/master/events.js";
 import type { Effect } from "../core/master/master-core.js";
-import { ErrorCode, errorEvent, type CallError } from "../core/master/events.js";
 import type { SessionId } from "../core/master/state.js";
-import type { Logger } from "../log.js";
-import { createAsyncQueue, type AsyncQueue } from "../util/async-queue.js";
-import { readUntilAborted } from "../util/read-until.js";
 import type { GatewaySessions, SessionSink } from "../gateway/sessions.js";
+import type { Logger } from "../log.js";
+import { type AsyncQueue, createAsyncQueue } from "../util/async-queue.js";
+import { readUntilAborted } from "../util/read-until.js";
 
 const codes: Record<number, Code> = {
   [ErrorCode.INVALID_ARGUMENT]: Code.InvalidArgument,
@@ -103,7 +103,12 @@ export function createSessionTable(
   /** The request readers of live streams: each stops once its session is over. */
   const readers = new Set<Promise<void>>();
 
-  const read = async (session: SessionId, requests: AsyncIterable<ConnectRequest>, stop: AbortSignal, outbox: AsyncQueue<ConnectResponse>): Promise<void> => {
+  const read = async (
+    session: SessionId,
+    requests: AsyncIterable<ConnectRequest>,
+    stop: AbortSignal,
+    outbox: AsyncQueue<ConnectResponse>,
+  ): Promise<void> => {
     try {
       await readUntilAborted(requests, stop, (request) => {
         if (!outboxes.has(session)) return;
@@ -129,7 +134,10 @@ export function createSessionTable(
     }
   };
 
-  async function* serve(requests: AsyncIterable<ConnectRequest>, context: HandlerContext): AsyncGenerator<ConnectResponse> {
+  async function* serve(
+    requests: AsyncIterable<ConnectRequest>,
+    context: HandlerContext,
+  ): AsyncGenerator<ConnectResponse> {
     const session = `stream-${++counter}`;
     const outbox = createAsyncQueue<ConnectResponse>();
     // Whatever ends the session (the core, the client, a slow reader, the

@@ -6,8 +6,8 @@
  */
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { MasterInfo } from "../../gen/mesos/v1/mesos_pb.js";
-import { LEADER_HEADER } from "../wire/masters.js";
 import type { HttpHook } from "../transport/handler.js";
+import { LEADER_HEADER } from "../wire/masters.js";
 import { masterAddress } from "./master-info.js";
 
 export interface LeaderView {

@@ -24,11 +24,11 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Call as OperatorCall, Response } from "../../gen/mesos/v1/master/master_pb.js";
 import type { ConnectRequest } from "../../gen/mesos/v2/mesos_pb.js";
-import { ErrorCode, errorEvent, type CallError } from "../core/master/events.js";
+import { type CallError, ErrorCode, errorEvent } from "../core/master/events.js";
 import type { Effect, MasterCore } from "../core/master/master-core.js";
 import type { SessionId } from "../core/master/state.js";
 import type { Logger } from "../log.js";
-import type { Timers, TimerHandle } from "../util/timers.js";
+import type { TimerHandle, Timers } from "../util/timers.js";
 import type { RegistryStore } from "./registry.js";
 
 export interface TermRunnerOptions {
@@ -221,7 +221,16 @@ export function createTermRunner(options: TermRunnerOptions): TermRunner {
     } catch (err) {
       logger.error({ err, session, callId }, "the master core failed on a call (a bug)");
       if (session === undefined) return;
-      effects = [{ kind: "send", session, response: errorEvent({ code: ErrorCode.INTERNAL, message: "The master failed on this call; see its log" }, callId) }];
+      effects = [
+        {
+          kind: "send",
+          session,
+          response: errorEvent(
+            { code: ErrorCode.INTERNAL, message: "The master failed on this call; see its log" },
+            callId,
+          ),
+        },
+      ];
     }
     run(effects).catch(() => undefined);
   };

@@ -7,20 +7,20 @@
  * re-read as v1 bytes (and the answer written back as v1alpha). The cost is a
  * round trip through the binary format per reflection request: nothing.
  */
-import { create, createFileRegistry, fromBinary, toBinary, type DescFile, type FileRegistry } from "@bufbuild/protobuf";
+import { create, createFileRegistry, type DescFile, type FileRegistry, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import type { ConnectRouter } from "@connectrpc/connect";
 import {
   ErrorResponseSchema,
   ExtensionNumberResponseSchema,
   FileDescriptorResponseSchema,
+  file_grpc_reflection_v1_reflection,
   ListServiceResponseSchema,
   ServerReflection,
-  ServerReflectionRequestSchema,
-  ServerReflectionResponseSchema,
-  file_grpc_reflection_v1_reflection,
   type ServerReflectionRequest,
+  ServerReflectionRequestSchema,
   type ServerReflectionResponse,
+  ServerReflectionResponseSchema,
 } from "../../gen/grpc/reflection/v1/reflection_pb.js";
 import * as v1alpha from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
 
@@ -44,7 +44,10 @@ export function registerReflection(router: ConnectRouter, files: DescFile[]): vo
   router.service(v1alpha.ServerReflection, {
     async *serverReflectionInfo(requests) {
       for await (const request of requests) {
-        const asV1 = fromBinary(ServerReflectionRequestSchema, toBinary(v1alpha.ServerReflectionRequestSchema, request));
+        const asV1 = fromBinary(
+          ServerReflectionRequestSchema,
+          toBinary(v1alpha.ServerReflectionRequestSchema, request),
+        );
         const response = answer(asV1);
         yield fromBinary(v1alpha.ServerReflectionResponseSchema, toBinary(ServerReflectionResponseSchema, response));
       }
@@ -56,7 +59,9 @@ export function registerReflection(router: ConnectRouter, files: DescFile[]): vo
  * The reflection logic without a transport: one request in, one response out.
  * Exported for unit tests; `registerReflection` is what daemons use.
  */
-export function createReflectionResponder(files: DescFile[]): (request: ServerReflectionRequest) => ServerReflectionResponse {
+export function createReflectionResponder(
+  files: DescFile[],
+): (request: ServerReflectionRequest) => ServerReflectionResponse {
   const served = [...files, file_grpc_reflection_v1_reflection, v1alpha.file_grpc_reflection_v1alpha_reflection];
   const registry = buildRegistry(served);
   const serviceNames = [...new Set(served.flatMap((file) => file.services.map((service) => service.typeName)))];
@@ -99,7 +104,8 @@ export function createReflectionResponder(files: DescFile[]): (request: ServerRe
         const message = registry.getMessage(req.value);
         if (message === undefined) return error(NOT_FOUND, `type "${req.value}" not found`);
         const numbers: number[] = [];
-        for (const type of registry) if (type.kind === "extension" && type.extendee.typeName === message.typeName) numbers.push(type.number);
+        for (const type of registry)
+          if (type.kind === "extension" && type.extendee.typeName === message.typeName) numbers.push(type.number);
         return {
           case: "allExtensionNumbersResponse",
           value: create(ExtensionNumberResponseSchema, { baseTypeName: message.typeName, extensionNumber: numbers }),
@@ -111,7 +117,11 @@ export function createReflectionResponder(files: DescFile[]): (request: ServerRe
   };
 
   return (request) =>
-    create(ServerReflectionResponseSchema, { validHost: request.host, originalRequest: request, messageResponse: respond(request) });
+    create(ServerReflectionResponseSchema, {
+      validHost: request.host,
+      originalRequest: request,
+      messageResponse: respond(request),
+    });
 }
 
 /**
@@ -156,7 +166,9 @@ function fileOfSymbol(registry: FileRegistry, name: string): DescFile | undefine
     case "service":
       return parent.methods.some((m) => m.name === member) ? parent.file : undefined;
     case "message":
-      return parent.fields.some((f) => f.name === member) || parent.oneofs.some((o) => o.name === member) ? parent.file : undefined;
+      return parent.fields.some((f) => f.name === member) || parent.oneofs.some((o) => o.name === member)
+        ? parent.file
+        : undefined;
     default:
       return undefined;
   }

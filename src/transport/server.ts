@@ -16,8 +16,8 @@
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
-import type { ConnectRouter } from "@connectrpc/connect";
 import type { DescFile } from "@bufbuild/protobuf";
+import type { ConnectRouter } from "@connectrpc/connect";
 import type { Logger } from "../log.js";
 import { createRequestHandlers, type HttpHook } from "./handler.js";
 import { registerReflection } from "./reflection.js";

@@ -7,7 +7,11 @@
  * A read pending when `signal` aborts is abandoned: its message, if one
  * ever comes, is dropped, and its failure is ignored.
  */
-export async function readUntilAborted<T>(source: AsyncIterable<T>, signal: AbortSignal, onItem: (item: T) => void): Promise<void> {
+export async function readUntilAborted<T>(
+  source: AsyncIterable<T>,
+  signal: AbortSignal,
+  onItem: (item: T) => void,
+): Promise<void> {
   if (signal.aborted) return;
   const iterator = source[Symbol.asyncIterator]();
   let onAbort: () => void = () => undefined;

@@ -13,7 +13,7 @@
  */
 import { create } from "@bufbuild/protobuf";
 import { afterEach, describe, expect, it } from "vitest";
-import { MasterInfoSchema, WeightInfoSchema, type MasterInfo } from "../../gen/mesos/v1/mesos_pb.js";
+import { type MasterInfo, MasterInfoSchema, WeightInfoSchema } from "../../gen/mesos/v1/mesos_pb.js";
 import type { Registry, RegistryOperation } from "../../src/core/registry/registry.js";
 import type { Election, Term } from "../../src/master/election.js";
 import { LeadershipLostError } from "../../src/master/etcd/errors.js";
@@ -30,8 +30,18 @@ export interface ElectionBackend {
 }
 
 const masterInfo = (id: string, port: number): MasterInfo =>
-  create(MasterInfoSchema, { id, ip: 0x0100007f, port, hostname: "localhost", version: "test", address: { hostname: "localhost", ip: "127.0.0.1", port } });
-const weights = (role: string, weight = 1): RegistryOperation => ({ kind: "update-weights", weights: [create(WeightInfoSchema, { role, weight })] });
+  create(MasterInfoSchema, {
+    id,
+    ip: 0x0100007f,
+    port,
+    hostname: "localhost",
+    version: "test",
+    address: { hostname: "localhost", ip: "127.0.0.1", port },
+  });
+const weights = (role: string, weight = 1): RegistryOperation => ({
+  kind: "update-weights",
+  weights: [create(WeightInfoSchema, { role, weight })],
+});
 const weightsOf = (registry: Registry) => registry.weights.map((w) => [w.role, w.weight]);
 
 /** Whether `promise` has settled by now (after a turn of the event loop). */
@@ -81,7 +91,10 @@ export function describeElectionContract(name: string, start: () => Promise<Elec
       await second.resign();
       const third = await other;
       expect(third.epoch).toBeGreaterThan(second.epoch);
-      expect(weightsOf(third.registry.current)).toEqual([["a", 1], ["second", 1]]);
+      expect(weightsOf(third.registry.current)).toEqual([
+        ["a", 1],
+        ["second", 1],
+      ]);
     });
 
     it("a term starts with the registry earlier terms wrote; a write that changes nothing says so; writes apply in call order", async () => {
@@ -214,7 +227,10 @@ export function describeElectionContract(name: string, start: () => Promise<Elec
       await leadingX.resign();
       const leadingAgain = await again;
       expect(leadingAgain.epoch).toBeGreaterThan(leadingX.epoch);
-      expect(weightsOf(leadingAgain.registry.current)).toEqual([["before", 1], ["from-x", 1]]);
+      expect(weightsOf(leadingAgain.registry.current)).toEqual([
+        ["before", 1],
+        ["from-x", 1],
+      ]);
     });
   });
 }

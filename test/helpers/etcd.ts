@@ -6,12 +6,12 @@
  * when the test failed halfway, paused or stopped.
  *
  *   start() ──> running ──pause()──> paused ──resume()──> running
- *                  │  ▲                                      
+ *                  │  ▲
  *      stop()/kill()  └──restart() (same data dir and ports)
  *                  ▼
  *               stopped ──cleanup()──> gone
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
 import { createServer } from "node:net";
@@ -54,18 +54,50 @@ export interface EtcdTestCertificates {
 
 function openssl(dir: string, args: string[]): void {
   const result = spawnSync("openssl", args, { cwd: dir, encoding: "utf8" });
-  if (result.status !== 0) throw new Error(`openssl ${args.join(" ")} failed: ${result.error?.message ?? result.stderr}`);
+  if (result.status !== 0)
+    throw new Error(`openssl ${args.join(" ")} failed: ${result.error?.message ?? result.stderr}`);
 }
 
 /** A throwaway CA, a server certificate for 127.0.0.1 and a client certificate, made with the openssl CLI. */
 export function makeTestCertificates(dir: string): EtcdTestCertificates {
   mkdirSync(dir, { recursive: true });
   const key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-  openssl(dir, ["req", "-x509", ...key, "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=plateau-test-ca"]);
-  for (const [name, usage] of [["server", "serverAuth"], ["client", "clientAuth"]] as const) {
+  openssl(dir, [
+    "req",
+    "-x509",
+    ...key,
+    "-keyout",
+    "ca.key",
+    "-out",
+    "ca.crt",
+    "-days",
+    "2",
+    "-subj",
+    "/CN=plateau-test-ca",
+  ]);
+  for (const [name, usage] of [
+    ["server", "serverAuth"],
+    ["client", "clientAuth"],
+  ] as const) {
     writeFileSync(join(dir, `${name}.ext`), `subjectAltName=IP:127.0.0.1\nextendedKeyUsage=${usage}\n`);
     openssl(dir, ["req", ...key, "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", `/CN=plateau-test-${name}`]);
-    openssl(dir, ["x509", "-req", "-in", `${name}.csr`, "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", `${name}.crt`, "-days", "2", "-extfile", `${name}.ext`]);
+    openssl(dir, [
+      "x509",
+      "-req",
+      "-in",
+      `${name}.csr`,
+      "-CA",
+      "ca.crt",
+      "-CAkey",
+      "ca.key",
+      "-CAcreateserial",
+      "-out",
+      `${name}.crt`,
+      "-days",
+      "2",
+      "-extfile",
+      `${name}.ext`,
+    ]);
   }
   return {
     caFile: join(dir, "ca.crt"),
@@ -80,17 +112,26 @@ function getJson(url: string, tls: EtcdTestCertificates | undefined): Promise<un
   if (tls === undefined) return fetch(url, { signal: AbortSignal.timeout(2_000) }).then((r) => r.json());
   // fetch cannot present a client certificate; node:https can.
   return new Promise((resolve, reject) => {
-    const req = request(url, { ca: readFileSync(tls.caFile), cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile), timeout: 2_000 }, (res) => {
-      let body = "";
-      res.on("data", (d: Buffer) => (body += d.toString()));
-      res.on("end", () => {
-        try {
-          resolve(JSON.parse(body));
-        } catch (err) {
-          reject(err instanceof Error ? err : new Error(String(err)));
-        }
-      });
-    });
+    const req = request(
+      url,
+      {
+        ca: readFileSync(tls.caFile),
+        cert: readFileSync(tls.certFile),
+        key: readFileSync(tls.keyFile),
+        timeout: 2_000,
+      },
+      (res) => {
+        let body = "";
+        res.on("data", (d: Buffer) => (body += d.toString()));
+        res.on("end", () => {
+          try {
+            resolve(JSON.parse(body));
+          } catch (err) {
+            reject(err instanceof Error ? err : new Error(String(err)));
+          }
+        });
+      },
+    );
     req.on("timeout", () => req.destroy(new Error("timed out")));
     req.on("error", reject);
     req.end();
@@ -179,7 +220,9 @@ export class EtcdServer {
   /** Starts etcd on fresh ports and waits until it answers; `tls` makes it serve TLS to clients with certificates only. */
   static async start(options: { tls?: boolean } = {}): Promise<EtcdServer> {
     EtcdServer.available();
-    const [server] = await EtcdServer.launchAll(async () => [await EtcdServer.create(options.tls === true, "plateau-test")]);
+    const [server] = await EtcdServer.launchAll(async () => [
+      await EtcdServer.create(options.tls === true, "plateau-test"),
+    ]);
     if (server === undefined) throw new Error("no etcd started");
     return server;
   }
@@ -234,7 +277,12 @@ export class EtcdServer {
         "--initial-cluster-state=new",
         ...(this.tls === undefined
           ? []
-          : [`--cert-file=${this.tls.serverCertFile}`, `--key-file=${this.tls.serverKeyFile}`, `--trusted-ca-file=${this.tls.caFile}`, "--client-cert-auth"]),
+          : [
+              `--cert-file=${this.tls.serverCertFile}`,
+              `--key-file=${this.tls.serverKeyFile}`,
+              `--trusted-ca-file=${this.tls.caFile}`,
+              "--client-cert-auth",
+            ]),
         "--logger=zap",
         "--log-level=warn",
       ],
@@ -258,7 +306,8 @@ export class EtcdServer {
     void this.exited.then(() => (gone = true));
     const deadline = Date.now() + 30_000;
     while (!(await healthy(this.clientUrl, this.tls))) {
-      if (gone) throw new Error(`etcd exited during start (exit ${child.exitCode ?? child.signalCode}):\n${this.output}`);
+      if (gone)
+        throw new Error(`etcd exited during start (exit ${child.exitCode ?? child.signalCode}):\n${this.output}`);
       if (Date.now() > deadline) throw new Error(`etcd did not answer on ${this.clientUrl}:\n${this.output}`);
       await new Promise((r) => setTimeout(r, 100));
     }

@@ -5,7 +5,10 @@ import { createEmbeddedElection, type Election } from "../../src/master/election
  * An election (the embedded one unless given) with a hook in front of every
  * registry write: tests hold a write in flight (a gate) or fail it.
  */
-export function hookedElection(beforeWrite: (operation: RegistryOperation) => Promise<void>, inner: Election = createEmbeddedElection(undefined)): Election {
+export function hookedElection(
+  beforeWrite: (operation: RegistryOperation) => Promise<void>,
+  inner: Election = createEmbeddedElection(undefined),
+): Election {
   return {
     ...inner,
     async campaign(info, signal) {

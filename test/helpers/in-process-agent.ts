@@ -11,9 +11,13 @@
 import { create } from "@bufbuild/protobuf";
 import { createHandlerContext } from "@connectrpc/connect";
 import { AgentInfoSchema } from "../../gen/mesos/v1/mesos_pb.js";
-import { MesosService, type ConnectRequest, type ConnectResponse } from "../../gen/mesos/v2/mesos_pb.js";
-import { createAgentShell, type AgentShell } from "../../src/agent/agent-shell.js";
-import { createContainerizerTwin, type ContainerizerTwin, type TwinScript } from "../../src/agent/containerizer-twin.js";
+import { type ConnectRequest, type ConnectResponse, MesosService } from "../../gen/mesos/v2/mesos_pb.js";
+import { type AgentShell, createAgentShell } from "../../src/agent/agent-shell.js";
+import {
+  type ContainerizerTwin,
+  createContainerizerTwin,
+  type TwinScript,
+} from "../../src/agent/containerizer-twin.js";
 import type { MasterChannel } from "../../src/agent/master-link.js";
 import { createWorkDirTwin, type WorkDirTwin } from "../../src/agent/work-dir-twin.js";
 import { createAgentCore } from "../../src/core/agent/agent-core.js";
@@ -22,7 +26,7 @@ import { parseResources } from "../../src/core/resources/index.js";
 import type { HostedLaunch } from "../../src/executor/protocol.js";
 import { silentLogger } from "../../src/log.js";
 import type { SessionTable } from "../../src/master/sessions.js";
-import { createAsyncQueue, type AsyncQueue } from "../../src/util/async-queue.js";
+import { type AsyncQueue, createAsyncQueue } from "../../src/util/async-queue.js";
 import type { FakeTimers } from "../../src/util/timers.js";
 
 /** Carries one message across: it arrives on a later turn, in send order. */
@@ -67,7 +71,11 @@ export function createClusterAgent(
   const core = createAgentCore(
     {
       workDir: workDir.path,
-      agentInfo: create(AgentInfoSchema, { hostname: name, port: 5051, resources: parseResources(options.resources ?? "cpus:4;mem:4096;disk:10000;ports:[31000-32000]") }),
+      agentInfo: create(AgentInfoSchema, {
+        hostname: name,
+        port: 5051,
+        resources: parseResources(options.resources ?? "cpus:4;mem:4096;disk:10000;ports:[31000-32000]"),
+      }),
       version: "test",
       ids: createCounterIds(name),
       uuid: counterUuids(),

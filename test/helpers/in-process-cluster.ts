@@ -32,13 +32,19 @@ import type { MasterCore } from "../../src/core/master/master-core.js";
 import type { Registry } from "../../src/core/registry/registry.js";
 import type { Logger } from "../../src/log.js";
 import { createEmbeddedElection, type Term } from "../../src/master/election.js";
-import { lead, type Leading } from "../../src/master/leading.js";
+import { type Leading, lead } from "../../src/master/leading.js";
 import { masterInfoOf } from "../../src/master/master-info.js";
 import { defaultMasterOptions, type MasterOptions } from "../../src/master/options.js";
 import type { RegistryStore } from "../../src/master/registry.js";
 import { createFakeTimers, type FakeTimers } from "../../src/util/timers.js";
-import { createClusterAgent, type ClusterAgent, type ClusterAgentOptions, type OwnedAgent, type Wire } from "./in-process-agent.js";
-import { createScheduler, type ClusterScheduler } from "./in-process-scheduler.js";
+import {
+  type ClusterAgent,
+  type ClusterAgentOptions,
+  createClusterAgent,
+  type OwnedAgent,
+  type Wire,
+} from "./in-process-agent.js";
+import { type ClusterScheduler, createScheduler } from "./in-process-scheduler.js";
 
 export type { ClusterAgent, ClusterScheduler };
 
@@ -169,7 +175,10 @@ export async function createInProcessCluster(options: InProcessClusterOptions = 
       });
     };
     const scheduler = createScheduler(session, send);
-    scheduler.call({ type: SchedulerCallType.SUBSCRIBE, subscribe: { frameworkInfo: { user: "test", name, ...frameworkInfo } } });
+    scheduler.call({
+      type: SchedulerCallType.SUBSCRIBE,
+      subscribe: { frameworkInfo: { user: "test", name, ...frameworkInfo } },
+    });
     return scheduler;
   };
 
@@ -210,7 +219,8 @@ export async function createInProcessCluster(options: InProcessClusterOptions = 
       // What is still on a wire (the streams' ends, the last answers) is
       // delivered, and a write in flight lands (the runner no longer awaits
       // it); nobody is left to send more, so a few rounds suffice.
-      for (let round = 0; round < 10 && (inTransit > 0 || inFlight.size > 0); round++) await runUntil(timers.now() + Math.max(latency, writeMs));
+      for (let round = 0; round < 10 && (inTransit > 0 || inFlight.size > 0); round++)
+        await runUntil(timers.now() + Math.max(latency, writeMs));
       await Promise.all(inFlight);
       noBugs();
     },

@@ -6,13 +6,13 @@
  * the v1 gateway does).
  */
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { type Offer, Offer_Operation_Type, type TaskState, type TaskStatus } from "../../gen/mesos/v1/mesos_pb.js";
 import {
   CallSchema as SchedulerCallSchema,
   Call_Type as SchedulerCallType,
-  Event_Type as SchedulerEventType,
   type Event as SchedulerEvent,
+  Event_Type as SchedulerEventType,
 } from "../../gen/mesos/v1/scheduler/scheduler_pb.js";
-import { Offer_Operation_Type, type Offer, type TaskState, type TaskStatus } from "../../gen/mesos/v1/mesos_pb.js";
 import type { ConnectRequestSchema, ConnectResponse } from "../../gen/mesos/v2/mesos_pb.js";
 import type { CallError } from "../../src/core/master/events.js";
 import { parseResources } from "../../src/core/resources/index.js";
@@ -47,7 +47,10 @@ export interface ClusterScheduler {
   };
 }
 
-export function createScheduler(session: string, send: (request: MessageInitShape<typeof ConnectRequestSchema>) => void): ClusterScheduler {
+export function createScheduler(
+  session: string,
+  send: (request: MessageInitShape<typeof ConnectRequestSchema>) => void,
+): ClusterScheduler {
   const events: SchedulerEvent[] = [];
   const errors: string[] = [];
   const outstanding = new Map<string, Offer>();
@@ -110,7 +113,10 @@ export function createScheduler(session: string, send: (request: MessageInitShap
       });
     },
     acknowledge(status) {
-      call({ type: SchedulerCallType.ACKNOWLEDGE, acknowledge: { agentId: status.agentId, taskId: status.taskId, uuid: status.uuid } });
+      call({
+        type: SchedulerCallType.ACKNOWLEDGE,
+        acknowledge: { agentId: status.agentId, taskId: status.taskId, uuid: status.uuid },
+      });
     },
     kill(taskId, agentId) {
       call({ type: SchedulerCallType.KILL, kill: { taskId: { value: taskId }, agentId: { value: agentId } } });

@@ -1,21 +1,21 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import type { Event as OperatorEvent, Response as OperatorResponse } from "../../gen/mesos/v1/master/master_pb.js";
 import {
   CallSchema as SchedulerCallSchema,
   Call_Type as SchedulerCallType,
   type Event as SchedulerEvent,
 } from "../../gen/mesos/v1/scheduler/scheduler_pb.js";
-import type { Response as OperatorResponse, Event as OperatorEvent } from "../../gen/mesos/v1/master/master_pb.js";
 import {
-  ConnectRequestSchema,
   type AgentEvent,
+  ConnectRequestSchema,
   type ConnectResponse,
   type Error as StreamError,
 } from "../../gen/mesos/v2/mesos_pb.js";
 import { createAllocator } from "../../src/core/allocator/index.js";
 import { createCounterIds } from "../../src/core/clock.js";
 import { createMasterCore, type Effect, type MasterCore } from "../../src/core/master/master-core.js";
-import { parseResources } from "../../src/core/resources/index.js";
 import type { Registry, RegistryOperation } from "../../src/core/registry/registry.js";
+import { parseResources } from "../../src/core/resources/index.js";
 
 /**
  * Drives the pure master core the way the shell does, recording what each
@@ -29,14 +29,30 @@ export class MasterHarness {
   /** Registry changes the core asked to store, in order. */
   readonly persisted: RegistryOperation[] = [];
 
-  constructor(options: { heartbeatIntervalSeconds?: number; agentReregisterTimeoutSeconds?: number; offerTimeoutSeconds?: number; registry?: Registry } = {}) {
+  constructor(
+    options: {
+      heartbeatIntervalSeconds?: number;
+      agentReregisterTimeoutSeconds?: number;
+      offerTimeoutSeconds?: number;
+      registry?: Registry;
+    } = {},
+  ) {
     this.core = createMasterCore({
       allocator: createAllocator({}),
       ids: createCounterIds("m"),
       now: this.now,
       registry: options.registry,
       options: {
-        info: { $typeName: "mesos.v1.MasterInfo", id: "m", ip: 0, port: 5050, pid: "", hostname: "localhost", version: "test", capabilities: [] },
+        info: {
+          $typeName: "mesos.v1.MasterInfo",
+          id: "m",
+          ip: 0,
+          port: 5050,
+          pid: "",
+          hostname: "localhost",
+          version: "test",
+          capabilities: [],
+        },
         heartbeatIntervalSeconds: options.heartbeatIntervalSeconds ?? 15,
         agentReregisterTimeoutSeconds: options.agentReregisterTimeoutSeconds ?? 600,
         offerTimeoutSeconds: options.offerTimeoutSeconds,
@@ -68,10 +84,19 @@ export class MasterHarness {
   }
 
   /** Registers an agent on `session` with Mesos resource text; returns its id. */
-  registerAgent(session: string, resources = "cpus:4;mem:4096;disk:10000;ports:[31000-32000]", hostname = "host-a"): string {
+  registerAgent(
+    session: string,
+    resources = "cpus:4;mem:4096;disk:10000;ports:[31000-32000]",
+    hostname = "host-a",
+  ): string {
     this.send(session, {
       case: "agent",
-      value: { call: { case: "register", value: { agentInfo: { hostname, port: 5051, resources: parseResources(resources) }, version: "test" } } },
+      value: {
+        call: {
+          case: "register",
+          value: { agentInfo: { hostname, port: 5051, resources: parseResources(resources) }, version: "test" },
+        },
+      },
     });
     const registered = this.agentEvents(session).find((e) => e.event.case === "registered");
     if (registered?.event.case !== "registered") throw new Error("agent did not register");
@@ -80,9 +105,13 @@ export class MasterHarness {
 
   /** Subscribes a framework on `session`; returns its id. */
   subscribe(session: string, info: Record<string, unknown> = {}): string {
-    this.scheduler(session, { type: SchedulerCallType.SUBSCRIBE, subscribe: { frameworkInfo: { user: "test", name: "fw", ...info } } });
+    this.scheduler(session, {
+      type: SchedulerCallType.SUBSCRIBE,
+      subscribe: { frameworkInfo: { user: "test", name: "fw", ...info } },
+    });
     const subscribed = this.schedulerEvents(session).find((e) => e.subscribed !== undefined);
-    if (subscribed === undefined) throw new Error(`framework did not subscribe: ${JSON.stringify(this.errors(session))}`);
+    if (subscribed === undefined)
+      throw new Error(`framework did not subscribe: ${JSON.stringify(this.errors(session))}`);
     return subscribed.subscribed?.frameworkId?.value ?? "";
   }
 
@@ -121,6 +150,8 @@ export class MasterHarness {
   }
 
   errors(session: string): Array<StreamError & { callId: string }> {
-    return (this.inbox.get(session) ?? []).flatMap((r) => (r.event.case === "error" ? [{ ...r.event.value, callId: r.callId }] : []));
+    return (this.inbox.get(session) ?? []).flatMap((r) =>
+      r.event.case === "error" ? [{ ...r.event.value, callId: r.callId }] : [],
+    );
   }
 }

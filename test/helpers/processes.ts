@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -35,7 +35,12 @@ export class ProcessScope {
    * port. `nodeArgs` go to node itself (e.g. `--cpu-prof`, which
    * NODE_OPTIONS does not allow).
    */
-  async start(args: string[], listeningMsg: string, env: NodeJS.ProcessEnv = {}, nodeArgs: string[] = []): Promise<Daemon> {
+  async start(
+    args: string[],
+    listeningMsg: string,
+    env: NodeJS.ProcessEnv = {},
+    nodeArgs: string[] = [],
+  ): Promise<Daemon> {
     const child = spawn(process.execPath, [...nodeArgs, PLATEAU_BIN, ...args], {
       cwd: ROOT,
       env: { ...process.env, ...env },
@@ -44,7 +49,10 @@ export class ProcessScope {
     let stderr = "";
     let stdout = "";
     const port = await new Promise<number>((resolvePort, reject) => {
-      const timer = setTimeout(() => reject(new Error(`timed out waiting for '${listeningMsg}': ${stderr}${stdout}`)), 20_000);
+      const timer = setTimeout(
+        () => reject(new Error(`timed out waiting for '${listeningMsg}': ${stderr}${stdout}`)),
+        20_000,
+      );
       child.stdout?.on("data", (d: Buffer) => (stdout += d.toString()));
       child.stderr?.on("data", (d: Buffer) => {
         stderr += d.toString();
@@ -93,7 +101,11 @@ export async function stopProcess(child: ChildProcess, graceMs = 8_000): Promise
 }
 
 /** Polls `check` until it returns a value (not undefined) or the time runs out. */
-export async function eventually<T>(check: () => Promise<T | undefined> | T | undefined, what: string, timeoutMs = 20_000): Promise<T> {
+export async function eventually<T>(
+  check: () => Promise<T | undefined> | T | undefined,
+  what: string,
+  timeoutMs = 20_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   while (Date.now() < deadline) {

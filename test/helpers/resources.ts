@@ -1,17 +1,20 @@
 import { create } from "@bufbuild/protobuf";
 import {
+  Resource_ReservationInfo_Type as ReservationType,
+  type Resource,
   Resource_DiskInfoSchema,
   Resource_ReservationInfoSchema,
-  Resource_ReservationInfo_Type as ReservationType,
   Volume_Mode,
-  type Resource,
 } from "../../gen/mesos/v1/mesos_pb.js";
 import { parseResources } from "../../src/core/resources/index.js";
 
 /** `text` with a dynamic reservation for `role` pushed on each resource. */
 export function reserved(text: string, role: string, principal = ""): Resource[] {
   return parseResources(text).map((r) => {
-    r.reservations = [...r.reservations, create(Resource_ReservationInfoSchema, { type: ReservationType.DYNAMIC, role, principal })];
+    r.reservations = [
+      ...r.reservations,
+      create(Resource_ReservationInfoSchema, { type: ReservationType.DYNAMIC, role, principal }),
+    ];
     return r;
   });
 }
@@ -22,4 +25,3 @@ export function volume(role: string, id: string, containerPath: string, mb = 64)
     return r;
   });
 }
-

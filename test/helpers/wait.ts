@@ -15,7 +15,8 @@ export function until(predicate: () => boolean, timeoutMs = 5000): Promise<void>
         lastError = err;
       }
       if (met) resolve();
-      else if (Date.now() > deadline) reject(new Error(`condition not met in time${lastError === undefined ? "" : `: ${String(lastError)}`}`));
+      else if (Date.now() > deadline)
+        reject(new Error(`condition not met in time${lastError === undefined ? "" : `: ${String(lastError)}`}`));
       else setTimeout(tick, 10);
     };
     tick();

@@ -1,10 +1,17 @@
 import { create } from "@bufbuild/protobuf";
 import { afterAll, describe, expect, it } from "vitest";
-import { FrameworkInfo_Capability_Type as Capability, TaskInfoSchema, TaskState, TaskStatus_Reason, type Offer, type TaskStatus } from "../../gen/mesos/v1/mesos_pb.js";
+import {
+  FrameworkInfo_Capability_Type as Capability,
+  type Offer,
+  TaskInfoSchema,
+  TaskState,
+  type TaskStatus,
+  TaskStatus_Reason,
+} from "../../gen/mesos/v1/mesos_pb.js";
 import { Event_Type } from "../../gen/mesos/v1/scheduler/scheduler_pb.js";
 import { createScheduler } from "../../src/client/scheduler.js";
 import { parseResources } from "../../src/core/resources/index.js";
-import { ProcessScope, eventually } from "../helpers/processes.js";
+import { eventually, ProcessScope } from "../helpers/processes.js";
 
 function alive(pid: number): boolean {
   try {
@@ -20,9 +27,25 @@ describe("agent health", () => {
   afterAll(() => scope.cleanup());
 
   it("marks a silent agent unreachable, and takes it and its running task back when it answers again", async () => {
-    const master = await scope.start(["master", "--port", "0", "--allocation-interval", "200ms", "--agent-ping-timeout", "300ms", "--max-agent-ping-timeouts", "3"], "master listening");
+    const master = await scope.start(
+      [
+        "master",
+        "--port",
+        "0",
+        "--allocation-interval",
+        "200ms",
+        "--agent-ping-timeout",
+        "300ms",
+        "--max-agent-ping-timeouts",
+        "3",
+      ],
+      "master listening",
+    );
     const address = `127.0.0.1:${master.port}`;
-    const agent = await scope.start(["agent", "--master", address, "--port", "0", "--work-dir", scope.tempDir(), "--resources", "cpus:1;mem:256"], "agent listening");
+    const agent = await scope.start(
+      ["agent", "--master", address, "--port", "0", "--work-dir", scope.tempDir(), "--resources", "cpus:1;mem:256"],
+      "agent listening",
+    );
     const statuses: TaskStatus[] = [];
     const offers: Offer[] = [];
     const scheduler = createScheduler({
@@ -39,7 +62,14 @@ describe("agent health", () => {
     const pid = agent.process.pid ?? 0;
     try {
       const offer = await eventually(() => offers.shift(), "an offer");
-      scheduler.launch(offer, [create(TaskInfoSchema, { name: "steady", taskId: { value: "steady" }, resources: parseResources("cpus:0.1;mem:32"), command: { value: "sleep 120" } })]);
+      scheduler.launch(offer, [
+        create(TaskInfoSchema, {
+          name: "steady",
+          taskId: { value: "steady" },
+          resources: parseResources("cpus:0.1;mem:32"),
+          command: { value: "sleep 120" },
+        }),
+      ]);
       await eventually(() => statuses.find((s) => s.state === TaskState.TASK_RUNNING), "TASK_RUNNING");
       const executors = await eventually(async () => {
         const { execFileSync } = await import("node:child_process");
@@ -48,12 +78,16 @@ describe("agent health", () => {
       }, "the agent's executor host");
 
       process.kill(pid, "SIGSTOP");
-      const unreachable = await eventually(() => statuses.find((s) => s.state === TaskState.TASK_UNREACHABLE), "TASK_UNREACHABLE");
+      const unreachable = await eventually(
+        () => statuses.find((s) => s.state === TaskState.TASK_UNREACHABLE),
+        "TASK_UNREACHABLE",
+      );
       expect(unreachable.reason).toBe(TaskStatus_Reason.AGENT_REMOVED);
       process.kill(pid, "SIGCONT");
 
       const back = await eventually(
-        () => statuses.find((s) => s.state === TaskState.TASK_RUNNING && s.reason === TaskStatus_Reason.AGENT_REREGISTERED),
+        () =>
+          statuses.find((s) => s.state === TaskState.TASK_RUNNING && s.reason === TaskStatus_Reason.AGENT_REREGISTERED),
         "the task back as TASK_RUNNING",
         30_000,
       );

@@ -4,19 +4,20 @@
  * twin in place of processes. A task runs end to end over real sockets and
  * no executor process is ever started.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import { create } from "@bufbuild/protobuf";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Offer, TaskInfoSchema, TaskState, type TaskStatus } from "../../gen/mesos/v1/mesos_pb.js";
 import { Event_Type } from "../../gen/mesos/v1/scheduler/scheduler_pb.js";
-import { TaskInfoSchema, TaskState, type Offer, type TaskStatus } from "../../gen/mesos/v1/mesos_pb.js";
-import { startAgent, type AgentDaemon } from "../../src/agent/daemon.js";
-import { createContainerizerTwin, type ContainerizerTwin } from "../../src/agent/containerizer-twin.js";
+import { type ContainerizerTwin, createContainerizerTwin } from "../../src/agent/containerizer-twin.js";
+import { type AgentDaemon, startAgent } from "../../src/agent/daemon.js";
 import { createScheduler, type SchedulerClient } from "../../src/client/scheduler.js";
 import { parseResources } from "../../src/core/resources/index.js";
-import { startMaster, type MasterDaemon } from "../../src/master/daemon.js";
-import { defaultMasterOptions } from "../../src/master/options.js";
 import { silentLogger } from "../../src/log.js";
+import { type MasterDaemon, startMaster } from "../../src/master/daemon.js";
+import { defaultMasterOptions } from "../../src/master/options.js";
 import { systemTimers } from "../../src/util/timers.js";
-import { ProcessScope, eventually } from "../helpers/processes.js";
+import { eventually, ProcessScope } from "../helpers/processes.js";
 
 describe("startAgent with a containerizer twin", () => {
   const scope = new ProcessScope();
@@ -40,7 +41,10 @@ describe("startAgent with a containerizer twin", () => {
         logLevel: "silent",
       },
       silentLogger(),
-      { containerizer: (hooks) => (twin = createContainerizerTwin(hooks, { timers: systemTimers(), script: () => ({ task: "finish" }) })) },
+      {
+        containerizer: (hooks) =>
+          (twin = createContainerizerTwin(hooks, { timers: systemTimers(), script: () => ({ task: "finish" }) })),
+      },
     );
     scheduler = createScheduler({
       master: `127.0.0.1:${master.port}`,
@@ -65,9 +69,20 @@ describe("startAgent with a containerizer twin", () => {
 
   it("runs a task through the twin over the agent's own executor sessions", async () => {
     const offer = await eventually(() => offers.shift(), "an offer");
-    scheduler?.launch(offer, [create(TaskInfoSchema, { name: "t1", taskId: { value: "t1" }, resources: parseResources("cpus:1;mem:64"), command: { value: "true" } })]);
+    scheduler?.launch(offer, [
+      create(TaskInfoSchema, {
+        name: "t1",
+        taskId: { value: "t1" },
+        resources: parseResources("cpus:1;mem:64"),
+        command: { value: "true" },
+      }),
+    ]);
     await eventually(() => statuses.find((s) => s.state === TaskState.TASK_FINISHED), "TASK_FINISHED");
-    expect(statuses.map((s) => s.state)).toEqual([TaskState.TASK_STARTING, TaskState.TASK_RUNNING, TaskState.TASK_FINISHED]);
+    expect(statuses.map((s) => s.state)).toEqual([
+      TaskState.TASK_STARTING,
+      TaskState.TASK_RUNNING,
+      TaskState.TASK_FINISHED,
+    ]);
     const executor = twin?.executor(scheduler?.frameworkId ?? "", "t1");
     expect(executor?.launch.env.MESOS_AGENT_ENDPOINT).toBe(`127.0.0.1:${agent?.port}`);
     await eventually(() => executor?.exit, "the executor to exit");

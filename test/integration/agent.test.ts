@@ -3,38 +3,38 @@
  * against a fake master that records what the agent sends and acknowledges
  * status updates only when told to. Run `npx tsc -p tsconfig.json` first.
  */
-import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import { createClient, type ConnectRouter } from "@connectrpc/connect";
+import { type ConnectRouter, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Call_Type as ExecutorCallType } from "../../gen/mesos/v1/executor/executor_pb.js";
 import { Call_Type as OperatorCallType } from "../../gen/mesos/v1/master/master_pb.js";
 import {
-  FrameworkInfoSchema,
   FrameworkInfo_Capability_Type,
+  FrameworkInfoSchema,
   TaskInfoSchema,
   TaskState,
+  type TaskStatus,
   TaskStatus_Reason,
   TaskStatus_Source,
-  type TaskStatus,
 } from "../../gen/mesos/v1/mesos_pb.js";
 import {
-  ConnectRequestSchema,
-  ConnectResponseSchema,
-  Error_Code,
-  MesosService,
   type AgentCall,
   type AgentEventSchema,
   type ConnectRequest,
+  ConnectRequestSchema,
   type ConnectResponse,
+  ConnectResponseSchema,
+  Error_Code,
+  MesosService,
 } from "../../gen/mesos/v2/mesos_pb.js";
-import { startAgent, type AgentDaemon } from "../../src/agent/daemon.js";
+import { type AgentDaemon, startAgent } from "../../src/agent/daemon.js";
 import { silentLogger } from "../../src/log.js";
 import { createServer, type PlateauServer } from "../../src/transport/server.js";
-import { createAsyncQueue, type AsyncQueue } from "../../src/util/async-queue.js";
-import { ProcessScope, eventually } from "../helpers/processes.js";
+import { type AsyncQueue, createAsyncQueue } from "../../src/util/async-queue.js";
+import { eventually, ProcessScope } from "../helpers/processes.js";
 
 const HOST_MAIN = join(import.meta.dirname, "../../dist/src/executor/host-main.js");
 
@@ -63,7 +63,9 @@ class FakeMaster {
   epoch = 0n;
 
   push(event: MessageInitShape<typeof AgentEventSchema>["event"]): void {
-    this.outbox?.push(create(ConnectResponseSchema, { event: { case: "agent", value: { event, leaderEpoch: this.epoch } } }));
+    this.outbox?.push(
+      create(ConnectResponseSchema, { event: { case: "agent", value: { event, leaderEpoch: this.epoch } } }),
+    );
   }
 
   /** Every status update received for a task, resends included. */
@@ -85,7 +87,8 @@ class FakeMaster {
     this.outbox = outbox;
     void (async () => {
       try {
-        for await (const request of requests) if (request.call.case === "agent") this.onCall(request.call.value, request.id);
+        for await (const request of requests)
+          if (request.call.case === "agent") this.onCall(request.call.value, request.id);
       } catch {
         // the agent went away
       } finally {
@@ -101,7 +104,12 @@ class FakeMaster {
       this.outbox?.push(
         create(ConnectResponseSchema, {
           callId: id,
-          event: { case: "agent", value: { event: { case: "registered", value: { agentId: { value: "agent-1" }, heartbeatIntervalSeconds: 5 } } } },
+          event: {
+            case: "agent",
+            value: {
+              event: { case: "registered", value: { agentId: { value: "agent-1" }, heartbeatIntervalSeconds: 5 } },
+            },
+          },
         }),
       );
     } else if (call.call.case === "statusUpdate") {
@@ -110,7 +118,10 @@ class FakeMaster {
       const count = (this.seen.get(key) ?? 0) + 1;
       this.seen.set(key, count);
       if (count >= this.ackAfter) {
-        this.push({ case: "acknowledge", value: { frameworkId: call.call.value.frameworkId, taskId: status?.taskId, uuid: status?.uuid } });
+        this.push({
+          case: "acknowledge",
+          value: { frameworkId: call.call.value.frameworkId, taskId: status?.taskId, uuid: status?.uuid },
+        });
       }
     }
   }
@@ -208,30 +219,51 @@ describe("agent against a fake master", () => {
 
   it("reports a failing command as TASK_FAILED with its exit status", async () => {
     runTask(master, "fail", "exit 3");
-    const failed = await eventually(() => master.updates("fail").find((s) => s.state === TaskState.TASK_FAILED), "TASK_FAILED");
+    const failed = await eventually(
+      () => master.updates("fail").find((s) => s.state === TaskState.TASK_FAILED),
+      "TASK_FAILED",
+    );
     expect(failed.message).toContain("status 3");
   });
 
   it("kills a task with SIGTERM to its whole process group", async () => {
     runTask(master, "sleeper", "echo $$ > pid; sleep 60 & sleep 60");
-    await eventually(() => (master.states("sleeper").includes(TaskState.TASK_RUNNING) ? true : undefined), "TASK_RUNNING");
+    await eventually(
+      () => (master.states("sleeper").includes(TaskState.TASK_RUNNING) ? true : undefined),
+      "TASK_RUNNING",
+    );
     const pidFile = join(sandboxOf(workDir, "sleeper"), "pid");
-    const pgid = await eventually(() => (existsSync(pidFile) ? Number(readFileSync(pidFile, "utf8")) || undefined : undefined), "pid file");
+    const pgid = await eventually(
+      () => (existsSync(pidFile) ? Number(readFileSync(pidFile, "utf8")) || undefined : undefined),
+      "pid file",
+    );
     expect(groupAlive(pgid)).toBe(true);
     master.push({ case: "killTask", value: { frameworkId: { value: "fw" }, taskId: { value: "sleeper" } } });
-    const killed = await eventually(() => master.updates("sleeper").find((s) => s.state === TaskState.TASK_KILLED), "TASK_KILLED");
+    const killed = await eventually(
+      () => master.updates("sleeper").find((s) => s.state === TaskState.TASK_KILLED),
+      "TASK_KILLED",
+    );
     expect(killed.message).toContain("SIGTERM");
     await eventually(() => (groupAlive(pgid) ? undefined : true), "process group gone", 3000);
   });
 
   it("SIGKILLs a task that ignores SIGTERM after the kill policy's grace period", async () => {
     runTask(master, "stubborn", "trap '' TERM; echo $$ > pid; sleep 60", 1);
-    await eventually(() => (master.states("stubborn").includes(TaskState.TASK_RUNNING) ? true : undefined), "TASK_RUNNING");
+    await eventually(
+      () => (master.states("stubborn").includes(TaskState.TASK_RUNNING) ? true : undefined),
+      "TASK_RUNNING",
+    );
     const pidFile = join(sandboxOf(workDir, "stubborn"), "pid");
-    const pgid = await eventually(() => (existsSync(pidFile) ? Number(readFileSync(pidFile, "utf8")) || undefined : undefined), "pid file");
+    const pgid = await eventually(
+      () => (existsSync(pidFile) ? Number(readFileSync(pidFile, "utf8")) || undefined : undefined),
+      "pid file",
+    );
     const started = Date.now();
     master.push({ case: "killTask", value: { frameworkId: { value: "fw" }, taskId: { value: "stubborn" } } });
-    const killed = await eventually(() => master.updates("stubborn").find((s) => s.state === TaskState.TASK_KILLED), "TASK_KILLED");
+    const killed = await eventually(
+      () => master.updates("stubborn").find((s) => s.state === TaskState.TASK_KILLED),
+      "TASK_KILLED",
+    );
     expect(Date.now() - started).toBeGreaterThanOrEqual(900);
     expect(killed.message).toContain("SIGKILL");
     await eventually(() => (groupAlive(pgid) ? undefined : true), "process group gone", 3000);
@@ -246,9 +278,15 @@ describe("agent against a fake master", () => {
     });
     const task = create(TaskInfoSchema, { name: "k", taskId: { value: "killing" }, command: { value: "sleep 60" } });
     master.push({ case: "runTask", value: { frameworkInfo: capable, task } });
-    await eventually(() => (master.states("killing").includes(TaskState.TASK_RUNNING) ? true : undefined), "TASK_RUNNING");
+    await eventually(
+      () => (master.states("killing").includes(TaskState.TASK_RUNNING) ? true : undefined),
+      "TASK_RUNNING",
+    );
     master.push({ case: "killTask", value: { frameworkId: { value: "fw" }, taskId: { value: "killing" } } });
-    await eventually(() => (master.states("killing").includes(TaskState.TASK_KILLED) ? true : undefined), "TASK_KILLED");
+    await eventually(
+      () => (master.states("killing").includes(TaskState.TASK_KILLED) ? true : undefined),
+      "TASK_KILLED",
+    );
     expect(master.states("killing").slice(-2)).toEqual([TaskState.TASK_KILLING, TaskState.TASK_KILLED]);
   });
 
@@ -262,18 +300,31 @@ describe("agent against a fake master", () => {
     // AGENT_RSS_TASKS=200 measures a bigger agent.
     const ids = Array.from({ length: Number(process.env.AGENT_RSS_TASKS ?? 20) }, (_, i) => `many-${i}`);
     for (const id of ids) runTask(master, id, "sleep 60");
-    await eventually(() => (ids.every((id) => master.states(id).includes(TaskState.TASK_RUNNING)) ? true : undefined), `${ids.length} running tasks`);
+    await eventually(
+      () => (ids.every((id) => master.states(id).includes(TaskState.TASK_RUNNING)) ? true : undefined),
+      `${ids.length} running tasks`,
+    );
     // One host for all of them (a retiring idle host may still be exiting).
-    const pids = await eventually(() => (agent?.executorPids().length === 1 ? agent.executorPids() : undefined), "one executor host");
+    const pids = await eventually(
+      () => (agent?.executorPids().length === 1 ? agent.executorPids() : undefined),
+      "one executor host",
+    );
     const rss = readFileSync(`/proc/${pids[0]}/status`, "utf8").match(/VmRSS:\s+(\d+)/)?.[1];
     console.log(`executor host RSS with ${ids.length} sleeping tasks: ${Number(rss) / 1024} MB`);
-    for (const id of ids) master.push({ case: "killTask", value: { frameworkId: { value: "fw" }, taskId: { value: id } } });
-    await eventually(() => (ids.every((id) => master.states(id).includes(TaskState.TASK_KILLED)) ? true : undefined), `${ids.length} killed tasks`);
+    for (const id of ids)
+      master.push({ case: "killTask", value: { frameworkId: { value: "fw" }, taskId: { value: id } } });
+    await eventually(
+      () => (ids.every((id) => master.states(id).includes(TaskState.TASK_KILLED)) ? true : undefined),
+      `${ids.length} killed tasks`,
+    );
   });
   it("retires an idle executor host and starts a new one on demand", async () => {
     await eventually(() => (agent?.executorPids().length === 0 ? true : undefined), "idle host retired", 5000);
     runTask(master, "after-idle", "echo again");
-    await eventually(() => (master.states("after-idle").includes(TaskState.TASK_FINISHED) ? true : undefined), "TASK_FINISHED");
+    await eventually(
+      () => (master.states("after-idle").includes(TaskState.TASK_FINISHED) ? true : undefined),
+      "TASK_FINISHED",
+    );
   });
 
   it("fails the tasks of a custom executor that exits without reporting", async () => {
@@ -283,11 +334,16 @@ describe("agent against a fake master", () => {
       executor: { executorId: { value: "custom-exec" }, command: { value: "echo id=$MESOS_EXECUTOR_ID; exit 2" } },
     });
     master.push({ case: "runTask", value: { frameworkInfo: framework, task } });
-    const failed = await eventually(() => master.updates("custom-task").find((s) => s.state === TaskState.TASK_FAILED), "TASK_FAILED");
+    const failed = await eventually(
+      () => master.updates("custom-task").find((s) => s.state === TaskState.TASK_FAILED),
+      "TASK_FAILED",
+    );
     expect(failed.reason).toBe(TaskStatus_Reason.EXECUTOR_TERMINATED);
     expect(failed.source).toBe(TaskStatus_Source.AGENT);
     expect(failed.message).toContain("exited with status 2");
-    const exited = master.calls.find((c) => c.call.case === "executorExited" && c.call.value.executorId?.value === "custom-exec");
+    const exited = master.calls.find(
+      (c) => c.call.case === "executorExited" && c.call.value.executorId?.value === "custom-exec",
+    );
     expect(exited?.call.value).toMatchObject({ status: 2 << 8 });
     expect(readFileSync(join(sandboxOf(workDir, "custom-exec"), "stdout"), "utf8")).toContain("id=custom-exec");
   });
@@ -299,7 +355,10 @@ describe("agent against a fake master", () => {
     expect(health.response?.getHealth?.healthy).toBe(true);
     const hello = create(ConnectRequestSchema, {
       id: "c1",
-      call: { case: "executor", value: { type: ExecutorCallType.SUBSCRIBE, frameworkId: { value: "fw" }, executorId: { value: "nobody" } } },
+      call: {
+        case: "executor",
+        value: { type: ExecutorCallType.SUBSCRIBE, frameworkId: { value: "fw" }, executorId: { value: "nobody" } },
+      },
     });
     async function* requests(): AsyncGenerator<ConnectRequest> {
       yield hello;
@@ -313,12 +372,18 @@ describe("agent against a fake master", () => {
   it("ignores orders from a master with an older epoch than one it has seen", async () => {
     master.epoch = 7n;
     runTask(master, "newer", "true");
-    await eventually(() => (master.states("newer").includes(TaskState.TASK_FINISHED) ? true : undefined), "the task of epoch 7 to finish");
+    await eventually(
+      () => (master.states("newer").includes(TaskState.TASK_FINISHED) ? true : undefined),
+      "the task of epoch 7 to finish",
+    );
     master.epoch = 6n; // a deposed leader
     runTask(master, "deposed", "true");
     master.epoch = 7n;
     runTask(master, "after", "true");
-    await eventually(() => (master.states("after").includes(TaskState.TASK_FINISHED) ? true : undefined), "the next task of epoch 7 to finish");
+    await eventually(
+      () => (master.states("after").includes(TaskState.TASK_FINISHED) ? true : undefined),
+      "the next task of epoch 7 to finish",
+    );
     expect(master.updates("deposed")).toEqual([]);
     master.epoch = 0n;
   });
@@ -328,13 +393,28 @@ describe("agent against a fake master", () => {
     agent = undefined;
     const before = master.calls.length;
     agent = await startAgent(
-      { master: `127.0.0.1:${master.server.port}`, ip: "127.0.0.1", port: 0, workDir, hostname: "localhost", logLevel: "warn" },
+      {
+        master: `127.0.0.1:${master.server.port}`,
+        ip: "127.0.0.1",
+        port: 0,
+        workDir,
+        hostname: "localhost",
+        logLevel: "warn",
+      },
       silentLogger(),
     );
-    const register = await eventually(() => master.calls.slice(before).find((c) => c.call.case === "register"), "Register");
+    const register = await eventually(
+      () => master.calls.slice(before).find((c) => c.call.case === "register"),
+      "Register",
+    );
     if (register.call.case !== "register") throw new Error("unreachable");
     expect(register.call.value.agentInfo?.id?.value).toBe("agent-1");
     // Detected resources when --resources is absent.
-    expect(register.call.value.agentInfo?.resources.map((r) => r.name).sort()).toEqual(["cpus", "disk", "mem", "ports"]);
+    expect(register.call.value.agentInfo?.resources.map((r) => r.name).sort()).toEqual([
+      "cpus",
+      "disk",
+      "mem",
+      "ports",
+    ]);
   });
 });

@@ -1,15 +1,15 @@
 import { execFile } from "node:child_process";
-import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { create } from "@bufbuild/protobuf";
-import { TaskInfoSchema, TaskState, type Offer, type TaskStatus } from "../../gen/mesos/v1/mesos_pb.js";
-import { Event_Type, type Event } from "../../gen/mesos/v1/scheduler/scheduler_pb.js";
-import { Event_Type as OperatorEventType, type Event as OperatorEvent } from "../../gen/mesos/v1/master/master_pb.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Event as OperatorEvent, Event_Type as OperatorEventType } from "../../gen/mesos/v1/master/master_pb.js";
+import { type Offer, TaskInfoSchema, TaskState, type TaskStatus } from "../../gen/mesos/v1/mesos_pb.js";
+import { type Event, Event_Type } from "../../gen/mesos/v1/scheduler/scheduler_pb.js";
 import { createOperator, type OperatorClient } from "../../src/client/operator.js";
 import { createScheduler, type SchedulerClient } from "../../src/client/scheduler.js";
 import { parseResources } from "../../src/core/resources/index.js";
-import { PLATEAU_BIN, ProcessScope, ROOT, eventually, type Daemon } from "../helpers/processes.js";
+import { type Daemon, eventually, PLATEAU_BIN, ProcessScope, ROOT } from "../helpers/processes.js";
 
 interface RunResult {
   code: number;
@@ -57,11 +57,26 @@ describe("a cluster of real processes", () => {
     address = `127.0.0.1:${master.port}`;
     workDir = scope.tempDir();
     agent = await scope.start(
-      ["agent", "--master", address, "--port", "0", "--work-dir", workDir, "--resources", "cpus:4;mem:2048;disk:1000;ports:[31000-31100]", "--attributes", "rack:a"],
+      [
+        "agent",
+        "--master",
+        address,
+        "--port",
+        "0",
+        "--work-dir",
+        workDir,
+        "--resources",
+        "cpus:4;mem:2048;disk:1000;ports:[31000-31100]",
+        "--attributes",
+        "rack:a",
+      ],
       "agent listening",
     );
     operator = createOperator({ master: address });
-    await eventually(async () => ((await operator.getAgents()).agents.length === 1 ? true : undefined), "the agent to register");
+    await eventually(
+      async () => ((await operator.getAgents()).agents.length === 1 ? true : undefined),
+      "the agent to register",
+    );
   });
 
   afterAll(async () => {
@@ -70,10 +85,26 @@ describe("a cluster of real processes", () => {
   });
 
   it("runs `plateau run -- echo hello` to TASK_FINISHED with the output in the sandbox", async () => {
-    const result = await plateau(["run", "--master", address, "--name", "hello", "--cpus", "0.1", "--mem", "32", "--", "echo", "hello"]);
+    const result = await plateau([
+      "run",
+      "--master",
+      address,
+      "--name",
+      "hello",
+      "--cpus",
+      "0.1",
+      "--mem",
+      "32",
+      "--",
+      "echo",
+      "hello",
+    ]);
     expect(result.stderr).not.toMatch(/error/i);
     expect(result.code).toBe(0);
-    const states = result.stdout.trim().split("\n").map((l) => l.split(": ")[1]?.split(" ")[0]);
+    const states = result.stdout
+      .trim()
+      .split("\n")
+      .map((l) => l.split(": ")[1]?.split(" ")[0]);
     expect(states).toEqual(["TASK_STARTING", "TASK_RUNNING", "TASK_FINISHED"]);
     const outputs = findFiles(workDir, "stdout").map((f) => readFileSync(f, "utf8"));
     expect(outputs.some((o) => o.includes("hello"))).toBe(true);
@@ -89,9 +120,19 @@ describe("a cluster of real processes", () => {
   });
 
   it("gives the task the MESOS_* environment and its sandbox as working directory", async () => {
-    const result = await plateau(["run", "--master", address, "--name", "env", "--shell", 'echo "id=$MESOS_TASK_ID fw=$MESOS_FRAMEWORK_ID agent=$MESOS_AGENT_ID sandbox=$MESOS_SANDBOX pwd=$(pwd)"']);
+    const result = await plateau([
+      "run",
+      "--master",
+      address,
+      "--name",
+      "env",
+      "--shell",
+      'echo "id=$MESOS_TASK_ID fw=$MESOS_FRAMEWORK_ID agent=$MESOS_AGENT_ID sandbox=$MESOS_SANDBOX pwd=$(pwd)"',
+    ]);
     expect(result.code).toBe(0);
-    const line = findFiles(workDir, "stdout").map((f) => readFileSync(f, "utf8")).find((o) => o.includes("id=env"));
+    const line = findFiles(workDir, "stdout")
+      .map((f) => readFileSync(f, "utf8"))
+      .find((o) => o.includes("id=env"));
     expect(line).toBeDefined();
     const sandbox = /sandbox=(\S+)/.exec(line ?? "")?.[1];
     expect(line).toContain(`pwd=${sandbox}`);
@@ -138,16 +179,22 @@ describe("a cluster of real processes", () => {
     });
 
     const task = (id: string, resources: string, command: string) =>
-      create(TaskInfoSchema, { name: id, taskId: { value: id }, resources: parseResources(resources), command: { value: command } });
+      create(TaskInfoSchema, {
+        name: id,
+        taskId: { value: id },
+        resources: parseResources(resources),
+        command: { value: command },
+      });
     const takeOffer = () => eventually(() => offers.shift(), "an offer");
     const stateOf = (taskId: string, state: TaskState) =>
-      eventually(() => statuses.find((s) => s.taskId?.value === taskId && s.state === state), `${taskId} to reach ${TaskState[state]}`);
+      eventually(
+        () => statuses.find((s) => s.taskId?.value === taskId && s.state === state),
+        `${taskId} to reach ${TaskState[state]}`,
+      );
 
     it("kills a running task's whole process group", async () => {
       const offer = await takeOffer();
-      scheduler.launch(offer, [
-        task("sleeper", "cpus:0.1;mem:32", "sleep 60 & echo $! > child.pid; wait"),
-      ]);
+      scheduler.launch(offer, [task("sleeper", "cpus:0.1;mem:32", "sleep 60 & echo $! > child.pid; wait")]);
       await stateOf("sleeper", TaskState.TASK_RUNNING);
       const pidFile = await eventually(() => findFiles(workDir, "child.pid")[0], "the child pid file");
       const childPid = Number(await eventually(() => readFileSync(pidFile, "utf8").trim() || undefined, "a pid"));
@@ -182,7 +229,11 @@ const client = createExecutor({
           name: "echo",
           taskId: { value: "echo" },
           resources: parseResources("cpus:0.1;mem:32"),
-          executor: { executorId: { value: "echo-executor" }, command: { value: `${process.execPath} ${script}` }, resources: parseResources("cpus:0.1;mem:32") },
+          executor: {
+            executorId: { value: "echo-executor" },
+            command: { value: `${process.execPath} ${script}` },
+            resources: parseResources("cpus:0.1;mem:32"),
+          },
         }),
       ]);
       const running = await stateOf("echo", TaskState.TASK_RUNNING);
@@ -201,10 +252,7 @@ const client = createExecutor({
 
     it("turns a launch with resources beyond the offer into TASK_ERROR and keeps going", async () => {
       const offer = await takeOffer();
-      scheduler.launch(offer, [
-        task("greedy", "cpus:100;mem:32", "true"),
-        task("modest", "cpus:0.1;mem:32", "true"),
-      ]);
+      scheduler.launch(offer, [task("greedy", "cpus:100;mem:32", "true"), task("modest", "cpus:0.1;mem:32", "true")]);
       const error = await stateOf("greedy", TaskState.TASK_ERROR);
       expect(error.message).toMatch(/more resources/);
       await stateOf("modest", TaskState.TASK_FINISHED);
@@ -212,9 +260,7 @@ const client = createExecutor({
 
     it("gives the framework and its tasks back to a scheduler that fails over", async () => {
       const offer = await takeOffer();
-      scheduler.launch(offer, [
-        task("survivor", "cpus:0.1;mem:32", "sleep 60"),
-      ]);
+      scheduler.launch(offer, [task("survivor", "cpus:0.1;mem:32", "sleep 60")]);
       await stateOf("survivor", TaskState.TASK_RUNNING);
       const frameworkId = scheduler.frameworkId;
       await scheduler.close();
@@ -248,16 +294,34 @@ const client = createExecutor({
       if (e.type === Event_Type.OFFERS) offers.push(...(e.offers?.offers ?? []));
       if (e.type === Event_Type.UPDATE && e.update?.status) seen.push(e.update.status);
     };
-    let scheduler = createScheduler({ master: address, framework: { user: "test", name: "forgetful", failoverTimeout: 60 }, onEvent });
+    let scheduler = createScheduler({
+      master: address,
+      framework: { user: "test", name: "forgetful", failoverTimeout: 60 },
+      onEvent,
+    });
     try {
       const offer = await eventually(() => offers.shift(), "an offer");
-      scheduler.launch(offer, [create(TaskInfoSchema, { name: "quick", taskId: { value: "quick" }, resources: parseResources("cpus:0.1;mem:32"), command: { value: "true" } })]);
+      scheduler.launch(offer, [
+        create(TaskInfoSchema, {
+          name: "quick",
+          taskId: { value: "quick" },
+          resources: parseResources("cpus:0.1;mem:32"),
+          command: { value: "true" },
+        }),
+      ]);
       // Never acknowledged: the agent keeps TASK_STARTING as the head of its stream.
-      const first = await eventually(() => seen.find((s) => s.taskId?.value === "quick" && s.uuid.length > 0), "the first update");
+      const first = await eventually(
+        () => seen.find((s) => s.taskId?.value === "quick" && s.uuid.length > 0),
+        "the first update",
+      );
       const frameworkId = scheduler.frameworkId ?? "";
       await scheduler.close();
       seen.length = 0;
-      scheduler = createScheduler({ master: address, framework: { user: "test", name: "forgetful", failoverTimeout: 60, id: { value: frameworkId } }, onEvent });
+      scheduler = createScheduler({
+        master: address,
+        framework: { user: "test", name: "forgetful", failoverTimeout: 60, id: { value: frameworkId } },
+        onEvent,
+      });
       // Well before the agent's 10 s backoff would resend it.
       const again = await eventually(() => seen.find((s) => s.taskId?.value === "quick"), "the update again", 5_000);
       expect(Buffer.from(again.uuid).toString("hex")).toBe(Buffer.from(first.uuid).toString("hex"));
@@ -271,18 +335,33 @@ const client = createExecutor({
     const seen: OperatorEvent[] = [];
     const subscription = operator.subscribe((e) => seen.push(e));
     try {
-      const subscribed = await eventually(() => seen.find((e) => e.type === OperatorEventType.SUBSCRIBED), "SUBSCRIBED");
+      const subscribed = await eventually(
+        () => seen.find((e) => e.type === OperatorEventType.SUBSCRIBED),
+        "SUBSCRIBED",
+      );
       expect(subscribed.subscribed?.getState?.getAgents?.agents).toHaveLength(1);
       const result = await plateau(["run", "--master", address, "--name", "watched", "--", "true"]);
       expect(result.code).toBe(0);
-      const added = await eventually(() => seen.find((e) => e.type === OperatorEventType.TASK_ADDED && e.taskAdded?.task?.name === "watched"), "TASK_ADDED");
+      const added = await eventually(
+        () => seen.find((e) => e.type === OperatorEventType.TASK_ADDED && e.taskAdded?.task?.name === "watched"),
+        "TASK_ADDED",
+      );
       const taskId = added.taskAdded?.task?.taskId?.value;
       await eventually(
-        () => seen.find((e) => e.type === OperatorEventType.TASK_UPDATED && e.taskUpdated?.status?.taskId?.value === taskId && e.taskUpdated?.state === TaskState.TASK_FINISHED),
+        () =>
+          seen.find(
+            (e) =>
+              e.type === OperatorEventType.TASK_UPDATED &&
+              e.taskUpdated?.status?.taskId?.value === taskId &&
+              e.taskUpdated?.state === TaskState.TASK_FINISHED,
+          ),
         "TASK_UPDATED to TASK_FINISHED",
       );
       expect(seen.some((e) => e.type === OperatorEventType.FRAMEWORK_ADDED)).toBe(true);
-      await eventually(() => seen.find((e) => e.type === OperatorEventType.FRAMEWORK_REMOVED), "FRAMEWORK_REMOVED after teardown");
+      await eventually(
+        () => seen.find((e) => e.type === OperatorEventType.FRAMEWORK_REMOVED),
+        "FRAMEWORK_REMOVED after teardown",
+      );
     } finally {
       await subscription.close();
     }

@@ -3,10 +3,18 @@ import { afterEach, describe, expect, it } from "vitest";
 import { MasterInfoSchema, WeightInfoSchema } from "../../gen/mesos/v1/mesos_pb.js";
 import type { RegistryOperation } from "../../src/core/registry/registry.js";
 import { silentLogger } from "../../src/log.js";
-import { createEtcdCoordinator, LeadershipLostError, type EtcdCoordinator, type Leadership } from "../../src/master/etcd/index.js";
+import {
+  createEtcdCoordinator,
+  type EtcdCoordinator,
+  type Leadership,
+  LeadershipLostError,
+} from "../../src/master/etcd/index.js";
 import { EtcdScope } from "../helpers/etcd.js";
 
-const weights = (role: string): RegistryOperation => ({ kind: "update-weights", weights: [create(WeightInfoSchema, { role, weight: 1 })] });
+const weights = (role: string): RegistryOperation => ({
+  kind: "update-weights",
+  weights: [create(WeightInfoSchema, { role, weight: 1 })],
+});
 const info = (id: string) => create(MasterInfoSchema, { id, hostname: "localhost", port: 5000 });
 
 describe("masters on a three-member etcd cluster", () => {
@@ -49,7 +57,9 @@ describe("masters on a three-member etcd cluster", () => {
       });
     }
     if (leadingB === undefined) throw new Error("no leader after an etcd member died");
-    expect(leadingB.registry.current.weights.map((w) => w.role)).toEqual(outcome === "written" ? ["before", "during"] : ["before"]);
+    expect(leadingB.registry.current.weights.map((w) => w.role)).toEqual(
+      outcome === "written" ? ["before", "during"] : ["before"],
+    );
     expect(await leadingB.registry.apply(weights("after"))).toBe(true);
     await leadingB.announce();
     expect((await b.leader())?.id).toBe("b");

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Call_Type as OperatorCallType } from "../../gen/mesos/v1/master/master_pb.js";
 import { createOperator, type OperatorClient } from "../../src/client/operator.js";
 import { EtcdScope, type EtcdServer } from "../helpers/etcd.js";
-import { ProcessScope, eventually, type Daemon } from "../helpers/processes.js";
+import { type Daemon, eventually, ProcessScope } from "../helpers/processes.js";
 
 // Far longer than any wait below: a leader that changes did not wait it out.
 const TTL_SECONDS = "120";
@@ -20,7 +20,12 @@ describe("a leader whose process died is replaced before its lease runs out", ()
   let operator: OperatorClient;
 
   const startMaster = async () =>
-    masters.push(await scope.start(["master", "--port", "0", "--registry", registry, "--election-ttl", TTL_SECONDS], "master listening"));
+    masters.push(
+      await scope.start(
+        ["master", "--port", "0", "--registry", registry, "--election-ttl", TTL_SECONDS],
+        "master listening",
+      ),
+    );
   const leaderPort = async (): Promise<number> => {
     const response = await operator.call({ type: OperatorCallType.GET_MASTER });
     return response.getMaster?.masterInfo?.address?.port ?? 0;
@@ -69,7 +74,12 @@ describe("a leader whose process died is replaced before its lease runs out", ()
       const standbys = masters.filter((m) => m !== victim);
       // A standby watches a leader's process only once that leader answered it.
       await eventually(
-        () => (standbys.every((m) => m.logs().includes(`"address":"127.0.0.1:${old}","msg":"watching the leading master's process"`)) ? true : undefined),
+        () =>
+          standbys.every((m) =>
+            m.logs().includes(`"address":"127.0.0.1:${old}","msg":"watching the leading master's process"`),
+          )
+            ? true
+            : undefined,
         "the standbys to watch the leader's process",
       );
       victim.process.kill("SIGKILL");

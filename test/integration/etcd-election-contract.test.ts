@@ -3,8 +3,8 @@ import { afterAll, beforeAll } from "vitest";
 import { silentLogger } from "../../src/log.js";
 import type { Election } from "../../src/master/election.js";
 import { createEtcdCoordinator } from "../../src/master/etcd/index.js";
-import { EtcdScope, type EtcdServer } from "../helpers/etcd.js";
 import { describeElectionContract } from "../helpers/election-contract.js";
+import { EtcdScope, type EtcdServer } from "../helpers/etcd.js";
 
 // One etcd for the file, a fresh key prefix for each test: starting etcd costs more than the tests.
 const etcds = new EtcdScope();
@@ -25,7 +25,12 @@ describeElectionContract("etcd", () => {
   const operator = new Etcd3({ hosts: [clientUrl] });
   return Promise.resolve({
     election() {
-      const election = createEtcdCoordinator({ endpoints: [endpoint], prefix, electionTtlSeconds: 2, logger: silentLogger() });
+      const election = createEtcdCoordinator({
+        endpoints: [endpoint],
+        prefix,
+        electionTtlSeconds: 2,
+        logger: silentLogger(),
+      });
       elections.push(election);
       return election;
     },

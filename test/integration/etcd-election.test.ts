@@ -1,13 +1,20 @@
 import { create } from "@bufbuild/protobuf";
 import { afterEach, describe, expect, it } from "vitest";
-import { MasterInfoSchema, type MasterInfo } from "../../gen/mesos/v1/mesos_pb.js";
+import { type MasterInfo, MasterInfoSchema } from "../../gen/mesos/v1/mesos_pb.js";
 import { silentLogger } from "../../src/log.js";
-import { createEtcdCoordinator, LeadershipLostError, type EtcdCoordinator } from "../../src/master/etcd/index.js";
+import { createEtcdCoordinator, type EtcdCoordinator, LeadershipLostError } from "../../src/master/etcd/index.js";
 import { EtcdScope, type EtcdServer } from "../helpers/etcd.js";
 import { eventually } from "../helpers/processes.js";
 
 const masterInfo = (id: string, port: number): MasterInfo =>
-  create(MasterInfoSchema, { id, ip: 0x0100007f, port, hostname: "localhost", version: "test", address: { hostname: "localhost", ip: "127.0.0.1", port } });
+  create(MasterInfoSchema, {
+    id,
+    ip: 0x0100007f,
+    port,
+    hostname: "localhost",
+    version: "test",
+    address: { hostname: "localhost", ip: "127.0.0.1", port },
+  });
 
 // What only etcd can show (keys deleted by hand, restarts, several
 // endpoints); what every election backend promises is in
@@ -20,7 +27,12 @@ describe("leader election through etcd", () => {
     await etcds.cleanup();
   });
   const coordinator = (etcd: EtcdServer): EtcdCoordinator => {
-    const c = createEtcdCoordinator({ endpoints: [etcd.endpoint], prefix: "/plateau", electionTtlSeconds: 2, logger: silentLogger() });
+    const c = createEtcdCoordinator({
+      endpoints: [etcd.endpoint],
+      prefix: "/plateau",
+      electionTtlSeconds: 2,
+      logger: silentLogger(),
+    });
     coordinators.push(c);
     return c;
   };
@@ -58,16 +70,25 @@ describe("leader election through etcd", () => {
     const etcd = await etcds.start();
     const down = await etcds.start();
     await down.stop();
-    const c = createEtcdCoordinator({ endpoints: [down.endpoint, etcd.endpoint], prefix: "/plateau", electionTtlSeconds: 2, logger: silentLogger() });
+    const c = createEtcdCoordinator({
+      endpoints: [down.endpoint, etcd.endpoint],
+      prefix: "/plateau",
+      electionTtlSeconds: 2,
+      logger: silentLogger(),
+    });
     coordinators.push(c);
     const leading = await c.campaign(masterInfo("master-a", 5001));
     await leading.announce();
     for (let i = 1; i <= 5; i++) {
-      expect(await leading.registry.apply({ kind: "update-weights", weights: [{ $typeName: "mesos.v1.WeightInfo", role: `r${i}`, weight: 1 }] })).toBe(true);
+      expect(
+        await leading.registry.apply({
+          kind: "update-weights",
+          weights: [{ $typeName: "mesos.v1.WeightInfo", role: `r${i}`, weight: 1 }],
+        }),
+      ).toBe(true);
       expect((await c.leader())?.id).toBe("master-a");
     }
   });
-
 });
 
 /** Deletes `key` with a client of the test's own. */

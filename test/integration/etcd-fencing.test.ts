@@ -2,17 +2,26 @@ import { Worker } from "node:worker_threads";
 import { create } from "@bufbuild/protobuf";
 import { Etcd3 } from "etcd3";
 import { afterEach, describe, expect, it } from "vitest";
-import { MasterInfoSchema, WeightInfoSchema, type MasterInfo } from "../../gen/mesos/v1/mesos_pb.js";
+import { type MasterInfo, MasterInfoSchema, WeightInfoSchema } from "../../gen/mesos/v1/mesos_pb.js";
 import type { Registry, RegistryOperation } from "../../src/core/registry/registry.js";
 import { silentLogger } from "../../src/log.js";
 import { openFencedRegistry } from "../../src/master/etcd/fenced-registry.js";
-import { createEtcdCoordinator, LeadershipLostError, type EtcdCoordinator, type Leadership } from "../../src/master/etcd/index.js";
+import {
+  createEtcdCoordinator,
+  type EtcdCoordinator,
+  type Leadership,
+  LeadershipLostError,
+} from "../../src/master/etcd/index.js";
 import { decodeRegistry } from "../../src/master/etcd/registry-value.js";
 import { EtcdScope, type EtcdServer } from "../helpers/etcd.js";
 
 const TTL = 2;
-const masterInfo = (id: string): MasterInfo => create(MasterInfoSchema, { id, hostname: "localhost", port: 5000, version: "test" });
-const weights = (role: string, weight: number): RegistryOperation => ({ kind: "update-weights", weights: [create(WeightInfoSchema, { role, weight })] });
+const masterInfo = (id: string): MasterInfo =>
+  create(MasterInfoSchema, { id, hostname: "localhost", port: 5000, version: "test" });
+const weights = (role: string, weight: number): RegistryOperation => ({
+  kind: "update-weights",
+  weights: [create(WeightInfoSchema, { role, weight })],
+});
 const roles = (registry: Registry) => registry.weights.map((w) => w.role);
 
 /**
@@ -56,7 +65,12 @@ describe("fencing: a deposed leader cannot write", () => {
     await etcds.cleanup();
   });
   const coordinator = (etcd: EtcdServer): EtcdCoordinator => {
-    const c = createEtcdCoordinator({ endpoints: [etcd.endpoint], prefix: "/plateau", electionTtlSeconds: TTL, logger: silentLogger() });
+    const c = createEtcdCoordinator({
+      endpoints: [etcd.endpoint],
+      prefix: "/plateau",
+      electionTtlSeconds: TTL,
+      logger: silentLogger(),
+    });
     closers.push(() => c.close());
     return c;
   };

@@ -3,7 +3,7 @@
  * and continued after a new leader took over: what an operator would see
  * when a master's VM is suspended.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { create } from "@bufbuild/protobuf";
 import { Etcd3 } from "etcd3";
@@ -104,24 +104,38 @@ describe("a leader process paused past its lease", () => {
     await leader.next((e) => e.event === "written" && e.role === "before");
 
     child.kill("SIGSTOP");
-    const b = createEtcdCoordinator({ endpoints: [etcd.endpoint], prefix: "/plateau", electionTtlSeconds: TTL, logger: silentLogger() });
+    const b = createEtcdCoordinator({
+      endpoints: [etcd.endpoint],
+      prefix: "/plateau",
+      electionTtlSeconds: TTL,
+      logger: silentLogger(),
+    });
     coordinators.push(b);
     // Elected only once etcd expired the stopped leader's lease.
     const leadingB = await b.campaign(create(MasterInfoSchema, { id: "b", hostname: "localhost", port: 5001 }));
     expect(leadingB.epoch).toBeGreaterThan(BigInt(elected.epoch ?? "0"));
-    await leadingB.registry.apply({ kind: "update-weights", weights: [create(WeightInfoSchema, { role: "from-b", weight: 1 })] });
+    await leadingB.registry.apply({
+      kind: "update-weights",
+      weights: [create(WeightInfoSchema, { role: "from-b", weight: 1 })],
+    });
 
     // The write is queued before the process runs again, so it is the
     // first thing it can do on resuming.
     leader.write("after-pause");
     child.kill("SIGCONT");
-    expect(await leader.next((e) => e.role === "after-pause")).toMatchObject({ event: "refused", name: "LeadershipLostError" });
+    expect(await leader.next((e) => e.role === "after-pause")).toMatchObject({
+      event: "refused",
+      name: "LeadershipLostError",
+    });
     expect(await leader.next((e) => e.event === "lost")).toMatchObject({ name: "LeadershipLostError" });
 
     const client = new Etcd3({ hosts: [etcd.clientUrl] });
     try {
       const value = await client.get("/plateau/registry").buffer();
-      expect(value === null ? [] : decodeRegistry(value, "/plateau/registry").weights.map((w) => w.role)).toEqual(["before", "from-b"]);
+      expect(value === null ? [] : decodeRegistry(value, "/plateau/registry").weights.map((w) => w.role)).toEqual([
+        "before",
+        "from-b",
+      ]);
     } finally {
       client.close();
     }

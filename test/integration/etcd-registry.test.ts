@@ -1,16 +1,25 @@
 import { create } from "@bufbuild/protobuf";
 import { Etcd3 } from "etcd3";
 import { afterEach, describe, expect, it } from "vitest";
-import { MasterInfoSchema, WeightInfoSchema, type MasterInfo } from "../../gen/mesos/v1/mesos_pb.js";
+import { type MasterInfo, MasterInfoSchema, WeightInfoSchema } from "../../gen/mesos/v1/mesos_pb.js";
 import { QuotaConfigSchema } from "../../gen/mesos/v1/quota/quota_pb.js";
-import { applyRegistryOperation, emptyRegistry, type Registry, type RegistryOperation } from "../../src/core/registry/registry.js";
+import {
+  applyRegistryOperation,
+  emptyRegistry,
+  type Registry,
+  type RegistryOperation,
+} from "../../src/core/registry/registry.js";
 import { silentLogger } from "../../src/log.js";
-import { createEtcdCoordinator, LeadershipLostError, type EtcdCoordinator } from "../../src/master/etcd/index.js";
+import { createEtcdCoordinator, type EtcdCoordinator, LeadershipLostError } from "../../src/master/etcd/index.js";
 import { decodeRegistry, encodeRegistry } from "../../src/master/etcd/registry-value.js";
 import { EtcdScope, type EtcdServer } from "../helpers/etcd.js";
 
-const masterInfo = (id: string): MasterInfo => create(MasterInfoSchema, { id, hostname: "localhost", port: 5000, version: "test" });
-const weights = (role: string, weight: number): RegistryOperation => ({ kind: "update-weights", weights: [create(WeightInfoSchema, { role, weight })] });
+const masterInfo = (id: string): MasterInfo =>
+  create(MasterInfoSchema, { id, hostname: "localhost", port: 5000, version: "test" });
+const weights = (role: string, weight: number): RegistryOperation => ({
+  kind: "update-weights",
+  weights: [create(WeightInfoSchema, { role, weight })],
+});
 const quota = (role: string, cpus: number): RegistryOperation => ({
   kind: "update-quota",
   configs: [create(QuotaConfigSchema, { role, limits: { cpus: { value: cpus } } })],
@@ -28,7 +37,12 @@ describe("the registry in etcd", () => {
     await etcds.cleanup();
   });
   const coordinator = (etcd: EtcdServer): EtcdCoordinator => {
-    const c = createEtcdCoordinator({ endpoints: [etcd.endpoint], prefix: "/plateau", electionTtlSeconds: 2, logger: silentLogger() });
+    const c = createEtcdCoordinator({
+      endpoints: [etcd.endpoint],
+      prefix: "/plateau",
+      electionTtlSeconds: 2,
+      logger: silentLogger(),
+    });
     closers.push(() => c.close());
     return c;
   };
@@ -71,7 +85,9 @@ describe("the registry in etcd", () => {
   it("refuses to lead on a registry it cannot read, saying where it is", async () => {
     const etcd = await etcds.start();
     await operator(etcd).put("/plateau/registry").value("not gzip");
-    await expect(coordinator(etcd).campaign(masterInfo("a"))).rejects.toThrow(/registry at \/plateau\/registry in etcd cannot be read/);
+    await expect(coordinator(etcd).campaign(masterInfo("a"))).rejects.toThrow(
+      /registry at \/plateau\/registry in etcd cannot be read/,
+    );
   });
 
   it("keeps the registry through an etcd crash and restart under a leader", async () => {
@@ -92,7 +108,14 @@ describe("the registry in etcd", () => {
     await leadingA.resign();
     const leadingB = await coordinator(etcd).campaign(masterInfo("b"));
     const before = weightsOf(leadingB.registry.current);
-    expect(before).toEqual(outcome === "written" ? [["ops", 1], ["prod", 2]] : [["prod", 2]]);
+    expect(before).toEqual(
+      outcome === "written"
+        ? [
+            ["ops", 1],
+            ["prod", 2],
+          ]
+        : [["prod", 2]],
+    );
     expect(await leadingB.registry.apply(weights("dev", 1))).toBe(true);
     expect(weightsOf(await stored(etcd))).toEqual([["dev", 1], ...before]);
   });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ProcessScope, eventually, type Daemon } from "../helpers/processes.js";
-import { request, startFrameworkWithTasks, type Json, type Stream } from "./gateway-v1-client.js";
+import { type Daemon, eventually, ProcessScope } from "../helpers/processes.js";
+import { type Json, request, type Stream, startFrameworkWithTasks } from "./gateway-v1-client.js";
 
 /** The agent endpoints tools written for Mesos read: state, flags, metrics, and sandbox files. */
 describe("the agent's legacy HTTP endpoints", () => {
@@ -11,7 +11,13 @@ describe("the agent's legacy HTTP endpoints", () => {
   let directory = "";
   const get = async (path: string) => {
     const answer = await request(agent.port, path, { method: "GET" });
-    return { ...answer, json: answer.headers["content-type"] === "application/json" ? (JSON.parse(answer.body.toString()) as unknown) : undefined };
+    return {
+      ...answer,
+      json:
+        answer.headers["content-type"] === "application/json"
+          ? (JSON.parse(answer.body.toString()) as unknown)
+          : undefined,
+    };
   };
   type AgentState = {
     id: string;
@@ -20,17 +26,37 @@ describe("the agent's legacy HTTP endpoints", () => {
     resources: Json;
     attributes: Json;
     flags: Json;
-    frameworks: { id: string; name: string; executors: { id: string; directory: string; tasks: { id: string; state: string; slave_id: string }[] }[] }[];
+    frameworks: {
+      id: string;
+      name: string;
+      executors: { id: string; directory: string; tasks: { id: string; state: string; slave_id: string }[] }[];
+    }[];
   };
 
   beforeAll(async () => {
     const master = await scope.start(["master", "--port", "0", "--allocation-interval", "200ms"], "master listening");
     agent = await scope.start(
-      ["agent", "--master", `127.0.0.1:${master.port}`, "--port", "0", "--work-dir", scope.tempDir(), "--resources", "cpus:2;mem:1024;disk:1000;ports:[31000-31010]", "--attributes", "rack:a"],
+      [
+        "agent",
+        "--master",
+        `127.0.0.1:${master.port}`,
+        "--port",
+        "0",
+        "--work-dir",
+        scope.tempDir(),
+        "--resources",
+        "cpus:2;mem:1024;disk:1000;ports:[31000-31010]",
+        "--attributes",
+        "rack:a",
+      ],
       "agent listening",
     );
     // The running task leaves output, and a symlink out of its sandbox that must not be followed.
-    ({ stream: scheduler, frameworkId } = await startFrameworkWithTasks(master.port, { name: "agent-endpoints" }, "echo hello-sandbox; ln -s /etc/hostname leak; sleep 60"));
+    ({ stream: scheduler, frameworkId } = await startFrameworkWithTasks(
+      master.port,
+      { name: "agent-endpoints" },
+      "echo hello-sandbox; ln -s /etc/hostname leak; sleep 60",
+    ));
     directory = await eventually(async () => {
       const state = (await get("/slave(1)/state")).json as AgentState;
       return state.frameworks[0]?.executors.find((e) => e.tasks.some((t) => t.id === "sleeper"))?.directory;
@@ -66,25 +92,56 @@ describe("the agent's legacy HTTP endpoints", () => {
 
   it("serves /metrics/snapshot with Mesos' slave/* names, and /monitor/statistics", async () => {
     const metrics = (await get("/metrics/snapshot")).json as Record<string, number>;
-    expect(metrics).toMatchObject({ "slave/registered": 1, "slave/cpus_total": 2, "slave/mem_total": 1024, "slave/tasks_running": 1, "slave/frameworks_active": 1 });
+    expect(metrics).toMatchObject({
+      "slave/registered": 1,
+      "slave/cpus_total": 2,
+      "slave/mem_total": 1024,
+      "slave/tasks_running": 1,
+      "slave/frameworks_active": 1,
+    });
     expect(metrics["slave/cpus_used"]).toBeCloseTo(0.1);
-    const statistics = (await get("/monitor/statistics")).json as { framework_id: string; statistics: { cpus_limit: number } }[];
+    const statistics = (await get("/monitor/statistics")).json as {
+      framework_id: string;
+      statistics: { cpus_limit: number };
+    }[];
     expect(statistics.some((s) => s.framework_id === frameworkId && s.statistics.cpus_limit > 0)).toBe(true);
   });
 
   it("browses, reads and downloads sandbox files", async () => {
-    const listing = (await get(`/files/browse?path=${encodeURIComponent(directory)}`)).json as { path: string; size: number; mode: string }[];
+    const listing = (await get(`/files/browse?path=${encodeURIComponent(directory)}`)).json as {
+      path: string;
+      size: number;
+      mode: string;
+    }[];
     expect(listing.map((f) => f.path)).toContain(`${directory}/stdout`);
     expect(listing.find((f) => f.path.endsWith("/leak"))?.mode).toMatch(/^l/);
     const stdout = `${directory}/stdout`;
-    await eventually(async () => (((await get(`/files/read?path=${encodeURIComponent(stdout)}&offset=0`)).json as { data: string }).data.includes("hello-sandbox") ? true : undefined), "the task's output");
-    expect((await get(`/files/read?path=${encodeURIComponent(stdout)}&offset=6&length=7`)).json).toEqual({ data: "sandbox", offset: 6 });
-    expect((await get(`/files/read?path=${encodeURIComponent(stdout)}`)).json).toEqual({ data: "", offset: "hello-sandbox\n".length });
+    await eventually(
+      async () =>
+        ((await get(`/files/read?path=${encodeURIComponent(stdout)}&offset=0`)).json as { data: string }).data.includes(
+          "hello-sandbox",
+        )
+          ? true
+          : undefined,
+      "the task's output",
+    );
+    expect((await get(`/files/read?path=${encodeURIComponent(stdout)}&offset=6&length=7`)).json).toEqual({
+      data: "sandbox",
+      offset: 6,
+    });
+    expect((await get(`/files/read?path=${encodeURIComponent(stdout)}`)).json).toEqual({
+      data: "",
+      offset: "hello-sandbox\n".length,
+    });
     const download = await get(`/files/download?path=${encodeURIComponent(stdout)}`);
     expect(download.headers["content-type"]).toBe("application/octet-stream");
     expect(download.body.toString()).toBe("hello-sandbox\n");
     const executorId = directory.split("/executors/")[1]?.split("/")[0] ?? "";
-    const latest = (await get(`/files/read?path=${encodeURIComponent(`/frameworks/${frameworkId}/executors/${executorId}/runs/latest/stdout`)}&offset=0`)).json as { data: string };
+    const latest = (
+      await get(
+        `/files/read?path=${encodeURIComponent(`/frameworks/${frameworkId}/executors/${executorId}/runs/latest/stdout`)}&offset=0`,
+      )
+    ).json as { data: string };
     expect(latest.data).toBe("hello-sandbox\n");
   });
 
@@ -101,7 +158,11 @@ describe("the agent's legacy HTTP endpoints", () => {
   });
 
   it("answers the v1 operator calls the agent's v2 Operate serves", async () => {
-    const call = (type: string) => request(agent.port, "/api/v1", { headers: { "content-type": "application/json" }, body: [JSON.stringify({ type })] });
+    const call = (type: string) =>
+      request(agent.port, "/api/v1", {
+        headers: { "content-type": "application/json" },
+        body: [JSON.stringify({ type })],
+      });
     const health = await call("GET_HEALTH");
     expect(health.status).toBe(200);
     expect(health.headers["content-type"]).toBe("application/json");

@@ -3,12 +3,12 @@
  * program, with nothing of Plateau in it), launched through ExecutorInfo by a
  * v1 HTTP scheduler, runs a task end to end on a real agent.
  */
-import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ProcessScope, eventually, type Daemon } from "../helpers/processes.js";
+import { type Daemon, eventually, ProcessScope } from "../helpers/processes.js";
 import { EXECUTOR_EXAMPLES } from "./gateway-mesos-examples.js";
-import { eventOf, events, request, subscribe, type Json, type Stream } from "./gateway-v1-client.js";
+import { eventOf, events, type Json, request, type Stream, subscribe } from "./gateway-v1-client.js";
 
 /** The executor: plain Node, plain HTTP, Mesos' environment variables. */
 const EXECUTOR = `
@@ -89,7 +89,17 @@ describe("the v1 executor API on a real agent", () => {
     master = await scope.start(["master", "--port", "0", "--allocation-interval", "200ms"], "master listening");
     workDir = scope.tempDir();
     agent = await scope.start(
-      ["agent", "--master", `127.0.0.1:${master.port}`, "--port", "0", "--work-dir", workDir, "--resources", "cpus:2;mem:1024;disk:1000;ports:[31000-31010]"],
+      [
+        "agent",
+        "--master",
+        `127.0.0.1:${master.port}`,
+        "--port",
+        "0",
+        "--work-dir",
+        workDir,
+        "--resources",
+        "cpus:2;mem:1024;disk:1000;ports:[31000-31010]",
+      ],
       "agent listening",
     );
   });
@@ -102,11 +112,24 @@ describe("the v1 executor API on a real agent", () => {
   it("runs a task through a custom executor speaking the v1 executor API", async () => {
     const script = join(scope.tempDir("plateau-v1-executor-"), "executor.cjs");
     writeFileSync(script, EXECUTOR);
-    scheduler = await subscribe(master.port, { "content-type": "application/json" }, JSON.stringify({ type: "SUBSCRIBE", subscribe: { framework_info: { user: "test", name: "v1-executor-test" } } }));
-    const frameworkId = ((await eventOf(scheduler, "SUBSCRIBED")).subscribed as { framework_id: { value: string } }).framework_id.value;
-    const offer = ((await eventOf(scheduler, "OFFERS")).offers as { offers: { id: unknown; agent_id: { value: string } }[] }).offers[0]!;
+    scheduler = await subscribe(
+      master.port,
+      { "content-type": "application/json" },
+      JSON.stringify({ type: "SUBSCRIBE", subscribe: { framework_info: { user: "test", name: "v1-executor-test" } } }),
+    );
+    const frameworkId = ((await eventOf(scheduler, "SUBSCRIBED")).subscribed as { framework_id: { value: string } })
+      .framework_id.value;
+    const offer = (
+      (await eventOf(scheduler, "OFFERS")).offers as { offers: { id: unknown; agent_id: { value: string } }[] }
+    ).offers[0]!;
     const call = (body: Json) =>
-      request(master.port, "/api/v1/scheduler", { headers: { "content-type": "application/json", "mesos-stream-id": String(scheduler.headers["mesos-stream-id"]) }, body: [JSON.stringify({ framework_id: { value: frameworkId }, ...body })] });
+      request(master.port, "/api/v1/scheduler", {
+        headers: {
+          "content-type": "application/json",
+          "mesos-stream-id": String(scheduler.headers["mesos-stream-id"]),
+        },
+        body: [JSON.stringify({ framework_id: { value: frameworkId }, ...body })],
+      });
     const cpus = { name: "cpus", type: "SCALAR", scalar: { value: 0.1 } };
     const mem = { name: "mem", type: "SCALAR", scalar: { value: 32 } };
     const task = {
@@ -115,32 +138,72 @@ describe("the v1 executor API on a real agent", () => {
       agent_id: offer.agent_id,
       resources: [cpus, mem],
       data: Buffer.from("payload").toString("base64"),
-      executor: { executor_id: { value: "v1-executor" }, command: { value: `"${process.execPath}" "${script}"` }, resources: [cpus, mem] },
+      executor: {
+        executor_id: { value: "v1-executor" },
+        command: { value: `"${process.execPath}" "${script}"` },
+        resources: [cpus, mem],
+      },
     };
-    expect((await call({ type: "ACCEPT", accept: { offer_ids: [offer.id], operations: [{ type: "LAUNCH", launch: { task_infos: [task] } }] } })).status).toBe(202);
+    expect(
+      (
+        await call({
+          type: "ACCEPT",
+          accept: { offer_ids: [offer.id], operations: [{ type: "LAUNCH", launch: { task_infos: [task] } }] },
+        })
+      ).status,
+    ).toBe(202);
 
     const states: string[] = [];
     for (let seen = 0; !states.includes("TASK_FINISHED"); seen++) {
-      const update = await eventually(() => events(scheduler).filter((e) => e.type === "UPDATE")[seen], `update ${seen + 1}`);
-      const status = (update.update as { status: { state: string; agent_id: unknown; task_id: unknown; uuid: string } }).status;
+      const update = await eventually(
+        () => events(scheduler).filter((e) => e.type === "UPDATE")[seen],
+        `update ${seen + 1}`,
+      );
+      const status = (update.update as { status: { state: string; agent_id: unknown; task_id: unknown; uuid: string } })
+        .status;
       states.push(status.state);
       if (states.length === 1) {
         // While the executor runs: a framework message there and back.
-        const message = await call({ type: "MESSAGE", message: { agent_id: offer.agent_id, executor_id: { value: "v1-executor" }, data: Buffer.from("hi").toString("base64") } });
+        const message = await call({
+          type: "MESSAGE",
+          message: {
+            agent_id: offer.agent_id,
+            executor_id: { value: "v1-executor" },
+            data: Buffer.from("hi").toString("base64"),
+          },
+        });
         expect(message.status).toBe(202);
         const echoed = await eventOf(scheduler, "MESSAGE");
         expect(Buffer.from((echoed.message as { data: string }).data, "base64").toString()).toBe("echo:hi");
       }
-      expect((await call({ type: "ACKNOWLEDGE", acknowledge: { agent_id: status.agent_id, task_id: status.task_id, uuid: status.uuid } })).status).toBe(202);
+      expect(
+        (
+          await call({
+            type: "ACKNOWLEDGE",
+            acknowledge: { agent_id: status.agent_id, task_id: status.task_id, uuid: status.uuid },
+          })
+        ).status,
+      ).toBe(202);
     }
     expect(states).toEqual(["TASK_RUNNING", "TASK_FINISHED"]);
 
     const [log] = findFiles(workDir, "executor.log");
     expect(log).toBeDefined();
-    await eventually(() => (readFileSync(log!, "utf8").includes('"event":"ACKNOWLEDGED"') ? true : undefined), "ACKNOWLEDGED at the executor");
-    const lines = readFileSync(log!, "utf8").trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+    await eventually(
+      () => (readFileSync(log!, "utf8").includes('"event":"ACKNOWLEDGED"') ? true : undefined),
+      "ACKNOWLEDGED at the executor",
+    );
+    const lines = readFileSync(log!, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines[0]).toEqual({ subscribe: 200, contentType: "application/json" });
-    expect(lines.filter((l) => "event" in l).map((l) => l.event).slice(0, 2)).toEqual(["SUBSCRIBED", "LAUNCH"]);
+    expect(
+      lines
+        .filter((l) => "event" in l)
+        .map((l) => l.event)
+        .slice(0, 2),
+    ).toEqual(["SUBSCRIBED", "LAUNCH"]);
     expect(lines.filter((l) => l.call === "UPDATE").map((l) => l.status)).toEqual([202, 202]);
     expect(lines.find((l) => "agent" in l)?.agent).toBe(offer.agent_id.value);
     const [ran] = findFiles(workDir, "ran-custom-1");
@@ -152,13 +215,26 @@ describe("the v1 executor API on a real agent", () => {
       request(agent.port, "/api/v1/executor", { headers, body: [JSON.stringify(body)] });
     const ids = { framework_id: { value: "nope" }, executor_id: { value: "nope" } };
     expect((await request(agent.port, "/api/v1/executor", { method: "GET" })).status).toBe(405);
-    expect((await post({ ...ids, type: "SUBSCRIBE", subscribe: {} }, { "content-type": "text/plain" })).status).toBe(415);
+    expect((await post({ ...ids, type: "SUBSCRIBE", subscribe: {} }, { "content-type": "text/plain" })).status).toBe(
+      415,
+    );
     expect((await post({ type: "SUBSCRIBE", subscribe: {} })).status).toBe(400);
-    expect((await post({ ...ids, type: "SUBSCRIBE", subscribe: {} }, { "content-type": "application/json", accept: "text/html" })).status).toBe(406);
+    expect(
+      (
+        await post(
+          { ...ids, type: "SUBSCRIBE", subscribe: {} },
+          { "content-type": "application/json", accept: "text/html" },
+        )
+      ).status,
+    ).toBe(406);
     const unknown = await post({ ...ids, type: "SUBSCRIBE", subscribe: {} });
     expect(unknown.status).toBe(400);
     expect(unknown.body.toString()).toBe("Framework cannot be found");
-    const badUpdate = await post({ ...ids, type: "UPDATE", update: { status: { task_id: { value: "t" }, state: "TASK_RUNNING", source: "SOURCE_EXECUTOR" } } });
+    const badUpdate = await post({
+      ...ids,
+      type: "UPDATE",
+      update: { status: { task_id: { value: "t" }, state: "TASK_RUNNING", source: "SOURCE_EXECUTOR" } },
+    });
     expect(badUpdate.status).toBe(400);
     expect(badUpdate.body.toString()).toMatch(/uuid/);
     expect((await post({ ...ids, type: "HEARTBEAT" })).status).toBe(202);
@@ -166,8 +242,14 @@ describe("the v1 executor API on a real agent", () => {
 
   it("answers the documented request examples as Mesos would on an agent that does not know them", async () => {
     for (const example of EXECUTOR_EXAMPLES) {
-      const answer = await request(agent.port, "/api/v1/executor", { headers: { "content-type": "application/json" }, body: [JSON.stringify(example.request)] });
-      expect({ type: example.request.type, status: answer.status }).toEqual({ type: example.request.type, status: 400 });
+      const answer = await request(agent.port, "/api/v1/executor", {
+        headers: { "content-type": "application/json" },
+        body: [JSON.stringify(example.request)],
+      });
+      expect({ type: example.request.type, status: answer.status }).toEqual({
+        type: example.request.type,
+        status: 400,
+      });
       expect(answer.body.toString()).toMatch(example.mesosAnswer);
     }
   });

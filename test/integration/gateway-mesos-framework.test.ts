@@ -3,11 +3,11 @@
  * written against Apache Mesos, not by us) runs a framework against a real
  * Plateau master and agent through the v1 gateway, unchanged.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { readFileSync, readdirSync, existsSync, writeFileSync } from "node:fs";
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ProcessScope, ROOT, eventually, stopProcess, type Daemon } from "../helpers/processes.js";
+import { type Daemon, eventually, ProcessScope, ROOT, stopProcess } from "../helpers/processes.js";
 
 /**
  * The scheduler runs in its own process: the library keeps timers and a
@@ -56,10 +56,23 @@ describe("the mesos-framework npm package against Plateau", () => {
 
   beforeAll(async () => {
     // The library times its event stream out after 10 s without a byte.
-    master = await scope.start(["master", "--port", "0", "--allocation-interval", "200ms", "--heartbeat-interval", "2secs"], "master listening");
+    master = await scope.start(
+      ["master", "--port", "0", "--allocation-interval", "200ms", "--heartbeat-interval", "2secs"],
+      "master listening",
+    );
     workDir = scope.tempDir();
     await scope.start(
-      ["agent", "--master", `127.0.0.1:${master.port}`, "--port", "0", "--work-dir", workDir, "--resources", "cpus:2;mem:1024;disk:1000;ports:[31000-31010]"],
+      [
+        "agent",
+        "--master",
+        `127.0.0.1:${master.port}`,
+        "--port",
+        "0",
+        "--work-dir",
+        workDir,
+        "--resources",
+        "cpus:2;mem:1024;disk:1000;ports:[31000-31010]",
+      ],
       "agent listening",
     );
   });
@@ -75,7 +88,12 @@ describe("the mesos-framework npm package against Plateau", () => {
     writeFileSync(script, SCHEDULER);
     child = spawn(process.execPath, [script], {
       cwd: dir,
-      env: { ...process.env, MESOS_FRAMEWORK: join(ROOT, "node_modules", "mesos-framework"), MASTER_PORT: String(master.port), LOG_DIR: dir },
+      env: {
+        ...process.env,
+        MESOS_FRAMEWORK: join(ROOT, "node_modules", "mesos-framework"),
+        MASTER_PORT: String(master.port),
+        LOG_DIR: dir,
+      },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let buffered = "";
@@ -98,10 +116,16 @@ describe("the mesos-framework npm package against Plateau", () => {
     const offers = await eventually(() => lines.find((l) => l.event === "offers"), "an offer");
     expect(offers.ip).toBe("127.0.0.1");
 
-    const finished = await eventually(() => {
-      const done = new Set(lines.filter((l) => l.event === "update" && l.state === "TASK_FINISHED").map((l) => String(l.task)));
-      return done.size >= 2 ? [...done] : undefined;
-    }, `two TASK_FINISHED updates (saw ${JSON.stringify(lines)} ${stderr})`, 30_000);
+    const finished = await eventually(
+      () => {
+        const done = new Set(
+          lines.filter((l) => l.event === "update" && l.state === "TASK_FINISHED").map((l) => String(l.task)),
+        );
+        return done.size >= 2 ? [...done] : undefined;
+      },
+      `two TASK_FINISHED updates (saw ${JSON.stringify(lines)} ${stderr})`,
+      30_000,
+    );
     expect(finished.every((id) => id.startsWith("mesos-framework-interop.echo-"))).toBe(true);
     expect(lines.filter((l) => l.event === "error")).toEqual([]);
 

@@ -9,14 +9,14 @@ import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Call_Type as OperatorCallType } from "../../gen/mesos/v1/master/master_pb.js";
-import { TaskInfoSchema, TaskState, type Offer, type TaskStatus } from "../../gen/mesos/v1/mesos_pb.js";
+import { type Offer, TaskInfoSchema, TaskState, type TaskStatus } from "../../gen/mesos/v1/mesos_pb.js";
 import { Event_Type } from "../../gen/mesos/v1/scheduler/scheduler_pb.js";
-import { LEADER_HEADER } from "../../src/wire/masters.js";
 import { createOperator, type OperatorClient } from "../../src/client/operator.js";
 import { createScheduler, type SchedulerClient } from "../../src/client/scheduler.js";
 import { parseResources } from "../../src/core/resources/index.js";
+import { LEADER_HEADER } from "../../src/wire/masters.js";
 import { EtcdScope, type EtcdServer } from "../helpers/etcd.js";
-import { ProcessScope, eventually, type Daemon } from "../helpers/processes.js";
+import { type Daemon, eventually, ProcessScope } from "../helpers/processes.js";
 
 /** The directories of every run of `taskId` under an agent work dir (one per launch). */
 function runsOf(workDir: string, taskId: string): string[] {
@@ -67,15 +67,53 @@ describe("high availability on etcd", () => {
     etcd = await etcds.start();
     registry = `etcd://${etcd.endpoint}/plateau`;
     for (let i = 0; i < 3; i++) {
-      masters.push(await scope.start(["master", "--port", "0", "--registry", registry, "--election-ttl", "2", "--allocation-interval", "200ms", "--agent-reregister-timeout", "30secs"], "master listening"));
+      masters.push(
+        await scope.start(
+          [
+            "master",
+            "--port",
+            "0",
+            "--registry",
+            registry,
+            "--election-ttl",
+            "2",
+            "--allocation-interval",
+            "200ms",
+            "--agent-reregister-timeout",
+            "30secs",
+          ],
+          "master listening",
+        ),
+      );
     }
     for (let i = 0; i < 2; i++) {
       const dir = scope.tempDir();
       agentDirs.push(dir);
-      await scope.start(["agent", "--master", registry, "--port", "0", "--work-dir", dir, "--resources", "cpus:1;mem:256", "--hostname", `agent-${i}`], "agent listening");
+      await scope.start(
+        [
+          "agent",
+          "--master",
+          registry,
+          "--port",
+          "0",
+          "--work-dir",
+          dir,
+          "--resources",
+          "cpus:1;mem:256",
+          "--hostname",
+          `agent-${i}`,
+        ],
+        "agent listening",
+      );
     }
     operator = createOperator({ master: registry });
-    await eventually(async () => ((await operator.getAgents().catch(() => undefined))?.agents.filter((a) => a.active).length === 2 ? true : undefined), "both agents to register");
+    await eventually(
+      async () =>
+        (await operator.getAgents().catch(() => undefined))?.agents.filter((a) => a.active).length === 2
+          ? true
+          : undefined,
+      "both agents to register",
+    );
     scheduler = createScheduler({
       master: registry,
       framework: { user: "test", name: "survivor", failoverTimeout: 300 },
@@ -117,7 +155,10 @@ describe("high availability on etcd", () => {
     }
     const redirect = await httpGet(standby?.port ?? 0, "/master/state");
     expect(redirect).toEqual({ status: 307, location: `//127.0.0.1:${leader}/master/state` });
-    expect(await httpGet(standby?.port ?? 0, "/master/redirect")).toEqual({ status: 307, location: `//127.0.0.1:${leader}` });
+    expect(await httpGet(standby?.port ?? 0, "/master/redirect")).toEqual({
+      status: 307,
+      location: `//127.0.0.1:${leader}`,
+    });
   });
 
   const tasks = ["one", "two"];
@@ -125,28 +166,62 @@ describe("high availability on etcd", () => {
   const allStillRunning = async (): Promise<void> => {
     statuses.length = 0;
     for (const id of tasks) {
-      const running = await eventually(() => {
-        scheduler.reconcile([{ taskId: id }]);
-        return statuses.find((s) => s.taskId?.value === id && s.state === TaskState.TASK_RUNNING);
-      }, `${id} to be known as running by the leader`, 30_000);
+      const running = await eventually(
+        () => {
+          scheduler.reconcile([{ taskId: id }]);
+          return statuses.find((s) => s.taskId?.value === id && s.state === TaskState.TASK_RUNNING);
+        },
+        `${id} to be known as running by the leader`,
+        30_000,
+      );
       expect(running.state).toBe(TaskState.TASK_RUNNING);
       expect(agentDirs.flatMap((dir) => runsOf(dir, id))).toHaveLength(1);
     }
-    expect(statuses.some((s) => s.state === TaskState.TASK_KILLED || s.state === TaskState.TASK_LOST || s.state === TaskState.TASK_FAILED)).toBe(false);
+    expect(
+      statuses.some(
+        (s) =>
+          s.state === TaskState.TASK_KILLED || s.state === TaskState.TASK_LOST || s.state === TaskState.TASK_FAILED,
+      ),
+    ).toBe(false);
   };
   const newLeaderThan = (old: number) =>
-    eventually(async () => {
-      const port = await leaderPort().catch(() => 0);
-      return port !== 0 && port !== old ? port : undefined;
-    }, "a new leader", 30_000);
+    eventually(
+      async () => {
+        const port = await leaderPort().catch(() => 0);
+        return port !== 0 && port !== old ? port : undefined;
+      },
+      "a new leader",
+      30_000,
+    );
   const bothAgentsActive = () =>
-    eventually(async () => ((await operator.getAgents().catch(() => undefined))?.agents.filter((a) => a.active).length === 2 ? true : undefined), "both agents to be registered with the leader", 30_000);
+    eventually(
+      async () =>
+        (await operator.getAgents().catch(() => undefined))?.agents.filter((a) => a.active).length === 2
+          ? true
+          : undefined,
+      "both agents to be registered with the leader",
+      30_000,
+    );
 
   it("runs tasks, then survives a split brain: clients leave a leader paused past its lease, which steps down when it resumes", async () => {
     for (const id of tasks) {
       const offer = await eventually(() => offers.shift(), "an offer");
-      scheduler.launch(offer, [create(TaskInfoSchema, { name: id, taskId: { value: id }, resources: parseResources("cpus:0.5;mem:64"), command: { value: "sleep 300" } })], { refuseSeconds: 0 });
-      await eventually(() => statuses.find((s) => s.taskId?.value === id && s.state === TaskState.TASK_RUNNING), `${id} running`);
+      scheduler.launch(
+        offer,
+        [
+          create(TaskInfoSchema, {
+            name: id,
+            taskId: { value: id },
+            resources: parseResources("cpus:0.5;mem:64"),
+            command: { value: "sleep 300" },
+          }),
+        ],
+        { refuseSeconds: 0 },
+      );
+      await eventually(
+        () => statuses.find((s) => s.taskId?.value === id && s.state === TaskState.TASK_RUNNING),
+        `${id} running`,
+      );
     }
     const oldLeader = await leaderPort();
     const paused = masters.find((m) => m.port === oldLeader);
@@ -159,7 +234,11 @@ describe("high availability on etcd", () => {
       // Still paused, the old leader cannot end its streams: agents and the
       // framework leave it because etcd announces another leader.
       await bothAgentsActive();
-      await eventually(() => (subscriptions >= 2 && scheduler.subscribed ? true : undefined), "the framework to resubscribe", 30_000);
+      await eventually(
+        () => (subscriptions >= 2 && scheduler.subscribed ? true : undefined),
+        "the framework to resubscribe",
+        30_000,
+      );
     } finally {
       paused?.process.kill("SIGCONT");
     }
@@ -170,7 +249,10 @@ describe("high availability on etcd", () => {
         () =>
           direct.call({ type: OperatorCallType.GET_HEALTH }).then(
             () => undefined,
-            (err: unknown) => (err instanceof ConnectError && err.metadata.get(LEADER_HEADER) === `127.0.0.1:${newLeader}` ? err : undefined),
+            (err: unknown) =>
+              err instanceof ConnectError && err.metadata.get(LEADER_HEADER) === `127.0.0.1:${newLeader}`
+                ? err
+                : undefined,
           ),
         "the resumed master to step down",
         30_000,
@@ -180,7 +262,11 @@ describe("high availability on etcd", () => {
       await direct.close();
     }
     await bothAgentsActive();
-    await eventually(() => (subscriptions >= 2 && scheduler.subscribed ? true : undefined), "the framework to resubscribe", 30_000);
+    await eventually(
+      () => (subscriptions >= 2 && scheduler.subscribed ? true : undefined),
+      "the framework to resubscribe",
+      30_000,
+    );
     await allStillRunning();
   });
 
@@ -195,10 +281,31 @@ describe("high availability on etcd", () => {
       const newLeader = await newLeaderThan(oldLeader);
       expect(masters.some((m) => m.port === newLeader)).toBe(true);
       await bothAgentsActive();
-      await eventually(() => (subscriptions > before && scheduler.subscribed ? true : undefined), "the framework to resubscribe", 30_000);
+      await eventually(
+        () => (subscriptions > before && scheduler.subscribed ? true : undefined),
+        "the framework to resubscribe",
+        30_000,
+      );
       await allStillRunning();
       // A dead master's replacement keeps the three-master shape for the next round.
-      masters.push(await scope.start(["master", "--port", "0", "--registry", registry, "--election-ttl", "2", "--allocation-interval", "200ms", "--agent-reregister-timeout", "30secs"], "master listening"));
+      masters.push(
+        await scope.start(
+          [
+            "master",
+            "--port",
+            "0",
+            "--registry",
+            registry,
+            "--election-ttl",
+            "2",
+            "--allocation-interval",
+            "200ms",
+            "--agent-reregister-timeout",
+            "30secs",
+          ],
+          "master listening",
+        ),
+      );
     }
     const state = await operator.getState();
     expect(state.getTasks?.tasks.map((t) => [t.taskId?.value, TaskState[t.state]]).sort()).toEqual([

@@ -1,19 +1,32 @@
 import http2 from "node:http2";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Call_Type as OperatorCallType } from "../../gen/mesos/v1/master/master_pb.js";
 import { Call_Type as SchedulerCallType } from "../../gen/mesos/v1/scheduler/scheduler_pb.js";
-import { ConnectRequestSchema, ConnectResponseSchema, Error_Code, type ConnectResponse } from "../../gen/mesos/v2/mesos_pb.js";
+import {
+  ConnectRequestSchema,
+  type ConnectResponse,
+  ConnectResponseSchema,
+  Error_Code,
+} from "../../gen/mesos/v2/mesos_pb.js";
 import { createOperator } from "../../src/client/operator.js";
 import { openStream } from "../../src/client/stream.js";
-import { ProcessScope, eventually, type Daemon } from "../helpers/processes.js";
+import { type Daemon, eventually, ProcessScope } from "../helpers/processes.js";
 
 /** Sends raw gRPC frames to Connect and collects the decoded answers and the status. */
-async function rawConnect(port: number, frames: Uint8Array[]): Promise<{ events: ConnectResponse[]; status: string | undefined; message: string | undefined }> {
+async function rawConnect(
+  port: number,
+  frames: Uint8Array[],
+): Promise<{ events: ConnectResponse[]; status: string | undefined; message: string | undefined }> {
   const session = http2.connect(`http://127.0.0.1:${port}`);
   try {
     return await new Promise((resolve, reject) => {
-      const req = session.request({ ":method": "POST", ":path": "/mesos.v2.MesosService/Connect", "content-type": "application/grpc", te: "trailers" });
+      const req = session.request({
+        ":method": "POST",
+        ":path": "/mesos.v2.MesosService/Connect",
+        "content-type": "application/grpc",
+        te: "trailers",
+      });
       const chunks: Buffer[] = [];
       let status: string | undefined;
       let message: string | undefined;
@@ -81,10 +94,26 @@ describe("master: bad input gets a clear error and the master carries on", () =>
   it("answers a scheduler call before SUBSCRIBE and keeps the stream open", async () => {
     const decline = create(ConnectRequestSchema, {
       id: "early",
-      call: { case: "scheduler", value: { type: SchedulerCallType.DECLINE, frameworkId: { value: "who-knows" }, decline: { offerIds: [{ value: "x" }] } } },
+      call: {
+        case: "scheduler",
+        value: {
+          type: SchedulerCallType.DECLINE,
+          frameworkId: { value: "who-knows" },
+          decline: { offerIds: [{ value: "x" }] },
+        },
+      },
     });
-    const health = create(ConnectRequestSchema, { id: "h", call: { case: "scheduler", value: { type: SchedulerCallType.SUBSCRIBE, subscribe: { frameworkInfo: { user: "u", name: "late" } } } } });
-    const { events } = await rawConnect(master.port, [toBinary(ConnectRequestSchema, decline), toBinary(ConnectRequestSchema, health)]);
+    const health = create(ConnectRequestSchema, {
+      id: "h",
+      call: {
+        case: "scheduler",
+        value: { type: SchedulerCallType.SUBSCRIBE, subscribe: { frameworkInfo: { user: "u", name: "late" } } },
+      },
+    });
+    const { events } = await rawConnect(master.port, [
+      toBinary(ConnectRequestSchema, decline),
+      toBinary(ConnectRequestSchema, health),
+    ]);
     const error = events.find((e) => e.callId === "early");
     expect(error?.event.case === "error" && error.event.value.code).toBe(Error_Code.FAILED_PRECONDITION);
     expect(error?.event.case === "error" && error.event.value.message).toMatch(/SUBSCRIBE/);
@@ -117,7 +146,9 @@ describe("master: bad input gets a clear error and the master carries on", () =>
   it("answers TEARDOWN of an unknown framework id with NOT_FOUND", async () => {
     const operator = createOperator({ master: `127.0.0.1:${master.port}` });
     try {
-      await expect(operator.call({ type: OperatorCallType.TEARDOWN, teardown: { frameworkId: { value: "no-such-framework" } } })).rejects.toThrow(/no-such-framework/);
+      await expect(
+        operator.call({ type: OperatorCallType.TEARDOWN, teardown: { frameworkId: { value: "no-such-framework" } } }),
+      ).rejects.toThrow(/no-such-framework/);
     } finally {
       await operator.close();
     }
@@ -136,13 +167,22 @@ describe("master: bad input gets a clear error and the master carries on", () =>
     const got: ConnectResponse[] = [];
     const stream = openStream({
       baseUrl: `127.0.0.1:${master.port}`,
-      hello: () => create(ConnectRequestSchema, { id: "first", call: { case: "operator", value: { type: OperatorCallType.GET_VERSION } } }),
+      hello: () =>
+        create(ConnectRequestSchema, {
+          id: "first",
+          call: { case: "operator", value: { type: OperatorCallType.GET_VERSION } },
+        }),
       onEvent: (e) => got.push(e),
       reconnect: false,
     });
     try {
       await eventually(() => (stream.connected ? true : undefined), "the stream to connect");
-      const answer = await stream.call(create(ConnectRequestSchema, { id: "second", call: { case: "operator", value: { type: OperatorCallType.GET_MASTER } } }));
+      const answer = await stream.call(
+        create(ConnectRequestSchema, {
+          id: "second",
+          call: { case: "operator", value: { type: OperatorCallType.GET_MASTER } },
+        }),
+      );
       expect(answer.event.case).toBe("operatorResponse");
       await eventually(() => (got.some((e) => e.callId === "first") ? true : undefined), "the first answer");
     } finally {

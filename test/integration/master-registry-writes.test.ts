@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { Call_Type as OperatorCallType } from "../../gen/mesos/v1/master/master_pb.js";
 import { createOperator, type OperatorClient } from "../../src/client/operator.js";
 import { silentLogger } from "../../src/log.js";
-import { startMaster, type MasterDaemon } from "../../src/master/daemon.js";
+import { type MasterDaemon, startMaster } from "../../src/master/daemon.js";
 import { createEmbeddedElection } from "../../src/master/election.js";
 import { createMemoryElection } from "../../src/master/etcd/memory-coordinator.js";
 import { defaultMasterOptions } from "../../src/master/options.js";
@@ -24,7 +24,8 @@ describe("registry writes come before answers", () => {
   });
 
   const weightOf = async (role: string) =>
-    (await operator?.call({ type: OperatorCallType.GET_WEIGHTS }))?.getWeights?.weightInfos.find((w) => w.role === role)?.weight;
+    (await operator?.call({ type: OperatorCallType.GET_WEIGHTS }))?.getWeights?.weightInfos.find((w) => w.role === role)
+      ?.weight;
 
   it("holds the answer, and later answers, until the write is stored", async () => {
     let release: () => void = () => undefined;
@@ -34,7 +35,9 @@ describe("registry writes come before answers", () => {
     });
     operator = createOperator({ master: `127.0.0.1:${master.port}` });
     let answered = false;
-    const update = operator.call({ type: OperatorCallType.UPDATE_WEIGHTS, updateWeights: { weightInfos: [{ role: "eng", weight: 3 }] } }).then(() => (answered = true));
+    const update = operator
+      .call({ type: OperatorCallType.UPDATE_WEIGHTS, updateWeights: { weightInfos: [{ role: "eng", weight: 3 }] } })
+      .then(() => (answered = true));
     // A read behind the unstored change waits too: nobody sees what a crash could lose.
     let read: number | undefined;
     const reading = weightOf("eng").then((w) => (read = w));
@@ -51,24 +54,42 @@ describe("registry writes come before answers", () => {
     // Like etcd, it keeps a term until it is given up: a master that ends its
     // own term must resign it, or its next campaign waits behind itself.
     ["the in-memory twin of etcd's", () => createMemoryElection().coordinator()],
-  ])("with %s: answers a failed write with an error, steps down, and comes back without the change", async (_, election) => {
-    let failNext = true;
-    master = await startMaster({ ...defaultMasterOptions, port: 0 }, silentLogger(), {
-      election: hookedElection(async (op) => {
-        if (op.kind === "update-weights" && failNext) {
-          failNext = false;
-          throw new Error("disk full");
-        }
-      }, election()),
-    });
-    operator = createOperator({ master: `127.0.0.1:${master.port}` });
-    await expect(operator.call({ type: OperatorCallType.UPDATE_WEIGHTS, updateWeights: { weightInfos: [{ role: "eng", weight: 3 }] } })).rejects.toThrow();
-    // The next term starts from what was stored: no weight for eng.
-    const weight = await eventually(() => weightOf("eng").then((w) => ({ w }), () => undefined), "the master to lead again");
-    expect(weight.w).toBeUndefined();
-    await operator.call({ type: OperatorCallType.UPDATE_WEIGHTS, updateWeights: { weightInfos: [{ role: "eng", weight: 2 }] } });
-    expect(await weightOf("eng")).toBe(2);
-  });
+  ])(
+    "with %s: answers a failed write with an error, steps down, and comes back without the change",
+    async (_, election) => {
+      let failNext = true;
+      master = await startMaster({ ...defaultMasterOptions, port: 0 }, silentLogger(), {
+        election: hookedElection(async (op) => {
+          if (op.kind === "update-weights" && failNext) {
+            failNext = false;
+            throw new Error("disk full");
+          }
+        }, election()),
+      });
+      operator = createOperator({ master: `127.0.0.1:${master.port}` });
+      await expect(
+        operator.call({
+          type: OperatorCallType.UPDATE_WEIGHTS,
+          updateWeights: { weightInfos: [{ role: "eng", weight: 3 }] },
+        }),
+      ).rejects.toThrow();
+      // The next term starts from what was stored: no weight for eng.
+      const weight = await eventually(
+        () =>
+          weightOf("eng").then(
+            (w) => ({ w }),
+            () => undefined,
+          ),
+        "the master to lead again",
+      );
+      expect(weight.w).toBeUndefined();
+      await operator.call({
+        type: OperatorCallType.UPDATE_WEIGHTS,
+        updateWeights: { weightInfos: [{ role: "eng", weight: 2 }] },
+      });
+      expect(await weightOf("eng")).toBe(2);
+    },
+  );
 });
 
 describe("a registry write that never completes", () => {
@@ -82,7 +103,10 @@ describe("a registry write that never completes", () => {
       }),
     });
     const operator = createOperator({ master: `127.0.0.1:${master.port}` });
-    const update = operator.call({ type: OperatorCallType.UPDATE_WEIGHTS, updateWeights: { weightInfos: [{ role: "eng", weight: 3 }] } });
+    const update = operator.call({
+      type: OperatorCallType.UPDATE_WEIGHTS,
+      updateWeights: { weightInfos: [{ role: "eng", weight: 3 }] },
+    });
     const refused = expect(update).rejects.toMatchObject({ code: Code.Unavailable });
     await gate.reached;
     try {

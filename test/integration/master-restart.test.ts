@@ -1,13 +1,13 @@
 import { createServer } from "node:net";
 import { create } from "@bufbuild/protobuf";
 import { afterAll, describe, expect, it } from "vitest";
-import { TaskInfoSchema, TaskState, type Offer, type TaskStatus } from "../../gen/mesos/v1/mesos_pb.js";
-import { Event_Type } from "../../gen/mesos/v1/scheduler/scheduler_pb.js";
-import { createScheduler } from "../../src/client/scheduler.js";
-import { createOperator } from "../../src/client/operator.js";
 import { Call_Type as OperatorCallType } from "../../gen/mesos/v1/master/master_pb.js";
+import { type Offer, TaskInfoSchema, TaskState, type TaskStatus } from "../../gen/mesos/v1/mesos_pb.js";
+import { Event_Type } from "../../gen/mesos/v1/scheduler/scheduler_pb.js";
+import { createOperator } from "../../src/client/operator.js";
+import { createScheduler } from "../../src/client/scheduler.js";
 import { parseResources } from "../../src/core/resources/index.js";
-import { ProcessScope, eventually } from "../helpers/processes.js";
+import { eventually, ProcessScope } from "../helpers/processes.js";
 
 /** A port that was free a moment ago: the master must come back on the same one. */
 function freePort(): Promise<number> {
@@ -31,7 +31,10 @@ describe("a master restart loses no running task", () => {
     const address = `127.0.0.1:${port}`;
     const masterArgs = ["master", "--port", String(port), "--allocation-interval", "200ms"];
     let master = await scope.start(masterArgs, "master listening");
-    await scope.start(["agent", "--master", address, "--port", "0", "--work-dir", scope.tempDir(), "--resources", "cpus:2;mem:1024"], "agent listening");
+    await scope.start(
+      ["agent", "--master", address, "--port", "0", "--work-dir", scope.tempDir(), "--resources", "cpus:2;mem:1024"],
+      "agent listening",
+    );
 
     const statuses: TaskStatus[] = [];
     const offers: Offer[] = [];
@@ -51,18 +54,33 @@ describe("a master restart loses no running task", () => {
     });
     try {
       const offer = await eventually(() => offers.shift(), "an offer");
-      scheduler.launch(offer, [create(TaskInfoSchema, { name: "long", taskId: { value: "long" }, resources: parseResources("cpus:0.5;mem:64"), command: { value: "sleep 60" } })]);
+      scheduler.launch(offer, [
+        create(TaskInfoSchema, {
+          name: "long",
+          taskId: { value: "long" },
+          resources: parseResources("cpus:0.5;mem:64"),
+          command: { value: "sleep 60" },
+        }),
+      ]);
       await eventually(() => statuses.find((s) => s.state === TaskState.TASK_RUNNING), "TASK_RUNNING");
 
       await master.stop();
       master = await scope.start(masterArgs, "master listening");
-      await eventually(() => (subscriptions >= 2 && scheduler.subscribed ? true : undefined), "the scheduler to resubscribe", 30_000);
+      await eventually(
+        () => (subscriptions >= 2 && scheduler.subscribed ? true : undefined),
+        "the scheduler to resubscribe",
+        30_000,
+      );
 
       statuses.length = 0;
-      const reconciled = await eventually(() => {
-        scheduler.reconcile([{ taskId: "long" }]);
-        return statuses.find((s) => s.taskId?.value === "long" && s.state === TaskState.TASK_RUNNING);
-      }, "the task to be known as running again", 30_000);
+      const reconciled = await eventually(
+        () => {
+          scheduler.reconcile([{ taskId: "long" }]);
+          return statuses.find((s) => s.taskId?.value === "long" && s.state === TaskState.TASK_RUNNING);
+        },
+        "the task to be known as running again",
+        30_000,
+      );
       expect(reconciled.state).toBe(TaskState.TASK_RUNNING);
 
       scheduler.kill("long");
@@ -79,13 +97,22 @@ describe("a master restart loses no running task", () => {
     let master = await scope.start(masterArgs, "master listening");
     const operator = createOperator({ master: `127.0.0.1:${port}` });
     try {
-      await operator.call({ type: OperatorCallType.UPDATE_WEIGHTS, updateWeights: { weightInfos: [{ role: "eng", weight: 2.5 }] } });
-      await operator.call({ type: OperatorCallType.UPDATE_QUOTA, updateQuota: { quotaConfigs: [{ role: "eng/web", limits: { cpus: { value: 4 } } }] } });
+      await operator.call({
+        type: OperatorCallType.UPDATE_WEIGHTS,
+        updateWeights: { weightInfos: [{ role: "eng", weight: 2.5 }] },
+      });
+      await operator.call({
+        type: OperatorCallType.UPDATE_QUOTA,
+        updateQuota: { quotaConfigs: [{ role: "eng/web", limits: { cpus: { value: 4 } } }] },
+      });
       // Acknowledged means stored: killing the master at once loses neither.
       master.process.kill("SIGKILL");
       await new Promise((resolve) => master.process.once("exit", resolve));
       master = await scope.start(masterArgs, "master listening");
-      const weights = await eventually(() => operator.call({ type: OperatorCallType.GET_WEIGHTS }).catch(() => undefined), "the restarted master");
+      const weights = await eventually(
+        () => operator.call({ type: OperatorCallType.GET_WEIGHTS }).catch(() => undefined),
+        "the restarted master",
+      );
       expect(weights.getWeights?.weightInfos.find((w) => w.role === "eng")?.weight).toBe(2.5);
       const quota = await operator.call({ type: OperatorCallType.GET_QUOTA });
       expect(quota.getQuota?.status?.configs.map((c) => [c.role, c.limits.cpus?.value])).toEqual([["eng/web", 4]]);
@@ -100,13 +127,30 @@ describe("a master restart loses no running task", () => {
     const masterArgs = ["master", "--port", String(port), "--work-dir", scope.tempDir()];
     let master = await scope.start(masterArgs, "master listening");
     const agentDir = scope.tempDir();
-    const agentArgs = ["agent", "--master", address, "--port", "0", "--work-dir", agentDir, "--resources", "cpus:1;mem:256"];
+    const agentArgs = [
+      "agent",
+      "--master",
+      address,
+      "--port",
+      "0",
+      "--work-dir",
+      agentDir,
+      "--resources",
+      "cpus:1;mem:256",
+    ];
     let agent = await scope.start(agentArgs, "agent listening");
     const operator = createOperator({ master: address });
-    const scheduler = createScheduler({ master: address, framework: { user: "test", name: "remembered", failoverTimeout: 3600 }, onEvent: () => undefined });
+    const scheduler = createScheduler({
+      master: address,
+      framework: { user: "test", name: "remembered", failoverTimeout: 3600 },
+      onEvent: () => undefined,
+    });
     try {
       await eventually(() => (scheduler.subscribed ? true : undefined), "SUBSCRIBED");
-      const agentId = await eventually(async () => (await operator.getAgents()).agents[0]?.agentInfo?.id?.value, "the agent to register");
+      const agentId = await eventually(
+        async () => (await operator.getAgents()).agents[0]?.agentInfo?.id?.value,
+        "the agent to register",
+      );
       const frameworkId = scheduler.frameworkId;
       // Neither comes back on its own: the registry is all the new master has.
       await scheduler.close();
@@ -116,9 +160,17 @@ describe("a master restart loses no running task", () => {
       master = await scope.start(masterArgs, "master listening");
       const state = await eventually(() => operator.getState().catch(() => undefined), "the restarted master");
       expect(state.getAgents?.agents.map((a) => [a.agentInfo?.id?.value, a.active])).toEqual([[agentId, false]]);
-      expect(state.getFrameworks?.frameworks.map((f) => [f.frameworkInfo?.id?.value, f.frameworkInfo?.name, f.active])).toEqual([[frameworkId, "remembered", false]]);
+      expect(
+        state.getFrameworks?.frameworks.map((f) => [f.frameworkInfo?.id?.value, f.frameworkInfo?.name, f.active]),
+      ).toEqual([[frameworkId, "remembered", false]]);
       agent = await scope.start(agentArgs, "agent listening");
-      await eventually(async () => ((await operator.getAgents()).agents.find((a) => a.agentInfo?.id?.value === agentId)?.active ? true : undefined), "the agent to re-register");
+      await eventually(
+        async () =>
+          (await operator.getAgents()).agents.find((a) => a.agentInfo?.id?.value === agentId)?.active
+            ? true
+            : undefined,
+        "the agent to re-register",
+      );
     } finally {
       await scheduler.close();
       await operator.close();

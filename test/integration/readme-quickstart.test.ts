@@ -1,9 +1,9 @@
-import { spawn, execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createConnection } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ROOT, ProcessScope, eventually } from "../helpers/processes.js";
+import { eventually, ProcessScope, ROOT } from "../helpers/processes.js";
 
 /**
  * Runs the README's quick start as written: `npm start`, then the commands of
@@ -52,7 +52,8 @@ describe("the README quick start, as written", () => {
 
   beforeAll(async () => {
     for (const port of [5050, 5051]) {
-      if (await portInUse(port)) throw new Error(`port ${port} is taken; the quick start needs it free (stop any running plateau local)`);
+      if (await portInUse(port))
+        throw new Error(`port ${port} is taken; the quick start needs it free (stop any running plateau local)`);
     }
     env = { ...process.env, PLATEAU_WORK_DIR: scope.tempDir() };
     const [start] = readme.match(/npm ci && npm start/) ?? [];

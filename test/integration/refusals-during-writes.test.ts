@@ -8,15 +8,15 @@ import { create } from "@bufbuild/protobuf";
 import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { Call_Type as SchedulerCallType } from "../../gen/mesos/v1/scheduler/scheduler_pb.js";
-import { ConnectRequestSchema, Error_Code, type ConnectResponse } from "../../gen/mesos/v2/mesos_pb.js";
+import { ConnectRequestSchema, type ConnectResponse, Error_Code } from "../../gen/mesos/v2/mesos_pb.js";
 import { schedulerRequest } from "../../src/client/scheduler.js";
 import { openStream, type UnifiedStream } from "../../src/client/stream.js";
 import { parseResources } from "../../src/core/resources/index.js";
-import { startMaster, type MasterDaemon } from "../../src/master/daemon.js";
+import { type MasterDaemon, startMaster } from "../../src/master/daemon.js";
 import { defaultMasterOptions } from "../../src/master/options.js";
 import { createGate, hookedElection } from "../helpers/hooked-election.js";
 import { eventually } from "../helpers/processes.js";
-import { eventOf, request, subscribe, type Json, type Stream } from "./gateway-v1-client.js";
+import { eventOf, type Json, request, type Stream, subscribe } from "./gateway-v1-client.js";
 
 const JSON_HEADERS = { "content-type": "application/json", accept: "application/json" };
 
@@ -35,7 +35,10 @@ describe("refusals reach their caller while a registry write is in flight", () =
   /** The master's log lines, to see when a call has reached its core. */
   let logLines: string[] = [];
   const logged = (what: (line: { msg?: string; callId?: string; type?: string }) => boolean, description: string) =>
-    eventually(() => logLines.map((l) => JSON.parse(l) as { msg?: string; callId?: string; type?: string }).find(what), description);
+    eventually(
+      () => logLines.map((l) => JSON.parse(l) as { msg?: string; callId?: string; type?: string }).find(what),
+      description,
+    );
 
   /** A master whose agent admissions wait at a gate; resolves once one is held there. */
   async function masterHoldingAdmissions() {
@@ -59,7 +62,18 @@ describe("refusals reach their caller while a registry write is in flight", () =
       hello: () =>
         create(ConnectRequestSchema, {
           id: "register",
-          call: { case: "agent", value: { call: { case: "register", value: { agentInfo: { hostname: "host-a", port: 5051, resources: parseResources("cpus:1;mem:512") }, version: "test" } } } },
+          call: {
+            case: "agent",
+            value: {
+              call: {
+                case: "register",
+                value: {
+                  agentInfo: { hostname: "host-a", port: 5051, resources: parseResources("cpus:1;mem:512") },
+                  version: "test",
+                },
+              },
+            },
+          },
         }),
       onEvent: () => undefined,
     });
@@ -75,7 +89,11 @@ describe("refusals reach their caller while a registry write is in flight", () =
 
   it("v1: a refused UPDATE_FRAMEWORK is answered 400 with the reason, not 202", async () => {
     const { port, gate } = await masterHoldingAdmissions();
-    v1 = await subscribe(port, JSON_HEADERS, JSON.stringify({ type: "SUBSCRIBE", subscribe: { framework_info: { user: "alice", name: "fw" } } }));
+    v1 = await subscribe(
+      port,
+      JSON_HEADERS,
+      JSON.stringify({ type: "SUBSCRIBE", subscribe: { framework_info: { user: "alice", name: "fw" } } }),
+    );
     const subscribed = (await eventOf(v1, "SUBSCRIBED")) as { subscribed: { framework_id: { value: string } } };
     const frameworkId = subscribed.subscribed.framework_id.value;
     const streamId = String(v1.headers["mesos-stream-id"]);
@@ -92,7 +110,10 @@ describe("refusals reach their caller while a registry write is in flight", () =
     await logged((l) => l.msg === "scheduler call" && l.type === "UPDATE_FRAMEWORK", "the call to reach the core");
     gate.open();
     const answer = await answering;
-    expect([answer.status, answer.body.toString()]).toEqual([400, "Failed to validate scheduler::Call: FrameworkInfo.user cannot change"]);
+    expect([answer.status, answer.body.toString()]).toEqual([
+      400,
+      "Failed to validate scheduler::Call: FrameworkInfo.user cannot change",
+    ]);
     // The refusal was the call's answer, not an event: the framework is still subscribed.
     expect(v1.ended).toBe(false);
     expect(((await eventOf(v1, "SUBSCRIBED")) as Json).type).toBe("SUBSCRIBED");
@@ -103,7 +124,10 @@ describe("refusals reach their caller while a registry write is in flight", () =
     const events: ConnectResponse[] = [];
     const scheduler = openStream({
       baseUrl: `127.0.0.1:${port}`,
-      hello: () => schedulerRequest(undefined, SchedulerCallType.SUBSCRIBE, { subscribe: { frameworkInfo: { user: "alice", name: "fw" } } }),
+      hello: () =>
+        schedulerRequest(undefined, SchedulerCallType.SUBSCRIBE, {
+          subscribe: { frameworkInfo: { user: "alice", name: "fw" } },
+        }),
       onEvent: (event) => events.push(event),
     });
     streams.push(scheduler);
@@ -111,7 +135,8 @@ describe("refusals reach their caller while a registry write is in flight", () =
       () => events.find((e) => e.event.case === "scheduler" && e.event.value.subscribed !== undefined),
       "SUBSCRIBED",
     );
-    const frameworkId = subscribed.event.case === "scheduler" ? (subscribed.event.value.subscribed?.frameworkId?.value ?? "") : "";
+    const frameworkId =
+      subscribed.event.case === "scheduler" ? (subscribed.event.value.subscribed?.frameworkId?.value ?? "") : "";
 
     registerAgent(port);
     await gate.reached;
@@ -123,11 +148,9 @@ describe("refusals reach their caller while a registry write is in flight", () =
     gate.open();
     const answer = await answering;
     expect(answer.callId).toBe(call.id);
-    expect(answer.event.case === "error" && [answer.event.value.code, answer.event.value.message, answer.event.value.fatal]).toEqual([
-      Error_Code.INVALID_ARGUMENT,
-      "FrameworkInfo.user cannot change",
-      false,
-    ]);
+    expect(
+      answer.event.case === "error" && [answer.event.value.code, answer.event.value.message, answer.event.value.fatal],
+    ).toEqual([Error_Code.INVALID_ARGUMENT, "FrameworkInfo.user cannot change", false]);
     expect(scheduler.connected).toBe(true);
   });
 });

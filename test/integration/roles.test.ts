@@ -6,7 +6,7 @@ import { Event_Type } from "../../gen/mesos/v1/scheduler/scheduler_pb.js";
 import { createOperator, type OperatorClient } from "../../src/client/operator.js";
 import { createScheduler, type SchedulerClient } from "../../src/client/scheduler.js";
 import { scalarOf } from "../../src/core/resources/index.js";
-import { PLATEAU_BIN, ProcessScope, eventually } from "../helpers/processes.js";
+import { eventually, PLATEAU_BIN, ProcessScope } from "../helpers/processes.js";
 
 function plateau(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -23,11 +23,30 @@ describe("weights and quota through the operator API of a real master", () => {
   const schedulers: SchedulerClient[] = [];
 
   beforeAll(async () => {
-    const master = await scope.start(["master", "--port", "0", "--allocation-interval", "200ms", "--weights", "web=2"], "master listening");
+    const master = await scope.start(
+      ["master", "--port", "0", "--allocation-interval", "200ms", "--weights", "web=2"],
+      "master listening",
+    );
     address = `127.0.0.1:${master.port}`;
-    await scope.start(["agent", "--master", address, "--port", "0", "--work-dir", scope.tempDir(), "--resources", "cpus:4;mem:2048;disk:100"], "agent listening");
+    await scope.start(
+      [
+        "agent",
+        "--master",
+        address,
+        "--port",
+        "0",
+        "--work-dir",
+        scope.tempDir(),
+        "--resources",
+        "cpus:4;mem:2048;disk:100",
+      ],
+      "agent listening",
+    );
     operator = createOperator({ master: address });
-    await eventually(async () => ((await operator.getAgents()).agents.length === 1 ? true : undefined), "the agent to register");
+    await eventually(
+      async () => ((await operator.getAgents()).agents.length === 1 ? true : undefined),
+      "the agent to register",
+    );
   });
 
   afterAll(async () => {
@@ -37,20 +56,44 @@ describe("weights and quota through the operator API of a real master", () => {
   });
 
   const weights = async () =>
-    Object.fromEntries(((await operator.call({ type: OperatorCallType.GET_WEIGHTS })).getWeights?.weightInfos ?? []).map((w) => [w.role, w.weight]));
+    Object.fromEntries(
+      ((await operator.call({ type: OperatorCallType.GET_WEIGHTS })).getWeights?.weightInfos ?? []).map((w) => [
+        w.role,
+        w.weight,
+      ]),
+    );
 
   it("reports the --weights flag, updates weights, and refuses a bad update whole", async () => {
     expect(await weights()).toMatchObject({ web: 2 });
-    await operator.call({ type: OperatorCallType.UPDATE_WEIGHTS, updateWeights: { weightInfos: [{ role: "web", weight: 3 }, { role: "batch", weight: 0.5 }] } });
+    await operator.call({
+      type: OperatorCallType.UPDATE_WEIGHTS,
+      updateWeights: {
+        weightInfos: [
+          { role: "web", weight: 3 },
+          { role: "batch", weight: 0.5 },
+        ],
+      },
+    });
     expect(await weights()).toMatchObject({ web: 3, batch: 0.5 });
     await expect(
-      operator.call({ type: OperatorCallType.UPDATE_WEIGHTS, updateWeights: { weightInfos: [{ role: "web", weight: 1 }, { role: "bad//role", weight: 1 }] } }),
+      operator.call({
+        type: OperatorCallType.UPDATE_WEIGHTS,
+        updateWeights: {
+          weightInfos: [
+            { role: "web", weight: 1 },
+            { role: "bad//role", weight: 1 },
+          ],
+        },
+      }),
     ).rejects.toThrow(/bad\/\/role/);
     expect(await weights()).toMatchObject({ web: 3, batch: 0.5 });
   });
 
   it("caps a role's offers at its quota limit, and shows the quota in GET_QUOTA, GET_ROLES and `plateau roles`", async () => {
-    await operator.call({ type: OperatorCallType.UPDATE_QUOTA, updateQuota: { quotaConfigs: [{ role: "capped", limits: { cpus: { value: 1 }, mem: { value: 512 } } }] } });
+    await operator.call({
+      type: OperatorCallType.UPDATE_QUOTA,
+      updateQuota: { quotaConfigs: [{ role: "capped", limits: { cpus: { value: 1 }, mem: { value: 512 } } }] },
+    });
     const quota = await operator.call({ type: OperatorCallType.GET_QUOTA });
     expect(quota.getQuota?.status?.configs.map((c) => [c.role, c.limits.cpus?.value])).toEqual([["capped", 1]]);
 
@@ -77,7 +120,10 @@ describe("weights and quota through the operator API of a real master", () => {
     expect(table.stdout).toMatch(/web\s+3\s/);
 
     await expect(
-      operator.call({ type: OperatorCallType.UPDATE_QUOTA, updateQuota: { quotaConfigs: [{ role: "capped", limits: { cpus: { value: -1 } } }] } }),
+      operator.call({
+        type: OperatorCallType.UPDATE_QUOTA,
+        updateQuota: { quotaConfigs: [{ role: "capped", limits: { cpus: { value: -1 } } }] },
+      }),
     ).rejects.toThrow(/non-negative/);
   });
 });

@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 import { create } from "@bufbuild/protobuf";
 import { afterEach, describe, expect, it } from "vitest";
 import { Response_Type } from "../../gen/mesos/v1/master/master_pb.js";
-import { MesosService, OperateResponseSchema, file_mesos_v2_mesos } from "../../gen/mesos/v2/mesos_pb.js";
+import { file_mesos_v2_mesos, MesosService, OperateResponseSchema } from "../../gen/mesos/v2/mesos_pb.js";
 import { createServer } from "../../src/transport/server.js";
 
 const BUF = fileURLToPath(new URL("../../node_modules/.bin/buf", import.meta.url));
@@ -33,7 +33,8 @@ async function fake(): Promise<{ baseUrl: string }> {
     port: 0,
     routes: (router) =>
       router.service(MesosService, {
-        operate: () => create(OperateResponseSchema, { response: { type: Response_Type.GET_HEALTH, getHealth: { healthy: true } } }),
+        operate: () =>
+          create(OperateResponseSchema, { response: { type: Response_Type.GET_HEALTH, getHealth: { healthy: true } } }),
       }),
     reflection: [file_mesos_v2_mesos],
   });

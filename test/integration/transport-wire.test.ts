@@ -5,7 +5,7 @@
  */
 import * as net from "node:net";
 import { createClient } from "@connectrpc/connect";
-import { Http2SessionManager, createGrpcTransport } from "@connectrpc/connect-node";
+import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { afterEach, describe, expect, it } from "vitest";
 import { ServerReflection } from "../../gen/grpc/reflection/v1/reflection_pb.js";
 import { createServer, type PlateauServer } from "../../src/transport/server.js";
@@ -32,7 +32,8 @@ async function grpcStillWorks(baseUrl: string): Promise<void> {
   async function* once() {
     yield { messageRequest: { case: "listServices" as const, value: "" } };
   }
-  for await (const answer of client.serverReflectionInfo(once())) expect(answer.messageResponse.case).toBe("listServicesResponse");
+  for await (const answer of client.serverReflectionInfo(once()))
+    expect(answer.messageResponse.case).toBe("listServicesResponse");
 }
 
 describe("protocol sniffing", () => {
@@ -51,7 +52,12 @@ describe("protocol sniffing", () => {
     const { port } = await start();
     // HTTP/1: byte by byte.
     const request = Buffer.from("GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-    const h1 = await rawExchange(port, [...request].map((b) => Buffer.from([b])), 3000, 1);
+    const h1 = await rawExchange(
+      port,
+      [...request].map((b) => Buffer.from([b])),
+      3000,
+      1,
+    );
     expect(h1.data.toString("latin1")).toMatch(/^HTTP\/1\.1 200/);
     // HTTP/2: the preface in three pieces, then an empty SETTINGS frame; the
     // server must answer with its own SETTINGS frame (type 0x4).
@@ -72,7 +78,13 @@ describe("protocol sniffing", () => {
 });
 
 /** Sends raw bytes (possibly in several writes) and collects everything until the server closes or `ms` pass. */
-function rawExchange(port: number, parts: Buffer[], ms = 2000, gapMs = 20, endAfter = false): Promise<{ data: Buffer; closedByServer: boolean }> {
+function rawExchange(
+  port: number,
+  parts: Buffer[],
+  ms = 2000,
+  gapMs = 20,
+  endAfter = false,
+): Promise<{ data: Buffer; closedByServer: boolean }> {
   return new Promise((resolve, reject) => {
     const socket = net.connect(port, "127.0.0.1");
     const chunks: Buffer[] = [];
@@ -98,4 +110,3 @@ function rawExchange(port: number, parts: Buffer[], ms = 2000, gapMs = 20, endAf
     });
   });
 }
-

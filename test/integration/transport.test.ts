@@ -6,18 +6,18 @@
 import * as http from "node:http";
 import type { Socket } from "node:net";
 import { create } from "@bufbuild/protobuf";
-import { Code, ConnectError, createClient, type ConnectRouter } from "@connectrpc/connect";
-import { Http2SessionManager, createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
+import { Code, ConnectError, type ConnectRouter, createClient } from "@connectrpc/connect";
+import { createConnectTransport, createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { afterEach, describe, expect, it } from "vitest";
 import { Call_Type, Response_Type } from "../../gen/mesos/v1/master/master_pb.js";
 import {
+  type ConnectRequest,
   ConnectRequestSchema,
   ConnectResponseSchema,
   Error_Code,
+  file_mesos_v2_mesos,
   MesosService,
   OperateResponseSchema,
-  file_mesos_v2_mesos,
-  type ConnectRequest,
 } from "../../gen/mesos/v2/mesos_pb.js";
 import { createServer, type PlateauServer, type ServerOptions } from "../../src/transport/server.js";
 
@@ -235,7 +235,9 @@ describe("transport server", () => {
     agent.destroy();
     await eventually(() => {
       const after = handles();
-      return ["TCPServerWrap", "TCPSocketWrap", "Timeout"].every((kind) => (after.get(kind) ?? 0) <= (before.get(kind) ?? 0));
+      return ["TCPServerWrap", "TCPSocketWrap", "Timeout"].every(
+        (kind) => (after.get(kind) ?? 0) <= (before.get(kind) ?? 0),
+      );
     });
   });
 

@@ -1,19 +1,19 @@
-import { describe, expect, it } from "vitest";
 import { create } from "@bufbuild/protobuf";
+import { describe, expect, it } from "vitest";
 import { Event_Type } from "../../gen/mesos/v1/executor/executor_pb.js";
 import {
   AgentInfoSchema,
   FrameworkInfoSchema,
+  type TaskInfo,
   TaskInfoSchema,
   TaskState,
-  TaskStatusSchema,
+  type TaskStatus,
   TaskStatus_Reason,
   TaskStatus_Source,
-  type TaskInfo,
-  type TaskStatus,
+  TaskStatusSchema,
 } from "../../gen/mesos/v1/mesos_pb.js";
+import { type AgentCore, type AgentEffect, createAgentCore } from "../../src/core/agent/agent-core.js";
 import { createCounterIds } from "../../src/core/clock.js";
-import { createAgentCore, type AgentCore, type AgentEffect } from "../../src/core/agent/agent-core.js";
 
 let uuids = 0;
 function uuid(): Uint8Array {
@@ -54,7 +54,12 @@ function executorEvents(effects: AgentEffect[]): Event_Type[] {
 }
 
 function status(taskId: string, state: TaskState): TaskStatus {
-  return create(TaskStatusSchema, { taskId: { value: taskId }, state, uuid: uuid(), source: TaskStatus_Source.EXECUTOR });
+  return create(TaskStatusSchema, {
+    taskId: { value: taskId },
+    state,
+    uuid: uuid(),
+    source: TaskStatus_Source.EXECUTOR,
+  });
 }
 
 describe("agent core", () => {
@@ -156,7 +161,9 @@ describe("agent core", () => {
 
   it("rejects ids that would escape the sandbox tree", () => {
     const core = registeredCore();
-    expect(sentUpdates(core.runTask(framework, commandTask(".."), 0)).map((s) => s.state)).toEqual([TaskState.TASK_ERROR]);
+    expect(sentUpdates(core.runTask(framework, commandTask(".."), 0)).map((s) => s.state)).toEqual([
+      TaskState.TASK_ERROR,
+    ]);
   });
 
   it("shuts a framework's executors down", () => {

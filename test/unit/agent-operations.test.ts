@@ -4,12 +4,12 @@ import {
   AgentInfoSchema,
   FrameworkInfoSchema,
   Offer_OperationSchema,
-  Offer_Operation_Type as OperationType,
   OperationState,
-  TaskInfoSchema,
+  Offer_Operation_Type as OperationType,
   type Resource,
+  TaskInfoSchema,
 } from "../../gen/mesos/v1/mesos_pb.js";
-import { createAgentCore, type AgentCore, type AgentEffect } from "../../src/core/agent/agent-core.js";
+import { type AgentCore, type AgentEffect, createAgentCore } from "../../src/core/agent/agent-core.js";
 import { createCounterIds } from "../../src/core/clock.js";
 import { formatResources, parseResources } from "../../src/core/resources/index.js";
 import { reserved, volume } from "../helpers/resources.js";
@@ -19,7 +19,11 @@ const uuidOf = (n: number) => Uint8Array.of(n);
 function core(checkpointedResources: Resource[] = []): AgentCore {
   const c = createAgentCore({
     workDir: "/work/",
-    agentInfo: create(AgentInfoSchema, { hostname: "h", port: 5051, resources: parseResources("cpus:4;mem:1024;disk:1000") }),
+    agentInfo: create(AgentInfoSchema, {
+      hostname: "h",
+      port: 5051,
+      resources: parseResources("cpus:4;mem:1024;disk:1000"),
+    }),
     version: "test",
     ids: createCounterIds("c"),
     uuid: () => new Uint8Array(16),
@@ -29,13 +33,18 @@ function core(checkpointedResources: Resource[] = []): AgentCore {
   return c;
 }
 
-const reserve = (resources: Resource[]) => create(Offer_OperationSchema, { type: OperationType.RESERVE, reserve: { resources } });
-const createVolume = (volumes: Resource[]) => create(Offer_OperationSchema, { type: OperationType.CREATE, create: { volumes } });
-const destroyVolume = (volumes: Resource[]) => create(Offer_OperationSchema, { type: OperationType.DESTROY, destroy: { volumes } });
+const reserve = (resources: Resource[]) =>
+  create(Offer_OperationSchema, { type: OperationType.RESERVE, reserve: { resources } });
+const createVolume = (volumes: Resource[]) =>
+  create(Offer_OperationSchema, { type: OperationType.CREATE, create: { volumes } });
+const destroyVolume = (volumes: Resource[]) =>
+  create(Offer_OperationSchema, { type: OperationType.DESTROY, destroy: { volumes } });
 
 function statuses(effects: AgentEffect[]) {
   return effects.flatMap((e) =>
-    e.kind === "to-master" && e.call.call.case === "operationStatus" ? [[OperationState[e.call.call.value.status?.state ?? 0], e.call.call.value.status?.message]] : [],
+    e.kind === "to-master" && e.call.call.case === "operationStatus"
+      ? [[OperationState[e.call.call.value.status?.state ?? 0], e.call.call.value.status?.message]]
+      : [],
   );
 }
 
@@ -45,7 +54,9 @@ describe("agent core: operations on its resources", () => {
   it("applies a reservation, has it checkpointed, then tells the master", () => {
     const c = core();
     const effects = c.applyOperation("fw", reserve(reserved("cpus:1", "prod")), uuidOf(1));
-    expect(effects).toEqual([expect.objectContaining({ kind: "apply-operation", createVolumes: [], destroyVolumes: [] })]);
+    expect(effects).toEqual([
+      expect.objectContaining({ kind: "apply-operation", createVolumes: [], destroyVolumes: [] }),
+    ]);
     const apply = effects[0] as AgentEffect & { kind: "apply-operation" };
     expect(formatResources(apply.checkpointed)).toBe("cpus(prod):1");
     expect(statuses(c.operationApplied(uuidOf(1)))).toEqual([["OPERATION_FINISHED", ""]]);
@@ -55,11 +66,15 @@ describe("agent core: operations on its resources", () => {
   it("creates volume directories under the work dir by role, and removes them on DESTROY", () => {
     const c = core(reserved("disk:100", "eng/web"));
     const made = c.applyOperation(undefined, createVolume(volume("eng/web", "v1", "data")), uuidOf(2));
-    expect(made).toEqual([expect.objectContaining({ kind: "apply-operation", createVolumes: ["/work/volumes/roles/eng web/v1"] })]);
+    expect(made).toEqual([
+      expect.objectContaining({ kind: "apply-operation", createVolumes: ["/work/volumes/roles/eng web/v1"] }),
+    ]);
     c.operationApplied(uuidOf(2));
     expect(checkpointed(c)).toBe("disk(eng/web):36; disk(eng/web)[v1:data]:64");
     const gone = c.applyOperation(undefined, destroyVolume(volume("eng/web", "v1", "data")), uuidOf(3));
-    expect(gone).toEqual([expect.objectContaining({ kind: "apply-operation", destroyVolumes: ["/work/volumes/roles/eng web/v1"] })]);
+    expect(gone).toEqual([
+      expect.objectContaining({ kind: "apply-operation", destroyVolumes: ["/work/volumes/roles/eng web/v1"] }),
+    ]);
   });
 
   it("fails an operation on resources it does not have, changing nothing", () => {
@@ -81,7 +96,12 @@ describe("agent core: operations on its resources", () => {
 
   it("links a task's volumes into its sandbox before launching its executor", () => {
     const c = core([...reserved("disk:100", "prod"), ...volume("prod", "v1", "data")]);
-    const task = create(TaskInfoSchema, { name: "t", taskId: { value: "t1" }, command: { value: "ls data" }, resources: [...parseResources("cpus:1"), ...volume("prod", "v1", "data")] });
+    const task = create(TaskInfoSchema, {
+      name: "t",
+      taskId: { value: "t1" },
+      command: { value: "ls data" },
+      resources: [...parseResources("cpus:1"), ...volume("prod", "v1", "data")],
+    });
     const effects = c.runTask(create(FrameworkInfoSchema, { id: { value: "fw" }, user: "u", name: "n" }), task, 0);
     expect(effects.map((e) => e.kind)).toEqual(["link-volumes", "launch-executor"]);
     const link = effects[0] as AgentEffect & { kind: "link-volumes" };

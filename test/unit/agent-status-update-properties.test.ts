@@ -5,22 +5,23 @@
  * acknowledgements (right, stale and bogus uuids), time passing on the
  * retry timer, and the master link dropping and coming back.
  */
-import { describe, expect, it } from "vitest";
-import fc from "fast-check";
+
 import { create } from "@bufbuild/protobuf";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
 import {
   AgentInfoSchema,
   FrameworkInfoSchema,
   TaskInfoSchema,
-  TaskStatusSchema,
-  TaskStatus_Source,
   type TaskState,
   type TaskStatus,
+  TaskStatus_Source,
+  TaskStatusSchema,
 } from "../../gen/mesos/v1/mesos_pb.js";
-import { createAgentCore, type AgentCore, type AgentEffect } from "../../src/core/agent/agent-core.js";
+import { type AgentCore, type AgentEffect, createAgentCore } from "../../src/core/agent/agent-core.js";
 import { STATUS_UPDATE_RETRY_MAX_MS, uuidHex } from "../../src/core/agent/status-update-stream.js";
 import { createCounterIds } from "../../src/core/clock.js";
-import { LAUNCH_STATE, TASK_STATES, isTerminalState, transition } from "../../src/core/task-lifecycle.js";
+import { isTerminalState, LAUNCH_STATE, TASK_STATES, transition } from "../../src/core/task-lifecycle.js";
 
 const FRAMEWORK = "fw";
 
@@ -30,15 +31,32 @@ type RetryBounds = typeof retryBounds extends fc.Arbitrary<infer T> ? T : never;
 
 const action = fc.oneof(
   { weight: 2, arbitrary: fc.record({ kind: fc.constant("run" as const) }) },
-  { weight: 6, arbitrary: fc.record({ kind: fc.constant("update" as const), task: fc.nat(), state: fc.constantFrom(...TASK_STATES) }) },
+  {
+    weight: 6,
+    arbitrary: fc.record({
+      kind: fc.constant("update" as const),
+      task: fc.nat(),
+      state: fc.constantFrom(...TASK_STATES),
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("replay" as const), task: fc.nat(), pick: fc.nat() }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("subscribe" as const), task: fc.nat() }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("kill" as const), task: fc.nat() }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("kill-unknown" as const) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("exit" as const), task: fc.nat() }) },
-  { weight: 5, arbitrary: fc.record({ kind: fc.constant("ack" as const), task: fc.nat(), which: fc.constantFrom("in-flight", "stale", "bogus") }) },
+  {
+    weight: 5,
+    arbitrary: fc.record({
+      kind: fc.constant("ack" as const),
+      task: fc.nat(),
+      which: fc.constantFrom("in-flight", "stale", "bogus"),
+    }),
+  },
   // Time moves by up to twice the longest backoff, in thousandths of it.
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant("advance" as const), permille: fc.integer({ min: 0, max: 2000 }) }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({ kind: fc.constant("advance" as const), permille: fc.integer({ min: 0, max: 2000 }) }),
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("disconnect" as const) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("reconnect" as const) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("resubscribe" as const) }) },
@@ -104,7 +122,9 @@ class World {
   /** Checks every update the agent sends against what the master saw before. */
   observe(effects: AgentEffect[]): TaskStatus[] {
     const delivered = effects.flatMap((e) =>
-      e.kind === "to-master" && e.call.call.case === "statusUpdate" && e.call.call.value.status !== undefined ? [e.call.call.value.status] : [],
+      e.kind === "to-master" && e.call.call.case === "statusUpdate" && e.call.call.value.status !== undefined
+        ? [e.call.call.value.status]
+        : [],
     );
     if (delivered.length > 0) expect(this.connected, "an update sent while the master is away").toBe(true);
     for (const status of delivered) {
@@ -116,8 +136,13 @@ class World {
       expect(seen.acked.has(id), `${taskId}: an acknowledged update came back`).toBe(false);
       expect(seen.inFlight, `${taskId}: a second update in flight`).toBeUndefined();
       const previous = seen.states.at(-1);
-      expect(previous === undefined || !isTerminalState(previous), `${taskId}: an update after the terminal one`).toBe(true);
-      expect(transition(previous ?? LAUNCH_STATE, status.state, "agent").ok, `${taskId}: an illegal move reached the master`).toBe(true);
+      expect(previous === undefined || !isTerminalState(previous), `${taskId}: an update after the terminal one`).toBe(
+        true,
+      );
+      expect(
+        transition(previous ?? LAUNCH_STATE, status.state, "agent").ok,
+        `${taskId}: an illegal move reached the master`,
+      ).toBe(true);
       const last = seen.uuids.at(-1);
       expect(last === undefined || last < id, `${taskId}: updates out of order`).toBe(true);
       seen.uuids.push(id);
@@ -147,13 +172,24 @@ class World {
         const taskId = `t${this.tasks.length + 1}`;
         this.tasks.push(taskId);
         const info = create(TaskInfoSchema, { name: taskId, taskId: { value: taskId }, command: { value: "true" } });
-        this.observe(this.core.runTask(create(FrameworkInfoSchema, { id: { value: FRAMEWORK }, user: "u", name: "f" }), info, this.now));
+        this.observe(
+          this.core.runTask(
+            create(FrameworkInfoSchema, { id: { value: FRAMEWORK }, user: "u", name: "f" }),
+            info,
+            this.now,
+          ),
+        );
         return;
       }
       case "update": {
         const taskId = this.task(a.task);
         if (taskId === undefined) return;
-        const status = create(TaskStatusSchema, { taskId: { value: taskId }, state: a.state, uuid: this.uuid(), source: TaskStatus_Source.EXECUTOR });
+        const status = create(TaskStatusSchema, {
+          taskId: { value: taskId },
+          state: a.state,
+          uuid: this.uuid(),
+          source: TaskStatus_Source.EXECUTOR,
+        });
         this.sent.set(taskId, [...(this.sent.get(taskId) ?? []), status]);
         this.observe(this.core.executorUpdate(FRAMEWORK, taskId, status, this.now).effects);
         return;
@@ -169,7 +205,8 @@ class World {
       }
       case "subscribe": {
         const taskId = this.task(a.task);
-        if (taskId !== undefined) this.observe(this.core.executorSubscribed(FRAMEWORK, taskId, undefined, this.now).effects);
+        if (taskId !== undefined)
+          this.observe(this.core.executorSubscribed(FRAMEWORK, taskId, undefined, this.now).effects);
         return;
       }
       case "kill": {
@@ -182,7 +219,8 @@ class World {
         return;
       case "exit": {
         const taskId = this.task(a.task);
-        if (taskId !== undefined) this.observe(this.core.executorExited(FRAMEWORK, taskId, { status: 9, description: "killed" }, this.now));
+        if (taskId !== undefined)
+          this.observe(this.core.executorExited(FRAMEWORK, taskId, { status: 9, description: "killed" }, this.now));
         return;
       }
       case "ack":
@@ -215,7 +253,9 @@ class World {
   /** Tasks whose update in flight has waited the longest backoff or more. */
   overdue(): string[] {
     if (!this.connected) return [];
-    return [...this.seen].flatMap(([taskId, s]) => (s.inFlight !== undefined && this.now - s.lastSentAt >= this.retry.maxMs ? [taskId] : []));
+    return [...this.seen].flatMap(([taskId, s]) =>
+      s.inFlight !== undefined && this.now - s.lastSentAt >= this.retry.maxMs ? [taskId] : [],
+    );
   }
 
   ack(n: number, which: "in-flight" | "stale" | "bogus"): void {
@@ -229,7 +269,10 @@ class World {
     const uuid = which === "stale" && seen.acked.size > 0 ? Buffer.from([...seen.acked][0] ?? "", "hex") : this.uuid();
     const before = this.core.state.updates.pending().map((p) => uuidHex(p.status.uuid));
     this.observe(this.core.acknowledge(FRAMEWORK, taskId, uuid, this.now));
-    expect(this.core.state.updates.pending().map((p) => uuidHex(p.status.uuid)), "a wrong acknowledgement changed the streams").toEqual(before);
+    expect(
+      this.core.state.updates.pending().map((p) => uuidHex(p.status.uuid)),
+      "a wrong acknowledgement changed the streams",
+    ).toEqual(before);
   }
 
   /** The master acknowledges the update in flight: the next one, if any, goes out at once. */
@@ -256,7 +299,8 @@ class World {
   /** While the master is there, no task's next update waits unsent. */
   checkNothingWaits(): void {
     if (!this.connected) return;
-    for (const [taskId, head] of this.heads()) expect(this.seen.get(taskId)?.inFlight, `${taskId}: head not sent`).toBe(head);
+    for (const [taskId, head] of this.heads())
+      expect(this.seen.get(taskId)?.inFlight, `${taskId}: head not sent`).toBe(head);
   }
 
   /**
@@ -265,7 +309,11 @@ class World {
    */
   drain(): void {
     const expected = new Map<string, string[]>();
-    for (const [taskId, s] of this.seen) expected.set(taskId, s.uuids.filter((id) => id !== s.inFlight));
+    for (const [taskId, s] of this.seen)
+      expected.set(
+        taskId,
+        s.uuids.filter((id) => id !== s.inFlight),
+      );
     for (const p of this.core.state.updates.pending()) {
       const taskId = p.status.taskId?.value ?? "";
       expected.set(taskId, [...(expected.get(taskId) ?? []), uuidHex(p.status.uuid)]);

@@ -1,10 +1,10 @@
-import { describe, expect, it } from "vitest";
 import { create } from "@bufbuild/protobuf";
-import { TaskState, TaskStatusSchema, type TaskStatus } from "../../gen/mesos/v1/mesos_pb.js";
+import { describe, expect, it } from "vitest";
+import { TaskState, type TaskStatus, TaskStatusSchema } from "../../gen/mesos/v1/mesos_pb.js";
 import {
+  createStatusUpdateStreams,
   STATUS_UPDATE_RETRY_MAX_MS,
   STATUS_UPDATE_RETRY_MIN_MS,
-  createStatusUpdateStreams,
 } from "../../src/core/agent/status-update-stream.js";
 
 let n = 0;

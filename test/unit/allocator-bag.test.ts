@@ -1,19 +1,39 @@
-import { describe, expect, it } from "vitest";
-import fc from "fast-check";
 import { toJson } from "@bufbuild/protobuf";
-import { ResourceSchema, type Resource } from "../../gen/mesos/v1/mesos_pb.js";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { type Resource, ResourceSchema } from "../../gen/mesos/v1/mesos_pb.js";
 import { charge, newAgent } from "../../src/core/allocator/agent-book.js";
 import { addInto, containsBag, KindTable, quantitiesOfBag, subtractFrom } from "../../src/core/allocator/bag.js";
 import { ShareBook } from "../../src/core/allocator/shares.js";
-import { addResources, allocateTo, containsResources, parseResources, quantitiesOf, subtractResources, unallocated } from "../../src/core/resources/index.js";
+import {
+  addResources,
+  allocateTo,
+  containsResources,
+  parseResources,
+  quantitiesOf,
+  subtractResources,
+  unallocated,
+} from "../../src/core/resources/index.js";
 
 // The allocator's bags must compute exactly what ../resources computes on
 // messages, order included: proposals are built from them.
 const resourceList = fc
   .array(
     fc.oneof(
-      fc.record({ name: fc.constantFrom("cpus", "mem", "disk"), role: fc.constantFrom("*", "prod", "eng/web"), millis: fc.integer({ min: 0, max: 100_000 }) }).map((x) => `${x.name}${x.role === "*" ? "" : `(${x.role})`}:${x.millis / 1000}`),
-      fc.record({ role: fc.constantFrom("*", "prod"), begin: fc.integer({ min: 0, max: 90 }), len: fc.integer({ min: 0, max: 9 }) }).map((x) => `ports${x.role === "*" ? "" : `(${x.role})`}:[${x.begin}-${x.begin + x.len}]`),
+      fc
+        .record({
+          name: fc.constantFrom("cpus", "mem", "disk"),
+          role: fc.constantFrom("*", "prod", "eng/web"),
+          millis: fc.integer({ min: 0, max: 100_000 }),
+        })
+        .map((x) => `${x.name}${x.role === "*" ? "" : `(${x.role})`}:${x.millis / 1000}`),
+      fc
+        .record({
+          role: fc.constantFrom("*", "prod"),
+          begin: fc.integer({ min: 0, max: 90 }),
+          len: fc.integer({ min: 0, max: 9 }),
+        })
+        .map((x) => `ports${x.role === "*" ? "" : `(${x.role})`}:[${x.begin}-${x.begin + x.len}]`),
       fc.subarray(["a", "b", "c", "d"], { minLength: 1 }).map((xs) => `zones:{${xs.join(",")}}`),
     ),
     { maxLength: 8 },
@@ -46,7 +66,12 @@ describe("allocator bags match resource arithmetic", () => {
 });
 
 describe("agent ledger: free is total minus holdings", () => {
-  const op = fc.record({ holder: fc.constantFrom("f1", "f2", "f3"), sign: fc.constantFrom(1 as const, -1 as const), fromFree: fc.boolean(), pick: resourceList });
+  const op = fc.record({
+    holder: fc.constantFrom("f1", "f2", "f3"),
+    sign: fc.constantFrom(1 as const, -1 as const),
+    fromFree: fc.boolean(),
+    pick: resourceList,
+  });
 
   it("matches subtracting every holding from the total, whether charges fit in what is free or not", () => {
     fc.assert(
@@ -59,12 +84,18 @@ describe("agent ledger: free is total minus holdings", () => {
           let bag = kinds.bagOf(o.pick);
           if (o.fromFree) {
             const source = o.sign === 1 ? agent.free : (agent.held.get(o.holder)?.get("r") ?? new Map());
-            const within = new Map([...bag].filter(([kind, amount]) => source.has(kind) && containsBag(new Map([[kind, source.get(kind)!]]), new Map([[kind, amount]]))));
+            const within = new Map(
+              [...bag].filter(
+                ([kind, amount]) =>
+                  source.has(kind) && containsBag(new Map([[kind, source.get(kind)!]]), new Map([[kind, amount]])),
+              ),
+            );
             bag = within.size > 0 ? within : new Map([...source].slice(0, 1));
           }
           charge(agent, book, o.holder, "r", bag, o.sign);
           let expected = addResources([], total);
-          for (const byRole of agent.held.values()) for (const held of byRole.values()) expected = subtractResources(expected, kinds.resourcesOf(held));
+          for (const byRole of agent.held.values())
+            for (const held of byRole.values()) expected = subtractResources(expected, kinds.resourcesOf(held));
           expect(json(kinds.resourcesOf(agent.free))).toEqual(json(expected));
         }
       }),

@@ -3,7 +3,11 @@ import { parseMinAllocatable, parseWeights } from "../../src/core/allocator/inde
 
 describe("--weights", () => {
   it("reads role=weight pairs", () => {
-    expect([...parseWeights("eng=2, ops=0.5,eng/web=1.5")]).toEqual([["eng", 2], ["ops", 0.5], ["eng/web", 1.5]]);
+    expect([...parseWeights("eng=2, ops=0.5,eng/web=1.5")]).toEqual([
+      ["eng", 2],
+      ["ops", 0.5],
+      ["eng/web", 1.5],
+    ]);
     expect(parseWeights("").size).toBe(0);
   });
 
@@ -20,7 +24,12 @@ describe("--weights", () => {
 describe("--min-allocatable-resources", () => {
   it("reads alternatives of quantities", () => {
     expect(parseMinAllocatable("cpus:0.01|mem:32").map((m) => [...m])).toEqual([[["cpus", 0.01]], [["mem", 32]]]);
-    expect(parseMinAllocatable("cpus:1;mem:512").map((m) => [...m])).toEqual([[["cpus", 1], ["mem", 512]]]);
+    expect(parseMinAllocatable("cpus:1;mem:512").map((m) => [...m])).toEqual([
+      [
+        ["cpus", 1],
+        ["mem", 512],
+      ],
+    ]);
   });
 
   it.each(["cpus", "cpus:-1", "cpus:1|", ":3"])("refuses %j", (text) => {

@@ -1,13 +1,22 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
 import { OfferConstraintsSchema } from "../../gen/mesos/v1/scheduler/scheduler_pb.js";
-import { compileOfferConstraints, createAllocator, type AgentFacts } from "../../src/core/allocator/index.js";
+import { type AgentFacts, compileOfferConstraints, createAllocator } from "../../src/core/allocator/index.js";
 import { parseAttributes, parseResources } from "../../src/core/resources/index.js";
 
 type Constraint = MessageInitShape<typeof OfferConstraintsSchema>;
-const byName = (name: string, predicate: Record<string, unknown>) => ({ selector: { selector: { case: "attributeName" as const, value: name } }, predicate: { predicate: predicate as never } });
-const constraints = (role: string, groups: ReturnType<typeof byName>[][]): Constraint => ({ roleConstraints: { [role]: { groups: groups.map((attributeConstraints) => ({ attributeConstraints })) } } });
-const agent = (attributes: string, hostname = "h1", zone?: string): AgentFacts => ({ hostname, attributes: parseAttributes(attributes), zone });
+const byName = (name: string, predicate: Record<string, unknown>) => ({
+  selector: { selector: { case: "attributeName" as const, value: name } },
+  predicate: { predicate: predicate as never },
+});
+const constraints = (role: string, groups: ReturnType<typeof byName>[][]): Constraint => ({
+  roleConstraints: { [role]: { groups: groups.map((attributeConstraints) => ({ attributeConstraints })) } },
+});
+const agent = (attributes: string, hostname = "h1", zone?: string): AgentFacts => ({
+  hostname,
+  attributes: parseAttributes(attributes),
+  zone,
+});
 
 function compile(c: Constraint, roles = ["*"]) {
   const result = compileOfferConstraints(create(OfferConstraintsSchema, c), roles);
@@ -37,7 +46,9 @@ describe("offer constraints", () => {
   });
 
   it("matches whole values against a regex", () => {
-    const matches = compile(constraints("*", [[byName("os", { case: "textMatches", value: { regex: "ubuntu-2[0-9]" } })]]));
+    const matches = compile(
+      constraints("*", [[byName("os", { case: "textMatches", value: { regex: "ubuntu-2[0-9]" } })]]),
+    );
     expect(matches(agent("os:ubuntu-22"))).toBe(true);
     expect(matches(agent("os:ubuntu-22-lts"))).toBe(false);
   });
@@ -53,7 +64,22 @@ describe("offer constraints", () => {
   });
 
   it("tests pseudoattributes", () => {
-    const host = compile({ roleConstraints: { "*": { groups: [{ attributeConstraints: [{ selector: { selector: { case: "pseudoattributeType", value: 1 } }, predicate: { predicate: { case: "textMatches", value: { regex: "web-.*" } } } }] }] } } });
+    const host = compile({
+      roleConstraints: {
+        "*": {
+          groups: [
+            {
+              attributeConstraints: [
+                {
+                  selector: { selector: { case: "pseudoattributeType", value: 1 } },
+                  predicate: { predicate: { case: "textMatches", value: { regex: "web-.*" } } },
+                },
+              ],
+            },
+          ],
+        },
+      },
+    });
     expect(host(agent("", "web-1"))).toBe(true);
     expect(host(agent("", "db-1"))).toBe(false);
   });
@@ -71,7 +97,13 @@ describe("offer constraints", () => {
     const a = createAllocator();
     a.addAgent("a1", parseResources("cpus:1;mem:512"), agent("rack:a"));
     a.addAgent("a2", parseResources("cpus:1;mem:512"), agent("rack:b"));
-    const filters = compileOfferConstraints(create(OfferConstraintsSchema, constraints("*", [[byName("rack", { case: "textEquals", value: { value: "b" } })]])), ["*"]);
+    const filters = compileOfferConstraints(
+      create(
+        OfferConstraintsSchema,
+        constraints("*", [[byName("rack", { case: "textEquals", value: { value: "b" } })]]),
+      ),
+      ["*"],
+    );
     if (typeof filters === "string") throw new Error(filters);
     a.addFramework("picky", { roles: ["*"], offerFilters: filters });
     expect(a.allocate(0).map((o) => o.agentId)).toEqual(["a2"]);

@@ -1,7 +1,7 @@
-import { describe, expect, it } from "vitest";
 import fc from "fast-check";
+import { describe, expect, it } from "vitest";
 import type { Resource } from "../../gen/mesos/v1/mesos_pb.js";
-import { createAllocator, type Allocation, type Allocator } from "../../src/core/allocator/index.js";
+import { type Allocation, type Allocator, createAllocator } from "../../src/core/allocator/index.js";
 import {
   addResources,
   allocateTo,
@@ -27,7 +27,12 @@ const agentSpec = fc.record({
 type AgentSpec = typeof agentSpec extends fc.Arbitrary<infer T> ? T : never;
 
 const agentText = (s: AgentSpec): string =>
-  [`cpus:${s.cpus}`, `mem:${s.mem}`, s.reserved > 0 ? `cpus(${s.reservedRole}):${s.reserved};mem(${s.reservedRole}):${s.reserved * 128}` : "", s.ports > 0 ? `ports:[1000-${1000 + s.ports}]` : ""]
+  [
+    `cpus:${s.cpus}`,
+    `mem:${s.mem}`,
+    s.reserved > 0 ? `cpus(${s.reservedRole}):${s.reserved};mem(${s.reservedRole}):${s.reserved * 128}` : "",
+    s.ports > 0 ? `ports:[1000-${1000 + s.ports}]` : "",
+  ]
     .filter((t) => t !== "")
     .join(";");
 
@@ -35,7 +40,12 @@ const frameworkSpec = fc.record({ roles: fc.subarray([...ROLES], { minLength: 1 
 
 const command = fc.oneof(
   fc.record({ kind: fc.constant("allocate" as const) }),
-  fc.record({ kind: fc.constant("recover" as const), pick: fc.nat(), fraction: fc.constantFrom(0.5, 1), refuse: fc.constantFrom(0, 1, 10) }),
+  fc.record({
+    kind: fc.constant("recover" as const),
+    pick: fc.nat(),
+    fraction: fc.constantFrom(0.5, 1),
+    refuse: fc.constantFrom(0, 1, 10),
+  }),
   fc.record({ kind: fc.constant("toggle" as const), pick: fc.nat() }),
   fc.record({ kind: fc.constant("suppress" as const), pick: fc.nat(), revive: fc.boolean() }),
   fc.record({ kind: fc.constant("removeFramework" as const), pick: fc.nat() }),
@@ -62,7 +72,12 @@ function heldByAgent(outstanding: Allocation[]): Map<string, Resource[]> {
   return held;
 }
 
-function checkOffers(batch: Allocation[], allocator: Allocator, totals: Map<string, Resource[]>, outstanding: Allocation[]): void {
+function checkOffers(
+  batch: Allocation[],
+  allocator: Allocator,
+  totals: Map<string, Resource[]>,
+  outstanding: Allocation[],
+): void {
   for (const o of batch) {
     for (const r of o.resources) {
       expect(r.allocationInfo?.role).toBe(o.role);
@@ -81,71 +96,80 @@ function checkOffers(batch: Allocation[], allocator: Allocator, totals: Map<stri
 describe("DRF allocator properties", () => {
   it("never over-allocates an agent, never offers twice, never offers reserved resources outside their role", () => {
     fc.assert(
-      fc.property(fc.array(agentSpec, { minLength: 1, maxLength: 5 }), fc.array(frameworkSpec, { minLength: 1, maxLength: 4 }), fc.array(command, { maxLength: 25 }), (agents, frameworks, commands) => {
-        const { allocator, totals } = build(agents, frameworks);
-        let outstanding: Allocation[] = [];
-        const ids = frameworks.map((_, i) => `f${i}`);
-        const active = frameworks.map((f) => f.active);
-        const suppressed = frameworks.map(() => false);
-        const removed = frameworks.map(() => false);
-        for (const [step, c] of [{ kind: "allocate" as const }, ...commands].entries()) {
-          const now = step * 1000;
-          if (c.kind === "allocate") {
-            const batch = allocator.allocate(now);
-            for (const o of batch) {
-              const i = ids.indexOf(o.frameworkId);
-              expect(active[i] && !suppressed[i] && !removed[i]).toBe(true);
+      fc.property(
+        fc.array(agentSpec, { minLength: 1, maxLength: 5 }),
+        fc.array(frameworkSpec, { minLength: 1, maxLength: 4 }),
+        fc.array(command, { maxLength: 25 }),
+        (agents, frameworks, commands) => {
+          const { allocator, totals } = build(agents, frameworks);
+          let outstanding: Allocation[] = [];
+          const ids = frameworks.map((_, i) => `f${i}`);
+          const active = frameworks.map((f) => f.active);
+          const suppressed = frameworks.map(() => false);
+          const removed = frameworks.map(() => false);
+          for (const [step, c] of [{ kind: "allocate" as const }, ...commands].entries()) {
+            const now = step * 1000;
+            if (c.kind === "allocate") {
+              const batch = allocator.allocate(now);
+              for (const o of batch) {
+                const i = ids.indexOf(o.frameworkId);
+                expect(active[i] && !suppressed[i] && !removed[i]).toBe(true);
+              }
+              outstanding.push(...batch);
+              checkOffers(batch, allocator, totals, outstanding);
+            } else if (c.kind === "recover" && outstanding.length > 0) {
+              const o = outstanding.splice(c.pick % outstanding.length, 1)[0]!;
+              const back = c.fraction === 1 ? o.resources : o.resources.filter((_, i) => i % 2 === 0);
+              const kept = subtractResources(o.resources, back);
+              if (kept.length > 0) outstanding.push({ ...o, resources: kept });
+              allocator.recoverResources(o.frameworkId, o.agentId, back, { refuseSeconds: c.refuse, now });
+            } else if (c.kind === "toggle") {
+              const i = c.pick % ids.length;
+              active[i] = !active[i];
+              if (active[i]) allocator.activateFramework(ids[i]!);
+              else allocator.deactivateFramework(ids[i]!);
+            } else if (c.kind === "suppress") {
+              const id = ids[c.pick % ids.length]!;
+              suppressed[c.pick % ids.length] = !c.revive;
+              if (c.revive) allocator.revive(id);
+              else allocator.suppress(id);
+            } else if (c.kind === "removeFramework") {
+              const id = ids[c.pick % ids.length]!;
+              removed[c.pick % ids.length] = true;
+              allocator.removeFramework(id);
+              outstanding = outstanding.filter((o) => o.frameworkId !== id);
             }
-            outstanding.push(...batch);
-            checkOffers(batch, allocator, totals, outstanding);
-          } else if (c.kind === "recover" && outstanding.length > 0) {
-            const o = outstanding.splice(c.pick % outstanding.length, 1)[0]!;
-            const back = c.fraction === 1 ? o.resources : o.resources.filter((_, i) => i % 2 === 0);
-            const kept = subtractResources(o.resources, back);
-            if (kept.length > 0) outstanding.push({ ...o, resources: kept });
-            allocator.recoverResources(o.frameworkId, o.agentId, back, { refuseSeconds: c.refuse, now });
-          } else if (c.kind === "toggle") {
-            const i = c.pick % ids.length;
-            active[i] = !active[i];
-            if (active[i]) allocator.activateFramework(ids[i]!);
-            else allocator.deactivateFramework(ids[i]!);
-          } else if (c.kind === "suppress") {
-            const id = ids[c.pick % ids.length]!;
-            suppressed[c.pick % ids.length] = !c.revive;
-            if (c.revive) allocator.revive(id);
-            else allocator.suppress(id);
-          } else if (c.kind === "removeFramework") {
-            const id = ids[c.pick % ids.length]!;
-            removed[c.pick % ids.length] = true;
-            allocator.removeFramework(id);
-            outstanding = outstanding.filter((o) => o.frameworkId !== id);
           }
-        }
-        checkOffers([], allocator, totals, outstanding);
-      }),
+          checkOffers([], allocator, totals, outstanding);
+        },
+      ),
       { numRuns: 150 },
     );
   });
 
   it("allocation then recovery restores the free pool", () => {
     fc.assert(
-      fc.property(fc.array(agentSpec, { minLength: 1, maxLength: 5 }), fc.array(frameworkSpec, { minLength: 1, maxLength: 4 }), (agents, frameworks) => {
-        const { allocator, totals } = build(agents, frameworks);
-        // One framework per role, so every resource has someone to go to.
-        ROLES.forEach((role, i) => allocator.addFramework(`all${i}`, { roles: [role] }));
-        const first = allocator.allocate(0);
-        for (const o of first) allocator.recoverResources(o.frameworkId, o.agentId, o.resources);
-        for (const agentId of totals.keys()) expect(allocator.agentAllocated(agentId)).toEqual([]);
-        expect(allocator.roles().every((r) => r.allocated.length === 0)).toBe(true);
-        const second = heldByAgent(allocator.allocate(1));
-        expect(heldByAgent(first).size).toBe(second.size);
-        for (const [agentId, total] of totals) {
-          const offered = second.get(agentId) ?? [];
-          // Everything is offered again, except agents too small to offer at all.
-          if (offered.length > 0) expect(same(offered, total)).toBe(true);
-          expect(same(offered, heldByAgent(first).get(agentId) ?? [])).toBe(true);
-        }
-      }),
+      fc.property(
+        fc.array(agentSpec, { minLength: 1, maxLength: 5 }),
+        fc.array(frameworkSpec, { minLength: 1, maxLength: 4 }),
+        (agents, frameworks) => {
+          const { allocator, totals } = build(agents, frameworks);
+          // One framework per role, so every resource has someone to go to.
+          ROLES.forEach((role, i) => allocator.addFramework(`all${i}`, { roles: [role] }));
+          const first = allocator.allocate(0);
+          for (const o of first) allocator.recoverResources(o.frameworkId, o.agentId, o.resources);
+          for (const agentId of totals.keys()) expect(allocator.agentAllocated(agentId)).toEqual([]);
+          expect(allocator.roles().every((r) => r.allocated.length === 0)).toBe(true);
+          const second = heldByAgent(allocator.allocate(1));
+          expect(heldByAgent(first).size).toBe(second.size);
+          for (const [agentId, total] of totals) {
+            const offered = second.get(agentId) ?? [];
+            // Everything is offered again, except agents too small to offer at all.
+            if (offered.length > 0) expect(same(offered, total)).toBe(true);
+            expect(same(offered, heldByAgent(first).get(agentId) ?? [])).toBe(true);
+          }
+        },
+      ),
       { numRuns: 150 },
     );
   });

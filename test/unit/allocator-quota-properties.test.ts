@@ -1,7 +1,7 @@
-import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { Value_Type, type Resource } from "../../gen/mesos/v1/mesos_pb.js";
-import { createAllocator, type Allocation } from "../../src/core/allocator/index.js";
+import { describe, expect, it } from "vitest";
+import { type Resource, Value_Type } from "../../gen/mesos/v1/mesos_pb.js";
+import { type Allocation, createAllocator } from "../../src/core/allocator/index.js";
 import {
   addResources,
   containsResources,
@@ -33,7 +33,9 @@ const agentText = (s: AgentSpec): string =>
   [
     `cpus:${s.cpus}`,
     `mem:${s.mem}`,
-    s.reservedRole !== "*" && s.reservedCpus > 0 ? `cpus(${s.reservedRole}):${s.reservedCpus};mem(${s.reservedRole}):${s.reservedCpus * 128}` : "",
+    s.reservedRole !== "*" && s.reservedCpus > 0
+      ? `cpus(${s.reservedRole}):${s.reservedCpus};mem(${s.reservedRole}):${s.reservedCpus * 128}`
+      : "",
     s.ports > 0 ? `ports:[1000-${1000 + s.ports}]` : "",
   ]
     .filter((t) => t !== "")
@@ -47,8 +49,15 @@ const quotaSpec = fc.record({
 });
 const clusterSpec = fc.record({
   agents: fc.array(agentSpec, { minLength: 1, maxLength: 6 }),
-  frameworks: fc.array(fc.record({ roles: fc.subarray([...ROLES], { minLength: 1, maxLength: 2 }), active: fc.boolean() }), { minLength: 1, maxLength: 5 }),
-  quotas: fc.tuple(fc.option(quotaSpec, { nil: undefined }), fc.option(quotaSpec, { nil: undefined }), fc.option(quotaSpec, { nil: undefined })),
+  frameworks: fc.array(
+    fc.record({ roles: fc.subarray([...ROLES], { minLength: 1, maxLength: 2 }), active: fc.boolean() }),
+    { minLength: 1, maxLength: 5 },
+  ),
+  quotas: fc.tuple(
+    fc.option(quotaSpec, { nil: undefined }),
+    fc.option(quotaSpec, { nil: undefined }),
+    fc.option(quotaSpec, { nil: undefined }),
+  ),
   subLimit: fc.option(fc.integer({ min: 0, max: 4 }), { nil: undefined }),
   weights: fc.array(fc.tuple(fc.constantFrom(...ROLES.slice(1)), fc.constantFrom(0.5, 1, 2, 3)), { maxLength: 3 }),
 });
@@ -73,8 +82,14 @@ function build(spec: ClusterSpec) {
   spec.quotas.forEach((q, i) => {
     if (q === undefined) return;
     const role = TOP[i]!;
-    const g = new Map([["cpus", q.guaranteeCpus], ["mem", q.guaranteeMem]].filter(([, n]) => (n as number) > 0) as Array<[string, number]>);
-    const l = q.extraCpus === undefined ? new Map<string, number>() : new Map([["cpus", q.guaranteeCpus + q.extraCpus]]);
+    const g = new Map(
+      [
+        ["cpus", q.guaranteeCpus],
+        ["mem", q.guaranteeMem],
+      ].filter(([, n]) => (n as number) > 0) as Array<[string, number]>,
+    );
+    const l =
+      q.extraCpus === undefined ? new Map<string, number>() : new Map([["cpus", q.guaranteeCpus + q.extraCpus]]);
     guarantees.set(role, g);
     limits.set(role, l);
     allocator.setQuota(role, { guarantees: g, limits: l });
@@ -99,15 +114,20 @@ function scalars(resources: Resource[], visit: (reserved: string, name: string, 
 /** Mesos' consumed quota of `top`: reservations in its subtree plus unreserved scalars its subtree holds. */
 function consumed(top: string, name: string, totals: Map<string, Resource[]>, outstanding: Allocation[]): number {
   let n = 0;
-  for (const total of totals.values()) scalars(total, (reserved, nm, v) => (n += reserved !== "*" && nm === name && inSubtree(reserved, top) ? v : 0));
-  for (const o of outstanding) if (inSubtree(o.role, top)) scalars(o.resources, (reserved, nm, v) => (n += reserved === "*" && nm === name ? v : 0));
+  for (const total of totals.values())
+    scalars(total, (reserved, nm, v) => (n += reserved !== "*" && nm === name && inSubtree(reserved, top) ? v : 0));
+  for (const o of outstanding)
+    if (inSubtree(o.role, top))
+      scalars(o.resources, (reserved, nm, v) => (n += reserved === "*" && nm === name ? v : 0));
   return n;
 }
 
 function unreservedFree(name: string, totals: Map<string, Resource[]>, outstanding: Allocation[]): number {
   let n = 0;
-  for (const total of totals.values()) scalars(total, (reserved, nm, v) => (n += reserved === "*" && nm === name ? v : 0));
-  for (const o of outstanding) scalars(o.resources, (reserved, nm, v) => (n -= reserved === "*" && nm === name ? v : 0));
+  for (const total of totals.values())
+    scalars(total, (reserved, nm, v) => (n += reserved === "*" && nm === name ? v : 0));
+  for (const o of outstanding)
+    scalars(o.resources, (reserved, nm, v) => (n -= reserved === "*" && nm === name ? v : 0));
   return n;
 }
 
@@ -127,11 +147,15 @@ describe("DRF allocator with quota: properties", () => {
         const suppressed = ids.map(() => false);
         let outstanding: Allocation[] = [];
         const unreservedTotal = Object.fromEntries(NAMES.map((n) => [n, unreservedFree(n, totals, [])]));
-        const guaranteesFit = NAMES.every((n) => [...guarantees.values()].reduce((s, g) => s + (g.get(n) ?? 0), 0) <= unreservedTotal[n]!);
+        const guaranteesFit = NAMES.every(
+          (n) => [...guarantees.values()].reduce((s, g) => s + (g.get(n) ?? 0), 0) <= unreservedTotal[n]!,
+        );
         for (const [step, c] of [{ kind: "allocate" as const }, ...commands].entries()) {
           const now = step * 1000;
           if (c.kind === "allocate") {
-            const before = new Map([...limits.keys()].map((role) => [role, NAMES.map((n) => consumed(role, n, totals, outstanding))]));
+            const before = new Map(
+              [...limits.keys()].map((role) => [role, NAMES.map((n) => consumed(role, n, totals, outstanding))]),
+            );
             const batch = allocator.allocate(now);
             outstanding = [...outstanding, ...batch];
             for (const o of batch) {
@@ -153,13 +177,17 @@ describe("DRF allocator with quota: properties", () => {
               NAMES.forEach((n, k) => {
                 const after = consumed(role, n, totals, outstanding);
                 const cap = limit.get(n);
-                if (cap !== undefined && after > before.get(role)![k]! + EPS) expect(after).toBeLessThanOrEqual(cap + EPS);
+                if (cap !== undefined && after > before.get(role)![k]! + EPS)
+                  expect(after).toBeLessThanOrEqual(cap + EPS);
               });
             }
             // What is still owed to guarantees stays free, when the cluster could ever pay it.
             if (guaranteesFit) {
               for (const n of NAMES) {
-                const owed = [...guarantees].reduce((s, [role, g]) => s + Math.max(0, (g.get(n) ?? 0) - consumed(role, n, totals, outstanding)), 0);
+                const owed = [...guarantees].reduce(
+                  (s, [role, g]) => s + Math.max(0, (g.get(n) ?? 0) - consumed(role, n, totals, outstanding)),
+                  0,
+                );
                 expect(unreservedFree(n, totals, outstanding)).toBeGreaterThanOrEqual(owed - EPS);
               }
             }
@@ -189,7 +217,9 @@ describe("DRF allocator with quota: properties", () => {
         const { allocator, totals, guarantees } = build({ ...spec, subLimit: undefined });
         // Each guaranteed role has an active, unsuppressed framework of its own that keeps all it is offered.
         for (const role of guarantees.keys()) allocator.addFramework(`greedy-${role}`, { roles: [role] });
-        const fits = NAMES.every((n) => [...guarantees.values()].reduce((s, g) => s + (g.get(n) ?? 0), 0) <= unreservedFree(n, totals, []));
+        const fits = NAMES.every(
+          (n) => [...guarantees.values()].reduce((s, g) => s + (g.get(n) ?? 0), 0) <= unreservedFree(n, totals, []),
+        );
         fc.pre(fits);
         const offers = allocator.allocate(0);
         for (const [role, g] of guarantees) {

@@ -1,13 +1,15 @@
 import { describe, expect, it } from "vitest";
-import { createAllocator, type Allocation, type Allocator } from "../../src/core/allocator/index.js";
+import { type Allocation, type Allocator, createAllocator } from "../../src/core/allocator/index.js";
 import { formatResources, parseResources, scalarOf, unallocated } from "../../src/core/resources/index.js";
 
 const quota = (guarantees: Record<string, number>, limits: Record<string, number> = {}) => ({
   guarantees: new Map(Object.entries(guarantees)),
   limits: new Map(Object.entries(limits)),
 });
-const offered = (offers: Allocation[], role: string, name: string) => offers.filter((o) => o.role === role).reduce((n, o) => n + scalarOf(o.resources, name), 0);
-const summary = (offers: Allocation[]) => offers.map((o) => `${o.frameworkId}@${o.agentId}: ${formatResources(unallocated(o.resources))}`);
+const offered = (offers: Allocation[], role: string, name: string) =>
+  offers.filter((o) => o.role === role).reduce((n, o) => n + scalarOf(o.resources, name), 0);
+const summary = (offers: Allocation[]) =>
+  offers.map((o) => `${o.frameworkId}@${o.agentId}: ${formatResources(unallocated(o.resources))}`);
 
 function cluster(agents: number, shape = "cpus:2;mem:512"): Allocator {
   const a = createAllocator();
@@ -23,7 +25,12 @@ describe("quota guarantees: stage one", () => {
     // Without quota DRF alternates: two agents each.
     a.setQuota("a", quota({ cpus: 6 }));
     const offers = a.allocate(0);
-    expect(summary(offers)).toEqual(["fa@a0: cpus:2; mem:512", "fa@a1: cpus:2; mem:512", "fa@a2: cpus:2; mem:512", "fb@a3: cpus:2; mem:512"]);
+    expect(summary(offers)).toEqual([
+      "fa@a0: cpus:2; mem:512",
+      "fa@a1: cpus:2; mem:512",
+      "fa@a2: cpus:2; mem:512",
+      "fb@a3: cpus:2; mem:512",
+    ]);
   });
 
   it("stops at the guarantee on an agent and lets the rest go by DRF, within the headroom", () => {

@@ -1,13 +1,21 @@
 import { describe, expect, it } from "vitest";
-import { createAllocator, type Allocation } from "../../src/core/allocator/index.js";
-import { allocateTo, formatResources, parseResources, scalarOf, subtractResources, unallocated } from "../../src/core/resources/index.js";
+import { type Allocation, createAllocator } from "../../src/core/allocator/index.js";
+import {
+  allocateTo,
+  formatResources,
+  parseResources,
+  scalarOf,
+  subtractResources,
+  unallocated,
+} from "../../src/core/resources/index.js";
 
 const cluster = (agents: Record<string, string>, options: Parameters<typeof createAllocator>[0] = {}) => {
   const a = createAllocator(options);
   for (const [id, text] of Object.entries(agents)) a.addAgent(id, parseResources(text));
   return a;
 };
-const summary = (offers: Allocation[]) => offers.map((o) => `${o.frameworkId}@${o.agentId}/${o.role}: ${formatResources(unallocated(o.resources))}`);
+const summary = (offers: Allocation[]) =>
+  offers.map((o) => `${o.frameworkId}@${o.agentId}/${o.role}: ${formatResources(unallocated(o.resources))}`);
 
 describe("DRF allocator: offers", () => {
   it("offers an agent's free resources once, with allocation_info set", () => {
@@ -33,7 +41,17 @@ describe("DRF allocator: offers", () => {
     const a = cluster({ tiny: "cpus:0.005;mem:16;ports:[1-100]", ok: "cpus:0.01", mem: "mem:32" });
     a.addFramework("f1", { roles: ["*"] });
     expect(a.allocate(0).map((o) => o.agentId)).toEqual(["mem", "ok"]);
-    const strict = cluster({ a1: "cpus:1;mem:64", a2: "cpus:2;mem:512" }, { minAllocatable: [new Map([["cpus", 1], ["mem", 128]])] });
+    const strict = cluster(
+      { a1: "cpus:1;mem:64", a2: "cpus:2;mem:512" },
+      {
+        minAllocatable: [
+          new Map([
+            ["cpus", 1],
+            ["mem", 128],
+          ]),
+        ],
+      },
+    );
     strict.addFramework("f1", { roles: ["*"] });
     expect(strict.allocate(0).map((o) => o.agentId)).toEqual(["a2"]);
   });
@@ -54,7 +72,8 @@ describe("DRF allocator: filters, suppression, activity", () => {
     const a = cluster({ a1: "cpus:4;mem:1024", a2: "cpus:4;mem:1024" });
     a.addFramework("f1", { roles: ["*"] });
     const offers = a.allocate(0);
-    for (const o of offers) a.recoverResources("f1", o.agentId, o.resources, { refuseSeconds: o.agentId === "a1" ? 5 : 0, now: 0 });
+    for (const o of offers)
+      a.recoverResources("f1", o.agentId, o.resources, { refuseSeconds: o.agentId === "a1" ? 5 : 0, now: 0 });
     expect(a.allocate(1).map((o) => o.agentId)).toEqual(["a2"]);
     expect(a.allocate(4_999)).toEqual([]);
     expect(a.allocate(5_000).map((o) => o.agentId)).toEqual(["a1"]);
@@ -80,7 +99,12 @@ describe("DRF allocator: filters, suppression, activity", () => {
     a.recoverResources("f1", "a1", offer!.resources, { refuseSeconds: 100, now: 0 });
     expect(a.allocate(1)).toEqual([]);
     a.revive("f1");
-    expect(a.allocate(2).map((o) => o.role).sort()).toEqual(["x", "y"]);
+    expect(
+      a
+        .allocate(2)
+        .map((o) => o.role)
+        .sort(),
+    ).toEqual(["x", "y"]);
   });
 
   it("takes suppressed roles from addFramework and updateFramework", () => {
@@ -192,14 +216,21 @@ describe("DRF allocator: converting resources (reservations, volumes)", () => {
     const a = cluster({ a1: "cpus:2;mem:512" });
     a.addFramework("f1", { roles: ["prod"] });
     a.suppress("f1");
-    const reserve = { consumed: parseResources("cpus:1;mem:256"), converted: parseResources("cpus(prod):1;mem(prod):256") };
+    const reserve = {
+      consumed: parseResources("cpus:1;mem:256"),
+      converted: parseResources("cpus(prod):1;mem(prod):256"),
+    };
     expect(a.convertResources("a1", reserve)).toBe(true);
-    expect(a.convertResources("a1", { consumed: parseResources("cpus:2"), converted: parseResources("cpus(prod):2") })).toBe(false);
+    expect(
+      a.convertResources("a1", { consumed: parseResources("cpus:2"), converted: parseResources("cpus(prod):2") }),
+    ).toBe(false);
     expect(a.convertResources("nope", reserve)).toBe(false);
     a.revive("f1");
     expect(summary(a.allocate(0))).toEqual(["f1@a1/prod: cpus:1; mem:256; cpus(prod):1; mem(prod):256"]);
     // A framework cannot convert what it does not hold.
-    expect(a.convertResources("a1", { consumed: allocateTo(parseResources("cpus:5"), "prod"), converted: [] }, "f1")).toBe(false);
+    expect(
+      a.convertResources("a1", { consumed: allocateTo(parseResources("cpus:5"), "prod"), converted: [] }, "f1"),
+    ).toBe(false);
   });
 });
 

@@ -1,15 +1,15 @@
-import { describe, expect, it } from "vitest";
 import { create } from "@bufbuild/protobuf";
-import { TaskState, OfferSchema } from "../../gen/mesos/v1/mesos_pb.js";
+import { describe, expect, it } from "vitest";
 import { Response_GetTasksSchema } from "../../gen/mesos/v1/master/master_pb.js";
+import { OfferSchema, TaskState } from "../../gen/mesos/v1/mesos_pb.js";
 import type { CliIo } from "../../src/cli/command.js";
-import { envName, formatHelp, parseFlags, UsageError, type FlagSpec } from "../../src/cli/flags.js";
+import { masterCommand, masterOptionsFromFlags } from "../../src/cli/daemons.js";
+import { envName, type FlagSpec, formatHelp, parseFlags, UsageError } from "../../src/cli/flags.js";
 import { formatTable, parseDuration, taskExitStatus } from "../../src/cli/format.js";
 import { main } from "../../src/cli/main.js";
 import { tasksTable } from "../../src/cli/operator-commands.js";
+import { runCommand, runSpecFromFlags } from "../../src/cli/run.js";
 import { buildTask, offerFits, parseEnv } from "../../src/cli/run-task.js";
-import { runSpecFromFlags, runCommand } from "../../src/cli/run.js";
-import { masterOptionsFromFlags, masterCommand } from "../../src/cli/daemons.js";
 
 const specs: FlagSpec[] = [
   { name: "work-dir", kind: "string", description: "dir" },
@@ -77,13 +77,27 @@ describe("parseDuration", () => {
 
 describe("formatTable", () => {
   it("aligns columns with two spaces and no trailing blanks", () => {
-    expect(formatTable(["ID", "STATE"], [["a-long-id", "TASK_RUNNING"], ["b", ""]])).toBe(
-      "ID         STATE\na-long-id  TASK_RUNNING\nb\n",
-    );
+    expect(
+      formatTable(
+        ["ID", "STATE"],
+        [
+          ["a-long-id", "TASK_RUNNING"],
+          ["b", ""],
+        ],
+      ),
+    ).toBe("ID         STATE\na-long-id  TASK_RUNNING\nb\n");
   });
   it("renders a tasks table", () => {
     const tasks = create(Response_GetTasksSchema, {
-      tasks: [{ name: "hello", taskId: { value: "t1" }, frameworkId: { value: "f" }, agentId: { value: "a" }, state: TaskState.TASK_RUNNING }],
+      tasks: [
+        {
+          name: "hello",
+          taskId: { value: "t1" },
+          frameworkId: { value: "f" },
+          agentId: { value: "a" },
+          state: TaskState.TASK_RUNNING,
+        },
+      ],
       completedTasks: [{ name: "old", taskId: { value: "t0" }, state: TaskState.TASK_FINISHED }],
     });
     const lines = tasksTable(tasks).trimEnd().split("\n");
@@ -187,7 +201,11 @@ describe("main", () => {
     expect(io.stderr).toContain("cannot reach the master at 127.0.0.1:1");
   });
   it("maps master flags, with durations in Mesos syntax", () => {
-    const f = parseFlags(["--allocation_interval", "500ms", "--heartbeat-interval", "2", "--port", "0"], masterCommand.flags, {});
+    const f = parseFlags(
+      ["--allocation_interval", "500ms", "--heartbeat-interval", "2", "--port", "0"],
+      masterCommand.flags,
+      {},
+    );
     const options = masterOptionsFromFlags(f);
     expect(options.allocationIntervalSeconds).toBe(0.5);
     expect(options.heartbeatIntervalSeconds).toBe(2);

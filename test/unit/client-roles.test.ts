@@ -1,24 +1,24 @@
 import * as http2 from "node:http2";
 import type { AddressInfo } from "node:net";
-import { afterEach, describe, expect, it } from "vitest";
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
-import {
-  ConnectResponseSchema,
-  MesosService,
-  OperateResponseSchema,
-  type ConnectRequest,
-  type ConnectResponse,
-} from "../../gen/mesos/v2/mesos_pb.js";
-import * as sched from "../../gen/mesos/v1/scheduler/scheduler_pb.js";
+import { afterEach, describe, expect, it } from "vitest";
 import * as exec from "../../gen/mesos/v1/executor/executor_pb.js";
 import { Call_Type as OperatorCallType, Response_Type } from "../../gen/mesos/v1/master/master_pb.js";
 import { Offer_OperationSchema, TaskInfoSchema, TaskState, TaskStatus_Source } from "../../gen/mesos/v1/mesos_pb.js";
-import { createAsyncQueue } from "../../src/util/async-queue.js";
-import { createScheduler } from "../../src/client/scheduler.js";
+import * as sched from "../../gen/mesos/v1/scheduler/scheduler_pb.js";
+import {
+  type ConnectRequest,
+  type ConnectResponse,
+  ConnectResponseSchema,
+  MesosService,
+  OperateResponseSchema,
+} from "../../gen/mesos/v2/mesos_pb.js";
 import { createExecutor } from "../../src/client/executor.js";
 import { createOperator } from "../../src/client/operator.js";
+import { createScheduler } from "../../src/client/scheduler.js";
+import { createAsyncQueue } from "../../src/util/async-queue.js";
 import { until } from "../helpers/wait.js";
 
 interface Conn {
@@ -125,7 +125,9 @@ describe("createScheduler", () => {
     // A call built wrongly is refused at once, and the stream stays up.
     const task = create(TaskInfoSchema, { name: "t", taskId: { value: "t" } });
     const broken = { ...task, agentId: { value: "a1" } } as typeof task; // a plain object where a message belongs
-    expect(() => scheduler.accept(["o2"], [create(Offer_OperationSchema, { type: 1, launch: { taskInfos: [broken] } })])).toThrow(/ACCEPT cannot be encoded/);
+    expect(() =>
+      scheduler.accept(["o2"], [create(Offer_OperationSchema, { type: 1, launch: { taskInfos: [broken] } })]),
+    ).toThrow(/ACCEPT cannot be encoded/);
     expect(scheduler.decline(["o3"])).toBe(true);
     await until(() => conns[1]?.requests.length === 2);
     expect(conns).toHaveLength(2);

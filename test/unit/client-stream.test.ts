@@ -1,19 +1,19 @@
 import * as http2 from "node:http2";
 import type { AddressInfo } from "node:net";
-import { afterEach, describe, expect, it } from "vitest";
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { afterEach, describe, expect, it } from "vitest";
+import { Call_Type, Response_Type, ResponseSchema } from "../../gen/mesos/v1/master/master_pb.js";
 import {
+  type ConnectRequest,
   ConnectRequestSchema,
+  type ConnectResponse,
   ConnectResponseSchema,
   MesosService,
-  type ConnectRequest,
-  type ConnectResponse,
 } from "../../gen/mesos/v2/mesos_pb.js";
-import { Call_Type, ResponseSchema, Response_Type } from "../../gen/mesos/v1/master/master_pb.js";
-import { createAsyncQueue } from "../../src/util/async-queue.js";
 import { backoffDelay, normalizeBaseUrl, openStream, type UnifiedStream } from "../../src/client/stream.js";
+import { createAsyncQueue } from "../../src/util/async-queue.js";
 import { until } from "../helpers/wait.js";
 
 /** One server-side stream as the fake master saw it. */

@@ -27,8 +27,13 @@ describeElectionContract("the in-memory twin", () => {
 describe("the in-memory twin's own view", () => {
   it("shows what the registry holds now, as the leaders wrote it", async () => {
     const shared = createMemoryElection();
-    const leading = await shared.coordinator().campaign(create(MasterInfoSchema, { id: "a", hostname: "localhost", port: 5000 }));
-    await leading.registry.apply({ kind: "update-weights", weights: [create(WeightInfoSchema, { role: "prod", weight: 2 })] });
+    const leading = await shared
+      .coordinator()
+      .campaign(create(MasterInfoSchema, { id: "a", hostname: "localhost", port: 5000 }));
+    await leading.registry.apply({
+      kind: "update-weights",
+      weights: [create(WeightInfoSchema, { role: "prod", weight: 2 })],
+    });
     expect(shared.registry.weights.map((w) => [w.role, w.weight])).toEqual([["prod", 2]]);
   });
 });

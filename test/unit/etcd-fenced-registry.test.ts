@@ -1,20 +1,51 @@
 import { create } from "@bufbuild/protobuf";
-import { GRPCUnavailableError, type Etcd3, type IKeyValue, type IResponseOp, type ITxnRequest, type ITxnResponse } from "etcd3";
+import {
+  type Etcd3,
+  GRPCUnavailableError,
+  type IKeyValue,
+  type IResponseOp,
+  type ITxnRequest,
+  type ITxnResponse,
+} from "etcd3";
 import { describe, expect, it } from "vitest";
 import { WeightInfoSchema } from "../../gen/mesos/v1/mesos_pb.js";
-import { applyRegistryOperation, emptyRegistry, type Registry, type RegistryOperation } from "../../src/core/registry/registry.js";
+import {
+  applyRegistryOperation,
+  emptyRegistry,
+  type Registry,
+  type RegistryOperation,
+} from "../../src/core/registry/registry.js";
 import { LeadershipLostError } from "../../src/master/etcd/errors.js";
 import { openFencedRegistry } from "../../src/master/etcd/fenced-registry.js";
 import { encodeRegistry } from "../../src/master/etcd/registry-value.js";
 
 const fence = { key: "/p/election/1", createRevision: "5", leaseId: "1" };
-const weights = (role: string, weight: number): RegistryOperation => ({ kind: "update-weights", weights: [create(WeightInfoSchema, { role, weight })] });
-const kv = (key: string, fields: Partial<IKeyValue>): IKeyValue => ({ key: Buffer.from(key), create_revision: "1", mod_revision: "1", version: "1", value: Buffer.alloc(0), lease: "0", ...fields });
+const weights = (role: string, weight: number): RegistryOperation => ({
+  kind: "update-weights",
+  weights: [create(WeightInfoSchema, { role, weight })],
+});
+const kv = (key: string, fields: Partial<IKeyValue>): IKeyValue => ({
+  key: Buffer.from(key),
+  create_revision: "1",
+  mod_revision: "1",
+  version: "1",
+  value: Buffer.alloc(0),
+  lease: "0",
+  ...fields,
+});
 const campaignKv = kv(fence.key, { create_revision: fence.createRevision, lease: fence.leaseId });
-const registryKv = (registry: Registry, modRevision: string) => kv("/p/registry", { value: encodeRegistry(registry), mod_revision: modRevision });
+const registryKv = (registry: Registry, modRevision: string) =>
+  kv("/p/registry", { value: encodeRegistry(registry), mod_revision: modRevision });
 // The store reads only response_range; the other members of the union stay unset, as on the wire.
 const rangeOf = (kvs: IKeyValue[]): IResponseOp =>
-  ({ response_range: { header: { revision: "9", cluster_id: "", member_id: "", raft_term: "" }, kvs, more: false, count: String(kvs.length) } }) as IResponseOp;
+  ({
+    response_range: {
+      header: { revision: "9", cluster_id: "", member_id: "", raft_term: "" },
+      kvs,
+      more: false,
+      count: String(kvs.length),
+    },
+  }) as IResponseOp;
 const header = (revision: string) => ({ revision, cluster_id: "", member_id: "", raft_term: "" });
 
 /**
@@ -38,16 +69,29 @@ function fakeEtcd(answers: ((request: ITxnRequest) => ITxnResponse)[]): { client
   return { client: { kv: { txn } } as unknown as Etcd3, requests };
 }
 
-const loaded = (registry: Registry | undefined, modRevision = "3") => () => ({
+const loaded =
+  (registry: Registry | undefined, modRevision = "3") =>
+  () => ({
+    header: header("9"),
+    succeeded: true,
+    responses: [rangeOf(registry === undefined ? [] : [registryKv(registry, modRevision)])],
+  });
+const casFailed = (registry: Registry, modRevision: string) => () => ({
   header: header("9"),
-  succeeded: true,
-  responses: [rangeOf(registry === undefined ? [] : [registryKv(registry, modRevision)])],
+  succeeded: false,
+  responses: [rangeOf([campaignKv]), rangeOf([registryKv(registry, modRevision)])],
 });
-const casFailed = (registry: Registry, modRevision: string) => () => ({ header: header("9"), succeeded: false, responses: [rangeOf([campaignKv]), rangeOf([registryKv(registry, modRevision)])] });
 const written = (revision: string) => () => ({ header: header(revision), succeeded: true, responses: [] });
 
 const open = (client: Etcd3, lost: Error[] = []) =>
-  openFencedRegistry({ client, fence, key: "/p/registry", isLost: () => undefined, fenceFailed: (e) => lost.push(e), transientRetryMs: 5_000 }).then((o) => o.store);
+  openFencedRegistry({
+    client,
+    fence,
+    key: "/p/registry",
+    isLost: () => undefined,
+    fenceFailed: (e) => lost.push(e),
+    transientRetryMs: 5_000,
+  }).then((o) => o.store);
 
 describe("the fenced registry store", () => {
   it("compares the campaign key's create revision and lease and the registry's mod revision in every write", async () => {
@@ -55,16 +99,29 @@ describe("the fenced registry store", () => {
     const store = await open(client);
     await store.apply(weights("a", 1));
     await store.apply(weights("b", 1));
-    const compares = requests.slice(1).map((r) => r.compare?.map((c) => [c.key?.toString(), c.target, c.create_revision ?? c.lease ?? c.mod_revision]));
+    const compares = requests
+      .slice(1)
+      .map((r) => r.compare?.map((c) => [c.key?.toString(), c.target, c.create_revision ?? c.lease ?? c.mod_revision]));
     expect(compares).toEqual([
-      [[fence.key, "Create", "5"], [fence.key, "Lease", "1"], ["/p/registry", "Mod", "0"]],
-      [[fence.key, "Create", "5"], [fence.key, "Lease", "1"], ["/p/registry", "Mod", "10"]],
+      [
+        [fence.key, "Create", "5"],
+        [fence.key, "Lease", "1"],
+        ["/p/registry", "Mod", "0"],
+      ],
+      [
+        [fence.key, "Create", "5"],
+        [fence.key, "Lease", "1"],
+        ["/p/registry", "Mod", "10"],
+      ],
     ]);
   });
 
   it("gives up after a bounded number of conflicting writes by someone else", async () => {
     const other = (n: number) => applyRegistryOperation(emptyRegistry(), weights("other", n)).registry;
-    const { client, requests } = fakeEtcd([loaded(undefined), ...[1, 2, 3, 4, 5, 6].map((n) => casFailed(other(n), String(20 + n)))]);
+    const { client, requests } = fakeEtcd([
+      loaded(undefined),
+      ...[1, 2, 3, 4, 5, 6].map((n) => casFailed(other(n), String(20 + n))),
+    ]);
     const store = await open(client);
     await expect(store.apply(weights("mine", 1))).rejects.toThrow(/kept changing/);
     expect(requests).toHaveLength(7);

@@ -3,7 +3,10 @@ import { parseEtcdUrl } from "../../src/etcd/url.js";
 
 describe("parseEtcdUrl", () => {
   it("reads one endpoint and the key prefix", () => {
-    expect(parseEtcdUrl("etcd://127.0.0.1:2379/plateau")).toEqual({ endpoints: ["127.0.0.1:2379"], prefix: "/plateau" });
+    expect(parseEtcdUrl("etcd://127.0.0.1:2379/plateau")).toEqual({
+      endpoints: ["127.0.0.1:2379"],
+      prefix: "/plateau",
+    });
   });
 
   it("reads several comma-separated endpoints, a nested prefix, and drops a trailing slash", () => {

@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
-import { TaskStatusSchema, TaskState } from "../../gen/mesos/v1/mesos_pb.js";
-import { CallSchema, Call_Type } from "../../gen/mesos/v1/scheduler/scheduler_pb.js";
+import { TaskState, TaskStatusSchema } from "../../gen/mesos/v1/mesos_pb.js";
+import { Call_Type, CallSchema } from "../../gen/mesos/v1/scheduler/scheduler_pb.js";
 import { GatewayError } from "../../src/gateway/errors.js";
 import { parseMesosJson, toMesosJson } from "../../src/gateway/json.js";
 import { accepts, decodeBody, requestMedia, responseMedia, streamFormat } from "../../src/gateway/media.js";
@@ -14,11 +14,16 @@ describe("RecordIO", () => {
   });
 
   it("decodes records however the bytes are chunked", () => {
-    const stream = Buffer.concat([encodeRecord(Buffer.from("hello")), encodeRecord(Buffer.from("")), encodeRecord(Buffer.from("a\nb"))]);
+    const stream = Buffer.concat([
+      encodeRecord(Buffer.from("hello")),
+      encodeRecord(Buffer.from("")),
+      encodeRecord(Buffer.from("a\nb")),
+    ]);
     for (const size of [1, 2, 3, 7, stream.length]) {
       const decoder = createRecordDecoder();
       const records: string[] = [];
-      for (let i = 0; i < stream.length; i += size) records.push(...decoder.push(stream.subarray(i, i + size)).map((r) => Buffer.from(r).toString()));
+      for (let i = 0; i < stream.length; i += size)
+        records.push(...decoder.push(stream.subarray(i, i + size)).map((r) => Buffer.from(r).toString()));
       expect(records).toEqual(["hello", "", "a\nb"]);
       expect(decoder.pending).toBe(0);
     }
@@ -31,15 +36,27 @@ describe("RecordIO", () => {
 
 describe("Mesos JSON", () => {
   it("writes proto field names, enum names, 64-bit numbers and base64 bytes", () => {
-    const status = create(TaskStatusSchema, { taskId: { value: "t" }, state: TaskState.TASK_RUNNING, uuid: Buffer.from("abc"), timestamp: 1.5 });
-    expect(toMesosJson(TaskStatusSchema, status)).toMatchObject({ task_id: { value: "t" }, state: "TASK_RUNNING", uuid: "YWJj", timestamp: 1.5 });
+    const status = create(TaskStatusSchema, {
+      taskId: { value: "t" },
+      state: TaskState.TASK_RUNNING,
+      uuid: Buffer.from("abc"),
+      timestamp: 1.5,
+    });
+    expect(toMesosJson(TaskStatusSchema, status)).toMatchObject({
+      task_id: { value: "t" },
+      state: "TASK_RUNNING",
+      uuid: "YWJj",
+      timestamp: 1.5,
+    });
   });
 
   it("treats null as unset, in fields and in lists, and ignores unknown fields", () => {
     const call = parseMesosJson(CallSchema, {
       framework_id: null,
       type: "SUBSCRIBE",
-      subscribe: { framework_info: { user: "u", name: "n", id: null, capabilities: null, roles: [null, "a"], no_such_field: 1 } },
+      subscribe: {
+        framework_info: { user: "u", name: "n", id: null, capabilities: null, roles: [null, "a"], no_such_field: 1 },
+      },
     });
     expect(call.type).toBe(Call_Type.SUBSCRIBE);
     expect(call.frameworkId).toBeUndefined();
@@ -78,6 +95,9 @@ describe("content negotiation", () => {
   it("streams JSON records as application/json, or as application/recordio when asked", () => {
     expect(streamFormat({}).headers["content-type"]).toBe("application/json");
     const recordio = streamFormat({ accept: "application/recordio", "message-accept": "application/x-protobuf" });
-    expect(recordio).toEqual({ headers: { "content-type": "application/recordio", "message-content-type": "application/x-protobuf" }, record: "protobuf" });
+    expect(recordio).toEqual({
+      headers: { "content-type": "application/recordio", "message-content-type": "application/x-protobuf" },
+      record: "protobuf",
+    });
   });
 });

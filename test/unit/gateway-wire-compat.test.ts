@@ -11,8 +11,8 @@ import {
   ContainerInfo_Type,
   DiscoveryInfo_Visibility,
   TaskInfoSchema,
-  TaskStatusSchema,
   TaskState,
+  TaskStatusSchema,
 } from "../../gen/mesos/v1/mesos_pb.js";
 import { parseMesosJson } from "../../src/gateway/json.js";
 
@@ -34,7 +34,11 @@ const dockerTask = {
   agent_id: { value: "a1" },
   container: {
     type: "DOCKER",
-    docker: { image: "nginx", network: "BRIDGE", port_mappings: [{ host_port: 31000, container_port: 80, protocol: "tcp" }] },
+    docker: {
+      image: "nginx",
+      network: "BRIDGE",
+      port_mappings: [{ host_port: 31000, container_port: 80, protocol: "tcp" }],
+    },
     volumes: [{ container_path: "/data", host_path: "/tmp", mode: "RW" }],
   },
   health_check: { http: { port: 80, path: "/health" }, delay_seconds: 5, consecutive_failures: 2 },
@@ -49,7 +53,11 @@ describe("wire compatibility with Mesos' protos, as another library encodes them
     expect(task.container?.type).toBe(ContainerInfo_Type.DOCKER);
     expect(task.container?.docker?.image).toBe("nginx");
     expect(task.container?.docker?.network).toBe(ContainerInfo_DockerInfo_Network.BRIDGE);
-    expect(task.container?.docker?.portMappings[0]).toMatchObject({ hostPort: 31000, containerPort: 80, protocol: "tcp" });
+    expect(task.container?.docker?.portMappings[0]).toMatchObject({
+      hostPort: 31000,
+      containerPort: 80,
+      protocol: "tcp",
+    });
     expect(task.container?.volumes[0]).toMatchObject({ containerPath: "/data", hostPath: "/tmp" });
     expect(task.healthCheck?.http).toMatchObject({ port: 80, path: "/health" });
     expect(task.healthCheck?.delaySeconds).toBe(5);

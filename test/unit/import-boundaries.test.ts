@@ -86,10 +86,13 @@ function folders(dir: string): string[] {
 function importsOf(file: string): Import[] {
   const from = relative(ROOT, file);
   const found = ts.preProcessFile(readFileSync(file, "utf8"), true, true).importedFiles.map((f) => f.fileName);
-  const targets = new Set(found.filter((spec) => spec.startsWith(".")).map((spec) => relative(ROOT, join(dirname(file), spec)).replace(/\.js$/, ".ts")));
+  const targets = new Set(
+    found
+      .filter((spec) => spec.startsWith("."))
+      .map((spec) => relative(ROOT, join(dirname(file), spec)).replace(/\.js$/, ".ts")),
+  );
   return [...targets].map((to) => ({ from, to }));
 }
-
 
 /** What is wrong with each import: leaving src and gen, or reaching a layer its own may not import. */
 function violations(imports: readonly Import[]): string[] {
@@ -99,7 +102,9 @@ function violations(imports: readonly Import[]): string[] {
     if (source === undefined || source === target) return [];
     const allowed = LAYERS[source];
     if (allowed === undefined) return [`${i.from} is in ${source}, which the layer table does not list`];
-    return allowed.includes(target) ? [] : [`${i.from} (${source}) imports ${i.to} (${target}), which ${source} may not import`];
+    return allowed.includes(target)
+      ? []
+      : [`${i.from} (${source}) imports ${i.to} (${target}), which ${source} may not import`];
   });
 }
 
@@ -149,12 +154,16 @@ describe("imports cross folders downwards only", () => {
       });
     expect(unlisted).toEqual([]);
     const where = (layer: string) => join(ROOT, layer === "gen" ? "gen" : `src/${layer}`);
-    const absent = Object.keys(LAYERS).filter((layer) => !existsSync(where(layer)) && !existsSync(`${where(layer)}.ts`));
+    const absent = Object.keys(LAYERS).filter(
+      (layer) => !existsSync(where(layer)) && !existsSync(`${where(layer)}.ts`),
+    );
     expect(absent).toEqual([]);
   });
 
   it("every folder of src/ has a README.md saying what lives there and what it may import", () => {
-    const bare = [join(ROOT, "src"), ...folders(join(ROOT, "src"))].filter((dir) => !existsSync(join(dir, "README.md"))).map((dir) => relative(ROOT, dir));
+    const bare = [join(ROOT, "src"), ...folders(join(ROOT, "src"))]
+      .filter((dir) => !existsSync(join(dir, "README.md")))
+      .map((dir) => relative(ROOT, dir));
     expect(bare).toEqual([]);
   });
 
@@ -173,7 +182,6 @@ describe("imports cross folders downwards only", () => {
   it("no two folders import each other, directly or around a loop", () => {
     expect(cycles(edges(current))).toEqual([]);
   });
-
 
   it("would catch a client importing the master, a core importing a shell, and a cycle", () => {
     const crossing: Import[] = [

@@ -1,7 +1,20 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { FrameworkInfo_Capability_Type, TaskState, TaskStatus_Reason, type Offer } from "../../gen/mesos/v1/mesos_pb.js";
-import { Event_Type as SchedulerEventType, Call_Type as SchedulerCallType } from "../../gen/mesos/v1/scheduler/scheduler_pb.js";
-import { createInProcessCluster, type ClusterAgent, type ClusterScheduler, type InProcessCluster } from "../helpers/in-process-cluster.js";
+import {
+  FrameworkInfo_Capability_Type,
+  type Offer,
+  TaskState,
+  TaskStatus_Reason,
+} from "../../gen/mesos/v1/mesos_pb.js";
+import {
+  Call_Type as SchedulerCallType,
+  Event_Type as SchedulerEventType,
+} from "../../gen/mesos/v1/scheduler/scheduler_pb.js";
+import {
+  type ClusterAgent,
+  type ClusterScheduler,
+  createInProcessCluster,
+  type InProcessCluster,
+} from "../helpers/in-process-cluster.js";
 
 const AGENT_RESOURCES = "cpus:2;mem:1024;disk:1000;ports:[31000-31100]";
 
@@ -19,7 +32,9 @@ function cpus(offer: Offer | undefined): number {
 }
 
 /** One agent and one subscribed framework holding an offer of the whole agent. */
-async function start(info: Record<string, unknown> = {}): Promise<{ c: InProcessCluster; agent: ClusterAgent; fw: ClusterScheduler; offer: Offer }> {
+async function start(
+  info: Record<string, unknown> = {},
+): Promise<{ c: InProcessCluster; agent: ClusterAgent; fw: ClusterScheduler; offer: Offer }> {
   const c = await createInProcessCluster();
   cluster = c;
   const agent = c.addAgent("agent-a", { resources: AGENT_RESOURCES });
@@ -97,7 +112,9 @@ describe("in-process cluster: the master's leading term, agent shells and contai
   });
 
   it("kills a running task: the executor reports TASK_KILLING then TASK_KILLED and ends", async () => {
-    const { c, agent, fw, offer } = await start({ capabilities: [{ type: FrameworkInfo_Capability_Type.TASK_KILLING_STATE }] });
+    const { c, agent, fw, offer } = await start({
+      capabilities: [{ type: FrameworkInfo_Capability_Type.TASK_KILLING_STATE }],
+    });
     const acked = new Set<string>();
     fw.launch(offer, [{ id: "t1" }]);
     await c.settle();
@@ -109,7 +126,12 @@ describe("in-process cluster: the master's leading term, agent shells and contai
     await c.settle();
     await acknowledgeNew(c, fw, acked);
     await acknowledgeNew(c, fw, acked);
-    expect(fw.states("t1")).toEqual([TaskState.TASK_STARTING, TaskState.TASK_RUNNING, TaskState.TASK_KILLING, TaskState.TASK_KILLED]);
+    expect(fw.states("t1")).toEqual([
+      TaskState.TASK_STARTING,
+      TaskState.TASK_RUNNING,
+      TaskState.TASK_KILLING,
+      TaskState.TASK_KILLED,
+    ]);
     expect(agent.twin.executor(fw.frameworkId ?? "", "t1")?.exit?.description).toBe("terminated with signal SIGTERM");
     expect(agent.shell.core.state.tasks.size).toBe(0);
   });
@@ -173,7 +195,10 @@ describe("in-process cluster: the master's leading term, agent shells and contai
     if (offer === undefined) throw new Error(`no offer: ${fw.errors.join("; ")}`);
 
     c.addAgent("agent-b", { resources: AGENT_RESOURCES });
-    fw.call({ type: SchedulerCallType.UPDATE_FRAMEWORK, updateFramework: { frameworkInfo: { user: "someone-else", name: "fw", id: { value: fw.frameworkId ?? "" } } } });
+    fw.call({
+      type: SchedulerCallType.UPDATE_FRAMEWORK,
+      updateFramework: { frameworkInfo: { user: "someone-else", name: "fw", id: { value: fw.frameworkId ?? "" } } },
+    });
     await c.settle();
     // Nothing gets ahead of a change not yet stored, this answer included.
     expect(c.registry.agents).toHaveLength(1);

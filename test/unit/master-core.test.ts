@@ -1,8 +1,11 @@
-import { describe, expect, it } from "vitest";
-import { Call_Type as SchedulerCallType, Event_Type } from "../../gen/mesos/v1/scheduler/scheduler_pb.js";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import { CallSchema as OperatorCallSchema, Call_Type as OperatorCallType } from "../../gen/mesos/v1/master/master_pb.js";
-import { TaskState, TaskStatus_Reason, TaskStatus_Source, type Offer } from "../../gen/mesos/v1/mesos_pb.js";
+import { describe, expect, it } from "vitest";
+import {
+  CallSchema as OperatorCallSchema,
+  Call_Type as OperatorCallType,
+} from "../../gen/mesos/v1/master/master_pb.js";
+import { type Offer, TaskState, TaskStatus_Reason, TaskStatus_Source } from "../../gen/mesos/v1/mesos_pb.js";
+import { Event_Type, Call_Type as SchedulerCallType } from "../../gen/mesos/v1/scheduler/scheduler_pb.js";
 import { Error_Code } from "../../gen/mesos/v2/mesos_pb.js";
 import { parseAttributes, parseResources } from "../../src/core/resources/index.js";
 import { MasterHarness } from "../helpers/master-harness.js";
@@ -16,7 +19,13 @@ function setup() {
   return { h, agentId, frameworkId, offer: offers[0] as Offer, offers };
 }
 
-function launch(h: MasterHarness, frameworkId: string, offer: Offer, tasks: Array<{ id: string; resources?: string; agentId?: string; command?: string }>, session = "sched-1") {
+function launch(
+  h: MasterHarness,
+  frameworkId: string,
+  offer: Offer,
+  tasks: Array<{ id: string; resources?: string; agentId?: string; command?: string }>,
+  session = "sched-1",
+) {
   return h.scheduler(session, {
     frameworkId: { value: frameworkId },
     type: SchedulerCallType.ACCEPT,
@@ -51,7 +60,12 @@ describe("master core: a task's journey", () => {
     expect(offers[0]?.agentId?.value).toBe(agentId);
     expect(offers[0]?.hostname).toBe("host-a");
     expect(offers[0]?.allocationInfo?.role).toBe("*");
-    expect([offers[0]?.url?.scheme, offers[0]?.url?.address?.hostname, offers[0]?.url?.address?.port, offers[0]?.url?.path]).toEqual(["http", "host-a", 5051, "/slave(1)"]);
+    expect([
+      offers[0]?.url?.scheme,
+      offers[0]?.url?.address?.hostname,
+      offers[0]?.url?.address?.port,
+      offers[0]?.url?.path,
+    ]).toEqual(["http", "host-a", 5051, "/slave(1)"]);
     expect(h.schedulerEvents("sched-1")[0]?.subscribed?.heartbeatIntervalSeconds).toBe(15);
   });
 
@@ -64,14 +78,31 @@ describe("master core: a task's journey", () => {
     const uuid = new Uint8Array([1, 2, 3]);
     h.send("agent-1", {
       case: "agent",
-      value: { call: { case: "statusUpdate", value: { frameworkId: { value: frameworkId }, status: { taskId: { value: "t1" }, state: TaskState.TASK_RUNNING, uuid, source: TaskStatus_Source.EXECUTOR } } } },
+      value: {
+        call: {
+          case: "statusUpdate",
+          value: {
+            frameworkId: { value: frameworkId },
+            status: {
+              taskId: { value: "t1" },
+              state: TaskState.TASK_RUNNING,
+              uuid,
+              source: TaskStatus_Source.EXECUTOR,
+            },
+          },
+        },
+      },
     });
     const running = updates(h).find((s) => s.state === TaskState.TASK_RUNNING);
     expect(running?.agentId?.value).toBe(agentId);
     expect(running?.uuid).toEqual(uuid);
 
     h.take("agent-1");
-    h.scheduler("sched-1", { frameworkId: { value: frameworkId }, type: SchedulerCallType.ACKNOWLEDGE, acknowledge: { agentId: { value: agentId }, taskId: { value: "t1" }, uuid } });
+    h.scheduler("sched-1", {
+      frameworkId: { value: frameworkId },
+      type: SchedulerCallType.ACKNOWLEDGE,
+      acknowledge: { agentId: { value: agentId }, taskId: { value: "t1" }, uuid },
+    });
     const ack = h.agentEvents("agent-1").find((e) => e.event.case === "acknowledge");
     expect(ack?.event.case === "acknowledge" && ack.event.value.uuid).toEqual(uuid);
   });
@@ -87,9 +118,22 @@ describe("master core: a task's journey", () => {
     expect(second.flatMap((o) => o.resources.map((r) => r.name))).not.toContain("cpus");
     h.send("agent-1", {
       case: "agent",
-      value: { call: { case: "statusUpdate", value: { frameworkId: { value: frameworkId }, status: { taskId: { value: "t1" }, state: TaskState.TASK_FINISHED, uuid: new Uint8Array([9]) } } } },
+      value: {
+        call: {
+          case: "statusUpdate",
+          value: {
+            frameworkId: { value: frameworkId },
+            status: { taskId: { value: "t1" }, state: TaskState.TASK_FINISHED, uuid: new Uint8Array([9]) },
+          },
+        },
+      },
     });
-    for (const o of second) h.scheduler("sched-1", { frameworkId: { value: frameworkId }, type: SchedulerCallType.DECLINE, decline: { offerIds: [o.id!], filters: { refuseSeconds: 0 } } });
+    for (const o of second)
+      h.scheduler("sched-1", {
+        frameworkId: { value: frameworkId },
+        type: SchedulerCallType.DECLINE,
+        decline: { offerIds: [o.id!], filters: { refuseSeconds: 0 } },
+      });
     h.take("sched-1");
     h.allocate();
     const third = h.schedulerEvents("sched-1").flatMap((e) => e.offers?.offers ?? []);
@@ -149,10 +193,29 @@ describe("master core: bad input gets a clear answer and disturbs nobody", () =>
       type: SchedulerCallType.ACCEPT,
       accept: {
         offerIds: [offer.id!],
-        operations: [{ type: 1, launch: { taskInfos: [
-          { name: "n", taskId: { value: "neg" }, agentId: offer.agentId, resources: negative, command: { value: "true" } },
-          { name: "n", taskId: { value: "nan" }, agentId: offer.agentId, resources: nan, command: { value: "true" } },
-        ] } }],
+        operations: [
+          {
+            type: 1,
+            launch: {
+              taskInfos: [
+                {
+                  name: "n",
+                  taskId: { value: "neg" },
+                  agentId: offer.agentId,
+                  resources: negative,
+                  command: { value: "true" },
+                },
+                {
+                  name: "n",
+                  taskId: { value: "nan" },
+                  agentId: offer.agentId,
+                  resources: nan,
+                  command: { value: "true" },
+                },
+              ],
+            },
+          },
+        ],
       },
     });
     const statuses = updates(h);
@@ -177,7 +240,11 @@ describe("master core: bad input gets a clear answer and disturbs nobody", () =>
     const fw = h.subscribe("s", { capabilities: [{ type: 5 }] });
     h.allocate();
     const offer = h.schedulerEvents("s").flatMap((e) => e.offers?.offers ?? [])[0]!;
-    h.scheduler("s", { frameworkId: { value: fw }, type: SchedulerCallType.DECLINE, decline: { offerIds: [offer.id!] } });
+    h.scheduler("s", {
+      frameworkId: { value: fw },
+      type: SchedulerCallType.DECLINE,
+      decline: { offerIds: [offer.id!] },
+    });
     launch(h, fw, offer, [{ id: "x" }], "s");
     expect(updates(h, "s")[0]?.state).toBe(TaskState.TASK_DROPPED);
   });
@@ -229,7 +296,10 @@ describe("master core: framework lifecycle", () => {
     const { h, fw } = disconnectedWithTask(60);
     h.advance(30_000);
     h.apply(h.core.expire(h.now));
-    h.scheduler("s2", { type: SchedulerCallType.SUBSCRIBE, subscribe: { frameworkInfo: { user: "u", name: "fw", id: { value: fw }, failoverTimeout: 60 } } });
+    h.scheduler("s2", {
+      type: SchedulerCallType.SUBSCRIBE,
+      subscribe: { frameworkInfo: { user: "u", name: "fw", id: { value: fw }, failoverTimeout: 60 } },
+    });
     expect(h.schedulerEvents("s2")[0]?.subscribed?.frameworkId?.value).toBe(fw);
     expect(h.core.state.frameworks.get(fw)?.tasks.has("t")).toBe(true);
   });
@@ -237,7 +307,10 @@ describe("master core: framework lifecycle", () => {
   it("asks the agents to resend a resubscribed framework's pending updates", () => {
     const { h, fw } = disconnectedWithTask(60);
     h.take("agent-1");
-    h.scheduler("s2", { type: SchedulerCallType.SUBSCRIBE, subscribe: { frameworkInfo: { user: "u", name: "fw", id: { value: fw } } } });
+    h.scheduler("s2", {
+      type: SchedulerCallType.SUBSCRIBE,
+      subscribe: { frameworkInfo: { user: "u", name: "fw", id: { value: fw } } },
+    });
     const resend = h.agentEvents("agent-1").find((e) => e.event.case === "resendUpdates");
     expect(resend?.event.case === "resendUpdates" && resend.event.value.frameworkId?.value).toBe(fw);
   });
@@ -253,7 +326,10 @@ describe("master core: framework lifecycle", () => {
   it("ends the old stream when a scheduler fails over to a new one", () => {
     const h = new MasterHarness();
     const fw = h.subscribe("s1", { failoverTimeout: 60 });
-    h.scheduler("s2", { type: SchedulerCallType.SUBSCRIBE, subscribe: { frameworkInfo: { user: "u", name: "fw", id: { value: fw } } } });
+    h.scheduler("s2", {
+      type: SchedulerCallType.SUBSCRIBE,
+      subscribe: { frameworkInfo: { user: "u", name: "fw", id: { value: fw } } },
+    });
     expect(h.ended.has("s1")).toBe(true);
     expect(h.schedulerEvents("s1").some((e) => e.type === Event_Type.ERROR)).toBe(true);
   });
@@ -270,9 +346,15 @@ describe("master core: framework lifecycle", () => {
     launch(h, frameworkId, offer, [{ id: "t1" }]);
     h.take("sched-1");
     h.scheduler("sched-1", { frameworkId: { value: frameworkId }, type: SchedulerCallType.RECONCILE, reconcile: {} });
-    expect(updates(h).map((s) => [s.taskId?.value, s.state, s.reason])).toEqual([["t1", TaskState.TASK_STAGING, TaskStatus_Reason.RECONCILIATION]]);
+    expect(updates(h).map((s) => [s.taskId?.value, s.state, s.reason])).toEqual([
+      ["t1", TaskState.TASK_STAGING, TaskStatus_Reason.RECONCILIATION],
+    ]);
     h.take("sched-1");
-    h.scheduler("sched-1", { frameworkId: { value: frameworkId }, type: SchedulerCallType.RECONCILE, reconcile: { tasks: [{ taskId: { value: "ghost" } }] } });
+    h.scheduler("sched-1", {
+      frameworkId: { value: frameworkId },
+      type: SchedulerCallType.RECONCILE,
+      reconcile: { tasks: [{ taskId: { value: "ghost" } }] },
+    });
     expect(updates(h)[0]?.state).toBe(TaskState.TASK_LOST);
   });
 
@@ -306,7 +388,18 @@ describe("master core: allocation outside the interval", () => {
     launch(h, frameworkId, offer, [{ id: "t1" }]);
     h.allocate();
     expect(h.core.allocationRequested).toBe(false);
-    h.send("agent-1", { case: "agent", value: { call: { case: "statusUpdate", value: { frameworkId: { value: frameworkId }, status: { taskId: { value: "t1" }, state: TaskState.TASK_FINISHED, uuid: new Uint8Array([1]) } } } } });
+    h.send("agent-1", {
+      case: "agent",
+      value: {
+        call: {
+          case: "statusUpdate",
+          value: {
+            frameworkId: { value: frameworkId },
+            status: { taskId: { value: "t1" }, state: TaskState.TASK_FINISHED, uuid: new Uint8Array([1]) },
+          },
+        },
+      },
+    });
     expect(h.core.allocationRequested).toBe(true);
   });
 });
@@ -323,7 +416,17 @@ describe("master core: agents", () => {
   it("keeps an agent's id when it re-registers", () => {
     const { h, agentId } = setup();
     h.closed("agent-1");
-    h.send("agent-2", { case: "agent", value: { call: { case: "register", value: { agentInfo: { hostname: "host-a", id: { value: agentId }, resources: parseResources("cpus:4;mem:4096") } } } } });
+    h.send("agent-2", {
+      case: "agent",
+      value: {
+        call: {
+          case: "register",
+          value: {
+            agentInfo: { hostname: "host-a", id: { value: agentId }, resources: parseResources("cpus:4;mem:4096") },
+          },
+        },
+      },
+    });
     const reg = h.agentEvents("agent-2").find((e) => e.event.case === "registered");
     expect(reg?.event.case === "registered" && reg.event.value.agentId?.value).toBe(agentId);
     expect(h.core.state.agents.size).toBe(1);
@@ -340,12 +443,23 @@ describe("master core: agents", () => {
           value: {
             agentInfo: { hostname: "host-a", id: { value: "agent-old" }, resources: parseResources("cpus:4;mem:4096") },
             frameworks: [frameworkInfo],
-            tasks: [{ taskId: { value: "t1" }, frameworkId: { value: "fw-1" }, agentId: { value: "agent-old" }, state: TaskState.TASK_RUNNING, resources: parseResources("cpus:1;mem:128") }],
+            tasks: [
+              {
+                taskId: { value: "t1" },
+                frameworkId: { value: "fw-1" },
+                agentId: { value: "agent-old" },
+                state: TaskState.TASK_RUNNING,
+                resources: parseResources("cpus:1;mem:128"),
+              },
+            ],
           },
         },
       },
     });
-    const { result } = h.core.operate({ $typeName: "mesos.v1.master.Call", type: OperatorCallType.GET_FRAMEWORKS }, h.now);
+    const { result } = h.core.operate(
+      { $typeName: "mesos.v1.master.Call", type: OperatorCallType.GET_FRAMEWORKS },
+      h.now,
+    );
     const recovered = "code" in result ? undefined : result.getFrameworks?.frameworks[0];
     expect(recovered?.recovered).toBe(true);
     expect(recovered?.active).toBe(false);
@@ -357,7 +471,11 @@ describe("master core: agents", () => {
     expect(updates(h, "s").map((u) => [u.taskId?.value, u.state])).toEqual([["t1", TaskState.TASK_RUNNING]]);
     // Its resources stay charged: only what is free is offered.
     h.allocate();
-    const cpus = h.schedulerEvents("s").flatMap((e) => e.offers?.offers ?? []).flatMap((o) => o.resources).find((r) => r.name === "cpus");
+    const cpus = h
+      .schedulerEvents("s")
+      .flatMap((e) => e.offers?.offers ?? [])
+      .flatMap((o) => o.resources)
+      .find((r) => r.name === "cpus");
     expect(cpus?.scalar?.value).toBe(3);
   });
 
@@ -375,7 +493,13 @@ describe("master core: agents", () => {
 });
 
 describe("master core: UPDATE_FRAMEWORK", () => {
-  const multiRole = (roles: string[], id?: string) => ({ user: "u", name: "fw", roles, capabilities: [{ type: 6 }], ...(id ? { id: { value: id } } : {}) });
+  const multiRole = (roles: string[], id?: string) => ({
+    user: "u",
+    name: "fw",
+    roles,
+    capabilities: [{ type: 6 }],
+    ...(id ? { id: { value: id } } : {}),
+  });
 
   it("changes a framework's roles, rescinding offers of the roles it gives up", () => {
     const h = new MasterHarness();
@@ -385,57 +509,157 @@ describe("master core: UPDATE_FRAMEWORK", () => {
     const [offer] = h.schedulerEvents("s").flatMap((e) => e.offers?.offers ?? []);
     expect(offer?.allocationInfo?.role).toBe("a");
     h.take("s");
-    h.scheduler("s", { frameworkId: { value: fw }, type: SchedulerCallType.UPDATE_FRAMEWORK, updateFramework: { frameworkInfo: multiRole(["b"], fw) } });
+    h.scheduler("s", {
+      frameworkId: { value: fw },
+      type: SchedulerCallType.UPDATE_FRAMEWORK,
+      updateFramework: { frameworkInfo: multiRole(["b"], fw) },
+    });
     expect(h.errors("s")).toEqual([]);
     expect(h.schedulerEvents("s").map((e) => e.rescind?.offerId?.value)).toEqual([offer?.id?.value]);
     h.allocate();
-    const roles = h.schedulerEvents("s").flatMap((e) => e.offers?.offers ?? []).map((o) => o.allocationInfo?.role);
+    const roles = h
+      .schedulerEvents("s")
+      .flatMap((e) => e.offers?.offers ?? [])
+      .map((o) => o.allocationInfo?.role);
     expect(roles).toEqual(["b"]);
   });
 
   it("refuses an update for another framework id or a changed user", () => {
     const h = new MasterHarness();
     const fw = h.subscribe("s", multiRole(["a"]));
-    h.scheduler("s", { frameworkId: { value: fw }, type: SchedulerCallType.UPDATE_FRAMEWORK, updateFramework: { frameworkInfo: multiRole(["a"], "other") } }, "u1");
-    h.scheduler("s", { frameworkId: { value: fw }, type: SchedulerCallType.UPDATE_FRAMEWORK, updateFramework: { frameworkInfo: { ...multiRole(["a"], fw), user: "root" } } }, "u2");
-    expect(h.errors("s").map((e) => [e.callId, e.code])).toEqual([["u1", Error_Code.INVALID_ARGUMENT], ["u2", Error_Code.INVALID_ARGUMENT]]);
+    h.scheduler(
+      "s",
+      {
+        frameworkId: { value: fw },
+        type: SchedulerCallType.UPDATE_FRAMEWORK,
+        updateFramework: { frameworkInfo: multiRole(["a"], "other") },
+      },
+      "u1",
+    );
+    h.scheduler(
+      "s",
+      {
+        frameworkId: { value: fw },
+        type: SchedulerCallType.UPDATE_FRAMEWORK,
+        updateFramework: { frameworkInfo: { ...multiRole(["a"], fw), user: "root" } },
+      },
+      "u2",
+    );
+    expect(h.errors("s").map((e) => [e.callId, e.code])).toEqual([
+      ["u1", Error_Code.INVALID_ARGUMENT],
+      ["u2", Error_Code.INVALID_ARGUMENT],
+    ]);
   });
 });
 
 describe("master core: offer constraints", () => {
   const rackIs = (value: string) => ({
-    roleConstraints: { "*": { groups: [{ attributeConstraints: [{ selector: { selector: { case: "attributeName" as const, value: "rack" } }, predicate: { predicate: { case: "textEquals" as const, value: { value } } } }] }] } },
+    roleConstraints: {
+      "*": {
+        groups: [
+          {
+            attributeConstraints: [
+              {
+                selector: { selector: { case: "attributeName" as const, value: "rack" } },
+                predicate: { predicate: { case: "textEquals" as const, value: { value } } },
+              },
+            ],
+          },
+        ],
+      },
+    },
   });
 
   it("offers only agents that satisfy the framework's constraints", () => {
     const h = new MasterHarness();
-    h.send("a1", { case: "agent", value: { call: { case: "register", value: { agentInfo: { hostname: "h1", resources: parseResources("cpus:1;mem:256"), attributes: parseAttributes("rack:a") } } } } });
-    h.send("a2", { case: "agent", value: { call: { case: "register", value: { agentInfo: { hostname: "h2", resources: parseResources("cpus:1;mem:256"), attributes: parseAttributes("rack:b") } } } } });
-    h.scheduler("s", { type: SchedulerCallType.SUBSCRIBE, subscribe: { frameworkInfo: { user: "u", name: "picky" }, offerConstraints: rackIs("b") } });
+    h.send("a1", {
+      case: "agent",
+      value: {
+        call: {
+          case: "register",
+          value: {
+            agentInfo: {
+              hostname: "h1",
+              resources: parseResources("cpus:1;mem:256"),
+              attributes: parseAttributes("rack:a"),
+            },
+          },
+        },
+      },
+    });
+    h.send("a2", {
+      case: "agent",
+      value: {
+        call: {
+          case: "register",
+          value: {
+            agentInfo: {
+              hostname: "h2",
+              resources: parseResources("cpus:1;mem:256"),
+              attributes: parseAttributes("rack:b"),
+            },
+          },
+        },
+      },
+    });
+    h.scheduler("s", {
+      type: SchedulerCallType.SUBSCRIBE,
+      subscribe: { frameworkInfo: { user: "u", name: "picky" }, offerConstraints: rackIs("b") },
+    });
     h.allocate();
-    expect(h.schedulerEvents("s").flatMap((e) => e.offers?.offers ?? []).map((o) => o.hostname)).toEqual(["h2"]);
+    expect(
+      h
+        .schedulerEvents("s")
+        .flatMap((e) => e.offers?.offers ?? [])
+        .map((o) => o.hostname),
+    ).toEqual(["h2"]);
   });
 
   it("refuses constraints Mesos would refuse, with the reason", () => {
     const h = new MasterHarness();
     const bad = { roleConstraints: { ops: { groups: [] } } };
-    h.scheduler("s", { type: SchedulerCallType.SUBSCRIBE, subscribe: { frameworkInfo: { user: "u", name: "picky" }, offerConstraints: bad } }, "sub");
+    h.scheduler(
+      "s",
+      {
+        type: SchedulerCallType.SUBSCRIBE,
+        subscribe: { frameworkInfo: { user: "u", name: "picky" }, offerConstraints: bad },
+      },
+      "sub",
+    );
     expect(h.errors("s")[0]?.message).toMatch(/role 'ops'/);
     expect(h.core.state.frameworks.size).toBe(0);
   });
 });
 
 describe("master core: quota", () => {
-  const quota = (h: MasterHarness, configs: Array<{ role: string; limits?: Record<string, number>; guarantees?: Record<string, number> }>) => {
-    const toScalars = (m: Record<string, number> = {}) => Object.fromEntries(Object.entries(m).map(([k, value]) => [k, { value }]));
+  const quota = (
+    h: MasterHarness,
+    configs: Array<{ role: string; limits?: Record<string, number>; guarantees?: Record<string, number> }>,
+  ) => {
+    const toScalars = (m: Record<string, number> = {}) =>
+      Object.fromEntries(Object.entries(m).map(([k, value]) => [k, { value }]));
     return h.core.operate(
-      create(OperatorCallSchema, { type: OperatorCallType.UPDATE_QUOTA, updateQuota: { quotaConfigs: configs.map((c) => ({ role: c.role, limits: toScalars(c.limits), guarantees: toScalars(c.guarantees) })) } }),
+      create(OperatorCallSchema, {
+        type: OperatorCallType.UPDATE_QUOTA,
+        updateQuota: {
+          quotaConfigs: configs.map((c) => ({
+            role: c.role,
+            limits: toScalars(c.limits),
+            guarantees: toScalars(c.guarantees),
+          })),
+        },
+      }),
       h.now,
     ).result;
   };
   const getQuota = (h: MasterHarness) => {
     const r = h.core.operate(create(OperatorCallSchema, { type: OperatorCallType.GET_QUOTA }), h.now).result;
-    return "code" in r ? [] : (r.getQuota?.status?.configs ?? []).map((c) => [c.role, Object.fromEntries(Object.entries(c.limits).map(([k, v]) => [k, v.value]))]);
+    return "code" in r
+      ? []
+      : (r.getQuota?.status?.configs ?? []).map((c) => [
+          c.role,
+          Object.fromEntries(Object.entries(c.limits).map(([k, v]) => [k, v.value])),
+        ]);
   };
 
   it("caps what a role is offered at its limits and reports them in GET_QUOTA", () => {
@@ -446,7 +670,10 @@ describe("master core: quota", () => {
     expect(getQuota(h)).toEqual([["eng", { cpus: 2 }]]);
     h.subscribe("s", { roles: ["eng"], capabilities: [{ type: 6 }] });
     h.allocate();
-    const offered = h.schedulerEvents("s").flatMap((e) => e.offers?.offers ?? []).flatMap((o) => o.resources);
+    const offered = h
+      .schedulerEvents("s")
+      .flatMap((e) => e.offers?.offers ?? [])
+      .flatMap((o) => o.resources);
     const cpus = offered.filter((r) => r.name === "cpus").reduce((n, r) => n + (r.scalar?.value ?? 0), 0);
     expect(cpus).toBe(2);
   });
@@ -508,14 +735,25 @@ describe("master core: offer timeout", () => {
 describe("master core: operator", () => {
   it("applies UPDATE_WEIGHTS all or nothing and shows them in GET_WEIGHTS", () => {
     const h = new MasterHarness();
-    const call = (init: MessageInitShape<typeof OperatorCallSchema>) => h.core.operate(create(OperatorCallSchema, init), h.now).result;
-    const bad = call({ type: OperatorCallType.UPDATE_WEIGHTS, updateWeights: { weightInfos: [{ role: "eng", weight: 2 }, { role: "ops", weight: -1 }] } });
+    const call = (init: MessageInitShape<typeof OperatorCallSchema>) =>
+      h.core.operate(create(OperatorCallSchema, init), h.now).result;
+    const bad = call({
+      type: OperatorCallType.UPDATE_WEIGHTS,
+      updateWeights: {
+        weightInfos: [
+          { role: "eng", weight: 2 },
+          { role: "ops", weight: -1 },
+        ],
+      },
+    });
     expect("code" in bad && bad.message).toMatch(/positive/);
     const before = call({ type: OperatorCallType.GET_WEIGHTS });
     expect("code" in before ? undefined : before.getWeights?.weightInfos).toEqual([]);
     call({ type: OperatorCallType.UPDATE_WEIGHTS, updateWeights: { weightInfos: [{ role: "eng", weight: 2 }] } });
     const after = call({ type: OperatorCallType.GET_WEIGHTS });
-    expect("code" in after ? undefined : after.getWeights?.weightInfos.map((w) => [w.role, w.weight])).toEqual([["eng", 2]]);
+    expect("code" in after ? undefined : after.getWeights?.weightInfos.map((w) => [w.role, w.weight])).toEqual([
+      ["eng", 2],
+    ]);
   });
 
   it("answers GET_STATE with agents, frameworks and tasks", () => {
@@ -533,14 +771,28 @@ describe("master core: operator", () => {
     const { h, frameworkId, offer } = setup();
     h.send("op", { case: "operator", value: { type: OperatorCallType.SUBSCRIBE } }, "sub");
     launch(h, frameworkId, offer, [{ id: "t1" }]);
-    h.send("agent-1", { case: "agent", value: { call: { case: "statusUpdate", value: { frameworkId: { value: frameworkId }, status: { taskId: { value: "t1" }, state: TaskState.TASK_RUNNING, uuid: new Uint8Array([1]) } } } } });
+    h.send("agent-1", {
+      case: "agent",
+      value: {
+        call: {
+          case: "statusUpdate",
+          value: {
+            frameworkId: { value: frameworkId },
+            status: { taskId: { value: "t1" }, state: TaskState.TASK_RUNNING, uuid: new Uint8Array([1]) },
+          },
+        },
+      },
+    });
     const types = h.operatorEvents("op").map((e) => e.type);
     expect(types).toEqual([1, 2, 3]); // SUBSCRIBED, TASK_ADDED, TASK_UPDATED
   });
 
   it("reports unsupported operator calls as UNIMPLEMENTED", () => {
     const h = new MasterHarness();
-    const { result } = h.core.operate({ $typeName: "mesos.v1.master.Call", type: OperatorCallType.START_MAINTENANCE }, h.now);
+    const { result } = h.core.operate(
+      { $typeName: "mesos.v1.master.Call", type: OperatorCallType.START_MAINTENANCE },
+      h.now,
+    );
     expect("code" in result && result.code).toBe(Error_Code.UNIMPLEMENTED);
   });
 });

@@ -1,12 +1,15 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
-import { CallSchema as OperatorCallSchema, Call_Type as OperatorCallType } from "../../gen/mesos/v1/master/master_pb.js";
+import {
+  CallSchema as OperatorCallSchema,
+  Call_Type as OperatorCallType,
+} from "../../gen/mesos/v1/master/master_pb.js";
 import {
   FrameworkInfo_Capability_Type as Capability,
-  OperationState,
-  Offer_Operation_Type as OperationType,
   type Offer,
   type Offer_OperationSchema,
+  OperationState,
+  Offer_Operation_Type as OperationType,
   type Resource,
 } from "../../gen/mesos/v1/mesos_pb.js";
 import { Call_Type as SchedulerCallType } from "../../gen/mesos/v1/scheduler/scheduler_pb.js";
@@ -33,7 +36,15 @@ function latestOffer(h: MasterHarness, session = "sched"): Offer {
 }
 
 function accept(h: MasterHarness, frameworkId: string, offer: Offer, operations: Operation[], session = "sched") {
-  return h.scheduler(session, { frameworkId: { value: frameworkId }, type: SchedulerCallType.ACCEPT, accept: { offerIds: [offer.id!], operations, filters: { refuseSeconds: 0 } } }, "call-1");
+  return h.scheduler(
+    session,
+    {
+      frameworkId: { value: frameworkId },
+      type: SchedulerCallType.ACCEPT,
+      accept: { offerIds: [offer.id!], operations, filters: { refuseSeconds: 0 } },
+    },
+    "call-1",
+  );
 }
 
 function applyOperations(h: MasterHarness, session = "agent-1") {
@@ -45,13 +56,20 @@ function agentAnswers(h: MasterHarness, state: OperationState, message = "") {
   for (const apply of applyOperations(h)) {
     h.send("agent-1", {
       case: "agent",
-      value: { call: { case: "operationStatus", value: { frameworkId: apply.frameworkId, operationUuid: apply.operationUuid, status: { state, message } } } },
+      value: {
+        call: {
+          case: "operationStatus",
+          value: { frameworkId: apply.frameworkId, operationUuid: apply.operationUuid, status: { state, message } },
+        },
+      },
     });
   }
 }
 
 function operationUpdates(h: MasterHarness, session = "sched") {
-  return h.schedulerEvents(session).flatMap((e) => (e.updateOperationStatus?.status ? [e.updateOperationStatus.status] : []));
+  return h
+    .schedulerEvents(session)
+    .flatMap((e) => (e.updateOperationStatus?.status ? [e.updateOperationStatus.status] : []));
 }
 
 function operator(h: MasterHarness, call: MessageInitShape<typeof OperatorCallSchema>) {
@@ -67,7 +85,11 @@ describe("master core: dynamic reservations and volumes from ACCEPT", () => {
     const { h, agentId, frameworkId } = cluster();
     const offer = latestOffer(h);
     accept(h, frameworkId, offer, [
-      { type: OperationType.RESERVE, id: { value: "op-reserve" }, reserve: { resources: reserved("cpus:1;disk:100", "prod") } },
+      {
+        type: OperationType.RESERVE,
+        id: { value: "op-reserve" },
+        reserve: { resources: reserved("cpus:1;disk:100", "prod") },
+      },
       { type: OperationType.CREATE, id: { value: "op-create" }, create: { volumes: volume("prod", "v1", "data") } },
     ]);
     expect(h.errors("sched")).toEqual([]);
@@ -87,7 +109,9 @@ describe("master core: dynamic reservations and volumes from ACCEPT", () => {
     ]);
     expect(statuses[0]?.agentId?.value).toBe(agentId);
     h.allocate();
-    expect(offered(latestOffer(h))).toBe("cpus:3; mem:1024; disk:900; cpus(prod):1; disk(prod):36; disk(prod)[v1:data]:64");
+    expect(offered(latestOffer(h))).toBe(
+      "cpus:3; mem:1024; disk:900; cpus(prod):1; disk(prod):36; disk(prod)[v1:data]:64",
+    );
   });
 
   it("keeps a reservation away from other roles", () => {
@@ -95,7 +119,13 @@ describe("master core: dynamic reservations and volumes from ACCEPT", () => {
     h.registerAgent("agent-1", "cpus:4;mem:1024");
     const prod = h.subscribe("prod", { roles: ["prod"], capabilities: [{ type: Capability.MULTI_ROLE }] });
     h.allocate();
-    accept(h, prod, latestOffer(h, "prod"), [{ type: OperationType.RESERVE, reserve: { resources: reserved("cpus:2;mem:512", "prod") } }], "prod");
+    accept(
+      h,
+      prod,
+      latestOffer(h, "prod"),
+      [{ type: OperationType.RESERVE, reserve: { resources: reserved("cpus:2;mem:512", "prod") } }],
+      "prod",
+    );
     agentAnswers(h, OperationState.OPERATION_FINISHED);
     h.scheduler("prod", { frameworkId: { value: prod }, type: SchedulerCallType.TEARDOWN });
     h.subscribe("dev", { roles: ["dev"], capabilities: [{ type: Capability.MULTI_ROLE }] });
@@ -151,7 +181,15 @@ describe("master core: dynamic reservations and volumes from ACCEPT", () => {
       {
         type: OperationType.LAUNCH,
         launch: {
-          taskInfos: [{ name: "t", taskId: { value: "t1" }, agentId: { value: agentId }, command: { value: "sleep 100" }, resources: [...parseResources("cpus:1;mem:64"), ...volume("prod", "v1", "data")] }],
+          taskInfos: [
+            {
+              name: "t",
+              taskId: { value: "t1" },
+              agentId: { value: agentId },
+              command: { value: "sleep 100" },
+              resources: [...parseResources("cpus:1;mem:64"), ...volume("prod", "v1", "data")],
+            },
+          ],
         },
       },
     ]);
@@ -163,22 +201,45 @@ describe("master core: dynamic reservations and volumes from ACCEPT", () => {
     ]);
     expect(h.errors("sched").at(-1)?.message).toMatch(/volume with id 'v1' already exists/);
     // DESTROY of the volume in use: the volume is not offered while in use, so offer it by hand via the operator.
-    const result = operator(h, { type: OperatorCallType.DESTROY_VOLUMES, destroyVolumes: { agentId: { value: agentId }, volumes: volume("prod", "v1", "data") } });
+    const result = operator(h, {
+      type: OperatorCallType.DESTROY_VOLUMES,
+      destroyVolumes: { agentId: { value: agentId }, volumes: volume("prod", "v1", "data") },
+    });
     expect("code" in result && result.message).toMatch(/in use by task t1/);
   });
 
   it("takes the agent's checkpoint as the truth when it fails an operation: offers rescinded, stream ended, re-registration decides", () => {
     const { h, agentId, frameworkId } = cluster();
-    accept(h, frameworkId, latestOffer(h), [{ type: OperationType.RESERVE, id: { value: "r" }, reserve: { resources: reserved("cpus:2", "prod") } }]);
+    accept(h, frameworkId, latestOffer(h), [
+      { type: OperationType.RESERVE, id: { value: "r" }, reserve: { resources: reserved("cpus:2", "prod") } },
+    ]);
     h.allocate();
     const stale = latestOffer(h);
     expect(offered(stale)).toContain("cpus(prod):2");
     agentAnswers(h, OperationState.OPERATION_FAILED, "disk full");
-    expect(operationUpdates(h).map((s) => [OperationState[s.state], s.message])).toEqual([["OPERATION_FAILED", "disk full"]]);
+    expect(operationUpdates(h).map((s) => [OperationState[s.state], s.message])).toEqual([
+      ["OPERATION_FAILED", "disk full"],
+    ]);
     expect(h.schedulerEvents("sched").some((e) => e.rescind?.offerId?.value === stale.id?.value)).toBe(true);
     expect(h.ended.has("agent-1")).toBe(true);
     // The agent comes back with what it has: nothing reserved.
-    h.send("agent-1b", { case: "agent", value: { call: { case: "register", value: { agentInfo: { id: { value: agentId }, hostname: "host-a", port: 5051, resources: parseResources("cpus:4;mem:1024;disk:1000") }, version: "t" } } } });
+    h.send("agent-1b", {
+      case: "agent",
+      value: {
+        call: {
+          case: "register",
+          value: {
+            agentInfo: {
+              id: { value: agentId },
+              hostname: "host-a",
+              port: 5051,
+              resources: parseResources("cpus:4;mem:1024;disk:1000"),
+            },
+            version: "t",
+          },
+        },
+      },
+    });
     h.allocate();
     expect(offered(latestOffer(h))).toBe("cpus:4; mem:1024; disk:1000");
   });
@@ -187,9 +248,18 @@ describe("master core: dynamic reservations and volumes from ACCEPT", () => {
 describe("master core: GET_ROLES", () => {
   it("shows each role's weight, quota, and what it has allocated, offered and reserved", () => {
     const { h, agentId } = cluster();
-    operator(h, { type: OperatorCallType.RESERVE_RESOURCES, reserveResources: { agentId: { value: agentId }, resources: reserved("cpus:1", "ops") } });
-    operator(h, { type: OperatorCallType.UPDATE_WEIGHTS, updateWeights: { weightInfos: [{ role: "prod", weight: 2 }] } });
-    operator(h, { type: OperatorCallType.UPDATE_QUOTA, updateQuota: { quotaConfigs: [{ role: "prod", limits: { cpus: { value: 3 } } }] } });
+    operator(h, {
+      type: OperatorCallType.RESERVE_RESOURCES,
+      reserveResources: { agentId: { value: agentId }, resources: reserved("cpus:1", "ops") },
+    });
+    operator(h, {
+      type: OperatorCallType.UPDATE_WEIGHTS,
+      updateWeights: { weightInfos: [{ role: "prod", weight: 2 }] },
+    });
+    operator(h, {
+      type: OperatorCallType.UPDATE_QUOTA,
+      updateQuota: { quotaConfigs: [{ role: "prod", limits: { cpus: { value: 3 } } }] },
+    });
     h.allocate();
     const result = operator(h, { type: OperatorCallType.GET_ROLES });
     if ("code" in result) throw new Error(result.message);
@@ -204,7 +274,15 @@ describe("master core: GET_ROLES", () => {
     }));
     expect(view).toEqual([
       { name: "ops", weight: 1, frameworks: 0, allocated: "{}", offered: "{}", reserved: "cpus(ops):1", limits: {} },
-      { name: "prod", weight: 2, frameworks: 1, allocated: "cpus:3; mem:1024; disk:1000", offered: "cpus:3; mem:1024; disk:1000", reserved: "{}", limits: { cpus: 3 } },
+      {
+        name: "prod",
+        weight: 2,
+        frameworks: 1,
+        allocated: "cpus:3; mem:1024; disk:1000",
+        offered: "cpus:3; mem:1024; disk:1000",
+        reserved: "{}",
+        limits: { cpus: 3 },
+      },
     ]);
   });
 });
@@ -213,7 +291,10 @@ describe("master core: operator reservations and volumes", () => {
   it("reserves free resources, rescinding offers that hold them", () => {
     const { h, agentId } = cluster("dev");
     const offer = latestOffer(h);
-    const result = operator(h, { type: OperatorCallType.RESERVE_RESOURCES, reserveResources: { agentId: { value: agentId }, resources: reserved("cpus:2;mem:512", "prod") } });
+    const result = operator(h, {
+      type: OperatorCallType.RESERVE_RESOURCES,
+      reserveResources: { agentId: { value: agentId }, resources: reserved("cpus:2;mem:512", "prod") },
+    });
     expect("code" in result ? result.message : "ok").toBe("ok");
     expect(h.schedulerEvents("sched").some((e) => e.rescind?.offerId?.value === offer.id?.value)).toBe(true);
     expect(applyOperations(h).at(-1)?.frameworkId).toBeUndefined();
@@ -224,7 +305,10 @@ describe("master core: operator reservations and volumes", () => {
   it("answers what was wrong: unknown agent, not enough free, malformed", () => {
     const { h, agentId } = cluster();
     const call = (resources: Resource[], id = agentId) =>
-      operator(h, { type: OperatorCallType.RESERVE_RESOURCES, reserveResources: { agentId: { value: id }, resources } });
+      operator(h, {
+        type: OperatorCallType.RESERVE_RESOURCES,
+        reserveResources: { agentId: { value: id }, resources },
+      });
     const nope = call(reserved("cpus:1", "prod"), "nope");
     expect("code" in nope && [nope.code, nope.message]).toEqual([Error_Code.NOT_FOUND, "No agent nope"]);
     const big = call(reserved("cpus:10", "prod"));
@@ -239,10 +323,30 @@ describe("master core: operator reservations and volumes", () => {
     const { h, agentId } = cluster();
     const agent = { value: agentId };
     const ok = (result: ReturnType<typeof operator>) => expect("code" in result ? result.message : "ok").toBe("ok");
-    ok(operator(h, { type: OperatorCallType.RESERVE_RESOURCES, reserveResources: { agentId: agent, resources: reserved("disk:100", "prod") } }));
-    ok(operator(h, { type: OperatorCallType.CREATE_VOLUMES, createVolumes: { agentId: agent, volumes: volume("prod", "v9", "data") } }));
-    ok(operator(h, { type: OperatorCallType.DESTROY_VOLUMES, destroyVolumes: { agentId: agent, volumes: volume("prod", "v9", "data") } }));
-    ok(operator(h, { type: OperatorCallType.UNRESERVE_RESOURCES, unreserveResources: { agentId: agent, resources: reserved("disk:100", "prod") } }));
+    ok(
+      operator(h, {
+        type: OperatorCallType.RESERVE_RESOURCES,
+        reserveResources: { agentId: agent, resources: reserved("disk:100", "prod") },
+      }),
+    );
+    ok(
+      operator(h, {
+        type: OperatorCallType.CREATE_VOLUMES,
+        createVolumes: { agentId: agent, volumes: volume("prod", "v9", "data") },
+      }),
+    );
+    ok(
+      operator(h, {
+        type: OperatorCallType.DESTROY_VOLUMES,
+        destroyVolumes: { agentId: agent, volumes: volume("prod", "v9", "data") },
+      }),
+    );
+    ok(
+      operator(h, {
+        type: OperatorCallType.UNRESERVE_RESOURCES,
+        unreserveResources: { agentId: agent, resources: reserved("disk:100", "prod") },
+      }),
+    );
     h.allocate();
     expect(offered(latestOffer(h))).toBe("cpus:4; mem:1024; disk:1000");
   });
@@ -254,7 +358,11 @@ describe("master core: operator reservations and volumes", () => {
       value: {
         call: {
           case: "register",
-          value: { agentInfo: { hostname: "h", resources: parseResources("cpus:2;disk:500") }, checkpointedResources: [...reserved("cpus:1", "prod"), ...volume("prod", "v1", "data")], version: "t" },
+          value: {
+            agentInfo: { hostname: "h", resources: parseResources("cpus:2;disk:500") },
+            checkpointedResources: [...reserved("cpus:1", "prod"), ...volume("prod", "v1", "data")],
+            version: "t",
+          },
         },
       },
     });

@@ -1,6 +1,9 @@
-import { describe, expect, it } from "vitest";
 import { create } from "@bufbuild/protobuf";
-import { CallSchema as OperatorCallSchema, Call_Type as OperatorCallType } from "../../gen/mesos/v1/master/master_pb.js";
+import { describe, expect, it } from "vitest";
+import {
+  CallSchema as OperatorCallSchema,
+  Call_Type as OperatorCallType,
+} from "../../gen/mesos/v1/master/master_pb.js";
 import { Error_Code } from "../../gen/mesos/v2/mesos_pb.js";
 import { MasterHarness } from "../helpers/master-harness.js";
 
@@ -12,12 +15,20 @@ interface Config {
 }
 
 const toScalars = (m: Amounts = {}) => Object.fromEntries(Object.entries(m).map(([k, value]) => [k, { value }]));
-const fromScalars = (m: { [name: string]: { value: number } }) => Object.fromEntries(Object.entries(m).map(([k, v]) => [k, v.value]));
+const fromScalars = (m: { [name: string]: { value: number } }) =>
+  Object.fromEntries(Object.entries(m).map(([k, v]) => [k, v.value]));
 
 function updateQuota(h: MasterHarness, configs: Config[], force = false) {
   const call = create(OperatorCallSchema, {
     type: OperatorCallType.UPDATE_QUOTA,
-    updateQuota: { force, quotaConfigs: configs.map((c) => ({ role: c.role, guarantees: toScalars(c.guarantees), limits: toScalars(c.limits) })) },
+    updateQuota: {
+      force,
+      quotaConfigs: configs.map((c) => ({
+        role: c.role,
+        guarantees: toScalars(c.guarantees),
+        limits: toScalars(c.limits),
+      })),
+    },
   });
   return h.core.operate(call, h.now).result;
 }
@@ -25,7 +36,11 @@ function updateQuota(h: MasterHarness, configs: Config[], force = false) {
 function getQuota(h: MasterHarness) {
   const r = h.core.operate(create(OperatorCallSchema, { type: OperatorCallType.GET_QUOTA }), h.now).result;
   if ("code" in r) return [];
-  return (r.getQuota?.status?.configs ?? []).map((c) => ({ role: c.role, guarantees: fromScalars(c.guarantees), limits: fromScalars(c.limits) }));
+  return (r.getQuota?.status?.configs ?? []).map((c) => ({
+    role: c.role,
+    guarantees: fromScalars(c.guarantees),
+    limits: fromScalars(c.limits),
+  }));
 }
 
 /** cpus offered to each scheduler session so far. */
@@ -86,7 +101,8 @@ describe("master: quota guarantees", () => {
 });
 
 describe("master: UPDATE_QUOTA validation", () => {
-  const refused = (r: ReturnType<typeof updateQuota>) => ("code" in r ? { code: r.code, message: r.message } : undefined);
+  const refused = (r: ReturnType<typeof updateQuota>) =>
+    "code" in r ? { code: r.code, message: r.message } : undefined;
 
   it("refuses a guarantee above its limit", () => {
     const h = new MasterHarness();
@@ -100,10 +116,26 @@ describe("master: UPDATE_QUOTA validation", () => {
   it("refuses guarantees beyond the cluster's capacity unless forced", () => {
     const h = new MasterHarness();
     h.registerAgent("agent-0", "cpus:2;mem:1024");
-    const r = refused(updateQuota(h, [{ role: "a", guarantees: { cpus: 2 } }, { role: "b", guarantees: { cpus: 1 } }]));
+    const r = refused(
+      updateQuota(h, [
+        { role: "a", guarantees: { cpus: 2 } },
+        { role: "b", guarantees: { cpus: 1 } },
+      ]),
+    );
     expect(r?.message).toMatch(/capacity/);
     expect(getQuota(h)).toEqual([]);
-    expect(refused(updateQuota(h, [{ role: "a", guarantees: { cpus: 2 } }, { role: "b", guarantees: { cpus: 1 } }], true))).toBeUndefined();
+    expect(
+      refused(
+        updateQuota(
+          h,
+          [
+            { role: "a", guarantees: { cpus: 2 } },
+            { role: "b", guarantees: { cpus: 1 } },
+          ],
+          true,
+        ),
+      ),
+    ).toBeUndefined();
     expect(getQuota(h).map((c) => c.role)).toEqual(["a", "b"]);
   });
 
@@ -112,11 +144,33 @@ describe("master: UPDATE_QUOTA validation", () => {
     h.registerAgent("agent-0", "cpus:8;mem:1024");
     const orphan = refused(updateQuota(h, [{ role: "eng/web", guarantees: { cpus: 1 } }]));
     expect(orphan?.message).toMatch(/role 'eng': its guarantees do not contain/);
-    const tooMuch = refused(updateQuota(h, [{ role: "eng", guarantees: { cpus: 2 } }, { role: "eng/web", guarantees: { cpus: 1 } }, { role: "eng/api", guarantees: { cpus: 2 } }]));
+    const tooMuch = refused(
+      updateQuota(h, [
+        { role: "eng", guarantees: { cpus: 2 } },
+        { role: "eng/web", guarantees: { cpus: 1 } },
+        { role: "eng/api", guarantees: { cpus: 2 } },
+      ]),
+    );
     expect(tooMuch?.message).toMatch(/children's guarantees \(3 cpus\)/);
-    expect(refused(updateQuota(h, [{ role: "eng", guarantees: { cpus: 3 } }, { role: "eng/web", guarantees: { cpus: 1 } }, { role: "eng/api", guarantees: { cpus: 2 } }]))).toBeUndefined();
+    expect(
+      refused(
+        updateQuota(h, [
+          { role: "eng", guarantees: { cpus: 3 } },
+          { role: "eng/web", guarantees: { cpus: 1 } },
+          { role: "eng/api", guarantees: { cpus: 2 } },
+        ]),
+      ),
+    ).toBeUndefined();
     // Fixed-point sums, as Mesos' scalars: 0.1 + 0.2 fits in 0.3.
-    expect(refused(updateQuota(h, [{ role: "ops", guarantees: { cpus: 0.3 } }, { role: "ops/a", guarantees: { cpus: 0.1 } }, { role: "ops/b", guarantees: { cpus: 0.2 } }]))).toBeUndefined();
+    expect(
+      refused(
+        updateQuota(h, [
+          { role: "ops", guarantees: { cpus: 0.3 } },
+          { role: "ops/a", guarantees: { cpus: 0.1 } },
+          { role: "ops/b", guarantees: { cpus: 0.2 } },
+        ]),
+      ),
+    ).toBeUndefined();
   });
 
   it("refuses quota on resources that are not scalars", () => {
@@ -130,7 +184,9 @@ describe("master: UPDATE_QUOTA validation", () => {
   it("refuses amounts Mesos cannot represent, and invalid roles", () => {
     const h = new MasterHarness();
     h.registerAgent("agent-0", "cpus:8;mem:1024");
-    expect(refused(updateQuota(h, [{ role: "eng", limits: { mem: 2 * 1024 ** 4 } }]))?.message).toMatch(/not supported/);
+    expect(refused(updateQuota(h, [{ role: "eng", limits: { mem: 2 * 1024 ** 4 } }]))?.message).toMatch(
+      /not supported/,
+    );
     expect(refused(updateQuota(h, [{ role: "eng", limits: { cpus: 2e12 } }]))?.message).toMatch(/not supported/);
     expect(refused(updateQuota(h, [{ role: "eng/../x", guarantees: { cpus: 1 } }]))?.message).toMatch(/invalid role/);
     expect(refused(updateQuota(h, [{ role: "*", guarantees: { cpus: 1 } }]))?.message).toMatch(/'\*'/);
@@ -143,13 +199,19 @@ describe("master: UPDATE_QUOTA validation", () => {
     h.allocate();
     const first = h.schedulerEvents("sched").flatMap((e) => e.offers?.offers ?? [])[0];
     const effects = h.core.operate(
-      create(OperatorCallSchema, { type: OperatorCallType.UPDATE_QUOTA, updateQuota: { quotaConfigs: [{ role: "web", limits: toScalars({ cpus: 2 }) }] } }),
+      create(OperatorCallSchema, {
+        type: OperatorCallType.UPDATE_QUOTA,
+        updateQuota: { quotaConfigs: [{ role: "web", limits: toScalars({ cpus: 2 }) }] },
+      }),
       h.now,
     ).effects;
     h.apply(effects);
     expect(h.schedulerEvents("sched").some((e) => e.rescind?.offerId?.value === first?.id?.value)).toBe(true);
     h.allocate();
-    const next = h.schedulerEvents("sched").flatMap((e) => e.offers?.offers ?? []).at(-1);
+    const next = h
+      .schedulerEvents("sched")
+      .flatMap((e) => e.offers?.offers ?? [])
+      .at(-1);
     expect(next?.resources.find((r) => r.name === "cpus")?.scalar?.value).toBe(2);
   });
 });

@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
-import { ConnectRequestSchema, ConnectResponseSchema, type ConnectRequest } from "../../gen/mesos/v2/mesos_pb.js";
+import { type ConnectRequest, ConnectRequestSchema, ConnectResponseSchema } from "../../gen/mesos/v2/mesos_pb.js";
 import { ErrorCode } from "../../src/core/master/events.js";
 import { silentLogger } from "../../src/log.js";
 import { createSessionTable, type SessionTable } from "../../src/master/sessions.js";
@@ -19,7 +19,8 @@ describe("master streams", () => {
     const context = { signal: new AbortController().signal } as unknown as HandlerContext;
     const events = table.serve(requests, context)[Symbol.asyncIterator]();
     const first = events.next();
-    const send = (callId: string) => table.apply([{ kind: "send", session: "stream-1", response: create(ConnectResponseSchema, { callId }) }]);
+    const send = (callId: string) =>
+      table.apply([{ kind: "send", session: "stream-1", response: create(ConnectResponseSchema, { callId }) }]);
     send("0");
     expect((await first).value?.callId).toBe("0");
     // The client reads nothing more.
@@ -59,7 +60,9 @@ describe("master streams", () => {
     const delivered: string[] = [];
     const ends: (string | undefined)[] = [];
     const session = table.open({ send: (r) => delivered.push(r.callId), end: (e) => ends.push(e?.message) });
-    expect(await table.request(session, create(ConnectRequestSchema, { id: "a" }))).toEqual([{ code: ErrorCode.INVALID_ARGUMENT, message: "refused a" }]);
+    expect(await table.request(session, create(ConnectRequestSchema, { id: "a" }))).toEqual([
+      { code: ErrorCode.INVALID_ARGUMENT, message: "refused a" },
+    ]);
     expect(seen).toEqual([`${session}:a`]);
     expect(delivered).toEqual(["a"]);
     expect(table.has(session)).toBe(true);
@@ -74,7 +77,11 @@ describe("master streams", () => {
   it("stops a stream's request reader once the core ends the stream, though the client never closes its side", async () => {
     const dispatched: string[] = [];
     const table = createSessionTable(
-      { dispatch: (_s, request) => void dispatched.push(request.id), call: () => Promise.resolve([]), closed: () => undefined },
+      {
+        dispatch: (_s, request) => void dispatched.push(request.id),
+        call: () => Promise.resolve([]),
+        closed: () => undefined,
+      },
       silentLogger(),
     );
     const requests = createAsyncQueue<ConnectRequest>();
@@ -97,7 +104,10 @@ describe("master streams", () => {
 
   it("ends a sink when the core ends its session, without reporting a disconnect back", () => {
     const closed: string[] = [];
-    const table = createSessionTable({ dispatch: () => undefined, call: () => Promise.resolve([]), closed: (s) => void closed.push(s) }, silentLogger());
+    const table = createSessionTable(
+      { dispatch: () => undefined, call: () => Promise.resolve([]), closed: (s) => void closed.push(s) },
+      silentLogger(),
+    );
     const ends: (string | undefined)[] = [];
     const session = table.open({ send: () => undefined, end: (e) => ends.push(e?.message ?? "none") });
     table.apply([{ kind: "end", session, error: { code: 2, message: "Framework failed over" } }]);
@@ -108,11 +118,22 @@ describe("master streams", () => {
 
   it("drops a sink session whose client lags too far, like a stream, and tells the core", () => {
     const closed: string[] = [];
-    const table = createSessionTable({ dispatch: () => undefined, call: () => Promise.resolve([]), closed: (s) => void closed.push(s) }, silentLogger(), { maxQueuedEvents: 3 });
+    const table = createSessionTable(
+      { dispatch: () => undefined, call: () => Promise.resolve([]), closed: (s) => void closed.push(s) },
+      silentLogger(),
+      { maxQueuedEvents: 3 },
+    );
     let backlog = 0;
     const ends: (number | undefined)[] = [];
-    const session = table.open({ send: () => void backlog++, end: (e) => ends.push(e?.code), get backlog() { return backlog; } });
-    for (let i = 0; i < 5; i++) table.apply([{ kind: "send", session, response: create(ConnectResponseSchema, { callId: String(i) }) }]);
+    const session = table.open({
+      send: () => void backlog++,
+      end: (e) => ends.push(e?.code),
+      get backlog() {
+        return backlog;
+      },
+    });
+    for (let i = 0; i < 5; i++)
+      table.apply([{ kind: "send", session, response: create(ConnectResponseSchema, { callId: String(i) }) }]);
     expect(backlog).toBe(3);
     expect(ends).toEqual([ErrorCode.UNAVAILABLE]);
     expect(closed).toEqual([session]);

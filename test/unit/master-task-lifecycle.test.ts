@@ -1,8 +1,14 @@
-import { describe, expect, it } from "vitest";
-import { Call_Type as SchedulerCallType } from "../../gen/mesos/v1/scheduler/scheduler_pb.js";
 import { create } from "@bufbuild/protobuf";
+import { describe, expect, it } from "vitest";
 import { CallSchema, Call_Type as OperatorCallType } from "../../gen/mesos/v1/master/master_pb.js";
-import { FrameworkInfo_Capability_Type as Capability, TaskState, TaskStatus_Reason, type Offer, type TaskStatus } from "../../gen/mesos/v1/mesos_pb.js";
+import {
+  FrameworkInfo_Capability_Type as Capability,
+  type Offer,
+  TaskState,
+  type TaskStatus,
+  TaskStatus_Reason,
+} from "../../gen/mesos/v1/mesos_pb.js";
+import { Call_Type as SchedulerCallType } from "../../gen/mesos/v1/scheduler/scheduler_pb.js";
 import { parseResources } from "../../src/core/resources/index.js";
 import { MasterHarness } from "../helpers/master-harness.js";
 
@@ -20,7 +26,12 @@ function setup(framework: Record<string, unknown> = {}) {
   return { h, agentId, frameworkId, offer };
 }
 
-function launch(h: MasterHarness, frameworkId: string, offer: Offer, tasks: Array<{ id: string; resources: string }>): void {
+function launch(
+  h: MasterHarness,
+  frameworkId: string,
+  offer: Offer,
+  tasks: Array<{ id: string; resources: string }>,
+): void {
   h.scheduler("s", {
     frameworkId: { value: frameworkId },
     type: SchedulerCallType.ACCEPT,
@@ -30,7 +41,13 @@ function launch(h: MasterHarness, frameworkId: string, offer: Offer, tasks: Arra
         {
           type: 1,
           launch: {
-            taskInfos: tasks.map((t) => ({ name: t.id, taskId: { value: t.id }, agentId: offer.agentId, resources: parseResources(t.resources), command: { value: "true" } })),
+            taskInfos: tasks.map((t) => ({
+              name: t.id,
+              taskId: { value: t.id },
+              agentId: offer.agentId,
+              resources: parseResources(t.resources),
+              command: { value: "true" },
+            })),
           },
         },
       ],
@@ -42,18 +59,37 @@ let uuids = 0;
 function update(h: MasterHarness, session: string, frameworkId: string, taskId: string, state: TaskState): void {
   const uuid = new Uint8Array(16);
   uuid[15] = ++uuids;
-  h.send(session, { case: "agent", value: { call: { case: "statusUpdate", value: { frameworkId: { value: frameworkId }, status: { taskId: { value: taskId }, state, uuid } } } } });
+  h.send(session, {
+    case: "agent",
+    value: {
+      call: {
+        case: "statusUpdate",
+        value: { frameworkId: { value: frameworkId }, status: { taskId: { value: taskId }, state, uuid } },
+      },
+    },
+  });
 }
 
 /** The agent comes back on `session`, reporting `tasks` as running on it (or in the state given). */
-function reregister(h: MasterHarness, session: string, agentId: string, frameworkId: string, tasks: Array<{ id: string; resources: string; state?: TaskState }>): void {
+function reregister(
+  h: MasterHarness,
+  session: string,
+  agentId: string,
+  frameworkId: string,
+  tasks: Array<{ id: string; resources: string; state?: TaskState }>,
+): void {
   h.send(session, {
     case: "agent",
     value: {
       call: {
         case: "register",
         value: {
-          agentInfo: { hostname: "host-a", port: 5051, id: { value: agentId }, resources: parseResources(AGENT_RESOURCES) },
+          agentInfo: {
+            hostname: "host-a",
+            port: 5051,
+            id: { value: agentId },
+            resources: parseResources(AGENT_RESOURCES),
+          },
           frameworks: [{ id: { value: frameworkId }, user: "test", name: "fw" }],
           tasks: tasks.map((t) => ({
             taskId: { value: t.id },
@@ -90,12 +126,19 @@ function getTasks(h: MasterHarness) {
 /** Cpus offered after an allocation pass (offers outstanding before it are declined first). */
 function offeredCpus(h: MasterHarness, frameworkId: string): number {
   for (const id of [...h.core.state.offers.keys()]) {
-    h.scheduler("s", { frameworkId: { value: frameworkId }, type: SchedulerCallType.DECLINE, decline: { offerIds: [{ value: id }], filters: { refuseSeconds: 0 } } });
+    h.scheduler("s", {
+      frameworkId: { value: frameworkId },
+      type: SchedulerCallType.DECLINE,
+      decline: { offerIds: [{ value: id }], filters: { refuseSeconds: 0 } },
+    });
   }
   h.take("s");
   h.allocate();
   const offers = h.schedulerEvents("s").flatMap((e) => e.offers?.offers ?? []);
-  return offers.flatMap((o) => o.resources).filter((r) => r.name === "cpus").reduce((n, r) => n + (r.scalar?.value ?? 0), 0);
+  return offers
+    .flatMap((o) => o.resources)
+    .filter((r) => r.name === "cpus")
+    .reduce((n, r) => n + (r.scalar?.value ?? 0), 0);
 }
 
 describe("master: a task's state through agent loss and return", () => {
@@ -111,7 +154,9 @@ describe("master: a task's state through agent loss and return", () => {
     h.take("s");
     reregister(h, "a1-again", agentId, frameworkId, [{ id: "t", resources: "cpus:1;mem:128" }]);
     const back = updates(h);
-    expect(back.map((s) => [s.taskId?.value, TaskState[s.state], s.reason])).toEqual([["t", "TASK_RUNNING", TaskStatus_Reason.AGENT_REREGISTERED]]);
+    expect(back.map((s) => [s.taskId?.value, TaskState[s.state], s.reason])).toEqual([
+      ["t", "TASK_RUNNING", TaskStatus_Reason.AGENT_REREGISTERED],
+    ]);
     expect(getTasks(h)).toEqual({ live: [["t", "TASK_RUNNING"]], unreachable: [], completed: [] });
     expect(offeredCpus(h, frameworkId)).toBe(3);
   });
@@ -122,8 +167,14 @@ describe("master: a task's state through agent loss and return", () => {
     loseAgent(h, "a1");
     expect(updates(h).at(-1)?.state).toBe(TaskState.TASK_UNREACHABLE);
     h.take("s");
-    h.scheduler("s", { frameworkId: { value: frameworkId }, type: SchedulerCallType.RECONCILE, reconcile: { tasks: [{ taskId: { value: "t" } }] } });
-    expect(updates(h).map((s) => [TaskState[s.state], s.reason])).toEqual([["TASK_UNREACHABLE", TaskStatus_Reason.RECONCILIATION]]);
+    h.scheduler("s", {
+      frameworkId: { value: frameworkId },
+      type: SchedulerCallType.RECONCILE,
+      reconcile: { tasks: [{ taskId: { value: "t" } }] },
+    });
+    expect(updates(h).map((s) => [TaskState[s.state], s.reason])).toEqual([
+      ["TASK_UNREACHABLE", TaskStatus_Reason.RECONCILIATION],
+    ]);
   });
 
   it("ends as TASK_GONE an unreachable task its agent comes back without", () => {
@@ -149,17 +200,25 @@ describe("master: a task's state through agent loss and return", () => {
 
   it("ends as TASK_DROPPED a task its reconnecting agent never got, and frees its resources", () => {
     const { h, agentId, frameworkId, offer } = setup(PARTITION_AWARE);
-    launch(h, frameworkId, offer, [{ id: "kept", resources: "cpus:1;mem:128" }, { id: "never-arrived", resources: "cpus:2;mem:128" }]);
+    launch(h, frameworkId, offer, [
+      { id: "kept", resources: "cpus:1;mem:128" },
+      { id: "never-arrived", resources: "cpus:2;mem:128" },
+    ]);
     h.closed("a1");
     reregister(h, "a1-again", agentId, frameworkId, [{ id: "kept", resources: "cpus:1;mem:128" }]);
-    expect(updates(h).map((s) => [s.taskId?.value, TaskState[s.state], s.reason])).toEqual([["never-arrived", "TASK_DROPPED", TaskStatus_Reason.RECONCILIATION]]);
+    expect(updates(h).map((s) => [s.taskId?.value, TaskState[s.state], s.reason])).toEqual([
+      ["never-arrived", "TASK_DROPPED", TaskStatus_Reason.RECONCILIATION],
+    ]);
     expect(getTasks(h).live).toEqual([["kept", "TASK_STAGING"]]);
     expect(offeredCpus(h, frameworkId)).toBe(3);
   });
 
   it("keeps charging a task its agent reports as ended until the terminal update arrives", () => {
     const { h, agentId, frameworkId, offer } = setup();
-    launch(h, frameworkId, offer, [{ id: "done", resources: "cpus:2;mem:128" }, { id: "busy", resources: "cpus:1;mem:128" }]);
+    launch(h, frameworkId, offer, [
+      { id: "done", resources: "cpus:2;mem:128" },
+      { id: "busy", resources: "cpus:1;mem:128" },
+    ]);
     h.closed("a1");
     reregister(h, "a1-again", agentId, frameworkId, [
       { id: "done", resources: "cpus:2;mem:128", state: TaskState.TASK_FINISHED },
@@ -206,7 +265,9 @@ describe("master: updates the lifecycle refuses", () => {
     reregister(h, "a1-again", agentId, frameworkId, []);
     h.closed("a1-again");
     reregister(h, "a1-third", agentId, frameworkId, [{ id: "t", resources: "cpus:1;mem:128" }]);
-    const kills = h.agentEvents("a1-third").flatMap((e) => (e.event.case === "killTask" ? [e.event.value.taskId?.value] : []));
+    const kills = h
+      .agentEvents("a1-third")
+      .flatMap((e) => (e.event.case === "killTask" ? [e.event.value.taskId?.value] : []));
     expect(kills).toEqual(["t"]);
     expect(getTasks(h)).toEqual({ live: [], unreachable: [], completed: [["t", "TASK_DROPPED"]] });
   });
@@ -215,9 +276,13 @@ describe("master: updates the lifecycle refuses", () => {
     const { h, agentId, frameworkId, offer } = setup(PARTITION_AWARE);
     launch(h, frameworkId, offer, [{ id: "t", resources: "cpus:1;mem:128" }]);
     loseAgent(h, "a1");
-    reregister(h, "a1-again", agentId, frameworkId, [{ id: "t", resources: "cpus:1;mem:128", state: TaskState.TASK_UNREACHABLE }]);
+    reregister(h, "a1-again", agentId, frameworkId, [
+      { id: "t", resources: "cpus:1;mem:128", state: TaskState.TASK_UNREACHABLE },
+    ]);
     expect(getTasks(h)).toEqual({ live: [], unreachable: [], completed: [["t", "TASK_GONE"]] });
-    const kills = h.agentEvents("a1-again").flatMap((e) => (e.event.case === "killTask" ? [e.event.value.taskId?.value] : []));
+    const kills = h
+      .agentEvents("a1-again")
+      .flatMap((e) => (e.event.case === "killTask" ? [e.event.value.taskId?.value] : []));
     expect(kills).toEqual(["t"]);
   });
 

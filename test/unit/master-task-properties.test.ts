@@ -5,36 +5,77 @@
  * ping timeouts, re-registration with or without the tasks, and agents
  * marked gone. Fake agents stand in for real ones and may misbehave.
  */
-import { describe, expect, it } from "vitest";
-import fc from "fast-check";
+
 import { create } from "@bufbuild/protobuf";
-import { CallSchema as OperatorCallSchema, Call_Type as OperatorCallType } from "../../gen/mesos/v1/master/master_pb.js";
-import { FrameworkInfo_Capability_Type as Capability, TaskState, type Resource } from "../../gen/mesos/v1/mesos_pb.js";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import {
+  CallSchema as OperatorCallSchema,
+  Call_Type as OperatorCallType,
+} from "../../gen/mesos/v1/master/master_pb.js";
+import { FrameworkInfo_Capability_Type as Capability, type Resource, TaskState } from "../../gen/mesos/v1/mesos_pb.js";
 import { Call_Type as SchedulerCallType } from "../../gen/mesos/v1/scheduler/scheduler_pb.js";
 import { parseResources } from "../../src/core/resources/index.js";
-import { TASK_STATES, isTerminalState } from "../../src/core/task-lifecycle.js";
+import { isTerminalState, TASK_STATES } from "../../src/core/task-lifecycle.js";
 import { MasterHarness } from "../helpers/master-harness.js";
 
 const AGENT_RESOURCES = "cpus:4;mem:1024";
 const FRAMEWORKS = [
-  { session: "s-aware", info: { name: "aware", failoverTimeout: 1e6, capabilities: [{ type: Capability.PARTITION_AWARE }] } },
+  {
+    session: "s-aware",
+    info: { name: "aware", failoverTimeout: 1e6, capabilities: [{ type: Capability.PARTITION_AWARE }] },
+  },
   { session: "s-plain", info: { name: "plain", failoverTimeout: 1e6 } },
 ];
-const FORWARD_STATES = [TaskState.TASK_STARTING, TaskState.TASK_RUNNING, TaskState.TASK_KILLING, TaskState.TASK_FINISHED, TaskState.TASK_FAILED, TaskState.TASK_KILLED];
+const FORWARD_STATES = [
+  TaskState.TASK_STARTING,
+  TaskState.TASK_RUNNING,
+  TaskState.TASK_KILLING,
+  TaskState.TASK_FINISHED,
+  TaskState.TASK_FAILED,
+  TaskState.TASK_KILLED,
+];
 
 const action = fc.oneof(
   { weight: 3, arbitrary: fc.record({ kind: fc.constant("allocate" as const) }) },
-  { weight: 6, arbitrary: fc.record({ kind: fc.constant("launch" as const), framework: fc.nat(), offer: fc.nat(), cpus: fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 1, maxLength: 2 }) }) },
   {
     weight: 6,
-    arbitrary: fc.record({ kind: fc.constant("update" as const), agent: fc.nat(), task: fc.nat(), state: fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...FORWARD_STATES) }, { weight: 1, arbitrary: fc.constantFrom(...TASK_STATES) }) }),
+    arbitrary: fc.record({
+      kind: fc.constant("launch" as const),
+      framework: fc.nat(),
+      offer: fc.nat(),
+      cpus: fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 1, maxLength: 2 }),
+    }),
+  },
+  {
+    weight: 6,
+    arbitrary: fc.record({
+      kind: fc.constant("update" as const),
+      agent: fc.nat(),
+      task: fc.nat(),
+      state: fc.oneof(
+        { weight: 4, arbitrary: fc.constantFrom(...FORWARD_STATES) },
+        { weight: 1, arbitrary: fc.constantFrom(...TASK_STATES) },
+      ),
+    }),
   },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("kill" as const), framework: fc.nat(), task: fc.nat() }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("forget" as const), agent: fc.nat(), task: fc.nat() }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant("disconnect" as const), agent: fc.nat() }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("silence" as const), agent: fc.nat() }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant("reregister" as const), agent: fc.nat(), report: fc.array(fc.boolean(), { minLength: 8, maxLength: 8 }), keepUnreported: fc.boolean() }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant("time" as const), seconds: fc.integer({ min: 1, max: 100 }) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant("reregister" as const),
+      agent: fc.nat(),
+      report: fc.array(fc.boolean(), { minLength: 8, maxLength: 8 }),
+      keepUnreported: fc.boolean(),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({ kind: fc.constant("time" as const), seconds: fc.integer({ min: 1, max: 100 }) }),
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("mark-gone" as const), agent: fc.nat() }) },
 );
 type Action = typeof action extends fc.Arbitrary<infer T> ? T : never;
@@ -103,7 +144,12 @@ class World {
           const frameworkId = event.value.frameworkInfo?.id?.value ?? "";
           const taskId = task?.taskId?.value ?? "";
           this.launched.add(key(frameworkId, taskId));
-          agent.tasks.set(key(frameworkId, taskId), { frameworkId, taskId, resources: task?.resources ?? [], state: TaskState.TASK_STAGING });
+          agent.tasks.set(key(frameworkId, taskId), {
+            frameworkId,
+            taskId,
+            resources: task?.resources ?? [],
+            state: TaskState.TASK_STAGING,
+          });
         } else if (event.case === "heartbeat" && !agent.silent) {
           this.h.send(session, { case: "agent", value: { call: { case: "heartbeat", value: {} } } });
         }
@@ -135,7 +181,11 @@ class World {
           resources: parseResources(`cpus:${cpus};mem:64`),
           command: { value: "true" },
         }));
-        h.scheduler(session, { frameworkId: { value: frameworkId }, type: SchedulerCallType.ACCEPT, accept: { offerIds: [offer.offer.id!], operations: [{ type: 1, launch: { taskInfos } }] } });
+        h.scheduler(session, {
+          frameworkId: { value: frameworkId },
+          type: SchedulerCallType.ACCEPT,
+          accept: { offerIds: [offer.offer.id!], operations: [{ type: 1, launch: { taskInfos } }] },
+        });
         break;
       }
       case "update": {
@@ -146,13 +196,28 @@ class World {
         uuid[15] = ++this.uuids % 256;
         uuid[14] = Math.floor(this.uuids / 256);
         task.state = a.state;
-        h.send(agent.session, { case: "agent", value: { call: { case: "statusUpdate", value: { frameworkId: { value: task.frameworkId }, status: { taskId: { value: task.taskId }, state: a.state, uuid } } } } });
+        h.send(agent.session, {
+          case: "agent",
+          value: {
+            call: {
+              case: "statusUpdate",
+              value: {
+                frameworkId: { value: task.frameworkId },
+                status: { taskId: { value: task.taskId }, state: a.state, uuid },
+              },
+            },
+          },
+        });
         break;
       }
       case "kill": {
         const frameworkId = this.frameworkIds[a.framework % this.frameworkIds.length] ?? "";
         const session = FRAMEWORKS[this.frameworkIds.indexOf(frameworkId)]?.session ?? "";
-        h.scheduler(session, { frameworkId: { value: frameworkId }, type: SchedulerCallType.KILL, kill: { taskId: { value: `t${(a.task % Math.max(1, this.tasks)) + 1}` } } });
+        h.scheduler(session, {
+          frameworkId: { value: frameworkId },
+          type: SchedulerCallType.KILL,
+          kill: { taskId: { value: `t${(a.task % Math.max(1, this.tasks)) + 1}` } },
+        });
         break;
       }
       case "forget": {
@@ -183,7 +248,10 @@ class World {
         break;
       case "mark-gone": {
         const agent = this.agent(a.agent);
-        const call = create(OperatorCallSchema, { type: OperatorCallType.MARK_AGENT_GONE, markAgentGone: { agentId: { value: agent.id } } });
+        const call = create(OperatorCallSchema, {
+          type: OperatorCallType.MARK_AGENT_GONE,
+          markAgentGone: { agentId: { value: agent.id } },
+        });
         const { result, effects } = h.core.operate(call, h.now);
         h.apply(effects);
         if (!("code" in result)) agent.gone = true;
@@ -200,16 +268,31 @@ class World {
     const reported = [...agent.tasks.values()].filter((_, i) => report[i % report.length]);
     // An agent that lost tasks (a restart without them) no longer has them; a confused one still runs them.
     if (!keepUnreported) for (const [k, t] of agent.tasks) if (!reported.includes(t)) agent.tasks.delete(k);
-    const frameworks = FRAMEWORKS.map((f, i) => ({ ...f.info, user: "test", id: { value: this.frameworkIds[i] ?? "" } }));
+    const frameworks = FRAMEWORKS.map((f, i) => ({
+      ...f.info,
+      user: "test",
+      id: { value: this.frameworkIds[i] ?? "" },
+    }));
     this.h.send(session, {
       case: "agent",
       value: {
         call: {
           case: "register",
           value: {
-            agentInfo: { hostname: agent.id, port: 5051, id: { value: agent.id }, resources: parseResources(AGENT_RESOURCES) },
+            agentInfo: {
+              hostname: agent.id,
+              port: 5051,
+              id: { value: agent.id },
+              resources: parseResources(AGENT_RESOURCES),
+            },
             frameworks,
-            tasks: reported.map((t) => ({ taskId: { value: t.taskId }, frameworkId: { value: t.frameworkId }, agentId: { value: agent.id }, state: t.state, resources: t.resources })),
+            tasks: reported.map((t) => ({
+              taskId: { value: t.taskId },
+              frameworkId: { value: t.frameworkId },
+              agentId: { value: agent.id },
+              state: t.state,
+              resources: t.resources,
+            })),
           },
         },
       },
@@ -228,7 +311,10 @@ class World {
       for (const [taskId, task] of framework.tasks) {
         const k = key(framework.id, taskId);
         place(k, "live");
-        expect(isTerminalState(task.state) || task.state === TaskState.TASK_UNREACHABLE, `${k} live in ${TaskState[task.state]}`).toBe(false);
+        expect(
+          isTerminalState(task.state) || task.state === TaskState.TASK_UNREACHABLE,
+          `${k} live in ${TaskState[task.state]}`,
+        ).toBe(false);
         const agent = state.agents.get(task.agentId?.value ?? "");
         expect(agent?.tasks.has(k), `${k} live but not on its agent`).toBe(true);
       }
@@ -259,7 +345,9 @@ class World {
       const offered = [...agent.offers].flatMap((id) => state.offers.get(id)?.resources ?? []);
       const total = scalars(agent.total);
       for (const [name, amount] of scalars([...used, ...offered])) {
-        expect(amount, `agent ${agent.id}: ${name} in tasks and offers beyond its total`).toBeLessThanOrEqual(total.get(name) ?? 0);
+        expect(amount, `agent ${agent.id}: ${name} in tasks and offers beyond its total`).toBeLessThanOrEqual(
+          total.get(name) ?? 0,
+        );
       }
     }
   }

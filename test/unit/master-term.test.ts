@@ -7,16 +7,16 @@ import { create } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
 import { Call_Type as SchedulerCallType } from "../../gen/mesos/v1/scheduler/scheduler_pb.js";
-import { ConnectRequestSchema, Error_Code, type ConnectRequest } from "../../gen/mesos/v2/mesos_pb.js";
+import { type ConnectRequest, ConnectRequestSchema, Error_Code } from "../../gen/mesos/v2/mesos_pb.js";
 import { createAllocator } from "../../src/core/allocator/index.js";
 import { createCounterIds } from "../../src/core/clock.js";
 import { createMasterCore, type Effect } from "../../src/core/master/master-core.js";
-import { parseResources } from "../../src/core/resources/index.js";
 import { applyRegistryOperation, emptyRegistry, type RegistryOperation } from "../../src/core/registry/registry.js";
+import { parseResources } from "../../src/core/resources/index.js";
+import { silentLogger } from "../../src/log.js";
 import type { RegistryStore } from "../../src/master/registry.js";
 import { createTermRunner } from "../../src/master/term.js";
 import { createFakeTimers } from "../../src/util/timers.js";
-import { silentLogger } from "../../src/log.js";
 
 /** A registry whose writes complete (or fail) only when the test says. */
 function manualRegistry() {
@@ -50,7 +50,16 @@ function setup() {
     ids: createCounterIds("m"),
     now: timers.now(),
     options: {
-      info: { $typeName: "mesos.v1.MasterInfo", id: "m", ip: 0, port: 5050, pid: "", hostname: "localhost", version: "test", capabilities: [] },
+      info: {
+        $typeName: "mesos.v1.MasterInfo",
+        id: "m",
+        ip: 0,
+        port: 5050,
+        pid: "",
+        hostname: "localhost",
+        version: "test",
+        capabilities: [],
+      },
       heartbeatIntervalSeconds: 15,
       agentReregisterTimeoutSeconds: 600,
       flags: {},
@@ -60,18 +69,44 @@ function setup() {
   const registry = manualRegistry();
   const delivered: Effect[] = [];
   const failures: unknown[] = [];
-  const runner = createTermRunner({ core, registry: registry.store, epoch: 7n, deliver: (effects) => delivered.push(...effects), timers, onFailure: (e) => failures.push(e), logger: silentLogger() });
+  const runner = createTermRunner({
+    core,
+    registry: registry.store,
+    epoch: 7n,
+    deliver: (effects) => delivered.push(...effects),
+    timers,
+    onFailure: (e) => failures.push(e),
+    logger: silentLogger(),
+  });
   return { timers, core, registry, delivered, failures, runner };
 }
 
 const register = (id = "r1"): ConnectRequest =>
   create(ConnectRequestSchema, {
     id,
-    call: { case: "agent", value: { call: { case: "register", value: { agentInfo: { hostname: "h", port: 5051, resources: parseResources("cpus:2;mem:1024") }, version: "t" } } } },
+    call: {
+      case: "agent",
+      value: {
+        call: {
+          case: "register",
+          value: {
+            agentInfo: { hostname: "h", port: 5051, resources: parseResources("cpus:2;mem:1024") },
+            version: "t",
+          },
+        },
+      },
+    },
   });
 const subscribe = (id: string, user = "alice"): ConnectRequest =>
-  create(ConnectRequestSchema, { id, call: { case: "scheduler", value: { type: SchedulerCallType.SUBSCRIBE, subscribe: { frameworkInfo: { user, name: "fw" } } } } });
-const sentTo = (delivered: Effect[], session: string) => delivered.filter((e) => e.kind === "send" && e.session === session);
+  create(ConnectRequestSchema, {
+    id,
+    call: {
+      case: "scheduler",
+      value: { type: SchedulerCallType.SUBSCRIBE, subscribe: { frameworkInfo: { user, name: "fw" } } },
+    },
+  });
+const sentTo = (delivered: Effect[], session: string) =>
+  delivered.filter((e) => e.kind === "send" && e.session === session);
 
 /** Lets settled promises run their callbacks. */
 const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -91,7 +126,11 @@ describe("the term's effect runner", () => {
     await settle();
     expect(outcome).toEqual([]);
     const registered = sentTo(delivered, "agent-1")[0];
-    expect(registered?.kind === "send" && registered.response.event.case === "agent" && registered.response.event.value.leaderEpoch).toBe(7n);
+    expect(
+      registered?.kind === "send" &&
+        registered.response.event.case === "agent" &&
+        registered.response.event.value.leaderEpoch,
+    ).toBe(7n);
     // The framework's SUBSCRIBE wrote its own change after the admission.
     expect(registry.writes.map((w) => w.operation.kind)).toEqual(["admit-agent", "add-framework"]);
   });
@@ -100,10 +139,21 @@ describe("the term's effect runner", () => {
     const { registry, runner } = setup();
     const admitting = runner.call("agent-1", register());
     await settle();
-    const bad = runner.call("sched-1", create(ConnectRequestSchema, { id: "bad", call: { case: "scheduler", value: { type: SchedulerCallType.SUBSCRIBE, subscribe: { frameworkInfo: { user: "u", name: "" } } } } }));
+    const bad = runner.call(
+      "sched-1",
+      create(ConnectRequestSchema, {
+        id: "bad",
+        call: {
+          case: "scheduler",
+          value: { type: SchedulerCallType.SUBSCRIBE, subscribe: { frameworkInfo: { user: "u", name: "" } } },
+        },
+      }),
+    );
     registry.writes[0]?.complete();
     expect(await admitting).toEqual([]);
-    expect(await bad).toEqual([{ code: Error_Code.INVALID_ARGUMENT, message: "FrameworkInfo.name must be set", fatal: false }]);
+    expect(await bad).toEqual([
+      { code: Error_Code.INVALID_ARGUMENT, message: "FrameworkInfo.name must be set", fatal: false },
+    ]);
   });
 
   it("ends the term on a failed write: the caller gets the error, nothing queued behind it is written or sent", async () => {
@@ -131,10 +181,17 @@ describe("the term's effect runner", () => {
     registry.writes[1]?.complete();
     await subscribed;
     expect(core.allocationRequested).toBe(true);
-    expect(sentTo(delivered, "sched-1").some((e) => e.kind === "send" && e.response.event.case === "scheduler" && e.response.event.value.offers !== undefined)).toBe(false);
+    expect(
+      sentTo(delivered, "sched-1").some(
+        (e) =>
+          e.kind === "send" && e.response.event.case === "scheduler" && e.response.event.value.offers !== undefined,
+      ),
+    ).toBe(false);
     timers.advance(0);
     expect(core.allocationRequested).toBe(false);
-    const offers = sentTo(delivered, "sched-1").filter((e) => e.kind === "send" && e.response.event.case === "scheduler" && e.response.event.value.offers !== undefined);
+    const offers = sentTo(delivered, "sched-1").filter(
+      (e) => e.kind === "send" && e.response.event.case === "scheduler" && e.response.event.value.offers !== undefined,
+    );
     expect(offers).toHaveLength(1);
     expect(timers.pending).toBe(0);
   });
@@ -175,7 +232,9 @@ describe("the term's effect runner", () => {
     runner.dispatch("sched-1", create(ConnectRequestSchema, { id: "boom" }));
     const [answer] = sentTo(delivered, "sched-1");
     expect(answer?.kind === "send" && answer.response.callId).toBe("boom");
-    expect(answer?.kind === "send" && answer.response.event.case === "error" && answer.response.event.value.code).toBe(Error_Code.INTERNAL);
+    expect(answer?.kind === "send" && answer.response.event.case === "error" && answer.response.event.value.code).toBe(
+      Error_Code.INTERNAL,
+    );
     runner.dispatch("sched-1", subscribe("s1"));
     expect(core.state.frameworks.size).toBe(1);
   });

@@ -3,9 +3,17 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { afterEach, describe, expect, it } from "vitest";
-import { CallSchema as OperatorCallSchema, Call_Type as OperatorCallType } from "../../gen/mesos/v1/master/master_pb.js";
+import {
+  CallSchema as OperatorCallSchema,
+  Call_Type as OperatorCallType,
+} from "../../gen/mesos/v1/master/master_pb.js";
+import {
+  AgentInfoSchema,
+  FrameworkInfo_Capability_Type as Capability,
+  FrameworkInfoSchema,
+  TaskState,
+} from "../../gen/mesos/v1/mesos_pb.js";
 import { QuotaConfigSchema } from "../../gen/mesos/v1/quota/quota_pb.js";
-import { AgentInfoSchema, FrameworkInfoSchema, FrameworkInfo_Capability_Type as Capability, TaskState } from "../../gen/mesos/v1/mesos_pb.js";
 import { Call_Type as SchedulerCallType } from "../../gen/mesos/v1/scheduler/scheduler_pb.js";
 import { applyRegistryOperation, emptyRegistry, type RegistryOperation } from "../../src/core/registry/registry.js";
 import { openEmbeddedRegistry } from "../../src/master/registry.js";
@@ -20,14 +28,26 @@ const tempDir = () => {
   dirs.push(d);
   return d;
 };
-const quota = (role: string, cpus?: number) => create(QuotaConfigSchema, { role, limits: cpus === undefined ? {} : { cpus: { value: cpus } } });
+const quota = (role: string, cpus?: number) =>
+  create(QuotaConfigSchema, { role, limits: cpus === undefined ? {} : { cpus: { value: cpus } } });
 
 describe("registry operations", () => {
   it("say whether they changed anything", () => {
-    const first = applyRegistryOperation(emptyRegistry(), { kind: "update-weights", weights: [{ $typeName: "mesos.v1.WeightInfo", role: "eng", weight: 2 }] });
+    const first = applyRegistryOperation(emptyRegistry(), {
+      kind: "update-weights",
+      weights: [{ $typeName: "mesos.v1.WeightInfo", role: "eng", weight: 2 }],
+    });
     expect(first.changed).toBe(true);
-    expect(applyRegistryOperation(first.registry, { kind: "update-weights", weights: [{ $typeName: "mesos.v1.WeightInfo", role: "eng", weight: 2 }] }).changed).toBe(false);
-    const withQuota = applyRegistryOperation(first.registry, { kind: "update-quota", configs: [quota("eng", 4), quota("ops", 1)] });
+    expect(
+      applyRegistryOperation(first.registry, {
+        kind: "update-weights",
+        weights: [{ $typeName: "mesos.v1.WeightInfo", role: "eng", weight: 2 }],
+      }).changed,
+    ).toBe(false);
+    const withQuota = applyRegistryOperation(first.registry, {
+      kind: "update-quota",
+      configs: [quota("eng", 4), quota("ops", 1)],
+    });
     expect(withQuota.registry.quotas.map((q) => q.role)).toEqual(["eng", "ops"]);
     const removed = applyRegistryOperation(withQuota.registry, { kind: "update-quota", configs: [quota("ops")] });
     expect(removed.registry.quotas.map((q) => q.role)).toEqual(["eng"]);
@@ -53,7 +73,10 @@ describe("registry operations on agents and frameworks", () => {
     expect(applyRegistryOperation(r, { kind: "admit-agent", info: agent("a1") }).registry).toBe(r);
     expect(r.agents.map((a) => a.id?.value)).toEqual(["a1", "a2"]);
     expect(apply({ kind: "mark-agent-unreachable", agentId: "a1", time: 5000 })).toBe(true);
-    expect([r.agents.map((a) => a.id?.value), r.unreachable.map((m) => [m.info?.id?.value, m.time?.nanoseconds])]).toEqual([["a2"], [["a1", 5_000_000_000n]]]);
+    expect([
+      r.agents.map((a) => a.id?.value),
+      r.unreachable.map((m) => [m.info?.id?.value, m.time?.nanoseconds]),
+    ]).toEqual([["a2"], [["a1", 5_000_000_000n]]]);
     expect(apply({ kind: "admit-agent", info: agent("a1", "h2") })).toBe(true);
     expect([r.agents.map((a) => a.hostname), r.unreachable]).toEqual([["h2", "h"], []]);
     expect(apply({ kind: "mark-agent-gone", agentId: "a2", time: 6000 })).toBe(true);
@@ -66,7 +89,9 @@ describe("registry operations on agents and frameworks", () => {
     let r = applyRegistryOperation(emptyRegistry(), { kind: "add-framework", info: framework("f1") }).registry;
     r = applyRegistryOperation(r, { kind: "framework-disconnected", frameworkId: "f1", time: 7000 }).registry;
     r = applyRegistryOperation(r, { kind: "add-framework", info: framework("f1", "renamed") }).registry;
-    expect(r.frameworks.map((f) => [f.info?.name, f.disconnectedTime?.nanoseconds])).toEqual([["renamed", 7_000_000_000n]]);
+    expect(r.frameworks.map((f) => [f.info?.name, f.disconnectedTime?.nanoseconds])).toEqual([
+      ["renamed", 7_000_000_000n],
+    ]);
     r = applyRegistryOperation(r, { kind: "framework-disconnected", frameworkId: "f1", time: undefined }).registry;
     expect(r.frameworks[0]?.disconnectedTime).toBeUndefined();
     expect(applyRegistryOperation(r, { kind: "remove-framework", frameworkId: "f1" }).registry.frameworks).toEqual([]);
@@ -107,18 +132,32 @@ describe("master core and the registry", () => {
   it("asks to store accepted weight and quota changes, and nothing for refused ones", () => {
     const h = new MasterHarness();
     operate(h, { type: OperatorCallType.UPDATE_WEIGHTS, updateWeights: { weightInfos: [{ role: "eng", weight: 2 }] } });
-    operate(h, { type: OperatorCallType.UPDATE_WEIGHTS, updateWeights: { weightInfos: [{ role: "eng", weight: -1 }] } });
-    operate(h, { type: OperatorCallType.UPDATE_QUOTA, updateQuota: { quotaConfigs: [{ role: "eng", limits: { cpus: { value: 2 } } }] } });
-    operate(h, { type: OperatorCallType.UPDATE_QUOTA, updateQuota: { quotaConfigs: [{ role: "*", limits: { cpus: { value: 2 } } }] } });
+    operate(h, {
+      type: OperatorCallType.UPDATE_WEIGHTS,
+      updateWeights: { weightInfos: [{ role: "eng", weight: -1 }] },
+    });
+    operate(h, {
+      type: OperatorCallType.UPDATE_QUOTA,
+      updateQuota: { quotaConfigs: [{ role: "eng", limits: { cpus: { value: 2 } } }] },
+    });
+    operate(h, {
+      type: OperatorCallType.UPDATE_QUOTA,
+      updateQuota: { quotaConfigs: [{ role: "*", limits: { cpus: { value: 2 } } }] },
+    });
     expect(h.persisted.map((p) => p.kind)).toEqual(["update-weights", "update-quota"]);
   });
 
   it("starts with the weights and quota of a stored registry", () => {
-    let registry = applyRegistryOperation(emptyRegistry(), { kind: "update-weights", weights: [{ $typeName: "mesos.v1.WeightInfo", role: "eng", weight: 3 }] }).registry;
+    let registry = applyRegistryOperation(emptyRegistry(), {
+      kind: "update-weights",
+      weights: [{ $typeName: "mesos.v1.WeightInfo", role: "eng", weight: 3 }],
+    }).registry;
     registry = applyRegistryOperation(registry, { kind: "update-quota", configs: [quota("eng", 2)] }).registry;
     const h = new MasterHarness({ registry });
     const weights = operate(h, { type: OperatorCallType.GET_WEIGHTS });
-    expect("code" in weights ? weights : weights.getWeights?.weightInfos.map((w) => [w.role, w.weight])).toEqual([["eng", 3]]);
+    expect("code" in weights ? weights : weights.getWeights?.weightInfos.map((w) => [w.role, w.weight])).toEqual([
+      ["eng", 3],
+    ]);
     h.registerAgent("agent-1", "cpus:8;mem:4096");
     h.subscribe("sched", { roles: ["eng"], capabilities: [{ type: Capability.MULTI_ROLE }] });
     h.allocate();
@@ -134,7 +173,11 @@ describe("master core and the registry", () => {
     h.closed("agent-1");
     h.advance(76_000); // past the failover timeout, and five missed pings of 15 s
     h.apply(h.core.expire(h.now));
-    expect(h.persisted.map((p) => ("agentId" in p ? `${p.kind} ${p.agentId}` : "frameworkId" in p ? `${p.kind} ${p.frameworkId}` : p.kind))).toEqual([
+    expect(
+      h.persisted.map((p) =>
+        "agentId" in p ? `${p.kind} ${p.agentId}` : "frameworkId" in p ? `${p.kind} ${p.frameworkId}` : p.kind,
+      ),
+    ).toEqual([
       "admit-agent",
       "add-framework",
       `framework-disconnected ${frameworkId}`,
@@ -145,14 +188,34 @@ describe("master core and the registry", () => {
 
   it("starts with the registry's agents and frameworks, waiting for them to come back", () => {
     let registry = emptyRegistry();
-    registry = applyRegistryOperation(registry, { kind: "admit-agent", info: create(AgentInfoSchema, { id: { value: "a1" }, hostname: "h", port: 5051 }) }).registry;
-    registry = applyRegistryOperation(registry, { kind: "admit-agent", info: create(AgentInfoSchema, { id: { value: "a2" }, hostname: "h2", port: 5051 }) }).registry;
-    registry = applyRegistryOperation(registry, { kind: "add-framework", info: create(FrameworkInfoSchema, { id: { value: "f1" }, name: "fw", user: "u", failoverTimeout: 3600, capabilities: [{ type: Capability.PARTITION_AWARE }] }) }).registry;
+    registry = applyRegistryOperation(registry, {
+      kind: "admit-agent",
+      info: create(AgentInfoSchema, { id: { value: "a1" }, hostname: "h", port: 5051 }),
+    }).registry;
+    registry = applyRegistryOperation(registry, {
+      kind: "admit-agent",
+      info: create(AgentInfoSchema, { id: { value: "a2" }, hostname: "h2", port: 5051 }),
+    }).registry;
+    registry = applyRegistryOperation(registry, {
+      kind: "add-framework",
+      info: create(FrameworkInfoSchema, {
+        id: { value: "f1" },
+        name: "fw",
+        user: "u",
+        failoverTimeout: 3600,
+        capabilities: [{ type: Capability.PARTITION_AWARE }],
+      }),
+    }).registry;
     const h = new MasterHarness({ registry, agentReregisterTimeoutSeconds: 30 });
     const state = operate(h, { type: OperatorCallType.GET_STATE });
     if ("code" in state) throw new Error(state.message);
-    expect(state.getState?.getAgents?.agents.map((a) => [a.agentInfo?.id?.value, a.active])).toEqual([["a1", false], ["a2", false]]);
-    expect(state.getState?.getFrameworks?.frameworks.map((f) => [f.frameworkInfo?.id?.value, f.active, f.recovered])).toEqual([["f1", false, true]]);
+    expect(state.getState?.getAgents?.agents.map((a) => [a.agentInfo?.id?.value, a.active])).toEqual([
+      ["a1", false],
+      ["a2", false],
+    ]);
+    expect(
+      state.getState?.getFrameworks?.frameworks.map((f) => [f.frameworkInfo?.id?.value, f.active, f.recovered]),
+    ).toEqual([["f1", false, true]]);
     // a1 comes back with its running task; the scheduler resubscribes and keeps it.
     h.send("agent-a1", {
       case: "agent",
@@ -161,25 +224,53 @@ describe("master core and the registry", () => {
           case: "register",
           value: {
             agentInfo: { id: { value: "a1" }, hostname: "h", port: 5051 },
-            tasks: [{ name: "t", taskId: { value: "t1" }, frameworkId: { value: "f1" }, agentId: { value: "a1" }, state: TaskState.TASK_RUNNING }],
+            tasks: [
+              {
+                name: "t",
+                taskId: { value: "t1" },
+                frameworkId: { value: "f1" },
+                agentId: { value: "a1" },
+                state: TaskState.TASK_RUNNING,
+              },
+            ],
             version: "t",
           },
         },
       },
     });
-    h.scheduler("sched", { type: SchedulerCallType.SUBSCRIBE, frameworkId: { value: "f1" }, subscribe: { frameworkInfo: { id: { value: "f1" }, name: "fw", user: "u", failoverTimeout: 3600 } } });
+    h.scheduler("sched", {
+      type: SchedulerCallType.SUBSCRIBE,
+      frameworkId: { value: "f1" },
+      subscribe: { frameworkInfo: { id: { value: "f1" }, name: "fw", user: "u", failoverTimeout: 3600 } },
+    });
     expect(h.schedulerEvents("sched")[0]?.subscribed?.frameworkId?.value).toBe("f1");
     h.scheduler("sched", { type: SchedulerCallType.RECONCILE, frameworkId: { value: "f1" }, reconcile: { tasks: [] } });
-    expect(h.schedulerEvents("sched").flatMap((e) => (e.update?.status ? [[e.update.status.taskId?.value, TaskState[e.update.status.state]]] : []))).toEqual([["t1", "TASK_RUNNING"]]);
+    expect(
+      h
+        .schedulerEvents("sched")
+        .flatMap((e) => (e.update?.status ? [[e.update.status.taskId?.value, TaskState[e.update.status.state]]] : [])),
+    ).toEqual([["t1", "TASK_RUNNING"]]);
     // A task on a2, which has not come back yet, gets no answer rather than a wrong one.
-    h.scheduler("sched", { type: SchedulerCallType.RECONCILE, frameworkId: { value: "f1" }, reconcile: { tasks: [{ taskId: { value: "t9" }, agentId: { value: "a2" } }] } });
+    h.scheduler("sched", {
+      type: SchedulerCallType.RECONCILE,
+      frameworkId: { value: "f1" },
+      reconcile: { tasks: [{ taskId: { value: "t9" }, agentId: { value: "a2" } }] },
+    });
     expect(h.schedulerEvents("sched").some((e) => e.update?.status?.taskId?.value === "t9")).toBe(false);
     // a2 never comes back: marked unreachable once the re-register timeout passes.
     h.advance(31_000);
     h.apply(h.core.expire(h.now));
-    expect(h.persisted.filter((p) => p.kind === "mark-agent-unreachable").map((p) => ("agentId" in p ? p.agentId : ""))).toEqual(["a2"]);
-    h.scheduler("sched", { type: SchedulerCallType.RECONCILE, frameworkId: { value: "f1" }, reconcile: { tasks: [{ taskId: { value: "t9" }, agentId: { value: "a2" } }] } });
-    expect(h.schedulerEvents("sched").find((e) => e.update?.status?.taskId?.value === "t9")?.update?.status?.state).toBe(TaskState.TASK_LOST);
+    expect(
+      h.persisted.filter((p) => p.kind === "mark-agent-unreachable").map((p) => ("agentId" in p ? p.agentId : "")),
+    ).toEqual(["a2"]);
+    h.scheduler("sched", {
+      type: SchedulerCallType.RECONCILE,
+      frameworkId: { value: "f1" },
+      reconcile: { tasks: [{ taskId: { value: "t9" }, agentId: { value: "a2" } }] },
+    });
+    expect(
+      h.schedulerEvents("sched").find((e) => e.update?.status?.taskId?.value === "t9")?.update?.status?.state,
+    ).toBe(TaskState.TASK_LOST);
   });
 
   it("MARK_AGENT_GONE ends the agent's tasks, stores it, and keeps it out for good", () => {
@@ -191,24 +282,73 @@ describe("master core and the registry", () => {
     h.scheduler("sched", {
       frameworkId: { value: frameworkId },
       type: SchedulerCallType.ACCEPT,
-      accept: { offerIds: [offer!.id!], operations: [{ type: 1, launch: { taskInfos: [{ name: "t", taskId: { value: "t1" }, agentId: { value: agentId }, resources: offer!.resources.filter((r) => r.name === "cpus"), command: { value: "sleep 9" } }] } }] },
+      accept: {
+        offerIds: [offer!.id!],
+        operations: [
+          {
+            type: 1,
+            launch: {
+              taskInfos: [
+                {
+                  name: "t",
+                  taskId: { value: "t1" },
+                  agentId: { value: agentId },
+                  resources: offer!.resources.filter((r) => r.name === "cpus"),
+                  command: { value: "sleep 9" },
+                },
+              ],
+            },
+          },
+        ],
+      },
     });
-    expect("code" in operate(h, { type: OperatorCallType.MARK_AGENT_GONE, markAgentGone: { agentId: { value: "nobody" } } })).toBe(true);
-    const result = operate(h, { type: OperatorCallType.MARK_AGENT_GONE, markAgentGone: { agentId: { value: agentId } } });
+    expect(
+      "code" in operate(h, { type: OperatorCallType.MARK_AGENT_GONE, markAgentGone: { agentId: { value: "nobody" } } }),
+    ).toBe(true);
+    const result = operate(h, {
+      type: OperatorCallType.MARK_AGENT_GONE,
+      markAgentGone: { agentId: { value: agentId } },
+    });
     expect("code" in result ? result.message : "ok").toBe("ok");
     const update = h.schedulerEvents("sched").find((e) => e.update?.status?.taskId?.value === "t1")?.update?.status;
-    expect([update?.state, update?.reason]).toEqual([TaskState.TASK_GONE_BY_OPERATOR, 31 /* REASON_AGENT_REMOVED_BY_OPERATOR */]);
+    expect([update?.state, update?.reason]).toEqual([
+      TaskState.TASK_GONE_BY_OPERATOR,
+      31 /* REASON_AGENT_REMOVED_BY_OPERATOR */,
+    ]);
     expect(h.persisted.some((p) => p.kind === "mark-agent-gone")).toBe(true);
     expect(h.errors("agent-1").at(-1)?.fatal).toBe(true);
     // The agent is told to stop the framework's tasks before it is cut off.
-    expect(h.agentEvents("agent-1").some((e) => e.event.case === "shutdownFramework" && e.event.value.frameworkId?.value === frameworkId)).toBe(true);
+    expect(
+      h
+        .agentEvents("agent-1")
+        .some((e) => e.event.case === "shutdownFramework" && e.event.value.frameworkId?.value === frameworkId),
+    ).toBe(true);
     // It cannot come back, not even after a master restart.
-    h.send("agent-1b", { case: "agent", value: { call: { case: "register", value: { agentInfo: { id: { value: agentId }, hostname: "host-a", port: 5051 }, version: "t" } } } });
+    h.send("agent-1b", {
+      case: "agent",
+      value: {
+        call: {
+          case: "register",
+          value: { agentInfo: { id: { value: agentId }, hostname: "host-a", port: 5051 }, version: "t" },
+        },
+      },
+    });
     expect(h.errors("agent-1b").at(-1)?.message).toMatch(/marked gone/);
-    let registry = applyRegistryOperation(emptyRegistry(), { kind: "admit-agent", info: create(AgentInfoSchema, { id: { value: agentId }, hostname: "host-a" }) }).registry;
+    let registry = applyRegistryOperation(emptyRegistry(), {
+      kind: "admit-agent",
+      info: create(AgentInfoSchema, { id: { value: agentId }, hostname: "host-a" }),
+    }).registry;
     registry = applyRegistryOperation(registry, { kind: "mark-agent-gone", agentId, time: 1 }).registry;
     const restarted = new MasterHarness({ registry });
-    restarted.send("agent-1c", { case: "agent", value: { call: { case: "register", value: { agentInfo: { id: { value: agentId }, hostname: "host-a", port: 5051 }, version: "t" } } } });
+    restarted.send("agent-1c", {
+      case: "agent",
+      value: {
+        call: {
+          case: "register",
+          value: { agentInfo: { id: { value: agentId }, hostname: "host-a", port: 5051 }, version: "t" },
+        },
+      },
+    });
     expect(restarted.errors("agent-1c").at(-1)?.message).toMatch(/marked gone/);
   });
 
@@ -216,9 +356,16 @@ describe("master core and the registry", () => {
     const h = new MasterHarness();
     const window = (machines: Array<{ hostname?: string; ip?: string }>, durationSeconds = 3600) => ({
       machineIds: machines,
-      unavailability: { start: { nanoseconds: 1_800_000_000_000_000_000n }, duration: { nanoseconds: BigInt(durationSeconds) * 1_000_000_000n } },
+      unavailability: {
+        start: { nanoseconds: 1_800_000_000_000_000_000n },
+        duration: { nanoseconds: BigInt(durationSeconds) * 1_000_000_000n },
+      },
     });
-    const update = (windows: ReturnType<typeof window>[]) => operate(h, { type: OperatorCallType.UPDATE_MAINTENANCE_SCHEDULE, updateMaintenanceSchedule: { schedule: { windows } } });
+    const update = (windows: ReturnType<typeof window>[]) =>
+      operate(h, {
+        type: OperatorCallType.UPDATE_MAINTENANCE_SCHEDULE,
+        updateMaintenanceSchedule: { schedule: { windows } },
+      });
     const refusal = (result: ReturnType<typeof update>) => ("code" in result ? result.message : "accepted");
     expect(refusal(update([window([])]))).toMatch(/window is empty/);
     expect(refusal(update([window([{}])]))).toMatch(/Both 'hostname' and 'ip'/);
@@ -228,11 +375,21 @@ describe("master core and the registry", () => {
     expect(h.persisted.filter((p) => p.kind === "update-maintenance-schedule")).toHaveLength(0);
     expect(refusal(update([window([{ hostname: "Rack1-Node1" }, { ip: "10.0.0.2" }])]))).toBe("accepted");
     const status = operate(h, { type: OperatorCallType.GET_MAINTENANCE_STATUS });
-    expect("code" in status ? [] : status.getMaintenanceStatus?.status?.drainingMachines.map((m) => m.id?.hostname || m.id?.ip)).toEqual(["rack1-node1", "10.0.0.2"]);
+    expect(
+      "code" in status
+        ? []
+        : status.getMaintenanceStatus?.status?.drainingMachines.map((m) => m.id?.hostname || m.id?.ip),
+    ).toEqual(["rack1-node1", "10.0.0.2"]);
     const stored = h.persisted.find((p) => p.kind === "update-maintenance-schedule");
     const registry = applyRegistryOperation(emptyRegistry(), stored as RegistryOperation).registry;
     const restarted = new MasterHarness({ registry });
     const schedule = operate(restarted, { type: OperatorCallType.GET_MAINTENANCE_SCHEDULE });
-    expect("code" in schedule ? [] : schedule.getMaintenanceSchedule?.schedule?.windows.flatMap((w) => w.machineIds.map((m) => m.hostname || m.ip))).toEqual(["rack1-node1", "10.0.0.2"]);
+    expect(
+      "code" in schedule
+        ? []
+        : schedule.getMaintenanceSchedule?.schedule?.windows.flatMap((w) =>
+            w.machineIds.map((m) => m.hostname || m.ip),
+          ),
+    ).toEqual(["rack1-node1", "10.0.0.2"]);
   });
 });

@@ -1,7 +1,7 @@
-import { describe, expect, it } from "vitest";
-import fc from "fast-check";
 import { create } from "@bufbuild/protobuf";
-import { ResourceSchema, Value_Type, type Resource } from "../../gen/mesos/v1/mesos_pb.js";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { type Resource, ResourceSchema, Value_Type } from "../../gen/mesos/v1/mesos_pb.js";
 import {
   addResources,
   containsResources,
@@ -21,7 +21,9 @@ describe("resource arithmetic", () => {
     const left = subtractResources(all, parseResources("ports:[31005-31005]"));
     expect(formatResources(left)).toBe("ports:[31000-31004, 31006-32000]");
     expect(formatResources(addResources(left, parseResources("ports:[31005-31005]")))).toBe("ports:[31000-32000]");
-    expect(formatResources(subtractResources(all, parseResources("ports:[30000-31499,31900-40000]")))).toBe("ports:[31500-31899]");
+    expect(formatResources(subtractResources(all, parseResources("ports:[30000-31499,31900-40000]")))).toBe(
+      "ports:[31500-31899]",
+    );
     expect(containsResources(all, parseResources("ports:[31000-31001,31999-32000]"))).toBe(true);
     expect(containsResources(left, parseResources("ports:[31004-31006]"))).toBe(false);
   });
@@ -70,7 +72,9 @@ describe("resource arithmetic", () => {
 
   it("knows empty lists", () => {
     expect(isEmptyResources([])).toBe(true);
-    expect(isEmptyResources([create(ResourceSchema, { name: "cpus", type: Value_Type.SCALAR, scalar: { value: 0 } })])).toBe(true);
+    expect(
+      isEmptyResources([create(ResourceSchema, { name: "cpus", type: Value_Type.SCALAR, scalar: { value: 0 } })]),
+    ).toBe(true);
     expect(isEmptyResources(parseResources("cpus:0.001"))).toBe(false);
     expect(formatResources([])).toBe("{}");
   });
@@ -80,22 +84,38 @@ describe("resource arithmetic", () => {
 // == a only holds when a and b share no port or item: `pool` keeps them apart.
 const resourceList = (pool: 0 | 1) => {
   const role = fc.constantFrom("*", "prod", "eng/web");
-  const scalar = fc.record({ name: fc.constantFrom("cpus", "mem", "disk"), role, millis: fc.integer({ min: 0, max: 100_000 }) }).map((x) => `${x.name}${x.role === "*" ? "" : `(${x.role})`}:${x.millis / 1000}`);
-  const ports = fc.record({ role, begin: fc.integer({ min: 0, max: 90 }), len: fc.integer({ min: 0, max: 9 }) }).map((x) => {
-    const base = pool * 1000;
-    return `ports${x.role === "*" ? "" : `(${x.role})`}:[${base + x.begin}-${base + x.begin + x.len}]`;
-  });
-  const items = fc.subarray(pool === 0 ? ["a", "b", "c", "d"] : ["w", "x", "y", "z"], { minLength: 1 }).map((xs) => `zones:{${xs.join(",")}}`);
-  return fc.array(fc.oneof(scalar, scalar, ports, items), { maxLength: 8 }).map((tokens) => parseResources(tokens.join(";")));
+  const scalar = fc
+    .record({ name: fc.constantFrom("cpus", "mem", "disk"), role, millis: fc.integer({ min: 0, max: 100_000 }) })
+    .map((x) => `${x.name}${x.role === "*" ? "" : `(${x.role})`}:${x.millis / 1000}`);
+  const ports = fc
+    .record({ role, begin: fc.integer({ min: 0, max: 90 }), len: fc.integer({ min: 0, max: 9 }) })
+    .map((x) => {
+      const base = pool * 1000;
+      return `ports${x.role === "*" ? "" : `(${x.role})`}:[${base + x.begin}-${base + x.begin + x.len}]`;
+    });
+  const items = fc
+    .subarray(pool === 0 ? ["a", "b", "c", "d"] : ["w", "x", "y", "z"], { minLength: 1 })
+    .map((xs) => `zones:{${xs.join(",")}}`);
+  return fc
+    .array(fc.oneof(scalar, scalar, ports, items), { maxLength: 8 })
+    .map((tokens) => parseResources(tokens.join(";")));
 };
 
 describe("resource arithmetic properties", () => {
   it("(a + b) - b == a for disjoint ranges and sets", () => {
-    fc.assert(fc.property(resourceList(0), resourceList(1), (a, b) => same(subtractResources(addResources(a, b), b), a)));
+    fc.assert(
+      fc.property(resourceList(0), resourceList(1), (a, b) => same(subtractResources(addResources(a, b), b), a)),
+    );
   });
 
   it("a + b contains a and b", () => {
-    fc.assert(fc.property(resourceList(0), resourceList(0), (a, b) => containsResources(addResources(a, b), a) && containsResources(addResources(a, b), b)));
+    fc.assert(
+      fc.property(
+        resourceList(0),
+        resourceList(0),
+        (a, b) => containsResources(addResources(a, b), a) && containsResources(addResources(a, b), b),
+      ),
+    );
   });
 
   it("addition commutes", () => {
@@ -126,6 +146,10 @@ describe("resource arithmetic properties", () => {
   });
 
   it("formats to text that parses back to the same resources", () => {
-    fc.assert(fc.property(resourceList(0), (a) => same(parseResources(formatResources(a) === "{}" ? "" : formatResources(a)), a)));
+    fc.assert(
+      fc.property(resourceList(0), (a) =>
+        same(parseResources(formatResources(a) === "{}" ? "" : formatResources(a)), a),
+      ),
+    );
   });
 });

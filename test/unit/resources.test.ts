@@ -1,8 +1,7 @@
-import { describe, expect, it } from "vitest";
 import { create } from "@bufbuild/protobuf";
-import { ResourceSchema, Resource_ReservationInfo_Type, Value_Type } from "../../gen/mesos/v1/mesos_pb.js";
+import { describe, expect, it } from "vitest";
+import { Resource_ReservationInfo_Type, ResourceSchema, Value_Type } from "../../gen/mesos/v1/mesos_pb.js";
 import {
-  ResourceParseError,
   allocatableToRole,
   allocateTo,
   containsResources,
@@ -12,6 +11,7 @@ import {
   parseAttributes,
   parseResources,
   quantitiesOf,
+  ResourceParseError,
   reservationRole,
   scalarOf,
   unallocated,
@@ -21,7 +21,9 @@ import {
 
 describe("parseResources (text)", () => {
   it("reads scalars, ranges, sets and static reservations", () => {
-    const r = parseResources("cpus:4;mem:4096;disk:10000;ports:[31000-32000,33000-33010];gpus:1;cpus(prod):2;mem(prod):1024;zones:{a,b}");
+    const r = parseResources(
+      "cpus:4;mem:4096;disk:10000;ports:[31000-32000,33000-33010];gpus:1;cpus(prod):2;mem(prod):1024;zones:{a,b}",
+    );
     expect(scalarOf(r, "cpus")).toBe(6);
     expect(scalarOf(r, "mem")).toBe(5120);
     expect(scalarOf(r, "gpus")).toBe(1);
@@ -32,7 +34,9 @@ describe("parseResources (text)", () => {
     expect(prod?.scalar?.value).toBe(2);
     expect(prod?.reservations.map((x) => [x.type, x.role])).toEqual([[Resource_ReservationInfo_Type.STATIC, "prod"]]);
     expect(prod?.role).toBe("*"); // the deprecated field stays at its default
-    expect(formatResources(r)).toBe("cpus:4; mem:4096; disk:10000; ports:[31000-32000, 33000-33010]; gpus:1; cpus(prod):2; mem(prod):1024; zones:{a, b}");
+    expect(formatResources(r)).toBe(
+      "cpus:4; mem:4096; disk:10000; ports:[31000-32000, 33000-33010]; gpus:1; cpus(prod):2; mem(prod):1024; zones:{a, b}",
+    );
   });
 
   it("tolerates whitespace between every part", () => {
@@ -87,9 +91,12 @@ describe("parseResources (JSON)", () => {
 
   it("treats JSON and text reservations, and the deprecated role field, as the same kind", () => {
     const text = parseResources("cpus(prod):1");
-    const refined = parseResources('[{"name":"cpus","type":"SCALAR","scalar":{"value":1},"reservations":[{"type":"STATIC","role":"prod"}]}]');
+    const refined = parseResources(
+      '[{"name":"cpus","type":"SCALAR","scalar":{"value":1},"reservations":[{"type":"STATIC","role":"prod"}]}]',
+    );
     const legacy = parseResources('[{"name":"cpus","type":"SCALAR","scalar":{"value":1},"role":"prod"}]');
-    for (const other of [refined, legacy]) expect(containsResources(text, other) && containsResources(other, text)).toBe(true);
+    for (const other of [refined, legacy])
+      expect(containsResources(text, other) && containsResources(other, text)).toBe(true);
   });
 
   it.each([
@@ -97,7 +104,10 @@ describe("parseResources (JSON)", () => {
     ['[{"name":"cpus","type":"SCALAR","scalar":{"value":"x"}}]', /Bad JSON resource \{"name":"cpus"/],
     ['[{"name":"cpus","type":"SCALAR","scalar":{"value":-1}}]', /negative/],
     ['[{"name":"cpus","type":"SCALAR"}]', /has no scalar value/],
-    ['[{"name":"cpus","type":"SCALAR","scalar":{"value":1},"reservations":[{"type":"STATIC","role":"a/../b"}]}]', /invalid role/],
+    [
+      '[{"name":"cpus","type":"SCALAR","scalar":{"value":1},"reservations":[{"type":"STATIC","role":"a/../b"}]}]',
+      /invalid role/,
+    ],
   ])("rejects %s", (text, message) => {
     expect(() => parseResources(text)).toThrow(ResourceParseError);
     expect(() => parseResources(text)).toThrow(message);
@@ -107,7 +117,13 @@ describe("parseResources (JSON)", () => {
 describe("parseAttributes", () => {
   it("types values as scalar, ranges, set or text and formats them back", () => {
     const a = parseAttributes("rack:a;zone:west;cores:8;ports:[1-5];colors:{r,g}");
-    expect(a.map((x) => x.type)).toEqual([Value_Type.TEXT, Value_Type.TEXT, Value_Type.SCALAR, Value_Type.RANGES, Value_Type.SET]);
+    expect(a.map((x) => x.type)).toEqual([
+      Value_Type.TEXT,
+      Value_Type.TEXT,
+      Value_Type.SCALAR,
+      Value_Type.RANGES,
+      Value_Type.SET,
+    ]);
     expect(a[0]?.text?.value).toBe("a");
     expect(a[2]?.scalar?.value).toBe(8);
     expect(formatAttributes(a)).toBe("rack:a;zone:west;cores:8;ports:[1-5];colors:{r, g}");
@@ -122,7 +138,11 @@ describe("parseAttributes", () => {
 
 describe("validateResources", () => {
   const scalar = (value: number | undefined) =>
-    create(ResourceSchema, { name: "cpus", type: Value_Type.SCALAR, ...(value === undefined ? {} : { scalar: { value } }) });
+    create(ResourceSchema, {
+      name: "cpus",
+      type: Value_Type.SCALAR,
+      ...(value === undefined ? {} : { scalar: { value } }),
+    });
 
   it("accepts parsed resources", () => {
     expect(validateResources(parseResources("cpus:1;ports:[1-3];zones:{a};cpus(eng/web):2"))).toBeUndefined();
@@ -138,21 +158,35 @@ describe("validateResources", () => {
   });
 
   it("rejects empty names, values of the wrong type, bad ranges and duplicate items", () => {
-    expect(validateResources([create(ResourceSchema, { name: "", type: Value_Type.SCALAR, scalar: { value: 1 } })])).toMatch(/empty name/);
-    expect(validateResources([create(ResourceSchema, { name: "ports", type: Value_Type.RANGES })])).toMatch(/no ranges/);
+    expect(
+      validateResources([create(ResourceSchema, { name: "", type: Value_Type.SCALAR, scalar: { value: 1 } })]),
+    ).toMatch(/empty name/);
+    expect(validateResources([create(ResourceSchema, { name: "ports", type: Value_Type.RANGES })])).toMatch(
+      /no ranges/,
+    );
     expect(validateResources([create(ResourceSchema, { name: "zones", type: Value_Type.SET })])).toMatch(/no set/);
-    expect(validateResources([create(ResourceSchema, { name: "x", type: Value_Type.TEXT })])).toMatch(/SCALAR, RANGES or SET/);
+    expect(validateResources([create(ResourceSchema, { name: "x", type: Value_Type.TEXT })])).toMatch(
+      /SCALAR, RANGES or SET/,
+    );
     const range = (begin: bigint, end: bigint) => ({ begin, end });
-    const ports = (...range: Array<{ begin: bigint; end: bigint }>) => create(ResourceSchema, { name: "ports", type: Value_Type.RANGES, ranges: { range } });
+    const ports = (...range: Array<{ begin: bigint; end: bigint }>) =>
+      create(ResourceSchema, { name: "ports", type: Value_Type.RANGES, ranges: { range } });
     expect(validateResources([ports(range(5n, 1n))])).toMatch(/ends before it begins \(5-1\)/);
-    expect(validateResources([ports(range(10n, 20n), range(1n, 3n), range(2n, 4n))])).toMatch(/overlapping ranges \(1-3 and 2-4\)/);
+    expect(validateResources([ports(range(10n, 20n), range(1n, 3n), range(2n, 4n))])).toMatch(
+      /overlapping ranges \(1-3 and 2-4\)/,
+    );
     expect(validateResources([ports(range(1n, 3n), range(4n, 5n))])).toBeUndefined();
     const zones = create(ResourceSchema, { name: "zones", type: Value_Type.SET, set: { item: ["a", "b", "a"] } });
     expect(validateResources([zones])).toMatch(/duplicate set item 'a'/);
   });
 
   it("rejects invalid reservation roles, refined or deprecated", () => {
-    const refined = create(ResourceSchema, { name: "cpus", type: Value_Type.SCALAR, scalar: { value: 1 }, reservations: [{ type: Resource_ReservationInfo_Type.STATIC, role: "a//b" }] });
+    const refined = create(ResourceSchema, {
+      name: "cpus",
+      type: Value_Type.SCALAR,
+      scalar: { value: 1 },
+      reservations: [{ type: Resource_ReservationInfo_Type.STATIC, role: "a//b" }],
+    });
     expect(validateResources([refined])).toMatch(/reserved for an invalid role: role 'a\/\/b'/);
     const legacy = create(ResourceSchema, { name: "cpus", type: Value_Type.SCALAR, scalar: { value: 1 }, role: "-x" });
     expect(validateResources([legacy])).toMatch(/invalid role/);
@@ -160,7 +194,23 @@ describe("validateResources", () => {
 });
 
 describe("roles", () => {
-  it.each(["", "/a", "a/", "a//b", "a/./b", ".", "..", "a/..", "a/*", "*/a", "with space", "tab\tx", "nl\n", "ctl\x01", "-x"])("rejects the role name %j", (role) => {
+  it.each([
+    "",
+    "/a",
+    "a/",
+    "a//b",
+    "a/./b",
+    ".",
+    "..",
+    "a/..",
+    "a/*",
+    "*/a",
+    "with space",
+    "tab\tx",
+    "nl\n",
+    "ctl\x01",
+    "-x",
+  ])("rejects the role name %j", (role) => {
     expect(validateRole(role)).toBeDefined();
   });
 

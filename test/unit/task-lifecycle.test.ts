@@ -3,14 +3,14 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { TaskState } from "../../gen/mesos/v1/mesos_pb.js";
 import {
-  LAUNCH_STATE,
-  TASK_STATES,
   adoptable,
   isTerminalState,
+  LAUNCH_STATE,
+  type Mover,
   moveTask,
   stateName,
+  TASK_STATES,
   transition,
-  type Mover,
 } from "../../src/core/task-lifecycle.js";
 
 const {
@@ -63,7 +63,12 @@ describe("task lifecycle", () => {
       for (const from of TASK_STATES) {
         for (const to of TASK_STATES) {
           const t = transition(from, to, by);
-          expect({ from: stateName(from), to: stateName(to), by, ok: t.ok }).toEqual({ from: stateName(from), to: stateName(to), by, ok: expected(from, to, by) });
+          expect({ from: stateName(from), to: stateName(to), by, ok: t.ok }).toEqual({
+            from: stateName(from),
+            to: stateName(to),
+            by,
+            ok: expected(from, to, by),
+          });
           if (t.ok) expect(t.changed).toBe(from !== to);
           else expect(t.reason).not.toBe("");
         }
@@ -87,7 +92,8 @@ describe("task lifecycle", () => {
   it("follows a task's ordinary journey, and the short ways out of STAGING", () => {
     const task = { state: LAUNCH_STATE };
     expect(task.state).toBe(STAGING);
-    for (const to of [STARTING, RUNNING, RUNNING, KILLING, TaskState.TASK_KILLED]) expect(moveTask(task, to, "agent").ok).toBe(true);
+    for (const to of [STARTING, RUNNING, RUNNING, KILLING, TaskState.TASK_KILLED])
+      expect(moveTask(task, to, "agent").ok).toBe(true);
     expect(task.state).toBe(TaskState.TASK_KILLED);
     for (const end of [TaskState.TASK_ERROR, TaskState.TASK_DROPPED, TaskState.TASK_LOST, TaskState.TASK_FAILED]) {
       expect(transition(STAGING, end, "agent").ok).toBe(true);
@@ -95,8 +101,14 @@ describe("task lifecycle", () => {
   });
 
   it("lets an unreachable task come back with its agent, or end", () => {
-    for (const back of [STAGING, STARTING, RUNNING, KILLING]) expect(transition(UNREACHABLE, back, "agent").ok).toBe(true);
-    for (const end of [TaskState.TASK_GONE, TaskState.TASK_GONE_BY_OPERATOR, TaskState.TASK_LOST, TaskState.TASK_KILLED]) {
+    for (const back of [STAGING, STARTING, RUNNING, KILLING])
+      expect(transition(UNREACHABLE, back, "agent").ok).toBe(true);
+    for (const end of [
+      TaskState.TASK_GONE,
+      TaskState.TASK_GONE_BY_OPERATOR,
+      TaskState.TASK_LOST,
+      TaskState.TASK_KILLED,
+    ]) {
       expect(transition(UNREACHABLE, end, "master").ok).toBe(true);
     }
     expect(isTerminalState(UNREACHABLE)).toBe(false);

@@ -13,7 +13,11 @@ describe("fake timers", () => {
     expect(seen).toEqual([["a", 10]]);
     expect(timers.now()).toBe(15);
     timers.advance(5);
-    expect(seen).toEqual([["a", 10], ["b", 20], ["c", 20]]);
+    expect(seen).toEqual([
+      ["a", 10],
+      ["b", 20],
+      ["c", 20],
+    ]);
     expect(timers.pending).toBe(0);
   });
 

@@ -1,8 +1,11 @@
 import { create, createFileRegistry, fromBinary, type MessageInitShape } from "@bufbuild/protobuf";
-import { FileDescriptorProtoSchema, FileDescriptorSetSchema, type FileDescriptorProto } from "@bufbuild/protobuf/wkt";
+import { type FileDescriptorProto, FileDescriptorProtoSchema, FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import { createClient, createRouterTransport } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
-import { ServerReflectionRequestSchema, type ServerReflectionRequest } from "../../gen/grpc/reflection/v1/reflection_pb.js";
+import {
+  type ServerReflectionRequest,
+  ServerReflectionRequestSchema,
+} from "../../gen/grpc/reflection/v1/reflection_pb.js";
 import * as v1alpha from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
 import { file_mesos_v2_mesos } from "../../gen/mesos/v2/mesos_pb.js";
 import { createReflectionResponder, registerReflection } from "../../src/transport/reflection.js";
@@ -13,8 +16,11 @@ const ask = (init: MessageInitShape<typeof ServerReflectionRequestSchema>) =>
 
 function fileNames(request: ServerReflectionRequest["messageRequest"]): string[] {
   const answer = ask({ messageRequest: request });
-  if (answer.messageResponse.case !== "fileDescriptorResponse") throw new Error(`no files: ${answer.messageResponse.case}`);
-  return answer.messageResponse.value.fileDescriptorProto.map((bytes) => fromBinary(FileDescriptorProtoSchema, bytes).name);
+  if (answer.messageResponse.case !== "fileDescriptorResponse")
+    throw new Error(`no files: ${answer.messageResponse.case}`);
+  return answer.messageResponse.value.fileDescriptorProto.map(
+    (bytes) => fromBinary(FileDescriptorProtoSchema, bytes).name,
+  );
 }
 
 /**
@@ -40,8 +46,15 @@ describe("reflection responder", () => {
     expect(answer.validHost).toBe("h");
     expect(answer.originalRequest?.messageRequest.case).toBe("listServices");
     expect(answer.messageResponse.case).toBe("listServicesResponse");
-    const names = answer.messageResponse.case === "listServicesResponse" ? answer.messageResponse.value.service.map((s) => s.name) : [];
-    expect(names.sort()).toEqual(["grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection", "mesos.v2.MesosService"]);
+    const names =
+      answer.messageResponse.case === "listServicesResponse"
+        ? answer.messageResponse.value.service.map((s) => s.name)
+        : [];
+    expect(names.sort()).toEqual([
+      "grpc.reflection.v1.ServerReflection",
+      "grpc.reflection.v1alpha.ServerReflection",
+      "mesos.v2.MesosService",
+    ]);
   });
 
   it("answers a symbol with its file first, then every transitive import", () => {
@@ -61,23 +74,40 @@ describe("reflection responder", () => {
     );
     // The answer is self-contained: a client can build a registry from it.
     const bytes = ask({ messageRequest: { case: "fileContainingSymbol", value: "mesos.v2.MesosService" } });
-    const files = bytes.messageResponse.case === "fileDescriptorResponse" ? bytes.messageResponse.value.fileDescriptorProto : [];
-    const registry = createFileRegistry(create(FileDescriptorSetSchema, { file: importsFirst(files.map((b) => fromBinary(FileDescriptorProtoSchema, b))) }));
+    const files =
+      bytes.messageResponse.case === "fileDescriptorResponse" ? bytes.messageResponse.value.fileDescriptorProto : [];
+    const registry = createFileRegistry(
+      create(FileDescriptorSetSchema, {
+        file: importsFirst(files.map((b) => fromBinary(FileDescriptorProtoSchema, b))),
+      }),
+    );
     expect(registry.getService("mesos.v2.MesosService")?.methods.map((m) => m.name)).toEqual(["Connect", "Operate"]);
   });
 
   it("resolves methods, nested messages, enums, fields and files by name", () => {
-    expect(fileNames({ case: "fileContainingSymbol", value: "mesos.v2.MesosService.Operate" })[0]).toBe("mesos/v2/mesos.proto");
-    expect(fileNames({ case: "fileContainingSymbol", value: "mesos.v2.AgentCall.Register" })[0]).toBe("mesos/v2/mesos.proto");
+    expect(fileNames({ case: "fileContainingSymbol", value: "mesos.v2.MesosService.Operate" })[0]).toBe(
+      "mesos/v2/mesos.proto",
+    );
+    expect(fileNames({ case: "fileContainingSymbol", value: "mesos.v2.AgentCall.Register" })[0]).toBe(
+      "mesos/v2/mesos.proto",
+    );
     expect(fileNames({ case: "fileContainingSymbol", value: "mesos.v2.Error.Code" })[0]).toBe("mesos/v2/mesos.proto");
-    expect(fileNames({ case: "fileContainingSymbol", value: "mesos.v1.master.Call" })[0]).toBe("mesos/v1/master/master.proto");
-    expect(fileNames({ case: "fileContainingSymbol", value: "mesos.v2.ConnectResponse.call_id" })[0]).toBe("mesos/v2/mesos.proto");
-    expect(fileNames({ case: "fileContainingSymbol", value: ".mesos.v2.OperateRequest" })[0]).toBe("mesos/v2/mesos.proto");
+    expect(fileNames({ case: "fileContainingSymbol", value: "mesos.v1.master.Call" })[0]).toBe(
+      "mesos/v1/master/master.proto",
+    );
+    expect(fileNames({ case: "fileContainingSymbol", value: "mesos.v2.ConnectResponse.call_id" })[0]).toBe(
+      "mesos/v2/mesos.proto",
+    );
+    expect(fileNames({ case: "fileContainingSymbol", value: ".mesos.v2.OperateRequest" })[0]).toBe(
+      "mesos/v2/mesos.proto",
+    );
   });
 
   it("serves files by name, including the reflection protos", () => {
     expect(fileNames({ case: "fileByFilename", value: "mesos/v1/mesos.proto" })).toEqual(["mesos/v1/mesos.proto"]);
-    expect(fileNames({ case: "fileByFilename", value: "grpc/reflection/v1/reflection.proto" })).toEqual(["grpc/reflection/v1/reflection.proto"]);
+    expect(fileNames({ case: "fileByFilename", value: "grpc/reflection/v1/reflection.proto" })).toEqual([
+      "grpc/reflection/v1/reflection.proto",
+    ]);
   });
 
   it("answers unknown names and extensions with NOT_FOUND", () => {
@@ -97,7 +127,10 @@ describe("reflection responder", () => {
   it("lists no extension numbers for a known message", () => {
     const answer = ask({ messageRequest: { case: "allExtensionNumbersOfType", value: "mesos.v2.ConnectRequest" } });
     expect(answer.messageResponse.case).toBe("allExtensionNumbersResponse");
-    expect(answer.messageResponse.value).toMatchObject({ baseTypeName: "mesos.v2.ConnectRequest", extensionNumber: [] });
+    expect(answer.messageResponse.value).toMatchObject({
+      baseTypeName: "mesos.v2.ConnectRequest",
+      extensionNumber: [],
+    });
   });
 
   it("answers an empty request with INVALID_ARGUMENT", () => {
@@ -110,12 +143,20 @@ describe("reflection service", () => {
     const transport = createRouterTransport((router) => registerReflection(router, [file_mesos_v2_mesos]));
     const client = createClient(v1alpha.ServerReflection, transport);
     async function* requests() {
-      yield create(v1alpha.ServerReflectionRequestSchema, { host: "x", messageRequest: { case: "listServices", value: "" } });
-      yield create(v1alpha.ServerReflectionRequestSchema, { messageRequest: { case: "fileContainingSymbol", value: "mesos.v2.OperateRequest" } });
+      yield create(v1alpha.ServerReflectionRequestSchema, {
+        host: "x",
+        messageRequest: { case: "listServices", value: "" },
+      });
+      yield create(v1alpha.ServerReflectionRequestSchema, {
+        messageRequest: { case: "fileContainingSymbol", value: "mesos.v2.OperateRequest" },
+      });
     }
     const answers = [];
     for await (const answer of client.serverReflectionInfo(requests())) answers.push(answer);
-    expect(answers.map((a) => a.$typeName)).toEqual(["grpc.reflection.v1alpha.ServerReflectionResponse", "grpc.reflection.v1alpha.ServerReflectionResponse"]);
+    expect(answers.map((a) => a.$typeName)).toEqual([
+      "grpc.reflection.v1alpha.ServerReflectionResponse",
+      "grpc.reflection.v1alpha.ServerReflectionResponse",
+    ]);
     expect(answers[0]?.validHost).toBe("x");
     expect(answers[0]?.originalRequest?.$typeName).toBe("grpc.reflection.v1alpha.ServerReflectionRequest");
     expect(answers[1]?.messageResponse.case).toBe("fileDescriptorResponse");

@@ -12,37 +12,42 @@
  *   shell:          operationApplied (volumes made, resources checkpointed)
  */
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import { EventSchema, Event_Type, type Call_Subscribe, type Event as ExecutorEvent } from "../../../gen/mesos/v1/executor/executor_pb.js";
 import {
-  TaskSchema,
+  type Call_Subscribe,
+  Event_Type,
+  EventSchema,
+  type Event as ExecutorEvent,
+} from "../../../gen/mesos/v1/executor/executor_pb.js";
+import {
   type FrameworkInfo,
   type KillPolicy,
   type Offer_Operation,
   type Resource,
   type Task,
   type TaskInfo,
+  TaskSchema,
   type TaskStatus,
 } from "../../../gen/mesos/v1/mesos_pb.js";
 import type { AgentCall_RegisterSchema } from "../../../gen/mesos/v2/mesos_pb.js";
 import type { Millis } from "../clock.js";
-import { toMaster, type AgentEffect } from "./effects.js";
+import { addResources, applyCheckpointed } from "../resources/index.js";
+import { type AgentEffect, toMaster } from "./effects.js";
 import {
+  type ExecutorExit,
   executorExited,
   executorSubscribed,
+  type SubscribeRefusal,
   shutdownExecutor,
   shutdownFramework,
-  type ExecutorExit,
-  type SubscribeRefusal,
 } from "./executors.js";
-import { agentInfoWithId, executorKey, type AgentCoreOptions, type AgentState } from "./state.js";
+import { applyOperation, checkpointedOf, operationApplied } from "./operations.js";
+import { type AgentCoreOptions, type AgentState, agentInfoWithId, executorKey } from "./state.js";
 import { createStatusUpdateStreams } from "./status-update-stream.js";
 import { acknowledge, executorUpdate, flush, killTask, runTask } from "./tasks.js";
-import { applyOperation, checkpointedOf, operationApplied } from "./operations.js";
-import { addResources, applyCheckpointed } from "../resources/index.js";
 
 export type { AgentEffect, ExecutorLaunch, VolumeLink } from "./effects.js";
-export { volumePath } from "./operations.js";
 export type { ExecutorExit, SubscribeRefusal } from "./executors.js";
+export { volumePath } from "./operations.js";
 export type { AgentCoreOptions, ExecutorRecord, TaskRecord } from "./state.js";
 
 /** The agent core. Every handler returns the effects for the shell. */
@@ -69,7 +74,12 @@ export interface AgentCore {
     subscribe: Call_Subscribe | undefined,
     now: Millis,
   ): { effects: AgentEffect[]; refusal?: SubscribeRefusal };
-  executorUpdate(frameworkId: string, executorId: string, status: TaskStatus, now: Millis): { effects: AgentEffect[]; error?: string };
+  executorUpdate(
+    frameworkId: string,
+    executorId: string,
+    status: TaskStatus,
+    now: Millis,
+  ): { effects: AgentEffect[]; error?: string };
   executorMessage(frameworkId: string, executorId: string, data: Uint8Array): AgentEffect[];
   executorExited(frameworkId: string, executorId: string, exit: ExecutorExit, now: Millis): AgentEffect[];
   /** The master's ApplyOperation (framework id unset for operator calls). */
@@ -160,7 +170,10 @@ export function createAgentCore(options: AgentCoreOptions, agentId?: string): Ag
       executorSubscribed(s, frameworkId, executorId, subscribe, now),
     executorUpdate: (frameworkId, executorId, status, now) => executorUpdate(s, frameworkId, executorId, status, now),
     executorMessage: (frameworkId, executorId, data) => [
-      toMaster({ case: "frameworkMessage", value: { frameworkId: { value: frameworkId }, executorId: { value: executorId }, data } }),
+      toMaster({
+        case: "frameworkMessage",
+        value: { frameworkId: { value: frameworkId }, executorId: { value: executorId }, data },
+      }),
     ],
     executorExited: (frameworkId, executorId, exit, now) => executorExited(s, frameworkId, executorId, exit, now),
     applyOperation: (frameworkId, operation, uuid) => applyOperation(s, frameworkId, operation, uuid),

@@ -5,7 +5,7 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { EventSchema, type Event as ExecutorEvent } from "../../../gen/mesos/v1/executor/executor_pb.js";
 import type { ExecutorInfo, FrameworkInfo, Resource, TaskStatus } from "../../../gen/mesos/v1/mesos_pb.js";
-import { AgentCallSchema, type AgentCall } from "../../../gen/mesos/v2/mesos_pb.js";
+import { type AgentCall, AgentCallSchema } from "../../../gen/mesos/v2/mesos_pb.js";
 import type { ExecutorKind } from "./state.js";
 
 /** Everything the shell needs to start an executor. */
@@ -45,7 +45,13 @@ export type AgentEffect =
    * directories, delete the destroyed ones, then checkpoint `checkpointed`
    * (atomically). The shell answers with `operationApplied`.
    */
-  | { kind: "apply-operation"; uuid: Uint8Array; createVolumes: string[]; destroyVolumes: string[]; checkpointed: Resource[] }
+  | {
+      kind: "apply-operation";
+      uuid: Uint8Array;
+      createVolumes: string[];
+      destroyVolumes: string[];
+      checkpointed: Resource[];
+    }
   /** Checkpoint the agent's dynamic reservations and volumes (after a failed operation was undone). */
   | { kind: "checkpoint-resources"; checkpointed: Resource[] };
 

@@ -2,12 +2,12 @@
  * Executor handlers of the agent core: subscription, exit and shutdown.
  * The lifecycle diagram is in state.ts.
  */
-import { Event_Type, type Call_Subscribe } from "../../../gen/mesos/v1/executor/executor_pb.js";
+import { type Call_Subscribe, Event_Type } from "../../../gen/mesos/v1/executor/executor_pb.js";
 import { TaskState, TaskStatus_Reason } from "../../../gen/mesos/v1/mesos_pb.js";
 import type { Millis } from "../clock.js";
-import { toExecutor, toMaster, type AgentEffect } from "./effects.js";
-import { agentInfoWithId, executorKey, taskKey, type AgentState, type ExecutorRecord } from "./state.js";
 import { isTerminalState } from "../task-lifecycle.js";
+import { type AgentEffect, toExecutor, toMaster } from "./effects.js";
+import { type AgentState, agentInfoWithId, type ExecutorRecord, executorKey, taskKey } from "./state.js";
 import { executorUpdate, generateUpdate } from "./tasks.js";
 
 /** Why a subscription was refused, in the words of the v2 Error codes. */
@@ -33,10 +33,19 @@ export function executorSubscribed(
 ): { effects: AgentEffect[]; refusal?: SubscribeRefusal } {
   const executor = s.executors.get(executorKey(frameworkId, executorId));
   if (executor === undefined) {
-    return { effects: [], refusal: { code: "not-found", message: `Executor ${executorId} of framework ${frameworkId} is not known to this agent` } };
+    return {
+      effects: [],
+      refusal: {
+        code: "not-found",
+        message: `Executor ${executorId} of framework ${frameworkId} is not known to this agent`,
+      },
+    };
   }
   if (executor.phase === "terminating") {
-    return { effects: [], refusal: { code: "failed-precondition", message: `Executor ${executorId} is shutting down` } };
+    return {
+      effects: [],
+      refusal: { code: "failed-precondition", message: `Executor ${executorId} is shutting down` },
+    };
   }
   executor.phase = "running";
   const effects: AgentEffect[] = [
@@ -51,7 +60,8 @@ export function executorSubscribed(
     }),
   ];
   for (const update of subscribe?.unacknowledgedUpdates ?? []) {
-    if (update.status !== undefined) effects.push(...executorUpdate(s, frameworkId, executorId, update.status, now).effects);
+    if (update.status !== undefined)
+      effects.push(...executorUpdate(s, frameworkId, executorId, update.status, now).effects);
   }
   for (const task of executor.queued.splice(0)) {
     effects.push(toExecutor(frameworkId, executorId, { type: Event_Type.LAUNCH, launch: { task } }));
@@ -71,7 +81,13 @@ export interface ExecutorExit {
  * The executor is gone. Tasks it left without a terminal update are failed
  * (or killed, when a kill was asked for); the master hears ExecutorExited.
  */
-export function executorExited(s: AgentState, frameworkId: string, executorId: string, exit: ExecutorExit, now: Millis): AgentEffect[] {
+export function executorExited(
+  s: AgentState,
+  frameworkId: string,
+  executorId: string,
+  exit: ExecutorExit,
+  now: Millis,
+): AgentEffect[] {
   const executor = s.executors.get(executorKey(frameworkId, executorId));
   if (executor === undefined) return [];
   s.executors.delete(executorKey(frameworkId, executorId));
@@ -82,9 +98,16 @@ export function executorExited(s: AgentState, frameworkId: string, executorId: s
     const [state, reason] = task.killRequested
       ? [TaskState.TASK_KILLED, TaskStatus_Reason.EXECUTOR_TERMINATED]
       : [TaskState.TASK_FAILED, TaskStatus_Reason.EXECUTOR_TERMINATED];
-    effects.push(...generateUpdate(s, frameworkId, taskId, executorId, state, reason, `Executor ${exit.description}`, now));
+    effects.push(
+      ...generateUpdate(s, frameworkId, taskId, executorId, state, reason, `Executor ${exit.description}`, now),
+    );
   }
-  effects.push(toMaster({ case: "executorExited", value: { frameworkId: { value: frameworkId }, executorId: { value: executorId }, status: exit.status } }));
+  effects.push(
+    toMaster({
+      case: "executorExited",
+      value: { frameworkId: { value: frameworkId }, executorId: { value: executorId }, status: exit.status },
+    }),
+  );
   return effects;
 }
 
@@ -100,7 +123,18 @@ export function shutdownExecutor(s: AgentState, executor: ExecutorRecord, now: M
     // Never subscribed: its queued tasks never started.
     for (const task of executor.queued.splice(0)) {
       const taskId = task.taskId?.value ?? "";
-      effects.push(...generateUpdate(s, frameworkId, taskId, executorId, TaskState.TASK_KILLED, TaskStatus_Reason.TASK_KILLED_DURING_LAUNCH, "Executor shut down before it started the task", now));
+      effects.push(
+        ...generateUpdate(
+          s,
+          frameworkId,
+          taskId,
+          executorId,
+          TaskState.TASK_KILLED,
+          TaskStatus_Reason.TASK_KILLED_DURING_LAUNCH,
+          "Executor shut down before it started the task",
+          now,
+        ),
+      );
     }
     executor.phase = "terminating";
     effects.push({ kind: "stop-executor", frameworkId, executorId, graceMs: 0 });

@@ -13,21 +13,21 @@
  *                   total restored, checkpointed again ──► OPERATION_FAILED
  */
 import {
+  type Offer_Operation,
   OperationState,
   Offer_Operation_Type as OperationType,
-  type Offer_Operation,
   type Resource,
 } from "../../../gen/mesos/v1/mesos_pb.js";
 import {
   applyConversion,
+  type Conversion,
   conversionOf,
   formatResources,
   isCheckpointed,
   persistentVolumes,
   reservationRole,
-  type Conversion,
 } from "../resources/index.js";
-import { toMaster, type AgentEffect, type VolumeLink } from "./effects.js";
+import { type AgentEffect, toMaster, type VolumeLink } from "./effects.js";
 import type { AgentState } from "./state.js";
 
 const hex = (bytes: Uint8Array): string => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
@@ -44,7 +44,10 @@ export function volumePath(workDir: string, volume: Resource): string {
 
 /** The volumes among a task's (and its executor's) resources, as links into its sandbox. */
 export function volumeLinks(workDir: string, resources: Resource[]): VolumeLink[] {
-  return [...persistentVolumes(resources).values()].map((v) => ({ hostPath: volumePath(workDir, v), containerPath: v.disk?.volume?.containerPath ?? "" }));
+  return [...persistentVolumes(resources).values()].map((v) => ({
+    hostPath: volumePath(workDir, v),
+    containerPath: v.disk?.volume?.containerPath ?? "",
+  }));
 }
 
 /** What the agent checkpoints: the dynamic reservations and volumes in its total. */
@@ -52,15 +55,29 @@ export function checkpointedOf(total: Resource[]): Resource[] {
   return total.filter(isCheckpointed);
 }
 
-function status(frameworkId: string | undefined, uuid: Uint8Array, state: OperationState, message: string): AgentEffect {
+function status(
+  frameworkId: string | undefined,
+  uuid: Uint8Array,
+  state: OperationState,
+  message: string,
+): AgentEffect {
   return toMaster({
     case: "operationStatus",
-    value: { frameworkId: frameworkId === undefined ? undefined : { value: frameworkId }, operationUuid: uuid, status: { state, message } },
+    value: {
+      frameworkId: frameworkId === undefined ? undefined : { value: frameworkId },
+      operationUuid: uuid,
+      status: { state, message },
+    },
   });
 }
 
 /** ApplyOperation from the master. */
-export function applyOperation(s: AgentState, frameworkId: string | undefined, operation: Offer_Operation, uuid: Uint8Array): AgentEffect[] {
+export function applyOperation(
+  s: AgentState,
+  frameworkId: string | undefined,
+  operation: Offer_Operation,
+  uuid: Uint8Array,
+): AgentEffect[] {
   const conversion = conversionOf(operation);
   if (typeof conversion === "string") return [status(frameworkId, uuid, OperationState.OPERATION_FAILED, conversion)];
   const total = applyConversion(s.total, conversion);
@@ -70,7 +87,8 @@ export function applyOperation(s: AgentState, frameworkId: string | undefined, o
   }
   s.total = total;
   s.operations.set(hex(uuid), { frameworkId, conversion });
-  const volumes = (resources: Resource[]) => [...persistentVolumes(resources).values()].map((v) => volumePath(s.options.workDir, v));
+  const volumes = (resources: Resource[]) =>
+    [...persistentVolumes(resources).values()].map((v) => volumePath(s.options.workDir, v));
   return [
     {
       kind: "apply-operation",

@@ -21,8 +21,8 @@
 import { clone, create } from "@bufbuild/protobuf";
 import {
   AgentIDSchema,
-  AgentInfoSchema,
   type AgentInfo,
+  AgentInfoSchema,
   type ExecutorInfo,
   type FrameworkInfo,
   type KillPolicy,

@@ -4,14 +4,13 @@
  */
 import { create } from "@bufbuild/protobuf";
 import {
-  TaskState,
-  TaskStatusSchema,
-  TaskStatus_Reason,
-  TaskStatus_Source,
+  type TaskState,
   type TaskStatus,
+  type TaskStatus_Reason,
+  TaskStatus_Source,
+  TaskStatusSchema,
 } from "../../../gen/mesos/v1/mesos_pb.js";
-import { toSeconds, type Millis } from "../clock.js";
-
+import { type Millis, toSeconds } from "../clock.js";
 
 /** What the agent says about a task in an update it generates. */
 export interface AgentStatus {

@@ -17,8 +17,9 @@
  * Pure: no timers. The shell calls `due(now)` when `nextDueAt()` arrives and
  * whenever the master (re)connects (after `resetBackoff(now)`).
  */
-import type { Millis } from "../clock.js";
+
 import type { TaskStatus } from "../../../gen/mesos/v1/mesos_pb.js";
+import type { Millis } from "../clock.js";
 import { isTerminalState } from "../task-lifecycle.js";
 
 /** Mesos' STATUS_UPDATE_RETRY_INTERVAL_MIN and _MAX. */
@@ -88,9 +89,7 @@ export function uuidHex(uuid: Uint8Array): string {
 }
 
 /** Creates empty streams; `minMs`/`maxMs` override the Mesos retry bounds. */
-export function createStatusUpdateStreams(
-  bounds: { minMs?: Millis; maxMs?: Millis } = {},
-): StatusUpdateStreams {
+export function createStatusUpdateStreams(bounds: { minMs?: Millis; maxMs?: Millis } = {}): StatusUpdateStreams {
   const minMs = bounds.minMs ?? STATUS_UPDATE_RETRY_MIN_MS;
   const maxMs = bounds.maxMs ?? STATUS_UPDATE_RETRY_MAX_MS;
   const streams = new Map<string, TaskStream>();
@@ -101,7 +100,15 @@ export function createStatusUpdateStreams(
     const k = key(frameworkId, taskId);
     let stream = streams.get(k);
     if (stream === undefined) {
-      stream = { frameworkId, taskId, queue: [], seen: new Set(), terminated: false, nextAt: undefined, backoff: minMs };
+      stream = {
+        frameworkId,
+        taskId,
+        queue: [],
+        seen: new Set(),
+        terminated: false,
+        nextAt: undefined,
+        backoff: minMs,
+      };
       streams.set(k, stream);
     }
     const id = uuidHex(status.uuid);

@@ -5,26 +5,24 @@
 import { clone, create, type MessageInitShape } from "@bufbuild/protobuf";
 import { Event_Type } from "../../../gen/mesos/v1/executor/executor_pb.js";
 import {
-  AgentIDSchema,
-  ExecutorIDSchema,
-  ExecutorInfoSchema,
   ExecutorInfo_Type,
-  FrameworkInfo_Capability_Type,
-  TaskState,
-  TaskStatusSchema,
-  TaskStatus_Reason,
+  ExecutorInfoSchema,
   type FrameworkInfo,
+  FrameworkInfo_Capability_Type,
   type KillPolicy,
   type Resource,
   type TaskInfo,
+  TaskState,
   type TaskStatus,
+  TaskStatus_Reason,
+  TaskStatusSchema,
 } from "../../../gen/mesos/v1/mesos_pb.js";
 import type { Millis } from "../clock.js";
-import { statusUpdateEffect, toExecutor, type AgentEffect } from "./effects.js";
-import { LAUNCH_STATE, isTerminalState, moveTask, transition } from "../task-lifecycle.js";
-import { agentStatus } from "./states.js";
+import { isTerminalState, LAUNCH_STATE, moveTask, transition } from "../task-lifecycle.js";
+import { type AgentEffect, statusUpdateEffect, toExecutor } from "./effects.js";
 import { volumeLinks } from "./operations.js";
-import { executorKey, sandboxPath, taskKey, type AgentState, type ExecutorRecord, type TaskRecord } from "./state.js";
+import { type AgentState, type ExecutorRecord, executorKey, sandboxPath, type TaskRecord, taskKey } from "./state.js";
+import { agentStatus } from "./states.js";
 
 /** Ids that become path segments must not escape the sandbox tree. */
 function badId(id: string): boolean {
@@ -47,7 +45,16 @@ export function generateUpdate(
   message: string,
   now: Millis,
 ): AgentEffect[] {
-  const status = agentStatus({ taskId, state, reason, message, agentId: s.agentId, executorId, uuid: s.options.uuid(), now });
+  const status = agentStatus({
+    taskId,
+    state,
+    reason,
+    message,
+    agentId: s.agentId,
+    executorId,
+    uuid: s.options.uuid(),
+    now,
+  });
   return queueUpdate(s, frameworkId, status, now);
 }
 
@@ -88,7 +95,16 @@ export function runTask(s: AgentState, framework: FrameworkInfo, task: TaskInfo,
           ? "Custom ExecutorInfo needs a command"
           : undefined;
   if (problem !== undefined) {
-    return generateUpdate(s, frameworkId, taskId, undefined, TaskState.TASK_ERROR, TaskStatus_Reason.TASK_INVALID, problem, now);
+    return generateUpdate(
+      s,
+      frameworkId,
+      taskId,
+      undefined,
+      TaskState.TASK_ERROR,
+      TaskStatus_Reason.TASK_INVALID,
+      problem,
+      now,
+    );
   }
   s.frameworks.set(frameworkId, framework);
   const record: TaskRecord = {
@@ -127,7 +143,19 @@ export function runTask(s: AgentState, framework: FrameworkInfo, task: TaskInfo,
   const { sandbox, kind } = executor;
   return [
     ...linkVolumes(s, sandbox, [...task.resources, ...info.resources]),
-    { kind: "launch-executor", launch: { frameworkId, executorId, containerId, sandbox, agentId: s.agentId, kind, info, frameworkInfo: framework } },
+    {
+      kind: "launch-executor",
+      launch: {
+        frameworkId,
+        executorId,
+        containerId,
+        sandbox,
+        agentId: s.agentId,
+        kind,
+        info,
+        frameworkInfo: framework,
+      },
+    },
   ];
 }
 
@@ -135,8 +163,18 @@ export function runTask(s: AgentState, framework: FrameworkInfo, task: TaskInfo,
 function addToExecutor(s: AgentState, executor: ExecutorRecord, record: TaskRecord, now: Millis): AgentEffect[] {
   const taskId = record.info.taskId?.value ?? "";
   if (executor.kind === "command" || executor.phase === "terminating") {
-    const reason = executor.phase === "terminating" ? "its executor is shutting down" : "a command executor runs one task";
-    return generateUpdate(s, record.frameworkId, taskId, executor.executorId, TaskState.TASK_LOST, TaskStatus_Reason.EXECUTOR_TERMINATED, `Task cannot run: ${reason}`, now);
+    const reason =
+      executor.phase === "terminating" ? "its executor is shutting down" : "a command executor runs one task";
+    return generateUpdate(
+      s,
+      record.frameworkId,
+      taskId,
+      executor.executorId,
+      TaskState.TASK_LOST,
+      TaskStatus_Reason.EXECUTOR_TERMINATED,
+      `Task cannot run: ${reason}`,
+      now,
+    );
   }
   s.tasks.set(taskKey(record.frameworkId, taskId), record);
   executor.tasks.add(taskId);
@@ -145,7 +183,10 @@ function addToExecutor(s: AgentState, executor: ExecutorRecord, record: TaskReco
     executor.queued.push(record.info);
     return links;
   }
-  return [...links, toExecutor(executor.frameworkId, executor.executorId, { type: Event_Type.LAUNCH, launch: { task: record.info } })];
+  return [
+    ...links,
+    toExecutor(executor.frameworkId, executor.executorId, { type: Event_Type.LAUNCH, launch: { task: record.info } }),
+  ];
 }
 
 /** Persistent volumes among `resources`, linked into the sandbox before the task can use them. */
@@ -157,7 +198,9 @@ function linkVolumes(s: AgentState, sandbox: string, resources: Resource[]): Age
 function commandSummary(task: TaskInfo): string {
   const command = task.command;
   if (command === undefined) return "";
-  return command.shell === false ? `[${[command.value, ...command.arguments.slice(1)].join(", ")}]` : `sh -c '${command.value}'`;
+  return command.shell === false
+    ? `[${[command.value, ...command.arguments.slice(1)].join(", ")}]`
+    : `sh -c '${command.value}'`;
 }
 
 /** The grace period of a kill: the kill's policy, else the task's, else 3 s. */
@@ -167,12 +210,27 @@ export function graceMs(policy: KillPolicy | undefined, fallback: KillPolicy | u
 }
 
 /** KillTask: kills a launched task, drops a queued one, reports an unknown one. */
-export function killTask(s: AgentState, frameworkId: string, taskId: string, policy: KillPolicy | undefined, now: Millis): AgentEffect[] {
+export function killTask(
+  s: AgentState,
+  frameworkId: string,
+  taskId: string,
+  policy: KillPolicy | undefined,
+  now: Millis,
+): AgentEffect[] {
   const task = s.tasks.get(taskKey(frameworkId, taskId));
   if (task === undefined) {
     const partitionAware = hasCapability(s.frameworks.get(frameworkId), FrameworkInfo_Capability_Type.PARTITION_AWARE);
     const state = partitionAware ? TaskState.TASK_DROPPED : TaskState.TASK_LOST;
-    return generateUpdate(s, frameworkId, taskId, undefined, state, TaskStatus_Reason.TASK_UNKNOWN, "Cannot find task to kill", now);
+    return generateUpdate(
+      s,
+      frameworkId,
+      taskId,
+      undefined,
+      state,
+      TaskStatus_Reason.TASK_UNKNOWN,
+      "Cannot find task to kill",
+      now,
+    );
   }
   if (isTerminalState(task.state)) return [];
   task.killRequested = true;
@@ -181,14 +239,28 @@ export function killTask(s: AgentState, frameworkId: string, taskId: string, pol
   const queuedAt = executor.queued.findIndex((t) => t.taskId?.value === taskId);
   if (queuedAt >= 0) {
     executor.queued.splice(queuedAt, 1);
-    const out = generateUpdate(s, frameworkId, taskId, executor.executorId, TaskState.TASK_KILLED, TaskStatus_Reason.TASK_KILLED_DURING_LAUNCH, "Killed before the executor started it", now);
+    const out = generateUpdate(
+      s,
+      frameworkId,
+      taskId,
+      executor.executorId,
+      TaskState.TASK_KILLED,
+      TaskStatus_Reason.TASK_KILLED_DURING_LAUNCH,
+      "Killed before the executor started it",
+      now,
+    );
     if (executor.queued.length === 0 && executor.kind === "command") {
       out.push({ kind: "stop-executor", frameworkId, executorId: executor.executorId, graceMs: 0 });
     }
     return out;
   }
   const killPolicy = policy ?? task.killPolicy;
-  return [toExecutor(frameworkId, executor.executorId, { type: Event_Type.KILL, kill: { taskId: { value: taskId }, killPolicy } })];
+  return [
+    toExecutor(frameworkId, executor.executorId, {
+      type: Event_Type.KILL,
+      kill: { taskId: { value: taskId }, killPolicy },
+    }),
+  ];
 }
 
 /**
@@ -214,12 +286,23 @@ export function executorUpdate(
   stamped.executorId = { $typeName: "mesos.v1.ExecutorID", value: executorId };
   const effects = queueUpdate(s, frameworkId, stamped, now);
   // The agent now owns delivery: the executor may forget the update.
-  effects.push(toExecutor(frameworkId, executorId, { type: Event_Type.ACKNOWLEDGED, acknowledged: { taskId: { value: taskId }, uuid: status.uuid } }));
+  effects.push(
+    toExecutor(frameworkId, executorId, {
+      type: Event_Type.ACKNOWLEDGED,
+      acknowledged: { taskId: { value: taskId }, uuid: status.uuid },
+    }),
+  );
   return { effects };
 }
 
 /** Acknowledge from the master: the next update of the task goes out. */
-export function acknowledge(s: AgentState, frameworkId: string, taskId: string, uuid: Uint8Array, now: Millis): AgentEffect[] {
+export function acknowledge(
+  s: AgentState,
+  frameworkId: string,
+  taskId: string,
+  uuid: Uint8Array,
+  now: Millis,
+): AgentEffect[] {
   const result = s.updates.acknowledge(frameworkId, taskId, uuid, now);
   if (result.kind === "acknowledged" && result.terminal) forgetTask(s, frameworkId, taskId);
   return flush(s, now);

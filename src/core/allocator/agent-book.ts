@@ -1,4 +1,15 @@
-import { addInto, combine, containsAmount, containsBag, isEmptyAmount, quantityOf, subtractFrom, type Amount, type Bag, type Kind } from "./bag.js";
+import {
+  type Amount,
+  addInto,
+  type Bag,
+  combine,
+  containsAmount,
+  containsBag,
+  isEmptyAmount,
+  type Kind,
+  quantityOf,
+  subtractFrom,
+} from "./bag.js";
 import type { ShareBook } from "./shares.js";
 
 /**
@@ -54,7 +65,8 @@ export function refreshFree(agent: AgentEntry): void {
   agent.free = new Map(agent.total);
   let exact = true;
   for (const kind of agent.total.keys()) if (!refreshKind(agent, kind)) exact = false;
-  for (const byRole of agent.held.values()) for (const bag of byRole.values()) for (const kind of bag.keys()) if (!agent.total.has(kind)) exact = false;
+  for (const byRole of agent.held.values())
+    for (const bag of byRole.values()) for (const kind of bag.keys()) if (!agent.total.has(kind)) exact = false;
   agent.exact = exact;
 }
 
@@ -83,7 +95,14 @@ function updateFree(agent: AgentEntry, kind: Kind, amount: Amount, before: Amoun
  * role, keeping `free` and the share book in step. Taking back more than is
  * held takes back only what is held, so bookkeeping cannot go negative.
  */
-export function charge(agent: AgentEntry, book: ShareBook, frameworkId: string, role: string, resources: Bag, sign: 1 | -1): void {
+export function charge(
+  agent: AgentEntry,
+  book: ShareBook,
+  frameworkId: string,
+  role: string,
+  resources: Bag,
+  sign: 1 | -1,
+): void {
   let byRole = agent.held.get(frameworkId);
   if (byRole === undefined) {
     if (sign === -1) return;

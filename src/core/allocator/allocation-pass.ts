@@ -1,7 +1,7 @@
 import { addResources } from "../resources/index.js";
-import { charge, type AgentEntry } from "./agent-book.js";
-import { isEmptyAmount, isEmptyBag, quantityNamed, type Bag, type KindTable } from "./bag.js";
-import { portionFor, type Portion, type Stage } from "./offer-portion.js";
+import { type AgentEntry, charge } from "./agent-book.js";
+import { type Bag, isEmptyAmount, isEmptyBag, type KindTable, quantityNamed } from "./bag.js";
+import { type Portion, portionFor, type Stage } from "./offer-portion.js";
 import type { PassOrder } from "./pass-order.js";
 import type { QuotaLedger } from "./quota-ledger.js";
 import type { ShareBook } from "./shares.js";
@@ -30,7 +30,13 @@ interface Pick {
  * order and the quota ledger are charged as each offer is made, so each
  * decision sees the ones before it.
  */
-export function runPass(ctx: PassContext, order: PassOrder, ledger: QuotaLedger | undefined, agentIds: readonly string[], now: number): Allocation[] {
+export function runPass(
+  ctx: PassContext,
+  order: PassOrder,
+  ledger: QuotaLedger | undefined,
+  agentIds: readonly string[],
+  now: number,
+): Allocation[] {
   return new AllocationPass(ctx, order, ledger, now).run(agentIds);
 }
 
@@ -100,7 +106,12 @@ class AllocationPass {
     charge(agent, this.ctx.book, to.frameworkId, to.role, portion.resources, 1);
     this.ledger?.charged(to.role, portion.unreserved);
     this.order.charged(to.role, to.frameworkId);
-    this.offers.add({ frameworkId: to.frameworkId, agentId, role: to.role, resources: this.ctx.kinds.resourcesOf(portion.resources, to.role) });
+    this.offers.add({
+      frameworkId: to.frameworkId,
+      agentId,
+      role: to.role,
+      resources: this.ctx.kinds.resourcesOf(portion.resources, to.role),
+    });
   }
 
   /** The next (framework, role) to offer `free` to in stage two, in DRF order, if any. */
@@ -113,7 +124,8 @@ class AllocationPass {
       const portion = this.offerable(free, role, "fair");
       if (portion === undefined) continue;
       for (const { key: frameworkId } of this.order.frameworks(role)) {
-        if (!served.has(`${frameworkId}\n${role}`) && this.ctx.eligible(frameworkId, role, agentId, this.now)) return { frameworkId, role, portion };
+        if (!served.has(`${frameworkId}\n${role}`) && this.ctx.eligible(frameworkId, role, agentId, this.now))
+          return { frameworkId, role, portion };
       }
     }
     return undefined;
@@ -174,4 +186,3 @@ class OfferBatch {
     }
   }
 }
-

@@ -1,13 +1,13 @@
 import { clone, create } from "@bufbuild/protobuf";
 import {
-  ResourceSchema,
+  type Resource,
   Resource_AllocationInfoSchema,
+  ResourceSchema,
   Value_RangeSchema,
   Value_RangesSchema,
   Value_ScalarSchema,
   Value_SetSchema,
   Value_Type,
-  type Resource,
 } from "../../../gen/mesos/v1/mesos_pb.js";
 import { kindKey, reservationRole, roundScalar } from "../resources/index.js";
 
@@ -74,7 +74,9 @@ export function quantityOf(a: Amount): number {
 }
 
 function normalizeSpans(spans: Span[]): Span[] {
-  const sorted = spans.filter((s) => s.begin <= s.end).sort((a, b) => (a.begin < b.begin ? -1 : a.begin > b.begin ? 1 : 0));
+  const sorted = spans
+    .filter((s) => s.begin <= s.end)
+    .sort((a, b) => (a.begin < b.begin ? -1 : a.begin > b.begin ? 1 : 0));
   const out: Span[] = [];
   for (const span of sorted) {
     const last = out.at(-1);
@@ -91,7 +93,13 @@ const NO_SPANS: readonly Span[] = Object.freeze([]);
 
 function subtractSpans(a: readonly Span[], b: readonly Span[]): readonly Span[] {
   // Taking back exactly what is there (a whole offer's ports) is the common case.
-  if (a.length === 1 && b.length === 1 && (b[0] as Span).begin <= (a[0] as Span).begin && (a[0] as Span).end <= (b[0] as Span).end) return NO_SPANS;
+  if (
+    a.length === 1 &&
+    b.length === 1 &&
+    (b[0] as Span).begin <= (a[0] as Span).begin &&
+    (a[0] as Span).end <= (b[0] as Span).end
+  )
+    return NO_SPANS;
   let spans = a.map((s) => ({ begin: s.begin, end: s.end }));
   for (const cut of b) {
     spans = spans.flatMap((s) => {
@@ -121,7 +129,9 @@ export function combine(a: Amount, b: Amount, sign: 1 | -1): Amount {
     }
     return [...items].sort();
   }
-  return sign === 1 ? normalizeSpans([...(a as readonly Span[]), ...(b as readonly Span[])]) : subtractSpans(a as readonly Span[], b as readonly Span[]);
+  return sign === 1
+    ? normalizeSpans([...(a as readonly Span[]), ...(b as readonly Span[])])
+    : subtractSpans(a as readonly Span[], b as readonly Span[]);
 }
 
 /** Whether amount `have` holds all of `want` (same kind). */
@@ -133,7 +143,9 @@ export function containsAmount(have: Amount, want: Amount): boolean {
     const items = new Set(have as readonly string[]);
     return (want as readonly string[]).every((i) => items.has(i));
   }
-  return (want as readonly Span[]).every((s) => (have as readonly Span[]).some((o) => o.begin <= s.begin && s.end <= o.end));
+  return (want as readonly Span[]).every((s) =>
+    (have as readonly Span[]).some((o) => o.begin <= s.begin && s.end <= o.end),
+  );
 }
 
 /** Adds `b` into `into` (mutating it): new kinds are appended, as addResources orders them. */
@@ -217,7 +229,8 @@ function copyOf(kind: Kind): Resource {
 /** A key that is cheap to compute for plain unreserved resources; undefined when only kindKey will do. */
 function plainKey(r: Resource): string | undefined {
   if (r.reservations.length > 0 || (r.role !== "" && r.role !== "*") || r.reservation !== undefined) return undefined;
-  if (r.disk !== undefined || r.shared !== undefined || r.revocable !== undefined || r.providerId !== undefined) return undefined;
+  if (r.disk !== undefined || r.shared !== undefined || r.revocable !== undefined || r.providerId !== undefined)
+    return undefined;
   return `${r.name}\u0000${r.type}`;
 }
 
@@ -246,7 +259,17 @@ export class KindTable {
       const scalar = template.type === Value_Type.SCALAR && template.revocable === undefined;
       const plainKind = plainKey(template) !== undefined;
       const counted = template.type === Value_Type.SCALAR || DRF_KINDS.includes(template.name);
-      kind = { key, name: template.name, type: template.type, template, reservedTo, quota: scalar && reservedTo === "*", quotaScalar: scalar, plain: plainKind, counted };
+      kind = {
+        key,
+        name: template.name,
+        type: template.type,
+        template,
+        reservedTo,
+        quota: scalar && reservedTo === "*",
+        quotaScalar: scalar,
+        plain: plainKind,
+        counted,
+      };
       this.byKey.set(key, kind);
     }
     if (plain !== undefined) this.byPlainKey.set(plain, kind);
@@ -276,7 +299,10 @@ export class KindTable {
       if (isEmptyAmount(amount)) continue;
       const r = copyOf(kind);
       if (typeof amount === "number") r.scalar = create(Value_ScalarSchema, { value: amount });
-      else if (kind.type === Value_Type.RANGES) r.ranges = create(Value_RangesSchema, { range: (amount as readonly Span[]).map((s) => create(Value_RangeSchema, s)) });
+      else if (kind.type === Value_Type.RANGES)
+        r.ranges = create(Value_RangesSchema, {
+          range: (amount as readonly Span[]).map((s) => create(Value_RangeSchema, s)),
+        });
       else r.set = create(Value_SetSchema, { item: [...(amount as readonly string[])] });
       if (role !== undefined) r.allocationInfo = create(Resource_AllocationInfoSchema, { role });
       out.push(r);

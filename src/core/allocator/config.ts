@@ -7,7 +7,10 @@ import { validateRole } from "../resources/index.js";
  */
 export function parseWeights(text: string): Map<string, number> {
   const weights = new Map<string, number>();
-  for (const entry of text.split(",").map((e) => e.trim()).filter((e) => e !== "")) {
+  for (const entry of text
+    .split(",")
+    .map((e) => e.trim())
+    .filter((e) => e !== "")) {
     const eq = entry.lastIndexOf("=");
     const role = entry.slice(0, eq).trim();
     const weight = Number(entry.slice(eq + 1));
@@ -23,7 +26,8 @@ export function parseWeights(text: string): Map<string, number> {
 export function validateWeight(role: string, weight: number): string | undefined {
   const roleProblem = role === "*" ? undefined : validateRole(role);
   if (roleProblem !== undefined) return `invalid role '${role}': ${roleProblem}`;
-  if (!Number.isFinite(weight) || weight <= 0) return `weight of role '${role}' must be a positive number, not ${weight}`;
+  if (!Number.isFinite(weight) || weight <= 0)
+    return `weight of role '${role}' must be a positive number, not ${weight}`;
   return undefined;
 }
 
@@ -36,7 +40,10 @@ export function validateWeight(role: string, weight: number): string | undefined
 export function parseMinAllocatable(text: string): Array<Map<string, number>> {
   const alternatives = text.split("|").map((alt) => {
     const quantities = new Map<string, number>();
-    for (const part of alt.split(";").map((p) => p.trim()).filter((p) => p !== "")) {
+    for (const part of alt
+      .split(";")
+      .map((p) => p.trim())
+      .filter((p) => p !== "")) {
       const colon = part.indexOf(":");
       const name = part.slice(0, colon).trim();
       const amount = Number(part.slice(colon + 1));

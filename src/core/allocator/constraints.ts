@@ -1,9 +1,9 @@
+import { type Attribute, Value_Type } from "../../../gen/mesos/v1/mesos_pb.js";
 import {
-  AttributeConstraint_Selector_PseudoattributeType as Pseudo,
   type AttributeConstraint,
   type OfferConstraints,
+  AttributeConstraint_Selector_PseudoattributeType as Pseudo,
 } from "../../../gen/mesos/v1/scheduler/scheduler_pb.js";
-import { Value_Type, type Attribute } from "../../../gen/mesos/v1/mesos_pb.js";
 
 /** What offer constraints can look at on an agent. */
 export interface AgentFacts {
@@ -28,7 +28,12 @@ function select(constraint: AttributeConstraint, agent: AgentFacts): Selected {
     return attribute.type === Value_Type.TEXT ? { text: attribute.text?.value ?? "" } : { other: true };
   }
   if (selector?.case === "pseudoattributeType") {
-    const value = selector.value === Pseudo.HOSTNAME ? agent.hostname : selector.value === Pseudo.REGION ? agent.region : agent.zone;
+    const value =
+      selector.value === Pseudo.HOSTNAME
+        ? agent.hostname
+        : selector.value === Pseudo.REGION
+          ? agent.region
+          : agent.zone;
     return value === undefined ? undefined : { text: value };
   }
   return undefined;
@@ -55,11 +60,13 @@ function compileRegex(source: string): RegExp | string {
 function compileOne(constraint: AttributeConstraint): AgentPredicate | string {
   if (constraint.selector?.selector.case === undefined) return "an attribute constraint has no selector";
   const predicate = constraint.predicate?.predicate;
-  const textTest = (test: (text: string) => boolean, absent: boolean): AgentPredicate => (agent) => {
-    const selected = select(constraint, agent);
-    if (selected === undefined) return absent;
-    return "other" in selected ? true : test(selected.text);
-  };
+  const textTest =
+    (test: (text: string) => boolean, absent: boolean): AgentPredicate =>
+    (agent) => {
+      const selected = select(constraint, agent);
+      if (selected === undefined) return absent;
+      return "other" in selected ? true : test(selected.text);
+    };
   switch (predicate?.case) {
     case "exists":
       return (agent) => select(constraint, agent) !== undefined;
@@ -73,7 +80,9 @@ function compileOne(constraint: AttributeConstraint): AgentPredicate | string {
     case "textNotMatches": {
       const regex = compileRegex(predicate.value.regex);
       if (typeof regex === "string") return regex;
-      return predicate.case === "textMatches" ? textTest((t) => regex.test(t), false) : textTest((t) => !regex.test(t), true);
+      return predicate.case === "textMatches"
+        ? textTest((t) => regex.test(t), false)
+        : textTest((t) => !regex.test(t), true);
     }
     default:
       return "an attribute constraint has no predicate";
@@ -85,7 +94,10 @@ function compileOne(constraint: AttributeConstraint): AgentPredicate | string {
  * and the constraints within a group AND-ed. Returns an error message for a
  * constraint Mesos would refuse (unknown role, empty group, bad regex).
  */
-export function compileOfferConstraints(constraints: OfferConstraints | undefined, roles: readonly string[]): Map<string, AgentPredicate> | string {
+export function compileOfferConstraints(
+  constraints: OfferConstraints | undefined,
+  roles: readonly string[],
+): Map<string, AgentPredicate> | string {
   const out = new Map<string, AgentPredicate>();
   for (const [role, roleConstraints] of Object.entries(constraints?.roleConstraints ?? {})) {
     if (!roles.includes(role)) return `offer constraints name role '${role}', which the framework does not have`;

@@ -1,13 +1,20 @@
 import type { Resource } from "../../../gen/mesos/v1/mesos_pb.js";
-import { charge, convertTotal, heldOn, holds, newAgent, release, type AgentEntry } from "./agent-book.js";
-import { addInto, containsBag, KindTable, type Bag } from "./bag.js";
+import { type AgentEntry, charge, convertTotal, heldOn, holds, newAgent, release } from "./agent-book.js";
+import { type PassContext, runPass } from "./allocation-pass.js";
+import { addInto, type Bag, containsBag, KindTable } from "./bag.js";
 import type { AgentFacts, AgentPredicate } from "./constraints.js";
-import { runPass, type PassContext } from "./allocation-pass.js";
 import type { Limits } from "./limits.js";
 import { PassOrder } from "./pass-order.js";
 import { QuotaLedger, type RoleQuota } from "./quota-ledger.js";
 import { ShareBook } from "./shares.js";
-import type { Allocation, Allocator, AllocatorOptions, FrameworkRoles, ResourceConversion, RoleSummary } from "./types.js";
+import type {
+  Allocation,
+  Allocator,
+  AllocatorOptions,
+  FrameworkRoles,
+  ResourceConversion,
+  RoleSummary,
+} from "./types.js";
 
 const DEFAULT_MIN_ALLOCATABLE: Array<Map<string, number>> = [new Map([["cpus", 0.01]]), new Map([["mem", 32]])];
 
@@ -122,7 +129,12 @@ class DrfAllocator implements Allocator, PassContext {
     this.everyAgentChanged = true;
   }
 
-  recoverResources(frameworkId: string, agentId: string, resources: Resource[], filter?: { refuseSeconds: number; now: number }): void {
+  recoverResources(
+    frameworkId: string,
+    agentId: string,
+    resources: Resource[],
+    filter?: { refuseSeconds: number; now: number },
+  ): void {
     this.chargeByRole(frameworkId, agentId, resources, -1);
     if (this.agents.has(agentId)) this.changedAgents.add(agentId);
     const f = this.frameworks.get(frameworkId);
@@ -146,7 +158,9 @@ class DrfAllocator implements Allocator, PassContext {
     if (frameworkId === undefined) {
       if (!containsBag(agent.free, consumed)) return false;
     } else {
-      const roles = new Set(conversion.consumed.map((r) => r.allocationInfo?.role || (this.frameworks.get(frameworkId)?.roles[0] ?? "*")));
+      const roles = new Set(
+        conversion.consumed.map((r) => r.allocationInfo?.role || (this.frameworks.get(frameworkId)?.roles[0] ?? "*")),
+      );
       if (roles.size !== 1) return false;
       role = [...roles][0] as string;
       if (!holds(agent, frameworkId, role, consumed)) return false;
@@ -166,7 +180,8 @@ class DrfAllocator implements Allocator, PassContext {
 
   setQuota(role: string, quota: RoleQuota): void {
     for (const [name, n] of [...quota.guarantees, ...quota.limits]) {
-      if (!(n >= 0)) throw new RangeError(`quota of '${name}' for role '${role}' must be a non-negative number, not ${n}`);
+      if (!(n >= 0))
+        throw new RangeError(`quota of '${name}' for role '${role}' must be a non-negative number, not ${n}`);
     }
     if (quota.guarantees.size === 0 && quota.limits.size === 0) this.quotas.delete(role);
     else this.quotas.set(role, { guarantees: new Map(quota.guarantees), limits: new Map(quota.limits) });
@@ -178,7 +193,8 @@ class DrfAllocator implements Allocator, PassContext {
   }
 
   setWeight(role: string, weight: number): void {
-    if (!Number.isFinite(weight) || weight <= 0) throw new RangeError(`weight of role '${role}' must be a positive number, not ${weight}`);
+    if (!Number.isFinite(weight) || weight <= 0)
+      throw new RangeError(`weight of role '${role}' must be a positive number, not ${weight}`);
     this.weights.set(role, weight);
     this.everyAgentChanged = true;
   }
@@ -215,7 +231,8 @@ class DrfAllocator implements Allocator, PassContext {
   roles(): RoleSummary[] {
     const members = this.roleMembers();
     const names = new Set<string>([...this.weights.keys(), ...members.keys()]);
-    for (const agent of this.agents.values()) for (const byRole of agent.held.values()) for (const role of byRole.keys()) names.add(role);
+    for (const agent of this.agents.values())
+      for (const byRole of agent.held.values()) for (const role of byRole.keys()) names.add(role);
     return [...names].sort(byName).map((role) => ({
       role,
       weight: this.weights.get(role) ?? 1,

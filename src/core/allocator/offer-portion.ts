@@ -1,5 +1,5 @@
 import { roundScalar } from "../resources/index.js";
-import { isEmptyAmount, type Bag, type Kind } from "./bag.js";
+import { type Bag, isEmptyAmount, type Kind } from "./bag.js";
 import type { Quantities, QuotaLedger } from "./quota-ledger.js";
 
 /**
@@ -18,7 +18,11 @@ export interface Portion {
 /** Unreserved resources to any role; reserved ones to their role and its descendants. */
 export function allocatableTo(kind: Kind, role: string): boolean {
   const reserved = kind.reservedTo;
-  return reserved === "*" || reserved === role || (role.length > reserved.length && role.startsWith(reserved) && role[reserved.length] === "/");
+  return (
+    reserved === "*" ||
+    reserved === role ||
+    (role.length > reserved.length && role.startsWith(reserved) && role[reserved.length] === "/")
+  );
 }
 
 /**
@@ -45,11 +49,17 @@ function mayGetAnything(free: Bag, role: string, ledger: QuotaLedger): boolean {
  * its guarantees. Without a ledger (no quota anywhere) this is all of
  * `free` allocatable to the role.
  */
-export function portionFor(free: Bag, role: string, ledger: QuotaLedger | undefined, stage: Stage): Portion | undefined {
+export function portionFor(
+  free: Bag,
+  role: string,
+  ledger: QuotaLedger | undefined,
+  stage: Stage,
+): Portion | undefined {
   const unreserved: Quantities = new Map();
   const resources: Bag = new Map();
   if (ledger === undefined) {
-    for (const [kind, amount] of free) if (!isEmptyAmount(amount) && allocatableTo(kind, role)) resources.set(kind, amount);
+    for (const [kind, amount] of free)
+      if (!isEmptyAmount(amount) && allocatableTo(kind, role)) resources.set(kind, amount);
     return { resources, unreserved };
   }
   if (stage === "fair" && !mayGetAnything(free, role, ledger)) return { resources: new Map(), unreserved };

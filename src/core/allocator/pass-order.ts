@@ -40,8 +40,12 @@ export class PassOrder {
     subtreeShare: (role: string) => number = roleShare,
   ) {
     this.hierarchical = [...members.keys()].some((role) => role.includes("/"));
-    this.tree = this.hierarchical ? new RoleTreeOrder(buildRoleTree(members.keys()), { subtree: subtreeShare, own: roleShare }) : undefined;
-    this.roleList = this.hierarchical ? this.treeOrder() : [...members.keys()].map((key) => ({ key, share: roleShare(key) })).sort(compare);
+    this.tree = this.hierarchical
+      ? new RoleTreeOrder(buildRoleTree(members.keys()), { subtree: subtreeShare, own: roleShare })
+      : undefined;
+    this.roleList = this.hierarchical
+      ? this.treeOrder()
+      : [...members.keys()].map((key) => ({ key, share: roleShare(key) })).sort(compare);
     if (!this.hierarchical) for (const e of this.roleList) this.roleEntries.set(e.key, e);
     for (const [role, ids] of members) {
       const list = ids.map((key) => ({ key, share: frameworkShare(role, key) })).sort(compare);

@@ -19,7 +19,10 @@ function add(into: Quantities, delta: ReadonlyMap<string, number>, sign: 1 | -1 
 }
 
 /** `minuend - subtrahend`, keeping only what stays positive. */
-function positiveDifference(minuend: ReadonlyMap<string, number>, subtrahend: ReadonlyMap<string, number> | undefined): Quantities {
+function positiveDifference(
+  minuend: ReadonlyMap<string, number>,
+  subtrahend: ReadonlyMap<string, number> | undefined,
+): Quantities {
   const out: Quantities = new Map();
   for (const [name, n] of minuend) {
     const left = roundScalar(n - (subtrahend?.get(name) ?? 0));
@@ -71,7 +74,13 @@ export class QuotaLedger {
       }
     }
     const guaranteed = [...quotas].filter(([, quota]) => quota.guarantees.size > 0).map(([role]) => role);
-    this.topmost = new Set(guaranteed.filter((role) => selfAndAncestors(role).slice(1).every((a) => !(quotas.get(a)?.guarantees.size))));
+    this.topmost = new Set(
+      guaranteed.filter((role) =>
+        selfAndAncestors(role)
+          .slice(1)
+          .every((a) => !quotas.get(a)?.guarantees.size),
+      ),
+    );
     for (const role of this.topmost) add(this.required, this.unsatisfied(role));
     for (const role of guaranteed) if (this.unsatisfied(role).size > 0) this.hungry.add(role);
   }

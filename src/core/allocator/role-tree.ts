@@ -48,8 +48,13 @@ export function buildRoleTree(roles: Iterable<string>): RoleTree {
 export function orderRoleTree(tree: RoleTree, shares: RoleShares): string[] {
   const out: string[] = [];
   const visit = (node: string): void => {
-    const candidates: Candidate[] = (tree.children.get(node) ?? []).map((key) => ({ key, share: shares.subtree(key), self: false }));
-    if (node !== "" && tree.withFrameworks.has(node)) candidates.push({ key: node, share: shares.own(node), self: true });
+    const candidates: Candidate[] = (tree.children.get(node) ?? []).map((key) => ({
+      key,
+      share: shares.subtree(key),
+      self: false,
+    }));
+    if (node !== "" && tree.withFrameworks.has(node))
+      candidates.push({ key: node, share: shares.own(node), self: true });
     candidates.sort((a, b) => a.share - b.share || byName(a.key, b.key) || Number(b.self) - Number(a.self));
     for (const c of candidates) {
       if (c.self) out.push(c.key);
@@ -71,7 +76,8 @@ interface TreeEntry {
   self: boolean;
 }
 
-const compareEntries = (a: TreeEntry, b: TreeEntry): number => a.share - b.share || byName(a.key, b.key) || Number(b.self) - Number(a.self);
+const compareEntries = (a: TreeEntry, b: TreeEntry): number =>
+  a.share - b.share || byName(a.key, b.key) || Number(b.self) - Number(a.self);
 
 /**
  * hierarchicalRoleOrder kept up to date as roles are charged during a pass.

@@ -1,5 +1,5 @@
 import { roundScalar } from "../resources/index.js";
-import { DRF_KINDS, quantityOf, type Bag, type Kind } from "./bag.js";
+import { type Bag, DRF_KINDS, type Kind, quantityOf } from "./bag.js";
 import { selfAndAncestors } from "./limits.js";
 
 export { DRF_KINDS };

@@ -20,7 +20,12 @@ function lowerBound<T>(list: T[], entry: T, compare: (a: T, b: T) => number): nu
  * under `share`. The entry is found by binary search on its old share, so a
  * pass that charges one framework per agent costs no linear scans.
  */
-export function reposition<T extends Ranked>(list: T[], entry: T, share: number, compare: (a: T, b: T) => number): void {
+export function reposition<T extends Ranked>(
+  list: T[],
+  entry: T,
+  share: number,
+  compare: (a: T, b: T) => number,
+): void {
   let at = lowerBound(list, entry, compare);
   if (list[at] !== entry) at = list.indexOf(entry);
   if (at < 0) return;

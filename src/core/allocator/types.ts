@@ -86,7 +86,12 @@ export interface Allocator {
    * framework again before `now + refuseSeconds * 1000`. Resources without
    * allocation_info are charged against the framework's first role.
    */
-  recoverResources(frameworkId: string, agentId: string, resources: Resource[], filter?: { refuseSeconds: number; now: number }): void;
+  recoverResources(
+    frameworkId: string,
+    agentId: string,
+    resources: Resource[],
+    filter?: { refuseSeconds: number; now: number },
+  ): void;
   /** Resources already in use (an agent re-registering with running tasks); roles as in recoverResources. */
   addAllocated(frameworkId: string, agentId: string, resources: Resource[]): void;
   /**

@@ -18,13 +18,14 @@
  * reported in a state no agent can be in (TASK_UNREACHABLE, say) counts as
  * not reported.
  */
+
+import { type Resource, type Task, TaskState } from "../../../gen/mesos/v1/mesos_pb.js";
 import type { AgentCall_Register } from "../../../gen/mesos/v2/mesos_pb.js";
-import { TaskState, type Resource, type Task } from "../../../gen/mesos/v1/mesos_pb.js";
 import { adoptable, isTerminalState } from "../task-lifecycle.js";
-import { send, type Ctx } from "./context.js";
-import { Reason, SchedulerEventType, agentEvent, masterStatus, schedulerEvent } from "./events.js";
+import { type Ctx, send } from "./context.js";
+import { agentEvent, masterStatus, Reason, SchedulerEventType, schedulerEvent } from "./events.js";
 import { recoverFramework } from "./frameworks.js";
-import { taskKey, type AgentRecord, type FrameworkRecord } from "./state.js";
+import { type AgentRecord, type FrameworkRecord, taskKey } from "./state.js";
 import { applyStatus, masterMove, toFramework, unreachableOn } from "./task-bookkeeping.js";
 
 function tell(ctx: Ctx, framework: FrameworkRecord, status: { state: TaskState } | undefined): void {
@@ -38,7 +39,9 @@ function tell(ctx: Ctx, framework: FrameworkRecord, status: { state: TaskState }
  * is charged.
  */
 export function endUnreported(ctx: Ctx, agent: AgentRecord, call: AgentCall_Register): void {
-  const reported = new Set(call.tasks.filter((t) => sayable(t.state)).map((t) => taskKey(t.frameworkId?.value ?? "", t.taskId?.value ?? "")));
+  const reported = new Set(
+    call.tasks.filter((t) => sayable(t.state)).map((t) => taskKey(t.frameworkId?.value ?? "", t.taskId?.value ?? "")),
+  );
   for (const key of [...agent.tasks]) {
     if (reported.has(key)) continue;
     const [frameworkId = "", ...rest] = key.split("/");
@@ -70,13 +73,15 @@ export function adoptTasks(ctx: Ctx, agent: AgentRecord, call: AgentCall_Registe
     agent.executors.set(`${frameworkId}/${executor.executorId?.value ?? ""}`, { frameworkId, info: executor });
   }
   const held = new Map<string, Resource[]>();
-  const charge = (frameworkId: string, resources: Resource[]) => held.set(frameworkId, [...(held.get(frameworkId) ?? []), ...resources]);
+  const charge = (frameworkId: string, resources: Resource[]) =>
+    held.set(frameworkId, [...(held.get(frameworkId) ?? []), ...resources]);
   for (const reported of call.tasks) {
     const frameworkId = reported.frameworkId?.value ?? "";
     const taskId = reported.taskId?.value ?? "";
     const info = call.frameworks.find((f) => f.id?.value === frameworkId);
     const known = ctx.state.frameworks.get(frameworkId);
-    const framework = known ?? (info === undefined || !adoptable(reported.state) ? undefined : recoverFramework(ctx, info));
+    const framework =
+      known ?? (info === undefined || !adoptable(reported.state) ? undefined : recoverFramework(ctx, info));
     if (framework === undefined) continue;
     const live = framework.tasks.get(taskId);
     const unreachable = framework.unreachable.byId.get(taskId);
@@ -86,10 +91,19 @@ export function adoptTasks(ctx: Ctx, agent: AgentRecord, call: AgentCall_Registe
       comeBack(ctx, framework, agent, unreachable, reported.state);
     } else if (isTerminalState(reported.state)) {
       // Nothing to take back; its terminal update is on its way.
-    } else if (live !== undefined || unreachable !== undefined || endedHere(ctx, frameworkId, taskId) || !adoptable(reported.state)) {
+    } else if (
+      live !== undefined ||
+      unreachable !== undefined ||
+      endedHere(ctx, frameworkId, taskId) ||
+      !adoptable(reported.state)
+    ) {
       // The master holds this task id on another agent, or told the framework
       // it ended: the agent's copy must not run on unseen.
-      send(ctx, agent.session, agentEvent({ case: "killTask", value: { frameworkId: { value: frameworkId }, taskId: { value: taskId } } }));
+      send(
+        ctx,
+        agent.session,
+        agentEvent({ case: "killTask", value: { frameworkId: { value: frameworkId }, taskId: { value: taskId } } }),
+      );
     } else {
       adopt(ctx, framework, agent, reported);
       charge(frameworkId, reported.resources);
@@ -102,9 +116,17 @@ export function adoptTasks(ctx: Ctx, agent: AgentRecord, call: AgentCall_Registe
 /** A task of an unreachable agent is back with it, in the state the agent reports. */
 function comeBack(ctx: Ctx, framework: FrameworkRecord, agent: AgentRecord, task: Task, state: TaskState): void {
   const taskId = task.taskId?.value ?? "";
-  const status = masterStatus(taskId, state, Reason.AGENT_REREGISTERED, `Agent ${agent.id} re-registered`, ctx.now, agent.id);
+  const status = masterStatus(
+    taskId,
+    state,
+    Reason.AGENT_REREGISTERED,
+    `Agent ${agent.id} re-registered`,
+    ctx.now,
+    agent.id,
+  );
   // The framework was told TASK_UNREACHABLE (or TASK_LOST); a terminal state comes in the agent's own update.
-  if (applyStatus(ctx, framework, task, status, "agent").ok && !isTerminalState(state)) tell(ctx, framework, toFramework(framework, status));
+  if (applyStatus(ctx, framework, task, status, "agent").ok && !isTerminalState(state))
+    tell(ctx, framework, toFramework(framework, status));
 }
 
 /** A task the master never launched or forgot (it restarted): taken in as reported. */
@@ -113,7 +135,18 @@ function adopt(ctx: Ctx, framework: FrameworkRecord, agent: AgentRecord, reporte
   framework.tasks.set(taskId, reported);
   agent.tasks.add(taskKey(framework.id, taskId));
   if (!framework.recovered) {
-    tell(ctx, framework, masterStatus(taskId, reported.state, Reason.AGENT_REREGISTERED, `Agent ${agent.id} re-registered`, ctx.now, agent.id));
+    tell(
+      ctx,
+      framework,
+      masterStatus(
+        taskId,
+        reported.state,
+        Reason.AGENT_REREGISTERED,
+        `Agent ${agent.id} re-registered`,
+        ctx.now,
+        agent.id,
+      ),
+    );
   }
 }
 

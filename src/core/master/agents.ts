@@ -1,31 +1,27 @@
 import { clone } from "@bufbuild/protobuf";
-import {
-  AgentInfoSchema,
-  TaskState,
-  type AgentInfo,
-} from "../../../gen/mesos/v1/mesos_pb.js";
+import { type AgentInfo, AgentInfoSchema, TaskState } from "../../../gen/mesos/v1/mesos_pb.js";
 import type {
   AgentCall_ExecutorExited,
   AgentCall_FrameworkMessage,
   AgentCall_Register,
 } from "../../../gen/mesos/v2/mesos_pb.js";
 import { applyCheckpointed, validateResources } from "../resources/index.js";
-import { broadcastOperators, persist, requestAllocation, send, type Ctx } from "./context.js";
+import { adoptTasks, endUnreported } from "./agent-tasks.js";
+import { broadcastOperators, type Ctx, persist, requestAllocation, send } from "./context.js";
 import {
-  ErrorCode,
-  OperatorEventType,
-  Reason,
-  SchedulerEventType,
   agentEvent,
   agentIdOf,
-  errorEvent,
-  operatorEvent,
-  schedulerEvent,
   type CallError,
+  ErrorCode,
+  errorEvent,
+  OperatorEventType,
+  operatorEvent,
+  Reason,
+  SchedulerEventType,
+  schedulerEvent,
 } from "./events.js";
 import { rescindOffers } from "./offers.js";
 import type { AgentRecord, SessionId } from "./state.js";
-import { adoptTasks, endUnreported } from "./agent-tasks.js";
 import { masterMove, unreachableOn } from "./task-bookkeeping.js";
 import { agentView } from "./views.js";
 
@@ -34,15 +30,22 @@ import { agentView } from "./views.js";
  * is set against the master's (agent-tasks.ts): a master that restarted
  * learns the tasks again, unreachable ones come back, missing ones end.
  */
-export function registerAgent(ctx: Ctx, session: SessionId, callId: string, call: AgentCall_Register): CallError | undefined {
+export function registerAgent(
+  ctx: Ctx,
+  session: SessionId,
+  callId: string,
+  call: AgentCall_Register,
+): CallError | undefined {
   const info = call.agentInfo === undefined ? undefined : clone(AgentInfoSchema, call.agentInfo);
   if (info === undefined || info.hostname === "") {
     return { code: ErrorCode.INVALID_ARGUMENT, message: "Register needs agent_info with a hostname" };
   }
   const invalid = validateResources([...info.resources, ...call.checkpointedResources]);
-  if (invalid !== undefined) return { code: ErrorCode.INVALID_ARGUMENT, message: `Invalid agent resources: ${invalid}` };
+  if (invalid !== undefined)
+    return { code: ErrorCode.INVALID_ARGUMENT, message: `Invalid agent resources: ${invalid}` };
   const total = applyCheckpointed(info.resources, call.checkpointedResources);
-  if (typeof total === "string") return { code: ErrorCode.INVALID_ARGUMENT, message: `Invalid agent resources: ${total}` };
+  if (typeof total === "string")
+    return { code: ErrorCode.INVALID_ARGUMENT, message: `Invalid agent resources: ${total}` };
   const requestedId = info.id?.value ?? "";
   if (ctx.state.goneAgents.has(requestedId)) return goneError(requestedId);
   ctx.state.unreachableAgents.delete(requestedId);
@@ -79,7 +82,8 @@ export function registerAgent(ctx: Ctx, session: SessionId, callId: string, call
     agent.session = session;
     // The agent's checkpoint is the truth now: operations it never answered
     // either happened (and show in its total) or did not.
-    for (const [uuid, pending] of ctx.state.operations) if (pending.agentId === agent.id) ctx.state.operations.delete(uuid);
+    for (const [uuid, pending] of ctx.state.operations)
+      if (pending.agentId === agent.id) ctx.state.operations.delete(uuid);
     agent.version = call.version;
     agent.ip = call.ip;
     agent.reregisteredAt = ctx.now;
@@ -100,8 +104,26 @@ export function registerAgent(ctx: Ctx, session: SessionId, callId: string, call
   });
   adoptTasks(ctx, agent, call);
   requestAllocation(ctx);
-  send(ctx, session, agentEvent({ case: "registered", value: { agentId: { value: agent.id }, masterInfo: ctx.options.info, heartbeatIntervalSeconds: ctx.options.agentPingTimeoutSeconds ?? DEFAULT_AGENT_PING_TIMEOUT_SECONDS } }, callId));
-  if (isNew) broadcastOperators(ctx, operatorEvent({ type: OperatorEventType.AGENT_ADDED, agentAdded: { agent: agentView(ctx, agent) } }));
+  send(
+    ctx,
+    session,
+    agentEvent(
+      {
+        case: "registered",
+        value: {
+          agentId: { value: agent.id },
+          masterInfo: ctx.options.info,
+          heartbeatIntervalSeconds: ctx.options.agentPingTimeoutSeconds ?? DEFAULT_AGENT_PING_TIMEOUT_SECONDS,
+        },
+      },
+      callId,
+    ),
+  );
+  if (isNew)
+    broadcastOperators(
+      ctx,
+      operatorEvent({ type: OperatorEventType.AGENT_ADDED, agentAdded: { agent: agentView(ctx, agent) } }),
+    );
   return undefined;
 }
 
@@ -150,7 +172,9 @@ export const DEFAULT_MAX_AGENT_PING_TIMEOUTS = 5;
  */
 export function expireAgents(ctx: Ctx): void {
   const silenceMs =
-    (ctx.options.agentPingTimeoutSeconds ?? DEFAULT_AGENT_PING_TIMEOUT_SECONDS) * (ctx.options.maxAgentPingTimeouts ?? DEFAULT_MAX_AGENT_PING_TIMEOUTS) * 1000;
+    (ctx.options.agentPingTimeoutSeconds ?? DEFAULT_AGENT_PING_TIMEOUT_SECONDS) *
+    (ctx.options.maxAgentPingTimeouts ?? DEFAULT_MAX_AGENT_PING_TIMEOUTS) *
+    1000;
   const reregisterMs = ctx.options.agentReregisterTimeoutSeconds * 1000;
   for (const agent of [...ctx.state.agents.values()]) {
     const since = agent.disconnectedAt ?? agent.lastSeenAt;
@@ -177,10 +201,12 @@ export function removeAgent(ctx: Ctx, agent: AgentRecord): void {
  * it out for good.
  */
 export function markAgentGone(ctx: Ctx, agentId: string): CallError | undefined {
-  if (agentId === "") return { code: ErrorCode.INVALID_ARGUMENT, message: "MARK_AGENT_GONE needs mark_agent_gone.agent_id" };
+  if (agentId === "")
+    return { code: ErrorCode.INVALID_ARGUMENT, message: "MARK_AGENT_GONE needs mark_agent_gone.agent_id" };
   if (ctx.state.goneAgents.has(agentId)) return undefined;
   const agent = ctx.state.agents.get(agentId);
-  if (agent === undefined && !ctx.state.unreachableAgents.has(agentId)) return { code: ErrorCode.NOT_FOUND, message: `No agent ${agentId}` };
+  if (agent === undefined && !ctx.state.unreachableAgents.has(agentId))
+    return { code: ErrorCode.NOT_FOUND, message: `No agent ${agentId}` };
   persist(ctx, { kind: "mark-agent-gone", agentId, time: ctx.now });
   ctx.state.unreachableAgents.delete(agentId);
   ctx.state.goneAgents.set(agentId, ctx.now);
@@ -189,15 +215,30 @@ export function markAgentGone(ctx: Ctx, agentId: string): CallError | undefined 
     // Mesos' shutdown of a gone agent does: frameworks may relaunch them elsewhere.
     const frameworkIds = new Set([...agent.tasks].map((key) => key.slice(0, key.indexOf("/"))));
     for (const executor of agent.executors.values()) frameworkIds.add(executor.frameworkId);
-    for (const id of frameworkIds) send(ctx, agent.session, agentEvent({ case: "shutdownFramework", value: { frameworkId: { value: id } } }));
+    for (const id of frameworkIds)
+      send(ctx, agent.session, agentEvent({ case: "shutdownFramework", value: { frameworkId: { value: id } } }));
     if (agent.session !== undefined) send(ctx, agent.session, errorEvent(goneError(agentId)));
-    dropAgent(ctx, agent, TaskState.TASK_GONE_BY_OPERATOR, Reason.AGENT_REMOVED_BY_OPERATOR, `Agent ${agentId} was marked gone by the operator`);
+    dropAgent(
+      ctx,
+      agent,
+      TaskState.TASK_GONE_BY_OPERATOR,
+      Reason.AGENT_REMOVED_BY_OPERATOR,
+      `Agent ${agentId} was marked gone by the operator`,
+    );
   }
   // Tasks it had when it became unreachable will not come back either.
   for (const framework of ctx.state.frameworks.values()) {
     for (const task of unreachableOn(framework, agentId)) {
-      const status = masterMove(ctx, framework, task, TaskState.TASK_GONE_BY_OPERATOR, Reason.AGENT_REMOVED_BY_OPERATOR, `Agent ${agentId} was marked gone by the operator`);
-      if (status !== undefined) send(ctx, framework.session, schedulerEvent({ type: SchedulerEventType.UPDATE, update: { status } }));
+      const status = masterMove(
+        ctx,
+        framework,
+        task,
+        TaskState.TASK_GONE_BY_OPERATOR,
+        Reason.AGENT_REMOVED_BY_OPERATOR,
+        `Agent ${agentId} was marked gone by the operator`,
+      );
+      if (status !== undefined)
+        send(ctx, framework.session, schedulerEvent({ type: SchedulerEventType.UPDATE, update: { status } }));
     }
   }
   return undefined;
@@ -216,7 +257,13 @@ function goneError(agentId: string): CallError {
  * (TASK_UNREACHABLE: they may come back; or a terminal state, which is
  * TASK_LOST for frameworks that are not partition-aware).
  */
-function dropAgent(ctx: Ctx, agent: AgentRecord, partitionAwareState: TaskState, reason: Reason, message: string): void {
+function dropAgent(
+  ctx: Ctx,
+  agent: AgentRecord,
+  partitionAwareState: TaskState,
+  reason: Reason,
+  message: string,
+): void {
   rescindOffers(ctx, [...agent.offers]);
   for (const key of [...agent.tasks]) {
     const [frameworkId = "", ...rest] = key.split("/");
@@ -224,7 +271,8 @@ function dropAgent(ctx: Ctx, agent: AgentRecord, partitionAwareState: TaskState,
     const task = framework?.tasks.get(rest.join("/"));
     if (framework === undefined || task === undefined) continue;
     const status = masterMove(ctx, framework, task, partitionAwareState, reason, message);
-    if (status !== undefined) send(ctx, framework.session, schedulerEvent({ type: SchedulerEventType.UPDATE, update: { status } }));
+    if (status !== undefined)
+      send(ctx, framework.session, schedulerEvent({ type: SchedulerEventType.UPDATE, update: { status } }));
   }
   if (agent.session !== undefined) {
     ctx.state.sessions.delete(agent.session);
@@ -232,13 +280,23 @@ function dropAgent(ctx: Ctx, agent: AgentRecord, partitionAwareState: TaskState,
   }
   ctx.allocator.removeAgent(agent.id);
   ctx.state.agents.delete(agent.id);
-  broadcastOperators(ctx, operatorEvent({ type: OperatorEventType.AGENT_REMOVED, agentRemoved: { agentId: { value: agent.id } } }));
+  broadcastOperators(
+    ctx,
+    operatorEvent({ type: OperatorEventType.AGENT_REMOVED, agentRemoved: { agentId: { value: agent.id } } }),
+  );
 }
 
 /** An executor's message for its scheduler. */
 export function frameworkMessageFromAgent(ctx: Ctx, agent: AgentRecord, call: AgentCall_FrameworkMessage): void {
   const framework = ctx.state.frameworks.get(call.frameworkId?.value ?? "");
-  send(ctx, framework?.session, schedulerEvent({ type: SchedulerEventType.MESSAGE, message: { agentId: { value: agent.id }, executorId: call.executorId, data: call.data } }));
+  send(
+    ctx,
+    framework?.session,
+    schedulerEvent({
+      type: SchedulerEventType.MESSAGE,
+      message: { agentId: { value: agent.id }, executorId: call.executorId, data: call.data },
+    }),
+  );
 }
 
 /** An executor ended: the scheduler hears of it as a FAILURE event. */
@@ -248,5 +306,12 @@ export function executorExited(ctx: Ctx, agent: AgentRecord, call: AgentCall_Exe
   const known = agent.executors.delete(key);
   const framework = ctx.state.frameworks.get(frameworkId);
   if (!known) return;
-  send(ctx, framework?.session, schedulerEvent({ type: SchedulerEventType.FAILURE, failure: { agentId: { value: agent.id }, executorId: call.executorId, status: call.status } }));
+  send(
+    ctx,
+    framework?.session,
+    schedulerEvent({
+      type: SchedulerEventType.FAILURE,
+      failure: { agentId: { value: agent.id }, executorId: call.executorId, status: call.status },
+    }),
+  );
 }

@@ -1,19 +1,13 @@
-import type { ConnectResponse } from "../../../gen/mesos/v2/mesos_pb.js";
+import type { Schedule } from "../../../gen/mesos/v1/maintenance/maintenance_pb.js";
 import type { MasterInfo, Task } from "../../../gen/mesos/v1/mesos_pb.js";
 import type { QuotaConfig } from "../../../gen/mesos/v1/quota/quota_pb.js";
-import type { Schedule } from "../../../gen/mesos/v1/maintenance/maintenance_pb.js";
+import type { ConnectResponse } from "../../../gen/mesos/v2/mesos_pb.js";
 import type { Allocator } from "../allocator/index.js";
 import type { IdSource, Millis } from "../clock.js";
+import type { RegistryOperation } from "../registry/registry.js";
 import type { CallError } from "./events.js";
 import type { PendingOperation } from "./operations.js";
-import type { RegistryOperation } from "../registry/registry.js";
-import type {
-  AgentRecord,
-  FrameworkRecord,
-  OfferRecord,
-  SessionId,
-  SessionRole,
-} from "./state.js";
+import type { AgentRecord, FrameworkRecord, OfferRecord, SessionId, SessionRole } from "./state.js";
 
 /** What the shell must do after a handler returns. */
 export type Effect =

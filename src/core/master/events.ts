@@ -1,35 +1,35 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import {
-  Event_Type as SchedulerEventType,
-  EventSchema as SchedulerEventSchema,
-  type Event as SchedulerEvent,
-} from "../../../gen/mesos/v1/scheduler/scheduler_pb.js";
-import {
-  Event_Type as OperatorEventType,
-  EventSchema as OperatorEventSchema,
   type Event as OperatorEvent,
+  EventSchema as OperatorEventSchema,
+  Event_Type as OperatorEventType,
   type Response as OperatorResponse,
 } from "../../../gen/mesos/v1/master/master_pb.js";
 import {
-  AgentEventSchema,
-  ConnectResponseSchema,
-  Error_Code,
-  type ConnectResponse,
-} from "../../../gen/mesos/v2/mesos_pb.js";
-import {
-  TaskStatus_Reason,
-  TaskStatus_Source,
-  AgentIDSchema,
-  FrameworkIDSchema,
-  TaskIDSchema,
-  TaskStatusSchema,
   type AgentID,
+  AgentIDSchema,
   type FrameworkID,
+  FrameworkIDSchema,
   type TaskID,
+  TaskIDSchema,
   type TaskState,
   type TaskStatus,
+  TaskStatus_Reason,
+  TaskStatus_Source,
+  TaskStatusSchema,
 } from "../../../gen/mesos/v1/mesos_pb.js";
-import { toSeconds, type Millis } from "../clock.js";
+import {
+  type Event as SchedulerEvent,
+  EventSchema as SchedulerEventSchema,
+  Event_Type as SchedulerEventType,
+} from "../../../gen/mesos/v1/scheduler/scheduler_pb.js";
+import {
+  AgentEventSchema,
+  type ConnectResponse,
+  ConnectResponseSchema,
+  Error_Code,
+} from "../../../gen/mesos/v2/mesos_pb.js";
+import { type Millis, toSeconds } from "../clock.js";
 
 export { Error_Code as ErrorCode };
 
@@ -53,9 +53,7 @@ export function schedulerError(message: string, callId = ""): ConnectResponse {
   return schedulerEvent({ type: SchedulerEventType.ERROR, error: { message } }, callId);
 }
 
-export function operatorEvent(
-  init: Parameters<typeof create<typeof OperatorEventSchema>>[1],
-): ConnectResponse {
+export function operatorEvent(init: Parameters<typeof create<typeof OperatorEventSchema>>[1]): ConnectResponse {
   const event: OperatorEvent = create(OperatorEventSchema, init);
   return create(ConnectResponseSchema, { event: { case: "operatorEvent", value: event } });
 }
@@ -107,7 +105,7 @@ export function masterStatus(
   });
 }
 
-export { SchedulerEventType, OperatorEventType, TaskStatus_Reason as Reason };
+export { OperatorEventType, SchedulerEventType, TaskStatus_Reason as Reason };
 
 export const agentIdOf = (value: string): AgentID => create(AgentIDSchema, { value });
 export const frameworkIdOf = (value: string): FrameworkID => create(FrameworkIDSchema, { value });

@@ -1,29 +1,29 @@
 import { clone } from "@bufbuild/protobuf";
 import {
   FrameworkInfo_Capability_Type as Capability,
+  type FrameworkInfo,
   FrameworkInfoSchema,
   TaskState,
-  type FrameworkInfo,
 } from "../../../gen/mesos/v1/mesos_pb.js";
 import type { Call_Subscribe } from "../../../gen/mesos/v1/scheduler/scheduler_pb.js";
 import { compileOfferConstraints } from "../allocator/index.js";
 import { validateRole } from "../resources/index.js";
-import { broadcastOperators, persist, requestAllocation, send, type Ctx } from "./context.js";
+import { broadcastOperators, type Ctx, persist, requestAllocation, send } from "./context.js";
 import {
+  agentEvent,
+  type CallError,
   ErrorCode,
+  frameworkIdOf,
   OperatorEventType,
+  operatorEvent,
   Reason,
   SchedulerEventType,
-  agentEvent,
-  frameworkIdOf,
-  operatorEvent,
   schedulerEvent,
-  type CallError,
 } from "./events.js";
 import { rescindOffers } from "./offers.js";
 import type { FrameworkRecord, SessionId } from "./state.js";
-import { frameworkView } from "./views.js";
 import { masterMove } from "./task-bookkeeping.js";
+import { frameworkView } from "./views.js";
 
 /** The roles a framework subscribes with: `roles` for MULTI_ROLE, else `role`. */
 export function frameworkRoles(info: FrameworkInfo): string[] {
@@ -237,12 +237,12 @@ export function disconnectFramework(ctx: Ctx, framework: FrameworkRecord): void 
   if (timeoutMs === 0) return removeFramework(ctx, framework);
   persist(ctx, { kind: "framework-disconnected", frameworkId: framework.id, time: ctx.now });
   broadcastOperators(
-      ctx,
-      operatorEvent({
-        type: OperatorEventType.FRAMEWORK_UPDATED,
-        frameworkUpdated: { framework: frameworkView(ctx, framework) },
-      }),
-    );
+    ctx,
+    operatorEvent({
+      type: OperatorEventType.FRAMEWORK_UPDATED,
+      frameworkUpdated: { framework: frameworkView(ctx, framework) },
+    }),
+  );
 }
 
 /** Removes frameworks whose failover timeout has passed. */

@@ -6,10 +6,15 @@
  * machine reports as draining, none as down.
  */
 import { clone, create } from "@bufbuild/protobuf";
-import { MachineIDSchema, type MachineID } from "../../../gen/mesos/v1/mesos_pb.js";
-import { ClusterStatusSchema, ScheduleSchema, type ClusterStatus, type Schedule } from "../../../gen/mesos/v1/maintenance/maintenance_pb.js";
-import { persist, type Ctx } from "./context.js";
-import { ErrorCode, type CallError } from "./events.js";
+import {
+  type ClusterStatus,
+  ClusterStatusSchema,
+  type Schedule,
+  ScheduleSchema,
+} from "../../../gen/mesos/v1/maintenance/maintenance_pb.js";
+import { type MachineID, MachineIDSchema } from "../../../gen/mesos/v1/mesos_pb.js";
+import { type Ctx, persist } from "./context.js";
+import { type CallError, ErrorCode } from "./events.js";
 
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 
@@ -41,7 +46,11 @@ export function validateSchedule(schedule: Schedule): string | undefined {
 
 /** UPDATE_MAINTENANCE_SCHEDULE: replaces the whole schedule. */
 export function updateSchedule(ctx: Ctx, schedule: Schedule | undefined): CallError | undefined {
-  if (schedule === undefined) return { code: ErrorCode.INVALID_ARGUMENT, message: "Expecting 'update_maintenance_schedule.schedule' to be present" };
+  if (schedule === undefined)
+    return {
+      code: ErrorCode.INVALID_ARGUMENT,
+      message: "Expecting 'update_maintenance_schedule.schedule' to be present",
+    };
   const problem = validateSchedule(schedule);
   if (problem !== undefined) return { code: ErrorCode.INVALID_ARGUMENT, message: problem };
   const next = clone(ScheduleSchema, schedule);
@@ -55,5 +64,8 @@ export function updateSchedule(ctx: Ctx, schedule: Schedule | undefined): CallEr
 /** GET_MAINTENANCE_STATUS: every scheduled machine is draining (none is taken down yet). */
 export function maintenanceStatus(ctx: Ctx): ClusterStatus {
   const machines = ctx.state.maintenanceSchedule.windows.flatMap((w) => w.machineIds);
-  return create(ClusterStatusSchema, { drainingMachines: machines.map((id) => ({ id: clone(MachineIDSchema, id), statuses: [] })), downMachines: [] });
+  return create(ClusterStatusSchema, {
+    drainingMachines: machines.map((id) => ({ id: clone(MachineIDSchema, id), statuses: [] })),
+    downMachines: [],
+  });
 }

@@ -1,38 +1,45 @@
-import {
-  Call_Type as SchedulerCallType,
-  type Call as SchedulerCall,
-} from "../../../gen/mesos/v1/scheduler/scheduler_pb.js";
-import {
-  Call_Type as OperatorCallType,
-  type Call as OperatorCall,
-  type Response,
-} from "../../../gen/mesos/v1/master/master_pb.js";
-import type { AgentCall, ConnectRequest } from "../../../gen/mesos/v2/mesos_pb.js";
-import { Call_UpdateQuotaSchema } from "../../../gen/mesos/v1/master/master_pb.js";
 import { create } from "@bufbuild/protobuf";
 import { ScheduleSchema } from "../../../gen/mesos/v1/maintenance/maintenance_pb.js";
+import {
+  Call_UpdateQuotaSchema,
+  type Call as OperatorCall,
+  Call_Type as OperatorCallType,
+  type Response,
+} from "../../../gen/mesos/v1/master/master_pb.js";
+import {
+  type Call as SchedulerCall,
+  Call_Type as SchedulerCallType,
+} from "../../../gen/mesos/v1/scheduler/scheduler_pb.js";
+import type { AgentCall, ConnectRequest } from "../../../gen/mesos/v2/mesos_pb.js";
 import type { Allocator } from "../allocator/index.js";
 import type { IdSource, Millis } from "../clock.js";
-import { disconnectAgent, executorExited, expireAgents, frameworkMessageFromAgent, registerAgent, restoreAgent } from "./agents.js";
-import { requestAllocation, send, type Ctx, type Effect, type MasterCoreOptions, type MasterState } from "./context.js";
+import type { Registry } from "../registry/registry.js";
 import {
-  ErrorCode,
-  OperatorEventType,
-  SchedulerEventType,
+  disconnectAgent,
+  executorExited,
+  expireAgents,
+  frameworkMessageFromAgent,
+  registerAgent,
+  restoreAgent,
+} from "./agents.js";
+import { type Ctx, type Effect, type MasterCoreOptions, type MasterState, requestAllocation, send } from "./context.js";
+import {
   agentEvent,
+  type CallError,
+  ErrorCode,
   errorEvent,
+  OperatorEventType,
   operatorEvent,
   operatorResponse,
+  SchedulerEventType,
   schedulerEvent,
-  type CallError,
 } from "./events.js";
-import { disconnectFramework, expireFrameworks, removeFramework, restoreFramework, subscribe } from "./frameworks.js";
 import { updateFramework } from "./framework-update.js";
+import { disconnectFramework, expireFrameworks, removeFramework, restoreFramework, subscribe } from "./frameworks.js";
 import { accept, allocate, decline, expireOffers } from "./offers.js";
 import { agentOperationStatus } from "./operations.js";
 import { operatorCall } from "./operator.js";
 import { updateQuota } from "./quota.js";
-import type { Registry } from "../registry/registry.js";
 import type { FrameworkRecord, SessionId } from "./state.js";
 import { acknowledge, kill, reconcile, statusUpdate } from "./tasks.js";
 import { getState } from "./views.js";
@@ -72,7 +79,13 @@ export interface MasterCore {
  * and quota are in force from the start; a registry this master cannot
  * accept throws, since starting without it would silently drop them.
  */
-export function createMasterCore(deps: { allocator: Allocator; ids: IdSource; options: MasterCoreOptions; now: Millis; registry?: Registry }): MasterCore {
+export function createMasterCore(deps: {
+  allocator: Allocator;
+  ids: IdSource;
+  options: MasterCoreOptions;
+  now: Millis;
+  registry?: Registry;
+}): MasterCore {
   const state: MasterState = {
     frameworks: new Map(),
     agents: new Map(),
@@ -114,7 +127,8 @@ export function createMasterCore(deps: { allocator: Allocator; ids: IdSource; op
     heartbeat: (now) => run(now, heartbeat),
     pingAgents: (now) =>
       run(now, (ctx) => {
-        for (const agent of ctx.state.agents.values()) send(ctx, agent.session, agentEvent({ case: "heartbeat", value: {} }));
+        for (const agent of ctx.state.agents.values())
+          send(ctx, agent.session, agentEvent({ case: "heartbeat", value: {} }));
       }),
     expire: (now) =>
       run(now, (ctx) => {
@@ -132,14 +146,25 @@ export function createMasterCore(deps: { allocator: Allocator; ids: IdSource; op
   };
 }
 
-function recoverRegistry(run: (now: Millis, body: (ctx: Ctx) => void) => Effect[], registry: Registry, now: Millis): void {
+function recoverRegistry(
+  run: (now: Millis, body: (ctx: Ctx) => void) => Effect[],
+  registry: Registry,
+  now: Millis,
+): void {
   run(now, (ctx) => {
     for (const info of registry.agents) restoreAgent(ctx, info);
-    const millis = (t: { nanoseconds: bigint } | undefined) => (t === undefined ? ctx.now : Number(t.nanoseconds / 1_000_000n));
-    for (const m of registry.unreachable) if (m.info?.id?.value) ctx.state.unreachableAgents.set(m.info.id.value, millis(m.time));
+    const millis = (t: { nanoseconds: bigint } | undefined) =>
+      t === undefined ? ctx.now : Number(t.nanoseconds / 1_000_000n);
+    for (const m of registry.unreachable)
+      if (m.info?.id?.value) ctx.state.unreachableAgents.set(m.info.id.value, millis(m.time));
     for (const m of registry.gone) if (m.info?.id?.value) ctx.state.goneAgents.set(m.info.id.value, millis(m.time));
     for (const f of registry.frameworks) {
-      if (f.info !== undefined) restoreFramework(ctx, f.info, f.disconnectedTime === undefined ? undefined : Number(f.disconnectedTime.nanoseconds / 1_000_000n));
+      if (f.info !== undefined)
+        restoreFramework(
+          ctx,
+          f.info,
+          f.disconnectedTime === undefined ? undefined : Number(f.disconnectedTime.nanoseconds / 1_000_000n),
+        );
     }
     for (const w of registry.weights) ctx.allocator.setWeight(w.role, w.weight);
     if (registry.maintenanceSchedule !== undefined) ctx.state.maintenanceSchedule = registry.maintenanceSchedule;
@@ -167,7 +192,8 @@ function dispatch(ctx: Ctx, session: SessionId, request: ConnectRequest): void {
   });
   switch (call.case) {
     case "scheduler":
-      if (role !== undefined && role.kind !== "scheduler") return reject(ctx, session, request.id, mismatch("scheduler"));
+      if (role !== undefined && role.kind !== "scheduler")
+        return reject(ctx, session, request.id, mismatch("scheduler"));
       return schedulerCall(ctx, session, request.id, call.value, role?.frameworkId);
     case "agent":
       if (role !== undefined && role.kind !== "agent") return reject(ctx, session, request.id, mismatch("agent"));
@@ -181,30 +207,53 @@ function dispatch(ctx: Ctx, session: SessionId, request: ConnectRequest): void {
         message: "Executors connect to their agent (MESOS_AGENT_ENDPOINT), not to the master",
       });
     default:
-      return reject(ctx, session, request.id, { code: ErrorCode.INVALID_ARGUMENT, message: "The request carries no call (set one of scheduler, executor, agent, operator)" });
+      return reject(ctx, session, request.id, {
+        code: ErrorCode.INVALID_ARGUMENT,
+        message: "The request carries no call (set one of scheduler, executor, agent, operator)",
+      });
   }
 }
 
-function schedulerCall(ctx: Ctx, session: SessionId, callId: string, call: SchedulerCall, boundId: string | undefined): void {
+function schedulerCall(
+  ctx: Ctx,
+  session: SessionId,
+  callId: string,
+  call: SchedulerCall,
+  boundId: string | undefined,
+): void {
   if (call.type === SchedulerCallType.SUBSCRIBE) {
     const error = subscribe(ctx, session, callId, call.subscribe);
     if (error !== undefined) reject(ctx, session, callId, error);
     return;
   }
   if (boundId === undefined) {
-    return reject(ctx, session, callId, { code: ErrorCode.FAILED_PRECONDITION, message: "Expecting SUBSCRIBE as the first call on a scheduler stream" });
+    return reject(ctx, session, callId, {
+      code: ErrorCode.FAILED_PRECONDITION,
+      message: "Expecting SUBSCRIBE as the first call on a scheduler stream",
+    });
   }
   const framework = ctx.state.frameworks.get(boundId);
-  if (framework === undefined) return reject(ctx, session, callId, { code: ErrorCode.NOT_FOUND, message: `Framework ${boundId} is not registered`, fatal: true });
+  if (framework === undefined)
+    return reject(ctx, session, callId, {
+      code: ErrorCode.NOT_FOUND,
+      message: `Framework ${boundId} is not registered`,
+      fatal: true,
+    });
   const named = call.frameworkId?.value ?? "";
   if (named !== "" && named !== framework.id) {
-    return reject(ctx, session, callId, { code: ErrorCode.INVALID_ARGUMENT, message: `Call names framework ${named} but this stream is subscribed as ${framework.id}` });
+    return reject(ctx, session, callId, {
+      code: ErrorCode.INVALID_ARGUMENT,
+      message: `Call names framework ${named} but this stream is subscribed as ${framework.id}`,
+    });
   }
   const problem = subscribedCall(ctx, framework, callId, call);
   if (problem) reject(ctx, session, callId, problem);
 }
 
-const missing = (field: string): CallError => ({ code: ErrorCode.INVALID_ARGUMENT, message: `Expecting '${field}' to be present` });
+const missing = (field: string): CallError => ({
+  code: ErrorCode.INVALID_ARGUMENT,
+  message: `Expecting '${field}' to be present`,
+});
 
 function subscribedCall(ctx: Ctx, framework: FrameworkRecord, callId: string, call: SchedulerCall): CallError | void {
   switch (call.type) {
@@ -250,23 +299,42 @@ function subscribedCall(ctx: Ctx, framework: FrameworkRecord, callId: string, ca
     case SchedulerCallType.UNKNOWN:
       return missing("type");
     default:
-      return { code: ErrorCode.UNIMPLEMENTED, message: `Scheduler call ${SchedulerCallType[call.type] ?? call.type} is not supported yet` };
+      return {
+        code: ErrorCode.UNIMPLEMENTED,
+        message: `Scheduler call ${SchedulerCallType[call.type] ?? call.type} is not supported yet`,
+      };
   }
 }
 
 function frameworkMessage(ctx: Ctx, framework: FrameworkRecord, call: SchedulerCall): CallError | void {
   const agent = ctx.state.agents.get(call.message?.agentId?.value ?? "");
   if (call.message === undefined) return missing("message");
-  if (agent === undefined) return { code: ErrorCode.NOT_FOUND, message: `Agent ${call.message.agentId?.value ?? ""} is not registered` };
-  send(ctx, agent.session, agentEvent({ case: "frameworkMessage", value: { frameworkId: { value: framework.id }, executorId: call.message.executorId, data: call.message.data } }));
+  if (agent === undefined)
+    return { code: ErrorCode.NOT_FOUND, message: `Agent ${call.message.agentId?.value ?? ""} is not registered` };
+  send(
+    ctx,
+    agent.session,
+    agentEvent({
+      case: "frameworkMessage",
+      value: { frameworkId: { value: framework.id }, executorId: call.message.executorId, data: call.message.data },
+    }),
+  );
   return undefined;
 }
 
 function shutdownExecutor(ctx: Ctx, framework: FrameworkRecord, call: SchedulerCall): CallError | void {
   const agent = ctx.state.agents.get(call.shutdown?.agentId?.value ?? "");
   if (call.shutdown === undefined) return missing("shutdown");
-  if (agent === undefined) return { code: ErrorCode.NOT_FOUND, message: `Agent ${call.shutdown.agentId?.value ?? ""} is not registered` };
-  send(ctx, agent.session, agentEvent({ case: "shutdownExecutor", value: { frameworkId: { value: framework.id }, executorId: call.shutdown.executorId } }));
+  if (agent === undefined)
+    return { code: ErrorCode.NOT_FOUND, message: `Agent ${call.shutdown.agentId?.value ?? ""} is not registered` };
+  send(
+    ctx,
+    agent.session,
+    agentEvent({
+      case: "shutdownExecutor",
+      value: { frameworkId: { value: framework.id }, executorId: call.shutdown.executorId },
+    }),
+  );
   return undefined;
 }
 
@@ -278,7 +346,10 @@ function agentCall(ctx: Ctx, session: SessionId, callId: string, call: AgentCall
   }
   const agent = ctx.state.agents.get(boundId ?? "");
   if (agent === undefined) {
-    return reject(ctx, session, callId, { code: ErrorCode.FAILED_PRECONDITION, message: "Expecting Register as the first call on an agent stream" });
+    return reject(ctx, session, callId, {
+      code: ErrorCode.FAILED_PRECONDITION,
+      message: "Expecting Register as the first call on an agent stream",
+    });
   }
   agent.lastSeenAt = ctx.now;
   switch (call.call.case) {
@@ -336,7 +407,7 @@ function closed(ctx: Ctx, session: SessionId): void {
 function heartbeat(ctx: Ctx): void {
   for (const [session, role] of ctx.state.sessions) {
     if (role.kind === "scheduler") send(ctx, session, schedulerEvent({ type: SchedulerEventType.HEARTBEAT }));
-    else if (role.kind === "operator" && role.subscribed) send(ctx, session, operatorEvent({ type: OperatorEventType.HEARTBEAT }));
+    else if (role.kind === "operator" && role.subscribed)
+      send(ctx, session, operatorEvent({ type: OperatorEventType.HEARTBEAT }));
   }
 }
-

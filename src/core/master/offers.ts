@@ -1,16 +1,16 @@
 import { create } from "@bufbuild/protobuf";
 import {
+  type Offer_Operation,
   OfferSchema,
   Offer_Operation_Type as OperationType,
-  type Offer_Operation,
   type Resource,
 } from "../../../gen/mesos/v1/mesos_pb.js";
 import type { Call_Accept, Call_Decline } from "../../../gen/mesos/v1/scheduler/scheduler_pb.js";
 import { addResources } from "../resources/index.js";
-import { requestAllocation, send, type Ctx } from "./context.js";
-import { ErrorCode, SchedulerEventType, errorEvent, schedulerEvent } from "./events.js";
-import type { FrameworkRecord, OfferRecord } from "./state.js";
+import { type Ctx, requestAllocation, send } from "./context.js";
+import { ErrorCode, errorEvent, SchedulerEventType, schedulerEvent } from "./events.js";
 import { acceptResourceOperation } from "./operations.js";
+import type { FrameworkRecord, OfferRecord } from "./state.js";
 import { dropLaunches, launchTasks } from "./tasks.js";
 
 /** Mesos' default for Filters.refuse_seconds. */
@@ -92,7 +92,11 @@ export function rescindOffers(ctx: Ctx, offerIds: string[], notify = true): void
     ctx.allocator.recoverResources(record.frameworkId, record.agentId, record.resources);
     if (notify) {
       const session = ctx.state.frameworks.get(record.frameworkId)?.session;
-      send(ctx, session, schedulerEvent({ type: SchedulerEventType.RESCIND, rescind: { offerId: { value: offerId } } }));
+      send(
+        ctx,
+        session,
+        schedulerEvent({ type: SchedulerEventType.RESCIND, rescind: { offerId: { value: offerId } } }),
+      );
     }
   }
 }
@@ -133,7 +137,14 @@ export function decline(ctx: Ctx, framework: FrameworkRecord, call: Call_Decline
     });
   }
   if (unknown.length > 0) {
-    send(ctx, framework.session, errorEvent({ code: ErrorCode.NOT_FOUND, message: `Unknown or already used offers: ${unknown.join(", ")}` }, callId));
+    send(
+      ctx,
+      framework.session,
+      errorEvent(
+        { code: ErrorCode.NOT_FOUND, message: `Unknown or already used offers: ${unknown.join(", ")}` },
+        callId,
+      ),
+    );
   }
 }
 
@@ -146,9 +157,11 @@ function validateOffers(ctx: Ctx, framework: FrameworkRecord, call: Call_Accept)
     if (seen.has(offerId.value)) return `Offer ${offerId.value} appears more than once`;
     seen.add(offerId.value);
     const record = ctx.state.offers.get(offerId.value);
-    if (record === undefined) return `Offer ${offerId.value} is no longer valid (unknown, declined, rescinded or already used)`;
+    if (record === undefined)
+      return `Offer ${offerId.value} is no longer valid (unknown, declined, rescinded or already used)`;
     if (record.frameworkId !== framework.id) return `Offer ${offerId.value} was not made to framework ${framework.id}`;
-    if (agentId !== undefined && record.agentId !== agentId) return "Offers in one ACCEPT must all be from the same agent";
+    if (agentId !== undefined && record.agentId !== agentId)
+      return "Offers in one ACCEPT must all be from the same agent";
     agentId = record.agentId;
   }
   return undefined;
@@ -175,7 +188,9 @@ export function accept(ctx: Ctx, framework: FrameworkRecord, call: Call_Accept, 
     send(ctx, framework.session, errorEvent({ code: ErrorCode.INVALID_ARGUMENT, message: problem }, callId));
     return;
   }
-  const records = call.offerIds.map((id) => ctx.state.offers.get(id.value)).filter((r): r is OfferRecord => r !== undefined);
+  const records = call.offerIds
+    .map((id) => ctx.state.offers.get(id.value))
+    .filter((r): r is OfferRecord => r !== undefined);
   records.forEach((r) => forgetOffer(ctx, r));
   const agentId = records[0]?.agentId ?? "";
   let remaining: Resource[] = records.reduce<Resource[]>((acc, r) => addResources(acc, r.resources), []);
@@ -211,9 +226,12 @@ function applyOperation(
       return offered;
     default: {
       const name = OperationType[operation.type] ?? String(operation.type);
-      send(ctx, framework.session, errorEvent({ code: ErrorCode.UNIMPLEMENTED, message: `Offer operation ${name} is not supported yet` }, callId));
+      send(
+        ctx,
+        framework.session,
+        errorEvent({ code: ErrorCode.UNIMPLEMENTED, message: `Offer operation ${name} is not supported yet` }, callId),
+      );
       return offered;
     }
   }
 }
-

@@ -18,30 +18,38 @@
  */
 import { clone, create } from "@bufbuild/protobuf";
 import {
-  Offer_OperationSchema,
-  Offer_Operation_Type as OperationType,
-  OperationState,
-  OperationStatusSchema,
-  Resource_AllocationInfoSchema,
   type Offer_Operation,
+  Offer_OperationSchema,
+  OperationState,
   type OperationStatus,
+  OperationStatusSchema,
+  Offer_Operation_Type as OperationType,
   type Resource,
+  Resource_AllocationInfoSchema,
 } from "../../../gen/mesos/v1/mesos_pb.js";
 import type { AgentCall_OperationStatus } from "../../../gen/mesos/v2/mesos_pb.js";
 import {
   allocateTo,
   applyConversion,
+  type Conversion,
   conversionOf,
   formatResources,
   persistentVolumes,
   reservationRole,
   reservationStack,
   unallocated,
-  type Conversion,
 } from "../resources/index.js";
-import { requestAllocation, send, type Ctx } from "./context.js";
-import { ErrorCode, SchedulerEventType, agentEvent, agentIdOf, errorEvent, schedulerEvent, type CallError } from "./events.js";
 import { disconnectAgent } from "./agents.js";
+import { type Ctx, requestAllocation, send } from "./context.js";
+import {
+  agentEvent,
+  agentIdOf,
+  type CallError,
+  ErrorCode,
+  errorEvent,
+  SchedulerEventType,
+  schedulerEvent,
+} from "./events.js";
 import { rescindOffers } from "./offers.js";
 import type { AgentRecord, FrameworkRecord } from "./state.js";
 
@@ -80,7 +88,8 @@ function operationForRole(operation: Offer_Operation, role: string | undefined):
   const copy = clone(Offer_OperationSchema, operation);
   if (role === undefined) return copy;
   const tag = (resources: Resource[]) => {
-    for (const r of resources) if (r.allocationInfo === undefined) r.allocationInfo = create(Resource_AllocationInfoSchema, { role });
+    for (const r of resources)
+      if (r.allocationInfo === undefined) r.allocationInfo = create(Resource_AllocationInfoSchema, { role });
   };
   tag(copy.reserve?.resources ?? []);
   tag(copy.unreserve?.resources ?? []);
@@ -135,7 +144,8 @@ function checkAgainstAgent(
     }
     for (const executor of agent.executors.values()) {
       const inUse = [...persistentVolumes(executor.info.resources).keys()].find((id) => ids.has(id));
-      if (inUse !== undefined) return `DESTROY: volume '${inUse}' is in use by executor ${executor.info.executorId?.value ?? ""}`;
+      if (inUse !== undefined)
+        return `DESTROY: volume '${inUse}' is in use by executor ${executor.info.executorId?.value ?? ""}`;
     }
   }
   return undefined;
@@ -174,7 +184,13 @@ function unallocatedOperation(operation: Offer_Operation): Offer_Operation {
   return copy;
 }
 
-function operationStatus(operationId: string, state: OperationState, message: string, agentId: string, converted: Resource[] = []): OperationStatus {
+function operationStatus(
+  operationId: string,
+  state: OperationState,
+  message: string,
+  agentId: string,
+  converted: Resource[] = [],
+): OperationStatus {
   return create(OperationStatusSchema, {
     operationId: { value: operationId },
     state,
@@ -185,7 +201,11 @@ function operationStatus(operationId: string, state: OperationState, message: st
 }
 
 function sendOperationStatus(ctx: Ctx, framework: FrameworkRecord | undefined, status: OperationStatus): void {
-  send(ctx, framework?.session, schedulerEvent({ type: SchedulerEventType.UPDATE_OPERATION_STATUS, updateOperationStatus: { status } }));
+  send(
+    ctx,
+    framework?.session,
+    schedulerEvent({ type: SchedulerEventType.UPDATE_OPERATION_STATUS, updateOperationStatus: { status } }),
+  );
 }
 
 /**
@@ -206,7 +226,12 @@ export function acceptResourceOperation(
   const role = offered[0]?.allocationInfo?.role;
   const refuse = (message: string): Resource[] => {
     send(ctx, framework.session, errorEvent({ code: ErrorCode.INVALID_ARGUMENT, message }, callId));
-    if (operationId !== undefined) sendOperationStatus(ctx, framework, operationStatus(operationId, OperationState.OPERATION_ERROR, message, agentId));
+    if (operationId !== undefined)
+      sendOperationStatus(
+        ctx,
+        framework,
+        operationStatus(operationId, OperationState.OPERATION_ERROR, message, agentId),
+      );
     return offered;
   };
   const agent = ctx.state.agents.get(agentId);
@@ -217,12 +242,22 @@ export function acceptResourceOperation(
   if (problem !== undefined) return refuse(problem);
   const remaining = applyConversion(offered, conversion);
   if (remaining === undefined) {
-    return refuse(`${name(operation)} needs ${formatResources(conversion.consumed)}, which the offers (${formatResources(offered)}) do not have`);
+    return refuse(
+      `${name(operation)} needs ${formatResources(conversion.consumed)}, which the offers (${formatResources(offered)}) do not have`,
+    );
   }
   if (!ctx.allocator.convertResources(agentId, conversion, framework.id)) {
-    return refuse(`${name(operation)}: the allocator does not hold ${formatResources(conversion.consumed)} for framework ${framework.id}`);
+    return refuse(
+      `${name(operation)}: the allocator does not hold ${formatResources(conversion.consumed)} for framework ${framework.id}`,
+    );
   }
-  dispatchToAgent(ctx, agent, operation, { agentId, frameworkId: framework.id, operationId, conversion: bare(conversion), role });
+  dispatchToAgent(ctx, agent, operation, {
+    agentId,
+    frameworkId: framework.id,
+    operationId,
+    conversion: bare(conversion),
+    role,
+  });
   return remaining;
 }
 
@@ -231,7 +266,11 @@ export function acceptResourceOperation(
  * DESTROY_VOLUMES: applied to the agent's free resources, rescinding its
  * outstanding offers first when they hold what is needed, as Mesos does.
  */
-export function operatorResourceOperation(ctx: Ctx, agentId: string, operation: Offer_Operation): CallError | undefined {
+export function operatorResourceOperation(
+  ctx: Ctx,
+  agentId: string,
+  operation: Offer_Operation,
+): CallError | undefined {
   const agent = ctx.state.agents.get(agentId);
   if (agentId === "") return { code: ErrorCode.INVALID_ARGUMENT, message: `${name(operation)} needs agent_id` };
   if (agent === undefined) return { code: ErrorCode.NOT_FOUND, message: `No agent ${agentId}` };
@@ -249,7 +288,13 @@ export function operatorResourceOperation(ctx: Ctx, agentId: string, operation: 
     rescindOffers(ctx, [...agent.offers]);
     if (!ctx.allocator.convertResources(agentId, conversion)) return lacking;
   }
-  dispatchToAgent(ctx, agent, operation, { agentId, frameworkId: undefined, operationId: undefined, conversion, role: undefined });
+  dispatchToAgent(ctx, agent, operation, {
+    agentId,
+    frameworkId: undefined,
+    operationId: undefined,
+    conversion,
+    role: undefined,
+  });
   requestAllocation(ctx);
   return undefined;
 }
@@ -271,7 +316,8 @@ export function agentOperationStatus(ctx: Ctx, agentId: string, call: AgentCall_
   const framework = pending.frameworkId === undefined ? undefined : ctx.state.frameworks.get(pending.frameworkId);
   if (!finished) resync(ctx, agentId);
   if (pending.operationId === undefined) return;
-  const converted = finished && pending.role !== undefined ? allocateTo(pending.conversion.converted, pending.role) : [];
+  const converted =
+    finished && pending.role !== undefined ? allocateTo(pending.conversion.converted, pending.role) : [];
   const status = operationStatus(
     pending.operationId,
     finished ? OperationState.OPERATION_FINISHED : OperationState.OPERATION_FAILED,
@@ -289,7 +335,10 @@ function resync(ctx: Ctx, agentId: string): void {
   ctx.out.push({
     kind: "end",
     session: agent.session,
-    error: { code: ErrorCode.UNAVAILABLE, message: "An operation failed on this agent: register again with what you have checkpointed" },
+    error: {
+      code: ErrorCode.UNAVAILABLE,
+      message: "An operation failed on this agent: register again with what you have checkpointed",
+    },
   });
   ctx.state.sessions.delete(agent.session);
   disconnectAgent(ctx, agent);

@@ -1,22 +1,27 @@
 import { create } from "@bufbuild/protobuf";
 import {
-  Call_Type as OperatorCallType,
-  ResponseSchema,
-  Response_Type,
   type Call as OperatorCall,
+  Call_Type as OperatorCallType,
   type Response,
+  Response_Type,
+  ResponseSchema,
 } from "../../../gen/mesos/v1/master/master_pb.js";
-import { Offer_OperationSchema, Offer_Operation_Type as OperationType, type Offer_Operation, type Resource } from "../../../gen/mesos/v1/mesos_pb.js";
-import { addResources, reservationRole, unallocated } from "../resources/index.js";
+import {
+  type Offer_Operation,
+  Offer_OperationSchema,
+  Offer_Operation_Type as OperationType,
+  type Resource,
+} from "../../../gen/mesos/v1/mesos_pb.js";
 import { validateWeight } from "../allocator/index.js";
-import { operatorResourceOperation } from "./operations.js";
+import { addResources, reservationRole, unallocated } from "../resources/index.js";
 import { markAgentGone } from "./agents.js";
+import { type Ctx, requestAllocation } from "./context.js";
+import { type CallError, ErrorCode } from "./events.js";
+import { removeFramework } from "./frameworks.js";
 import { maintenanceStatus, updateSchedule } from "./maintenance.js";
 import { rescindOffers } from "./offers.js";
-import { requestAllocation, type Ctx } from "./context.js";
+import { operatorResourceOperation } from "./operations.js";
 import { quotaConfigs, updateQuota } from "./quota.js";
-import { ErrorCode, type CallError } from "./events.js";
-import { removeFramework } from "./frameworks.js";
 import { agentView, getState } from "./views.js";
 
 /**
@@ -26,7 +31,8 @@ import { agentView, getState } from "./views.js";
 function roles(ctx: Ctx) {
   const summaries = new Map(ctx.allocator.roles().map((r) => [r.role, r]));
   const offered = new Map<string, Resource[]>();
-  for (const record of ctx.state.offers.values()) offered.set(record.role, addResources(offered.get(record.role) ?? [], unallocated(record.resources)));
+  for (const record of ctx.state.offers.values())
+    offered.set(record.role, addResources(offered.get(record.role) ?? [], unallocated(record.resources)));
   const reserved = new Map<string, Resource[]>();
   for (const agent of ctx.state.agents.values()) {
     for (const r of agent.total) {
@@ -34,7 +40,9 @@ function roles(ctx: Ctx) {
       if (role !== "*") reserved.set(role, addResources(reserved.get(role) ?? [], [r]));
     }
   }
-  const names = [...new Set([...summaries.keys(), ...ctx.state.quotas.keys(), ...reserved.keys()])].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const names = [...new Set([...summaries.keys(), ...ctx.state.quotas.keys(), ...reserved.keys()])].sort((a, b) =>
+    a < b ? -1 : a > b ? 1 : 0,
+  );
   return names.map((name) => {
     const summary = summaries.get(name);
     const quota = ctx.state.quotas.get(name);
@@ -58,7 +66,8 @@ function resourceOperation(call: OperatorCall): { agentId: string; operation: Of
   switch (call.type) {
     case OperatorCallType.RESERVE_RESOURCES:
       if (call.reserveResources === undefined) return "Expecting 'reserve_resources' to be present";
-      if (call.reserveResources.source.length > 0) return "RESERVE_RESOURCES with 'source' (re-reservation) is not supported yet";
+      if (call.reserveResources.source.length > 0)
+        return "RESERVE_RESOURCES with 'source' (re-reservation) is not supported yet";
       return {
         agentId: call.reserveResources.agentId?.value ?? "",
         operation: op({ type: OperationType.RESERVE, reserve: { resources: call.reserveResources.resources } }),
@@ -71,10 +80,16 @@ function resourceOperation(call: OperatorCall): { agentId: string; operation: Of
       };
     case OperatorCallType.CREATE_VOLUMES:
       if (call.createVolumes === undefined) return "Expecting 'create_volumes' to be present";
-      return { agentId: call.createVolumes.agentId?.value ?? "", operation: op({ type: OperationType.CREATE, create: { volumes: call.createVolumes.volumes } }) };
+      return {
+        agentId: call.createVolumes.agentId?.value ?? "",
+        operation: op({ type: OperationType.CREATE, create: { volumes: call.createVolumes.volumes } }),
+      };
     default:
       if (call.destroyVolumes === undefined) return "Expecting 'destroy_volumes' to be present";
-      return { agentId: call.destroyVolumes.agentId?.value ?? "", operation: op({ type: OperationType.DESTROY, destroy: { volumes: call.destroyVolumes.volumes } }) };
+      return {
+        agentId: call.destroyVolumes.agentId?.value ?? "",
+        operation: op({ type: OperationType.DESTROY, destroy: { volumes: call.destroyVolumes.volumes } }),
+      };
   }
 }
 
@@ -98,7 +113,10 @@ export function operatorCall(ctx: Ctx, call: OperatorCall): Response | CallError
     case OperatorCallType.GET_STATE:
       return r({ type: Response_Type.GET_STATE, getState: state() });
     case OperatorCallType.GET_AGENTS:
-      return r({ type: Response_Type.GET_AGENTS, getAgents: { agents: [...ctx.state.agents.values()].map((a) => agentView(ctx, a)) } });
+      return r({
+        type: Response_Type.GET_AGENTS,
+        getAgents: { agents: [...ctx.state.agents.values()].map((a) => agentView(ctx, a)) },
+      });
     case OperatorCallType.GET_FRAMEWORKS:
       return r({ type: Response_Type.GET_FRAMEWORKS, getFrameworks: state().getFrameworks });
     case OperatorCallType.GET_EXECUTORS:
@@ -115,7 +133,8 @@ export function operatorCall(ctx: Ctx, call: OperatorCall): Response | CallError
     case OperatorCallType.UPDATE_WEIGHTS: {
       // All or nothing: a bad entry leaves every weight as it was.
       const infos = call.updateWeights?.weightInfos ?? [];
-      if (infos.length === 0) return { code: ErrorCode.INVALID_ARGUMENT, message: "UPDATE_WEIGHTS needs update_weights.weight_infos" };
+      if (infos.length === 0)
+        return { code: ErrorCode.INVALID_ARGUMENT, message: "UPDATE_WEIGHTS needs update_weights.weight_infos" };
       for (const info of infos) {
         const problem = validateWeight(info.role, info.weight);
         if (problem !== undefined) return { code: ErrorCode.INVALID_ARGUMENT, message: problem };
@@ -128,7 +147,10 @@ export function operatorCall(ctx: Ctx, call: OperatorCall): Response | CallError
     case OperatorCallType.UPDATE_QUOTA: {
       const error = updateQuota(ctx, call.updateQuota);
       if (error !== undefined) return error;
-      ctx.out.push({ kind: "persist", operation: { kind: "update-quota", configs: call.updateQuota?.quotaConfigs ?? [] } });
+      ctx.out.push({
+        kind: "persist",
+        operation: { kind: "update-quota", configs: call.updateQuota?.quotaConfigs ?? [] },
+      });
       // Outstanding offers were made under the old quota: take them back so the
       // next pass can meet new guarantees and respect new limits (Mesos, too,
       // rescinds whole agents' offers rather than work out the least).
@@ -149,9 +171,15 @@ export function operatorCall(ctx: Ctx, call: OperatorCall): Response | CallError
     case OperatorCallType.UPDATE_MAINTENANCE_SCHEDULE:
       return updateSchedule(ctx, call.updateMaintenanceSchedule?.schedule) ?? r({ type: Response_Type.UNKNOWN });
     case OperatorCallType.GET_MAINTENANCE_SCHEDULE:
-      return r({ type: Response_Type.GET_MAINTENANCE_SCHEDULE, getMaintenanceSchedule: { schedule: ctx.state.maintenanceSchedule } });
+      return r({
+        type: Response_Type.GET_MAINTENANCE_SCHEDULE,
+        getMaintenanceSchedule: { schedule: ctx.state.maintenanceSchedule },
+      });
     case OperatorCallType.GET_MAINTENANCE_STATUS:
-      return r({ type: Response_Type.GET_MAINTENANCE_STATUS, getMaintenanceStatus: { status: maintenanceStatus(ctx) } });
+      return r({
+        type: Response_Type.GET_MAINTENANCE_STATUS,
+        getMaintenanceStatus: { status: maintenanceStatus(ctx) },
+      });
     case OperatorCallType.MARK_AGENT_GONE: {
       const error = markAgentGone(ctx, call.markAgentGone?.agentId?.value ?? "");
       return error ?? r({ type: Response_Type.UNKNOWN });
@@ -177,7 +205,9 @@ export function operatorCall(ctx: Ctx, call: OperatorCall): Response | CallError
     case OperatorCallType.UNKNOWN:
       return { code: ErrorCode.INVALID_ARGUMENT, message: "Expecting 'type' to be present" };
     default:
-      return { code: ErrorCode.UNIMPLEMENTED, message: `Operator call ${OperatorCallType[call.type] ?? call.type} is not supported yet` };
+      return {
+        code: ErrorCode.UNIMPLEMENTED,
+        message: `Operator call ${OperatorCallType[call.type] ?? call.type} is not supported yet`,
+      };
   }
 }
-

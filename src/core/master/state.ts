@@ -1,11 +1,4 @@
-import type {
-  AgentInfo,
-  ExecutorInfo,
-  FrameworkInfo,
-  Offer,
-  Resource,
-  Task,
-} from "../../../gen/mesos/v1/mesos_pb.js";
+import type { AgentInfo, ExecutorInfo, FrameworkInfo, Offer, Resource, Task } from "../../../gen/mesos/v1/mesos_pb.js";
 import type { OfferConstraints } from "../../../gen/mesos/v1/scheduler/scheduler_pb.js";
 import type { AgentPredicate } from "../allocator/index.js";
 import type { Millis } from "../clock.js";

@@ -22,17 +22,17 @@
 import { create } from "@bufbuild/protobuf";
 import {
   FrameworkInfo_Capability_Type as Capability,
-  TaskState,
-  TaskStatusSchema,
   type Task,
+  TaskState,
   type TaskStatus,
   type TaskStatus_Reason,
+  TaskStatusSchema,
 } from "../../../gen/mesos/v1/mesos_pb.js";
-import { isTerminalState, moveTask, type Mover, type Transition } from "../task-lifecycle.js";
-import { broadcastOperators, requestAllocation, type Ctx } from "./context.js";
-import { OperatorEventType, masterStatus, operatorEvent } from "./events.js";
+import { isTerminalState, type Mover, moveTask, type Transition } from "../task-lifecycle.js";
+import { broadcastOperators, type Ctx, requestAllocation } from "./context.js";
+import { masterStatus, OperatorEventType, operatorEvent } from "./events.js";
 import { hasCapability } from "./frameworks.js";
-import { taskKey, type FrameworkRecord } from "./state.js";
+import { type FrameworkRecord, taskKey } from "./state.js";
 
 type Place = "live" | "unreachable" | "completed";
 
@@ -50,7 +50,13 @@ const STATUSES_KEPT = 10;
  * subscribers, and refiles the task if its place changed. A refused move
  * changes nothing and is returned as such.
  */
-export function applyStatus(ctx: Ctx, framework: FrameworkRecord, task: Task, status: TaskStatus, by: Mover): Transition {
+export function applyStatus(
+  ctx: Ctx,
+  framework: FrameworkRecord,
+  task: Task,
+  status: TaskStatus,
+  by: Mover,
+): Transition {
   const from = placeOf(task.state);
   const moved = moveTask(task, status.state, by);
   if (!moved.ok) return moved;
@@ -62,7 +68,10 @@ export function applyStatus(ctx: Ctx, framework: FrameworkRecord, task: Task, st
   }
   broadcastOperators(
     ctx,
-    operatorEvent({ type: OperatorEventType.TASK_UPDATED, taskUpdated: { frameworkId: { value: framework.id }, status, state: task.state } }),
+    operatorEvent({
+      type: OperatorEventType.TASK_UPDATED,
+      taskUpdated: { frameworkId: { value: framework.id }, status, state: task.state },
+    }),
   );
   const to = placeOf(task.state);
   if (from !== to) refile(ctx, framework, task, from, to);

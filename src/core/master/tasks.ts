@@ -1,21 +1,17 @@
 import { clone, create } from "@bufbuild/protobuf";
 import {
   FrameworkInfo_Capability_Type as Capability,
-  TaskInfoSchema,
-  TaskSchema,
-  TaskState,
-  TaskStatusSchema,
   type Offer_Operation,
   type Resource,
   type Task,
   type TaskInfo,
+  TaskInfoSchema,
+  TaskSchema,
+  TaskState,
   type TaskStatus,
+  TaskStatusSchema,
 } from "../../../gen/mesos/v1/mesos_pb.js";
-import type {
-  Call_Acknowledge,
-  Call_Kill,
-  Call_Reconcile,
-} from "../../../gen/mesos/v1/scheduler/scheduler_pb.js";
+import type { Call_Acknowledge, Call_Kill, Call_Reconcile } from "../../../gen/mesos/v1/scheduler/scheduler_pb.js";
 import {
   addResources,
   allocateTo,
@@ -24,22 +20,22 @@ import {
   subtractResources,
   validateResources,
 } from "../resources/index.js";
-import { broadcastOperators, send, type Ctx } from "./context.js";
+import { LAUNCH_STATE } from "../task-lifecycle.js";
+import { broadcastOperators, type Ctx, send } from "./context.js";
 import {
-  ErrorCode,
-  OperatorEventType,
-  Reason,
-  SchedulerEventType,
   agentEvent,
   agentIdOf,
+  ErrorCode,
   errorEvent,
   masterStatus,
+  OperatorEventType,
   operatorEvent,
+  Reason,
+  SchedulerEventType,
   schedulerEvent,
 } from "./events.js";
 import { hasCapability } from "./frameworks.js";
-import { taskKey, type FrameworkRecord } from "./state.js";
-import { LAUNCH_STATE } from "../task-lifecycle.js";
+import { type FrameworkRecord, taskKey } from "./state.js";
 import { applyStatus, toFramework } from "./task-bookkeeping.js";
 
 /** Sends a master-made update for a task the framework asked about or for. */
@@ -52,8 +48,15 @@ function sendStatus(ctx: Ctx, framework: FrameworkRecord, status: TaskStatus): v
  * TASK_DROPPED for partition-aware frameworks and TASK_LOST otherwise, as in
  * Mesos.
  */
-export function dropLaunches(ctx: Ctx, framework: FrameworkRecord, operations: Offer_Operation[], message: string): void {
-  const state = hasCapability(framework.info, Capability.PARTITION_AWARE) ? TaskState.TASK_DROPPED : TaskState.TASK_LOST;
+export function dropLaunches(
+  ctx: Ctx,
+  framework: FrameworkRecord,
+  operations: Offer_Operation[],
+  message: string,
+): void {
+  const state = hasCapability(framework.info, Capability.PARTITION_AWARE)
+    ? TaskState.TASK_DROPPED
+    : TaskState.TASK_LOST;
   for (const op of operations) {
     const tasks = [...(op.launch?.taskInfos ?? []), ...(op.launchGroup?.taskGroup?.tasks ?? [])];
     const reason = op.launchGroup !== undefined ? Reason.TASK_GROUP_INVALID : Reason.INVALID_OFFERS;
@@ -73,17 +76,20 @@ function validateTask(
 ): string | undefined {
   const id = task.taskId?.value ?? "";
   if (id === "") return "Task has no task_id";
-  if (/[\s/]/.test(id) || id === "." || id === "..") return `Task id '${id}' contains whitespace or '/', or is '.' or '..'`;
+  if (/[\s/]/.test(id) || id === "." || id === "..")
+    return `Task id '${id}' contains whitespace or '/', or is '.' or '..'`;
   // Unreachable tasks count: one may come back with its agent.
   if (framework.tasks.has(id) || framework.unreachable.byId.has(id) || launchedNow.has(id)) {
     return `Task id '${id}' is already in use by a live task of this framework`;
   }
-  if (task.agentId?.value !== agentId) return `Task's agent_id '${task.agentId?.value ?? ""}' does not match the offer's agent ${agentId}`;
+  if (task.agentId?.value !== agentId)
+    return `Task's agent_id '${task.agentId?.value ?? ""}' does not match the offer's agent ${agentId}`;
   const hasCommand = task.command !== undefined;
   const hasExecutor = task.executor !== undefined;
   if (hasCommand === hasExecutor) return "Task must set exactly one of 'command' and 'executor'";
   if (hasCommand && task.command?.shell === true && task.command.value === "") return "Shell command has no value";
-  if (hasCommand && task.command?.shell === false && task.command.value === "") return "Command has no value (the program to run)";
+  if (hasCommand && task.command?.shell === false && task.command.value === "")
+    return "Command has no value (the program to run)";
   const invalid = validateResources([...task.resources, ...(task.executor?.resources ?? [])]);
   if (invalid !== undefined) return `Invalid resources: ${invalid}`;
   if (task.resources.length === 0) return "Task uses no resources";
@@ -108,7 +114,13 @@ function withRole(resources: Resource[], offered: Resource[]): Resource[] {
  * go to the agent in TASK_STAGING, invalid ones become TASK_ERROR.
  * Returns the resources left over.
  */
-export function launchTasks(ctx: Ctx, framework: FrameworkRecord, agentId: string, infos: TaskInfo[], offered: Resource[]): Resource[] {
+export function launchTasks(
+  ctx: Ctx,
+  framework: FrameworkRecord,
+  agentId: string,
+  infos: TaskInfo[],
+  offered: Resource[],
+): Resource[] {
   let available = offered;
   const launchedNow = new Set<string>();
   const agent = ctx.state.agents.get(agentId);
@@ -120,7 +132,11 @@ export function launchTasks(ctx: Ctx, framework: FrameworkRecord, agentId: strin
     const taskId = info.taskId?.value ?? "";
     if (problem !== undefined || agent === undefined) {
       const message = problem ?? `Agent ${agentId} is not registered`;
-      sendStatus(ctx, framework, masterStatus(taskId, TaskState.TASK_ERROR, Reason.TASK_INVALID, message, ctx.now, agentId));
+      sendStatus(
+        ctx,
+        framework,
+        masterStatus(taskId, TaskState.TASK_ERROR, Reason.TASK_INVALID, message, ctx.now, agentId),
+      );
       continue;
     }
     const used = addResources(info.resources, info.executor?.resources ?? []);
@@ -141,7 +157,10 @@ export function launchTasks(ctx: Ctx, framework: FrameworkRecord, agentId: strin
     framework.tasks.set(taskId, task);
     agent.tasks.add(taskKey(framework.id, taskId));
     if (info.executor?.executorId !== undefined) {
-      agent.executors.set(`${framework.id}/${info.executor.executorId.value}`, { frameworkId: framework.id, info: info.executor });
+      agent.executors.set(`${framework.id}/${info.executor.executorId.value}`, {
+        frameworkId: framework.id,
+        info: info.executor,
+      });
     }
     send(ctx, agent.session, agentEvent({ case: "runTask", value: { frameworkInfo: framework.info, task: info } }));
     broadcastOperators(ctx, operatorEvent({ type: OperatorEventType.TASK_ADDED, taskAdded: { task } }));
@@ -165,7 +184,14 @@ export function statusUpdate(ctx: Ctx, agentId: string, frameworkId: string, sta
   if (framework === undefined) {
     // Nobody will ever acknowledge it: acknowledge for the removed framework
     // so the agent stops resending.
-    send(ctx, agent?.session, agentEvent({ case: "acknowledge", value: { frameworkId: { value: frameworkId }, taskId: { value: taskId }, uuid: status.uuid } }));
+    send(
+      ctx,
+      agent?.session,
+      agentEvent({
+        case: "acknowledge",
+        value: { frameworkId: { value: frameworkId }, taskId: { value: taskId }, uuid: status.uuid },
+      }),
+    );
     return;
   }
   const task = framework.tasks.get(taskId);
@@ -181,15 +207,30 @@ export function acknowledge(ctx: Ctx, framework: FrameworkRecord, call: Call_Ack
   const agentId = call.agentId?.value ?? "";
   const taskId = call.taskId?.value ?? "";
   if (agentId === "" || taskId === "" || call.uuid.length === 0) {
-    send(ctx, framework.session, errorEvent({ code: ErrorCode.INVALID_ARGUMENT, message: "ACKNOWLEDGE needs agent_id, task_id and uuid" }, callId));
+    send(
+      ctx,
+      framework.session,
+      errorEvent({ code: ErrorCode.INVALID_ARGUMENT, message: "ACKNOWLEDGE needs agent_id, task_id and uuid" }, callId),
+    );
     return;
   }
   const agent = ctx.state.agents.get(agentId);
   if (agent === undefined) {
-    send(ctx, framework.session, errorEvent({ code: ErrorCode.NOT_FOUND, message: `Agent ${agentId} is not registered` }, callId));
+    send(
+      ctx,
+      framework.session,
+      errorEvent({ code: ErrorCode.NOT_FOUND, message: `Agent ${agentId} is not registered` }, callId),
+    );
     return;
   }
-  send(ctx, agent.session, agentEvent({ case: "acknowledge", value: { frameworkId: { value: framework.id }, taskId: { value: taskId }, uuid: call.uuid } }));
+  send(
+    ctx,
+    agent.session,
+    agentEvent({
+      case: "acknowledge",
+      value: { frameworkId: { value: framework.id }, taskId: { value: taskId }, uuid: call.uuid },
+    }),
+  );
 }
 
 /** KILL: forwarded to the task's agent; an unknown task is reported lost. */
@@ -204,11 +245,35 @@ export function kill(ctx: Ctx, framework: FrameworkRecord, call: Call_Kill): voi
     return;
   }
   if (task === undefined || agent === undefined) {
-    const state = hasCapability(framework.info, Capability.PARTITION_AWARE) ? TaskState.TASK_UNKNOWN : TaskState.TASK_LOST;
-    sendStatus(ctx, framework, masterStatus(taskId, state, Reason.RECONCILIATION, "Attempted to kill an unknown task", ctx.now, call.agentId?.value));
+    const state = hasCapability(framework.info, Capability.PARTITION_AWARE)
+      ? TaskState.TASK_UNKNOWN
+      : TaskState.TASK_LOST;
+    sendStatus(
+      ctx,
+      framework,
+      masterStatus(
+        taskId,
+        state,
+        Reason.RECONCILIATION,
+        "Attempted to kill an unknown task",
+        ctx.now,
+        call.agentId?.value,
+      ),
+    );
     return;
   }
-  send(ctx, agent.session, agentEvent({ case: "killTask", value: { frameworkId: { value: framework.id }, taskId: { value: taskId }, killPolicy: call.killPolicy ?? task.killPolicy } }));
+  send(
+    ctx,
+    agent.session,
+    agentEvent({
+      case: "killTask",
+      value: {
+        frameworkId: { value: framework.id },
+        taskId: { value: taskId },
+        killPolicy: call.killPolicy ?? task.killPolicy,
+      },
+    }),
+  );
 }
 
 /**
@@ -228,7 +293,9 @@ export function reconcile(ctx: Ctx, framework: FrameworkRecord, call: Call_Recon
       sendStatus(ctx, framework, latest(task));
       continue;
     }
-    const completed = ctx.state.completedTasks.findLast((t) => t.frameworkId?.value === framework.id && t.taskId?.value === taskId);
+    const completed = ctx.state.completedTasks.findLast(
+      (t) => t.frameworkId?.value === framework.id && t.taskId?.value === taskId,
+    );
     if (completed !== undefined) {
       sendStatus(ctx, framework, latest(completed));
       continue;
@@ -238,7 +305,18 @@ export function reconcile(ctx: Ctx, framework: FrameworkRecord, call: Call_Recon
     if (ctx.state.agents.get(entry.agentId?.value ?? "")?.restored === true) continue;
     const partitionAware = hasCapability(framework.info, Capability.PARTITION_AWARE);
     const state = partitionAware ? TaskState.TASK_UNKNOWN : TaskState.TASK_LOST;
-    sendStatus(ctx, framework, masterStatus(taskId, state, Reason.RECONCILIATION, "Reconciliation: task is unknown", ctx.now, entry.agentId?.value));
+    sendStatus(
+      ctx,
+      framework,
+      masterStatus(
+        taskId,
+        state,
+        Reason.RECONCILIATION,
+        "Reconciliation: task is unknown",
+        ctx.now,
+        entry.agentId?.value,
+      ),
+    );
   }
 }
 
@@ -246,7 +324,14 @@ export function reconcile(ctx: Ctx, framework: FrameworkRecord, call: Call_Recon
 function latestStatus(ctx: Ctx, framework: FrameworkRecord, task: Task): TaskStatus {
   const status = task.statuses.at(-1);
   const message = status?.message ?? "";
-  const s = masterStatus(task.taskId?.value ?? "", task.state, Reason.RECONCILIATION, message, ctx.now, task.agentId?.value);
+  const s = masterStatus(
+    task.taskId?.value ?? "",
+    task.state,
+    Reason.RECONCILIATION,
+    message,
+    ctx.now,
+    task.agentId?.value,
+  );
   s.healthy = status?.healthy ?? false;
   return toFramework(framework, s);
 }

@@ -1,18 +1,20 @@
 import { create } from "@bufbuild/protobuf";
-import type { Resource, TimeInfo } from "../../../gen/mesos/v1/mesos_pb.js";
 import {
-  ResponseSchema,
   type Response_GetAgents_Agent,
   type Response_GetFrameworks_Framework,
   type Response_GetState,
+  ResponseSchema,
 } from "../../../gen/mesos/v1/master/master_pb.js";
-import { addResources } from "../resources/index.js";
+import type { Resource, TimeInfo } from "../../../gen/mesos/v1/mesos_pb.js";
 import type { Millis } from "../clock.js";
+import { addResources } from "../resources/index.js";
 import type { Ctx } from "./context.js";
 import type { AgentRecord, FrameworkRecord } from "./state.js";
 
 export function timeInfo(at: Millis | undefined): TimeInfo | undefined {
-  return at === undefined ? undefined : { $typeName: "mesos.v1.TimeInfo", nanoseconds: BigInt(Math.round(at)) * 1_000_000n };
+  return at === undefined
+    ? undefined
+    : { $typeName: "mesos.v1.TimeInfo", nanoseconds: BigInt(Math.round(at)) * 1_000_000n };
 }
 
 function sumResources(lists: Resource[][]): Resource[] {
@@ -30,25 +32,27 @@ export function frameworkView(ctx: Ctx, framework: FrameworkRecord): Response_Ge
   });
   const used = sumResources([...framework.tasks.values()].map((t) => t.resources));
   const offered = offeredOn(ctx, framework.offers);
-  return create(ResponseSchema, {
-    getFrameworks: {
-      frameworks: [
-        {
-          frameworkInfo: framework.info,
-          active: framework.session !== undefined,
-          connected: framework.session !== undefined,
-          recovered: framework.recovered,
-          registeredTime: timeInfo(framework.registeredAt),
-          reregisteredTime: timeInfo(framework.reregisteredAt),
-          unregisteredTime: timeInfo(framework.disconnectedAt),
-          offers,
-          offeredResources: offered,
-          allocatedResources: addResources(used, offered),
-          offerConstraints: framework.offerConstraints,
-        },
-      ],
-    },
-  }).getFrameworks!.frameworks[0]!;
+  return (
+    create(ResponseSchema, {
+      getFrameworks: {
+        frameworks: [
+          {
+            frameworkInfo: framework.info,
+            active: framework.session !== undefined,
+            connected: framework.session !== undefined,
+            recovered: framework.recovered,
+            registeredTime: timeInfo(framework.registeredAt),
+            reregisteredTime: timeInfo(framework.reregisteredAt),
+            unregisteredTime: timeInfo(framework.disconnectedAt),
+            offers,
+            offeredResources: offered,
+            allocatedResources: addResources(used, offered),
+            offerConstraints: framework.offerConstraints,
+          },
+        ],
+      },
+    }).getFrameworks?.frameworks[0] ?? missingPart("framework view")
+  );
 }
 
 export function agentView(ctx: Ctx, agent: AgentRecord): Response_GetAgents_Agent {
@@ -59,24 +63,26 @@ export function agentView(ctx: Ctx, agent: AgentRecord): Response_GetAgents_Agen
     }),
   );
   const offered = offeredOn(ctx, agent.offers);
-  return create(ResponseSchema, {
-    getAgents: {
-      agents: [
-        {
-          agentInfo: agent.info,
-          active: agent.session !== undefined,
-          deactivated: false,
-          version: agent.version,
-          pid: `slave(1)@${agent.ip || agent.info.hostname}:${agent.info.port}`,
-          registeredTime: timeInfo(agent.registeredAt),
-          reregisteredTime: timeInfo(agent.reregisteredAt),
-          totalResources: agent.total,
-          allocatedResources: addResources(used, offered),
-          offeredResources: offered,
-        },
-      ],
-    },
-  }).getAgents!.agents[0]!;
+  return (
+    create(ResponseSchema, {
+      getAgents: {
+        agents: [
+          {
+            agentInfo: agent.info,
+            active: agent.session !== undefined,
+            deactivated: false,
+            version: agent.version,
+            pid: `slave(1)@${agent.ip || agent.info.hostname}:${agent.info.port}`,
+            registeredTime: timeInfo(agent.registeredAt),
+            reregisteredTime: timeInfo(agent.reregisteredAt),
+            totalResources: agent.total,
+            allocatedResources: addResources(used, offered),
+            offeredResources: offered,
+          },
+        ],
+      },
+    }).getAgents?.agents[0] ?? missingPart("agent view")
+  );
 }
 
 export function getState(ctx: Ctx): Response_GetState {
@@ -86,15 +92,22 @@ export function getState(ctx: Ctx): Response_GetState {
   const executors = [...ctx.state.agents.values()].flatMap((a) =>
     [...a.executors.values()].map((e) => ({ executorInfo: e.info, agentId: { value: a.id } })),
   );
-  return create(ResponseSchema, {
-    getState: {
-      getTasks: { tasks: live, unreachableTasks: unreachable, completedTasks: ctx.state.completedTasks },
-      getExecutors: { executors },
-      getFrameworks: {
-        frameworks: [...ctx.state.frameworks.values()].map((f) => frameworkView(ctx, f)),
-        completedFrameworks: ctx.state.completedFrameworks.map((f) => frameworkView(ctx, f)),
+  return (
+    create(ResponseSchema, {
+      getState: {
+        getTasks: { tasks: live, unreachableTasks: unreachable, completedTasks: ctx.state.completedTasks },
+        getExecutors: { executors },
+        getFrameworks: {
+          frameworks: [...ctx.state.frameworks.values()].map((f) => frameworkView(ctx, f)),
+          completedFrameworks: ctx.state.completedFrameworks.map((f) => frameworkView(ctx, f)),
+        },
+        getAgents: { agents: [...ctx.state.agents.values()].map((a) => agentView(ctx, a)) },
       },
-      getAgents: { agents: [...ctx.state.agents.values()].map((a) => agentView(ctx, a)) },
-    },
-  }).getState!;
+    }).getState ?? missingPart("state view")
+  );
+}
+
+/** The views build their messages from a literal: a missing part is a bug in this file. */
+function missingPart(what: string): never {
+  throw new Error(`the ${what} was not built`);
 }

@@ -4,19 +4,25 @@
  * and apply the rest with compare-and-set. Pure: registries are values.
  */
 import { clone, create, equals } from "@bufbuild/protobuf";
-import { QuotaConfigSchema, type QuotaConfig } from "../../../gen/mesos/v1/quota/quota_pb.js";
+import { type Schedule, ScheduleSchema } from "../../../gen/mesos/v1/maintenance/maintenance_pb.js";
 import {
-  AgentInfoSchema,
-  FrameworkInfoSchema,
-  WeightInfoSchema,
   type AgentInfo,
+  AgentInfoSchema,
   type FrameworkInfo,
+  FrameworkInfoSchema,
   type TimeInfo,
   type WeightInfo,
+  WeightInfoSchema,
 } from "../../../gen/mesos/v1/mesos_pb.js";
-import { AgentMarkSchema, FrameworkSchema, RegistrySchema, type AgentMark, type Registry } from "../../../gen/plateau/registry/v1/registry_pb.js";
+import { type QuotaConfig, QuotaConfigSchema } from "../../../gen/mesos/v1/quota/quota_pb.js";
+import {
+  type AgentMark,
+  AgentMarkSchema,
+  FrameworkSchema,
+  type Registry,
+  RegistrySchema,
+} from "../../../gen/plateau/registry/v1/registry_pb.js";
 import type { Millis } from "../clock.js";
-import { ScheduleSchema, type Schedule } from "../../../gen/mesos/v1/maintenance/maintenance_pb.js";
 
 export type { Registry };
 
@@ -59,7 +65,9 @@ function timeInfo(at: Millis): TimeInfo {
 
 /** Moves the agent (from wherever it is listed) to the `unreachable` or `gone` list. */
 function markAgent(next: Registry, list: "unreachable" | "gone", agentId: string, time: Millis): void {
-  const info = next.agents.find((a) => agentIdOf(a) === agentId) ?? next.unreachable.find((m) => agentIdOf(m.info) === agentId)?.info;
+  const info =
+    next.agents.find((a) => agentIdOf(a) === agentId) ??
+    next.unreachable.find((m) => agentIdOf(m.info) === agentId)?.info;
   if (info === undefined || next.gone.some((m) => agentIdOf(m.info) === agentId)) return;
   next.agents = next.agents.filter((a) => agentIdOf(a) !== agentId);
   next.unreachable = next.unreachable.filter((m) => agentIdOf(m.info) !== agentId);
@@ -80,7 +88,11 @@ function isNoOp(registry: Registry, operation: RegistryOperation): boolean {
   if (operation.kind === "admit-agent") {
     const id = agentIdOf(operation.info);
     const listed = registry.agents.find((a) => agentIdOf(a) === id);
-    return listed !== undefined && equals(AgentInfoSchema, listed, operation.info) && !registry.unreachable.some((m) => agentIdOf(m.info) === id);
+    return (
+      listed !== undefined &&
+      equals(AgentInfoSchema, listed, operation.info) &&
+      !registry.unreachable.some((m) => agentIdOf(m.info) === id)
+    );
   }
   if (operation.kind === "add-framework") {
     const listed = registry.frameworks.find((f) => f.info?.id?.value === operation.info.id?.value);
@@ -90,13 +102,17 @@ function isNoOp(registry: Registry, operation: RegistryOperation): boolean {
 }
 
 /** The registry after `operation`, and whether that differs from `registry` (which is left as it was). */
-export function applyRegistryOperation(registry: Registry, operation: RegistryOperation): { registry: Registry; changed: boolean } {
+export function applyRegistryOperation(
+  registry: Registry,
+  operation: RegistryOperation,
+): { registry: Registry; changed: boolean } {
   if (isNoOp(registry, operation)) return { registry, changed: false };
   const next = clone(RegistrySchema, registry);
   switch (operation.kind) {
     case "update-weights": {
       const weights = new Map(next.weights.map((w) => [w.role, w]));
-      for (const w of operation.weights) weights.set(w.role, create(WeightInfoSchema, { role: w.role, weight: w.weight }));
+      for (const w of operation.weights)
+        weights.set(w.role, create(WeightInfoSchema, { role: w.role, weight: w.weight }));
       next.weights = [...weights.values()].sort(byRole);
       break;
     }
@@ -113,7 +129,9 @@ export function applyRegistryOperation(registry: Registry, operation: RegistryOp
       const id = agentIdOf(operation.info);
       if (id === "" || next.gone.some((m) => agentIdOf(m.info) === id)) break;
       next.unreachable = next.unreachable.filter((m) => agentIdOf(m.info) !== id);
-      next.agents = [...next.agents.filter((a) => agentIdOf(a) !== id), clone(AgentInfoSchema, operation.info)].sort(byAgent);
+      next.agents = [...next.agents.filter((a) => agentIdOf(a) !== id), clone(AgentInfoSchema, operation.info)].sort(
+        byAgent,
+      );
       break;
     }
     case "mark-agent-unreachable":
@@ -126,13 +144,19 @@ export function applyRegistryOperation(registry: Registry, operation: RegistryOp
       const id = operation.info.id?.value ?? "";
       if (id === "") break;
       const existing = next.frameworks.find((f) => f.info?.id?.value === id);
-      const framework = create(FrameworkSchema, { info: clone(FrameworkInfoSchema, operation.info), disconnectedTime: existing?.disconnectedTime });
-      next.frameworks = [...next.frameworks.filter((f) => f.info?.id?.value !== id), framework].sort((a, b) => order(a.info?.id?.value ?? "", b.info?.id?.value ?? ""));
+      const framework = create(FrameworkSchema, {
+        info: clone(FrameworkInfoSchema, operation.info),
+        disconnectedTime: existing?.disconnectedTime,
+      });
+      next.frameworks = [...next.frameworks.filter((f) => f.info?.id?.value !== id), framework].sort((a, b) =>
+        order(a.info?.id?.value ?? "", b.info?.id?.value ?? ""),
+      );
       break;
     }
     case "framework-disconnected": {
       const framework = next.frameworks.find((f) => f.info?.id?.value === operation.frameworkId);
-      if (framework !== undefined) framework.disconnectedTime = operation.time === undefined ? undefined : timeInfo(operation.time);
+      if (framework !== undefined)
+        framework.disconnectedTime = operation.time === undefined ? undefined : timeInfo(operation.time);
       break;
     }
     case "remove-framework":

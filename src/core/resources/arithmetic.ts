@@ -1,10 +1,10 @@
 import { create } from "@bufbuild/protobuf";
 import {
+  type Resource,
   Value_RangesSchema,
   Value_ScalarSchema,
   Value_SetSchema,
   Value_Type,
-  type Resource,
 } from "../../../gen/mesos/v1/mesos_pb.js";
 import { kindKey } from "./kind.js";
 import { addRanges, containsRanges, normalizeRanges, rangesSize, roundScalar, subtractRanges } from "./values.js";
@@ -138,7 +138,8 @@ export function isEmptyResources(resources: Resource[]): boolean {
 /** The scalar amount of `name`, summed over reservations and roles (0 when absent). */
 export function scalarOf(resources: Resource[], name: string): number {
   let total = 0;
-  for (const r of resources) if (r.name === name && r.type === Value_Type.SCALAR) total = roundScalar(total + (r.scalar?.value ?? 0));
+  for (const r of resources)
+    if (r.name === name && r.type === Value_Type.SCALAR) total = roundScalar(total + (r.scalar?.value ?? 0));
   return total;
 }
 

@@ -1,4 +1,4 @@
-import { Value_Type, type Attribute, type Resource, type Value_Range } from "../../../gen/mesos/v1/mesos_pb.js";
+import { type Attribute, type Resource, type Value_Range, Value_Type } from "../../../gen/mesos/v1/mesos_pb.js";
 import { reservationRole } from "./roles.js";
 
 interface ValueLike {

@@ -11,7 +11,15 @@ export {
 } from "./arithmetic.js";
 export { formatAttributes, formatResources } from "./format.js";
 export { kindKey, reservationStack } from "./kind.js";
-export { ResourceParseError, parseAttributes, parseResources } from "./parse.js";
+export {
+  applyCheckpointed,
+  applyConversion,
+  type Conversion,
+  conversionOf,
+  isCheckpointed,
+  persistentVolumes,
+} from "./operations.js";
+export { parseAttributes, parseResources, ResourceParseError } from "./parse.js";
 export {
   allocatableToRole,
   allocateTo,
@@ -22,12 +30,4 @@ export {
   validateRole,
 } from "./roles.js";
 export { validateResources } from "./validate.js";
-export {
-  applyCheckpointed,
-  applyConversion,
-  conversionOf,
-  isCheckpointed,
-  persistentVolumes,
-  type Conversion,
-} from "./operations.js";
 export { roundScalar } from "./values.js";

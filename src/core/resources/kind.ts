@@ -1,11 +1,11 @@
 import { create, toBinary } from "@bufbuild/protobuf";
 import {
   LabelsSchema,
-  Resource_DiskInfoSchema,
-  Resource_ReservationInfoSchema,
-  Resource_ReservationInfo_Type,
   type Resource,
+  Resource_DiskInfoSchema,
   type Resource_ReservationInfo,
+  Resource_ReservationInfo_Type,
+  Resource_ReservationInfoSchema,
 } from "../../../gen/mesos/v1/mesos_pb.js";
 
 /**
@@ -33,7 +33,12 @@ const b64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString("base64")
 
 function reservationKey(r: Resource_ReservationInfo): string[] {
   // Unset and empty principals mean the same; proto2 presence must not split kinds.
-  return [String(r.type), r.role, r.principal, r.labels === undefined || r.labels.labels.length === 0 ? "" : b64(toBinary(LabelsSchema, r.labels))];
+  return [
+    String(r.type),
+    r.role,
+    r.principal,
+    r.labels === undefined || r.labels.labels.length === 0 ? "" : b64(toBinary(LabelsSchema, r.labels)),
+  ];
 }
 
 /**

@@ -1,19 +1,19 @@
 import { clearField, clone, create } from "@bufbuild/protobuf";
 import {
-  Offer_Operation_Type as OperationType,
-  ResourceSchema,
-  Resource_DiskInfoSchema,
-  Resource_DiskInfo_SourceSchema,
-  Resource_ReservationInfo_Type as ReservationType,
-  Volume_Mode,
   type Offer_Operation,
+  Offer_Operation_Type as OperationType,
+  Resource_ReservationInfo_Type as ReservationType,
   type Resource,
+  Resource_DiskInfo_SourceSchema,
+  Resource_DiskInfoSchema,
+  ResourceSchema,
+  Volume_Mode,
 } from "../../../gen/mesos/v1/mesos_pb.js";
 import { addResources, containsResources, subtractResources } from "./arithmetic.js";
 import { formatResources } from "./format.js";
-import { validateResources } from "./validate.js";
 import { reservationStack } from "./kind.js";
 import { isAncestorOrSelf, reservationRole, validateRole } from "./roles.js";
+import { validateResources } from "./validate.js";
 
 /**
  * What an operation on resources turns into what: the agent's total (and
@@ -54,7 +54,9 @@ function withoutVolume(resource: Resource): Resource {
 /** Disk info keeping only the source (a MOUNT or PATH disk stays one); none when there is no source. */
 function diskSourceOnly(resource: Resource): Resource["disk"] {
   const source = resource.disk?.source;
-  return source === undefined ? undefined : create(Resource_DiskInfoSchema, { source: clone(Resource_DiskInfo_SourceSchema, source) });
+  return source === undefined
+    ? undefined
+    : create(Resource_DiskInfoSchema, { source: clone(Resource_DiskInfo_SourceSchema, source) });
 }
 
 function topIsDynamic(resource: Resource): boolean {
@@ -79,7 +81,8 @@ function validateReserve(resources: Resource[]): string | undefined {
     if (below !== undefined && (below.role === top.role || !isAncestorOrSelf(below.role, top.role))) {
       return `RESERVE of ${describe(r)}: a refined reservation must be for a sub-role of '${below.role}'`;
     }
-    if (isPersistentVolume(r)) return `RESERVE of ${describe(r)}: a persistent volume cannot be reserved; reserve the disk, then CREATE the volume`;
+    if (isPersistentVolume(r))
+      return `RESERVE of ${describe(r)}: a persistent volume cannot be reserved; reserve the disk, then CREATE the volume`;
   }
   return undefined;
 }
@@ -88,7 +91,8 @@ function validateUnreserve(resources: Resource[]): string | undefined {
   if (resources.length === 0) return "UNRESERVE names no resources";
   for (const r of resources) {
     if (!topIsDynamic(r)) return `UNRESERVE of ${describe(r)}: only a dynamic reservation can be undone`;
-    if (isPersistentVolume(r)) return `UNRESERVE of ${describe(r)}: the disk holds a persistent volume; DESTROY it first`;
+    if (isPersistentVolume(r))
+      return `UNRESERVE of ${describe(r)}: the disk holds a persistent volume; DESTROY it first`;
   }
   return undefined;
 }
@@ -98,7 +102,8 @@ function validateVolume(r: Resource, verb: string): string | undefined {
   if (r.name !== "disk") return `${verb} of ${describe(r)}: only disk resources can be persistent volumes`;
   if (id === "") return `${verb} of ${describe(r)}: disk.persistence.id is required`;
   // biome-ignore lint/suspicious/noControlCharactersInRegex: the point is to refuse control characters.
-  if (/[\s/\x00-\x1f\x7f]/.test(id) || id === "." || id === "..") return `${verb}: persistence id '${id}' must not contain whitespace, control characters or '/', nor be '.' or '..'`;
+  if (/[\s/\x00-\x1f\x7f]/.test(id) || id === "." || id === "..")
+    return `${verb}: persistence id '${id}' must not contain whitespace, control characters or '/', nor be '.' or '..'`;
   return undefined;
 }
 
@@ -113,11 +118,16 @@ function validateCreate(volumes: Resource[]): string | undefined {
     ids.add(id);
     const path = r.disk?.volume?.containerPath ?? "";
     if (path === "") return `CREATE of volume '${id}': disk.volume.container_path is required`;
-    if (path.startsWith("/")) return `CREATE of volume '${id}': container_path '${path}' must be relative to the sandbox`;
-    if (path.split("/").some((part) => part === "..")) return `CREATE of volume '${id}': container_path '${path}' must not contain '..'`;
-    if (r.disk?.volume?.hostPath) return `CREATE of volume '${id}': host_path must not be set; the agent chooses where the volume lives`;
-    if (r.disk?.volume?.mode === Volume_Mode.RO) return `CREATE of volume '${id}': persistent volumes are read-write (mode RW)`;
-    if (reservationRole(r) === "*") return `CREATE of volume '${id}': persistent volumes can only be created on reserved disk`;
+    if (path.startsWith("/"))
+      return `CREATE of volume '${id}': container_path '${path}' must be relative to the sandbox`;
+    if (path.split("/").some((part) => part === ".."))
+      return `CREATE of volume '${id}': container_path '${path}' must not contain '..'`;
+    if (r.disk?.volume?.hostPath)
+      return `CREATE of volume '${id}': host_path must not be set; the agent chooses where the volume lives`;
+    if (r.disk?.volume?.mode === Volume_Mode.RO)
+      return `CREATE of volume '${id}': persistent volumes are read-write (mode RW)`;
+    if (reservationRole(r) === "*")
+      return `CREATE of volume '${id}': persistent volumes can only be created on reserved disk`;
   }
   return undefined;
 }

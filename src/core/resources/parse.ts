@@ -1,14 +1,14 @@
 import { create, fromJson, type JsonValue } from "@bufbuild/protobuf";
 import {
+  type Attribute,
   AttributeSchema,
-  ResourceSchema,
-  Resource_ReservationInfoSchema,
+  type Resource,
   Resource_ReservationInfo_Type,
+  Resource_ReservationInfoSchema,
+  ResourceSchema,
+  type Value_Range,
   Value_RangeSchema,
   Value_Type,
-  type Attribute,
-  type Resource,
-  type Value_Range,
 } from "../../../gen/mesos/v1/mesos_pb.js";
 import { addResources } from "./arithmetic.js";
 import { isReserved, validateRole } from "./roles.js";
@@ -42,9 +42,14 @@ function parseRanges(body: string, token: string): Array<{ begin: bigint; end: b
 
 function parseValue(text: string, token: string, allowText: boolean): ParsedValue {
   const value = text.trim();
-  if (value.startsWith("[") && value.endsWith("]")) return { type: Value_Type.RANGES, ranges: parseRanges(value.slice(1, -1), token) };
+  if (value.startsWith("[") && value.endsWith("]"))
+    return { type: Value_Type.RANGES, ranges: parseRanges(value.slice(1, -1), token) };
   if (value.startsWith("{") && value.endsWith("}")) {
-    const items = value.slice(1, -1).split(",").map((s) => s.trim()).filter((s) => s !== "");
+    const items = value
+      .slice(1, -1)
+      .split(",")
+      .map((s) => s.trim())
+      .filter((s) => s !== "");
     return { type: Value_Type.SET, items };
   }
   if (NUMBER.test(value)) return { type: Value_Type.SCALAR, scalar: Number(value) };
@@ -62,7 +67,8 @@ function staticReservation(role: string) {
 function resourceValue(value: ParsedValue, token: string): Partial<Pick<Resource, "scalar" | "ranges" | "set">> {
   switch (value.type) {
     case Value_Type.SCALAR:
-      if (!Number.isFinite(value.scalar) || value.scalar < 0) throw new ResourceParseError(`Resource '${token}' must be a finite, non-negative number`);
+      if (!Number.isFinite(value.scalar) || value.scalar < 0)
+        throw new ResourceParseError(`Resource '${token}' must be a finite, non-negative number`);
       return { scalar: create(ResourceSchema, { scalar: { value: value.scalar } }).scalar };
     case Value_Type.RANGES:
       return { ranges: create(ResourceSchema, { ranges: { range: toRanges(value.ranges) } }).ranges };
@@ -101,7 +107,9 @@ function parseJsonResources(text: string, defaultRole: string): Resource[] {
   try {
     parsed = JSON.parse(text);
   } catch (err) {
-    throw new ResourceParseError(`Resources look like JSON but do not parse: ${(err as Error).message}`, { cause: err });
+    throw new ResourceParseError(`Resources look like JSON but do not parse: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
   if (!Array.isArray(parsed)) throw new ResourceParseError("JSON resources must be an array of Resource objects");
   const resources = parsed.map((item: unknown) => {
@@ -133,8 +141,14 @@ export function parseResources(text: string, defaultRole = "*"): Resource[] {
   if (roleProblem !== undefined) throw new ResourceParseError(`Bad default role '${defaultRole}': ${roleProblem}`);
   const trimmed = text.trim();
   if (trimmed.startsWith("[")) return parseJsonResources(trimmed, defaultRole);
-  const tokens = trimmed.split(";").map((t) => t.trim()).filter((t) => t !== "");
-  return addResources([], tokens.map((t) => parseResourceToken(t, defaultRole)));
+  const tokens = trimmed
+    .split(";")
+    .map((t) => t.trim())
+    .filter((t) => t !== "");
+  return addResources(
+    [],
+    tokens.map((t) => parseResourceToken(t, defaultRole)),
+  );
 }
 
 function parseAttributeToken(token: string): Attribute {

@@ -1,5 +1,5 @@
 import { clone, create } from "@bufbuild/protobuf";
-import { ResourceSchema, Resource_AllocationInfoSchema, type Resource } from "../../../gen/mesos/v1/mesos_pb.js";
+import { type Resource, Resource_AllocationInfoSchema, ResourceSchema } from "../../../gen/mesos/v1/mesos_pb.js";
 import { reservationStack } from "./kind.js";
 
 /**

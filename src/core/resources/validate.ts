@@ -1,4 +1,4 @@
-import { Value_Type, type Resource } from "../../../gen/mesos/v1/mesos_pb.js";
+import { type Resource, Value_Type } from "../../../gen/mesos/v1/mesos_pb.js";
 import { reservationStack } from "./kind.js";
 import { validateRole } from "./roles.js";
 
@@ -15,7 +15,8 @@ function validateRanges(r: Resource): string | undefined {
   if (r.ranges === undefined) return `ranges resource '${r.name}' has no ranges`;
   const sorted = [...r.ranges.range].sort((a, b) => (a.begin < b.begin ? -1 : a.begin > b.begin ? 1 : 0));
   for (const range of sorted) {
-    if (range.begin > range.end) return `resource '${r.name}' has a range that ends before it begins (${range.begin}-${range.end})`;
+    if (range.begin > range.end)
+      return `resource '${r.name}' has a range that ends before it begins (${range.begin}-${range.end})`;
   }
   // Sorted by begin, any overlap shows up between neighbours.
   for (let i = 1; i < sorted.length; i++) {

@@ -1,5 +1,5 @@
 import { create } from "@bufbuild/protobuf";
-import { Value_RangeSchema, type Value_Range } from "../../../gen/mesos/v1/mesos_pb.js";
+import { type Value_Range, Value_RangeSchema } from "../../../gen/mesos/v1/mesos_pb.js";
 
 /**
  * Mesos keeps scalars in fixed point with three decimal digits, so that
@@ -25,7 +25,9 @@ const toRanges = (spans: Span[]): Value_Range[] => spans.map((s) => create(Value
  * Inverted ranges (begin > end) are dropped: they hold nothing.
  */
 export function normalizeRanges(ranges: Value_Range[]): Value_Range[] {
-  const spans = toSpans(ranges).filter((s) => s.begin <= s.end).sort(byBegin);
+  const spans = toSpans(ranges)
+    .filter((s) => s.begin <= s.end)
+    .sort(byBegin);
   const out: Span[] = [];
   for (const span of spans) {
     const last = out.at(-1);

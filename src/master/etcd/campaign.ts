@@ -14,7 +14,7 @@
  */
 import type { Etcd3, Lease } from "etcd3";
 import type { MasterInfo } from "../../../gen/mesos/v1/mesos_pb.js";
-import { encodeMasterInfo, prefixEnd, type EtcdKeys } from "../../etcd/keys.js";
+import { type EtcdKeys, encodeMasterInfo, prefixEnd } from "../../etcd/keys.js";
 import { cancelQuietly, revokeQuietly } from "../../etcd/quietly.js";
 import { LeadershipLostError } from "./errors.js";
 import type { Fence } from "./fence.js";
@@ -61,14 +61,22 @@ async function grantTracked(client: Etcd3, ttlSeconds: number): Promise<TrackedL
 }
 
 /** Resolves when `key` is deleted at or after `fromRevision`; rejects on abort or lease loss. */
-async function waitForDeletion(client: Etcd3, key: Buffer, fromRevision: bigint, lease: TrackedLease, signal: AbortSignal | undefined): Promise<void> {
+async function waitForDeletion(
+  client: Etcd3,
+  key: Buffer,
+  fromRevision: bigint,
+  lease: TrackedLease,
+  signal: AbortSignal | undefined,
+): Promise<void> {
   const watcher = await client.watch().key(key).startRevision(fromRevision.toString()).create();
   let cleanup = (): void => undefined;
   try {
     await new Promise<void>((resolve, reject) => {
       watcher.on("error", reject);
       const onAbort = () => reject(signal?.reason instanceof Error ? signal.reason : new Error("campaign aborted"));
-      const unsubscribe = lease.onLost((error) => reject(new LeadershipLostError(`the lease was lost while campaigning: ${error.message}`, { cause: error })));
+      const unsubscribe = lease.onLost((error) =>
+        reject(new LeadershipLostError(`the lease was lost while campaigning: ${error.message}`, { cause: error })),
+      );
       signal?.addEventListener("abort", onAbort, { once: true });
       watcher.on("delete", () => resolve());
       cleanup = () => {
@@ -90,7 +98,13 @@ export interface Elected {
 }
 
 /** Campaigns until elected. On abort or lease loss, revokes the lease (removing the key) and rejects. */
-export async function campaignUntilElected(client: Etcd3, keys: EtcdKeys, info: MasterInfo, ttlSeconds: number, signal?: AbortSignal): Promise<Elected> {
+export async function campaignUntilElected(
+  client: Etcd3,
+  keys: EtcdKeys,
+  info: MasterInfo,
+  ttlSeconds: number,
+  signal?: AbortSignal,
+): Promise<Elected> {
   signal?.throwIfAborted();
   const lease = await grantTracked(client, ttlSeconds);
   try {
@@ -103,12 +117,14 @@ export async function campaignUntilElected(client: Etcd3, keys: EtcdKeys, info: 
     // The key can already exist only if the client retried this very put
     // after losing the first answer: then it is on our lease, and ours.
     const existing = put.succeeded ? undefined : put.responses[0]?.response_range.kvs[0];
-    if (!put.succeeded && existing?.lease !== lease.id) throw new Error(`the campaign key ${key} exists on another lease`);
+    if (!put.succeeded && existing?.lease !== lease.id)
+      throw new Error(`the campaign key ${key} exists on another lease`);
     const createRevision = BigInt(existing?.create_revision ?? put.header.revision);
     for (;;) {
       signal?.throwIfAborted();
       const lost = lease.lostError();
-      if (lost !== undefined) throw new LeadershipLostError(`the lease was lost while campaigning: ${lost.message}`, { cause: lost });
+      if (lost !== undefined)
+        throw new LeadershipLostError(`the lease was lost while campaigning: ${lost.message}`, { cause: lost });
       const before = await client.kv.range({
         key: Buffer.from(keys.electionPrefix),
         range_end: prefixEnd(keys.electionPrefix),
@@ -118,7 +134,8 @@ export async function campaignUntilElected(client: Etcd3, keys: EtcdKeys, info: 
         limit: 1,
       });
       const predecessor = before.kvs[0];
-      if (predecessor === undefined) return { lease, fence: { key, createRevision: createRevision.toString(), leaseId: lease.id } };
+      if (predecessor === undefined)
+        return { lease, fence: { key, createRevision: createRevision.toString(), leaseId: lease.id } };
       await waitForDeletion(client, predecessor.key, BigInt(before.header.revision) + 1n, lease, signal);
     }
   } catch (err) {

@@ -10,11 +10,11 @@ import type { MasterInfo } from "../../../gen/mesos/v1/mesos_pb.js";
 import { createEtcdClient, type EtcdTlsFiles } from "../../etcd/client.js";
 import { etcdKeys } from "../../etcd/keys.js";
 import { followLeaderOn, type LeaderFollower } from "../../etcd/leader-follower.js";
-import { watchAnnouncedLeader, type LeaderWatch } from "../../etcd/leader-watch.js";
+import { type LeaderWatch, watchAnnouncedLeader } from "../../etcd/leader-watch.js";
 import type { Logger } from "../../log.js";
 import { campaignUntilElected } from "./campaign.js";
 import { watchLeaderLiveness } from "./leader-liveness.js";
-import { startLeadership, type Leadership } from "./leadership.js";
+import { type Leadership, startLeadership } from "./leadership.js";
 
 export interface EtcdCoordinatorOptions {
   /** host:port of each etcd member. */
@@ -44,7 +44,9 @@ export type { LeaderWatch };
 
 export function createEtcdCoordinator(options: EtcdCoordinatorOptions): EtcdCoordinator {
   if (!Number.isInteger(options.electionTtlSeconds) || options.electionTtlSeconds < 1) {
-    throw new Error(`the election TTL must be a whole number of seconds, at least 1 (got ${options.electionTtlSeconds})`);
+    throw new Error(
+      `the election TTL must be a whole number of seconds, at least 1 (got ${options.electionTtlSeconds})`,
+    );
   }
   const client: Etcd3 = createEtcdClient(options.endpoints, options.tls);
   const keys = etcdKeys(options.prefix);
@@ -62,10 +64,24 @@ export function createEtcdCoordinator(options: EtcdCoordinatorOptions): EtcdCoor
       const both = signal === undefined ? controller.signal : AbortSignal.any([signal, controller.signal]);
       // While it waits, a candidate watches the leader's process, so a crash
       // costs no TTL (leader-liveness.ts).
-      const liveness = watchLeaderLiveness({ client, selfId: info.id, logger, follow: (onChange) => watchAnnouncedLeader(client, keys, logger, onChange) });
+      const liveness = watchLeaderLiveness({
+        client,
+        selfId: info.id,
+        logger,
+        follow: (onChange) => watchAnnouncedLeader(client, keys, logger, onChange),
+      });
       const running = (async () => {
-        const elected = await campaignUntilElected(client, keys, info, options.electionTtlSeconds, both).finally(() => liveness.close());
-        const leadership = await startLeadership({ client, keys, elected, info, ttlSeconds: options.electionTtlSeconds, logger });
+        const elected = await campaignUntilElected(client, keys, info, options.electionTtlSeconds, both).finally(() =>
+          liveness.close(),
+        );
+        const leadership = await startLeadership({
+          client,
+          keys,
+          elected,
+          info,
+          ttlSeconds: options.electionTtlSeconds,
+          logger,
+        });
         leaderships.add(leadership);
         void leadership.lost.then(() => leaderships.delete(leadership));
         return leadership;

@@ -34,7 +34,14 @@ export function fenceHolds(fence: Fence, kv: IKeyValue | undefined): boolean {
  * effort with a deadline, like the lease revoke that follows it (which
  * deletes the keys too, if this could not).
  */
-export async function deleteFenced(client: Etcd3, fence: Fence, alsoKeys: string[] = [], timeoutMs = 2_000): Promise<void> {
+export async function deleteFenced(
+  client: Etcd3,
+  fence: Fence,
+  alsoKeys: string[] = [],
+  timeoutMs = 2_000,
+): Promise<void> {
   const deletes = [fence.key, ...alsoKeys].map((key) => ({ request_delete_range: { key: Buffer.from(key) } }));
-  await client.kv.txn({ compare: fenceCompares(fence), success: deletes }, { deadline: Date.now() + timeoutMs }).catch(() => undefined);
+  await client.kv
+    .txn({ compare: fenceCompares(fence), success: deletes }, { deadline: Date.now() + timeoutMs })
+    .catch(() => undefined);
 }

@@ -14,13 +14,18 @@
  * few times.
  */
 import { equals } from "@bufbuild/protobuf";
-import { isRecoverableError, type Etcd3, type IKeyValue } from "etcd3";
-import { AgentInfoSchema, type AgentInfo } from "../../../gen/mesos/v1/mesos_pb.js";
+import { type Etcd3, type IKeyValue, isRecoverableError } from "etcd3";
+import { type AgentInfo, AgentInfoSchema } from "../../../gen/mesos/v1/mesos_pb.js";
 import { RegistrySchema } from "../../../gen/plateau/registry/v1/registry_pb.js";
-import { applyRegistryOperation, emptyRegistry, type Registry, type RegistryOperation } from "../../core/registry/registry.js";
+import {
+  applyRegistryOperation,
+  emptyRegistry,
+  type Registry,
+  type RegistryOperation,
+} from "../../core/registry/registry.js";
 import type { RegistryStore } from "../registry.js";
 import { LeadershipLostError } from "./errors.js";
-import { fenceCompares, fenceHolds, type Fence } from "./fence.js";
+import { type Fence, fenceCompares, fenceHolds } from "./fence.js";
 import { decodeRegistry, encodeRegistry } from "./registry-value.js";
 
 /** How often a write re-reads and retries after someone else changed the registry. */
@@ -92,16 +97,23 @@ const CALL_DEADLINE_MS = 5_000;
 const callDeadline = () => ({ deadline: new Date(Date.now() + CALL_DEADLINE_MS) });
 
 function lostBecause(options: FencedRegistryOptions, what: string): LeadershipLostError {
-  const error = new LeadershipLostError(`etcd refused the ${what}: the campaign key ${options.fence.key} (epoch ${options.fence.createRevision}) is gone or no longer ours`);
+  const error = new LeadershipLostError(
+    `etcd refused the ${what}: the campaign key ${options.fence.key} (epoch ${options.fence.createRevision}) is gone or no longer ours`,
+  );
   options.fenceFailed(error);
   return error;
 }
 
 /** Reads the registry under the fence: throws LeadershipLostError if leadership is already gone. */
-async function readFenced(options: FencedRegistryOptions): Promise<{ stored: IKeyValue | undefined; revision: string }> {
+async function readFenced(
+  options: FencedRegistryOptions,
+): Promise<{ stored: IKeyValue | undefined; revision: string }> {
   const key = Buffer.from(options.key);
   const response = await withTransientRetry(options, () =>
-    options.client.kv.txn({ compare: fenceCompares(options.fence), success: [{ request_range: { key } }] }, callDeadline()),
+    options.client.kv.txn(
+      { compare: fenceCompares(options.fence), success: [{ request_range: { key } }] },
+      callDeadline(),
+    ),
   );
   if (!response.succeeded) throw lostBecause(options, "registry read");
   return { stored: response.responses[0]?.response_range.kvs[0], revision: response.header.revision };
@@ -131,7 +143,8 @@ export async function openFencedRegistry(options: FencedRegistryOptions): Promis
 
   // The agents of `current` by id, rebuilt lazily after `current` changes.
   let listed: Map<string, AgentInfo> | undefined;
-  const listedAgents = (): Map<string, AgentInfo> => (listed ??= new Map(current.agents.map((a) => [a.id?.value ?? "", a])));
+  const listedAgents = (): Map<string, AgentInfo> =>
+    (listed ??= new Map(current.agents.map((a) => [a.id?.value ?? "", a])));
 
   /** Applies `operations` in order on top of `current`: the result and whether each changed anything. */
   const applyAll = (operations: RegistryOperation[]): { next: Registry; changed: boolean[] } => {
@@ -153,11 +166,17 @@ export async function openFencedRegistry(options: FencedRegistryOptions): Promis
       if (next === current) return changed;
       const value = encodeRegistry(next);
       const response = await withTransientRetry(options, () =>
-        options.client.kv.txn({
-          compare: [...fenceCompares(options.fence), { key, target: "Mod", result: "Equal", mod_revision: modRevision }],
-          success: [{ request_put: { key, value } }],
-          failure: [{ request_range: { key: fenceKey } }, { request_range: { key } }],
-        }, callDeadline()),
+        options.client.kv.txn(
+          {
+            compare: [
+              ...fenceCompares(options.fence),
+              { key, target: "Mod", result: "Equal", mod_revision: modRevision },
+            ],
+            success: [{ request_put: { key, value } }],
+            failure: [{ request_range: { key: fenceKey } }, { request_range: { key } }],
+          },
+          callDeadline(),
+        ),
       );
       // The answer came through the event loop: the slice starts again.
       sliceStart = performance.now();
@@ -167,14 +186,18 @@ export async function openFencedRegistry(options: FencedRegistryOptions): Promis
         modRevision = response.header.revision;
         return changed;
       }
-      if (!fenceHolds(options.fence, response.responses[0]?.response_range.kvs[0])) throw lostBecause(options, "registry write");
+      if (!fenceHolds(options.fence, response.responses[0]?.response_range.kvs[0]))
+        throw lostBecause(options, "registry write");
       const now = response.responses[1]?.response_range.kvs[0];
       current = now === undefined ? emptyRegistry() : decodeRegistry(now.value, options.key);
       listed = undefined;
       modRevision = now?.mod_revision ?? "0";
       // Our own write, committed by an attempt whose answer we never got.
       if (equals(RegistrySchema, current, next)) return changed;
-      if (conflicts >= MAX_CONFLICTS) throw new Error(`the registry at ${options.key} kept changing under the leader (${MAX_CONFLICTS + 1} attempts); is something else writing it?`);
+      if (conflicts >= MAX_CONFLICTS)
+        throw new Error(
+          `the registry at ${options.key} kept changing under the leader (${MAX_CONFLICTS + 1} attempts); is something else writing it?`,
+        );
     }
   };
 

@@ -30,7 +30,8 @@ export const MAX_STORED_BYTES = 65_535;
 
 /** A gzip member that stores `data` uncompressed; `data` may hold at most MAX_STORED_BYTES. */
 export function gzipStored(data: Uint8Array): Buffer {
-  if (data.length > MAX_STORED_BYTES) throw new RangeError(`gzipStored takes at most ${MAX_STORED_BYTES} bytes (got ${data.length})`);
+  if (data.length > MAX_STORED_BYTES)
+    throw new RangeError(`gzipStored takes at most ${MAX_STORED_BYTES} bytes (got ${data.length})`);
   const out = Buffer.alloc(10 + 5 + data.length + 8);
   // Magic, deflate, no flags, no mtime, no extra flags, OS unknown.
   out.set([0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0, 0x00, 0xff], 0);

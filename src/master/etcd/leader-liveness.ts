@@ -57,9 +57,11 @@ export interface LeaderLivenessOptions {
 export function watchLeaderLiveness(options: LeaderLivenessOptions): LeaderWatch {
   let current: LeaderProcessWatch | undefined;
   const follow = options.follow((leader) => {
-    if (current !== undefined && current.leader.info.id === leader?.info.id && current.leader.lease === leader.lease) return;
+    if (current !== undefined && current.leader.info.id === leader?.info.id && current.leader.lease === leader.lease)
+      return;
     current?.close();
-    current = leader === undefined || leader.info.id === options.selfId ? undefined : new LeaderProcessWatch(leader, options);
+    current =
+      leader === undefined || leader.info.id === options.selfId ? undefined : new LeaderProcessWatch(leader, options);
   });
   return {
     close() {
@@ -111,10 +113,15 @@ class LeaderProcessWatch {
     if (this.closed || address === undefined) return;
     let session: http2.ClientHttp2Session;
     try {
-      session = http2.connect(`http://${address.host.includes(":") ? `[${address.host}]` : address.host}:${address.port}`);
+      session = http2.connect(
+        `http://${address.host.includes(":") ? `[${address.host}]` : address.host}:${address.port}`,
+      );
     } catch (err) {
       // Another master's MasterInfo with an address Node cannot dial: nothing to watch.
-      this.options.logger.warn({ leader: this.leader.info.id, error: String(err) }, "cannot dial the leading master's address; not watching its process");
+      this.options.logger.warn(
+        { leader: this.leader.info.id, error: String(err) },
+        "cannot dial the leading master's address; not watching its process",
+      );
       return;
     }
     this.session = session;
@@ -123,7 +130,10 @@ class LeaderProcessWatch {
     session.on("close", () => {
       if (this.session === session) this.session = undefined;
       if (this.closed) return;
-      this.options.logger.debug({ leader: this.leader.info.id, identified }, "the connection to the leading master closed");
+      this.options.logger.debug(
+        { leader: this.leader.info.id, identified },
+        "the connection to the leading master closed",
+      );
       if (identified) this.probe(address, PROBES, ACCEPTS_BEFORE_ALIVE);
       else this.later(() => this.watch());
     });
@@ -132,12 +142,18 @@ class LeaderProcessWatch {
       if (id === this.leader.info.id) {
         identified = true;
         this.retryMs = RETRY_MS;
-        this.options.logger.info({ leader: this.leader.info.id, address: `${address.host}:${address.port}` }, "watching the leading master's process");
+        this.options.logger.info(
+          { leader: this.leader.info.id, address: `${address.host}:${address.port}` },
+          "watching the leading master's process",
+        );
         // Only the close of this connection matters now: keep the process alive without it.
         session.unref();
         return;
       }
-      this.options.logger.debug({ leader: this.leader.info.id, answered: id ?? "nothing" }, "the announced leader's address does not answer as that master; not watching its process");
+      this.options.logger.debug(
+        { leader: this.leader.info.id, answered: id ?? "nothing" },
+        "the announced leader's address does not answer as that master; not watching its process",
+      );
       session.destroy();
     });
   }
@@ -160,7 +176,8 @@ class LeaderProcessWatch {
       socket.destroy();
       if (this.closed) return;
       if (error.code !== "ECONNREFUSED") return notRefused(error.code ?? error.message);
-      if (refusalsNeeded > 1) return this.later(() => this.probe(address, refusalsNeeded - 1, acceptsLeft), PROBE_INTERVAL_MS);
+      if (refusalsNeeded > 1)
+        return this.later(() => this.probe(address, refusalsNeeded - 1, acceptsLeft), PROBE_INTERVAL_MS);
       this.options.logger.warn(
         { leader: this.leader.info.id, address: `${address.host}:${address.port}` },
         "the leading master's port refuses connections (its process is gone): revoking its lease rather than waiting out the TTL",

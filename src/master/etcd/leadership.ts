@@ -18,12 +18,12 @@
  * Losing is final: a master that wants to lead again campaigns anew and
  * gets a new epoch.
  */
-import { isRecoverableError, type Etcd3, type Watcher } from "etcd3";
+import { type Etcd3, isRecoverableError, type Watcher } from "etcd3";
 import type { MasterInfo } from "../../../gen/mesos/v1/mesos_pb.js";
+import { type EtcdKeys, encodeMasterInfo } from "../../etcd/keys.js";
+import { cancelQuietly, revokeQuietly } from "../../etcd/quietly.js";
 import type { Logger } from "../../log.js";
 import type { RegistryStore } from "../registry.js";
-import { encodeMasterInfo, type EtcdKeys } from "../../etcd/keys.js";
-import { cancelQuietly, revokeQuietly } from "../../etcd/quietly.js";
 import type { Elected } from "./campaign.js";
 import { LeadershipLostError } from "./errors.js";
 import { deleteFenced, fenceCompares } from "./fence.js";
@@ -74,18 +74,31 @@ export async function startLeadership(options: LeadershipOptions): Promise<Leade
     clearInterval(deadlineTimer);
     unsubscribeLease();
     logger.warn({ epoch: fence.createRevision, reason: error.message }, "leadership lost");
-    released = Promise.all([cancelQuietly(watcher), deleteFenced(client, fence, [options.keys.leader]).then(() => revokeQuietly(lease.lease))]).then(() => undefined);
+    released = Promise.all([
+      cancelQuietly(watcher),
+      deleteFenced(client, fence, [options.keys.leader]).then(() => revokeQuietly(lease.lease)),
+    ]).then(() => undefined);
     resolveLost(error);
   };
 
-  unsubscribeLease = lease.onLost((error) => markLost(new LeadershipLostError(`the lease was lost: ${error.message}`, { cause: error })));
+  unsubscribeLease = lease.onLost((error) =>
+    markLost(new LeadershipLostError(`the lease was lost: ${error.message}`, { cause: error })),
+  );
   // As etcd's Go client does: a lease not confirmed for a whole TTL may
   // have expired in etcd, and a standby may lead already. Fencing keeps the
   // registry safe either way; this makes the master step down.
-  deadlineTimer = setInterval(() => {
-    const silentMs = Date.now() - lease.lastKeepAlive();
-    if (silentMs > ttlSeconds * 1000) markLost(new LeadershipLostError(`etcd confirmed no keep-alive of the lease for ${Math.round(silentMs / 1000)} s (TTL ${ttlSeconds} s)`));
-  }, (ttlSeconds * 1000) / 4);
+  deadlineTimer = setInterval(
+    () => {
+      const silentMs = Date.now() - lease.lastKeepAlive();
+      if (silentMs > ttlSeconds * 1000)
+        markLost(
+          new LeadershipLostError(
+            `etcd confirmed no keep-alive of the lease for ${Math.round(silentMs / 1000)} s (TTL ${ttlSeconds} s)`,
+          ),
+        );
+    },
+    (ttlSeconds * 1000) / 4,
+  );
   if (lostError !== undefined) clearInterval(deadlineTimer);
 
   try {
@@ -107,10 +120,13 @@ export async function startLeadership(options: LeadershipOptions): Promise<Leade
       .create();
     watcher.on("delete", () => markLost(new LeadershipLostError(`the campaign key ${fence.key} was deleted`)));
     watcher.on("put", (kv) => {
-      if (kv.create_revision !== fence.createRevision || kv.lease !== fence.leaseId) markLost(new LeadershipLostError(`the campaign key ${fence.key} was replaced`));
+      if (kv.create_revision !== fence.createRevision || kv.lease !== fence.leaseId)
+        markLost(new LeadershipLostError(`the campaign key ${fence.key} was replaced`));
     });
     // etcd cancelled the watch: a leader that cannot see its key stands down.
-    watcher.on("error", (error) => markLost(new LeadershipLostError(`lost the watch on the campaign key: ${error.message}`, { cause: error })));
+    watcher.on("error", (error) =>
+      markLost(new LeadershipLostError(`lost the watch on the campaign key: ${error.message}`, { cause: error })),
+    );
     if (lostError !== undefined) await cancelQuietly(watcher);
     logger.info({ epoch: fence.createRevision, key: fence.key }, "elected leader");
     return {
@@ -118,11 +134,20 @@ export async function startLeadership(options: LeadershipOptions): Promise<Leade
       registry,
       lost,
       async announce() {
-        const put = { request_put: { key: Buffer.from(options.keys.leader), value: encodeMasterInfo(options.info), lease: fence.leaseId } };
+        const put = {
+          request_put: {
+            key: Buffer.from(options.keys.leader),
+            value: encodeMasterInfo(options.info),
+            lease: fence.leaseId,
+          },
+        };
         for (let attempt = 0; ; attempt++) {
           if (lostError !== undefined) throw lostError;
           try {
-            const result = await client.kv.txn({ compare: fenceCompares(fence), success: [put] }, { deadline: Date.now() + ttlSeconds * 1000 });
+            const result = await client.kv.txn(
+              { compare: fenceCompares(fence), success: [put] },
+              { deadline: Date.now() + ttlSeconds * 1000 },
+            );
             if (result.succeeded) return;
             markLost(new LeadershipLostError(`the campaign key ${fence.key} no longer stands: cannot announce`));
           } catch (err) {
@@ -132,10 +157,19 @@ export async function startLeadership(options: LeadershipOptions): Promise<Leade
             // no client can find: step down and say why.
             const transient = err instanceof Error && (isRecoverableError(err) || err.name === "BrokenCircuitError");
             if (!transient) {
-              markLost(new LeadershipLostError(`cannot announce leadership at ${options.keys.leader}: ${err instanceof Error ? err.message : String(err)}`, { cause: err }));
+              markLost(
+                new LeadershipLostError(
+                  `cannot announce leadership at ${options.keys.leader}: ${err instanceof Error ? err.message : String(err)}`,
+                  { cause: err },
+                ),
+              );
               continue;
             }
-            if (attempt === 0) logger.warn({ error: String(err) }, "cannot announce leadership in etcd yet; retrying until it works or the lease is lost");
+            if (attempt === 0)
+              logger.warn(
+                { error: String(err) },
+                "cannot announce leadership in etcd yet; retrying until it works or the lease is lost",
+              );
             await new Promise((resolve) => setTimeout(resolve, 200));
           }
         }
@@ -146,7 +180,13 @@ export async function startLeadership(options: LeadershipOptions): Promise<Leade
       },
     };
   } catch (err) {
-    markLost(err instanceof LeadershipLostError ? err : new LeadershipLostError(`could not start leading: ${err instanceof Error ? err.message : String(err)}`, { cause: err }));
+    markLost(
+      err instanceof LeadershipLostError
+        ? err
+        : new LeadershipLostError(`could not start leading: ${err instanceof Error ? err.message : String(err)}`, {
+            cause: err,
+          }),
+    );
     await released;
     throw err;
   }

@@ -73,7 +73,10 @@ export function createMemoryElection(): MemoryElection {
       apply(operation) {
         const result = queue.then(() => {
           // The fence: only the campaign that still leads may write.
-          if (!isLeader()) throw new LeadershipLostError(`the registry write was refused: epoch ${candidate.revision} no longer leads`);
+          if (!isLeader())
+            throw new LeadershipLostError(
+              `the registry write was refused: epoch ${candidate.revision} no longer leads`,
+            );
           const next = applyRegistryOperation(registry, operation);
           registry = next.registry;
           current = clone(RegistrySchema, registry);
@@ -88,7 +91,10 @@ export function createMemoryElection(): MemoryElection {
       registry: store,
       lost,
       announce: () => {
-        if (!isLeader()) return Promise.reject(new LeadershipLostError(`epoch ${candidate.revision} no longer leads: cannot announce`));
+        if (!isLeader())
+          return Promise.reject(
+            new LeadershipLostError(`epoch ${candidate.revision} no longer leads: cannot announce`),
+          );
         published = candidate;
         changed();
         return Promise.resolve();
@@ -107,12 +113,14 @@ export function createMemoryElection(): MemoryElection {
     return {
       campaign(info, signal) {
         if (closed) return Promise.reject(new Error("the coordinator is closed"));
-        if (signal?.aborted) return Promise.reject(signal.reason instanceof Error ? signal.reason : new Error("campaign aborted"));
+        if (signal?.aborted)
+          return Promise.reject(signal.reason instanceof Error ? signal.reason : new Error("campaign aborted"));
         return new Promise<Leadership>((resolve, reject) => {
           let resolveLost: (error: Error) => void = () => undefined;
           const lost = new Promise<Error>((r) => (resolveLost = r));
           let leading = false;
-          const onAbort = () => remove(candidate, signal?.reason instanceof Error ? signal.reason : new Error("campaign aborted"));
+          const onAbort = () =>
+            remove(candidate, signal?.reason instanceof Error ? signal.reason : new Error("campaign aborted"));
           const candidate: Candidate = {
             revision: ++revision,
             info,
@@ -124,7 +132,12 @@ export function createMemoryElection(): MemoryElection {
             end: (error) => {
               own.delete(candidate);
               signal?.removeEventListener("abort", onAbort);
-              if (leading) resolveLost(error instanceof LeadershipLostError ? error : new LeadershipLostError(error.message, { cause: error }));
+              if (leading)
+                resolveLost(
+                  error instanceof LeadershipLostError
+                    ? error
+                    : new LeadershipLostError(error.message, { cause: error }),
+                );
               else reject(error);
             },
           };

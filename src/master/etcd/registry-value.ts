@@ -26,6 +26,8 @@ export function decodeRegistry(value: Buffer, key: string): Registry {
   try {
     return fromBinary(RegistrySchema, gunzipSync(value));
   } catch (err) {
-    throw new Error(`the registry at ${key} in etcd cannot be read (${err instanceof Error ? err.message : String(err)}); restore it from a backup or delete the key to start empty`);
+    throw new Error(
+      `the registry at ${key} in etcd cannot be read (${err instanceof Error ? err.message : String(err)}); restore it from a backup or delete the key to start empty`,
+    );
   }
 }
