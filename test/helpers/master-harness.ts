@@ -17,6 +17,41 @@ import { createMasterCore, type Effect, type MasterCore } from "../../src/core/m
 import type { Registry, RegistryOperation } from "../../src/core/registry/registry.js";
 import { parseResources } from "../../src/core/resources/index.js";
 
+/** Options a test master core may override. */
+export interface TestMasterOptions {
+  heartbeatIntervalSeconds?: number;
+  agentReregisterTimeoutSeconds?: number;
+  offerTimeoutSeconds?: number;
+  registry?: Registry;
+}
+
+/** A master core as tests use it: a fresh allocator, counter ids, `m` as the master's id. */
+export function testMasterCore(now: number, options: TestMasterOptions = {}): MasterCore {
+  return createMasterCore({
+    allocator: createAllocator({}),
+    ids: createCounterIds("m"),
+    now,
+    registry: options.registry,
+    options: {
+      info: {
+        $typeName: "mesos.v1.MasterInfo",
+        id: "m",
+        ip: 0,
+        port: 5050,
+        pid: "",
+        hostname: "localhost",
+        version: "test",
+        capabilities: [],
+      },
+      heartbeatIntervalSeconds: options.heartbeatIntervalSeconds ?? 15,
+      agentReregisterTimeoutSeconds: options.agentReregisterTimeoutSeconds ?? 600,
+      offerTimeoutSeconds: options.offerTimeoutSeconds,
+      flags: { port: "5050" },
+      version: "test",
+    },
+  });
+}
+
 /**
  * Drives the pure master core the way the shell does, recording what each
  * session would have received. Time only moves when a test moves it.
@@ -29,37 +64,8 @@ export class MasterHarness {
   /** Registry changes the core asked to store, in order. */
   readonly persisted: RegistryOperation[] = [];
 
-  constructor(
-    options: {
-      heartbeatIntervalSeconds?: number;
-      agentReregisterTimeoutSeconds?: number;
-      offerTimeoutSeconds?: number;
-      registry?: Registry;
-    } = {},
-  ) {
-    this.core = createMasterCore({
-      allocator: createAllocator({}),
-      ids: createCounterIds("m"),
-      now: this.now,
-      registry: options.registry,
-      options: {
-        info: {
-          $typeName: "mesos.v1.MasterInfo",
-          id: "m",
-          ip: 0,
-          port: 5050,
-          pid: "",
-          hostname: "localhost",
-          version: "test",
-          capabilities: [],
-        },
-        heartbeatIntervalSeconds: options.heartbeatIntervalSeconds ?? 15,
-        agentReregisterTimeoutSeconds: options.agentReregisterTimeoutSeconds ?? 600,
-        offerTimeoutSeconds: options.offerTimeoutSeconds,
-        flags: { port: "5050" },
-        version: "test",
-      },
-    });
+  constructor(options: TestMasterOptions = {}) {
+    this.core = testMasterCore(this.now, options);
   }
 
   apply(effects: Effect[]): Effect[] {

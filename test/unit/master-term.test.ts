@@ -8,15 +8,14 @@ import { Code } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
 import { Call_Type as SchedulerCallType } from "../../gen/mesos/v1/scheduler/scheduler_pb.js";
 import { type ConnectRequest, ConnectRequestSchema, Error_Code } from "../../gen/mesos/v2/mesos_pb.js";
-import { createAllocator } from "../../src/core/allocator/index.js";
-import { createCounterIds } from "../../src/core/clock.js";
-import { createMasterCore, type Effect } from "../../src/core/master/master-core.js";
+import { type Effect } from "../../src/core/master/master-core.js";
 import { applyRegistryOperation, emptyRegistry, type RegistryOperation } from "../../src/core/registry/registry.js";
 import { parseResources } from "../../src/core/resources/index.js";
 import { silentLogger } from "../../src/log.js";
 import type { RegistryStore } from "../../src/master/registry.js";
 import { createTermRunner } from "../../src/master/term.js";
 import { createFakeTimers } from "../../src/util/timers.js";
+import { testMasterCore } from "../helpers/master-harness.js";
 
 /** A registry whose writes complete (or fail) only when the test says. */
 function manualRegistry() {
@@ -45,27 +44,7 @@ function manualRegistry() {
 
 function setup() {
   const timers = createFakeTimers();
-  const core = createMasterCore({
-    allocator: createAllocator({}),
-    ids: createCounterIds("m"),
-    now: timers.now(),
-    options: {
-      info: {
-        $typeName: "mesos.v1.MasterInfo",
-        id: "m",
-        ip: 0,
-        port: 5050,
-        pid: "",
-        hostname: "localhost",
-        version: "test",
-        capabilities: [],
-      },
-      heartbeatIntervalSeconds: 15,
-      agentReregisterTimeoutSeconds: 600,
-      flags: {},
-      version: "test",
-    },
-  });
+  const core = testMasterCore(timers.now());
   const registry = manualRegistry();
   const delivered: Effect[] = [];
   const failures: unknown[] = [];
