@@ -158,6 +158,15 @@ export function createMasterLink(deps: MasterLinkDeps): MasterLink {
             now,
           ),
         );
+      case "reconcileTasks":
+        if (event.value.frameworkInfo === undefined) return;
+        return apply(
+          core.reconcileTasks(
+            event.value.frameworkInfo,
+            event.value.taskIds.map((id) => id.value),
+            now,
+          ),
+        );
       case "resendUpdates":
         return apply(core.resendUpdates(event.value.frameworkId?.value ?? "", now));
       case "frameworkMessage":

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { Event_Type } from "../../gen/mesos/v1/executor/executor_pb.js";
 import {
   AgentInfoSchema,
+  FrameworkInfo_Capability_Type,
   FrameworkInfoSchema,
   type TaskInfo,
   TaskInfoSchema,
@@ -113,6 +114,32 @@ describe("agent core", () => {
     core.executorUpdate("fw", "t1", done, 1);
     core.acknowledge("fw", "t1", done.uuid, 2);
     expect(core.registration().tasks).toEqual([]);
+  });
+
+  it("ends, reliably, the tasks the master asks about that it does not know, and leaves its own alone", () => {
+    const core = registeredCore();
+    core.runTask(framework, commandTask("mine"), 0);
+    const partitionAware = create(FrameworkInfoSchema, {
+      id: framework.id,
+      name: framework.name,
+      user: framework.user,
+      capabilities: [{ type: FrameworkInfo_Capability_Type.PARTITION_AWARE }],
+    });
+    const [dropped, ...others] = sentUpdates(core.reconcileTasks(partitionAware, ["mine", "lost-in-restart"], 1));
+    expect(others).toEqual([]);
+    expect(dropped?.taskId?.value).toBe("lost-in-restart");
+    expect(dropped?.state).toBe(TaskState.TASK_DROPPED);
+    expect(dropped?.reason).toBe(TaskStatus_Reason.RECONCILIATION);
+    expect(dropped?.source).toBe(TaskStatus_Source.AGENT);
+    // Unacknowledged, it is resent; asked again, it is not made twice.
+    expect(sentUpdates(core.reconcileTasks(partitionAware, ["lost-in-restart"], 2))).toEqual([]);
+    const next = core.nextTickAt() ?? Number.POSITIVE_INFINITY;
+    expect(sentUpdates(core.tick(next)).map((s) => s.uuid)).toEqual([dropped?.uuid]);
+    core.acknowledge("fw", "lost-in-restart", dropped?.uuid ?? new Uint8Array(), next + 1);
+    expect(core.nextTickAt()).toBeUndefined();
+    // A framework that is not partition-aware hears TASK_LOST.
+    const [lost] = sentUpdates(core.reconcileTasks(framework, ["other"], 3));
+    expect(lost?.state).toBe(TaskState.TASK_LOST);
   });
 
   it("answers a kill of an unknown task with TASK_LOST / REASON_TASK_UNKNOWN", () => {

@@ -104,10 +104,14 @@ function reregister(
   });
 }
 
-/** The agent goes silent past the ping timeouts and is marked unreachable. */
-function loseAgent(h: MasterHarness, session: string): void {
+/**
+ * The agent goes silent past the ping timeouts and is marked unreachable;
+ * the agents on `alive` answer their pings meanwhile.
+ */
+function loseAgent(h: MasterHarness, session: string, alive: string[] = []): void {
   h.closed(session);
   h.advance(601_000);
+  for (const other of alive) h.send(other, { case: "agent", value: { call: { case: "heartbeat", value: {} } } });
   h.apply(h.core.expire(h.now));
 }
 
@@ -177,6 +181,88 @@ describe("master: a task's state through agent loss and return", () => {
     ]);
   });
 
+  it("tells every connected framework that a lost agent is lost, with a FAILURE event naming it", () => {
+    const { h, agentId, frameworkId, offer } = setup(PARTITION_AWARE);
+    launch(h, frameworkId, offer, [{ id: "t", resources: "cpus:1;mem:128" }]);
+    h.subscribe("bystander");
+    h.take("bystander");
+    loseAgent(h, "a1");
+    const failures = (session: string) =>
+      h.schedulerEvents(session).flatMap((e) => (e.failure ? [[e.failure.agentId?.value, e.failure.executorId]] : []));
+    expect(failures("s")).toEqual([[agentId, undefined]]);
+    expect(failures("bystander")).toEqual([[agentId, undefined]]);
+  });
+
+  it("answers RECONCILE and KILL of a task it cannot see by what it knows of the task's agent", () => {
+    const { h, agentId, frameworkId, offer } = setup(PARTITION_AWARE);
+    launch(h, frameworkId, offer, [{ id: "t", resources: "cpus:1;mem:128" }]);
+    const lostAgent = h.registerAgent("a2", AGENT_RESOURCES);
+    const goneAgent = h.registerAgent("a3", AGENT_RESOURCES);
+    loseAgent(h, "a2", ["a1", "a3"]);
+    const lostAt = h.now;
+    const markGone = { type: OperatorCallType.MARK_AGENT_GONE, markAgentGone: { agentId: { value: goneAgent } } };
+    h.apply(h.core.operate(create(CallSchema, markGone), h.now).effects);
+    h.take("s");
+    const ask = (taskId: string, agent?: string) => ({
+      taskId: { value: taskId },
+      agentId: agent ? { value: agent } : undefined,
+    });
+    h.scheduler("s", {
+      frameworkId: { value: frameworkId },
+      type: SchedulerCallType.RECONCILE,
+      reconcile: {
+        tasks: [ask("x1", agentId), ask("x2", lostAgent), ask("x3", goneAgent), ask("x4", "nobody"), ask("x5")],
+      },
+    });
+    h.scheduler("s", { frameworkId: { value: frameworkId }, type: SchedulerCallType.KILL, kill: ask("x6", lostAgent) });
+    const answers = updates(h);
+    expect(answers.map((s) => [s.taskId?.value, TaskState[s.state], s.reason])).toEqual([
+      ["x1", "TASK_GONE", TaskStatus_Reason.RECONCILIATION],
+      ["x2", "TASK_UNREACHABLE", TaskStatus_Reason.RECONCILIATION],
+      ["x3", "TASK_GONE_BY_OPERATOR", TaskStatus_Reason.RECONCILIATION],
+      ["x4", "TASK_UNKNOWN", TaskStatus_Reason.RECONCILIATION],
+      ["x5", "TASK_UNKNOWN", TaskStatus_Reason.RECONCILIATION],
+      ["x6", "TASK_UNREACHABLE", TaskStatus_Reason.RECONCILIATION],
+    ]);
+    expect(answers[1]?.unreachableTime?.nanoseconds).toBe(BigInt(lostAt) * 1_000_000n);
+  });
+
+  it("answers the same questions with TASK_LOST to a framework that is not partition-aware", () => {
+    const { h, agentId, frameworkId } = setup();
+    const lostAgent = h.registerAgent("a2", AGENT_RESOURCES);
+    loseAgent(h, "a2", ["a1"]);
+    h.take("s");
+    h.scheduler("s", {
+      frameworkId: { value: frameworkId },
+      type: SchedulerCallType.RECONCILE,
+      reconcile: {
+        tasks: [
+          { taskId: { value: "x1" }, agentId: { value: agentId } },
+          { taskId: { value: "x2" }, agentId: { value: lostAgent } },
+        ],
+      },
+    });
+    expect(updates(h).map((s) => TaskState[s.state])).toEqual(["TASK_LOST", "TASK_LOST"]);
+  });
+
+  it("refuses a launch that reuses the id of a task on an unreachable agent", () => {
+    const { h, agentId, frameworkId, offer } = setup(PARTITION_AWARE);
+    launch(h, frameworkId, offer, [{ id: "t", resources: "cpus:1;mem:128" }]);
+    h.registerAgent("a2", AGENT_RESOURCES);
+    loseAgent(h, "a1", ["a2"]);
+    h.allocate();
+    const second = h
+      .schedulerEvents("s")
+      .flatMap((e) => e.offers?.offers ?? [])
+      .find((o) => o.agentId?.value !== agentId);
+    h.take("s");
+    launch(h, frameworkId, second as Offer, [{ id: "t", resources: "cpus:1;mem:128" }]);
+    const [refused] = updates(h);
+    expect(TaskState[refused?.state ?? 0]).toBe("TASK_ERROR");
+    expect(refused?.message).toContain(`unreachable agent ${agentId}`);
+    expect(getTasks(h).unreachable).toEqual([["t", "TASK_UNREACHABLE"]]);
+  });
+
   it("ends as TASK_GONE an unreachable task its agent comes back without", () => {
     const { h, agentId, frameworkId, offer } = setup(PARTITION_AWARE);
     launch(h, frameworkId, offer, [{ id: "t", resources: "cpus:1;mem:128" }]);
@@ -198,7 +284,7 @@ describe("master: a task's state through agent loss and return", () => {
     expect(getTasks(h).completed).toEqual([["t", "TASK_GONE_BY_OPERATOR"]]);
   });
 
-  it("ends as TASK_DROPPED a task its reconnecting agent never got, and frees its resources", () => {
+  it("asks a reconnecting agent about a task it did not report, and frees its resources once the agent ends it", () => {
     const { h, agentId, frameworkId, offer } = setup(PARTITION_AWARE);
     launch(h, frameworkId, offer, [
       { id: "kept", resources: "cpus:1;mem:128" },
@@ -206,9 +292,23 @@ describe("master: a task's state through agent loss and return", () => {
     ]);
     h.closed("a1");
     reregister(h, "a1-again", agentId, frameworkId, [{ id: "kept", resources: "cpus:1;mem:128" }]);
-    expect(updates(h).map((s) => [s.taskId?.value, TaskState[s.state], s.reason])).toEqual([
-      ["never-arrived", "TASK_DROPPED", TaskStatus_Reason.RECONCILIATION],
+    const asked = h
+      .agentEvents("a1-again")
+      .flatMap((e) =>
+        e.event.case === "reconcileTasks"
+          ? [[e.event.value.frameworkInfo?.id?.value, e.event.value.taskIds.map((t) => t.value)]]
+          : [],
+      );
+    expect(asked).toEqual([[frameworkId, ["never-arrived"]]]);
+    // Until the agent answers, the master neither guesses nor frees anything.
+    expect(updates(h)).toEqual([]);
+    expect(getTasks(h).live).toEqual([
+      ["kept", "TASK_STAGING"],
+      ["never-arrived", "TASK_STAGING"],
     ]);
+    expect(offeredCpus(h, frameworkId)).toBe(1);
+    update(h, "a1-again", frameworkId, "never-arrived", TaskState.TASK_DROPPED);
+    expect(updates(h).map((s) => [s.taskId?.value, TaskState[s.state]])).toEqual([["never-arrived", "TASK_DROPPED"]]);
     expect(getTasks(h).live).toEqual([["kept", "TASK_STAGING"]]);
     expect(offeredCpus(h, frameworkId)).toBe(3);
   });
@@ -236,6 +336,7 @@ describe("master: updates the lifecycle refuses", () => {
     launch(h, frameworkId, offer, [{ id: "t", resources: "cpus:1;mem:128" }]);
     h.closed("a1");
     reregister(h, "a1-again", agentId, frameworkId, []);
+    update(h, "a1-again", frameworkId, "t", TaskState.TASK_DROPPED);
     h.take("s");
     update(h, "a1-again", frameworkId, "t", TaskState.TASK_RUNNING);
     expect(updates(h).map((s) => TaskState[s.state])).toEqual(["TASK_RUNNING"]);
@@ -263,6 +364,7 @@ describe("master: updates the lifecycle refuses", () => {
     launch(h, frameworkId, offer, [{ id: "t", resources: "cpus:1;mem:128" }]);
     h.closed("a1");
     reregister(h, "a1-again", agentId, frameworkId, []);
+    update(h, "a1-again", frameworkId, "t", TaskState.TASK_DROPPED);
     h.closed("a1-again");
     reregister(h, "a1-third", agentId, frameworkId, [{ id: "t", resources: "cpus:1;mem:128" }]);
     const kills = h

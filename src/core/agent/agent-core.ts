@@ -5,7 +5,7 @@
  * status-update-stream.ts for reliable delivery.
  *
  *   master stream:  registered / disconnected / runTask / killTask /
- *                   acknowledge / shutdownFramework / shutdownExecutor /
+ *                   reconcileTasks / acknowledge / shutdownFramework / shutdownExecutor /
  *                   applyOperation (see operations.ts)
  *   executors:      subscribed / update / message / exited
  *   timer:          tick (resend due status updates)
@@ -43,7 +43,7 @@ import {
 import { applyOperation, checkpointedOf, operationApplied } from "./operations.js";
 import { type AgentCoreOptions, type AgentState, agentInfoWithId, executorKey } from "./state.js";
 import { createStatusUpdateStreams } from "./status-update-stream.js";
-import { acknowledge, executorUpdate, flush, killTask, runTask } from "./tasks.js";
+import { acknowledge, executorUpdate, flush, killTask, reconcileTasks, runTask } from "./tasks.js";
 
 export type { AgentEffect, ExecutorLaunch, VolumeLink } from "./effects.js";
 export type { ExecutorExit, SubscribeRefusal } from "./executors.js";
@@ -64,6 +64,8 @@ export interface AgentCore {
   acknowledge(frameworkId: string, taskId: string, uuid: Uint8Array, now: Millis): AgentEffect[];
   shutdownFramework(frameworkId: string, now: Millis): AgentEffect[];
   shutdownExecutor(frameworkId: string, executorId: string, now: Millis): AgentEffect[];
+  /** Tasks the master holds here that the registration did not list. */
+  reconcileTasks(framework: FrameworkInfo, taskIds: string[], now: Millis): AgentEffect[];
   /** A message from the scheduler for an executor. */
   frameworkMessage(frameworkId: string, executorId: string, data: Uint8Array): AgentEffect[];
   /** The framework subscribed again: its unacknowledged updates go out now. */
@@ -157,6 +159,7 @@ export function createAgentCore(options: AgentCoreOptions, agentId?: string): Ag
     killTask: (frameworkId, taskId, policy, now) => killTask(s, frameworkId, taskId, policy, now),
     acknowledge: (frameworkId, taskId, uuid, now) => acknowledge(s, frameworkId, taskId, uuid, now),
     shutdownFramework: (frameworkId, now) => shutdownFramework(s, frameworkId, now),
+    reconcileTasks: (framework, taskIds, now) => reconcileTasks(s, framework, taskIds, now),
     shutdownExecutor(frameworkId, executorId, now) {
       const executor = s.executors.get(executorKey(frameworkId, executorId));
       return executor === undefined ? [] : shutdownExecutor(s, executor, now);

@@ -308,6 +308,29 @@ export function acknowledge(
   return flush(s, now);
 }
 
+/**
+ * The master holds tasks here that the agent did not report when it
+ * registered (it restarted, or was wiped, or the launch never arrived). Each
+ * one it does not know ends through its own status update stream, so the
+ * framework hears of it even across disconnections; one it knows (it
+ * launched since) is left alone.
+ */
+export function reconcileTasks(s: AgentState, framework: FrameworkInfo, taskIds: string[], now: Millis): AgentEffect[] {
+  const frameworkId = framework.id?.value ?? "";
+  const state = hasCapability(framework, FrameworkInfo_Capability_Type.PARTITION_AWARE)
+    ? TaskState.TASK_DROPPED
+    : TaskState.TASK_LOST;
+  const effects: AgentEffect[] = [];
+  for (const taskId of taskIds) {
+    if (s.tasks.has(taskKey(frameworkId, taskId)) || s.updates.latest(frameworkId, taskId) !== undefined) continue;
+    const message = "Reconciliation: task is unknown to the agent";
+    effects.push(
+      ...generateUpdate(s, frameworkId, taskId, undefined, state, TaskStatus_Reason.RECONCILIATION, message, now),
+    );
+  }
+  return effects;
+}
+
 /** Drops a finished task (and its framework once it has nothing left here). */
 export function forgetTask(s: AgentState, frameworkId: string, taskId: string): void {
   const task = s.tasks.get(taskKey(frameworkId, taskId));

@@ -9,11 +9,13 @@
  *   reported, unknown             adopted: a restarted master forgot it
  *   reported, ended here          not taken back (a terminal task stays so):
  *                                 the agent is told to kill it
- *   live here, not reported       the launch never reached the agent: TASK_DROPPED
+ *   live here, not reported       kept and charged; the agent is asked to end it
+ *                                 (ReconcileTasks), and its TASK_DROPPED comes
+ *                                 through its status update stream, reliably
  *   unreachable, not reported     the agent came back without it: TASK_GONE
  *
- * (TASK_LOST instead of the last two for frameworks that are not
- * partition-aware.) A task the agent reports in a terminal state is kept
+ * (TASK_LOST instead of TASK_DROPPED and TASK_GONE for frameworks that are
+ * not partition-aware.) A task the agent reports in a terminal state is kept
  * until its terminal update, which the agent resends, arrives. A task
  * reported in a state no agent can be in (TASK_UNREACHABLE, say) counts as
  * not reported.
@@ -33,26 +35,22 @@ function tell(ctx: Ctx, framework: FrameworkRecord, status: { state: TaskState }
   send(ctx, framework.session, schedulerEvent({ type: SchedulerEventType.UPDATE, update: { status } }));
 }
 
-/**
- * Ends the tasks the master holds for the agent that it did not report.
- * Called before the allocator hears of the agent again, while nothing on it
- * is charged.
- */
-export function endUnreported(ctx: Ctx, agent: AgentRecord, call: AgentCall_Register): void {
-  const reported = new Set(
+function reportedKeys(call: AgentCall_Register): Set<string> {
+  return new Set(
     call.tasks.filter((t) => sayable(t.state)).map((t) => taskKey(t.frameworkId?.value ?? "", t.taskId?.value ?? "")),
   );
+}
+
+/**
+ * Ends the unreachable tasks of the agent that it came back without. Called
+ * before the allocator hears of the agent again, while nothing on it is
+ * charged.
+ */
+export function endUnreported(ctx: Ctx, agent: AgentRecord, call: AgentCall_Register): void {
+  const reported = reportedKeys(call);
   for (const key of [...agent.tasks]) {
-    if (reported.has(key)) continue;
     const [frameworkId = "", ...rest] = key.split("/");
-    const framework = ctx.state.frameworks.get(frameworkId);
-    const task = framework?.tasks.get(rest.join("/"));
-    if (framework === undefined || task === undefined) {
-      agent.tasks.delete(key);
-      continue;
-    }
-    const message = `Task is unknown to agent ${agent.id}: the launch never reached it`;
-    tell(ctx, framework, masterMove(ctx, framework, task, TaskState.TASK_DROPPED, Reason.RECONCILIATION, message));
+    if (ctx.state.frameworks.get(frameworkId)?.tasks.get(rest.join("/")) === undefined) agent.tasks.delete(key);
   }
   for (const framework of ctx.state.frameworks.values()) {
     for (const task of unreachableOn(framework, agent.id)) {
@@ -60,6 +58,35 @@ export function endUnreported(ctx: Ctx, agent: AgentRecord, call: AgentCall_Regi
       const message = `Agent ${agent.id} re-registered without the task`;
       tell(ctx, framework, masterMove(ctx, framework, task, TaskState.TASK_GONE, Reason.RECONCILIATION, message));
     }
+  }
+}
+
+/**
+ * Asks the agent about the live tasks the master holds for it that its
+ * Register did not list, one ReconcileTasks per framework (Mesos'
+ * ReconcileTasksMessage on re-registration). Until the agent's answer
+ * arrives the tasks stay as they were, and charged.
+ */
+export function reconcileUnreported(ctx: Ctx, agent: AgentRecord, call: AgentCall_Register): void {
+  const reported = reportedKeys(call);
+  const byFramework = new Map<string, string[]>();
+  for (const key of agent.tasks) {
+    if (reported.has(key)) continue;
+    const slash = key.indexOf("/");
+    const frameworkId = key.slice(0, slash);
+    byFramework.set(frameworkId, [...(byFramework.get(frameworkId) ?? []), key.slice(slash + 1)]);
+  }
+  for (const [frameworkId, taskIds] of byFramework) {
+    const framework = ctx.state.frameworks.get(frameworkId);
+    if (framework === undefined) continue;
+    send(
+      ctx,
+      agent.session,
+      agentEvent({
+        case: "reconcileTasks",
+        value: { frameworkInfo: framework.info, taskIds: taskIds.map((value) => ({ value })) },
+      }),
+    );
   }
 }
 
@@ -75,6 +102,15 @@ export function adoptTasks(ctx: Ctx, agent: AgentRecord, call: AgentCall_Registe
   const held = new Map<string, Resource[]>();
   const charge = (frameworkId: string, resources: Resource[]) =>
     held.set(frameworkId, [...(held.get(frameworkId) ?? []), ...resources]);
+  const reported = reportedKeys(call);
+  for (const key of agent.tasks) {
+    if (reported.has(key)) continue;
+    // Not reported: charged until the agent's answer to ReconcileTasks ends it.
+    const slash = key.indexOf("/");
+    const frameworkId = key.slice(0, slash);
+    const task = ctx.state.frameworks.get(frameworkId)?.tasks.get(key.slice(slash + 1));
+    if (task !== undefined) charge(frameworkId, task.resources);
+  }
   for (const reported of call.tasks) {
     const frameworkId = reported.frameworkId?.value ?? "";
     const taskId = reported.taskId?.value ?? "";

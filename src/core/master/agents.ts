@@ -6,7 +6,7 @@ import type {
   AgentCall_Register,
 } from "../../../gen/mesos/v2/mesos_pb.js";
 import { applyCheckpointed, validateResources } from "../resources/index.js";
-import { adoptTasks, endUnreported } from "./agent-tasks.js";
+import { adoptTasks, endUnreported, reconcileUnreported } from "./agent-tasks.js";
 import { broadcastOperators, type Ctx, persist, requestAllocation, send } from "./context.js";
 import {
   agentEvent,
@@ -119,6 +119,7 @@ export function registerAgent(
       callId,
     ),
   );
+  reconcileUnreported(ctx, agent, call);
   if (isNew)
     broadcastOperators(
       ctx,
@@ -280,6 +281,14 @@ function dropAgent(
   }
   ctx.allocator.removeAgent(agent.id);
   ctx.state.agents.delete(agent.id);
+  // Every connected framework hears the agent is lost (Mesos' sendSlaveLost),
+  // also one with nothing there: it may hold the agent in its own books.
+  for (const framework of ctx.state.frameworks.values())
+    send(
+      ctx,
+      framework.session,
+      schedulerEvent({ type: SchedulerEventType.FAILURE, failure: { agentId: { value: agent.id } } }),
+    );
   broadcastOperators(
     ctx,
     operatorEvent({ type: OperatorEventType.AGENT_REMOVED, agentRemoved: { agentId: { value: agent.id } } }),

@@ -27,6 +27,7 @@ import {
   type TaskStatus,
   type TaskStatus_Reason,
   TaskStatusSchema,
+  TimeInfoSchema,
 } from "../../../gen/mesos/v1/mesos_pb.js";
 import { isTerminalState, type Mover, moveTask, type Transition } from "../task-lifecycle.js";
 import { broadcastOperators, type Ctx, requestAllocation } from "./context.js";
@@ -96,6 +97,9 @@ export function masterMove(
   const kept = isTerminalState(state) ? frameworkState(framework, state) : state;
   const status = masterStatus(task.taskId?.value ?? "", kept, reason, message, ctx.now, task.agentId?.value);
   if (task.executorId !== undefined) status.executorId = task.executorId;
+  const unreachableSince = ctx.state.unreachableAgents.get(task.agentId?.value ?? "");
+  if (state === TaskState.TASK_UNREACHABLE && unreachableSince !== undefined)
+    status.unreachableTime = create(TimeInfoSchema, { nanoseconds: BigInt(Math.round(unreachableSince)) * 1_000_000n });
   return applyStatus(ctx, framework, task, status, "master").ok ? toFramework(framework, status) : undefined;
 }
 

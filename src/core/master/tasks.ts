@@ -10,8 +10,11 @@ import {
   TaskState,
   type TaskStatus,
   TaskStatusSchema,
+  type TimeInfo,
+  TimeInfoSchema,
 } from "../../../gen/mesos/v1/mesos_pb.js";
 import type { Call_Acknowledge, Call_Kill, Call_Reconcile } from "../../../gen/mesos/v1/scheduler/scheduler_pb.js";
+import type { Millis } from "../clock.js";
 import {
   addResources,
   allocateTo,
@@ -79,9 +82,11 @@ function validateTask(
   if (/[\s/]/.test(id) || id === "." || id === "..")
     return `Task id '${id}' contains whitespace or '/', or is '.' or '..'`;
   // Unreachable tasks count: one may come back with its agent.
-  if (framework.tasks.has(id) || framework.unreachable.byId.has(id) || launchedNow.has(id)) {
+  if (framework.tasks.has(id) || launchedNow.has(id))
     return `Task id '${id}' is already in use by a live task of this framework`;
-  }
+  const unreachable = framework.unreachable.byId.get(id);
+  if (unreachable !== undefined)
+    return `Task id '${id}' names a task on unreachable agent ${unreachable.agentId?.value ?? ""}, which may come back with it`;
   if (task.agentId?.value !== agentId)
     return `Task's agent_id '${task.agentId?.value ?? ""}' does not match the offer's agent ${agentId}`;
   const hasCommand = task.command !== undefined;
@@ -233,33 +238,17 @@ export function acknowledge(ctx: Ctx, framework: FrameworkRecord, call: Call_Ack
   );
 }
 
-/** KILL: forwarded to the task's agent; an unknown task is reported lost. */
+/**
+ * KILL: forwarded to the task's agent. A task the master cannot reach (on an
+ * unreachable agent, ended, unknown) is answered as a reconciliation, as
+ * Mesos does.
+ */
 export function kill(ctx: Ctx, framework: FrameworkRecord, call: Call_Kill): void {
   const taskId = call.taskId?.value ?? "";
   const task = framework.tasks.get(taskId);
   const agent = ctx.state.agents.get(task?.agentId?.value ?? "");
-  const unreachable = framework.unreachable.byId.get(taskId);
-  if (unreachable !== undefined) {
-    // As Mesos: a kill it cannot deliver is answered like a reconciliation.
-    sendStatus(ctx, framework, latestStatus(ctx, framework, unreachable));
-    return;
-  }
   if (task === undefined || agent === undefined) {
-    const state = hasCapability(framework.info, Capability.PARTITION_AWARE)
-      ? TaskState.TASK_UNKNOWN
-      : TaskState.TASK_LOST;
-    sendStatus(
-      ctx,
-      framework,
-      masterStatus(
-        taskId,
-        state,
-        Reason.RECONCILIATION,
-        "Attempted to kill an unknown task",
-        ctx.now,
-        call.agentId?.value,
-      ),
-    );
+    reconcileOne(ctx, framework, taskId, call.agentId?.value);
     return;
   }
   send(
@@ -277,47 +266,64 @@ export function kill(ctx: Ctx, framework: FrameworkRecord, call: Call_Kill): voi
 }
 
 /**
- * RECONCILE: explicit (named tasks) or implicit (no tasks: every live task).
- * Answers carry no uuid and need no acknowledgement.
+ * RECONCILE: explicit (named tasks) or implicit (no tasks: every task the
+ * master holds, on reachable agents or not). Answers carry no uuid and need
+ * no acknowledgement.
  */
 export function reconcile(ctx: Ctx, framework: FrameworkRecord, call: Call_Reconcile): void {
-  const latest = (task: Task) => latestStatus(ctx, framework, task);
   if (call.tasks.length === 0) {
-    for (const task of framework.tasks.values()) sendStatus(ctx, framework, latest(task));
+    for (const task of framework.tasks.values()) sendStatus(ctx, framework, latestStatus(ctx, framework, task));
+    for (const task of framework.unreachable.byId.values())
+      sendStatus(ctx, framework, latestStatus(ctx, framework, task));
     return;
   }
-  for (const entry of call.tasks) {
-    const taskId = entry.taskId?.value ?? "";
-    const task = framework.tasks.get(taskId) ?? framework.unreachable.byId.get(taskId);
-    if (task !== undefined) {
-      sendStatus(ctx, framework, latest(task));
-      continue;
-    }
-    const completed = ctx.state.completedTasks.findLast(
-      (t) => t.frameworkId?.value === framework.id && t.taskId?.value === taskId,
-    );
-    if (completed !== undefined) {
-      sendStatus(ctx, framework, latest(completed));
-      continue;
-    }
-    // An agent the registry names but that has not re-registered yet may
-    // still hold the task: Mesos answers only once it is back (or unreachable).
-    if (ctx.state.agents.get(entry.agentId?.value ?? "")?.restored === true) continue;
-    const partitionAware = hasCapability(framework.info, Capability.PARTITION_AWARE);
-    const state = partitionAware ? TaskState.TASK_UNKNOWN : TaskState.TASK_LOST;
-    sendStatus(
-      ctx,
-      framework,
-      masterStatus(
-        taskId,
-        state,
-        Reason.RECONCILIATION,
-        "Reconciliation: task is unknown",
-        ctx.now,
-        entry.agentId?.value,
-      ),
-    );
+  for (const entry of call.tasks) reconcileOne(ctx, framework, entry.taskId?.value ?? "", entry.agentId?.value);
+}
+
+/**
+ * One task's reconciliation, by what the master knows of it and, when it
+ * does not know the task, of the agent the framework names (Mesos'
+ * `_reconcileTasks` cases):
+ *
+ *   task held (live or unreachable)   its latest state
+ *   task ended here (still listed)    its terminal state
+ *   agent registered                  TASK_GONE: the agent does not have it
+ *   agent named by the registry,      nothing yet: the agent may still bring it
+ *     not re-registered yet
+ *   agent unreachable                 TASK_UNREACHABLE, with the time it became so
+ *   agent gone                        TASK_GONE_BY_OPERATOR
+ *   agent unknown or not named        TASK_UNKNOWN
+ *
+ * (TASK_LOST for the last four to frameworks that are not partition-aware.)
+ */
+function reconcileOne(ctx: Ctx, framework: FrameworkRecord, taskId: string, agentId: string | undefined): void {
+  const task = framework.tasks.get(taskId) ?? framework.unreachable.byId.get(taskId);
+  if (task !== undefined) {
+    sendStatus(ctx, framework, latestStatus(ctx, framework, task));
+    return;
   }
+  const completed = ctx.state.completedTasks.findLast(
+    (t) => t.frameworkId?.value === framework.id && t.taskId?.value === taskId,
+  );
+  if (completed !== undefined) {
+    sendStatus(ctx, framework, latestStatus(ctx, framework, completed));
+    return;
+  }
+  const answer = (state: TaskState, message: string, since?: Millis) => {
+    const status = masterStatus(taskId, state, Reason.RECONCILIATION, message, ctx.now, agentId);
+    if (since !== undefined) status.unreachableTime = timeInfo(since);
+    sendStatus(ctx, framework, toFramework(framework, status));
+  };
+  const id = agentId ?? "";
+  const agent = ctx.state.agents.get(id);
+  const unreachableSince = ctx.state.unreachableAgents.get(id);
+  const goneSince = ctx.state.goneAgents.get(id);
+  if (agent?.restored === true) return;
+  if (agent !== undefined) answer(TaskState.TASK_GONE, "Reconciliation: task is unknown to the agent");
+  else if (unreachableSince !== undefined)
+    answer(TaskState.TASK_UNREACHABLE, "Reconciliation: task is unreachable", unreachableSince);
+  else if (goneSince !== undefined) answer(TaskState.TASK_GONE_BY_OPERATOR, "Reconciliation: task is gone", goneSince);
+  else answer(TaskState.TASK_UNKNOWN, "Reconciliation: task is unknown");
 }
 
 /** A reconciliation answer: the task's state as the master holds it, in words the framework knows. */
@@ -333,5 +339,12 @@ function latestStatus(ctx: Ctx, framework: FrameworkRecord, task: Task): TaskSta
     task.agentId?.value,
   );
   s.healthy = status?.healthy ?? false;
+  const unreachableSince = ctx.state.unreachableAgents.get(task.agentId?.value ?? "");
+  if (task.state === TaskState.TASK_UNREACHABLE && unreachableSince !== undefined)
+    s.unreachableTime = timeInfo(unreachableSince);
   return toFramework(framework, s);
+}
+
+function timeInfo(at: Millis): TimeInfo {
+  return create(TimeInfoSchema, { nanoseconds: BigInt(Math.round(at)) * 1_000_000n });
 }
