@@ -120,7 +120,7 @@ describe("agent loss and partitions, as frameworks see them", () => {
   });
 
   /** A master, one agent, a v1 framework with a running `sleeper` and a v2 framework with a running `v2-task`. */
-  async function cluster(masterArgs: string[] = [], port?: number) {
+  async function cluster(masterArgs: string[] = [], port?: number, agentPort = 0) {
     const master = await scope.start(
       ["master", "--port", String(port ?? 0), "--allocation-interval", "100ms", ...masterArgs],
       "master listening",
@@ -132,7 +132,7 @@ describe("agent loss and partitions, as frameworks see them", () => {
       "--master",
       address,
       "--port",
-      "0",
+      String(agentPort),
       "--work-dir",
       workDir,
       "--resources",
@@ -198,6 +198,32 @@ describe("agent loss and partitions, as frameworks see them", () => {
     expect(reconcile.status).toBe(202);
     const answer = await eventually(() => v1Updates(v1.stream, "sleeper")[seenV1], "the v1 reconciliation answer");
     expect([answer.state, answer.reason]).toEqual(["TASK_LOST", "REASON_RECONCILIATION"]);
+  });
+
+  it("forgets an agent whose address a wiped agent registers from, and ends its tasks", async () => {
+    const { agent, agentArgs, agentId, v1, v2 } = await cluster([], undefined, await freePort());
+    agent.process.kill("SIGKILL");
+    await eventually(
+      () => (agent.process.exitCode !== null || agent.process.signalCode !== null ? true : undefined),
+      "the agent to die",
+    );
+    const wiped = [...agentArgs];
+    wiped[wiped.indexOf("--work-dir") + 1] = scope.tempDir();
+    await scope.start(wiped, "agent listening");
+    const gone = await v2.reached("v2-task", TaskState.TASK_GONE_BY_OPERATOR);
+    expect(gone.reason).toBe(TaskStatus_Reason.AGENT_REMOVED_BY_OPERATOR);
+    expect(gone.message).toContain("a new agent registered at its address");
+    const lost = await eventually(
+      () => v1Updates(v1.stream, "sleeper").find((s) => s.state === "TASK_LOST"),
+      "v1 TASK_LOST",
+    );
+    expect(lost.reason).toBe("REASON_AGENT_REMOVED");
+    await eventually(
+      () => v2.seen.find((e) => e.type === Event_Type.FAILURE && e.failure?.agentId?.value === agentId),
+      "a FAILURE naming the old agent",
+    );
+    const newOffer = await v2.nextOffer();
+    expect(newOffer.agentId?.value).not.toBe(agentId);
   });
 
   it("tells frameworks of an unreachable agent (FAILURE and the task's state), answers reconciliation, and keeps the task id taken", async () => {

@@ -263,6 +263,42 @@ describe("master: a task's state through agent loss and return", () => {
     expect(getTasks(h).unreachable).toEqual([["t", "TASK_UNREACHABLE"]]);
   });
 
+  it("forgets a disconnected agent when a new agent registers at its address, and ends its tasks as Mesos does", () => {
+    const h = new MasterHarness();
+    const register = (session: string) =>
+      h.send(session, {
+        case: "agent",
+        value: {
+          call: {
+            case: "register",
+            value: {
+              agentInfo: { hostname: "host-a", port: 5051, resources: parseResources(AGENT_RESOURCES) },
+              ip: "10.0.0.1",
+            },
+          },
+        },
+      });
+    register("old");
+    const oldId = h
+      .agentEvents("old")
+      .flatMap((e) => (e.event.case === "registered" ? [e.event.value.agentId?.value] : []))[0];
+    const aware = h.subscribe("s", PARTITION_AWARE);
+    h.subscribe("other");
+    h.allocate();
+    const offer = h.schedulerEvents("s").flatMap((e) => e.offers?.offers ?? [])[0] as Offer;
+    launch(h, aware, offer, [{ id: "t", resources: "cpus:1;mem:128" }]);
+    h.take("s");
+    h.take("other");
+    h.closed("old");
+    register("wiped");
+    expect(updates(h).map((s) => [s.taskId?.value, TaskState[s.state], s.reason])).toEqual([
+      ["t", "TASK_GONE_BY_OPERATOR", TaskStatus_Reason.AGENT_REMOVED_BY_OPERATOR],
+    ]);
+    expect(h.schedulerEvents("other").flatMap((e) => (e.failure ? [e.failure.agentId?.value] : []))).toEqual([oldId]);
+    expect(h.persisted.filter((p) => p.kind === "remove-agent")).toEqual([{ kind: "remove-agent", agentId: oldId }]);
+    expect(h.core.state.agents.has(oldId ?? "")).toBe(false);
+  });
+
   it("ends as TASK_GONE an unreachable task its agent comes back without", () => {
     const { h, agentId, frameworkId, offer } = setup(PARTITION_AWARE);
     launch(h, frameworkId, offer, [{ id: "t", resources: "cpus:1;mem:128" }]);

@@ -1,5 +1,10 @@
 import { clone } from "@bufbuild/protobuf";
-import { type AgentInfo, AgentInfoSchema, TaskState } from "../../../gen/mesos/v1/mesos_pb.js";
+import {
+  type AgentInfo,
+  AgentInfoSchema,
+  FrameworkInfo_Capability_Type as Capability,
+  TaskState,
+} from "../../../gen/mesos/v1/mesos_pb.js";
 import type {
   AgentCall_ExecutorExited,
   AgentCall_FrameworkMessage,
@@ -20,6 +25,7 @@ import {
   SchedulerEventType,
   schedulerEvent,
 } from "./events.js";
+import { hasCapability } from "./frameworks.js";
 import { rescindOffers } from "./offers.js";
 import type { AgentRecord, SessionId } from "./state.js";
 import { masterMove, unreachableOn } from "./task-bookkeeping.js";
@@ -49,6 +55,7 @@ export function registerAgent(
   const requestedId = info.id?.value ?? "";
   if (ctx.state.goneAgents.has(requestedId)) return goneError(requestedId);
   ctx.state.unreachableAgents.delete(requestedId);
+  if (requestedId === "") for (const old of replacedAgents(ctx, info, call.ip)) removeReplacedAgent(ctx, old);
   let agent = ctx.state.agents.get(requestedId);
   if (agent?.session !== undefined && agent.session !== session) {
     // A second stream for the same agent: the newer one is the live agent.
@@ -152,6 +159,38 @@ export function restoreAgent(ctx: Ctx, info: AgentInfo): void {
     restored: true,
     executors: new Map(),
   });
+}
+
+/**
+ * A disconnected agent at the address a new agent registers from: the old
+ * one restarted without its work dir (or failed its recovery), and will
+ * never come back under its id, as Mesos' master concludes too.
+ */
+function replacedAgents(ctx: Ctx, info: AgentInfo, ip: string): AgentRecord[] {
+  if (ip === "" || info.port === 0) return [];
+  return [...ctx.state.agents.values()].filter(
+    (a) =>
+      a.session === undefined &&
+      a.info.port === info.port &&
+      (a.ip === "" ? a.info.hostname === info.hostname : a.ip === ip),
+  );
+}
+
+/**
+ * Forgets a replaced agent (Mesos' removeSlave): its tasks are over, as
+ * Mesos ends them (TASK_GONE_BY_OPERATOR for partition-aware frameworks,
+ * TASK_LOST otherwise), and the registry drops it.
+ */
+function removeReplacedAgent(ctx: Ctx, agent: AgentRecord): void {
+  persist(ctx, { kind: "remove-agent", agentId: agent.id });
+  dropAgent(
+    ctx,
+    agent,
+    TaskState.TASK_GONE_BY_OPERATOR,
+    Reason.AGENT_REMOVED_BY_OPERATOR,
+    `Agent ${agent.id} was removed: a new agent registered at its address`,
+    Reason.AGENT_REMOVED,
+  );
 }
 
 /** The agent's stream ended: its offers are rescinded; its tasks wait for it. */
@@ -264,6 +303,7 @@ function dropAgent(
   partitionAwareState: TaskState,
   reason: Reason,
   message: string,
+  lostReason: Reason = reason,
 ): void {
   rescindOffers(ctx, [...agent.offers]);
   for (const key of [...agent.tasks]) {
@@ -271,7 +311,8 @@ function dropAgent(
     const framework = ctx.state.frameworks.get(frameworkId);
     const task = framework?.tasks.get(rest.join("/"));
     if (framework === undefined || task === undefined) continue;
-    const status = masterMove(ctx, framework, task, partitionAwareState, reason, message);
+    const partitionAware = hasCapability(framework.info, Capability.PARTITION_AWARE);
+    const status = masterMove(ctx, framework, task, partitionAwareState, partitionAware ? reason : lostReason, message);
     if (status !== undefined)
       send(ctx, framework.session, schedulerEvent({ type: SchedulerEventType.UPDATE, update: { status } }));
   }

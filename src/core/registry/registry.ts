@@ -37,6 +37,8 @@ export type RegistryOperation =
   | { kind: "mark-agent-unreachable"; agentId: string; time: Millis }
   /** The operator said the agent is gone for good. */
   | { kind: "mark-agent-gone"; agentId: string; time: Millis }
+  /** A new agent took the old one's address: the old one is forgotten. */
+  | { kind: "remove-agent"; agentId: string }
   /** A framework subscribed for the first time, or its info changed. */
   | { kind: "add-framework"; info: FrameworkInfo }
   /** The framework's scheduler left (`time`) or came back (undefined). */
@@ -139,6 +141,10 @@ export function applyRegistryOperation(
       break;
     case "mark-agent-gone":
       markAgent(next, "gone", operation.agentId, operation.time);
+      break;
+    case "remove-agent":
+      next.agents = next.agents.filter((a) => agentIdOf(a) !== operation.agentId);
+      next.unreachable = next.unreachable.filter((m) => agentIdOf(m.info) !== operation.agentId);
       break;
     case "add-framework": {
       const id = operation.info.id?.value ?? "";
