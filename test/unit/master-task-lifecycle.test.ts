@@ -431,4 +431,18 @@ describe("master: updates the lifecycle refuses", () => {
     h.scheduler("s", { frameworkId: { value: frameworkId }, type: SchedulerCallType.TEARDOWN });
     expect(getTasks(h)).toEqual({ live: [], unreachable: [], completed: [["t", "TASK_KILLED"]] });
   });
+
+  it("tells an agent that comes back with a removed framework's task to shut that framework down", () => {
+    const { h, agentId, frameworkId, offer } = setup(PARTITION_AWARE);
+    launch(h, frameworkId, offer, [{ id: "t", resources: "cpus:1;mem:128" }]);
+    loseAgent(h, "a1");
+    h.scheduler("s", { frameworkId: { value: frameworkId }, type: SchedulerCallType.TEARDOWN });
+    reregister(h, "a1-again", agentId, frameworkId, [{ id: "t", resources: "cpus:1;mem:128" }]);
+    const shutdowns = h
+      .agentEvents("a1-again")
+      .flatMap((e) => (e.event.case === "shutdownFramework" ? [e.event.value.frameworkId?.value] : []));
+    expect(shutdowns).toEqual([frameworkId]);
+    expect(getTasks(h)).toEqual({ live: [], unreachable: [], completed: [["t", "TASK_KILLED"]] });
+    expect(h.core.state.frameworks.has(frameworkId)).toBe(false);
+  });
 });

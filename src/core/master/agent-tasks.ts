@@ -9,6 +9,8 @@
  *   reported, unknown             adopted: a restarted master forgot it
  *   reported, ended here          not taken back (a terminal task stays so):
  *                                 the agent is told to kill it
+ *   reported, framework removed   not taken back: the agent is told to shut
+ *                                 the framework down
  *   live here, not reported       kept and charged; the agent is asked to end it
  *                                 (ReconcileTasks), and its TASK_DROPPED comes
  *                                 through its status update stream, reliably
@@ -102,6 +104,7 @@ export function adoptTasks(ctx: Ctx, agent: AgentRecord, call: AgentCall_Registe
   const held = new Map<string, Resource[]>();
   const charge = (frameworkId: string, resources: Resource[]) =>
     held.set(frameworkId, [...(held.get(frameworkId) ?? []), ...resources]);
+  const removedFrameworks = new Set<string>();
   const reported = reportedKeys(call);
   for (const key of agent.tasks) {
     if (reported.has(key)) continue;
@@ -116,6 +119,10 @@ export function adoptTasks(ctx: Ctx, agent: AgentRecord, call: AgentCall_Registe
     const taskId = reported.taskId?.value ?? "";
     const info = call.frameworks.find((f) => f.id?.value === frameworkId);
     const known = ctx.state.frameworks.get(frameworkId);
+    if (known === undefined && ctx.state.completedFrameworks.some((f) => f.id === frameworkId)) {
+      removedFrameworks.add(frameworkId);
+      continue;
+    }
     const framework =
       known ?? (info === undefined || !adoptable(reported.state) ? undefined : recoverFramework(ctx, info));
     if (framework === undefined) continue;
@@ -144,6 +151,18 @@ export function adoptTasks(ctx: Ctx, agent: AgentRecord, call: AgentCall_Registe
       adopt(ctx, framework, agent, reported);
       charge(frameworkId, reported.resources);
     }
+  }
+  // A framework removed while the agent was away (torn down, or past its
+  // failover timeout) must not live on there: the agent shuts it down, as
+  // Mesos' master does on re-registration.
+  for (const executor of call.executors) {
+    const frameworkId = executor.frameworkId?.value ?? "";
+    if (!ctx.state.frameworks.has(frameworkId) && ctx.state.completedFrameworks.some((f) => f.id === frameworkId))
+      removedFrameworks.add(frameworkId);
+  }
+  for (const frameworkId of removedFrameworks) {
+    for (const key of [...agent.executors.keys()]) if (key.startsWith(`${frameworkId}/`)) agent.executors.delete(key);
+    send(ctx, agent.session, agentEvent({ case: "shutdownFramework", value: { frameworkId: { value: frameworkId } } }));
   }
   // One charge per framework: a re-registering fleet brings thousands of tasks.
   for (const [frameworkId, resources] of held) ctx.allocator.addAllocated(frameworkId, agent.id, resources);
