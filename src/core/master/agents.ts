@@ -6,6 +6,7 @@ import type {
   AgentCall_Register,
 } from "../../../gen/mesos/v2/mesos_pb.js";
 import { applyCheckpointed, validateResources } from "../resources/index.js";
+import { reconfigurationRefusal } from "./agent-compatibility.js";
 import { adoptTasks, endUnreported } from "./agent-tasks.js";
 import { broadcastOperators, type Ctx, persist, requestAllocation, send } from "./context.js";
 import {
@@ -48,6 +49,10 @@ export function registerAgent(
     return { code: ErrorCode.INVALID_ARGUMENT, message: `Invalid agent resources: ${total}` };
   const requestedId = info.id?.value ?? "";
   if (ctx.state.goneAgents.has(requestedId)) return goneError(requestedId);
+  // Refused before anything is touched: the known record stays as it was.
+  const known = ctx.state.agents.get(requestedId)?.info;
+  const changed = known && reconfigurationRefusal(requestedId, call.reconfigurationPolicy, known, info);
+  if (changed) return { code: ErrorCode.FAILED_PRECONDITION, message: changed, fatal: true };
   ctx.state.unreachableAgents.delete(requestedId);
   let agent = ctx.state.agents.get(requestedId);
   if (agent?.session !== undefined && agent.session !== session) {
