@@ -99,7 +99,7 @@ export function createMasterLink(deps: MasterLinkDeps): MasterLink {
         // Refused for good (marked gone by the operator, or reconfigured
         // against its policy): trying again cannot help.
         const { message } = response.event.value;
-        logger.fatal({ error: message }, `the master refuses this agent for good: ${message}`);
+        logger.fatal(`the master refuses this agent for good: ${message}`);
         refused = true;
         deps.onRefused(message);
         // Not awaited here (we are inside the channel's event callback);

@@ -78,6 +78,16 @@ describe("agent reconfiguration policy", () => {
     expect(message).not.toContain("mem");
     expect(message).not.toContain("zone");
     expect(message).toContain("empty work dir");
+    expect(message).not.toContain("--reconfiguration-policy");
+  });
+
+  it("suggests the additive policy where it would allow every change", () => {
+    expect(reconfigurationRefusal("a1", Policy.EQUAL, info("cpus:4"), info("cpus:8"))).toContain(
+      "--reconfiguration-policy=additive",
+    );
+    expect(reconfigurationRefusal("a1", Policy.EQUAL, info("cpus:4"), info("cpus:2"))).not.toContain(
+      "--reconfiguration-policy",
+    );
   });
 
   it("lists growth too, for the equal policy's message and for the operator", () => {

@@ -68,9 +68,11 @@ export function reconfigurationRefusal(
   const refused = agentInfoChanges(previous, current).filter((c) => !(additive && c.additive));
   if (refused.length === 0) return undefined;
   const name = additive ? "additive" : "equal";
-  const remedy = additive
-    ? "start it with its earlier --resources and --attributes (or more)"
-    : "start it with its earlier --resources and --attributes, or with --reconfiguration-policy=additive to let them grow";
+  // Naming the additive policy helps only where it would allow every change.
+  const remedy =
+    !additive && refused.every((c) => c.additive)
+      ? "start it with its earlier --resources and --attributes, or with --reconfiguration-policy=additive"
+      : `start it with its earlier --resources and --attributes${additive ? " (or more)" : ""}`;
   return (
     `Agent ${agentId} offers other than when it registered before, which its reconfiguration policy '${name}' ` +
     `does not allow: ${refused.map((c) => c.what).join("; ")}. To keep its id, ${remedy}; ` +
