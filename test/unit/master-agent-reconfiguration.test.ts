@@ -87,6 +87,36 @@ describe("master: an agent that re-registers offering something else", () => {
     expect(h.errors("a1-rack2").at(-1)?.message).toContain("attribute rack changed from rack:b to rack:c");
   });
 
+  it("compares an unreachable agent that comes back with what it offered before", () => {
+    const h = new MasterHarness();
+    const agentId = h.registerAgent("a1", "cpus:4;mem:1024");
+    h.closed("a1");
+    h.advance(15_000 * 5);
+    h.apply(h.core.expire(h.now));
+    expect(h.persisted.at(-1)).toMatchObject({ kind: "mark-agent-unreachable", agentId });
+    register(h, "a1-fewer", agentId, "cpus:2;mem:1024");
+    expect(h.errors("a1-fewer").at(-1)?.message).toContain("resource cpus shrank from cpus:4 to cpus:2");
+    // Still unreachable: nothing was admitted.
+    expect(h.persisted.at(-1)).toMatchObject({ kind: "mark-agent-unreachable", agentId });
+    register(h, "a1-same", agentId, "cpus:4;mem:1024");
+    expect(h.agentEvents("a1-same").some((e) => e.event.case === "registered")).toBe(true);
+  });
+
+  it("compares an agent the registry lists as unreachable after a master restart", () => {
+    const info = create(AgentInfoSchema, {
+      id: { value: "a8" },
+      hostname: "host-a",
+      resources: parseResources("cpus:4;mem:1024"),
+    });
+    let registry = applyRegistryOperation(emptyRegistry(), { kind: "admit-agent", info }).registry;
+    registry = applyRegistryOperation(registry, { kind: "mark-agent-unreachable", agentId: "a8", time: 1 }).registry;
+    const h = new MasterHarness({ registry });
+    register(h, "a8-more", "a8", "cpus:4;mem:1024", { attributes: "rack:a" });
+    expect(h.errors("a8-more").at(-1)?.message).toContain("attribute rack:a was added");
+    register(h, "a8-additive", "a8", "cpus:4;mem:1024", { attributes: "rack:a", policy: Policy.ADDITIVE });
+    expect(h.agentEvents("a8-additive").some((e) => e.event.case === "registered")).toBe(true);
+  });
+
   it("compares with the registry's agent info after a master restart", () => {
     const info = create(AgentInfoSchema, {
       id: { value: "a9" },
