@@ -10,6 +10,7 @@
  *   executor sessions ──calls──► executor side ─┘                      └──► work dir (sandboxes, volumes, checkpoints)
  *   containerizer ──exits──────► executor side
  */
+import type { AgentCall_ReconfigurationPolicy } from "../../gen/mesos/v2/mesos_pb.js";
 import type { AgentCore, AgentEffect } from "../core/agent/agent-core.js";
 import type { Logger } from "../log.js";
 import type { Timers } from "../util/timers.js";
@@ -27,6 +28,8 @@ export interface AgentShellDeps {
   logger: Logger;
   /** The agent's address, sent with Register. */
   ip: string;
+  /** Sent with Register (default: equal, as in Mesos). */
+  reconfigurationPolicy?: AgentCall_ReconfigurationPolicy;
   /** How the master was named (for messages). */
   master: string;
   /** host:port executors dial (MESOS_AGENT_ENDPOINT); read at each launch. */
@@ -41,6 +44,13 @@ export interface AgentShell {
   /** Performs a batch of the core's effects (then re-arms the resend timer). */
   apply(effects: AgentEffect[]): void;
   /**
+   * Settles with the master's message if it refuses this agent for good
+   * (marked gone, or reconfigured against its policy). The agent must not
+   * serve on: its owner logs the message and closes it, which stops every
+   * executor and task, and the process exits with a failure.
+   */
+  readonly refused: Promise<string>;
+  /**
    * Stops the agent's own work, in this order: no more resends, every
    * executor taken down and awaited (their exits still reach the master),
    * the master channel closed, executor sessions ended.
@@ -53,13 +63,19 @@ export function createAgentShell(deps: AgentShellDeps): AgentShell {
   // The three parts call each other: each gets `apply`, which is bound to
   // `effects` below and only ever called after this function returns.
   const apply = (batch: AgentEffect[]): void => effects.apply(batch);
+  let refuse: (message: string) => void = () => undefined;
+  const refused = new Promise<string>((resolve) => (refuse = resolve));
   const link = createMasterLink({
     core,
     apply,
     workDir: deps.workDir,
     ip: deps.ip,
+    reconfigurationPolicy: deps.reconfigurationPolicy,
     master: deps.master,
-    onRefused: () => effects.close(),
+    onRefused: (message) => {
+      effects.close();
+      refuse(message);
+    },
     timers,
     logger,
   });
@@ -77,6 +93,7 @@ export function createAgentShell(deps: AgentShellDeps): AgentShell {
     link,
     executors,
     apply,
+    refused,
     async close() {
       link.stop();
       effects.close();

@@ -9,6 +9,8 @@
  *                                                           pending updates resent)
  *   close(): executors and tasks stopped, host awaited ──► master stream closed
  *            ──► server closed ──► stopped
+ *   refused for good by the master (marked gone, reconfigured against its
+ *   policy) ──► close() on its own ──► `fatal` settles: the process exits 1
  *
  * Owners: the resend timer (effects.ts), the master stream (master-link.ts
  * rides on it), the executor streams and the containerizer's processes
@@ -26,7 +28,13 @@ import {
   ResponseSchema,
 } from "../../gen/mesos/v1/master/master_pb.js";
 import { type AgentInfo, AgentInfoSchema } from "../../gen/mesos/v1/mesos_pb.js";
-import { Error_Code, file_mesos_v2_mesos, MesosService, OperateResponseSchema } from "../../gen/mesos/v2/mesos_pb.js";
+import {
+  AgentCall_ReconfigurationPolicy,
+  Error_Code,
+  file_mesos_v2_mesos,
+  MesosService,
+  OperateResponseSchema,
+} from "../../gen/mesos/v2/mesos_pb.js";
 import { openStream } from "../client/stream.js";
 import { type AgentCore, createAgentCore } from "../core/agent/agent-core.js";
 import { applyCheckpointed, parseAttributes } from "../core/resources/index.js";
@@ -49,6 +57,13 @@ export interface AgentDaemon {
   agentId(): string | undefined;
   /** PIDs of the executor host and custom executors (for measurements). */
   executorPids(): number[];
+  /**
+   * Settles once the master has refused this agent for good and the agent
+   * has closed itself (no executor or task left running): serving on would
+   * leave orphans the master no longer counts. The error is the master's message.
+   */
+  readonly fatal: Promise<Error>;
+  /** The same promise every time, whether the caller or a refusal closes first. */
   close(): Promise<void>;
 }
 
@@ -128,6 +143,10 @@ export async function startAgent(
     timers: deps.timers ?? systemTimers(),
     logger,
     ip: options.ip,
+    reconfigurationPolicy:
+      options.reconfigurationPolicy === "additive"
+        ? AgentCall_ReconfigurationPolicy.ADDITIVE
+        : AgentCall_ReconfigurationPolicy.EQUAL,
     master: options.master,
     endpoint: () => `${options.ip}:${port}`,
   });
@@ -168,14 +187,28 @@ export async function startAgent(
   );
   logger.info({ port, master: options.master, workDir: options.workDir }, "agent listening");
 
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      await shell.close();
+      await server.close();
+      logger.info("agent stopped");
+    })();
+    return closing;
+  };
+  const fatal = shell.refused.then(async (message) => {
+    logger.fatal(
+      { workDir: options.workDir },
+      "stopping this agent's executors and tasks and exiting: the master refuses it for good",
+    );
+    await close();
+    return new Error(message);
+  });
   return {
     port,
     agentId: () => core.state.agentId,
     executorPids: () => shell.executors.containerizer.pids(),
-    async close() {
-      await shell.close();
-      await server.close();
-      logger.info("agent stopped");
-    },
+    fatal,
+    close,
   };
 }

@@ -9,11 +9,13 @@
  *   registering ──Registered──► registered: id saved, pending updates resent
  *   registered ──events of the newest epoch──► core; older epochs ignored
  *   (channel drops) ──► core.disconnected(), updates wait ──► (channel reopens)
- *   fatal ERROR (e.g. marked gone) ──► refused: channel closed for good
+ *   fatal ERROR (marked gone, reconfigured against its policy) ──► refused:
+ *     channel closed for good; the owner stops the agent (onRefused)
  */
 import { create } from "@bufbuild/protobuf";
 import {
   type AgentCall,
+  AgentCall_ReconfigurationPolicy,
   AgentCallSchema,
   type AgentEvent,
   type ConnectRequest,
@@ -43,10 +45,12 @@ export interface MasterLinkDeps {
   workDir: Pick<AgentWorkDir, "saveAgentId">;
   /** The agent's address, sent with Register. */
   ip: string;
+  /** Sent with Register: which changes of what it offers the master may accept. */
+  reconfigurationPolicy?: AgentCall_ReconfigurationPolicy;
   /** How the master was named (for messages). */
   master: string;
-  /** The master refused this agent for good. */
-  onRefused(): void;
+  /** The master refused this agent for good, saying why. */
+  onRefused(message: string): void;
   timers: Pick<Timers, "now">;
   logger: Logger;
 }
@@ -92,13 +96,12 @@ export function createMasterLink(deps: MasterLinkDeps): MasterLink {
   const onEvent = (response: ConnectResponse): void => {
     if (response.event.case === "error") {
       if (response.event.value.fatal) {
-        // Refused for good (e.g. marked gone by the operator): trying again cannot help.
-        logger.error(
-          { error: response.event.value.message },
-          "the master refuses this agent for good; no longer connecting",
-        );
+        // Refused for good (marked gone by the operator, or reconfigured
+        // against its policy): trying again cannot help.
+        const { message } = response.event.value;
+        logger.fatal(`the master refuses this agent for good: ${message}`);
         refused = true;
-        deps.onRefused();
+        deps.onRefused(message);
         // Not awaited here (we are inside the channel's event callback);
         // whoever closes the agent awaits this same promise via close().
         void close();
@@ -202,7 +205,11 @@ export function createMasterLink(deps: MasterLinkDeps): MasterLink {
 
   return {
     hello: () => {
-      const register = { ...core.registration(), ip: deps.ip };
+      const register = {
+        ...core.registration(),
+        ip: deps.ip,
+        reconfigurationPolicy: deps.reconfigurationPolicy ?? AgentCall_ReconfigurationPolicy.EQUAL,
+      };
       return create(ConnectRequestSchema, {
         id: newCallId(),
         call: { case: "agent", value: { call: { case: "register", value: register } } },

@@ -14,6 +14,13 @@ export interface AgentOptions {
   /** Mesos attribute syntax, e.g. `rack:a;zone:west`. */
   attributes?: string;
   hostname: string;
+  /**
+   * Which changes of its resources, attributes, hostname or domain the
+   * master may accept when the agent registers again under its id (Mesos'
+   * --reconfiguration_policy): `equal` (the default) none, `additive`
+   * additions and growth only.
+   */
+  reconfigurationPolicy?: "equal" | "additive";
   logLevel: LogLevel;
   /**
    * First resend interval of unacknowledged status updates, doubling up to

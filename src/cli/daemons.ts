@@ -210,8 +210,23 @@ const agentFlags: FlagSpec[] = [
   f({ name: "resources", kind: "string", description: "e.g. 'cpus:2;mem:1024;disk:4096' (default: detected)" }),
   f({ name: "attributes", kind: "string", description: "e.g. 'rack:a;zone:west'" }),
   f({ name: "hostname", kind: "string", description: "Hostname to advertise", default: defaultAgentOptions.hostname }),
+  f({
+    name: "reconfiguration-policy",
+    kind: "string",
+    description:
+      "What may change in the resources and attributes of an agent restarted with the same work dir: equal (nothing) or additive (additions and growth)",
+    default: "equal",
+    placeholder: "POLICY",
+  }),
   commonFlags.logLevel(),
 ];
+
+function reconfigurationPolicy(flags: ParsedFlags): "equal" | "additive" {
+  const value = flags.string("reconfiguration-policy") ?? "equal";
+  if (value !== "equal" && value !== "additive")
+    throw new UsageError(`--reconfiguration-policy must be equal or additive, not '${value}'`);
+  return value;
+}
 
 /** AgentOptions from `plateau agent` flags. */
 export function agentOptionsFromFlags(flags: ParsedFlags): AgentOptions {
@@ -226,22 +241,41 @@ export function agentOptionsFromFlags(flags: ParsedFlags): AgentOptions {
     resources: flags.string("resources"),
     attributes: flags.string("attributes"),
     hostname: flags.string("hostname") ?? defaultAgentOptions.hostname,
+    reconfigurationPolicy: reconfigurationPolicy(flags),
     logLevel: logLevel(flags),
   };
 }
 
+/** A daemon's failure that ends the command, and how stderr introduces it. */
+interface Fatal {
+  error: Promise<Error>;
+  says: string;
+}
+
+const masterFatal = (master: { fatal: Promise<Error> }): Fatal => ({
+  error: master.fatal,
+  says: "the master cannot lead",
+});
+const agentFatal = (agent: { fatal: Promise<Error> }): Fatal => ({
+  error: agent.fatal,
+  says: "the master refuses this agent; its executors and tasks were stopped",
+});
+
 /**
- * Waits for Ctrl-C or SIGTERM (exit status 0), or for the master to say it
- * can never lead (status 1, with the reason on stderr).
+ * Waits for Ctrl-C or SIGTERM (exit status 0), or for a daemon's fatal
+ * failure: the master can never lead, the agent is refused for good
+ * (status 1, with the reason on stderr).
  */
-async function untilShutdownOrFatal(io: CliIo, fatal: Promise<Error>): Promise<number> {
+async function untilShutdownOrFatal(io: CliIo, fatals: Fatal[]): Promise<number> {
   const stop = new AbortController();
   const outcome = await Promise.race([
     waitForShutdownSignal(io, stop.signal).then(() => 0),
-    fatal.then((error) => {
-      io.err(`plateau: the master cannot lead: ${error.message}\n`);
-      return 1;
-    }),
+    ...fatals.map(({ error, says }) =>
+      error.then((e) => {
+        io.err(`plateau: ${says}: ${e.message}\n`);
+        return 1;
+      }),
+    ),
   ]);
   stop.abort();
   return outcome;
@@ -258,7 +292,7 @@ export const masterCommand: Command = {
     const { startMaster } = await import("../master/daemon.js");
     const master = await startMaster(options);
     io.err(`plateau master listening on ${options.ip}:${master.port}\n`);
-    const status = await untilShutdownOrFatal(io, master.fatal);
+    const status = await untilShutdownOrFatal(io, [masterFatal(master)]);
     await master.close();
     return status;
   },
@@ -275,9 +309,9 @@ export const agentCommand: Command = {
     const { startAgent } = await import("../agent/daemon.js");
     const agent = await startAgent(options);
     io.err(`plateau agent listening on ${options.ip}:${agent.port}, master ${options.master}\n`);
-    await waitForShutdownSignal(io);
+    const status = await untilShutdownOrFatal(io, [agentFatal(agent)]);
     await agent.close();
-    return 0;
+    return status;
   },
 };
 
@@ -321,7 +355,7 @@ export const localCommand: Command = {
       attributes: flags.string("attributes"),
       logLevel: level,
     };
-    let agent: { port: number; close(): Promise<void> };
+    let agent: { port: number; fatal: Promise<Error>; close(): Promise<void> };
     try {
       agent = await startAgent(agentOptions);
     } catch (err) {
@@ -329,7 +363,7 @@ export const localCommand: Command = {
       throw err;
     }
     io.out(localBanner(`${masterOptions.ip}:${master.port}`, `${agentOptions.ip}:${agent.port}`, workDir, level));
-    const status = await untilShutdownOrFatal(io, master.fatal);
+    const status = await untilShutdownOrFatal(io, [masterFatal(master), agentFatal(agent)]);
     io.err("stopping agent and master...\n");
     await agent.close();
     await master.close();

@@ -422,7 +422,12 @@ describe("master core: agents", () => {
         call: {
           case: "register",
           value: {
-            agentInfo: { hostname: "host-a", id: { value: agentId }, resources: parseResources("cpus:4;mem:4096") },
+            // What it offered before (see setup): offering less is refused (agent-compatibility.ts).
+            agentInfo: {
+              hostname: "host-a",
+              id: { value: agentId },
+              resources: parseResources("cpus:4;mem:4096;disk:10000;ports:[31000-32000]"),
+            },
           },
         },
       },

@@ -11,6 +11,7 @@ import type {
   AgentCall_Register,
 } from "../../../gen/mesos/v2/mesos_pb.js";
 import { applyCheckpointed, validateResources } from "../resources/index.js";
+import { reconfigurationRefusal } from "./agent-compatibility.js";
 import { adoptTasks, endUnreported, reconcileUnreported } from "./agent-tasks.js";
 import { broadcastOperators, type Ctx, persist, requestAllocation, send } from "./context.js";
 import {
@@ -54,7 +55,12 @@ export function registerAgent(
     return { code: ErrorCode.INVALID_ARGUMENT, message: `Invalid agent resources: ${total}` };
   const requestedId = info.id?.value ?? "";
   if (ctx.state.goneAgents.has(requestedId)) return goneError(requestedId);
+  // Refused before anything is touched: the known record stays as it was.
+  const known = ctx.state.agents.get(requestedId)?.info ?? ctx.state.unreachableAgentInfos.get(requestedId);
+  const changed = known && reconfigurationRefusal(requestedId, call.reconfigurationPolicy, known, info);
+  if (changed) return { code: ErrorCode.FAILED_PRECONDITION, message: changed, fatal: true };
   ctx.state.unreachableAgents.delete(requestedId);
+  ctx.state.unreachableAgentInfos.delete(requestedId);
   if (requestedId === "") for (const old of replacedAgents(ctx, info, call.ip)) removeReplacedAgent(ctx, old);
   let agent = ctx.state.agents.get(requestedId);
   if (agent?.session !== undefined && agent.session !== session) {
@@ -231,6 +237,7 @@ export function expireAgents(ctx: Ctx): void {
 export function removeAgent(ctx: Ctx, agent: AgentRecord): void {
   persist(ctx, { kind: "mark-agent-unreachable", agentId: agent.id, time: ctx.now });
   ctx.state.unreachableAgents.set(agent.id, ctx.now);
+  ctx.state.unreachableAgentInfos.set(agent.id, agent.info);
   dropAgent(ctx, agent, TaskState.TASK_UNREACHABLE, Reason.AGENT_REMOVED, `Agent ${agent.id} is unreachable`);
 }
 
@@ -249,6 +256,7 @@ export function markAgentGone(ctx: Ctx, agentId: string): CallError | undefined 
     return { code: ErrorCode.NOT_FOUND, message: `No agent ${agentId}` };
   persist(ctx, { kind: "mark-agent-gone", agentId, time: ctx.now });
   ctx.state.unreachableAgents.delete(agentId);
+  ctx.state.unreachableAgentInfos.delete(agentId);
   ctx.state.goneAgents.set(agentId, ctx.now);
   if (agent !== undefined) {
     // The agent stops every task of every framework before it is cut off, as

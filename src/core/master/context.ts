@@ -1,5 +1,5 @@
 import type { Schedule } from "../../../gen/mesos/v1/maintenance/maintenance_pb.js";
-import type { MasterInfo, Task } from "../../../gen/mesos/v1/mesos_pb.js";
+import type { AgentInfo, MasterInfo, Task } from "../../../gen/mesos/v1/mesos_pb.js";
 import type { QuotaConfig } from "../../../gen/mesos/v1/quota/quota_pb.js";
 import type { ConnectResponse } from "../../../gen/mesos/v2/mesos_pb.js";
 import type { Allocator } from "../allocator/index.js";
@@ -55,6 +55,12 @@ export interface MasterState {
   maintenanceSchedule: Schedule;
   /** Agents marked unreachable, and when; they may come back. */
   unreachableAgents: Map<string, Millis>;
+  /**
+   * What each unreachable agent offered when it was last admitted: one that
+   * comes back offering something else must be allowed it by its
+   * reconfiguration policy (agent-compatibility.ts).
+   */
+  unreachableAgentInfos: Map<string, AgentInfo>;
   /** Agents the operator marked gone, and when; they never come back. */
   goneAgents: Map<string, Millis>;
   /** Resource operations sent to agents and not yet answered, by uuid. */

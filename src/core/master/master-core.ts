@@ -97,6 +97,7 @@ export function createMasterCore(deps: {
     operations: new Map(),
     maintenanceSchedule: create(ScheduleSchema),
     unreachableAgents: new Map(),
+    unreachableAgentInfos: new Map(),
     goneAgents: new Map(),
     startedAt: deps.now,
     allocationRequested: false,
@@ -156,7 +157,10 @@ function recoverRegistry(
     const millis = (t: { nanoseconds: bigint } | undefined) =>
       t === undefined ? ctx.now : Number(t.nanoseconds / 1_000_000n);
     for (const m of registry.unreachable)
-      if (m.info?.id?.value) ctx.state.unreachableAgents.set(m.info.id.value, millis(m.time));
+      if (m.info?.id?.value) {
+        ctx.state.unreachableAgents.set(m.info.id.value, millis(m.time));
+        ctx.state.unreachableAgentInfos.set(m.info.id.value, m.info);
+      }
     for (const m of registry.gone) if (m.info?.id?.value) ctx.state.goneAgents.set(m.info.id.value, millis(m.time));
     for (const f of registry.frameworks) {
       if (f.info !== undefined)

@@ -30,4 +30,4 @@ export {
   validateRole,
 } from "./roles.js";
 export { validateResources } from "./validate.js";
-export { roundScalar } from "./values.js";
+export { containsRanges, roundScalar } from "./values.js";
