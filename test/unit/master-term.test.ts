@@ -8,7 +8,7 @@ import { Code } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
 import { Call_Type as SchedulerCallType } from "../../gen/mesos/v1/scheduler/scheduler_pb.js";
 import { type ConnectRequest, ConnectRequestSchema, Error_Code } from "../../gen/mesos/v2/mesos_pb.js";
-import { type Effect } from "../../src/core/master/master-core.js";
+import type { Effect } from "../../src/core/master/master-core.js";
 import { applyRegistryOperation, emptyRegistry, type RegistryOperation } from "../../src/core/registry/registry.js";
 import { parseResources } from "../../src/core/resources/index.js";
 import { silentLogger } from "../../src/log.js";
@@ -131,7 +131,7 @@ describe("the term's effect runner", () => {
     registry.writes[0]?.complete();
     expect(await admitting).toEqual([]);
     expect(await bad).toEqual([
-      { code: Error_Code.INVALID_ARGUMENT, message: "FrameworkInfo.name must be set", fatal: false },
+      { code: Error_Code.INVALID_ARGUMENT, message: "Not initialized: subscribe.framework_info.name", fatal: false },
     ]);
   });
 
