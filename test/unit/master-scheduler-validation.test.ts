@@ -90,6 +90,18 @@ describe("master core: scheduler call validation", () => {
     expect(h.errors("s3")[0]?.code).toBe(Error_Code.FAILED_PRECONDITION);
   });
 
+  it("keeps the user and checkpoint a framework had when it fails over with others, as Mesos does", () => {
+    const h = new MasterHarness();
+    const fw = h.subscribe("s1", { user: "alice", checkpoint: true, failoverTimeout: 60 });
+    h.scheduler("s2", {
+      type: SchedulerCallType.SUBSCRIBE,
+      frameworkId: { value: fw },
+      subscribe: { frameworkInfo: { user: "bob", name: "renamed", id: { value: fw }, checkpoint: false } },
+    });
+    expect(h.schedulerEvents("s2")[0]?.subscribed?.frameworkId?.value).toBe(fw);
+    expect(h.core.state.frameworks.get(fw)?.info).toMatchObject({ user: "alice", checkpoint: true, name: "renamed" });
+  });
+
   it("drops an ACCEPT of offers made to different roles and asks for an allocation pass", () => {
     const h = new MasterHarness();
     const agentId = h.registerAgent("agent-1", "cpus(a):1;mem(a):128;cpus(b):1;mem(b):128");

@@ -172,6 +172,10 @@ function failover(ctx: Ctx, framework: FrameworkRecord, info: FrameworkInfo, ses
     ctx.state.sessions.delete(old);
   }
   info.id = frameworkIdOf(framework.id);
+  // As Mesos (MESOS-703): the user tasks run as and whether agents
+  // checkpoint them stay what they were; running tasks were started so.
+  info.user = framework.info.user;
+  info.checkpoint = framework.info.checkpoint;
   framework.info = info;
   framework.recovered = false;
   framework.roles = frameworkRoles(info);
