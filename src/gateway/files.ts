@@ -1,15 +1,20 @@
 /**
  * The agent's /files endpoints (browse, read, download), confined to the
- * agent's sandboxes: a path must resolve, symlinks followed, to somewhere
- * under `<work dir>/slaves`, so neither `..` nor a symlink a task plants in
- * its sandbox reaches the rest of the file system. Besides real paths (the
- * `directory` an executor shows in /state), Mesos' virtual paths
- * `/frameworks/<id>/executors/<id>/runs/latest[/...]` name the newest run.
+ * executors' sandboxes, which is all Mesos attaches there:
+ * `<work dir>/slaves/<agent>/frameworks/<framework>/executors/<executor>/runs/<run>`
+ * and what is under it. Anything else, the rest of the work dir (its
+ * `meta/` checkpoints, the `slaves` and `runs` directories themselves) or
+ * the file system, is not found (404), as a path Mesos never attached.
+ * Symlinks are followed: one a task plants in its sandbox that leads out of
+ * every sandbox, and `..`, are refused (403). Besides real paths (the
+ * `directory` an executor shows in /state), Mesos' `latest` forms name the
+ * newest run: the virtual `/frameworks/<id>/executors/<id>/runs/latest[/...]`
+ * and `<sandbox's runs dir>/latest[/...]`.
  */
 import { createReadStream, type Stats } from "node:fs";
 import { lstat, open, readdir, realpath, stat } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { basename, join, posix } from "node:path";
+import { resolve as absolute, basename, join, posix, relative } from "node:path";
 import { GatewayError } from "./errors.js";
 import type { JsonObject } from "./json.js";
 import { answerJson } from "./json-answer.js";
@@ -23,32 +28,48 @@ export interface FilesEndpoints {
 }
 
 export function createFilesEndpoints(options: { workDir: string; agentId: () => string | undefined }): FilesEndpoints {
-  const root = () => join(options.workDir, "slaves");
+  const root = () => absolute(options.workDir, "slaves");
 
   /** The real, symlink-free path a request names, or a refusal. */
   const resolve = async (requested: string | null): Promise<{ real: string; shown: string }> => {
     if (requested === null || requested === "") throw new GatewayError(400, "Expecting 'path=value' in query.\n");
     if (requested.split("/").includes("..")) throw new GatewayError(403, "Path contains '..'\n");
     const shown = posix.normalize(requested).replace(/\/+$/, "") || "/";
-    const candidate = await virtualToReal(shown);
-    let real: string;
+    // A relative path is read as the process would: from its working directory.
+    const candidate = absolute(await latestToReal(shown));
+    const notFound = new GatewayError(404, "");
     let base: string;
     try {
-      real = await realpath(candidate);
       base = await realpath(root());
     } catch {
-      throw new GatewayError(404, "");
+      throw notFound;
     }
-    if (real !== base && !real.startsWith(`${base}/`))
-      throw new GatewayError(403, "Path is outside the agent's sandboxes\n");
+    if (!inSandbox(root(), candidate) && !inSandbox(base, candidate)) throw notFound;
+    let real: string;
+    try {
+      real = await realpath(candidate);
+    } catch {
+      throw notFound;
+    }
+    if (!inSandbox(base, real)) throw new GatewayError(403, "Path is outside the agent's sandboxes\n");
     return { real, shown };
   };
 
-  const virtualToReal = async (path: string): Promise<string> => {
-    const match = /^\/frameworks\/([^/]+)\/executors\/([^/]+)\/runs\/latest(\/.*)?$/.exec(path);
-    if (match === null) return path;
-    const [, frameworkId = "", executorId = "", rest = ""] = match;
-    const runs = join(root(), options.agentId() ?? "", "frameworks", frameworkId, "executors", executorId, "runs");
+  /** Mesos' `latest` forms, as the newest run's real path; other paths as they are. */
+  const latestToReal = async (path: string): Promise<string> => {
+    const virtual = /^\/frameworks\/([^/]+)\/executors\/([^/]+)\/runs\/latest(\/.*)?$/.exec(path);
+    const onDisk = /^(.*\/runs)\/latest(\/.*)?$/.exec(path);
+    let runs: string;
+    let rest: string;
+    if (virtual !== null) {
+      const [, frameworkId = "", executorId = "", tail = ""] = virtual;
+      runs = join(root(), options.agentId() ?? "", "frameworks", frameworkId, "executors", executorId, "runs");
+      rest = tail;
+    } else if (onDisk !== null) {
+      [, runs = "", rest = ""] = onDisk;
+    } else {
+      return path;
+    }
     const latest = await newest(runs);
     if (latest === undefined) throw new GatewayError(404, "");
     return join(latest, rest);
@@ -118,6 +139,16 @@ export function createFilesEndpoints(options: { workDir: string; agentId: () => 
       return true;
     },
   };
+}
+
+/**
+ * Whether `path` is a run directory under `slaves` (or in one):
+ * `<agent>/frameworks/<id>/executors/<id>/runs/<run>[/...]`.
+ */
+function inSandbox(slaves: string, path: string): boolean {
+  const parts = relative(slaves, path).split("/");
+  if (parts[0] === "" || parts[0] === "..") return false;
+  return parts.length >= 7 && parts[1] === "frameworks" && parts[3] === "executors" && parts[5] === "runs";
 }
 
 async function newest(dir: string): Promise<string | undefined> {

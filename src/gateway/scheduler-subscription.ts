@@ -90,11 +90,13 @@ export function subscriptionSink(sub: Subscription, hooks: SubscriptionHooks): S
 function deliver(sub: Subscription, response: ConnectResponse, hooks: SubscriptionHooks): void {
   const event = response.event;
   if (event.case === "error") {
-    // The call's caller answers with it (202 or 4xx).
-    if (sub.pending.has(response.callId)) return;
     // v1 libraries take an ERROR event as the end of the framework, so
-    // only an error that ends the stream becomes one.
+    // only an error that ends the stream becomes one, and it is written
+    // here, once, whoever's call it refused: the stream's end that follows
+    // sees it was the last event and adds nothing. A call's other refusals
+    // are its caller's answer (202 or 4xx).
     if (event.value.fatal) emit(sub, errorEventOf(event.value.message), hooks);
+    else if (sub.pending.has(response.callId)) return;
     else
       hooks.logger.debug(
         { session: sub.session, message: event.value.message },

@@ -19,6 +19,7 @@ import { create } from "@bufbuild/protobuf";
 import { type Call, Call_Type, CallSchema, type Event } from "../../gen/mesos/v1/scheduler/scheduler_pb.js";
 import { ConnectRequestSchema } from "../../gen/mesos/v2/mesos_pb.js";
 import { type CallError, ErrorCode } from "../core/master/events.js";
+import { validateSchedulerCall } from "../core/master/scheduler-validation.js";
 import type { Logger } from "../log.js";
 import { readBody } from "./body.js";
 import { answerError, GatewayError, notServed, statusOf } from "./errors.js";
@@ -33,7 +34,6 @@ import {
   startWriting,
   subscriptionSink,
 } from "./scheduler-subscription.js";
-import { validateSchedulerCall } from "./scheduler-validation.js";
 import type { GatewaySessions } from "./sessions.js";
 
 /** What the endpoint needs to know about a framework before it forwards a call. */
@@ -135,7 +135,9 @@ export function createSchedulerEndpoint(options: SchedulerEndpointOptions): Sche
       throw new GatewayError(400, `Failed to validate scheduler::Call: ${invalid.message}`);
     }
     if (res.destroyed) return;
-    for (const error of errors) emit(sub, errorEventOf(error.message), hooks);
+    // A fatal refusal is on the stream already (see deliver); one that is not
+    // still ends this stream, since no framework is subscribed on it.
+    for (const error of errors) if (error.fatal !== true) emit(sub, errorEventOf(error.message), hooks);
     startWriting(sub, startRecordStream(res, { ...format.headers, "mesos-stream-id": sub.streamId }));
     if (sub.ended || errors.length > 0) {
       closed();

@@ -149,12 +149,32 @@ describe("the agent's legacy HTTP endpoints", () => {
     const read = (path: string) => get(`/files/read?path=${encodeURIComponent(path)}&offset=0`);
     expect((await read(`${directory}/../../../../../../../../etc/hostname`)).status).toBe(403);
     expect((await read(`${directory}/leak`)).status).toBe(403);
-    expect((await read("/etc/hostname")).status).toBe(403);
     expect((await get(`/files/download?path=${encodeURIComponent(`${directory}/leak`)}`)).status).toBe(403);
-    expect((await get(`/files/browse?path=${encodeURIComponent("/etc")}`)).status).toBe(403);
+    // Not attached, as Mesos says of a path that is in no sandbox.
+    expect((await read("/etc/hostname")).status).toBe(404);
+    expect((await get(`/files/browse?path=${encodeURIComponent("/etc")}`)).status).toBe(404);
     expect((await read(`${directory}/no-such-file`)).status).toBe(404);
     expect((await get("/files/read")).status).toBe(400);
     expect((await read(directory)).status).toBe(400);
+  });
+
+  it("serves the executors' run directories only, not the rest of the work dir", async () => {
+    const browse = (path: string) => get(`/files/browse?path=${encodeURIComponent(path)}`);
+    const read = (path: string) => get(`/files/read?path=${encodeURIComponent(path)}&offset=0`);
+    const [workDir = ""] = directory.split("/slaves/");
+    const runs = directory.slice(0, directory.lastIndexOf("/"));
+    const agentId = directory.split("/slaves/")[1]?.split("/")[0] ?? "";
+    expect((await read(`${workDir}/meta/agent_id`)).status).toBe(404);
+    expect((await browse(`${workDir}/meta`)).status).toBe(404);
+    expect((await browse(workDir)).status).toBe(404);
+    expect((await browse(`${workDir}/slaves`)).status).toBe(404);
+    expect((await browse(`${workDir}/slaves/${agentId}/frameworks/${frameworkId}`)).status).toBe(404);
+    expect((await browse(runs)).status).toBe(404);
+    expect((await browse(directory)).status).toBe(200);
+    // Mesos' on-disk `latest` form of the newest run.
+    const latest = await read(`${runs}/latest/stdout`);
+    expect(latest.status).toBe(200);
+    expect((latest.json as { data: string }).data).toBe("hello-sandbox\n");
   });
 
   it("answers the v1 operator calls the agent's v2 Operate serves", async () => {

@@ -6,9 +6,9 @@ import {
 } from "../../gen/mesos/v1/executor/executor_pb.js";
 import { HealthCheckSchema, TaskState, TaskStatus_Source } from "../../gen/mesos/v1/mesos_pb.js";
 import { Call_Type, CallSchema } from "../../gen/mesos/v1/scheduler/scheduler_pb.js";
+import { validateSchedulerCall } from "../../src/core/master/scheduler-validation.js";
 import { validateExecutorCall } from "../../src/gateway/executor-validation.js";
 import { toMesosJson } from "../../src/gateway/json.js";
-import { validateSchedulerCall } from "../../src/gateway/scheduler-validation.js";
 
 const uuid = new Uint8Array(16).fill(7);
 

@@ -75,7 +75,7 @@ describe("master core: a task's journey", () => {
     const run = h.agentEvents("agent-1").find((e) => e.event.case === "runTask");
     expect(run?.event.case === "runTask" && run.event.value.task?.taskId?.value).toBe("t1");
 
-    const uuid = new Uint8Array([1, 2, 3]);
+    const uuid = new Uint8Array(16).fill(3);
     h.send("agent-1", {
       case: "agent",
       value: {
@@ -145,7 +145,7 @@ describe("master core: a task's journey", () => {
 describe("master core: bad input gets a clear answer and disturbs nobody", () => {
   it("answers a scheduler call before SUBSCRIBE with an error echoing the call id", () => {
     const h = new MasterHarness();
-    h.scheduler("s", { type: SchedulerCallType.REVIVE }, "call-7");
+    h.scheduler("s", { frameworkId: { value: "fw" }, type: SchedulerCallType.REVIVE }, "call-7");
     const [error] = h.errors("s");
     expect(error?.code).toBe(Error_Code.FAILED_PRECONDITION);
     expect(error?.callId).toBe("call-7");
@@ -298,6 +298,7 @@ describe("master core: framework lifecycle", () => {
     h.apply(h.core.expire(h.now));
     h.scheduler("s2", {
       type: SchedulerCallType.SUBSCRIBE,
+      frameworkId: { value: fw },
       subscribe: { frameworkInfo: { user: "u", name: "fw", id: { value: fw }, failoverTimeout: 60 } },
     });
     expect(h.schedulerEvents("s2")[0]?.subscribed?.frameworkId?.value).toBe(fw);
@@ -309,6 +310,7 @@ describe("master core: framework lifecycle", () => {
     h.take("agent-1");
     h.scheduler("s2", {
       type: SchedulerCallType.SUBSCRIBE,
+      frameworkId: { value: fw },
       subscribe: { frameworkInfo: { user: "u", name: "fw", id: { value: fw } } },
     });
     const resend = h.agentEvents("agent-1").find((e) => e.event.case === "resendUpdates");
@@ -328,6 +330,7 @@ describe("master core: framework lifecycle", () => {
     const fw = h.subscribe("s1", { failoverTimeout: 60 });
     h.scheduler("s2", {
       type: SchedulerCallType.SUBSCRIBE,
+      frameworkId: { value: fw },
       subscribe: { frameworkInfo: { user: "u", name: "fw", id: { value: fw } } },
     });
     expect(h.ended.has("s1")).toBe(true);
@@ -471,7 +474,11 @@ describe("master core: agents", () => {
     // The scheduler finds the new master within the grace period and gets its task back.
     h.advance(30_000);
     h.apply(h.core.expire(h.now));
-    h.scheduler("s", { type: SchedulerCallType.SUBSCRIBE, subscribe: { frameworkInfo } });
+    h.scheduler("s", {
+      type: SchedulerCallType.SUBSCRIBE,
+      frameworkId: { value: "fw-1" },
+      subscribe: { frameworkInfo },
+    });
     h.scheduler("s", { frameworkId: { value: "fw-1" }, type: SchedulerCallType.RECONCILE, reconcile: {} });
     expect(updates(h, "s").map((u) => [u.taskId?.value, u.state])).toEqual([["t1", TaskState.TASK_RUNNING]]);
     // Its resources stay charged: only what is free is offered.

@@ -131,7 +131,7 @@ describe("the term's effect runner", () => {
     registry.writes[0]?.complete();
     expect(await admitting).toEqual([]);
     expect(await bad).toEqual([
-      { code: Error_Code.INVALID_ARGUMENT, message: "FrameworkInfo.name must be set", fatal: false },
+      { code: Error_Code.INVALID_ARGUMENT, message: "Not initialized: subscribe.framework_info.name", fatal: false },
     ]);
   });
 

@@ -34,7 +34,7 @@ export function updateFramework(
   if (info.user !== framework.info.user)
     return { code: ErrorCode.INVALID_ARGUMENT, message: "FrameworkInfo.user cannot change" };
   if (info.principal !== framework.info.principal)
-    return { code: ErrorCode.INVALID_ARGUMENT, message: "FrameworkInfo.principal cannot change" };
+    return { code: ErrorCode.INVALID_ARGUMENT, message: "Changing framework's principal is not allowed." };
   if (info.checkpoint !== framework.info.checkpoint)
     return { code: ErrorCode.INVALID_ARGUMENT, message: "FrameworkInfo.checkpoint cannot change" };
   const roles = frameworkRoles(info);

@@ -84,6 +84,15 @@ export function subscribe(
     };
   }
   const existing = ctx.state.frameworks.get(requestedId);
+  if (existing !== undefined && existing.info.principal !== info.principal) {
+    // Mesos does not say which principal the framework had: the caller may
+    // be someone else trying the id.
+    return {
+      code: ErrorCode.FAILED_PRECONDITION,
+      message: "Changing framework's principal is not allowed.",
+      fatal: true,
+    };
+  }
   const wasAway = existing !== undefined && (existing.disconnectedAt !== undefined || existing.recovered);
   const framework = existing ?? addFramework(ctx, info, requestedId);
   if (existing !== undefined) failover(ctx, existing, info, session);
@@ -163,6 +172,10 @@ function failover(ctx: Ctx, framework: FrameworkRecord, info: FrameworkInfo, ses
     ctx.state.sessions.delete(old);
   }
   info.id = frameworkIdOf(framework.id);
+  // As Mesos (MESOS-703): the user tasks run as and whether agents
+  // checkpoint them stay what they were; running tasks were started so.
+  info.user = framework.info.user;
+  info.checkpoint = framework.info.checkpoint;
   framework.info = info;
   framework.recovered = false;
   framework.roles = frameworkRoles(info);

@@ -40,6 +40,7 @@ import { accept, allocate, decline, expireOffers } from "./offers.js";
 import { agentOperationStatus } from "./operations.js";
 import { operatorCall } from "./operator.js";
 import { updateQuota } from "./quota.js";
+import { validateSchedulerCall } from "./scheduler-validation.js";
 import type { FrameworkRecord, SessionId } from "./state.js";
 import { acknowledge, kill, reconcile, statusUpdate } from "./tasks.js";
 import { getState } from "./views.js";
@@ -225,6 +226,11 @@ function schedulerCall(
   call: SchedulerCall,
   boundId: string | undefined,
 ): void {
+  // First, as Mesos validates before it looks at the framework: a call that
+  // fails here is refused the same way whatever API carried it.
+  const invalid = validateSchedulerCall(call);
+  if (invalid !== undefined)
+    return reject(ctx, session, callId, { code: ErrorCode.INVALID_ARGUMENT, message: invalid });
   if (call.type === SchedulerCallType.SUBSCRIBE) {
     const error = subscribe(ctx, session, callId, call.subscribe);
     if (error !== undefined) reject(ctx, session, callId, error);
@@ -244,7 +250,7 @@ function schedulerCall(
       fatal: true,
     });
   const named = call.frameworkId?.value ?? "";
-  if (named !== "" && named !== framework.id) {
+  if (named !== framework.id) {
     return reject(ctx, session, callId, {
       code: ErrorCode.INVALID_ARGUMENT,
       message: `Call names framework ${named} but this stream is subscribed as ${framework.id}`,

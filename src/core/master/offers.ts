@@ -148,11 +148,15 @@ export function decline(ctx: Ctx, framework: FrameworkRecord, call: Call_Decline
   }
 }
 
-/** Checks that the offers exist, belong to the framework, and share one agent. */
+/**
+ * Checks, in Mesos' order, that the offers exist, belong to the framework,
+ * were made to one role (the launched tasks and reserved resources are
+ * allocated to a single role) and share one agent.
+ */
 function validateOffers(ctx: Ctx, framework: FrameworkRecord, call: Call_Accept): string | undefined {
   if (call.offerIds.length === 0) return "ACCEPT names no offers";
   const seen = new Set<string>();
-  let agentId: string | undefined;
+  const records: OfferRecord[] = [];
   for (const offerId of call.offerIds) {
     if (seen.has(offerId.value)) return `Offer ${offerId.value} appears more than once`;
     seen.add(offerId.value);
@@ -160,9 +164,16 @@ function validateOffers(ctx: Ctx, framework: FrameworkRecord, call: Call_Accept)
     if (record === undefined)
       return `Offer ${offerId.value} is no longer valid (unknown, declined, rescinded or already used)`;
     if (record.frameworkId !== framework.id) return `Offer ${offerId.value} was not made to framework ${framework.id}`;
-    if (agentId !== undefined && record.agentId !== agentId)
+    records.push(record);
+  }
+  const [first] = records;
+  for (const record of records) {
+    if (first !== undefined && record.role !== first.role)
+      return `Aggregated offers must be allocated to the same role. Offer ${record.offer.id?.value ?? ""} uses role '${record.role}' but another is using role '${first.role}'`;
+  }
+  for (const record of records) {
+    if (first !== undefined && record.agentId !== first.agentId)
       return "Offers in one ACCEPT must all be from the same agent";
-    agentId = record.agentId;
   }
   return undefined;
 }
@@ -186,6 +197,8 @@ export function accept(ctx: Ctx, framework: FrameworkRecord, call: Call_Accept, 
     }
     dropLaunches(ctx, framework, call.operations, problem);
     send(ctx, framework.session, errorEvent({ code: ErrorCode.INVALID_ARGUMENT, message: problem }, callId));
+    // Unfiltered and at once: the framework may want them again, correctly this time.
+    requestAllocation(ctx);
     return;
   }
   const records = call.offerIds

@@ -1,29 +1,20 @@
-import { type Call, Call_Type } from "../../gen/mesos/v1/scheduler/scheduler_pb.js";
-
 /**
- * The checks Mesos makes on a scheduler call before it reaches the master
+ * The checks Mesos makes on a scheduler call before the master acts on it
  * (its `validation::scheduler::call::validate`, plus the fields its proto2
- * definitions mark `required`). A call that fails them is answered 400; one
- * that passes is 202 whatever the master then does with it, as in Mesos,
- * where e.g. an ACCEPT of a stale offer is answered with TASK_DROPPED
- * updates, not with an HTTP error. Returns the reason, or undefined.
+ * definitions mark `required`). Both APIs run this one function: the core
+ * refuses a failing call with INVALID_ARGUMENT on any stream, and the v1
+ * gateway calls it first to answer 400, as Mesos does, before it looks up
+ * the framework and the stream id. A call that passes is 202 on v1 whatever
+ * the master then does with it (an ACCEPT of a stale offer is answered with
+ * TASK_DROPPED updates, not with an HTTP error).
  */
+import { type Call, Call_Type } from "../../../gen/mesos/v1/scheduler/scheduler_pb.js";
+
+/** Returns why the call is invalid, or undefined. */
 export function validateSchedulerCall(call: Call): string | undefined {
   if (call.type === Call_Type.UNKNOWN) return "Expecting 'type' to be present";
-  const frameworkId = call.frameworkId?.value ?? "";
-  if (call.type === Call_Type.SUBSCRIBE) {
-    if (call.subscribe === undefined) return "Expecting 'subscribe' to be present";
-    const info = call.subscribe.frameworkInfo;
-    if (info === undefined) return "Not initialized: subscribe.framework_info";
-    if ((info.id?.value ?? "") !== frameworkId) return "'framework_id' differs from 'subscribe.framework_info.id'";
-    return undefined;
-  }
+  if (call.type === Call_Type.SUBSCRIBE) return validateSubscribe(call);
   if (call.frameworkId === undefined) return "Expecting 'framework_id' to be present";
-  const missing = (field: string) => `Expecting '${field}' to be present`;
-  const uninitialized = (fields: [string, boolean][]) => {
-    const absent = fields.filter(([, present]) => !present).map(([name]) => name);
-    return absent.length === 0 ? undefined : `Not initialized: ${absent.join(", ")}`;
-  };
   switch (call.type) {
     case Call_Type.ACCEPT:
       return call.accept === undefined ? missing("accept") : undefined;
@@ -55,7 +46,11 @@ export function validateSchedulerCall(call: Call): string | undefined {
     case Call_Type.ACKNOWLEDGE_OPERATION_STATUS: {
       const ack = call.acknowledgeOperationStatus;
       if (ack === undefined) return missing("acknowledge_operation_status");
-      return uuidProblem(ack.uuid) ?? (ack.agentId === undefined ? missing("agent_id") : undefined);
+      return (
+        uninitialized([["acknowledge_operation_status.operation_id", ack.operationId !== undefined]]) ??
+        uuidProblem(ack.uuid) ??
+        (ack.agentId === undefined ? missing("agent_id") : undefined)
+      );
     }
     case Call_Type.RECONCILE:
       if (call.reconcile === undefined) return missing("reconcile");
@@ -75,7 +70,7 @@ export function validateSchedulerCall(call: Call): string | undefined {
     case Call_Type.UPDATE_FRAMEWORK: {
       const update = call.updateFramework;
       if (update === undefined) return missing("update_framework");
-      if ((update.frameworkInfo?.id?.value ?? "") !== frameworkId)
+      if ((update.frameworkInfo?.id?.value ?? "") !== call.frameworkId.value)
         return "'framework_id' differs from 'update_framework.framework_info.id'";
       return undefined;
     }
@@ -84,7 +79,33 @@ export function validateSchedulerCall(call: Call): string | undefined {
   }
 }
 
-/** Mesos parses status update uuids as 16-byte UUIDs. */
+/**
+ * FrameworkInfo's `user` and `name` are proto2 `required`: Mesos cannot
+ * even parse a SUBSCRIBE without them. Proto3 JSON leaves an absent string
+ * empty, so empty counts as missing.
+ */
+function validateSubscribe(call: Call): string | undefined {
+  if (call.subscribe === undefined) return missing("subscribe");
+  const info = call.subscribe.frameworkInfo;
+  if (info === undefined) return "Not initialized: subscribe.framework_info";
+  const absent = uninitialized([
+    ["subscribe.framework_info.user", info.user !== ""],
+    ["subscribe.framework_info.name", info.name !== ""],
+  ]);
+  if (absent !== undefined) return absent;
+  if ((info.id?.value ?? "") !== (call.frameworkId?.value ?? ""))
+    return "'framework_id' differs from 'subscribe.framework_info.id'";
+  return undefined;
+}
+
+const missing = (field: string): string => `Expecting '${field}' to be present`;
+
+function uninitialized(fields: [string, boolean][]): string | undefined {
+  const absent = fields.filter(([, present]) => !present).map(([name]) => name);
+  return absent.length === 0 ? undefined : `Not initialized: ${absent.join(", ")}`;
+}
+
+/** Mesos parses status and operation uuids as 16-byte UUIDs. */
 function uuidProblem(uuid: Uint8Array): string | undefined {
   return uuid.byteLength === 16 ? undefined : `Invalid UUID: expected 16 bytes, got ${uuid.byteLength}`;
 }
