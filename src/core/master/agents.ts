@@ -272,6 +272,7 @@ export function markAgentGone(ctx: Ctx, agentId: string): CallError | undefined 
       TaskState.TASK_GONE_BY_OPERATOR,
       Reason.AGENT_REMOVED_BY_OPERATOR,
       `Agent ${agentId} was marked gone by the operator`,
+      Reason.AGENT_REMOVED,
     );
   }
   // Tasks it had when it became unreachable will not come back either.
@@ -282,7 +283,10 @@ export function markAgentGone(ctx: Ctx, agentId: string): CallError | undefined 
         framework,
         task,
         TaskState.TASK_GONE_BY_OPERATOR,
-        Reason.AGENT_REMOVED_BY_OPERATOR,
+        // As Mesos: TASK_LOST comes with the older, plainer reason.
+        hasCapability(framework.info, Capability.PARTITION_AWARE)
+          ? Reason.AGENT_REMOVED_BY_OPERATOR
+          : Reason.AGENT_REMOVED,
         `Agent ${agentId} was marked gone by the operator`,
       );
       if (status !== undefined)
