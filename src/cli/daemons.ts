@@ -30,6 +30,13 @@ function port(flags: ParsedFlags, name: string): number {
   return value;
 }
 
+function nonNegativeInteger(value: string, name: string): number {
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isInteger(n) || n < 0)
+    throw new UsageError(`--${name} must be a whole number of at least 0, not '${value}'`);
+  return n;
+}
+
 function positiveInteger(value: string, name: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1)
@@ -122,9 +129,35 @@ const masterFlags: FlagSpec[] = [
     description: "Role weights, e.g. eng=2,ops=0.5 (not yet persisted)",
     placeholder: "ROLE=W,...",
   }),
+  f({
+    name: "max-completed-frameworks",
+    kind: "string",
+    description: "Removed frameworks the master keeps for its views",
+    default: String(defaultMasterOptions.maxCompletedFrameworks),
+    placeholder: "N",
+  }),
+  f({
+    name: "max-completed-tasks-per-framework",
+    kind: "string",
+    description: "Ended tasks the master keeps per framework for its views",
+    default: String(defaultMasterOptions.maxCompletedTasksPerFramework),
+    placeholder: "N",
+  }),
+  f({
+    name: "max-unreachable-tasks-per-framework",
+    kind: "string",
+    description: "Tasks on unreachable agents the master keeps per framework",
+    default: String(defaultMasterOptions.maxUnreachableTasksPerFramework),
+    placeholder: "N",
+  }),
   f({ name: "hostname", kind: "string", description: "Hostname to advertise", default: defaultMasterOptions.hostname }),
   commonFlags.logLevel(),
 ];
+
+/** A whole-number master flag of at least 0, its default when absent. */
+function countFlag(flags: ParsedFlags, name: string, fallback: number): number {
+  return nonNegativeInteger(flags.string(name) ?? String(fallback), name);
+}
 
 /** Checks an allocator flag now, so a typo is a usage error rather than a failed start. */
 function allocatorFlag(flags: ParsedFlags, name: string, parse: (text: string) => unknown): string | undefined {
@@ -192,6 +225,17 @@ export function masterOptionsFromFlags(flags: ParsedFlags): MasterOptions {
         : parseDuration(flags.string("offer-timeout") ?? "", "offer-timeout"),
     minAllocatableResources: allocatorFlag(flags, "min-allocatable-resources", parseMinAllocatable),
     weights: allocatorFlag(flags, "weights", parseWeights),
+    maxCompletedFrameworks: countFlag(flags, "max-completed-frameworks", defaultMasterOptions.maxCompletedFrameworks),
+    maxCompletedTasksPerFramework: countFlag(
+      flags,
+      "max-completed-tasks-per-framework",
+      defaultMasterOptions.maxCompletedTasksPerFramework,
+    ),
+    maxUnreachableTasksPerFramework: countFlag(
+      flags,
+      "max-unreachable-tasks-per-framework",
+      defaultMasterOptions.maxUnreachableTasksPerFramework,
+    ),
     hostname: flags.string("hostname") ?? defaultMasterOptions.hostname,
     logLevel: logLevel(flags),
   };

@@ -26,6 +26,11 @@ import {
 export interface LegacyMasterOptions {
   /** A read-only operator call (the same entry point as the v2 Operate RPC). */
   operate(call: Call): Response | CallError;
+  /**
+   * How many agents are marked unreachable. No v1 operator call lists them
+   * (Mesos' own endpoints read the master's memory for this too).
+   */
+  unreachableAgents(): number;
   now(): number;
 }
 
@@ -39,6 +44,7 @@ interface Snapshot {
   flags: JsonObject;
   roles: NonNullable<Response["getRoles"]>;
   version: string;
+  unreachableAgents: number;
 }
 
 export function createLegacyMasterEndpoints(options: LegacyMasterOptions): LegacyEndpoints {
@@ -56,6 +62,7 @@ export function createLegacyMasterEndpoints(options: LegacyMasterOptions): Legac
       flags,
       roles: need(read(Call_Type.GET_ROLES).getRoles, "GET_ROLES"),
       version: read(Call_Type.GET_VERSION).getVersion?.versionInfo?.version ?? "",
+      unreachableAgents: options.unreachableAgents(),
     };
   };
 
@@ -80,7 +87,7 @@ export function createLegacyMasterEndpoints(options: LegacyMasterOptions): Legac
     "/master/flags": () => ({ flags: snapshot().flags }),
     "/metrics/snapshot": () => {
       const s = snapshot();
-      return masterMetrics(s.state, s.master, options.now());
+      return masterMetrics(s.state, s.master, options.now(), s.unreachableAgents);
     },
     "/version": () => ({
       version: snapshot().version,
@@ -173,18 +180,33 @@ function agentModels(s: Snapshot): JsonObject[] {
   });
 }
 
-function tasksOf(s: Snapshot, frameworkId: string): FrameworkTasks {
-  const mine = (t: Task) => t.frameworkId?.value === frameworkId;
-  return {
-    tasks: liveTasks(s).filter(mine),
-    unreachable: (s.state.getTasks?.unreachableTasks ?? []).filter(mine),
-    completed: (s.state.getTasks?.completedTasks ?? []).filter(mine),
-    executors: (s.state.getExecutors?.executors ?? [])
-      .filter((e) => e.executorInfo?.frameworkId?.value === frameworkId)
-      .flatMap((e) =>
-        e.executorInfo === undefined ? [] : [{ info: e.executorInfo, agentId: e.agentId?.value ?? "" }],
-      ),
+/**
+ * Each framework's tasks and executors, sorted out in one pass: completed
+ * frameworks bring up to thousands of tasks each, and a filter per framework
+ * would cost frameworks × tasks.
+ */
+function tasksByFramework(s: Snapshot): (frameworkId: string) => FrameworkTasks {
+  const byFramework = new Map<string, FrameworkTasks>();
+  const of = (frameworkId: string): FrameworkTasks => {
+    let entry = byFramework.get(frameworkId);
+    if (entry === undefined) {
+      entry = { tasks: [], unreachable: [], completed: [], executors: [] };
+      byFramework.set(frameworkId, entry);
+    }
+    return entry;
   };
+  const tasks = s.state.getTasks;
+  for (const t of tasks?.tasks ?? []) of(t.frameworkId?.value ?? "").tasks.push(t);
+  for (const t of tasks?.unreachableTasks ?? []) of(t.frameworkId?.value ?? "").unreachable.push(t);
+  for (const t of tasks?.completedTasks ?? []) of(t.frameworkId?.value ?? "").completed.push(t);
+  for (const e of s.state.getExecutors?.executors ?? []) {
+    if (e.executorInfo !== undefined)
+      of(e.executorInfo.frameworkId?.value ?? "").executors.push({
+        info: e.executorInfo,
+        agentId: e.agentId?.value ?? "",
+      });
+  }
+  return of;
 }
 
 function stateModel(s: Snapshot): JsonObject {
@@ -192,6 +214,7 @@ function stateModel(s: Snapshot): JsonObject {
   const agents = s.state.getAgents?.agents ?? [];
   const frameworks = s.state.getFrameworks;
   const leader = { id: info?.id ?? "", pid: info?.pid ?? "", port: info?.port ?? 0, hostname: info?.hostname ?? "" };
+  const tasksOf = tasksByFramework(s);
   return {
     version: s.version,
     build_date: "",
@@ -205,17 +228,15 @@ function stateModel(s: Snapshot): JsonObject {
     capabilities: [],
     activated_slaves: agents.filter((a) => a.active === true).length,
     deactivated_slaves: agents.filter((a) => a.active !== true).length,
-    unreachable_slaves: 0,
+    unreachable_slaves: s.unreachableAgents,
     leader: leader.pid,
     leader_info: leader,
     flags: s.flags,
     slaves: agentModels(s),
     recovered_slaves: [],
-    frameworks: (frameworks?.frameworks ?? []).map((f) =>
-      frameworkModel(f, tasksOf(s, f.frameworkInfo?.id?.value ?? "")),
-    ),
+    frameworks: (frameworks?.frameworks ?? []).map((f) => frameworkModel(f, tasksOf(f.frameworkInfo?.id?.value ?? ""))),
     completed_frameworks: (frameworks?.completedFrameworks ?? []).map((f) =>
-      frameworkModel(f, tasksOf(s, f.frameworkInfo?.id?.value ?? "")),
+      frameworkModel(f, tasksOf(f.frameworkInfo?.id?.value ?? "")),
     ),
     orphan_tasks: [],
     unregistered_frameworks: [],

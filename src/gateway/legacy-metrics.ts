@@ -23,7 +23,12 @@ export const SUMMARY_STATES = [
 
 const sum = (lists: Resource[][]): Resource[] => lists.reduce<Resource[]>((acc, r) => addResources(acc, r), []);
 
-export function masterMetrics(state: Response_GetState, master: Response_GetMaster, now: number): JsonObject {
+export function masterMetrics(
+  state: Response_GetState,
+  master: Response_GetMaster,
+  now: number,
+  unreachableAgents: number,
+): JsonObject {
   const agents = state.getAgents?.agents ?? [];
   const frameworks = state.getFrameworks?.frameworks ?? [];
   const live: Task[] = state.getTasks?.tasks ?? [];
@@ -37,7 +42,7 @@ export function masterMetrics(state: Response_GetState, master: Response_GetMast
     "master/slaves_inactive": agents.filter((a) => a.active !== true).length,
     "master/slaves_connected": agents.filter((a) => a.active === true).length,
     "master/slaves_disconnected": agents.filter((a) => a.active !== true).length,
-    "master/slaves_unreachable": 0,
+    "master/slaves_unreachable": unreachableAgents,
     "master/frameworks_active": frameworks.filter((f) => f.active === true).length,
     "master/frameworks_inactive": frameworks.filter((f) => f.active !== true).length,
     "master/frameworks_connected": frameworks.filter((f) => f.connected === true).length,

@@ -51,6 +51,7 @@ export function createMasterGateway(options: MasterGatewayOptions): MasterGatewa
   const legacy = createLegacyMasterEndpoints({
     // Read-only views: they change nothing, so they need not queue behind writes.
     operate: (call) => core.operate(call, options.now()).result,
+    unreachableAgents: () => core.state.unreachableAgents.size,
     now: options.now,
   });
   const hook: HttpHook = (req: IncomingMessage, res: ServerResponse) => {

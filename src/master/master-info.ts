@@ -74,6 +74,9 @@ export function flagsOf(options: MasterOptions): Record<string, string> {
     offer_timeout: options.offerTimeoutSeconds === undefined ? "" : `${options.offerTimeoutSeconds}secs`,
     min_allocatable_resources: options.minAllocatableResources ?? "cpus:0.01|mem:32",
     weights: options.weights ?? "",
+    max_completed_frameworks: String(options.maxCompletedFrameworks),
+    max_completed_tasks_per_framework: String(options.maxCompletedTasksPerFramework),
+    max_unreachable_tasks_per_framework: String(options.maxUnreachableTasksPerFramework),
     log_level: options.logLevel,
   };
 }

@@ -33,6 +33,12 @@ export interface MasterOptions {
   minAllocatableResources?: string;
   /** Mesos' --weights, e.g. `eng=2,ops=0.5`. */
   weights?: string;
+  /** Removed frameworks the views remember (Mesos --max_completed_frameworks). */
+  maxCompletedFrameworks: number;
+  /** Ended tasks remembered per framework (Mesos --max_completed_tasks_per_framework). */
+  maxCompletedTasksPerFramework: number;
+  /** Tasks on unreachable agents remembered per framework (Mesos --max_unreachable_tasks_per_framework). */
+  maxUnreachableTasksPerFramework: number;
   hostname: string;
   logLevel: LogLevel;
 }
@@ -47,6 +53,9 @@ export const defaultMasterOptions: MasterOptions = {
   agentPingTimeoutSeconds: 15,
   electionTtlSeconds: 10,
   maxAgentPingTimeouts: 5,
+  maxCompletedFrameworks: 50,
+  maxCompletedTasksPerFramework: 1000,
+  maxUnreachableTasksPerFramework: 1000,
   hostname: "localhost",
   logLevel: "info",
 };

@@ -22,6 +22,9 @@ export interface TestMasterOptions {
   heartbeatIntervalSeconds?: number;
   agentReregisterTimeoutSeconds?: number;
   offerTimeoutSeconds?: number;
+  maxCompletedFrameworks?: number;
+  maxCompletedTasksPerFramework?: number;
+  maxUnreachableTasksPerFramework?: number;
   registry?: Registry;
 }
 
@@ -46,6 +49,9 @@ export function testMasterCore(now: number, options: TestMasterOptions = {}): Ma
       heartbeatIntervalSeconds: options.heartbeatIntervalSeconds ?? 15,
       agentReregisterTimeoutSeconds: options.agentReregisterTimeoutSeconds ?? 600,
       offerTimeoutSeconds: options.offerTimeoutSeconds,
+      maxCompletedFrameworks: options.maxCompletedFrameworks,
+      maxCompletedTasksPerFramework: options.maxCompletedTasksPerFramework,
+      maxUnreachableTasksPerFramework: options.maxUnreachableTasksPerFramework,
       flags: { port: "5050" },
       version: "test",
     },

@@ -212,4 +212,26 @@ describe("main", () => {
     expect(options.port).toBe(0);
     expect(options.ip).toBe("127.0.0.1");
   });
+  it("maps the master's history bounds, Mesos' defaults when absent, and refuses negative ones", () => {
+    const parse = (argv: string[]) => masterOptionsFromFlags(parseFlags(argv, masterCommand.flags, {}));
+    const defaults = parse([]);
+    expect([
+      defaults.maxCompletedFrameworks,
+      defaults.maxCompletedTasksPerFramework,
+      defaults.maxUnreachableTasksPerFramework,
+    ]).toEqual([50, 1000, 1000]);
+    const set = parse([
+      "--max_completed_frameworks=0",
+      "--max-completed-tasks-per-framework",
+      "7",
+      "--max-unreachable-tasks-per-framework=3",
+    ]);
+    expect([
+      set.maxCompletedFrameworks,
+      set.maxCompletedTasksPerFramework,
+      set.maxUnreachableTasksPerFramework,
+    ]).toEqual([0, 7, 3]);
+    expect(() => parse(["--max-completed-frameworks=-1"])).toThrow(UsageError);
+    expect(() => parse(["--max-completed-tasks-per-framework=1.5"])).toThrow(UsageError);
+  });
 });

@@ -325,7 +325,8 @@ class World {
         expect(state.agents.has(task.agentId?.value ?? ""), `${k} unreachable on a registered agent`).toBe(false);
       }
     }
-    for (const task of state.completedTasks) {
+    const histories = [...state.frameworks.values(), ...state.completedFrameworks];
+    for (const task of histories.flatMap((f) => f.completed)) {
       const k = key(task.frameworkId?.value ?? "", task.taskId?.value ?? "");
       place(k, "completed");
       expect(isTerminalState(task.state), `${k} completed in ${TaskState[task.state]}`).toBe(true);

@@ -30,7 +30,7 @@ import { type Ctx, send } from "./context.js";
 import { agentEvent, masterStatus, Reason, SchedulerEventType, schedulerEvent } from "./events.js";
 import { recoverFramework } from "./frameworks.js";
 import { type AgentRecord, type FrameworkRecord, taskKey } from "./state.js";
-import { applyStatus, masterMove, toFramework, unreachableOn } from "./task-bookkeeping.js";
+import { applyStatus, endedTask, masterMove, toFramework, unreachableOn } from "./task-bookkeeping.js";
 
 function tell(ctx: Ctx, framework: FrameworkRecord, status: { state: TaskState } | undefined): void {
   if (status === undefined) return;
@@ -211,5 +211,6 @@ function sayable(state: TaskState): boolean {
 }
 
 function endedHere(ctx: Ctx, frameworkId: string, taskId: string): boolean {
-  return ctx.state.completedTasks.some((t) => t.frameworkId?.value === frameworkId && t.taskId?.value === taskId);
+  const framework = ctx.state.frameworks.get(frameworkId);
+  return framework !== undefined && endedTask(framework, taskId) !== undefined;
 }

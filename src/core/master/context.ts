@@ -1,5 +1,5 @@
 import type { Schedule } from "../../../gen/mesos/v1/maintenance/maintenance_pb.js";
-import type { AgentInfo, MasterInfo, Task } from "../../../gen/mesos/v1/mesos_pb.js";
+import type { AgentInfo, MasterInfo } from "../../../gen/mesos/v1/mesos_pb.js";
 import type { QuotaConfig } from "../../../gen/mesos/v1/quota/quota_pb.js";
 import type { ConnectResponse } from "../../../gen/mesos/v2/mesos_pb.js";
 import type { Allocator } from "../allocator/index.js";
@@ -38,9 +38,14 @@ export interface MasterCoreOptions {
   /** Flags as the operator's GET_FLAGS shows them. */
   flags: Record<string, string>;
   version: string;
-  /** How many finished tasks and removed frameworks the views remember. */
-  completedTasksLimit?: number;
-  completedFrameworksLimit?: number;
+  /**
+   * How much history the master keeps for the views (Mesos'
+   * --max_completed_frameworks, --max_completed_tasks_per_framework and
+   * --max_unreachable_tasks_per_framework; defaults in task-bookkeeping.ts).
+   */
+  maxCompletedFrameworks?: number;
+  maxCompletedTasksPerFramework?: number;
+  maxUnreachableTasksPerFramework?: number;
 }
 
 /** All the master's in-memory bookkeeping. */
@@ -49,7 +54,7 @@ export interface MasterState {
   agents: Map<string, AgentRecord>;
   offers: Map<string, OfferRecord>;
   sessions: Map<SessionId, SessionRole>;
-  completedTasks: Task[];
+  /** Removed frameworks with their completed tasks, oldest first (bounded). */
   completedFrameworks: FrameworkRecord[];
   /** The maintenance schedule (UPDATE_MAINTENANCE_SCHEDULE). */
   maintenanceSchedule: Schedule;

@@ -22,7 +22,7 @@ import {
 } from "./events.js";
 import { rescindOffers } from "./offers.js";
 import type { FrameworkRecord, SessionId } from "./state.js";
-import { masterMove } from "./task-bookkeeping.js";
+import { fileCompletedFramework, masterMove } from "./task-bookkeeping.js";
 import { frameworkView } from "./views.js";
 
 /** The roles a framework subscribes with: `roles` for MULTI_ROLE, else `role`. */
@@ -157,6 +157,8 @@ function addFramework(ctx: Ctx, info: FrameworkInfo, requestedId: string): Frame
     offers: new Set(),
     tasks: new Map(),
     unreachable: { byId: new Map(), byAgent: new Map() },
+    completed: [],
+    removedAt: undefined,
   };
   ctx.state.frameworks.set(id, framework);
   ctx.allocator.addFramework(id, { roles: framework.roles });
@@ -185,8 +187,7 @@ function failover(ctx: Ctx, framework: FrameworkRecord, info: FrameworkInfo, ses
   // What the previous connection never acknowledged should not wait for the
   // agents' backoff (up to minutes) to reach the new one.
   // Finished tasks count too: their terminal update may be the one pending.
-  const finished = ctx.state.completedTasks.filter((t) => t.frameworkId?.value === framework.id);
-  const agentIds = new Set([...framework.tasks.values(), ...finished].map((t) => t.agentId?.value ?? ""));
+  const agentIds = new Set([...framework.tasks.values(), ...framework.completed].map((t) => t.agentId?.value ?? ""));
   for (const agentId of agentIds) {
     const agent = ctx.state.agents.get(agentId);
     send(ctx, agent?.session, agentEvent({ case: "resendUpdates", value: { frameworkId: { value: framework.id } } }));
@@ -298,9 +299,7 @@ export function removeFramework(ctx: Ctx, framework: FrameworkRecord): void {
   ctx.state.frameworks.delete(framework.id);
   persist(ctx, { kind: "remove-framework", frameworkId: framework.id });
   requestAllocation(ctx);
-  const limit = ctx.options.completedFrameworksLimit ?? 50;
-  ctx.state.completedFrameworks.push(framework);
-  if (ctx.state.completedFrameworks.length > limit) ctx.state.completedFrameworks.shift();
+  fileCompletedFramework(ctx, framework);
   broadcastOperators(
     ctx,
     operatorEvent({

@@ -92,7 +92,6 @@ export function createMasterCore(deps: {
     agents: new Map(),
     offers: new Map(),
     sessions: new Map(),
-    completedTasks: [],
     completedFrameworks: [],
     quotas: new Map(),
     operations: new Map(),

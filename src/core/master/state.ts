@@ -12,6 +12,9 @@ export type SessionId = string;
  *   SUBSCRIBE ──> connected ──stream ends──> disconnected ──failover timeout──> removed
  *                    ^                            │
  *                    └──── SUBSCRIBE with id ─────┘          TEARDOWN ──> removed
+ *
+ * A removed framework is kept, with its completed tasks, among the master's
+ * completed frameworks (the newest --max-completed-frameworks of them).
  */
 export interface FrameworkRecord {
   id: string;
@@ -35,8 +38,15 @@ export interface FrameworkRecord {
   offers: Set<string>;
   /** Live tasks (on a registered agent, neither terminal nor unreachable) by task id. */
   tasks: Map<string, Task>;
-  /** Tasks on agents marked unreachable: they may come back. */
+  /**
+   * Tasks on agents marked unreachable: they may come back. The newest
+   * --max-unreachable-tasks-per-framework of them; older ones are forgotten.
+   */
   unreachable: UnreachableTasks;
+  /** Ended tasks, oldest first: the newest --max-completed-tasks-per-framework. */
+  completed: Task[];
+  /** When it was removed (TEARDOWN or failover timeout), for unregistered_time. */
+  removedAt: Millis | undefined;
 }
 
 /**

@@ -13,11 +13,15 @@
  *
  *   live         framework.tasks and its agent's tasks; resources charged
  *   unreachable  framework.unreachable; resources recovered
- *   completed    ctx.state.completedTasks (bounded); never left
+ *   completed    framework.completed; never left
  *
- * A task is in exactly one place. Resources go back to the allocator when a
- * task leaves its agent's live set, as Mesos recovers them on the move to a
- * terminal or unreachable state.
+ * A task is in at most one place, and in exactly one until history forgets
+ * it: the unreachable and completed places keep only the newest
+ * --max-unreachable-tasks-per-framework and --max-completed-tasks-per-framework
+ * tasks of each framework, as Mesos' bounded maps do, so a flood of ended
+ * tasks cannot grow the master without end. Resources go back to the
+ * allocator when a task leaves its agent's live set, as Mesos recovers them
+ * on the move to a terminal or unreachable state.
  */
 import { create } from "@bufbuild/protobuf";
 import {
@@ -154,13 +158,51 @@ function refile(ctx: Ctx, framework: FrameworkRecord, task: Task, from: Place, t
     ctx.state.agents.get(agentId)?.tasks.add(taskKey(framework.id, taskId));
     ctx.allocator.addAllocated(framework.id, agentId, task.resources);
   } else if (to === "unreachable") {
-    framework.unreachable.byId.set(taskId, task);
-    const onAgent = framework.unreachable.byAgent.get(agentId) ?? new Set<string>();
-    onAgent.add(taskId);
-    framework.unreachable.byAgent.set(agentId, onAgent);
+    fileUnreachable(framework, task, ctx.options.maxUnreachableTasksPerFramework ?? DEFAULT_MAX_UNREACHABLE_TASKS);
   } else {
-    const limit = ctx.options.completedTasksLimit ?? 1000;
-    ctx.state.completedTasks.push(task);
-    if (ctx.state.completedTasks.length > limit) ctx.state.completedTasks.shift();
+    framework.completed.push(task);
+    const limit = ctx.options.maxCompletedTasksPerFramework ?? DEFAULT_MAX_COMPLETED_TASKS;
+    if (framework.completed.length > limit) framework.completed.splice(0, framework.completed.length - limit);
   }
+}
+
+/** Mesos' defaults for the history bounds (MasterCoreOptions). */
+export const DEFAULT_MAX_COMPLETED_TASKS = 1000;
+export const DEFAULT_MAX_UNREACHABLE_TASKS = 1000;
+export const DEFAULT_MAX_COMPLETED_FRAMEWORKS = 50;
+
+/** Files a task as unreachable; past `limit`, the framework's oldest unreachable task is forgotten. */
+function fileUnreachable(framework: FrameworkRecord, task: Task, limit: number): void {
+  const { byId, byAgent } = framework.unreachable;
+  const taskId = task.taskId?.value ?? "";
+  byId.set(taskId, task);
+  const agentId = task.agentId?.value ?? "";
+  const onAgent = byAgent.get(agentId) ?? new Set<string>();
+  onAgent.add(taskId);
+  byAgent.set(agentId, onAgent);
+  // A Map iterates in insertion order: the first entries are the oldest.
+  for (const [oldId, old] of byId) {
+    if (byId.size <= limit) break;
+    byId.delete(oldId);
+    const on = byAgent.get(old.agentId?.value ?? "");
+    on?.delete(oldId);
+    if (on?.size === 0) byAgent.delete(old.agentId?.value ?? "");
+  }
+}
+
+/** The newest ended task of the framework with this id, if history still holds it. */
+export function endedTask(framework: FrameworkRecord, taskId: string): Task | undefined {
+  return framework.completed.findLast((t) => t.taskId?.value === taskId);
+}
+
+/**
+ * Files a removed framework among the completed ones, newest last, keeping
+ * the newest --max-completed-frameworks.
+ */
+export function fileCompletedFramework(ctx: Ctx, framework: FrameworkRecord): void {
+  framework.removedAt = ctx.now;
+  const completed = ctx.state.completedFrameworks;
+  completed.push(framework);
+  const limit = ctx.options.maxCompletedFrameworks ?? DEFAULT_MAX_COMPLETED_FRAMEWORKS;
+  if (completed.length > limit) completed.splice(0, completed.length - limit);
 }

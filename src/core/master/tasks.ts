@@ -39,7 +39,7 @@ import {
 } from "./events.js";
 import { hasCapability } from "./frameworks.js";
 import { type FrameworkRecord, taskKey } from "./state.js";
-import { applyStatus, toFramework } from "./task-bookkeeping.js";
+import { applyStatus, endedTask, toFramework } from "./task-bookkeeping.js";
 
 /** Sends a master-made update for a task the framework asked about or for. */
 function sendStatus(ctx: Ctx, framework: FrameworkRecord, status: TaskStatus): void {
@@ -302,9 +302,7 @@ function reconcileOne(ctx: Ctx, framework: FrameworkRecord, taskId: string, agen
     sendStatus(ctx, framework, latestStatus(ctx, framework, task));
     return;
   }
-  const completed = ctx.state.completedTasks.findLast(
-    (t) => t.frameworkId?.value === framework.id && t.taskId?.value === taskId,
-  );
+  const completed = endedTask(framework, taskId);
   if (completed !== undefined) {
     sendStatus(ctx, framework, latestStatus(ctx, framework, completed));
     return;

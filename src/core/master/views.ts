@@ -43,7 +43,8 @@ export function frameworkView(ctx: Ctx, framework: FrameworkRecord): Response_Ge
             recovered: framework.recovered,
             registeredTime: timeInfo(framework.registeredAt),
             reregisteredTime: timeInfo(framework.reregisteredAt),
-            unregisteredTime: timeInfo(framework.disconnectedAt),
+            // As in Mesos, only removal unregisters a framework; a disconnected one may come back.
+            unregisteredTime: timeInfo(framework.removedAt),
             offers,
             offeredResources: offered,
             allocatedResources: addResources(used, offered),
@@ -86,16 +87,18 @@ export function agentView(ctx: Ctx, agent: AgentRecord): Response_GetAgents_Agen
 }
 
 export function getState(ctx: Ctx): Response_GetState {
-  const frameworks = [...ctx.state.frameworks.values()];
+  // Completed frameworks keep their completed tasks, which the views list too (as Mesos' do).
+  const frameworks = [...ctx.state.frameworks.values(), ...ctx.state.completedFrameworks];
   const live = frameworks.flatMap((f) => [...f.tasks.values()]);
   const unreachable = frameworks.flatMap((f) => [...f.unreachable.byId.values()]);
+  const completed = frameworks.flatMap((f) => f.completed);
   const executors = [...ctx.state.agents.values()].flatMap((a) =>
     [...a.executors.values()].map((e) => ({ executorInfo: e.info, agentId: { value: a.id } })),
   );
   return (
     create(ResponseSchema, {
       getState: {
-        getTasks: { tasks: live, unreachableTasks: unreachable, completedTasks: ctx.state.completedTasks },
+        getTasks: { tasks: live, unreachableTasks: unreachable, completedTasks: completed },
         getExecutors: { executors },
         getFrameworks: {
           frameworks: [...ctx.state.frameworks.values()].map((f) => frameworkView(ctx, f)),
