@@ -107,6 +107,7 @@ function recoverCore(options: AgentOptions, workDir: AgentWorkDir): { core: Agen
       uuid: randomUuidBytes,
       checkpointedResources,
       updateRetry: options.statusUpdateRetryMs === undefined ? undefined : { minMs: options.statusUpdateRetryMs },
+      maxCompletedExecutorsPerFramework: options.maxCompletedExecutorsPerFramework,
     },
     workDir.agentId(),
   );

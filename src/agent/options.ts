@@ -27,12 +27,15 @@ export interface AgentOptions {
    * 10 minutes; default 10 s as in Mesos. Tests shorten it.
    */
   statusUpdateRetryMs?: number;
+  /** Exited executors remembered per framework for /state (Mesos --max_completed_executors_per_framework). */
+  maxCompletedExecutorsPerFramework?: number;
 }
 
-export const defaultAgentOptions: Omit<AgentOptions, "workDir"> = {
+export const defaultAgentOptions: Omit<AgentOptions, "workDir"> & { maxCompletedExecutorsPerFramework: number } = {
   master: "127.0.0.1:5050",
   ip: "127.0.0.1",
   port: 5051,
   hostname: "localhost",
   logLevel: "info",
+  maxCompletedExecutorsPerFramework: 150,
 };

@@ -262,6 +262,13 @@ const agentFlags: FlagSpec[] = [
     default: "equal",
     placeholder: "POLICY",
   }),
+  f({
+    name: "max-completed-executors-per-framework",
+    kind: "string",
+    description: "Exited executors the agent keeps per framework for /state",
+    default: String(defaultAgentOptions.maxCompletedExecutorsPerFramework),
+    placeholder: "N",
+  }),
   commonFlags.logLevel(),
 ];
 
@@ -286,6 +293,11 @@ export function agentOptionsFromFlags(flags: ParsedFlags): AgentOptions {
     attributes: flags.string("attributes"),
     hostname: flags.string("hostname") ?? defaultAgentOptions.hostname,
     reconfigurationPolicy: reconfigurationPolicy(flags),
+    maxCompletedExecutorsPerFramework: countFlag(
+      flags,
+      "max-completed-executors-per-framework",
+      defaultAgentOptions.maxCompletedExecutorsPerFramework,
+    ),
     logLevel: logLevel(flags),
   };
 }

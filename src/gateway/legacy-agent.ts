@@ -7,7 +7,14 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { cpus, freemem, loadavg, totalmem } from "node:os";
 import { isFieldSet } from "@bufbuild/protobuf";
-import { ExecutorInfo_Type, ExecutorInfoSchema, type Resource, TaskState } from "../../gen/mesos/v1/mesos_pb.js";
+import {
+  ExecutorInfo_Type,
+  ExecutorInfoSchema,
+  type FrameworkInfo,
+  FrameworkInfoSchema,
+  type Resource,
+  TaskState,
+} from "../../gen/mesos/v1/mesos_pb.js";
 import type { AgentCore, ExecutorRecord, TaskRecord } from "../core/agent/agent-core.js";
 import { addResources, scalarOf } from "../core/resources/index.js";
 import { GatewayError } from "./errors.js";
@@ -57,7 +64,10 @@ export function createLegacyAgentEndpoints(options: LegacyAgentOptions): LegacyA
   });
 
   const executorModel = (executor: ExecutorRecord): JsonObject => {
-    const tasks = tasksOf(executor);
+    const held = tasksOf(executor);
+    // As Mesos' agent shows them: ended tasks awaiting acknowledgement are completed already.
+    const tasks = held.filter((t) => !isTerminal(t.state));
+    const ended = held.filter((t) => isTerminal(t.state));
     const queued = new Set(executor.queued.map((t) => t.taskId?.value ?? ""));
     return {
       id: executor.executorId,
@@ -76,14 +86,33 @@ export function createLegacyAgentEndpoints(options: LegacyAgentOptions): LegacyA
         slave_id: core.state.agentId ?? "",
         resources: resourcesModel(info.resources),
       })),
-      completed_tasks: [],
+      completed_tasks: [...executor.completedTasks, ...ended].map(taskModel),
     };
   };
+
+  const frameworkModel = (
+    id: string,
+    framework: FrameworkInfo,
+    executors: JsonObject[],
+    completed: ExecutorRecord[],
+  ) => ({
+    id,
+    name: framework.name,
+    user: framework.user,
+    failover_timeout: framework.failoverTimeout,
+    checkpoint: framework.checkpoint,
+    hostname: framework.hostname,
+    ...(isFieldSet(framework, FrameworkInfoSchema.field.principal) ? { principal: framework.principal } : {}),
+    ...(framework.roles.length > 0 ? { roles: framework.roles } : { role: framework.role }),
+    executors,
+    completed_executors: completed.map(executorModel),
+  });
 
   const state = (): JsonObject => {
     const info = core.state.options.agentInfo;
     const { ip, port } = options.address();
     const executors = [...core.state.executors.values()];
+    const { history } = core.state;
     return {
       version: options.version,
       build_date: "",
@@ -100,18 +129,17 @@ export function createLegacyAgentEndpoints(options: LegacyAgentOptions): LegacyA
       attributes: attributesModel(info.attributes),
       master_hostname: options.masterHostname,
       flags: options.flags,
-      frameworks: [...core.state.frameworks.entries()].map(([id, framework]) => ({
-        id,
-        name: framework.name,
-        user: framework.user,
-        failover_timeout: framework.failoverTimeout,
-        checkpoint: framework.checkpoint,
-        hostname: framework.hostname,
-        ...(framework.roles.length > 0 ? { roles: framework.roles } : { role: framework.role }),
-        executors: executors.filter((e) => e.frameworkId === id).map(executorModel),
-        completed_executors: [],
-      })),
-      completed_frameworks: [],
+      frameworks: [...core.state.frameworks.entries()].map(([id, framework]) =>
+        frameworkModel(
+          id,
+          framework,
+          executors.filter((e) => e.frameworkId === id).map(executorModel),
+          history.completedExecutors.get(id) ?? [],
+        ),
+      ),
+      completed_frameworks: history.completedFrameworks.map((f) =>
+        frameworkModel(f.info.id?.value ?? "", f.info, [], f.completedExecutors),
+      ),
     };
   };
 

@@ -40,6 +40,7 @@ import {
   shutdownExecutor,
   shutdownFramework,
 } from "./executors.js";
+import { emptyHistory } from "./history.js";
 import { applyOperation, checkpointedOf, operationApplied } from "./operations.js";
 import { type AgentCoreOptions, type AgentState, agentInfoWithId, executorKey } from "./state.js";
 import { createStatusUpdateStreams } from "./status-update-stream.js";
@@ -47,6 +48,7 @@ import { acknowledge, executorUpdate, flush, killTask, reconcileTasks, runTask }
 
 export type { AgentEffect, ExecutorLaunch, VolumeLink } from "./effects.js";
 export type { ExecutorExit, SubscribeRefusal } from "./executors.js";
+export type { CompletedFramework } from "./history.js";
 export { volumePath } from "./operations.js";
 export type { AgentCoreOptions, ExecutorRecord, TaskRecord } from "./state.js";
 
@@ -108,6 +110,7 @@ export function createAgentCore(options: AgentCoreOptions, agentId?: string): Ag
     updates: createStatusUpdateStreams(options.updateRetry),
     total: initialTotal(options),
     operations: new Map(),
+    history: emptyHistory(),
   };
 
   const reportedTasks = (): Task[] =>

@@ -7,6 +7,7 @@ import { TaskState, TaskStatus_Reason } from "../../../gen/mesos/v1/mesos_pb.js"
 import type { Millis } from "../clock.js";
 import { isTerminalState } from "../task-lifecycle.js";
 import { type AgentEffect, toExecutor, toMaster } from "./effects.js";
+import { completeExecutor, completeFrameworkIfIdle } from "./history.js";
 import { type AgentState, agentInfoWithId, type ExecutorRecord, executorKey, taskKey } from "./state.js";
 import { executorUpdate, generateUpdate } from "./tasks.js";
 
@@ -108,6 +109,8 @@ export function executorExited(
       value: { frameworkId: { value: frameworkId }, executorId: { value: executorId }, status: exit.status },
     }),
   );
+  completeExecutor(s, executor);
+  completeFrameworkIfIdle(s, frameworkId);
   return effects;
 }
 

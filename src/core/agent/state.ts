@@ -13,7 +13,8 @@
  *                  │
  *                  ▼
  *   ExecutorExited to the master; tasks without a terminal update get
- *   TASK_FAILED (or TASK_KILLED if a kill was asked for); record removed.
+ *   TASK_FAILED (or TASK_KILLED if a kill was asked for); the record moves
+ *   to its framework's completed executors (history.ts).
  *
  * A task lives in `tasks` from RunTask until the master acknowledges its
  * terminal status update, so re-registration reports it until then.
@@ -32,6 +33,7 @@ import {
 } from "../../../gen/mesos/v1/mesos_pb.js";
 import type { IdSource } from "../clock.js";
 import type { Conversion } from "../resources/index.js";
+import type { AgentHistory } from "./history.js";
 import type { StatusUpdateStreams } from "./status-update-stream.js";
 
 /** Where an executor is in its lifecycle (see the diagram above). */
@@ -57,6 +59,8 @@ export interface ExecutorRecord {
   queued: TaskInfo[];
   /** Ids of every task this executor holds (queued, running, or awaiting ack). */
   tasks: Set<string>;
+  /** Tasks whose terminal update was acknowledged, oldest first (bounded; history.ts). */
+  completedTasks: TaskRecord[];
 }
 
 /** One task on this agent. */
@@ -88,6 +92,8 @@ export interface AgentCoreOptions {
   checkpointedResources?: Resource[];
   /** Status update resend bounds; Mesos' 10 s .. 10 min when absent. */
   updateRetry?: { minMs?: number; maxMs?: number };
+  /** Exited executors remembered per framework (Mesos' --max_completed_executors_per_framework, 150). */
+  maxCompletedExecutorsPerFramework?: number;
 }
 
 /** Everything the core knows. Mutated only by the handlers. */
@@ -106,6 +112,8 @@ export interface AgentState {
   total: Resource[];
   /** Operations applied to `total` whose shell work is not done yet, by uuid (hex). */
   operations: Map<string, { frameworkId: string | undefined; conversion: Conversion }>;
+  /** Completed executors and frameworks, for the operator's view. */
+  history: AgentHistory;
 }
 
 /** Map key of an executor. */

@@ -20,6 +20,7 @@ import {
 import type { Millis } from "../clock.js";
 import { isTerminalState, LAUNCH_STATE, moveTask, transition } from "../task-lifecycle.js";
 import { type AgentEffect, statusUpdateEffect, toExecutor } from "./effects.js";
+import { completeFrameworkIfIdle, completeTask } from "./history.js";
 import { volumeLinks } from "./operations.js";
 import { type AgentState, type ExecutorRecord, executorKey, sandboxPath, type TaskRecord, taskKey } from "./state.js";
 import { agentStatus } from "./states.js";
@@ -138,6 +139,7 @@ export function runTask(s: AgentState, framework: FrameworkInfo, task: TaskInfo,
     phase: "launching",
     queued: [task],
     tasks: new Set([taskId]),
+    completedTasks: [],
   };
   s.executors.set(executorKey(frameworkId, executorId), executor);
   const { sandbox, kind } = executor;
@@ -335,11 +337,11 @@ export function reconcileTasks(s: AgentState, framework: FrameworkInfo, taskIds:
 export function forgetTask(s: AgentState, frameworkId: string, taskId: string): void {
   const task = s.tasks.get(taskKey(frameworkId, taskId));
   s.tasks.delete(taskKey(frameworkId, taskId));
-  if (task !== undefined) s.executors.get(executorKey(frameworkId, task.executorId))?.tasks.delete(taskId);
-  const busy =
-    [...s.tasks.values()].some((t) => t.frameworkId === frameworkId) ||
-    [...s.executors.values()].some((e) => e.frameworkId === frameworkId);
-  if (!busy) s.frameworks.delete(frameworkId);
+  if (task !== undefined) {
+    s.executors.get(executorKey(frameworkId, task.executorId))?.tasks.delete(taskId);
+    completeTask(s, task);
+  }
+  completeFrameworkIfIdle(s, frameworkId);
 }
 
 /** Initial shape of a status update, for callers building one. */
