@@ -9,6 +9,7 @@ import { create } from "@bufbuild/protobuf";
 import { type Call, Call_Type, CallSchema, type Response } from "../../gen/mesos/v1/master/master_pb.js";
 import { type Resource, type Task, TaskState } from "../../gen/mesos/v1/mesos_pb.js";
 import type { CallError } from "../core/master/events.js";
+import type { MasterCounters } from "../core/master/views.js";
 import { addResources } from "../core/resources/index.js";
 import { answerError, GatewayError } from "./errors.js";
 import type { JsonObject, JsonValue } from "./json.js";
@@ -26,11 +27,8 @@ import {
 export interface LegacyMasterOptions {
   /** A read-only operator call (the same entry point as the v2 Operate RPC). */
   operate(call: Call): Response | CallError;
-  /**
-   * How many agents are marked unreachable. No v1 operator call lists them
-   * (Mesos' own endpoints read the master's memory for this too).
-   */
-  unreachableAgents(): number;
+  /** What the metrics need beyond the operator calls (unreachable agents, ended task counters). */
+  counters(): MasterCounters;
   now(): number;
 }
 
@@ -44,7 +42,7 @@ interface Snapshot {
   flags: JsonObject;
   roles: NonNullable<Response["getRoles"]>;
   version: string;
-  unreachableAgents: number;
+  counters: MasterCounters;
 }
 
 export function createLegacyMasterEndpoints(options: LegacyMasterOptions): LegacyEndpoints {
@@ -62,7 +60,7 @@ export function createLegacyMasterEndpoints(options: LegacyMasterOptions): Legac
       flags,
       roles: need(read(Call_Type.GET_ROLES).getRoles, "GET_ROLES"),
       version: read(Call_Type.GET_VERSION).getVersion?.versionInfo?.version ?? "",
-      unreachableAgents: options.unreachableAgents(),
+      counters: options.counters(),
     };
   };
 
@@ -87,7 +85,7 @@ export function createLegacyMasterEndpoints(options: LegacyMasterOptions): Legac
     "/master/flags": () => ({ flags: snapshot().flags }),
     "/metrics/snapshot": () => {
       const s = snapshot();
-      return masterMetrics(s.state, s.master, options.now(), s.unreachableAgents);
+      return masterMetrics(s.state, s.master, options.now(), s.counters);
     },
     "/version": () => ({
       version: snapshot().version,
@@ -228,7 +226,7 @@ function stateModel(s: Snapshot): JsonObject {
     capabilities: [],
     activated_slaves: agents.filter((a) => a.active === true).length,
     deactivated_slaves: agents.filter((a) => a.active !== true).length,
-    unreachable_slaves: s.unreachableAgents,
+    unreachable_slaves: s.counters.unreachableAgents,
     leader: leader.pid,
     leader_info: leader,
     flags: s.flags,

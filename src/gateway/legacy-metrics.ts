@@ -1,10 +1,12 @@
 /**
  * The master's /metrics/snapshot: Mesos' metric names, for the ones a
- * Plateau master can tell, from the GET_STATE and GET_MASTER answers.
+ * Plateau master can tell, from the GET_STATE and GET_MASTER answers and the
+ * core's counters (unreachable agents, ended tasks).
  */
 import { cpus, freemem, loadavg, totalmem } from "node:os";
 import type { Response_GetMaster, Response_GetState } from "../../gen/mesos/v1/master/master_pb.js";
 import { type Resource, type Task, TaskState } from "../../gen/mesos/v1/mesos_pb.js";
+import type { MasterCounters } from "../core/master/views.js";
 import { addResources, scalarOf } from "../core/resources/index.js";
 import type { JsonObject } from "./json.js";
 
@@ -23,16 +25,33 @@ export const SUMMARY_STATES = [
 
 const sum = (lists: Resource[][]): Resource[] => lists.reduce<Resource[]>((acc, r) => addResources(acc, r), []);
 
+/** Gauges: how many live tasks are in each state now. */
+const ACTIVE_STATES = [TaskState.TASK_STAGING, TaskState.TASK_STARTING, TaskState.TASK_RUNNING, TaskState.TASK_KILLING];
+
+/** Counters: how many tasks reached each terminal state since the master started leading. */
+const ENDED_STATES = [
+  TaskState.TASK_FINISHED,
+  TaskState.TASK_FAILED,
+  TaskState.TASK_KILLED,
+  TaskState.TASK_LOST,
+  TaskState.TASK_ERROR,
+  TaskState.TASK_DROPPED,
+  TaskState.TASK_GONE,
+  TaskState.TASK_GONE_BY_OPERATOR,
+];
+
+/** `master/tasks_running` for TASK_RUNNING. */
+const metricName = (state: TaskState): string => `master/${TaskState[state].toLowerCase().replace("task_", "tasks_")}`;
+
 export function masterMetrics(
   state: Response_GetState,
   master: Response_GetMaster,
   now: number,
-  unreachableAgents: number,
+  counters: MasterCounters,
 ): JsonObject {
   const agents = state.getAgents?.agents ?? [];
   const frameworks = state.getFrameworks?.frameworks ?? [];
   const live: Task[] = state.getTasks?.tasks ?? [];
-  const completed: Task[] = state.getTasks?.completedTasks ?? [];
   const total = sum(agents.map((a) => a.totalResources));
   const used = sum(live.map((t) => t.resources));
   const out: JsonObject = {
@@ -42,7 +61,7 @@ export function masterMetrics(
     "master/slaves_inactive": agents.filter((a) => a.active !== true).length,
     "master/slaves_connected": agents.filter((a) => a.active === true).length,
     "master/slaves_disconnected": agents.filter((a) => a.active !== true).length,
-    "master/slaves_unreachable": unreachableAgents,
+    "master/slaves_unreachable": counters.unreachableAgents,
     "master/frameworks_active": frameworks.filter((f) => f.active === true).length,
     "master/frameworks_inactive": frameworks.filter((f) => f.active !== true).length,
     "master/frameworks_connected": frameworks.filter((f) => f.connected === true).length,
@@ -63,12 +82,8 @@ export function masterMetrics(
     out[`master/${name}_used`] = u;
     out[`master/${name}_percent`] = t === 0 ? 0 : u / t;
   }
-  for (const state of SUMMARY_STATES) {
-    const key = `master/${TaskState[state].toLowerCase()}`.replace("master/task_", "master/tasks_");
-    out[key] = [...live, ...completed].filter((t) => t.state === state).length;
-  }
+  for (const s of ACTIVE_STATES) out[metricName(s)] = live.filter((t) => t.state === s).length;
   out["master/tasks_unreachable"] = (state.getTasks?.unreachableTasks ?? []).length;
-  out["master/tasks_dropped"] = [...live, ...completed].filter((t) => t.state === TaskState.TASK_DROPPED).length;
-  out["master/tasks_gone"] = [...live, ...completed].filter((t) => t.state === TaskState.TASK_GONE).length;
+  for (const s of ENDED_STATES) out[metricName(s)] = counters.endedTasks[TaskState[s]] ?? 0;
   return out;
 }

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Call, Response } from "../../gen/mesos/v1/master/master_pb.js";
 import type { CallError } from "../core/master/events.js";
 import type { MasterCore } from "../core/master/master-core.js";
+import { countersView } from "../core/master/views.js";
 import type { Logger } from "../log.js";
 import type { HttpHook } from "../transport/handler.js";
 import { createLegacyMasterEndpoints } from "./legacy-master.js";
@@ -51,7 +52,7 @@ export function createMasterGateway(options: MasterGatewayOptions): MasterGatewa
   const legacy = createLegacyMasterEndpoints({
     // Read-only views: they change nothing, so they need not queue behind writes.
     operate: (call) => core.operate(call, options.now()).result,
-    unreachableAgents: () => core.state.unreachableAgents.size,
+    counters: () => countersView(core.state),
     now: options.now,
   });
   const hook: HttpHook = (req: IncomingMessage, res: ServerResponse) => {

@@ -210,6 +210,9 @@ describe("operator views of unreachable agents and of history", () => {
       const newest = first.statuses.filter((s) => s.state === TaskState.TASK_FINISHED).at(-1)?.taskId?.value;
       const running = await getJson<StateJson>(master.port, "/master/state");
       expect(ids(running.frameworks[0]?.completed_tasks)).toEqual([`${newest}:TASK_FINISHED`]);
+      // master/tasks_finished counts both, though history keeps one.
+      const metrics = await getJson<Record<string, number>>(master.port, "/metrics/snapshot");
+      expect(metrics["master/tasks_finished"]).toBe(2);
       expect(running.flags).toMatchObject({
         max_completed_frameworks: "1",
         max_completed_tasks_per_framework: "1",

@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest";
 import { CallSchema, Call_Type as OperatorCallType, type Response } from "../../gen/mesos/v1/master/master_pb.js";
 import { FrameworkInfo_Capability_Type as Capability, type Offer, TaskState } from "../../gen/mesos/v1/mesos_pb.js";
 import { Call_Type as SchedulerCallType } from "../../gen/mesos/v1/scheduler/scheduler_pb.js";
+import { countersView } from "../../src/core/master/views.js";
 import { parseResources } from "../../src/core/resources/index.js";
 import { MasterHarness, type TestMasterOptions } from "../helpers/master-harness.js";
 
@@ -100,6 +101,8 @@ describe("master history: completed and unreachable tasks per framework", () => 
       `${a.frameworkId}/a3:TASK_FINISHED`,
       `${b.frameworkId}/b1:TASK_FINISHED`,
     ]);
+    // The counters behind master/tasks_finished count what history forgot too.
+    expect(countersView(h.core.state).endedTasks).toEqual({ TASK_FINISHED: 4 });
   });
 
   it("keeps each framework's newest --max-unreachable-tasks-per-framework tasks of lost agents", () => {
@@ -124,7 +127,7 @@ describe("master history: completed and unreachable tasks per framework", () => 
     h.closed("a1");
     h.advance(601_000);
     h.apply(h.core.expire(h.now));
-    expect(h.core.state.unreachableAgents.size).toBe(1);
+    expect(countersView(h.core.state).unreachableAgents).toBe(1);
     expect(tasks(h).unreachable).toEqual([`${a.frameworkId}/t:TASK_UNREACHABLE`]);
   });
 });

@@ -1,5 +1,5 @@
 import type { Schedule } from "../../../gen/mesos/v1/maintenance/maintenance_pb.js";
-import type { AgentInfo, MasterInfo } from "../../../gen/mesos/v1/mesos_pb.js";
+import type { AgentInfo, MasterInfo, TaskState } from "../../../gen/mesos/v1/mesos_pb.js";
 import type { QuotaConfig } from "../../../gen/mesos/v1/quota/quota_pb.js";
 import type { ConnectResponse } from "../../../gen/mesos/v2/mesos_pb.js";
 import type { Allocator } from "../allocator/index.js";
@@ -70,6 +70,12 @@ export interface MasterState {
   goneAgents: Map<string, Millis>;
   /** Resource operations sent to agents and not yet answered, by uuid. */
   operations: Map<string, PendingOperation>;
+  /**
+   * How many tasks reached each terminal state since this master started
+   * leading (Mesos' master/tasks_finished and friends): counters, so they
+   * do not drop when history forgets a task.
+   */
+  endedTasks: Map<TaskState, number>;
   /** Quota by role, as UPDATE_QUOTA set it (guarantees and limits). */
   quotas: Map<string, QuotaConfig>;
   startedAt: Millis;

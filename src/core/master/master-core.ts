@@ -99,6 +99,7 @@ export function createMasterCore(deps: {
     unreachableAgents: new Map(),
     unreachableAgentInfos: new Map(),
     goneAgents: new Map(),
+    endedTasks: new Map(),
     startedAt: deps.now,
     allocationRequested: false,
   };

@@ -160,6 +160,7 @@ function refile(ctx: Ctx, framework: FrameworkRecord, task: Task, from: Place, t
   } else if (to === "unreachable") {
     fileUnreachable(framework, task, ctx.options.maxUnreachableTasksPerFramework ?? DEFAULT_MAX_UNREACHABLE_TASKS);
   } else {
+    ctx.state.endedTasks.set(task.state, (ctx.state.endedTasks.get(task.state) ?? 0) + 1);
     framework.completed.push(task);
     const limit = ctx.options.maxCompletedTasksPerFramework ?? DEFAULT_MAX_COMPLETED_TASKS;
     if (framework.completed.length > limit) framework.completed.splice(0, framework.completed.length - limit);

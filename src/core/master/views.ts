@@ -5,10 +5,10 @@ import {
   type Response_GetState,
   ResponseSchema,
 } from "../../../gen/mesos/v1/master/master_pb.js";
-import type { Resource, TimeInfo } from "../../../gen/mesos/v1/mesos_pb.js";
+import { type Resource, TaskState, type TimeInfo } from "../../../gen/mesos/v1/mesos_pb.js";
 import type { Millis } from "../clock.js";
 import { addResources } from "../resources/index.js";
-import type { Ctx } from "./context.js";
+import type { Ctx, MasterState } from "./context.js";
 import type { AgentRecord, FrameworkRecord } from "./state.js";
 
 export function timeInfo(at: Millis | undefined): TimeInfo | undefined {
@@ -108,6 +108,23 @@ export function getState(ctx: Ctx): Response_GetState {
       },
     }).getState ?? missingPart("state view")
   );
+}
+
+/**
+ * What the master's metrics need beyond the operator calls: no v1 call
+ * lists unreachable agents or counts ended tasks (Mesos' own endpoints read
+ * the master's memory for these too).
+ */
+export interface MasterCounters {
+  unreachableAgents: number;
+  /** Tasks that reached each terminal state since this master started leading, by state name. */
+  endedTasks: Record<string, number>;
+}
+
+export function countersView(state: MasterState): MasterCounters {
+  const endedTasks: Record<string, number> = {};
+  for (const [taskState, n] of state.endedTasks) endedTasks[TaskState[taskState]] = n;
+  return { unreachableAgents: state.unreachableAgents.size, endedTasks };
 }
 
 /** The views build their messages from a literal: a missing part is a bug in this file. */
