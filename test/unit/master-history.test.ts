@@ -120,6 +120,45 @@ describe("master history: completed and unreachable tasks per framework", () => 
     expect(after.completed).toEqual([]);
   });
 
+  it("takes back, live, a task history forgot when its agent returns with it", () => {
+    const h = withAgent({ maxUnreachableTasksPerFramework: 1 });
+    const agentId = h.core.state.agents.keys().next().value ?? "";
+    const a = subscribeWithOffer(h, "sa", PARTITION_AWARE);
+    launch(h, "sa", a.frameworkId, a.offer, ["t1", "t2"]);
+    h.closed("a1");
+    h.advance(601_000);
+    h.apply(h.core.expire(h.now));
+    expect(tasks(h).unreachable).toEqual([`${a.frameworkId}/t2:TASK_UNREACHABLE`]);
+
+    h.send("a1-back", {
+      case: "agent",
+      value: {
+        call: {
+          case: "register",
+          value: {
+            agentInfo: {
+              hostname: "host-a",
+              port: 5051,
+              id: { value: agentId },
+              resources: parseResources("cpus:8;mem:8192"),
+            },
+            frameworks: [{ id: { value: a.frameworkId }, user: "test", name: "fw" }],
+            tasks: ["t1", "t2"].map((id) => ({
+              taskId: { value: id },
+              frameworkId: { value: a.frameworkId },
+              agentId: { value: agentId },
+              state: TaskState.TASK_RUNNING,
+              resources: parseResources("cpus:0.1;mem:32"),
+            })),
+          },
+        },
+      },
+    });
+    const back = tasks(h);
+    expect(back.live.sort()).toEqual([`${a.frameworkId}/t1:TASK_RUNNING`, `${a.frameworkId}/t2:TASK_RUNNING`]);
+    expect([back.unreachable, back.completed]).toEqual([[], []]);
+  });
+
   it("counts unreachable agents and shows the tasks on them until the agent returns", () => {
     const h = withAgent({});
     const a = subscribeWithOffer(h, "sa", PARTITION_AWARE);
