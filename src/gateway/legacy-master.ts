@@ -20,6 +20,7 @@ import {
   type FrameworkTasks,
   frameworkModel,
   frameworkSummary,
+  recoveredAgentModel,
   resourcesModel,
   taskModel,
 } from "./legacy-model.js";
@@ -76,10 +77,13 @@ export function createLegacyMasterEndpoints(options: LegacyMasterOptions): Legac
         unregistered_frameworks: [],
       };
     },
-    "/master/slaves": (query) => ({
-      slaves: matching(query, "slave_id")(agentModels(snapshot())),
-      recovered_slaves: [],
-    }),
+    "/master/slaves": (query) => {
+      const s = snapshot();
+      return {
+        slaves: matching(query, "slave_id")(agentModels(s)),
+        recovered_slaves: matching(query, "slave_id")(recoveredAgentModels(s)),
+      };
+    },
     "/master/tasks": (query) => tasksModel(snapshot(), query),
     "/master/roles": () => rolesModel(snapshot()),
     "/master/flags": () => ({ flags: snapshot().flags }),
@@ -178,6 +182,10 @@ function agentModels(s: Snapshot): JsonObject[] {
   });
 }
 
+function recoveredAgentModels(s: Snapshot): JsonObject[] {
+  return (s.state.getAgents?.recoveredAgents ?? []).map(recoveredAgentModel);
+}
+
 /**
  * Each framework's tasks and executors, sorted out in one pass: completed
  * frameworks bring up to thousands of tasks each, and a filter per framework
@@ -231,7 +239,7 @@ function stateModel(s: Snapshot): JsonObject {
     leader_info: leader,
     flags: s.flags,
     slaves: agentModels(s),
-    recovered_slaves: [],
+    recovered_slaves: recoveredAgentModels(s),
     frameworks: (frameworks?.frameworks ?? []).map((f) => frameworkModel(f, tasksOf(f.frameworkInfo?.id?.value ?? ""))),
     completed_frameworks: (frameworks?.completedFrameworks ?? []).map((f) =>
       frameworkModel(f, tasksOf(f.frameworkInfo?.id?.value ?? "")),

@@ -12,8 +12,10 @@ import type {
   Response_GetFrameworks_Framework,
 } from "../../gen/mesos/v1/master/master_pb.js";
 import {
+  type AgentInfo,
   AgentInfo_Capability_Type,
   type Attribute,
+  DomainInfoSchema,
   type ExecutorInfo,
   ExecutorInfoSchema,
   FrameworkInfo_Capability_Type,
@@ -121,6 +123,18 @@ export function agentModel(agent: Response_GetAgents_Agent, used: Resource[]): J
     version: agent.version ?? "",
     capabilities: agent.capabilities.map((c) => AgentInfo_Capability_Type[c.type] ?? String(c.type)),
   });
+  return out;
+}
+
+/** An agent the master knows only from its registry, not re-registered yet (Mesos' `json(SlaveInfo)`). */
+export function recoveredAgentModel(info: AgentInfo): JsonObject {
+  const out: JsonObject = {
+    id: info.id?.value ?? "",
+    hostname: info.hostname,
+    port: info.port,
+    attributes: attributesModel(info.attributes),
+  };
+  if (info.domain !== undefined) out.domain = toMesosJson(DomainInfoSchema, info.domain);
   return out;
 }
 

@@ -15,6 +15,7 @@ import {
 } from "../../gen/mesos/v1/mesos_pb.js";
 import { QuotaConfigSchema } from "../../gen/mesos/v1/quota/quota_pb.js";
 import { Call_Type as SchedulerCallType } from "../../gen/mesos/v1/scheduler/scheduler_pb.js";
+import { countersView } from "../../src/core/master/views.js";
 import { applyRegistryOperation, emptyRegistry, type RegistryOperation } from "../../src/core/registry/registry.js";
 import { openEmbeddedRegistry } from "../../src/master/registry.js";
 import { MasterHarness } from "../helpers/master-harness.js";
@@ -209,10 +210,9 @@ describe("master core and the registry", () => {
     const h = new MasterHarness({ registry, agentReregisterTimeoutSeconds: 30 });
     const state = operate(h, { type: OperatorCallType.GET_STATE });
     if ("code" in state) throw new Error(state.message);
-    expect(state.getState?.getAgents?.agents.map((a) => [a.agentInfo?.id?.value, a.active])).toEqual([
-      ["a1", false],
-      ["a2", false],
-    ]);
+    // Not re-registered yet: known only from the registry, as Mesos' recovered agents.
+    expect(state.getState?.getAgents?.agents).toEqual([]);
+    expect(state.getState?.getAgents?.recoveredAgents.map((a) => a.id?.value)).toEqual(["a1", "a2"]);
     expect(
       state.getState?.getFrameworks?.frameworks.map((f) => [f.frameworkInfo?.id?.value, f.active, f.recovered]),
     ).toEqual([["f1", false, true]]);
@@ -238,6 +238,10 @@ describe("master core and the registry", () => {
         },
       },
     });
+    const back = operate(h, { type: OperatorCallType.GET_AGENTS });
+    if ("code" in back) throw new Error(back.message);
+    expect(back.getAgents?.agents.map((a) => a.agentInfo?.id?.value)).toEqual(["a1"]);
+    expect(back.getAgents?.recoveredAgents.map((a) => a.id?.value)).toEqual(["a2"]);
     h.scheduler("sched", {
       type: SchedulerCallType.SUBSCRIBE,
       frameworkId: { value: "f1" },
@@ -263,6 +267,10 @@ describe("master core and the registry", () => {
     expect(
       h.persisted.filter((p) => p.kind === "mark-agent-unreachable").map((p) => ("agentId" in p ? p.agentId : "")),
     ).toEqual(["a2"]);
+    const after = operate(h, { type: OperatorCallType.GET_AGENTS });
+    if ("code" in after) throw new Error(after.message);
+    expect(after.getAgents?.recoveredAgents).toEqual([]);
+    expect(countersView(h.core.state).unreachableAgents).toBe(1);
     h.scheduler("sched", {
       type: SchedulerCallType.RECONCILE,
       frameworkId: { value: "f1" },

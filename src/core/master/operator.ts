@@ -22,7 +22,7 @@ import { maintenanceStatus, updateSchedule } from "./maintenance.js";
 import { rescindOffers } from "./offers.js";
 import { operatorResourceOperation } from "./operations.js";
 import { quotaConfigs, updateQuota } from "./quota.js";
-import { agentView, getState } from "./views.js";
+import { agentsView, getState } from "./views.js";
 
 /**
  * GET_ROLES: every role with a framework, an allocation, a weight, a quota or
@@ -113,10 +113,7 @@ export function operatorCall(ctx: Ctx, call: OperatorCall): Response | CallError
     case OperatorCallType.GET_STATE:
       return r({ type: Response_Type.GET_STATE, getState: state() });
     case OperatorCallType.GET_AGENTS:
-      return r({
-        type: Response_Type.GET_AGENTS,
-        getAgents: { agents: [...ctx.state.agents.values()].map((a) => agentView(ctx, a)) },
-      });
+      return r({ type: Response_Type.GET_AGENTS, getAgents: agentsView(ctx) });
     case OperatorCallType.GET_FRAMEWORKS:
       return r({ type: Response_Type.GET_FRAMEWORKS, getFrameworks: state().getFrameworks });
     case OperatorCallType.GET_EXECUTORS:

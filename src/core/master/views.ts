@@ -1,6 +1,8 @@
 import { create } from "@bufbuild/protobuf";
 import {
+  type Response_GetAgents,
   type Response_GetAgents_Agent,
+  Response_GetAgentsSchema,
   type Response_GetFrameworks_Framework,
   type Response_GetState,
   ResponseSchema,
@@ -86,6 +88,19 @@ export function agentView(ctx: Ctx, agent: AgentRecord): Response_GetAgents_Agen
   );
 }
 
+/**
+ * GET_AGENTS as Mesos answers it: agents read from the registry that have
+ * not re-registered since this master started are `recovered_agents`, known
+ * only by their AgentInfo, not agents.
+ */
+export function agentsView(ctx: Ctx): Response_GetAgents {
+  const agents = [...ctx.state.agents.values()];
+  return create(Response_GetAgentsSchema, {
+    agents: agents.filter((a) => a.restored !== true).map((a) => agentView(ctx, a)),
+    recoveredAgents: agents.filter((a) => a.restored === true).map((a) => a.info),
+  });
+}
+
 export function getState(ctx: Ctx): Response_GetState {
   // Completed frameworks keep their completed tasks, which the views list too (as Mesos' do).
   const frameworks = [...ctx.state.frameworks.values(), ...ctx.state.completedFrameworks];
@@ -104,7 +119,7 @@ export function getState(ctx: Ctx): Response_GetState {
           frameworks: [...ctx.state.frameworks.values()].map((f) => frameworkView(ctx, f)),
           completedFrameworks: ctx.state.completedFrameworks.map((f) => frameworkView(ctx, f)),
         },
-        getAgents: { agents: [...ctx.state.agents.values()].map((a) => agentView(ctx, a)) },
+        getAgents: agentsView(ctx),
       },
     }).getState ?? missingPart("state view")
   );
