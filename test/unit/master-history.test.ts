@@ -221,6 +221,7 @@ describe("master history: completed frameworks", () => {
     h.scheduler("s1", { frameworkId: { value: id }, type: SchedulerCallType.TEARDOWN });
     h.scheduler("s2", {
       type: SchedulerCallType.SUBSCRIBE,
+      frameworkId: { value: id },
       subscribe: { frameworkInfo: { user: "test", name: "fw", id: { value: id } } },
     });
     expect(h.errors("s2").map((e) => e.message)).toEqual([`Framework ${id} has been removed; subscribe without an id`]);
