@@ -105,6 +105,13 @@ describe("master history: completed and unreachable tasks per framework", () => 
     expect(countersView(h.core.state).endedTasks).toEqual({ TASK_FINISHED: 4 });
   });
 
+  it("counts launches it refused as ended tasks, as Mesos' master/tasks_error does", () => {
+    const h = withAgent({});
+    const a = subscribeWithOffer(h, "sa");
+    launch(h, "sa", a.frameworkId, a.offer, ["ok", "bad id"]);
+    expect(countersView(h.core.state).endedTasks).toEqual({ TASK_ERROR: 1 });
+  });
+
   it("keeps each framework's newest --max-unreachable-tasks-per-framework tasks of lost agents", () => {
     const h = withAgent({ maxUnreachableTasksPerFramework: 2 });
     const a = subscribeWithOffer(h, "sa", PARTITION_AWARE);

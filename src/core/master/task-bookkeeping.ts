@@ -160,11 +160,20 @@ function refile(ctx: Ctx, framework: FrameworkRecord, task: Task, from: Place, t
   } else if (to === "unreachable") {
     fileUnreachable(framework, task, ctx.options.maxUnreachableTasksPerFramework ?? DEFAULT_MAX_UNREACHABLE_TASKS);
   } else {
-    ctx.state.endedTasks.set(task.state, (ctx.state.endedTasks.get(task.state) ?? 0) + 1);
+    countEnded(ctx, task.state);
     framework.completed.push(task);
     const limit = ctx.options.maxCompletedTasksPerFramework ?? DEFAULT_MAX_COMPLETED_TASKS;
     if (framework.completed.length > limit) framework.completed.splice(0, framework.completed.length - limit);
   }
+}
+
+/**
+ * Counts a task that reached a terminal state, also one the master refused
+ * before keeping it (a launch that was invalid or had invalid offers), as
+ * Mesos' master/tasks_* count them.
+ */
+export function countEnded(ctx: Ctx, state: TaskState): void {
+  ctx.state.endedTasks.set(state, (ctx.state.endedTasks.get(state) ?? 0) + 1);
 }
 
 /** Mesos' defaults for the history bounds (MasterCoreOptions). */

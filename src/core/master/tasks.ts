@@ -39,7 +39,7 @@ import {
 } from "./events.js";
 import { hasCapability } from "./frameworks.js";
 import { type FrameworkRecord, taskKey } from "./state.js";
-import { applyStatus, endedTask, toFramework } from "./task-bookkeeping.js";
+import { applyStatus, countEnded, endedTask, toFramework } from "./task-bookkeeping.js";
 
 /** Sends a master-made update for a task the framework asked about or for. */
 function sendStatus(ctx: Ctx, framework: FrameworkRecord, status: TaskStatus): void {
@@ -64,6 +64,7 @@ export function dropLaunches(
     const tasks = [...(op.launch?.taskInfos ?? []), ...(op.launchGroup?.taskGroup?.tasks ?? [])];
     const reason = op.launchGroup !== undefined ? Reason.TASK_GROUP_INVALID : Reason.INVALID_OFFERS;
     for (const task of tasks) {
+      countEnded(ctx, state);
       sendStatus(ctx, framework, masterStatus(task.taskId?.value ?? "", state, reason, message, ctx.now));
     }
   }
@@ -137,6 +138,7 @@ export function launchTasks(
     const taskId = info.taskId?.value ?? "";
     if (problem !== undefined || agent === undefined) {
       const message = problem ?? `Agent ${agentId} is not registered`;
+      countEnded(ctx, TaskState.TASK_ERROR);
       sendStatus(
         ctx,
         framework,
