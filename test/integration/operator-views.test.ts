@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Call_Type, Response_Type } from "../../gen/mesos/v1/master/master_pb.js";
 import { createOperator, type OperatorClient } from "../../src/client/operator.js";
+import { scalarOf } from "../../src/core/resources/index.js";
 import { type Daemon, eventually, ProcessScope, ROOT } from "../helpers/processes.js";
 import { reserved } from "../helpers/resources.js";
 import { type Json, json, request, type Stream, startFrameworkWithTasks } from "./gateway-v1-client.js";
@@ -115,6 +116,20 @@ describe("operator views on a real master and agent", () => {
       const s = (await get(agent.port, "/state")).json() as Views;
       return Object.keys(s.reserved_resources ?? {}).length === 0 ? true : undefined;
     }, "the agent's /state to drop the reservation");
+  });
+
+  it("counts what tasks use as allocated on GET_AGENTS and GET_FRAMEWORKS, with offers apart, as Mesos", async () => {
+    // The framework never declines, so what the sleeper leaves is on offer to it.
+    const agentView = await eventually(async () => {
+      const a = (await operator.getAgents()).agents[0];
+      return a !== undefined && scalarOf(a.offeredResources, "cpus") > 0 ? a : undefined;
+    }, "an outstanding offer");
+    expect(scalarOf(agentView.allocatedResources, "cpus")).toBeCloseTo(0.1);
+    expect(scalarOf(agentView.allocatedResources, "mem")).toBe(32);
+    expect(scalarOf(agentView.totalResources, "cpus")).toBe(2);
+    const framework = (await operator.getFrameworks()).frameworks[0];
+    expect(scalarOf(framework?.allocatedResources ?? [], "cpus")).toBeCloseTo(0.1);
+    expect(scalarOf(framework?.offeredResources ?? [], "cpus")).toBeGreaterThan(0);
   });
 
   it("answers each operator write over v2 with its own Response type, and over v1 with Mesos' empty 200 or 202", async () => {
