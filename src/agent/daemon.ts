@@ -39,6 +39,7 @@ import { openStream } from "../client/stream.js";
 import { type AgentCore, createAgentCore } from "../core/agent/agent-core.js";
 import { applyCheckpointed, parseAttributes } from "../core/resources/index.js";
 import { createAgentGateway } from "../gateway/agent-gateway.js";
+import { agentMetrics } from "../gateway/agent-metrics.js";
 import { createLogger, type Logger } from "../log.js";
 import { createServer } from "../transport/server.js";
 import { systemTimers, type Timers } from "../util/timers.js";
@@ -114,13 +115,28 @@ function recoverCore(options: AgentOptions, workDir: AgentWorkDir): { core: Agen
   return { core, agentInfo };
 }
 
-/** The agent's answer to operator calls, for the v2 Operate RPC and the v1 /api/v1 alike. */
-function operate(call: OperatorCall | undefined): OperatorResponse | { code: Error_Code; message: string } {
-  if (call?.type === OperatorCallType.GET_HEALTH)
-    return create(ResponseSchema, { type: Response_Type.GET_HEALTH, getHealth: { healthy: true } });
-  return {
-    code: Error_Code.UNIMPLEMENTED,
-    message: "This agent answers GET_HEALTH only; ask the master for cluster state",
+/**
+ * The agent's answer to operator calls, for the v2 Operate RPC and the v1
+ * /api/v1 alike. GET_METRICS computes every number at once, so any
+ * `timeout` is met and nothing is left out for it.
+ */
+function operatorCalls(core: AgentCore, startedAt: number) {
+  return (call: OperatorCall | undefined): OperatorResponse | { code: Error_Code; message: string } => {
+    if (call?.type === OperatorCallType.GET_HEALTH)
+      return create(ResponseSchema, { type: Response_Type.GET_HEALTH, getHealth: { healthy: true } });
+    if (call?.type === OperatorCallType.GET_METRICS) {
+      if (call.getMetrics === undefined)
+        return { code: Error_Code.INVALID_ARGUMENT, message: "Expecting 'get_metrics' to be present" };
+      const metrics = Object.entries(agentMetrics(core, startedAt, Date.now())).map(([name, value]) => ({
+        name,
+        value,
+      }));
+      return create(ResponseSchema, { type: Response_Type.GET_METRICS, getMetrics: { metrics } });
+    }
+    return {
+      code: Error_Code.UNIMPLEMENTED,
+      message: "This agent answers GET_HEALTH and GET_METRICS only; ask the master for cluster state",
+    };
   };
 }
 
@@ -153,16 +169,22 @@ export async function startAgent(
   });
   const executors = shell.executors.streams;
 
+  const startedAt = Date.now();
+  const operate = operatorCalls(core, startedAt);
   const routes = (router: ConnectRouter) =>
     router.service(MesosService, {
       connect: (requests, context) => executors.serve(requests, context),
       operate: (request) => {
         const result = operate(request.call);
-        if ("code" in result) throw new ConnectError(result.message, Code.Unimplemented);
+        if ("code" in result)
+          throw new ConnectError(
+            result.message,
+            result.code === Error_Code.INVALID_ARGUMENT ? Code.InvalidArgument : Code.Unimplemented,
+          );
         return create(OperateResponseSchema, { response: result });
       },
     });
-  const gateway = createAgentGateway({ core, executors, operate, options, port: () => port, logger });
+  const gateway = createAgentGateway({ core, executors, operate, options, port: () => port, startedAt, logger });
   const server = createServer({
     host: options.ip,
     port: options.port,

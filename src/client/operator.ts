@@ -19,7 +19,7 @@ import {
 } from "../../gen/mesos/v1/master/master_pb.js";
 import { ConnectRequestSchema, type ConnectResponse, MesosService } from "../../gen/mesos/v2/mesos_pb.js";
 import type { Logger } from "../log.js";
-import { createMasterLocator, isMasterList, leaderMovedFrom, type MasterLocator } from "./masters.js";
+import { createMasterLocator, isMasterList, leaderMovedFrom } from "./masters.js";
 import { newCallId, normalizeBaseUrl, openStream, type ReconnectPolicy } from "./stream.js";
 
 /** Options of `createOperator`. */
@@ -65,7 +65,9 @@ export interface OperatorClient {
 export function createOperator(options: OperatorOptions): OperatorClient {
   const several = isMasterList(options.master);
   const baseUrl = several ? options.master.trim() : normalizeBaseUrl(options.master);
-  const locator = several ? createMasterLocator(options.master, options.logger) : undefined;
+  // One master is a list of one: a standby named directly still names the
+  // leader in its refusal, and the call follows it there.
+  const locator = createMasterLocator(options.master, options.logger);
   const peers = new Map<string, { client: Client<typeof MesosService>; sessions: Http2SessionManager }>();
   const peer = (url: string) => {
     let p = peers.get(url);
@@ -85,30 +87,26 @@ export function createOperator(options: OperatorOptions): OperatorClient {
 
   const call = async (init: Call | MessageInitShape<typeof CallSchema>): Promise<Response> => {
     const request = { call: create(CallSchema, init) };
-    // With several masters, try until one leads: a standby's refusal names the leader.
-    const attempts = locator === undefined ? 1 : 4;
+    // Try until a master leads: a standby's refusal names the leader.
+    const attempts = 4;
     let lastError: unknown;
     let hinted = false;
     for (let i = 0; i < attempts; i++) {
       // etcd's announcement, when there is one, beats the last master that
       // answered: that one may be frozen and no longer lead. A standby's
       // hint beats both: it has just said who leads.
-      const target = hinted
-        ? await (locator as MasterLocator).next()
-        : (locator?.announced?.() ?? current ?? (await (locator as MasterLocator).next()));
+      const target = hinted ? await locator.next() : (locator.announced?.() ?? current ?? (await locator.next()));
       // A leader that froze holds the call; once etcd announces another,
       // give up on it as on a timeout.
       const moved = new AbortController();
-      if (locator !== undefined) {
-        void leaderMovedFrom(locator, target, moved.signal).then((leader) =>
-          moved.abort(
-            new ConnectError(
-              `${target} no longer leads (the leader is ${leader}); the call may or may not have taken effect`,
-              Code.DeadlineExceeded,
-            ),
+      void leaderMovedFrom(locator, target, moved.signal).then((leader) =>
+        moved.abort(
+          new ConnectError(
+            `${target} no longer leads (the leader is ${leader}); the call may or may not have taken effect`,
+            Code.DeadlineExceeded,
           ),
-        );
-      }
+        ),
+      );
       try {
         const response = await peer(target).client.operate(request, { timeoutMs, signal: moved.signal });
         if (response.response === undefined) throw new Error(`master ${target} sent an empty response`);
@@ -120,7 +118,7 @@ export function createOperator(options: OperatorOptions): OperatorClient {
           current = undefined;
           throw moved.signal.reason;
         }
-        if (locator === undefined || !(err instanceof ConnectError)) throw err;
+        if (!(err instanceof ConnectError)) throw err;
         // A master that does not answer in time may be paused or partitioned:
         // the next call looks for the leader again (this one is not retried,
         // since it may have taken effect).
@@ -128,6 +126,9 @@ export function createOperator(options: OperatorOptions): OperatorClient {
         if (err.code !== Code.Unavailable) throw err;
         current = undefined;
         hinted = locator.learn(err);
+        // One master named and no leader hint (it is down, or no leader is
+        // elected yet): there is nowhere else to try.
+        if (!several && !hinted) throw err;
       } finally {
         moved.abort();
       }

@@ -142,7 +142,9 @@ class ReconnectingStream implements UnifiedStream {
     const several = isMasterList(options.baseUrl);
     this.baseUrl = several ? options.baseUrl.trim() : normalizeBaseUrl(options.baseUrl);
     this.log = (options.logger ?? silentLogger()).child({ peer: this.baseUrl });
-    this.locator = several ? createMasterLocator(options.baseUrl, this.log) : undefined;
+    // One master is a list of one: a standby named directly still names the
+    // leader in its refusal, and the stream follows it there.
+    this.locator = createMasterLocator(options.baseUrl, this.log);
     // Our own session managers, so a dead peer's connection can be torn down
     // (not only the stream) and close() leaves no socket behind.
     this.ownsSessions = options.sessionManager === undefined;

@@ -5,7 +5,7 @@ import { executorKey } from "../core/agent/state.js";
 import type { CallError } from "../core/master/events.js";
 import type { Logger } from "../log.js";
 import type { HttpHook } from "../transport/handler.js";
-import { VERSION } from "../version.js";
+import { buildInfo, VERSION } from "../version.js";
 import { answerError, GatewayError } from "./errors.js";
 import { createExecutorEndpoint } from "./executor.js";
 import type { ExecutorSessions } from "./executor-sessions.js";
@@ -33,6 +33,8 @@ export interface AgentGatewayOptions {
   options: AgentFlagValues;
   /** The port actually bound (the configured one may be 0). */
   port: () => number;
+  /** When the agent started (ms), for start_time and uptime. */
+  startedAt: number;
   logger: Logger;
 }
 
@@ -65,9 +67,10 @@ export function createAgentGateway(options: AgentGatewayOptions): AgentGateway {
     core,
     flags: agentFlags(options.options),
     version: VERSION,
+    build: buildInfo(),
     address: () => ({ ip: options.options.ip, port: options.port() }),
     masterHostname: options.options.master.replace(/^https?:\/\//, "").split(":")[0] ?? "",
-    startedAt: Date.now(),
+    startedAt: options.startedAt,
     now: () => Date.now(),
   });
   const operator = createOperatorEndpoint({

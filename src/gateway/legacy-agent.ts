@@ -5,7 +5,6 @@
  */
 
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { cpus, freemem, loadavg, totalmem } from "node:os";
 import { isFieldSet } from "@bufbuild/protobuf";
 import {
   ExecutorInfo_Type,
@@ -17,15 +16,29 @@ import {
 } from "../../gen/mesos/v1/mesos_pb.js";
 import type { AgentCore, ExecutorRecord, TaskRecord } from "../core/agent/agent-core.js";
 import { addResources, scalarOf } from "../core/resources/index.js";
+import { isTerminalState } from "../core/task-lifecycle.js";
+import type { BuildInfo } from "../version.js";
+import { agentMetrics } from "./agent-metrics.js";
 import { GatewayError } from "./errors.js";
 import type { JsonObject } from "./json.js";
 import { answerJson } from "./json-answer.js";
-import { attributesModel, resourcesModel } from "./legacy-model.js";
+import {
+  attributesModel,
+  reservedFullModel,
+  reservedModel,
+  resourcesModel,
+  unreservedFullModel,
+  unreservedModel,
+  versionModel,
+} from "./legacy-model.js";
+import { metricsCall } from "./metrics-snapshot.js";
 
 export interface LegacyAgentOptions {
   core: AgentCore;
   flags: Record<string, string>;
   version: string;
+  /** When the agent's code was built. */
+  build: BuildInfo;
   /** The address the agent serves on, for its pid (`slave(1)@ip:port`). */
   address: () => { ip: string; port: number };
   /** The master's host, as the agent was told. */
@@ -45,6 +58,8 @@ const sum = (lists: Resource[][]): Resource[] => lists.reduce<Resource[]>((acc, 
 
 export function createLegacyAgentEndpoints(options: LegacyAgentOptions): LegacyAgentEndpoints {
   const { core } = options;
+  const versionOf = (): JsonObject =>
+    versionModel({ version: options.version, buildTime: options.build.time, buildDate: options.build.date });
   const tasksOf = (executor: ExecutorRecord): TaskRecord[] =>
     [...executor.tasks].flatMap((id) => {
       const task = core.state.tasks.get(`${executor.frameworkId}/${id}`);
@@ -66,8 +81,8 @@ export function createLegacyAgentEndpoints(options: LegacyAgentOptions): LegacyA
   const executorModel = (executor: ExecutorRecord): JsonObject => {
     const held = tasksOf(executor);
     // As Mesos' agent shows them: ended tasks awaiting acknowledgement are completed already.
-    const tasks = held.filter((t) => !isTerminal(t.state));
-    const ended = held.filter((t) => isTerminal(t.state));
+    const tasks = held.filter((t) => !isTerminalState(t.state));
+    const ended = held.filter((t) => isTerminalState(t.state));
     const queued = new Set(executor.queued.map((t) => t.taskId?.value ?? ""));
     return {
       id: executor.executorId,
@@ -113,19 +128,23 @@ export function createLegacyAgentEndpoints(options: LegacyAgentOptions): LegacyA
     const { ip, port } = options.address();
     const executors = [...core.state.executors.values()];
     const { history } = core.state;
+    // What the agent's executors and their tasks hold (Mesos: each framework's allocatedResources()).
+    const allocated = sum(executors.flatMap((e) => [e.info.resources, ...tasksOf(e).map((t) => t.info.resources)]));
     return {
-      version: options.version,
-      build_date: "",
-      build_time: 0,
-      build_user: "",
+      ...versionOf(),
       start_time: options.startedAt / 1000,
       id: core.state.agentId ?? "",
       pid: `slave(1)@${ip}:${port}`,
       hostname: info.hostname,
       capabilities: [],
-      resources: resourcesModel(info.resources),
-      reserved_resources: {},
-      unreserved_resources: resourcesModel(info.resources.filter((r) => r.reservations.length === 0)),
+      // The total with the operator's and frameworks' reservations and volumes applied, as Mesos' agent shows it.
+      resources: resourcesModel(core.state.total),
+      reserved_resources: reservedModel(core.state.total),
+      unreserved_resources: unreservedModel(core.state.total),
+      reserved_resources_full: reservedFullModel(core.state.total),
+      unreserved_resources_full: unreservedFullModel(core.state.total),
+      reserved_resources_allocated: reservedModel(allocated),
+      unreserved_resources_allocated: unreservedModel(allocated),
       attributes: attributesModel(info.attributes),
       master_hostname: options.masterHostname,
       flags: options.flags,
@@ -141,37 +160,6 @@ export function createLegacyAgentEndpoints(options: LegacyAgentOptions): LegacyA
         frameworkModel(f.info.id?.value ?? "", f.info, [], f.completedExecutors),
       ),
     };
-  };
-
-  const metrics = (): JsonObject => {
-    const info = core.state.options.agentInfo;
-    const tasks = [...core.state.tasks.values()];
-    const used = sum(tasks.filter((t) => !isTerminal(t.state)).map((t) => t.info.resources));
-    const out: JsonObject = {
-      "slave/registered": core.state.connected ? 1 : 0,
-      "slave/uptime_secs": (options.now() - options.startedAt) / 1000,
-      "slave/frameworks_active": core.state.frameworks.size,
-      "slave/executors_running": [...core.state.executors.values()].filter((e) => e.phase === "running").length,
-      "slave/executors_registering": [...core.state.executors.values()].filter((e) => e.phase === "launching").length,
-      "slave/executors_terminating": [...core.state.executors.values()].filter((e) => e.phase === "terminating").length,
-      "system/cpus_total": cpus().length,
-      "system/mem_total_bytes": totalmem(),
-      "system/mem_free_bytes": freemem(),
-      "system/load_1min": loadavg()[0] ?? 0,
-      "system/load_5min": loadavg()[1] ?? 0,
-      "system/load_15min": loadavg()[2] ?? 0,
-    };
-    for (const name of ["cpus", "mem", "disk", "gpus"]) {
-      const total = scalarOf(info.resources, name);
-      const u = scalarOf(used, name);
-      out[`slave/${name}_total`] = total;
-      out[`slave/${name}_used`] = u;
-      out[`slave/${name}_percent`] = total === 0 ? 0 : u / total;
-    }
-    for (const s of [TaskState.TASK_STAGING, TaskState.TASK_STARTING, TaskState.TASK_RUNNING, TaskState.TASK_KILLING]) {
-      out[`slave/${TaskState[s].toLowerCase().replace("task_", "tasks_")}`] = tasks.filter((t) => t.state === s).length;
-    }
-    return out;
   };
 
   /** Mesos' ResourceStatistics per executor; Plateau has no usage samples yet, only the limits. */
@@ -191,19 +179,16 @@ export function createLegacyAgentEndpoints(options: LegacyAgentOptions): LegacyA
       };
     });
 
-  const routes: Record<string, () => JsonObject | JsonObject[]> = {
+  const routes: Record<string, (query: URLSearchParams) => JsonObject | JsonObject[]> = {
     "/slave(1)/state": state,
+    "/metrics/snapshot": (query) => {
+      // Parsed for its refusal only: every number is at hand, so any timeout is met.
+      metricsCall(query);
+      return agentMetrics(core, options.startedAt, options.now());
+    },
     "/slave(1)/flags": () => ({ flags: options.flags }),
-    "/metrics/snapshot": metrics,
     "/monitor/statistics": statistics,
-    "/version": () => ({
-      version: options.version,
-      build_date: "",
-      build_time: 0,
-      build_user: "",
-      git_sha: "",
-      git_tag: "",
-    }),
+    "/version": versionOf,
   };
   const aliases: Record<string, string> = {
     "/slave(1)/state.json": "/slave(1)/state",
@@ -218,18 +203,7 @@ export function createLegacyAgentEndpoints(options: LegacyAgentOptions): LegacyA
     if (model === undefined) return false;
     if (req.method !== "GET" && req.method !== "HEAD")
       throw new GatewayError(405, `Expecting one of { 'GET' }, but received '${req.method ?? ""}'`, { allow: "GET" });
-    answerJson(res, model(), query.get("jsonp"));
+    answerJson(res, model(query), query.get("jsonp"));
     return true;
   };
 }
-
-const TERMINAL = new Set([
-  TaskState.TASK_FINISHED,
-  TaskState.TASK_FAILED,
-  TaskState.TASK_KILLED,
-  TaskState.TASK_ERROR,
-  TaskState.TASK_LOST,
-  TaskState.TASK_DROPPED,
-  TaskState.TASK_GONE,
-]);
-const isTerminal = (state: TaskState): boolean => TERMINAL.has(state);

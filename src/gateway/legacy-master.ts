@@ -9,13 +9,14 @@ import { create } from "@bufbuild/protobuf";
 import { type Call, Call_Type, CallSchema, type Response } from "../../gen/mesos/v1/master/master_pb.js";
 import { type Resource, type Task, TaskState } from "../../gen/mesos/v1/mesos_pb.js";
 import type { CallError } from "../core/master/events.js";
+import { SUMMARY_STATES } from "../core/master/metrics.js";
 import type { MasterCounters } from "../core/master/views.js";
-import { addResources } from "../core/resources/index.js";
+import { addResources, isAncestorOrSelf, subtractResources } from "../core/resources/index.js";
 import { answerError, GatewayError } from "./errors.js";
 import type { JsonObject, JsonValue } from "./json.js";
 import { answerJson } from "./json-answer.js";
-import { masterMetrics, SUMMARY_STATES } from "./legacy-metrics.js";
 import {
+  agentFullModel,
   agentModel,
   type FrameworkTasks,
   frameworkModel,
@@ -23,7 +24,9 @@ import {
   recoveredAgentModel,
   resourcesModel,
   taskModel,
+  versionModel,
 } from "./legacy-model.js";
+import { metricsCall, metricsModel } from "./metrics-snapshot.js";
 
 export interface LegacyMasterOptions {
   /** A read-only operator call (the same entry point as the v2 Operate RPC). */
@@ -42,7 +45,8 @@ interface Snapshot {
   master: NonNullable<Response["getMaster"]>;
   flags: JsonObject;
   roles: NonNullable<Response["getRoles"]>;
-  version: string;
+  /** Mesos' version fields (version, build_date, build_time, build_user). */
+  version: JsonObject;
   counters: MasterCounters;
 }
 
@@ -60,7 +64,7 @@ export function createLegacyMasterEndpoints(options: LegacyMasterOptions): Legac
       master: need(read(Call_Type.GET_MASTER).getMaster, "GET_MASTER"),
       flags,
       roles: need(read(Call_Type.GET_ROLES).getRoles, "GET_ROLES"),
-      version: read(Call_Type.GET_VERSION).getVersion?.versionInfo?.version ?? "",
+      version: versionModel(read(Call_Type.GET_VERSION).getVersion?.versionInfo),
       counters: options.counters(),
     };
   };
@@ -80,25 +84,21 @@ export function createLegacyMasterEndpoints(options: LegacyMasterOptions): Legac
     "/master/slaves": (query) => {
       const s = snapshot();
       return {
-        slaves: matching(query, "slave_id")(agentModels(s)),
+        slaves: matching(query, "slave_id")(agentModels(s, true)),
         recovered_slaves: matching(query, "slave_id")(recoveredAgentModels(s)),
       };
     },
     "/master/tasks": (query) => tasksModel(snapshot(), query),
     "/master/roles": () => rolesModel(snapshot()),
     "/master/flags": () => ({ flags: snapshot().flags }),
-    "/metrics/snapshot": () => {
-      const s = snapshot();
-      return masterMetrics(s.state, s.master, options.now(), s.counters);
+    "/metrics/snapshot": (query) => {
+      const result = options.operate(
+        create(CallSchema, { type: Call_Type.GET_METRICS, getMetrics: metricsCall(query) }),
+      );
+      if ("code" in result) throw new GatewayError(500, result.message);
+      return metricsModel(result.getMetrics?.metrics ?? []);
     },
-    "/version": () => ({
-      version: snapshot().version,
-      build_date: "",
-      build_time: 0,
-      build_user: "",
-      git_sha: "",
-      git_tag: "",
-    }),
+    "/version": () => snapshot().version,
   };
   const aliases: Record<string, string> = {
     "/master/state.json": "/master/state",
@@ -174,11 +174,13 @@ function knownTasks(s: Snapshot): Task[] {
   return [...liveTasks(s), ...(s.state.getTasks?.unreachableTasks ?? []), ...(s.state.getTasks?.completedTasks ?? [])];
 }
 
-function agentModels(s: Snapshot): JsonObject[] {
+/** The agents as /master/state shows them, or with `full` resources as /master/slaves does. */
+function agentModels(s: Snapshot, full = false): JsonObject[] {
   const tasks = liveTasks(s);
+  const model = full ? agentFullModel : agentModel;
   return (s.state.getAgents?.agents ?? []).map((agent) => {
     const id = agent.agentInfo?.id?.value ?? "";
-    return agentModel(agent, sum(tasks.filter((t) => t.agentId?.value === id).map((t) => t.resources)));
+    return model(agent, sum(tasks.filter((t) => t.agentId?.value === id).map((t) => t.resources)));
   });
 }
 
@@ -222,10 +224,7 @@ function stateModel(s: Snapshot): JsonObject {
   const leader = { id: info?.id ?? "", pid: info?.pid ?? "", port: info?.port ?? 0, hostname: info?.hostname ?? "" };
   const tasksOf = tasksByFramework(s);
   return {
-    version: s.version,
-    build_date: "",
-    build_time: 0,
-    build_user: "",
+    ...s.version,
     start_time: s.master.startTime ?? 0,
     elected_time: s.master.electedTime ?? 0,
     id: leader.id,
@@ -351,24 +350,36 @@ function matching(query: URLSearchParams, name: string): (models: JsonValue | un
     );
 }
 
+/**
+ * Mesos reads `limit` and `offset` as C ints (numify<int>) into size_t: a
+ * value that is not an integer falls back to the default, and a negative one
+ * wraps to a huge number, so `limit=-1` (what Mesos' own CLI sends) means no
+ * limit and a negative offset skips every task.
+ */
 function intParam(query: URLSearchParams, name: string, fallback: number): number {
-  const raw = query.get(name);
-  if (raw === null) return fallback;
+  const raw = query.get(name) ?? "";
+  if (!/^[+-]?\d+$/.test(raw)) return fallback;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0)
-    throw new GatewayError(400, `Failed to parse '${name}': '${raw}' is not a non-negative integer`);
-  return n;
+  if (n > 2 ** 31 - 1 || n < -(2 ** 31)) return fallback;
+  return n < 0 ? Number.POSITIVE_INFINITY : n;
 }
 
+/**
+ * /master/roles as Mesos' RoleResourceBreakdown: `allocated` is what tasks
+ * use, `offered` what sits in offers, `resources` both, and `reserved` what
+ * is reserved for the role or any of its sub-roles on any agent (GET_ROLES
+ * lists each role's own reservations, and every role that has one).
+ */
 function rolesModel(s: Snapshot): JsonObject {
+  const roles = s.roles.roles;
   return {
-    roles: s.roles.roles.map((r) => ({
+    roles: roles.map((r) => ({
       name: r.name,
       weight: r.weight ?? 1,
-      resources: resourcesModel(r.resources),
-      allocated: resourcesModel(r.resources),
-      offered: resourcesModel([]),
-      reserved: resourcesModel([]),
+      resources: resourcesModel(r.allocated),
+      allocated: resourcesModel(subtractResources(r.allocated, r.offered)),
+      offered: resourcesModel(r.offered),
+      reserved: resourcesModel(sum(roles.filter((o) => isAncestorOrSelf(r.name, o.name)).map((o) => o.reserved))),
       frameworks: r.frameworks.map((f) => f.value ?? ""),
     })),
   };

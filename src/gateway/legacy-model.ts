@@ -6,7 +6,7 @@
  * the v1 operator `Response` messages, so the endpoints show exactly what
  * GET_STATE shows.
  */
-import { isFieldSet } from "@bufbuild/protobuf";
+import { clone, create, isFieldSet } from "@bufbuild/protobuf";
 import type {
   Response_GetAgents_Agent,
   Response_GetFrameworks_Framework,
@@ -23,6 +23,9 @@ import {
   type Labels,
   LabelsSchema,
   type Resource,
+  Resource_ReservationInfo_Type,
+  Resource_ReservationInfoSchema,
+  ResourceSchema,
   type Task,
   TaskSchema,
   TaskState,
@@ -31,7 +34,7 @@ import {
   type TimeInfo,
   Value_Type,
 } from "../../gen/mesos/v1/mesos_pb.js";
-import { addResources } from "../core/resources/index.js";
+import { addResources, reservationRole } from "../core/resources/index.js";
 import { type JsonObject, type JsonValue, toMesosJson } from "./json.js";
 
 /** `[31000-31005, 31007-31007]`, as Mesos prints Value.Ranges. */
@@ -52,6 +55,62 @@ export function resourcesModel(resources: Resource[]): JsonObject {
   }
   return out;
 }
+
+/**
+ * Mesos' Resources::reservations(): the reserved resources grouped by the
+ * role of their innermost reservation, in the order the roles first appear.
+ */
+function reservationsByRole(resources: Resource[]): Map<string, Resource[]> {
+  const out = new Map<string, Resource[]>();
+  for (const r of resources) {
+    const role = reservationRole(r);
+    if (role !== "*") out.set(role, [...(out.get(role) ?? []), r]);
+  }
+  return out;
+}
+
+const unreserved = (resources: Resource[]): Resource[] => resources.filter((r) => reservationRole(r) === "*");
+
+/** `reserved_resources`: role to totals. */
+export function reservedModel(resources: Resource[]): JsonObject {
+  const out: JsonObject = {};
+  for (const [role, list] of reservationsByRole(resources)) out[role] = resourcesModel(list);
+  return out;
+}
+
+/** `unreserved_resources`: the totals of what no role holds. */
+export const unreservedModel = (resources: Resource[]): JsonObject => resourcesModel(unreserved(resources));
+
+/**
+ * One resource as Mesos' `*_full` fields write it (its ENDPOINT format): the
+ * protobuf JSON, with the pre-refinement `role` (and, for a dynamic
+ * reservation, `reservation`) filled in beside `reservations` when there is
+ * at most one reservation, so tools written before refinement still read it.
+ */
+export function resourceFullModel(resource: Resource): JsonObject {
+  const copy = clone(ResourceSchema, resource);
+  const [only, ...more] = copy.reservations;
+  if (only === undefined) copy.role = copy.role || "*";
+  else if (more.length === 0) {
+    copy.role = only.role;
+    if (only.type === Resource_ReservationInfo_Type.DYNAMIC)
+      copy.reservation = create(Resource_ReservationInfoSchema, {
+        principal: isFieldSet(only, Resource_ReservationInfoSchema.field.principal) ? only.principal : undefined,
+        labels: only.labels,
+      });
+  }
+  return toMesosJson(ResourceSchema, copy);
+}
+
+/** `reserved_resources_full`: role to the full resources reserved for it. */
+export function reservedFullModel(resources: Resource[]): JsonObject {
+  const out: JsonObject = {};
+  for (const [role, list] of reservationsByRole(resources)) out[role] = list.map(resourceFullModel);
+  return out;
+}
+
+/** `unreserved_resources_full`. */
+export const unreservedFullModel = (resources: Resource[]): JsonValue[] => unreserved(resources).map(resourceFullModel);
 
 /** Mesos rounds scalars to three decimals; so do we, to hide float noise. */
 const round = (n: number): number => Math.round(n * 1000) / 1000;
@@ -116,8 +175,8 @@ export function agentModel(agent: Response_GetAgents_Agent, used: Resource[]): J
     resources: resourcesModel(agent.totalResources),
     used_resources: resourcesModel(used),
     offered_resources: resourcesModel(agent.offeredResources),
-    reserved_resources: {},
-    unreserved_resources: resourcesModel(agent.totalResources.filter((r) => (r.reservations?.length ?? 0) === 0)),
+    reserved_resources: reservedModel(agent.totalResources),
+    unreserved_resources: unreservedModel(agent.totalResources),
     active: agent.active ?? false,
     deactivated: agent.deactivated ?? false,
     version: agent.version ?? "",
@@ -136,6 +195,21 @@ export function recoveredAgentModel(info: AgentInfo): JsonObject {
   };
   if (info.domain !== undefined) out.domain = toMesosJson(DomainInfoSchema, info.domain);
   return out;
+}
+
+/**
+ * What /master/slaves says about an agent (Mesos' SlavesWriter): the
+ * /master/state model plus the full resources, which tools copy into
+ * UNRESERVE and DESTROY_VOLUMES calls.
+ */
+export function agentFullModel(agent: Response_GetAgents_Agent, used: Resource[]): JsonObject {
+  return {
+    ...agentModel(agent, used),
+    reserved_resources_full: reservedFullModel(agent.totalResources),
+    unreserved_resources_full: unreservedFullModel(agent.totalResources),
+    used_resources_full: used.map(resourceFullModel),
+    offered_resources_full: agent.offeredResources.map(resourceFullModel),
+  };
 }
 
 /** The tasks of one framework, for its model. */
@@ -198,4 +272,20 @@ export function frameworkModel(framework: Response_GetFrameworks_Framework, task
   });
   if (info?.labels !== undefined) out.labels = labelsModel(info.labels);
   return out;
+}
+
+/**
+ * Mesos' version fields (/version, and the head of /master/state and
+ * /slave(1)/state). Git fields are left out, as Mesos leaves them out of a
+ * build that did not record them.
+ */
+export function versionModel(
+  info: { version?: string; buildDate?: string; buildTime?: number; buildUser?: string } | undefined,
+): JsonObject {
+  return {
+    version: info?.version ?? "",
+    build_date: info?.buildDate ?? "",
+    build_time: info?.buildTime ?? 0,
+    build_user: info?.buildUser ?? "",
+  };
 }

@@ -38,6 +38,32 @@ export interface OperatorEndpoint {
   handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
 }
 
+/**
+ * The v1 status of each call that acts: Mesos answers the resource
+ * operations 202 Accepted (the agent applies them after the answer) and the
+ * others 200 OK.
+ */
+const emptyAnswers = new Map<Response_Type, number>([
+  [Response_Type.UNKNOWN, 200],
+  [Response_Type.SET_LOGGING_LEVEL, 200],
+  [Response_Type.UPDATE_WEIGHTS, 200],
+  [Response_Type.RESERVE_RESOURCES, 202],
+  [Response_Type.UNRESERVE_RESOURCES, 202],
+  [Response_Type.CREATE_VOLUMES, 202],
+  [Response_Type.DESTROY_VOLUMES, 202],
+  [Response_Type.GROW_VOLUME, 202],
+  [Response_Type.SHRINK_VOLUME, 202],
+  [Response_Type.UPDATE_MAINTENANCE_SCHEDULE, 200],
+  [Response_Type.START_MAINTENANCE, 200],
+  [Response_Type.STOP_MAINTENANCE, 200],
+  [Response_Type.TEARDOWN, 200],
+  [Response_Type.MARK_AGENT_GONE, 200],
+  [Response_Type.UPDATE_QUOTA, 200],
+  [Response_Type.DRAIN_AGENT, 200],
+  [Response_Type.DEACTIVATE_AGENT, 200],
+  [Response_Type.REACTIVATE_AGENT, 200],
+]);
+
 export function createOperatorEndpoint(options: OperatorEndpointOptions): OperatorEndpoint {
   const { sessions } = options;
   let calls = 0;
@@ -109,9 +135,11 @@ export function createOperatorEndpoint(options: OperatorEndpointOptions): Operat
           : result.message,
       );
     }
-    // Calls that only act (TEARDOWN, UPDATE_WEIGHTS, ...) answer 200 with no body, as in Mesos.
-    if (result.type === Response_Type.UNKNOWN) {
-      res.writeHead(200, { "content-length": "0" });
+    // Calls that only act (TEARDOWN, UPDATE_WEIGHTS, ...) answer with no body, as in
+    // Mesos: their v2 Response types are Plateau's, which a v1 client does not know.
+    const acted = emptyAnswers.get(result.type);
+    if (acted !== undefined) {
+      res.writeHead(acted, { "content-length": "0" });
       res.end();
       return;
     }

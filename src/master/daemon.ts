@@ -8,6 +8,7 @@ import { parseEtcdUrl } from "../etcd/url.js";
 import { createLogger, type Logger } from "../log.js";
 import type { HttpHook } from "../transport/handler.js";
 import { createServer } from "../transport/server.js";
+import { systemMetrics } from "../util/system-metrics.js";
 import { systemTimers, type TimerHandle, type Timers } from "../util/timers.js";
 import { VERSION } from "../version.js";
 import { createEmbeddedElection, type Election, type Term } from "./election.js";
@@ -94,7 +95,11 @@ export async function startMaster(
         return create(OperateResponseSchema, { response: result });
       },
     });
-  const standby = standbyHttp(view);
+  const startedAt = timers.now();
+  const standby = standbyHttp(view, () => ({
+    "master/uptime_secs": (timers.now() - startedAt) / 1000,
+    ...systemMetrics(),
+  }));
   const http: HttpHook = (req, res) => (leading === undefined ? standby(req, res) : leading.gateway.hook(req, res));
   const server = createServer({
     host: options.ip,

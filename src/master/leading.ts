@@ -10,8 +10,9 @@ import { createAllocator, parseMinAllocatable, parseWeights } from "../core/allo
 import { createMasterCore, type MasterCore } from "../core/master/master-core.js";
 import { createMasterGateway, type MasterGateway } from "../gateway/master-gateway.js";
 import type { Logger } from "../log.js";
+import { systemMetrics } from "../util/system-metrics.js";
 import type { Timers } from "../util/timers.js";
-import { VERSION } from "../version.js";
+import { buildInfo, VERSION } from "../version.js";
 import type { Term } from "./election.js";
 import { flagsOf, masterIds } from "./master-info.js";
 import type { MasterOptions } from "./options.js";
@@ -60,6 +61,8 @@ export function lead({ options, info, term, timers, logger, onRegistryFailure }:
       maxUnreachableTasksPerFramework: options.maxUnreachableTasksPerFramework,
       flags: flagsOf(options),
       version: VERSION,
+      build: buildInfo(),
+      systemMetrics,
     },
   });
   // The table and the runner need each other: the table hands calls to the

@@ -1,5 +1,5 @@
 import { execFile, spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, realpathSync, symlinkSync } from "node:fs";
 import { createConnection } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -75,6 +75,11 @@ describe("the README quick start, as written", () => {
     await scope.cleanup();
   });
 
+  it("keeps its state in ./.plateau, which git ignores", async () => {
+    expect(readme).toContain("under `./.plateau`");
+    expect((await sh("git check-ignore -q .plateau/master/registry", env)).code).toBe(0);
+  });
+
   it("greets with where the master and agent are", () => {
     expect(banner).toContain("127.0.0.1:5050");
     expect(banner).toContain("127.0.0.1:5051");
@@ -95,7 +100,57 @@ describe("the README quick start, as written", () => {
     expect(all).toMatch(/mesos\.v2\.MesosService/);
     expect(all).toMatch(/"getState"/);
     expect(all).toMatch(/"SUBSCRIBED"/);
+    // Each write answers with its own type, which reads as what was done.
+    for (const type of ["UPDATE_WEIGHTS", "UPDATE_QUOTA", "RESERVE_RESOURCES"])
+      expect(all).toMatch(new RegExp(`"type":\\s*"${type}"`));
+    expect(all).not.toMatch(/"UNKNOWN"/);
     // `plateau roles` after the weight, quota and reservation calls.
     expect(all).toMatch(/prod\s+2\s+0\s+-\s+cpus\(prod\):1\s+cpus:2/);
   });
+});
+
+/** The block of a README section as one script: its background jobs need one shell. */
+function scriptOf(heading: string): string {
+  const start = readme.indexOf(heading);
+  const section = readme.slice(start, readme.indexOf("\n## ", start + heading.length));
+  return [...section.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1] ?? "").join("\n");
+}
+
+describe("the README's several masters example, as written", () => {
+  const scope = new ProcessScope();
+  let script: ReturnType<typeof spawn> | undefined;
+
+  afterAll(async () => {
+    // The script stops what it started; if it failed midway, its process group goes.
+    if (script?.pid !== undefined && script.exitCode === null) process.kill(-script.pid, "SIGKILL");
+    await scope.cleanup();
+  });
+
+  it("elects a leader, registers the agent, runs a task through the named master, and stops everything", async () => {
+    for (const port of [2379, 2380, 5050, 5051, 5060]) {
+      if (await portInUse(port)) throw new Error(`port ${port} is taken; the example needs it free`);
+    }
+    const tmp = scope.tempDir();
+    // Only /tmp moves, to a temp dir of the test's own; every command runs as written.
+    let text = scriptOf("## Several masters").replaceAll("/tmp/", `${tmp}/`);
+    const cli = join(ROOT, "bin", "plateau.js");
+    if (realpathSync(join(ROOT, "node_modules", ".bin", "plateau")) !== cli) {
+      // A git worktree sharing another checkout's node_modules: that link runs the other checkout's CLI.
+      mkdirSync(join(tmp, "bin"));
+      symlinkSync(cli, join(tmp, "bin", "plateau"));
+      text = text.replace("$PWD/node_modules/.bin", join(tmp, "bin"));
+    }
+    expect(text).toContain("plateau master --port 5060");
+    let out = "";
+    let err = "";
+    script = spawn("bash", ["-e", "-c", text], { cwd: ROOT, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+    script.stdout?.on("data", (d: Buffer) => (out += d.toString()));
+    script.stderr?.on("data", (d: Buffer) => (err += d.toString()));
+    const code = await new Promise<number | null>((resolve) => script?.once("exit", resolve));
+    expect(code, `${out}\n${err}`).toBe(0);
+    expect(out).toMatch(/localhost:5051 .* yes/);
+    expect(out).toMatch(/hello: TASK_FINISHED/);
+    for (const port of [2379, 5050, 5051, 5060])
+      expect(await portInUse(port), `port ${port} after the example`).toBe(false);
+  }, 90_000);
 });

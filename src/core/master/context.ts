@@ -38,6 +38,13 @@ export interface MasterCoreOptions {
   /** Flags as the operator's GET_FLAGS shows them. */
   flags: Record<string, string>;
   version: string;
+  /** When the running code was built (seconds, and Mesos' date text), for GET_VERSION. */
+  build?: { time: number; date: string };
+  /**
+   * The host's own numbers (Mesos' system/* metrics) for GET_METRICS, read by
+   * the shell when asked: they are not the master's to compute. Tests leave it out.
+   */
+  systemMetrics?: () => Record<string, number>;
   /**
    * How much history the master keeps for the views (Mesos'
    * --max_completed_frameworks, --max_completed_tasks_per_framework and

@@ -3,6 +3,7 @@ import {
   type Call as OperatorCall,
   Call_Type as OperatorCallType,
   type Response,
+  Response_GetMasterSchema,
   Response_Type,
   ResponseSchema,
 } from "../../../gen/mesos/v1/master/master_pb.js";
@@ -19,10 +20,11 @@ import { type Ctx, requestAllocation } from "./context.js";
 import { type CallError, ErrorCode } from "./events.js";
 import { removeFramework } from "./frameworks.js";
 import { maintenanceStatus, updateSchedule } from "./maintenance.js";
+import { masterMetrics } from "./metrics.js";
 import { rescindOffers } from "./offers.js";
 import { operatorResourceOperation } from "./operations.js";
 import { quotaConfigs, updateQuota } from "./quota.js";
-import { agentsView, getState } from "./views.js";
+import { agentsView, countersView, getState } from "./views.js";
 
 /**
  * GET_ROLES: every role with a framework, an allocation, a weight, a quota or
@@ -60,6 +62,14 @@ function roles(ctx: Ctx) {
   });
 }
 
+function masterView(ctx: Ctx) {
+  return create(Response_GetMasterSchema, {
+    masterInfo: ctx.options.info,
+    startTime: ctx.state.startedAt / 1000,
+    electedTime: ctx.state.startedAt / 1000,
+  });
+}
+
 /** The operator's resource calls as the Offer.Operation they amount to. */
 function resourceOperation(call: OperatorCall): { agentId: string; operation: Offer_Operation } | string {
   const op = (init: Parameters<typeof create<typeof Offer_OperationSchema>>[1]) => create(Offer_OperationSchema, init);
@@ -94,6 +104,16 @@ function resourceOperation(call: OperatorCall): { agentId: string; operation: Of
 }
 
 /**
+ * The answer to a call that acts: its own Response type (Plateau's additions
+ * to Response.Type, named after the call), so a v2 client sees what was done
+ * instead of UNKNOWN. The v1 gateway answers these with an empty body, as Mesos.
+ */
+function acted(type: OperatorCallType): Response {
+  const name = OperatorCallType[type] as keyof typeof Response_Type;
+  return create(ResponseSchema, { type: Response_Type[name] ?? Response_Type.UNKNOWN });
+}
+
+/**
  * Answers one operator call. Read calls only look; TEARDOWN acts, and its
  * effects land in `ctx.out` like any other handler's.
  */
@@ -104,7 +124,16 @@ export function operatorCall(ctx: Ctx, call: OperatorCall): Response | CallError
     case OperatorCallType.GET_HEALTH:
       return r({ type: Response_Type.GET_HEALTH, getHealth: { healthy: true } });
     case OperatorCallType.GET_VERSION:
-      return r({ type: Response_Type.GET_VERSION, getVersion: { versionInfo: { version: ctx.options.version } } });
+      return r({
+        type: Response_Type.GET_VERSION,
+        getVersion: {
+          versionInfo: {
+            version: ctx.options.version,
+            buildTime: ctx.options.build?.time,
+            buildDate: ctx.options.build?.date,
+          },
+        },
+      });
     case OperatorCallType.GET_FLAGS:
       return r({
         type: Response_Type.GET_FLAGS,
@@ -139,7 +168,7 @@ export function operatorCall(ctx: Ctx, call: OperatorCall): Response | CallError
       for (const info of infos) ctx.allocator.setWeight(info.role, info.weight);
       ctx.out.push({ kind: "persist", operation: { kind: "update-weights", weights: infos } });
       requestAllocation(ctx);
-      return r({ type: Response_Type.UNKNOWN });
+      return acted(call.type);
     }
     case OperatorCallType.UPDATE_QUOTA: {
       const error = updateQuota(ctx, call.updateQuota);
@@ -153,7 +182,7 @@ export function operatorCall(ctx: Ctx, call: OperatorCall): Response | CallError
       // rescinds whole agents' offers rather than work out the least).
       rescindOffers(ctx, [...ctx.state.offers.keys()]);
       requestAllocation(ctx);
-      return r({ type: Response_Type.UNKNOWN });
+      return acted(call.type);
     }
     case OperatorCallType.GET_QUOTA:
       return r({ type: Response_Type.GET_QUOTA, getQuota: { status: { configs: quotaConfigs(ctx) } } });
@@ -163,10 +192,10 @@ export function operatorCall(ctx: Ctx, call: OperatorCall): Response | CallError
     case OperatorCallType.DESTROY_VOLUMES: {
       const request = resourceOperation(call);
       if (typeof request === "string") return { code: ErrorCode.INVALID_ARGUMENT, message: request };
-      return operatorResourceOperation(ctx, request.agentId, request.operation) ?? r({ type: Response_Type.UNKNOWN });
+      return operatorResourceOperation(ctx, request.agentId, request.operation) ?? acted(call.type);
     }
     case OperatorCallType.UPDATE_MAINTENANCE_SCHEDULE:
-      return updateSchedule(ctx, call.updateMaintenanceSchedule?.schedule) ?? r({ type: Response_Type.UNKNOWN });
+      return updateSchedule(ctx, call.updateMaintenanceSchedule?.schedule) ?? acted(call.type);
     case OperatorCallType.GET_MAINTENANCE_SCHEDULE:
       return r({
         type: Response_Type.GET_MAINTENANCE_SCHEDULE,
@@ -179,23 +208,33 @@ export function operatorCall(ctx: Ctx, call: OperatorCall): Response | CallError
       });
     case OperatorCallType.MARK_AGENT_GONE: {
       const error = markAgentGone(ctx, call.markAgentGone?.agentId?.value ?? "");
-      return error ?? r({ type: Response_Type.UNKNOWN });
+      return error ?? acted(call.type);
     }
     case OperatorCallType.GET_MASTER:
+      return r({ type: Response_Type.GET_MASTER, getMaster: masterView(ctx) });
+    case OperatorCallType.GET_METRICS: {
+      // Every metric is computed here and now, from memory, so none is ever
+      // late: any `timeout` is met and nothing is left out for it.
+      if (call.getMetrics === undefined)
+        return { code: ErrorCode.INVALID_ARGUMENT, message: "Expecting 'get_metrics' to be present" };
+      const metrics = masterMetrics(
+        state(),
+        masterView(ctx),
+        ctx.now,
+        countersView(ctx.state),
+        ctx.options.systemMetrics?.(),
+      );
       return r({
-        type: Response_Type.GET_MASTER,
-        getMaster: {
-          masterInfo: ctx.options.info,
-          startTime: ctx.state.startedAt / 1000,
-          electedTime: ctx.state.startedAt / 1000,
-        },
+        type: Response_Type.GET_METRICS,
+        getMetrics: { metrics: Object.entries(metrics).map(([name, value]) => ({ name, value })) },
       });
+    }
     case OperatorCallType.TEARDOWN: {
       const id = call.teardown?.frameworkId?.value ?? "";
       const framework = ctx.state.frameworks.get(id);
       if (framework === undefined) return { code: ErrorCode.NOT_FOUND, message: `No framework ${id} to tear down` };
       removeFramework(ctx, framework);
-      return r({ type: Response_Type.UNKNOWN });
+      return acted(call.type);
     }
     case OperatorCallType.SUBSCRIBE:
       return { code: ErrorCode.FAILED_PRECONDITION, message: "SUBSCRIBE needs a stream: use the Connect RPC" };

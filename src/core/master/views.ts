@@ -49,7 +49,8 @@ export function frameworkView(ctx: Ctx, framework: FrameworkRecord): Response_Ge
             unregisteredTime: timeInfo(framework.removedAt),
             offers,
             offeredResources: offered,
-            allocatedResources: addResources(used, offered),
+            // As Mesos: what the framework's tasks use; offers are in offered_resources.
+            allocatedResources: used,
             offerConstraints: framework.offerConstraints,
           },
         ],
@@ -79,7 +80,8 @@ export function agentView(ctx: Ctx, agent: AgentRecord): Response_GetAgents_Agen
             registeredTime: timeInfo(agent.registeredAt),
             reregisteredTime: timeInfo(agent.reregisteredAt),
             totalResources: agent.total,
-            allocatedResources: addResources(used, offered),
+            // As Mesos: what tasks use on the agent; offers are in offered_resources.
+            allocatedResources: used,
             offeredResources: offered,
           },
         ],

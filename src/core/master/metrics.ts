@@ -1,14 +1,16 @@
 /**
- * The master's /metrics/snapshot: Mesos' metric names, for the ones a
- * Plateau master can tell, from the GET_STATE and GET_MASTER answers and the
- * core's counters (unreachable agents, ended tasks).
+ * The master's metrics (GET_METRICS and /metrics/snapshot): Mesos' metric
+ * names, for the ones a Plateau master can tell, from the GET_STATE and
+ * GET_MASTER answers and the core's counters (unreachable agents, ended
+ * tasks). The host's own numbers (system/*) come from the shell.
  */
-import { cpus, freemem, loadavg, totalmem } from "node:os";
-import type { Response_GetMaster, Response_GetState } from "../../gen/mesos/v1/master/master_pb.js";
-import { type Resource, type Task, TaskState } from "../../gen/mesos/v1/mesos_pb.js";
-import type { MasterCounters } from "../core/master/views.js";
-import { addResources, scalarOf } from "../core/resources/index.js";
-import type { JsonObject } from "./json.js";
+import type { Response_GetMaster, Response_GetState } from "../../../gen/mesos/v1/master/master_pb.js";
+import { type Resource, type Task, TaskState } from "../../../gen/mesos/v1/mesos_pb.js";
+import { addResources, scalarOf } from "../resources/index.js";
+import type { MasterCounters } from "./views.js";
+
+/** Metric names to values, as /metrics/snapshot writes them. */
+export type Metrics = Record<string, number>;
 
 /** The task states Mesos counts in summaries and metrics. */
 export const SUMMARY_STATES = [
@@ -43,18 +45,20 @@ const ENDED_STATES = [
 /** `master/tasks_running` for TASK_RUNNING. */
 const metricName = (state: TaskState): string => `master/${TaskState[state].toLowerCase().replace("task_", "tasks_")}`;
 
+/** What a leading master reports; `system` is the host's numbers, read by the shell. */
 export function masterMetrics(
   state: Response_GetState,
   master: Response_GetMaster,
   now: number,
   counters: MasterCounters,
-): JsonObject {
+  system: Metrics = {},
+): Metrics {
   const agents = state.getAgents?.agents ?? [];
   const frameworks = state.getFrameworks?.frameworks ?? [];
   const live: Task[] = state.getTasks?.tasks ?? [];
   const total = sum(agents.map((a) => a.totalResources));
   const used = sum(live.map((t) => t.resources));
-  const out: JsonObject = {
+  const out: Metrics = {
     "master/elected": 1,
     "master/uptime_secs": Math.max(0, now / 1000 - (master.startTime ?? now / 1000)),
     "master/slaves_active": agents.filter((a) => a.active === true).length,
@@ -68,12 +72,7 @@ export function masterMetrics(
     "master/frameworks_disconnected": frameworks.filter((f) => f.connected !== true).length,
     "master/outstanding_offers": frameworks.reduce((n, f) => n + f.offers.length, 0),
     "master/event_queue_messages": 0,
-    "system/cpus_total": cpus().length,
-    "system/mem_total_bytes": totalmem(),
-    "system/mem_free_bytes": freemem(),
-    "system/load_1min": loadavg()[0] ?? 0,
-    "system/load_5min": loadavg()[1] ?? 0,
-    "system/load_15min": loadavg()[2] ?? 0,
+    ...system,
   };
   for (const name of ["cpus", "mem", "disk", "gpus"]) {
     const t = scalarOf(total, name);
