@@ -5,8 +5,8 @@
  * and what is under it. Anything else, the rest of the work dir (its
  * `meta/` checkpoints, the `slaves` and `runs` directories themselves) or
  * the file system, is not found (404), as a path Mesos never attached.
- * Symlinks are followed: one a task plants in its sandbox that leads out of
- * every sandbox, and `..`, are refused (403). Besides real paths (the
+ * Symlinks are followed within their sandbox: one a task plants that leads
+ * out of it (into another task's sandbox too), and `..`, are refused (403). Besides real paths (the
  * `directory` an executor shows in /state), Mesos' `latest` forms name the
  * newest run: the virtual `/frameworks/<id>/executors/<id>/runs/latest[/...]`
  * and `<sandbox's runs dir>/latest[/...]`.
@@ -44,14 +44,16 @@ export function createFilesEndpoints(options: { workDir: string; agentId: () => 
     } catch {
       throw notFound;
     }
-    if (!inSandbox(root(), candidate) && !inSandbox(base, candidate)) throw notFound;
+    const sandbox = sandboxOf(root(), candidate) ?? sandboxOf(base, candidate);
+    if (sandbox === undefined) throw notFound;
     let real: string;
     try {
       real = await realpath(candidate);
     } catch {
       throw notFound;
     }
-    if (!inSandbox(base, real)) throw new GatewayError(403, "Path is outside the agent's sandboxes\n");
+    // A task may plant a symlink; it must not lead into another task's sandbox either.
+    if (sandboxOf(base, real) !== sandbox) throw new GatewayError(403, "Path is outside its sandbox\n");
     return { real, shown };
   };
 
@@ -145,10 +147,15 @@ export function createFilesEndpoints(options: { workDir: string; agentId: () => 
  * Whether `path` is a run directory under `slaves` (or in one):
  * `<agent>/frameworks/<id>/executors/<id>/runs/<run>[/...]`.
  */
-function inSandbox(slaves: string, path: string): boolean {
+/**
+ * The sandbox `path` lies in, as `<agent>/frameworks/<f>/executors/<e>/runs/<run>`
+ * relative to `slaves`, or undefined if it lies in none.
+ */
+function sandboxOf(slaves: string, path: string): string | undefined {
   const parts = relative(slaves, path).split("/");
-  if (parts[0] === "" || parts[0] === "..") return false;
-  return parts.length >= 7 && parts[1] === "frameworks" && parts[3] === "executors" && parts[5] === "runs";
+  if (parts[0] === "" || parts[0] === "..") return undefined;
+  const inOne = parts.length >= 7 && parts[1] === "frameworks" && parts[3] === "executors" && parts[5] === "runs";
+  return inOne ? parts.slice(0, 7).join("/") : undefined;
 }
 
 async function newest(dir: string): Promise<string | undefined> {

@@ -51,11 +51,14 @@ describe("the agent's legacy HTTP endpoints", () => {
       ],
       "agent listening",
     );
-    // The running task leaves output, and a symlink out of its sandbox that must not be followed.
+    // The running task leaves output, and symlinks that must not be followed:
+    // one out of every sandbox, one into the other task's sandbox.
     ({ stream: scheduler, frameworkId } = await startFrameworkWithTasks(
       master.port,
       { name: "agent-endpoints" },
-      "echo hello-sandbox; ln -s /etc/hostname leak; sleep 60",
+      "echo hello-sandbox; ln -s /etc/hostname leak; " +
+        "until ls ../../../done/runs/*/stdout >/dev/null 2>&1; do sleep 0.1; done; " +
+        "ln -s ../../../done/runs/*/stdout neighbour; sleep 60",
     ));
     directory = await eventually(async () => {
       const state = (await get("/slave(1)/state")).json as AgentState;
@@ -150,6 +153,13 @@ describe("the agent's legacy HTTP endpoints", () => {
     expect((await read(`${directory}/../../../../../../../../etc/hostname`)).status).toBe(403);
     expect((await read(`${directory}/leak`)).status).toBe(403);
     expect((await get(`/files/download?path=${encodeURIComponent(`${directory}/leak`)}`)).status).toBe(403);
+    // Into another task's sandbox: still out of this one.
+    const listing = (path: string) => get(`/files/browse?path=${encodeURIComponent(path)}`);
+    await eventually(async () => {
+      const entries = (await listing(directory)).json as { path: string }[];
+      return entries.some((e) => e.path.endsWith("/neighbour")) ? true : undefined;
+    }, "the sleeper's link into the other sandbox");
+    expect((await read(`${directory}/neighbour`)).status).toBe(403);
     // Not attached, as Mesos says of a path that is in no sandbox.
     expect((await read("/etc/hostname")).status).toBe(404);
     expect((await get(`/files/browse?path=${encodeURIComponent("/etc")}`)).status).toBe(404);

@@ -261,6 +261,13 @@ describe("master core and the registry", () => {
       reconcile: { tasks: [{ taskId: { value: "t9" }, agentId: { value: "a2" } }] },
     });
     expect(h.schedulerEvents("sched").some((e) => e.update?.status?.taskId?.value === "t9")).toBe(false);
+    // Nor does a task named without its agent while any agent is still expected (Mesos too).
+    h.scheduler("sched", {
+      type: SchedulerCallType.RECONCILE,
+      frameworkId: { value: "f1" },
+      reconcile: { tasks: [{ taskId: { value: "t8" } }] },
+    });
+    expect(h.schedulerEvents("sched").some((e) => e.update?.status?.taskId?.value === "t8")).toBe(false);
     // a2 never comes back: marked unreachable once the re-register timeout passes.
     h.advance(31_000);
     h.apply(h.core.expire(h.now));

@@ -29,7 +29,7 @@ import { adoptable, isTerminalState } from "../task-lifecycle.js";
 import { type Ctx, send } from "./context.js";
 import { agentEvent, masterStatus, Reason, SchedulerEventType, schedulerEvent } from "./events.js";
 import { recoverFramework } from "./frameworks.js";
-import { type AgentRecord, type FrameworkRecord, taskKey } from "./state.js";
+import { type AgentRecord, type FrameworkRecord, splitTaskKey, taskKey } from "./state.js";
 import { applyStatus, endedTask, masterMove, toFramework, unreachableOn } from "./task-bookkeeping.js";
 
 function tell(ctx: Ctx, framework: FrameworkRecord, status: { state: TaskState } | undefined): void {
@@ -43,16 +43,24 @@ function reportedKeys(call: AgentCall_Register): Set<string> {
   );
 }
 
+/** Live tasks the master holds on the agent that its Register did not list, by framework. */
+export type Unreported = Map<FrameworkRecord, Task[]>;
+
 /**
- * Ends the unreachable tasks of the agent that it came back without. Called
- * before the allocator hears of the agent again, while nothing on it is
- * charged.
+ * Ends the unreachable tasks of the agent that it came back without, and
+ * returns the live ones it did not list (still held and charged; see
+ * `reconcileUnreported`). Called before the allocator hears of the agent
+ * again, while nothing on it is charged.
  */
-export function endUnreported(ctx: Ctx, agent: AgentRecord, call: AgentCall_Register): void {
+export function endUnreported(ctx: Ctx, agent: AgentRecord, call: AgentCall_Register): Unreported {
   const reported = reportedKeys(call);
+  const unreported: Unreported = new Map();
   for (const key of [...agent.tasks]) {
-    const [frameworkId = "", ...rest] = key.split("/");
-    if (ctx.state.frameworks.get(frameworkId)?.tasks.get(rest.join("/")) === undefined) agent.tasks.delete(key);
+    const [frameworkId, taskId] = splitTaskKey(key);
+    const framework = ctx.state.frameworks.get(frameworkId);
+    const task = framework?.tasks.get(taskId);
+    if (framework === undefined || task === undefined) agent.tasks.delete(key);
+    else if (!reported.has(key)) unreported.set(framework, [...(unreported.get(framework) ?? []), task]);
   }
   for (const framework of ctx.state.frameworks.values()) {
     for (const task of unreachableOn(framework, agent.id)) {
@@ -61,32 +69,22 @@ export function endUnreported(ctx: Ctx, agent: AgentRecord, call: AgentCall_Regi
       tell(ctx, framework, masterMove(ctx, framework, task, TaskState.TASK_GONE, Reason.RECONCILIATION, message));
     }
   }
+  return unreported;
 }
 
 /**
- * Asks the agent about the live tasks the master holds for it that its
- * Register did not list, one ReconcileTasks per framework (Mesos'
- * ReconcileTasksMessage on re-registration). Until the agent's answer
- * arrives the tasks stay as they were, and charged.
+ * Asks the agent about the live tasks it did not list, one ReconcileTasks
+ * per framework (Mesos' ReconcileTasksMessage on re-registration). Until
+ * the agent's answer arrives the tasks stay as they were, and charged.
  */
-export function reconcileUnreported(ctx: Ctx, agent: AgentRecord, call: AgentCall_Register): void {
-  const reported = reportedKeys(call);
-  const byFramework = new Map<string, string[]>();
-  for (const key of agent.tasks) {
-    if (reported.has(key)) continue;
-    const slash = key.indexOf("/");
-    const frameworkId = key.slice(0, slash);
-    byFramework.set(frameworkId, [...(byFramework.get(frameworkId) ?? []), key.slice(slash + 1)]);
-  }
-  for (const [frameworkId, taskIds] of byFramework) {
-    const framework = ctx.state.frameworks.get(frameworkId);
-    if (framework === undefined) continue;
+export function reconcileUnreported(ctx: Ctx, agent: AgentRecord, unreported: Unreported): void {
+  for (const [framework, tasks] of unreported) {
     send(
       ctx,
       agent.session,
       agentEvent({
         case: "reconcileTasks",
-        value: { frameworkInfo: framework.info, taskIds: taskIds.map((value) => ({ value })) },
+        value: { frameworkInfo: framework.info, taskIds: tasks.flatMap((t) => (t.taskId ? [t.taskId] : [])) },
       }),
     );
   }
@@ -96,7 +94,7 @@ export function reconcileUnreported(ctx: Ctx, agent: AgentRecord, call: AgentCal
  * Takes the agent's word for what runs on it, and charges it to the
  * allocator (which must know the agent again).
  */
-export function adoptTasks(ctx: Ctx, agent: AgentRecord, call: AgentCall_Register): void {
+export function adoptTasks(ctx: Ctx, agent: AgentRecord, call: AgentCall_Register, unreported: Unreported): void {
   for (const executor of call.executors) {
     const frameworkId = executor.frameworkId?.value ?? "";
     agent.executors.set(`${frameworkId}/${executor.executorId?.value ?? ""}`, { frameworkId, info: executor });
@@ -105,15 +103,8 @@ export function adoptTasks(ctx: Ctx, agent: AgentRecord, call: AgentCall_Registe
   const charge = (frameworkId: string, resources: Resource[]) =>
     held.set(frameworkId, [...(held.get(frameworkId) ?? []), ...resources]);
   const removedFrameworks = new Set<string>();
-  const reported = reportedKeys(call);
-  for (const key of agent.tasks) {
-    if (reported.has(key)) continue;
-    // Not reported: charged until the agent's answer to ReconcileTasks ends it.
-    const slash = key.indexOf("/");
-    const frameworkId = key.slice(0, slash);
-    const task = ctx.state.frameworks.get(frameworkId)?.tasks.get(key.slice(slash + 1));
-    if (task !== undefined) charge(frameworkId, task.resources);
-  }
+  // Charged until the agent's answer to ReconcileTasks ends them.
+  for (const [framework, tasks] of unreported) for (const task of tasks) charge(framework.id, task.resources);
   for (const reported of call.tasks) {
     const frameworkId = reported.frameworkId?.value ?? "";
     const taskId = reported.taskId?.value ?? "";

@@ -28,7 +28,7 @@ import {
 } from "./events.js";
 import { hasCapability } from "./frameworks.js";
 import { rescindOffers } from "./offers.js";
-import type { AgentRecord, SessionId } from "./state.js";
+import { type AgentRecord, type SessionId, splitTaskKey } from "./state.js";
 import { masterMove, unreachableOn } from "./task-bookkeeping.js";
 import { agentView } from "./views.js";
 
@@ -108,14 +108,14 @@ export function registerAgent(
   ctx.state.sessions.set(session, { kind: "agent", agentId: agent.id });
   // Registered waits until the registry admits the agent (a no-op write when nothing changed).
   persist(ctx, { kind: "admit-agent", info: agent.info });
-  endUnreported(ctx, agent, call);
+  const unreported = endUnreported(ctx, agent, call);
   ctx.allocator.addAgent(agent.id, agent.total, {
     hostname: info.hostname,
     attributes: info.attributes,
     region: info.domain?.faultDomain?.region?.name,
     zone: info.domain?.faultDomain?.zone?.name,
   });
-  adoptTasks(ctx, agent, call);
+  adoptTasks(ctx, agent, call, unreported);
   requestAllocation(ctx);
   send(
     ctx,
@@ -132,7 +132,7 @@ export function registerAgent(
       callId,
     ),
   );
-  reconcileUnreported(ctx, agent, call);
+  reconcileUnreported(ctx, agent, unreported);
   if (isNew)
     broadcastOperators(
       ctx,
@@ -261,7 +261,7 @@ export function markAgentGone(ctx: Ctx, agentId: string): CallError | undefined 
   if (agent !== undefined) {
     // The agent stops every task of every framework before it is cut off, as
     // Mesos' shutdown of a gone agent does: frameworks may relaunch them elsewhere.
-    const frameworkIds = new Set([...agent.tasks].map((key) => key.slice(0, key.indexOf("/"))));
+    const frameworkIds = new Set([...agent.tasks].map((key) => splitTaskKey(key)[0]));
     for (const executor of agent.executors.values()) frameworkIds.add(executor.frameworkId);
     for (const id of frameworkIds)
       send(ctx, agent.session, agentEvent({ case: "shutdownFramework", value: { frameworkId: { value: id } } }));
@@ -319,9 +319,9 @@ function dropAgent(
 ): void {
   rescindOffers(ctx, [...agent.offers]);
   for (const key of [...agent.tasks]) {
-    const [frameworkId = "", ...rest] = key.split("/");
+    const [frameworkId, taskId] = splitTaskKey(key);
     const framework = ctx.state.frameworks.get(frameworkId);
-    const task = framework?.tasks.get(rest.join("/"));
+    const task = framework?.tasks.get(taskId);
     if (framework === undefined || task === undefined) continue;
     const partitionAware = hasCapability(framework.info, Capability.PARTITION_AWARE);
     const status = masterMove(ctx, framework, task, partitionAwareState, partitionAware ? reason : lostReason, message);

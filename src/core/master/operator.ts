@@ -20,7 +20,7 @@ import { type Ctx, requestAllocation } from "./context.js";
 import { type CallError, ErrorCode } from "./events.js";
 import { removeFramework } from "./frameworks.js";
 import { maintenanceStatus, updateSchedule } from "./maintenance.js";
-import { masterMetrics } from "./metrics.js";
+import { masterMetrics, metricsInput } from "./metrics.js";
 import { rescindOffers } from "./offers.js";
 import { operatorResourceOperation } from "./operations.js";
 import { quotaConfigs, updateQuota } from "./quota.js";
@@ -218,8 +218,7 @@ export function operatorCall(ctx: Ctx, call: OperatorCall): Response | CallError
       if (call.getMetrics === undefined)
         return { code: ErrorCode.INVALID_ARGUMENT, message: "Expecting 'get_metrics' to be present" };
       const metrics = masterMetrics(
-        state(),
-        masterView(ctx),
+        metricsInput(ctx.state),
         ctx.now,
         countersView(ctx.state),
         ctx.options.systemMetrics?.(),

@@ -107,3 +107,9 @@ export type SessionRole =
 export function taskKey(frameworkId: string, taskId: string): string {
   return `${frameworkId}/${taskId}`;
 }
+
+/** A `taskKey` back into its framework and task ids (framework ids hold no '/'). */
+export function splitTaskKey(key: string): [frameworkId: string, taskId: string] {
+  const slash = key.indexOf("/");
+  return [key.slice(0, slash), key.slice(slash + 1)];
+}

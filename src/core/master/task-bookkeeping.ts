@@ -31,8 +31,8 @@ import {
   type TaskStatus,
   type TaskStatus_Reason,
   TaskStatusSchema,
-  TimeInfoSchema,
 } from "../../../gen/mesos/v1/mesos_pb.js";
+import { toTimeInfo } from "../clock.js";
 import { isTerminalState, type Mover, moveTask, type Transition } from "../task-lifecycle.js";
 import { broadcastOperators, type Ctx, requestAllocation } from "./context.js";
 import { masterStatus, OperatorEventType, operatorEvent } from "./events.js";
@@ -103,7 +103,7 @@ export function masterMove(
   if (task.executorId !== undefined) status.executorId = task.executorId;
   const unreachableSince = ctx.state.unreachableAgents.get(task.agentId?.value ?? "");
   if (state === TaskState.TASK_UNREACHABLE && unreachableSince !== undefined)
-    status.unreachableTime = create(TimeInfoSchema, { nanoseconds: BigInt(Math.round(unreachableSince)) * 1_000_000n });
+    status.unreachableTime = toTimeInfo(unreachableSince);
   return applyStatus(ctx, framework, task, status, "master").ok ? toFramework(framework, status) : undefined;
 }
 

@@ -10,11 +10,9 @@ import {
   TaskState,
   type TaskStatus,
   TaskStatusSchema,
-  type TimeInfo,
-  TimeInfoSchema,
 } from "../../../gen/mesos/v1/mesos_pb.js";
 import type { Call_Acknowledge, Call_Kill, Call_Reconcile } from "../../../gen/mesos/v1/scheduler/scheduler_pb.js";
-import type { Millis } from "../clock.js";
+import { type Millis, toTimeInfo } from "../clock.js";
 import {
   addResources,
   allocateTo,
@@ -268,15 +266,14 @@ export function kill(ctx: Ctx, framework: FrameworkRecord, call: Call_Kill): voi
 }
 
 /**
- * RECONCILE: explicit (named tasks) or implicit (no tasks: every task the
- * master holds, on reachable agents or not). Answers carry no uuid and need
- * no acknowledgement.
+ * RECONCILE: explicit (named tasks) or implicit (no tasks: every live task;
+ * as in Mesos, not the unreachable ones, which a framework that is not
+ * partition-aware would hear as TASK_LOST again and again). Answers carry
+ * no uuid and need no acknowledgement.
  */
 export function reconcile(ctx: Ctx, framework: FrameworkRecord, call: Call_Reconcile): void {
   if (call.tasks.length === 0) {
     for (const task of framework.tasks.values()) sendStatus(ctx, framework, latestStatus(ctx, framework, task));
-    for (const task of framework.unreachable.byId.values())
-      sendStatus(ctx, framework, latestStatus(ctx, framework, task));
     return;
   }
   for (const entry of call.tasks) reconcileOne(ctx, framework, entry.taskId?.value ?? "", entry.agentId?.value);
@@ -291,7 +288,8 @@ export function reconcile(ctx: Ctx, framework: FrameworkRecord, call: Call_Recon
  *   task ended here (still listed)    its terminal state
  *   agent registered                  TASK_GONE: the agent does not have it
  *   agent named by the registry,      nothing yet: the agent may still bring it
- *     not re-registered yet
+ *     not re-registered yet, or no
+ *     agent named while any is so
  *   agent unreachable                 TASK_UNREACHABLE, with the time it became so
  *   agent gone                        TASK_GONE_BY_OPERATOR
  *   agent unknown or not named        TASK_UNKNOWN
@@ -311,14 +309,15 @@ function reconcileOne(ctx: Ctx, framework: FrameworkRecord, taskId: string, agen
   }
   const answer = (state: TaskState, message: string, since?: Millis) => {
     const status = masterStatus(taskId, state, Reason.RECONCILIATION, message, ctx.now, agentId);
-    if (since !== undefined) status.unreachableTime = timeInfo(since);
+    if (since !== undefined) status.unreachableTime = toTimeInfo(since);
     sendStatus(ctx, framework, toFramework(framework, status));
   };
   const id = agentId ?? "";
   const agent = ctx.state.agents.get(id);
   const unreachableSince = ctx.state.unreachableAgents.get(id);
   const goneSince = ctx.state.goneAgents.get(id);
-  if (agent?.restored === true) return;
+  const waitingForAgents = () => [...ctx.state.agents.values()].some((a) => a.restored === true);
+  if (agent?.restored === true || (id === "" && waitingForAgents())) return;
   if (agent !== undefined) answer(TaskState.TASK_GONE, "Reconciliation: task is unknown to the agent");
   else if (unreachableSince !== undefined)
     answer(TaskState.TASK_UNREACHABLE, "Reconciliation: task is unreachable", unreachableSince);
@@ -341,10 +340,6 @@ function latestStatus(ctx: Ctx, framework: FrameworkRecord, task: Task): TaskSta
   s.healthy = status?.healthy ?? false;
   const unreachableSince = ctx.state.unreachableAgents.get(task.agentId?.value ?? "");
   if (task.state === TaskState.TASK_UNREACHABLE && unreachableSince !== undefined)
-    s.unreachableTime = timeInfo(unreachableSince);
+    s.unreachableTime = toTimeInfo(unreachableSince);
   return toFramework(framework, s);
-}
-
-function timeInfo(at: Millis): TimeInfo {
-  return create(TimeInfoSchema, { nanoseconds: BigInt(Math.round(at)) * 1_000_000n });
 }

@@ -8,15 +8,13 @@ import {
   ResponseSchema,
 } from "../../../gen/mesos/v1/master/master_pb.js";
 import { type Resource, TaskState, type TimeInfo } from "../../../gen/mesos/v1/mesos_pb.js";
-import type { Millis } from "../clock.js";
+import { type Millis, toTimeInfo } from "../clock.js";
 import { addResources } from "../resources/index.js";
 import type { Ctx, MasterState } from "./context.js";
-import type { AgentRecord, FrameworkRecord } from "./state.js";
+import { type AgentRecord, type FrameworkRecord, splitTaskKey } from "./state.js";
 
-export function timeInfo(at: Millis | undefined): TimeInfo | undefined {
-  return at === undefined
-    ? undefined
-    : { $typeName: "mesos.v1.TimeInfo", nanoseconds: BigInt(Math.round(at)) * 1_000_000n };
+function timeInfo(at: Millis | undefined): TimeInfo | undefined {
+  return at === undefined ? undefined : toTimeInfo(at);
 }
 
 function sumResources(lists: Resource[][]): Resource[] {
@@ -62,8 +60,8 @@ export function frameworkView(ctx: Ctx, framework: FrameworkRecord): Response_Ge
 export function agentView(ctx: Ctx, agent: AgentRecord): Response_GetAgents_Agent {
   const used = sumResources(
     [...agent.tasks].map((key) => {
-      const [frameworkId = "", ...rest] = key.split("/");
-      return ctx.state.frameworks.get(frameworkId)?.tasks.get(rest.join("/"))?.resources ?? [];
+      const [frameworkId, taskId] = splitTaskKey(key);
+      return ctx.state.frameworks.get(frameworkId)?.tasks.get(taskId)?.resources ?? [];
     }),
   );
   const offered = offeredOn(ctx, agent.offers);

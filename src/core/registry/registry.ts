@@ -10,7 +10,6 @@ import {
   AgentInfoSchema,
   type FrameworkInfo,
   FrameworkInfoSchema,
-  type TimeInfo,
   type WeightInfo,
   WeightInfoSchema,
 } from "../../../gen/mesos/v1/mesos_pb.js";
@@ -22,7 +21,7 @@ import {
   type Registry,
   RegistrySchema,
 } from "../../../gen/plateau/registry/v1/registry_pb.js";
-import type { Millis } from "../clock.js";
+import { type Millis, toTimeInfo } from "../clock.js";
 
 export type { Registry };
 
@@ -61,10 +60,6 @@ const agentIdOf = (info: AgentInfo | undefined): string => info?.id?.value ?? ""
 const byAgent = (a: AgentInfo, b: AgentInfo): number => order(agentIdOf(a), agentIdOf(b));
 const byMarkedAgent = (a: AgentMark, b: AgentMark): number => order(agentIdOf(a.info), agentIdOf(b.info));
 
-function timeInfo(at: Millis): TimeInfo {
-  return { $typeName: "mesos.v1.TimeInfo", nanoseconds: BigInt(Math.round(at)) * 1_000_000n };
-}
-
 /** Moves the agent (from wherever it is listed) to the `unreachable` or `gone` list. */
 function markAgent(next: Registry, list: "unreachable" | "gone", agentId: string, time: Millis): void {
   const info =
@@ -73,7 +68,7 @@ function markAgent(next: Registry, list: "unreachable" | "gone", agentId: string
   if (info === undefined || next.gone.some((m) => agentIdOf(m.info) === agentId)) return;
   next.agents = next.agents.filter((a) => agentIdOf(a) !== agentId);
   next.unreachable = next.unreachable.filter((m) => agentIdOf(m.info) !== agentId);
-  const mark = create(AgentMarkSchema, { info, time: timeInfo(time) });
+  const mark = create(AgentMarkSchema, { info, time: toTimeInfo(time) });
   next[list] = [...next[list], mark].sort(byMarkedAgent);
 }
 
@@ -162,7 +157,7 @@ export function applyRegistryOperation(
     case "framework-disconnected": {
       const framework = next.frameworks.find((f) => f.info?.id?.value === operation.frameworkId);
       if (framework !== undefined)
-        framework.disconnectedTime = operation.time === undefined ? undefined : timeInfo(operation.time);
+        framework.disconnectedTime = operation.time === undefined ? undefined : toTimeInfo(operation.time);
       break;
     }
     case "remove-framework":
