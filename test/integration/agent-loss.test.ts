@@ -179,7 +179,9 @@ describe("agent loss and partitions, as frameworks see them", () => {
       return (slave?.used_resources as { cpus: number } | undefined)?.cpus === 0 ? true : undefined;
     }, "the agent's resources freed");
 
-    // KILL and RECONCILE of the ended tasks tell the truth, through both APIs.
+    // KILL and RECONCILE of the ended tasks tell the truth, through both APIs:
+    // their terminal state from the completed history (Mesos, which does not
+    // look there, would say TASK_GONE).
     const before = v2.statuses("v2-task").length;
     v2.scheduler.kill("v2-task", agentId);
     v2.scheduler.reconcile([{ taskId: "v2-task", agentId }]);
