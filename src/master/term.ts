@@ -6,8 +6,11 @@
  *        │ effects, in the order the core produced them
  *        ▼
  *   queued behind the registry writes still in flight
- *        │ each `persist` stored, in order (a failure ends the term: nothing
- *        │ queued behind it is written or sent)
+ *        │ each `persist` handed to the store at once, stored in order (so
+ *        │ writes that arrive together share one commit); a failure ends the
+ *        │ term: nothing queued behind it is sent. Writes already handed over
+ *        │ may still be stored: each is applied to the registry as stored, so
+ *        │ it stands on its own
  *        ▼
  *   sends and ends handed to the sessions (agent events stamped with the
  *   term's epoch) ──► the caller's promise resolves with the refusals that
@@ -100,6 +103,8 @@ function refusalsOf(effects: Effect[], session: SessionId, callId: string): Call
 interface Batch {
   readonly effects: Effect[];
   settle(error?: unknown): void;
+  /** Its registry writes, once handed to the store. */
+  writes?: Promise<unknown>[];
 }
 
 export function createTermRunner(options: TermRunnerOptions): TermRunner {
@@ -159,16 +164,34 @@ export function createTermRunner(options: TermRunnerOptions): TermRunner {
     allocateSoon();
   };
 
+  /**
+   * Hands every queued batch's writes to the store at once, in order, so the
+   * store can commit writes that arrive together as one (an agent fleet
+   * registering after a failover); the store applies them in call order.
+   */
+  const issueWrites = (): void => {
+    for (const batch of queue) {
+      if (batch.writes !== undefined) continue;
+      batch.writes = batch.effects.flatMap((effect) => {
+        if (effect.kind !== "persist") return [];
+        const write = registry.apply(effect.operation);
+        // Awaited below in order; one left behind when the term ends is not an unhandled rejection.
+        write.catch(() => undefined);
+        return [write];
+      });
+    }
+  };
+
   /** Writes the batches in order; each one's sends go out once its writes are stored. */
   const pump = async (): Promise<void> => {
     pumping = true;
     try {
       while (queue.length > 0 && !over()) {
+        issueWrites();
         const batch = queue[0] as Batch;
-        for (const effect of batch.effects) {
-          if (effect.kind !== "persist") continue;
+        for (const write of batch.writes ?? []) {
           try {
-            await registry.apply(effect.operation);
+            await write;
           } catch (err) {
             if (over()) return;
             failure = cannotStore(err);

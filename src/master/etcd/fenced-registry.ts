@@ -15,14 +15,9 @@
  */
 import { equals } from "@bufbuild/protobuf";
 import { type Etcd3, type IKeyValue, isRecoverableError } from "etcd3";
-import { type AgentInfo, AgentInfoSchema } from "../../../gen/mesos/v1/mesos_pb.js";
 import { RegistrySchema } from "../../../gen/plateau/registry/v1/registry_pb.js";
-import {
-  applyRegistryOperation,
-  emptyRegistry,
-  type Registry,
-  type RegistryOperation,
-} from "../../core/registry/registry.js";
+import { emptyRegistry, type Registry, type RegistryOperation } from "../../core/registry/registry.js";
+import { createRegistryBook } from "../../core/registry/registry-book.js";
 import type { RegistryStore } from "../registry.js";
 import { LeadershipLostError } from "./errors.js";
 import { type Fence, fenceCompares, fenceHolds } from "./fence.js";
@@ -38,21 +33,6 @@ const TRANSIENT_RETRY_MS = 250;
  * After this long without a turn of the event loop, the queue yields one.
  */
 const YIELD_AFTER_MS = 20;
-
-/**
- * Whether `operation` re-admits an agent the registry already lists with
- * equal info: every agent re-registering after a failover does that, and
- * it changes nothing. applyRegistryOperation finds that out by cloning and
- * comparing the whole registry, O(agents) per agent and O(agents²) for the
- * fleet; this costs one AgentInfo comparison. An agent in `agents` is in
- * neither the unreachable nor the gone list (registry.ts moves it between
- * them), so equal info there means no change.
- */
-function readmitsListedAgent(listed: ReadonlyMap<string, AgentInfo>, operation: RegistryOperation): boolean {
-  if (operation.kind !== "admit-agent") return false;
-  const known = listed.get(operation.info.id?.value ?? "");
-  return known !== undefined && equals(AgentInfoSchema, known, operation.info);
-}
 
 export interface FencedRegistryOptions {
   readonly client: Etcd3;
@@ -135,65 +115,62 @@ interface Pending {
 /** Opens the registry as the leader that `options.fence` describes. */
 export async function openFencedRegistry(options: FencedRegistryOptions): Promise<OpenedRegistry> {
   const { stored, revision } = await readFenced(options);
-  let current: Registry = stored === undefined ? emptyRegistry() : decodeRegistry(stored.value, options.key);
+  const decode = (kv: IKeyValue | undefined): Registry =>
+    kv === undefined ? emptyRegistry() : decodeRegistry(kv.value, options.key);
+  // What etcd holds, as last written or read, and a book of it to apply
+  // operations to in place: an operation costs what it changes (the encoding
+  // of the whole value per write is what is left to share, by group commit).
+  let committed = decode(stored);
+  let book = createRegistryBook(committed);
   // 0 is what etcd compares against for a key that does not exist yet.
   let modRevision = stored?.mod_revision ?? "0";
   const key = Buffer.from(options.key);
   const fenceKey = Buffer.from(options.fence.key);
 
-  // The agents of `current` by id, rebuilt lazily after `current` changes.
-  let listed: Map<string, AgentInfo> | undefined;
-  const listedAgents = (): Map<string, AgentInfo> =>
-    (listed ??= new Map(current.agents.map((a) => [a.id?.value ?? "", a])));
-
-  /** Applies `operations` in order on top of `current`: the result and whether each changed anything. */
-  const applyAll = (operations: RegistryOperation[]): { next: Registry; changed: boolean[] } => {
-    let next = current;
-    const changed = operations.map((operation) => {
-      // The shortcut reads `current`, so it holds only until an earlier operation of the batch changed something.
-      if (next === current && readmitsListedAgent(listedAgents(), operation)) return false;
-      const result = applyRegistryOperation(next, operation);
-      if (result.changed) next = result.registry;
-      return result.changed;
-    });
-    return { next, changed };
-  };
-
   /** Writes the operations as one fenced compare-and-set, retrying on conflicts; resolves with each one's `changed`. */
   const writeBatch = async (operations: RegistryOperation[]): Promise<boolean[]> => {
     for (let conflicts = 0; ; conflicts++) {
-      const { next, changed } = applyAll(operations);
-      if (next === current) return changed;
-      const value = encodeRegistry(next);
-      const response = await withTransientRetry(options, () =>
-        options.client.kv.txn(
-          {
-            compare: [
-              ...fenceCompares(options.fence),
-              { key, target: "Mod", result: "Equal", mod_revision: modRevision },
-            ],
-            success: [{ request_put: { key, value } }],
-            failure: [{ request_range: { key: fenceKey } }, { request_range: { key } }],
-          },
-          callDeadline(),
-        ),
-      );
+      const changed = operations.map((operation) => book.apply(operation));
+      if (!changed.includes(true)) return changed;
+      const next = book.snapshot();
+      let response: Awaited<ReturnType<typeof options.client.kv.txn>>;
+      try {
+        const value = encodeRegistry(next);
+        response = await withTransientRetry(options, () =>
+          options.client.kv.txn(
+            {
+              compare: [
+                ...fenceCompares(options.fence),
+                { key, target: "Mod", result: "Equal", mod_revision: modRevision },
+              ],
+              success: [{ request_put: { key, value } }],
+              failure: [{ request_range: { key: fenceKey } }, { request_range: { key } }],
+            },
+            callDeadline(),
+          ),
+        );
+      } catch (err) {
+        // Not stored: the book goes back to what etcd holds.
+        book = createRegistryBook(committed);
+        throw err;
+      }
       // The answer came through the event loop: the slice starts again.
       sliceStart = performance.now();
       if (response.succeeded) {
-        current = next;
-        listed = undefined;
+        committed = next;
         modRevision = response.header.revision;
         return changed;
       }
-      if (!fenceHolds(options.fence, response.responses[0]?.response_range.kvs[0]))
+      if (!fenceHolds(options.fence, response.responses[0]?.response_range.kvs[0])) {
+        book = createRegistryBook(committed);
         throw lostBecause(options, "registry write");
+      }
       const now = response.responses[1]?.response_range.kvs[0];
-      current = now === undefined ? emptyRegistry() : decodeRegistry(now.value, options.key);
-      listed = undefined;
+      committed = decode(now);
+      book = createRegistryBook(committed);
       modRevision = now?.mod_revision ?? "0";
       // Our own write, committed by an attempt whose answer we never got.
-      if (equals(RegistrySchema, current, next)) return changed;
+      if (equals(RegistrySchema, committed, next)) return changed;
       if (conflicts >= MAX_CONFLICTS)
         throw new Error(
           `the registry at ${options.key} kept changing under the leader (${MAX_CONFLICTS + 1} attempts); is something else writing it?`,
@@ -245,7 +222,7 @@ export async function openFencedRegistry(options: FencedRegistryOptions): Promis
 
   const store: RegistryStore = {
     get current() {
-      return current;
+      return committed;
     },
     location: `etcd ${options.key}`,
     apply(operation) {
