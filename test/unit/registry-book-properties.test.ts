@@ -51,9 +51,7 @@ const operation: fc.Arbitrary<RegistryOperation> = fc.oneof(
   fc.record({
     kind: fc.constant("update-weights" as const),
     weights: fc.array(
-      fc
-        .tuple(roles, fc.constantFrom(1, 2.5))
-        .map(([role, weight]) => ({ $typeName: "mesos.v1.WeightInfo" as const, role, weight })),
+      fc.tuple(roles, fc.constantFrom(1, 2.5)).map(([role, weight]) => create(WeightInfoSchema, { role, weight })),
       { maxLength: 2 },
     ),
   }),
