@@ -134,8 +134,7 @@ export function registerAgent(
   );
   reconcileUnreported(ctx, agent, unreported);
   if (isNew)
-    broadcastOperators(
-      ctx,
+    broadcastOperators(ctx, () =>
       operatorEvent({ type: OperatorEventType.AGENT_ADDED, agentAdded: { agent: agentView(ctx, agent) } }),
     );
   return undefined;
@@ -342,8 +341,7 @@ function dropAgent(
       framework.session,
       schedulerEvent({ type: SchedulerEventType.FAILURE, failure: { agentId: { value: agent.id } } }),
     );
-  broadcastOperators(
-    ctx,
+  broadcastOperators(ctx, () =>
     operatorEvent({ type: OperatorEventType.AGENT_REMOVED, agentRemoved: { agentId: { value: agent.id } } }),
   );
 }

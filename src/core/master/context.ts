@@ -61,6 +61,12 @@ export interface MasterState {
   agents: Map<string, AgentRecord>;
   offers: Map<string, OfferRecord>;
   sessions: Map<SessionId, SessionRole>;
+  /**
+   * Sessions that subscribed as operators (some may have ended since:
+   * `sessions` decides), so that an event nobody listens to costs nothing:
+   * an agent fleet registering must not scan every session per agent.
+   */
+  operatorSubscribers: Set<SessionId>;
   /** Removed frameworks with their completed tasks, oldest first (bounded). */
   completedFrameworks: FrameworkRecord[];
   /** The maintenance schedule (UPDATE_MAINTENANCE_SCHEDULE). */
@@ -118,9 +124,20 @@ export function send(ctx: Ctx, session: SessionId | undefined, response: Connect
   if (session !== undefined) ctx.out.push({ kind: "send", session, response });
 }
 
-/** Sends an operator event to every operator stream that subscribed. */
-export function broadcastOperators(ctx: Ctx, response: ConnectResponse): void {
-  for (const [session, role] of ctx.state.sessions) {
-    if (role.kind === "operator" && role.subscribed) send(ctx, session, response);
+/**
+ * Sends an operator event to every operator stream that subscribed; the
+ * event is built (`event()`) only if one did.
+ */
+export function broadcastOperators(ctx: Ctx, event: () => ConnectResponse): void {
+  if (ctx.state.operatorSubscribers.size === 0) return;
+  let response: ConnectResponse | undefined;
+  for (const session of ctx.state.operatorSubscribers) {
+    const role = ctx.state.sessions.get(session);
+    if (role?.kind !== "operator" || !role.subscribed) {
+      ctx.state.operatorSubscribers.delete(session);
+      continue;
+    }
+    response ??= event();
+    send(ctx, session, response);
   }
 }

@@ -61,8 +61,7 @@ export function updateFramework(
   ctx.allocator.updateFramework(framework.id, { roles, suppressedRoles: call.suppressedRoles, offerFilters });
   persist(ctx, { kind: "add-framework", info });
   requestAllocation(ctx);
-  broadcastOperators(
-    ctx,
+  broadcastOperators(ctx, () =>
     operatorEvent({
       type: OperatorEventType.FRAMEWORK_UPDATED,
       frameworkUpdated: { framework: frameworkView(ctx, framework) },

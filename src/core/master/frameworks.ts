@@ -127,8 +127,7 @@ export function subscribe(
   );
   requestAllocation(ctx);
   const view = frameworkView(ctx, framework);
-  broadcastOperators(
-    ctx,
+  broadcastOperators(ctx, () =>
     existing === undefined
       ? operatorEvent({ type: OperatorEventType.FRAMEWORK_ADDED, frameworkAdded: { framework: view } })
       : operatorEvent({ type: OperatorEventType.FRAMEWORK_UPDATED, frameworkUpdated: { framework: view } }),
@@ -250,8 +249,7 @@ export function disconnectFramework(ctx: Ctx, framework: FrameworkRecord): void 
   framework.failoverDeadline = ctx.now + timeoutMs;
   if (timeoutMs === 0) return removeFramework(ctx, framework);
   persist(ctx, { kind: "framework-disconnected", frameworkId: framework.id, time: ctx.now });
-  broadcastOperators(
-    ctx,
+  broadcastOperators(ctx, () =>
     operatorEvent({
       type: OperatorEventType.FRAMEWORK_UPDATED,
       frameworkUpdated: { framework: frameworkView(ctx, framework) },
@@ -300,8 +298,7 @@ export function removeFramework(ctx: Ctx, framework: FrameworkRecord): void {
   persist(ctx, { kind: "remove-framework", frameworkId: framework.id });
   requestAllocation(ctx);
   fileCompletedFramework(ctx, framework);
-  broadcastOperators(
-    ctx,
+  broadcastOperators(ctx, () =>
     operatorEvent({
       type: OperatorEventType.FRAMEWORK_REMOVED,
       frameworkRemoved: { frameworkInfo: framework.info },

@@ -92,6 +92,7 @@ export function createMasterCore(deps: {
     agents: new Map(),
     offers: new Map(),
     sessions: new Map(),
+    operatorSubscribers: new Set(),
     completedFrameworks: [],
     quotas: new Map(),
     operations: new Map(),
@@ -384,6 +385,7 @@ function agentCall(ctx: Ctx, session: SessionId, callId: string, call: AgentCall
 function operatorStreamCall(ctx: Ctx, session: SessionId, callId: string, call: OperatorCall): void {
   if (call.type === OperatorCallType.SUBSCRIBE) {
     ctx.state.sessions.set(session, { kind: "operator", subscribed: true });
+    ctx.state.operatorSubscribers.add(session);
     send(ctx, session, operatorEventWithId(ctx, callId));
     return;
   }

@@ -71,8 +71,7 @@ export function applyStatus(
     task.statusUpdateState = status.state;
     task.statusUpdateUuid = status.uuid;
   }
-  broadcastOperators(
-    ctx,
+  broadcastOperators(ctx, () =>
     operatorEvent({
       type: OperatorEventType.TASK_UPDATED,
       taskUpdated: { frameworkId: { value: framework.id }, status, state: task.state },

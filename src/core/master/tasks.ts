@@ -168,7 +168,7 @@ export function launchTasks(
       });
     }
     send(ctx, agent.session, agentEvent({ case: "runTask", value: { frameworkInfo: framework.info, task: info } }));
-    broadcastOperators(ctx, operatorEvent({ type: OperatorEventType.TASK_ADDED, taskAdded: { task } }));
+    broadcastOperators(ctx, () => operatorEvent({ type: OperatorEventType.TASK_ADDED, taskAdded: { task } }));
   }
   return available;
 }
