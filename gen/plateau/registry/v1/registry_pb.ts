@@ -21,7 +21,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file plateau/registry/v1/registry.proto.
  */
 export const file_plateau_registry_v1_registry: GenFile = /*@__PURE__*/
-  fileDesc("CiJwbGF0ZWF1L3JlZ2lzdHJ5L3YxL3JlZ2lzdHJ5LnByb3RvEhNwbGF0ZWF1LnJlZ2lzdHJ5LnYxIucCCghSZWdpc3RyeRIlCgd3ZWlnaHRzGAEgAygLMhQubWVzb3MudjEuV2VpZ2h0SW5mbxIrCgZxdW90YXMYAiADKAsyGy5tZXNvcy52MS5xdW90YS5RdW90YUNvbmZpZxIjCgZhZ2VudHMYAyADKAsyEy5tZXNvcy52MS5BZ2VudEluZm8SMwoLdW5yZWFjaGFibGUYBCADKAsyHi5wbGF0ZWF1LnJlZ2lzdHJ5LnYxLkFnZW50TWFyaxIsCgRnb25lGAUgAygLMh4ucGxhdGVhdS5yZWdpc3RyeS52MS5BZ2VudE1hcmsSMgoKZnJhbWV3b3JrcxgGIAMoCzIeLnBsYXRlYXUucmVnaXN0cnkudjEuRnJhbWV3b3JrEg0KBXRlcm1zGAcgASgEEjwKFG1haW50ZW5hbmNlX3NjaGVkdWxlGAggASgLMh4ubWVzb3MudjEubWFpbnRlbmFuY2UuU2NoZWR1bGUiUAoJQWdlbnRNYXJrEiEKBGluZm8YASABKAsyEy5tZXNvcy52MS5BZ2VudEluZm8SIAoEdGltZRgCIAEoCzISLm1lc29zLnYxLlRpbWVJbmZvImEKCUZyYW1ld29yaxIlCgRpbmZvGAEgASgLMhcubWVzb3MudjEuRnJhbWV3b3JrSW5mbxItChFkaXNjb25uZWN0ZWRfdGltZRgCIAEoCzISLm1lc29zLnYxLlRpbWVJbmZvYgZwcm90bzM", [file_mesos_v1_maintenance_maintenance, file_mesos_v1_mesos, file_mesos_v1_quota_quota]);
+  fileDesc("CiJwbGF0ZWF1L3JlZ2lzdHJ5L3YxL3JlZ2lzdHJ5LnByb3RvEhNwbGF0ZWF1LnJlZ2lzdHJ5LnYxIucCCghSZWdpc3RyeRIlCgd3ZWlnaHRzGAEgAygLMhQubWVzb3MudjEuV2VpZ2h0SW5mbxIrCgZxdW90YXMYAiADKAsyGy5tZXNvcy52MS5xdW90YS5RdW90YUNvbmZpZxIjCgZhZ2VudHMYAyADKAsyEy5tZXNvcy52MS5BZ2VudEluZm8SMwoLdW5yZWFjaGFibGUYBCADKAsyHi5wbGF0ZWF1LnJlZ2lzdHJ5LnYxLkFnZW50TWFyaxIsCgRnb25lGAUgAygLMh4ucGxhdGVhdS5yZWdpc3RyeS52MS5BZ2VudE1hcmsSMgoKZnJhbWV3b3JrcxgGIAMoCzIeLnBsYXRlYXUucmVnaXN0cnkudjEuRnJhbWV3b3JrEg0KBXRlcm1zGAcgASgEEjwKFG1haW50ZW5hbmNlX3NjaGVkdWxlGAggASgLMh4ubWVzb3MudjEubWFpbnRlbmFuY2UuU2NoZWR1bGUiUAoJQWdlbnRNYXJrEiEKBGluZm8YASABKAsyEy5tZXNvcy52MS5BZ2VudEluZm8SIAoEdGltZRgCIAEoCzISLm1lc29zLnYxLlRpbWVJbmZvImEKCUZyYW1ld29yaxIlCgRpbmZvGAEgASgLMhcubWVzb3MudjEuRnJhbWV3b3JrSW5mbxItChFkaXNjb25uZWN0ZWRfdGltZRgCIAEoCzISLm1lc29zLnYxLlRpbWVJbmZvItsKCglPcGVyYXRpb24SRgoOdXBkYXRlX3dlaWdodHMYASABKAsyLC5wbGF0ZWF1LnJlZ2lzdHJ5LnYxLk9wZXJhdGlvbi5VcGRhdGVXZWlnaHRzSAASQgoMdXBkYXRlX3F1b3RhGAIgASgLMioucGxhdGVhdS5yZWdpc3RyeS52MS5PcGVyYXRpb24uVXBkYXRlUXVvdGFIABJACgthZG1pdF9hZ2VudBgDIAEoCzIpLnBsYXRlYXUucmVnaXN0cnkudjEuT3BlcmF0aW9uLkFkbWl0QWdlbnRIABJKChZtYXJrX2FnZW50X3VucmVhY2hhYmxlGAQgASgLMigucGxhdGVhdS5yZWdpc3RyeS52MS5PcGVyYXRpb24uTWFya0FnZW50SAASQwoPbWFya19hZ2VudF9nb25lGAUgASgLMigucGxhdGVhdS5yZWdpc3RyeS52MS5PcGVyYXRpb24uTWFya0FnZW50SAASQgoMcmVtb3ZlX2FnZW50GAYgASgLMioucGxhdGVhdS5yZWdpc3RyeS52MS5PcGVyYXRpb24uUmVtb3ZlQWdlbnRIABJECg1hZGRfZnJhbWV3b3JrGAcgASgLMisucGxhdGVhdS5yZWdpc3RyeS52MS5PcGVyYXRpb24uQWRkRnJhbWV3b3JrSAASVgoWZnJhbWV3b3JrX2Rpc2Nvbm5lY3RlZBgIIAEoCzI0LnBsYXRlYXUucmVnaXN0cnkudjEuT3BlcmF0aW9uLkZyYW1ld29ya0Rpc2Nvbm5lY3RlZEgAEkoKEHJlbW92ZV9mcmFtZXdvcmsYCSABKAsyLi5wbGF0ZWF1LnJlZ2lzdHJ5LnYxLk9wZXJhdGlvbi5SZW1vdmVGcmFtZXdvcmtIABI+CgpzdGFydF90ZXJtGAogASgLMigucGxhdGVhdS5yZWdpc3RyeS52MS5PcGVyYXRpb24uU3RhcnRUZXJtSAASXwobdXBkYXRlX21haW50ZW5hbmNlX3NjaGVkdWxlGAsgASgLMjgucGxhdGVhdS5yZWdpc3RyeS52MS5PcGVyYXRpb24uVXBkYXRlTWFpbnRlbmFuY2VTY2hlZHVsZUgAGjYKDVVwZGF0ZVdlaWdodHMSJQoHd2VpZ2h0cxgBIAMoCzIULm1lc29zLnYxLldlaWdodEluZm8aOwoLVXBkYXRlUXVvdGESLAoHY29uZmlncxgBIAMoCzIbLm1lc29zLnYxLnF1b3RhLlF1b3RhQ29uZmlnGi8KCkFkbWl0QWdlbnQSIQoEaW5mbxgBIAEoCzITLm1lc29zLnYxLkFnZW50SW5mbxo/CglNYXJrQWdlbnQSEAoIYWdlbnRfaWQYASABKAkSIAoEdGltZRgCIAEoCzISLm1lc29zLnYxLlRpbWVJbmZvGh8KC1JlbW92ZUFnZW50EhAKCGFnZW50X2lkGAEgASgJGjUKDEFkZEZyYW1ld29yaxIlCgRpbmZvGAEgASgLMhcubWVzb3MudjEuRnJhbWV3b3JrSW5mbxpPChVGcmFtZXdvcmtEaXNjb25uZWN0ZWQSFAoMZnJhbWV3b3JrX2lkGAEgASgJEiAKBHRpbWUYAiABKAsyEi5tZXNvcy52MS5UaW1lSW5mbxonCg9SZW1vdmVGcmFtZXdvcmsSFAoMZnJhbWV3b3JrX2lkGAEgASgJGgsKCVN0YXJ0VGVybRpNChlVcGRhdGVNYWludGVuYW5jZVNjaGVkdWxlEjAKCHNjaGVkdWxlGAEgASgLMh4ubWVzb3MudjEubWFpbnRlbmFuY2UuU2NoZWR1bGVCCwoJb3BlcmF0aW9uYgZwcm90bzM", [file_mesos_v1_maintenance_maintenance, file_mesos_v1_mesos, file_mesos_v1_quota_quota]);
 
 /**
  * @generated from message plateau.registry.v1.Registry
@@ -143,4 +143,274 @@ export type Framework = Message<"plateau.registry.v1.Framework"> & {
  */
 export const FrameworkSchema: GenMessage<Framework> = /*@__PURE__*/
   messageDesc(file_plateau_registry_v1_registry, 2);
+
+/**
+ * One named registry operation (src/core/registry/registry.ts's
+ * RegistryOperation, one case per kind), as the embedded registry appends
+ * it to its log after the snapshot: a change is stored as what it is, not
+ * as the whole registry it produced.
+ *
+ * @generated from message plateau.registry.v1.Operation
+ */
+export type Operation = Message<"plateau.registry.v1.Operation"> & {
+  /**
+   * @generated from oneof plateau.registry.v1.Operation.operation
+   */
+  operation: {
+    /**
+     * @generated from field: plateau.registry.v1.Operation.UpdateWeights update_weights = 1;
+     */
+    value: Operation_UpdateWeights;
+    case: "updateWeights";
+  } | {
+    /**
+     * @generated from field: plateau.registry.v1.Operation.UpdateQuota update_quota = 2;
+     */
+    value: Operation_UpdateQuota;
+    case: "updateQuota";
+  } | {
+    /**
+     * @generated from field: plateau.registry.v1.Operation.AdmitAgent admit_agent = 3;
+     */
+    value: Operation_AdmitAgent;
+    case: "admitAgent";
+  } | {
+    /**
+     * @generated from field: plateau.registry.v1.Operation.MarkAgent mark_agent_unreachable = 4;
+     */
+    value: Operation_MarkAgent;
+    case: "markAgentUnreachable";
+  } | {
+    /**
+     * @generated from field: plateau.registry.v1.Operation.MarkAgent mark_agent_gone = 5;
+     */
+    value: Operation_MarkAgent;
+    case: "markAgentGone";
+  } | {
+    /**
+     * @generated from field: plateau.registry.v1.Operation.RemoveAgent remove_agent = 6;
+     */
+    value: Operation_RemoveAgent;
+    case: "removeAgent";
+  } | {
+    /**
+     * @generated from field: plateau.registry.v1.Operation.AddFramework add_framework = 7;
+     */
+    value: Operation_AddFramework;
+    case: "addFramework";
+  } | {
+    /**
+     * @generated from field: plateau.registry.v1.Operation.FrameworkDisconnected framework_disconnected = 8;
+     */
+    value: Operation_FrameworkDisconnected;
+    case: "frameworkDisconnected";
+  } | {
+    /**
+     * @generated from field: plateau.registry.v1.Operation.RemoveFramework remove_framework = 9;
+     */
+    value: Operation_RemoveFramework;
+    case: "removeFramework";
+  } | {
+    /**
+     * @generated from field: plateau.registry.v1.Operation.StartTerm start_term = 10;
+     */
+    value: Operation_StartTerm;
+    case: "startTerm";
+  } | {
+    /**
+     * @generated from field: plateau.registry.v1.Operation.UpdateMaintenanceSchedule update_maintenance_schedule = 11;
+     */
+    value: Operation_UpdateMaintenanceSchedule;
+    case: "updateMaintenanceSchedule";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message plateau.registry.v1.Operation.
+ * Use `create(OperationSchema)` to create a new message.
+ */
+export const OperationSchema: GenMessage<Operation> = /*@__PURE__*/
+  messageDesc(file_plateau_registry_v1_registry, 3);
+
+/**
+ * @generated from message plateau.registry.v1.Operation.UpdateWeights
+ */
+export type Operation_UpdateWeights = Message<"plateau.registry.v1.Operation.UpdateWeights"> & {
+  /**
+   * @generated from field: repeated mesos.v1.WeightInfo weights = 1;
+   */
+  weights: WeightInfo[];
+};
+
+/**
+ * Describes the message plateau.registry.v1.Operation.UpdateWeights.
+ * Use `create(Operation_UpdateWeightsSchema)` to create a new message.
+ */
+export const Operation_UpdateWeightsSchema: GenMessage<Operation_UpdateWeights> = /*@__PURE__*/
+  messageDesc(file_plateau_registry_v1_registry, 3, 0);
+
+/**
+ * @generated from message plateau.registry.v1.Operation.UpdateQuota
+ */
+export type Operation_UpdateQuota = Message<"plateau.registry.v1.Operation.UpdateQuota"> & {
+  /**
+   * A config with no guarantees and no limits removes the role's quota.
+   *
+   * @generated from field: repeated mesos.v1.quota.QuotaConfig configs = 1;
+   */
+  configs: QuotaConfig[];
+};
+
+/**
+ * Describes the message plateau.registry.v1.Operation.UpdateQuota.
+ * Use `create(Operation_UpdateQuotaSchema)` to create a new message.
+ */
+export const Operation_UpdateQuotaSchema: GenMessage<Operation_UpdateQuota> = /*@__PURE__*/
+  messageDesc(file_plateau_registry_v1_registry, 3, 1);
+
+/**
+ * @generated from message plateau.registry.v1.Operation.AdmitAgent
+ */
+export type Operation_AdmitAgent = Message<"plateau.registry.v1.Operation.AdmitAgent"> & {
+  /**
+   * @generated from field: mesos.v1.AgentInfo info = 1;
+   */
+  info?: AgentInfo | undefined;
+};
+
+/**
+ * Describes the message plateau.registry.v1.Operation.AdmitAgent.
+ * Use `create(Operation_AdmitAgentSchema)` to create a new message.
+ */
+export const Operation_AdmitAgentSchema: GenMessage<Operation_AdmitAgent> = /*@__PURE__*/
+  messageDesc(file_plateau_registry_v1_registry, 3, 2);
+
+/**
+ * Unreachable or gone, by the case that holds it.
+ *
+ * @generated from message plateau.registry.v1.Operation.MarkAgent
+ */
+export type Operation_MarkAgent = Message<"plateau.registry.v1.Operation.MarkAgent"> & {
+  /**
+   * @generated from field: string agent_id = 1;
+   */
+  agentId: string;
+
+  /**
+   * @generated from field: mesos.v1.TimeInfo time = 2;
+   */
+  time?: TimeInfo | undefined;
+};
+
+/**
+ * Describes the message plateau.registry.v1.Operation.MarkAgent.
+ * Use `create(Operation_MarkAgentSchema)` to create a new message.
+ */
+export const Operation_MarkAgentSchema: GenMessage<Operation_MarkAgent> = /*@__PURE__*/
+  messageDesc(file_plateau_registry_v1_registry, 3, 3);
+
+/**
+ * @generated from message plateau.registry.v1.Operation.RemoveAgent
+ */
+export type Operation_RemoveAgent = Message<"plateau.registry.v1.Operation.RemoveAgent"> & {
+  /**
+   * @generated from field: string agent_id = 1;
+   */
+  agentId: string;
+};
+
+/**
+ * Describes the message plateau.registry.v1.Operation.RemoveAgent.
+ * Use `create(Operation_RemoveAgentSchema)` to create a new message.
+ */
+export const Operation_RemoveAgentSchema: GenMessage<Operation_RemoveAgent> = /*@__PURE__*/
+  messageDesc(file_plateau_registry_v1_registry, 3, 4);
+
+/**
+ * @generated from message plateau.registry.v1.Operation.AddFramework
+ */
+export type Operation_AddFramework = Message<"plateau.registry.v1.Operation.AddFramework"> & {
+  /**
+   * @generated from field: mesos.v1.FrameworkInfo info = 1;
+   */
+  info?: FrameworkInfo | undefined;
+};
+
+/**
+ * Describes the message plateau.registry.v1.Operation.AddFramework.
+ * Use `create(Operation_AddFrameworkSchema)` to create a new message.
+ */
+export const Operation_AddFrameworkSchema: GenMessage<Operation_AddFramework> = /*@__PURE__*/
+  messageDesc(file_plateau_registry_v1_registry, 3, 5);
+
+/**
+ * @generated from message plateau.registry.v1.Operation.FrameworkDisconnected
+ */
+export type Operation_FrameworkDisconnected = Message<"plateau.registry.v1.Operation.FrameworkDisconnected"> & {
+  /**
+   * @generated from field: string framework_id = 1;
+   */
+  frameworkId: string;
+
+  /**
+   * Unset: the scheduler came back.
+   *
+   * @generated from field: mesos.v1.TimeInfo time = 2;
+   */
+  time?: TimeInfo | undefined;
+};
+
+/**
+ * Describes the message plateau.registry.v1.Operation.FrameworkDisconnected.
+ * Use `create(Operation_FrameworkDisconnectedSchema)` to create a new message.
+ */
+export const Operation_FrameworkDisconnectedSchema: GenMessage<Operation_FrameworkDisconnected> = /*@__PURE__*/
+  messageDesc(file_plateau_registry_v1_registry, 3, 6);
+
+/**
+ * @generated from message plateau.registry.v1.Operation.RemoveFramework
+ */
+export type Operation_RemoveFramework = Message<"plateau.registry.v1.Operation.RemoveFramework"> & {
+  /**
+   * @generated from field: string framework_id = 1;
+   */
+  frameworkId: string;
+};
+
+/**
+ * Describes the message plateau.registry.v1.Operation.RemoveFramework.
+ * Use `create(Operation_RemoveFrameworkSchema)` to create a new message.
+ */
+export const Operation_RemoveFrameworkSchema: GenMessage<Operation_RemoveFramework> = /*@__PURE__*/
+  messageDesc(file_plateau_registry_v1_registry, 3, 7);
+
+/**
+ * @generated from message plateau.registry.v1.Operation.StartTerm
+ */
+export type Operation_StartTerm = Message<"plateau.registry.v1.Operation.StartTerm"> & {
+};
+
+/**
+ * Describes the message plateau.registry.v1.Operation.StartTerm.
+ * Use `create(Operation_StartTermSchema)` to create a new message.
+ */
+export const Operation_StartTermSchema: GenMessage<Operation_StartTerm> = /*@__PURE__*/
+  messageDesc(file_plateau_registry_v1_registry, 3, 8);
+
+/**
+ * @generated from message plateau.registry.v1.Operation.UpdateMaintenanceSchedule
+ */
+export type Operation_UpdateMaintenanceSchedule = Message<"plateau.registry.v1.Operation.UpdateMaintenanceSchedule"> & {
+  /**
+   * @generated from field: mesos.v1.maintenance.Schedule schedule = 1;
+   */
+  schedule?: Schedule | undefined;
+};
+
+/**
+ * Describes the message plateau.registry.v1.Operation.UpdateMaintenanceSchedule.
+ * Use `create(Operation_UpdateMaintenanceScheduleSchema)` to create a new message.
+ */
+export const Operation_UpdateMaintenanceScheduleSchema: GenMessage<Operation_UpdateMaintenanceSchedule> = /*@__PURE__*/
+  messageDesc(file_plateau_registry_v1_registry, 3, 9);
 
