@@ -1,4 +1,5 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from "node:fs";
+import { mkdir, open, rename } from "node:fs/promises";
 import { dirname } from "node:path";
 
 /**
@@ -24,5 +25,44 @@ export function writeFileDurably(file: string, bytes: Uint8Array | string): void
     fsyncSync(dirFd);
   } finally {
     closeSync(dirFd);
+  }
+}
+
+/**
+ * `writeFileDurably` without blocking the event loop: the same steps
+ * (temporary file, fsync, rename, fsync the directory), each awaited.
+ */
+export async function replaceFileDurably(file: string, bytes: Uint8Array): Promise<void> {
+  const dir = dirname(file);
+  await mkdir(dir, { recursive: true });
+  const tmp = `${file}.tmp`;
+  const handle = await open(tmp, "w");
+  try {
+    await handle.writeFile(bytes);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await rename(tmp, file);
+  const dirHandle = await open(dir, "r");
+  try {
+    await dirHandle.sync();
+  } finally {
+    await dirHandle.close();
+  }
+}
+
+/**
+ * Appends `bytes` to `file` and resolves once they are on disk (fdatasync:
+ * the data and the file's new length, not its times). A crash before that
+ * may leave any prefix of `bytes` behind, so readers must tell a torn tail.
+ */
+export async function appendFileDurably(file: string, bytes: Uint8Array): Promise<void> {
+  const handle = await open(file, "a");
+  try {
+    await handle.appendFile(bytes);
+    await handle.datasync();
+  } finally {
+    await handle.close();
   }
 }
