@@ -151,6 +151,9 @@ export function openLoggedRegistry(workDir: string, options: LoggedRegistryOptio
 
   return {
     get current() {
+      // After a failed write the book may hold what was never stored: read
+      // what was (throwing, like opening, if that cannot be read).
+      if (broken !== undefined) reload();
       return book.snapshot();
     },
     location: snapshotFile,
