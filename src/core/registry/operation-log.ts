@@ -98,7 +98,9 @@ function readRecord(bytes: Uint8Array, at: number): { operation: RegistryOperati
 /**
  * Whether a bad record at `at` is a torn write: nothing readable follows
  * it (it runs to the end of the file, or only zeros, space the file system
- * allotted before the data came, do).
+ * allotted before the data came, do). The price: a flipped bit in a length
+ * field that then points past the end reads as a torn tail too, and the
+ * records after it are dropped; every other bad byte fails the CRC.
  */
 function isTornTail(bytes: Uint8Array, at: number): boolean {
   if (bytes.length - at < RECORD_PREFIX) return true;
