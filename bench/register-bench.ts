@@ -5,7 +5,8 @@
  * counts the times the master logged losing the lead meanwhile (its lease
  * not kept alive within the 2 s TTL). The registry is in memory, in
  * PROBE_WORK_DIR (embedded), or with PROBE_ETCD=1 on a throwaway etcd.
- * `PROBE_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR"` profiles the master.
+ * `PROBE_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR"` profiles the master;
+ * `PROBE_SHOW_LOSSES=1` prints why it lost the lead each time.
  *
  *   PROBE_ETCD=1 node --import tsx bench/register-bench.ts 3000
  *
@@ -65,6 +66,8 @@ try {
     .logs()
     .split("\n")
     .filter((l) => l.includes("lost the lead")).length;
+  if (process.env.PROBE_SHOW_LOSSES)
+    for (const line of master.logs().split("\n").filter((l) => l.includes("leadership lost"))) console.error(line);
   console.log(
     JSON.stringify({ agents, registry: etcd ? "etcd" : (workDir ?? "memory"), registerMs, leadershipLosses }),
   );
