@@ -67,7 +67,11 @@ try {
     .split("\n")
     .filter((l) => l.includes("lost the lead")).length;
   if (process.env.PROBE_SHOW_LOSSES)
-    for (const line of master.logs().split("\n").filter((l) => l.includes("leadership lost"))) console.error(line);
+    for (const line of master
+      .logs()
+      .split("\n")
+      .filter((l) => l.includes("leadership lost")))
+      console.error(line);
   console.log(
     JSON.stringify({ agents, registry: etcd ? "etcd" : (workDir ?? "memory"), registerMs, leadershipLosses }),
   );
