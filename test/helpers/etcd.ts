@@ -14,11 +14,11 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 import { ETCD_BIN, etcdMissing } from "./etcd-bin.js";
+import { freePort } from "./processes.js";
 
 /**
  * Children still running when the worker exits (a crashed test run, a
@@ -28,19 +28,6 @@ const live = new Set<ChildProcess>();
 process.once("exit", () => {
   for (const child of live) child.kill("SIGKILL");
 });
-
-/** A port the kernel just handed out on 127.0.0.1: ephemeral, so never 2379/2380. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** PEM files for an etcd that serves TLS and asks clients for certificates signed by `caFile`. */
 export interface EtcdTestCertificates {

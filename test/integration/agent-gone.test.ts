@@ -14,16 +14,7 @@ import { Event_Type } from "../../gen/mesos/v1/scheduler/scheduler_pb.js";
 import { createOperator } from "../../src/client/operator.js";
 import { createScheduler, type SchedulerClient } from "../../src/client/scheduler.js";
 import { parseResources } from "../../src/core/resources/index.js";
-import { type Daemon, eventually, ProcessScope } from "../helpers/processes.js";
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { alive, type Daemon, eventually, ProcessScope } from "../helpers/processes.js";
 
 /** Every process under `pid` (the executor host, the tasks' shells and commands). */
 function descendants(pid: number): number[] {

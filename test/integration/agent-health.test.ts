@@ -11,16 +11,7 @@ import {
 import { Event_Type } from "../../gen/mesos/v1/scheduler/scheduler_pb.js";
 import { createScheduler } from "../../src/client/scheduler.js";
 import { parseResources } from "../../src/core/resources/index.js";
-import { eventually, ProcessScope } from "../helpers/processes.js";
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { alive, eventually, ProcessScope } from "../helpers/processes.js";
 
 describe("agent health", () => {
   const scope = new ProcessScope();

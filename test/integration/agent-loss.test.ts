@@ -5,7 +5,6 @@
  * (HTTP), each with a task on the same agent. Real master and agent
  * processes; a partition is a paused (SIGSTOP) agent.
  */
-import { createServer } from "node:net";
 import { create } from "@bufbuild/protobuf";
 import { afterEach, describe, expect, it } from "vitest";
 import {
@@ -20,22 +19,10 @@ import {
 import { type Event, Event_Type } from "../../gen/mesos/v1/scheduler/scheduler_pb.js";
 import { createScheduler, type SchedulerClient } from "../../src/client/scheduler.js";
 import { parseResources } from "../../src/core/resources/index.js";
-import { type Daemon, eventually, ProcessScope } from "../helpers/processes.js";
+import { type Daemon, eventually, freePort, ProcessScope } from "../helpers/processes.js";
 import { events, type Json, request, type Stream, startFrameworkWithTasks } from "./gateway-v1-client.js";
 
 const FAST_PINGS = ["--agent-ping-timeout", "300ms", "--max-agent-ping-timeouts", "3"];
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** A partition-aware v2 framework that acknowledges every update and keeps every event. */
 function v2Framework(master: string) {

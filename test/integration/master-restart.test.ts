@@ -1,4 +1,3 @@
-import { createServer } from "node:net";
 import { create } from "@bufbuild/protobuf";
 import { afterAll, describe, expect, it } from "vitest";
 import { Call_Type as OperatorCallType } from "../../gen/mesos/v1/master/master_pb.js";
@@ -7,21 +6,8 @@ import { Event_Type } from "../../gen/mesos/v1/scheduler/scheduler_pb.js";
 import { createOperator } from "../../src/client/operator.js";
 import { createScheduler } from "../../src/client/scheduler.js";
 import { parseResources } from "../../src/core/resources/index.js";
-import { eventually, ProcessScope } from "../helpers/processes.js";
+import { eventually, freePort, ProcessScope } from "../helpers/processes.js";
 import { request } from "./gateway-v1-client.js";
-
-/** A port that was free a moment ago: the master must come back on the same one. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 describe("a master restart loses no running task", () => {
   const scope = new ProcessScope();
