@@ -1,5 +1,5 @@
 import { execFile, spawn } from "node:child_process";
-import { mkdirSync, readFileSync, realpathSync, symlinkSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, realpathSync, symlinkSync } from "node:fs";
 import { createConnection } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -109,6 +109,14 @@ describe("the README quick start, as written", () => {
   });
 });
 
+/** The tail of each daemon's log the example wrote, for a failure's message. */
+function logsUnder(dir: string): string {
+  return readdirSync(dir)
+    .filter((name) => name.endsWith(".log"))
+    .map((name) => `--- ${name}\n${readFileSync(join(dir, name), "utf8").split("\n").slice(-15).join("\n")}`)
+    .join("\n");
+}
+
 /** The block of a README section as one script: its background jobs need one shell. */
 function scriptOf(heading: string): string {
   const start = readme.indexOf(heading);
@@ -121,8 +129,14 @@ describe("the README's several masters example, as written", () => {
   let script: ReturnType<typeof spawn> | undefined;
 
   afterAll(async () => {
-    // The script stops what it started; if it failed midway, its process group goes.
-    if (script?.pid !== undefined && script.exitCode === null) process.kill(-script.pid, "SIGKILL");
+    // The script stops what it started; if it failed midway, what is left of its process group goes.
+    if (script?.pid !== undefined) {
+      try {
+        process.kill(-script.pid, "SIGKILL");
+      } catch {
+        // ESRCH: the group is already gone, as it should be.
+      }
+    }
     await scope.cleanup();
   });
 
@@ -147,10 +161,15 @@ describe("the README's several masters example, as written", () => {
     script.stdout?.on("data", (d: Buffer) => (out += d.toString()));
     script.stderr?.on("data", (d: Buffer) => (err += d.toString()));
     const code = await new Promise<number | null>((resolve) => script?.once("exit", resolve));
-    expect(code, `${out}\n${err}`).toBe(0);
+    expect(code, `${out}\n${err}\n${logsUnder(tmp)}`).toBe(0);
     expect(out).toMatch(/localhost:5051 .* yes/);
     expect(out).toMatch(/hello: TASK_FINISHED/);
+    // `kill` only asks; each daemon lets its port go once it has stopped.
     for (const port of [2379, 5050, 5051, 5060])
-      expect(await portInUse(port), `port ${port} after the example`).toBe(false);
+      await eventually(
+        async () => ((await portInUse(port)) ? undefined : true),
+        `port ${port} to be free after the example`,
+        10_000,
+      );
   }, 90_000);
 });
