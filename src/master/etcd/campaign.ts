@@ -12,53 +12,13 @@
  *
  * Losing the lease (or an abort) while waiting revokes it and rejects.
  */
-import type { Etcd3, Lease } from "etcd3";
+import type { Etcd3 } from "etcd3";
 import type { MasterInfo } from "../../../gen/mesos/v1/mesos_pb.js";
 import { type EtcdKeys, encodeMasterInfo, prefixEnd } from "../../etcd/keys.js";
-import { cancelQuietly, revokeQuietly } from "../../etcd/quietly.js";
+import { cancelQuietly } from "../../etcd/quietly.js";
 import { LeadershipLostError } from "./errors.js";
 import type { Fence } from "./fence.js";
-
-/** A granted lease, with what its keep-alive loop has told us so far. */
-export interface TrackedLease {
-  readonly lease: Lease;
-  readonly id: string;
-  /** When etcd last confirmed the lease (ms since the epoch). */
-  lastKeepAlive(): number;
-  /** Set once etcd3 reports the lease lost. */
-  lostError(): Error | undefined;
-  /** Called once, when the lease is lost; returns an unsubscribe function. */
-  onLost(listener: (error: Error) => void): () => void;
-}
-
-async function grantTracked(client: Etcd3, ttlSeconds: number): Promise<TrackedLease> {
-  const lease = client.lease(ttlSeconds);
-  let lost: Error | undefined;
-  let confirmed = Date.now();
-  const listeners = new Set<(error: Error) => void>();
-  lease.on("keepaliveSucceeded", () => (confirmed = Date.now()));
-  lease.on("lost", (error) => {
-    lost ??= error;
-    for (const listener of listeners) listener(error);
-    listeners.clear();
-  });
-  const id = await lease.grant();
-  confirmed = Date.now();
-  return {
-    lease,
-    id,
-    lastKeepAlive: () => confirmed,
-    lostError: () => lost,
-    onLost(listener) {
-      if (lost !== undefined) {
-        listener(lost);
-        return () => undefined;
-      }
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
-  };
-}
+import type { TrackedLease } from "./lease-keeper.js";
 
 /** Resolves when `key` is deleted at or after `fromRevision`; rejects on abort or lease loss. */
 async function waitForDeletion(
@@ -102,11 +62,11 @@ export async function campaignUntilElected(
   client: Etcd3,
   keys: EtcdKeys,
   info: MasterInfo,
-  ttlSeconds: number,
+  grantLease: () => Promise<TrackedLease>,
   signal?: AbortSignal,
 ): Promise<Elected> {
   signal?.throwIfAborted();
-  const lease = await grantTracked(client, ttlSeconds);
+  const lease = await grantLease();
   try {
     const key = `${keys.electionPrefix}${BigInt(lease.id).toString(16)}`;
     const put = await client.kv.txn({
@@ -139,7 +99,7 @@ export async function campaignUntilElected(
       await waitForDeletion(client, predecessor.key, BigInt(before.header.revision) + 1n, lease, signal);
     }
   } catch (err) {
-    await revokeQuietly(lease.lease);
+    await lease.revoke();
     throw err;
   }
 }

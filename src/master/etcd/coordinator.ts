@@ -15,6 +15,7 @@ import type { Logger } from "../../log.js";
 import { campaignUntilElected } from "./campaign.js";
 import { watchLeaderLiveness } from "./leader-liveness.js";
 import { type Leadership, startLeadership } from "./leadership.js";
+import { grantKeptLease } from "./lease-keeper.js";
 
 export interface EtcdCoordinatorOptions {
   /** host:port of each etcd member. */
@@ -24,6 +25,8 @@ export interface EtcdCoordinatorOptions {
   /** The campaign lease's TTL (--election-ttl): how long a dead leader keeps the cluster leaderless. etcd's minimum is about 2 s. */
   readonly electionTtlSeconds: number;
   readonly tls?: EtcdTlsFiles;
+  /** How long the leader's event loop may stall before its lease is let go (lease-keeper.ts; default the larger of 10 s and 5 TTLs). */
+  readonly leaseStallLimitMs?: number;
   readonly logger: Logger;
 }
 
@@ -71,7 +74,14 @@ export function createEtcdCoordinator(options: EtcdCoordinatorOptions): EtcdCoor
         follow: (onChange) => watchAnnouncedLeader(client, keys, logger, onChange),
       });
       const running = (async () => {
-        const elected = await campaignUntilElected(client, keys, info, options.electionTtlSeconds, both).finally(() =>
+        const grantLease = () =>
+          grantKeptLease({
+            endpoints: options.endpoints,
+            tls: options.tls,
+            ttlSeconds: options.electionTtlSeconds,
+            stallLimitMs: options.leaseStallLimitMs,
+          });
+        const elected = await campaignUntilElected(client, keys, info, grantLease, both).finally(() =>
           liveness.close(),
         );
         const leadership = await startLeadership({

@@ -21,7 +21,7 @@
 import { type Etcd3, isRecoverableError, type Watcher } from "etcd3";
 import type { MasterInfo } from "../../../gen/mesos/v1/mesos_pb.js";
 import { type EtcdKeys, encodeMasterInfo } from "../../etcd/keys.js";
-import { cancelQuietly, revokeQuietly } from "../../etcd/quietly.js";
+import { cancelQuietly } from "../../etcd/quietly.js";
 import type { Logger } from "../../log.js";
 import type { RegistryStore } from "../registry.js";
 import type { Elected } from "./campaign.js";
@@ -76,7 +76,7 @@ export async function startLeadership(options: LeadershipOptions): Promise<Leade
     logger.warn({ epoch: fence.createRevision, reason: error.message }, "leadership lost");
     released = Promise.all([
       cancelQuietly(watcher),
-      deleteFenced(client, fence, [options.keys.leader]).then(() => revokeQuietly(lease.lease)),
+      deleteFenced(client, fence, [options.keys.leader]).then(() => lease.revoke()),
     ]).then(() => undefined);
     resolveLost(error);
   };
