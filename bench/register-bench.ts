@@ -70,7 +70,7 @@ try {
     for (const line of master
       .logs()
       .split("\n")
-      .filter((l) => l.includes("leadership lost")))
+      .filter((l) => l.includes("leadership lost") || l.includes("stepping down")))
       console.error(line);
   console.log(
     JSON.stringify({ agents, registry: etcd ? "etcd" : (workDir ?? "memory"), registerMs, leadershipLosses }),
