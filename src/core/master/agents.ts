@@ -88,8 +88,10 @@ export function registerAgent(
       executors: new Map(),
     };
     ctx.state.agents.set(id, agent);
+    indexAddress(ctx, agent);
   } else {
     info.id = agentIdOf(agent.id);
+    unindexAddress(ctx, agent);
     agent.info = info;
     agent.total = total;
     agent.session = session;
@@ -99,6 +101,7 @@ export function registerAgent(
       if (pending.agentId === agent.id) ctx.state.operations.delete(uuid);
     agent.version = call.version;
     agent.ip = call.ip;
+    indexAddress(ctx, agent);
     agent.reregisteredAt = ctx.now;
     agent.disconnectedAt = undefined;
     agent.lastSeenAt = ctx.now;
@@ -148,7 +151,7 @@ export function registerAgent(
 export function restoreAgent(ctx: Ctx, info: AgentInfo): void {
   const id = info.id?.value ?? "";
   if (id === "" || ctx.state.agents.has(id)) return;
-  ctx.state.agents.set(id, {
+  const agent: AgentRecord = {
     id,
     info: clone(AgentInfoSchema, info),
     version: "",
@@ -163,7 +166,9 @@ export function restoreAgent(ctx: Ctx, info: AgentInfo): void {
     offers: new Set(),
     restored: true,
     executors: new Map(),
-  });
+  };
+  ctx.state.agents.set(id, agent);
+  indexAddress(ctx, agent);
 }
 
 /**
@@ -173,12 +178,33 @@ export function restoreAgent(ctx: Ctx, info: AgentInfo): void {
  */
 function replacedAgents(ctx: Ctx, info: AgentInfo, ip: string): AgentRecord[] {
   if (ip === "" || info.port === 0) return [];
-  return [...ctx.state.agents.values()].filter(
-    (a) =>
-      a.session === undefined &&
-      a.info.port === info.port &&
-      (a.ip === "" ? a.info.hostname === info.hostname : a.ip === ip),
-  );
+  // An agent restored from the registry has no ip yet: its hostname stands in.
+  const ids = [
+    ...(ctx.state.agentsByAddress.get(`${ip}:${info.port}`) ?? []),
+    ...(ctx.state.agentsByAddress.get(`host ${info.hostname}:${info.port}`) ?? []),
+  ];
+  return ids.flatMap((id) => {
+    const agent = ctx.state.agents.get(id);
+    return agent !== undefined && agent.session === undefined ? [agent] : [];
+  });
+}
+
+function addressKey(agent: AgentRecord): string {
+  return agent.ip === "" ? `host ${agent.info.hostname}:${agent.info.port}` : `${agent.ip}:${agent.info.port}`;
+}
+
+function indexAddress(ctx: Ctx, agent: AgentRecord): void {
+  const key = addressKey(agent);
+  const ids = ctx.state.agentsByAddress.get(key);
+  if (ids === undefined) ctx.state.agentsByAddress.set(key, new Set([agent.id]));
+  else ids.add(agent.id);
+}
+
+function unindexAddress(ctx: Ctx, agent: AgentRecord): void {
+  const key = addressKey(agent);
+  const ids = ctx.state.agentsByAddress.get(key);
+  ids?.delete(agent.id);
+  if (ids?.size === 0) ctx.state.agentsByAddress.delete(key);
 }
 
 /**
@@ -332,6 +358,7 @@ function dropAgent(
     ctx.out.push({ kind: "end", session: agent.session });
   }
   ctx.allocator.removeAgent(agent.id);
+  unindexAddress(ctx, agent);
   ctx.state.agents.delete(agent.id);
   // Every connected framework hears the agent is lost (Mesos' sendSlaveLost),
   // also one with nothing there: it may hold the agent in its own books.

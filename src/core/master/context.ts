@@ -59,6 +59,13 @@ export interface MasterCoreOptions {
 export interface MasterState {
   frameworks: Map<string, FrameworkRecord>;
   agents: Map<string, AgentRecord>;
+  /**
+   * Agent ids by the address they registered from (agents.ts
+   * `addressKey`): a new agent finds a disconnected one it replaces
+   * without scanning every agent, which made a fleet's registration
+   * quadratic.
+   */
+  agentsByAddress: Map<string, Set<string>>;
   offers: Map<string, OfferRecord>;
   sessions: Map<SessionId, SessionRole>;
   /**

@@ -90,6 +90,7 @@ export function createMasterCore(deps: {
   const state: MasterState = {
     frameworks: new Map(),
     agents: new Map(),
+    agentsByAddress: new Map(),
     offers: new Map(),
     sessions: new Map(),
     operatorSubscribers: new Set(),
