@@ -60,6 +60,8 @@ try {
     }
   }
   const registerMs = Math.round(performance.now() - start);
+  // More than one per agent means streams dropped and agents registered again.
+  const registrations = fleet.registrations.reduce((sum, r) => sum + r.length, 0);
   await fleet.close();
   sessions.abort();
   const leadershipLosses = master
@@ -73,7 +75,13 @@ try {
       .filter((l) => l.includes("leadership lost") || l.includes("stepping down")))
       console.error(line);
   console.log(
-    JSON.stringify({ agents, registry: etcd ? "etcd" : (workDir ?? "memory"), registerMs, leadershipLosses }),
+    JSON.stringify({
+      agents,
+      registry: etcd ? "etcd" : (workDir ?? "memory"),
+      registerMs,
+      registrations,
+      leadershipLosses,
+    }),
   );
 } finally {
   // Everything started goes, also when the fleet did not register in time.

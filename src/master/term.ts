@@ -114,6 +114,10 @@ export function createTermRunner(options: TermRunnerOptions): TermRunner {
   let failure: ConnectError | undefined;
   /** Batches in order; the first is being written while `pumping`. */
   const queue: Batch[] = [];
+  // The tail of `queue` whose writes are not yet handed to the store: a
+  // fleet registering queues thousands of batches, and rescanning the whole
+  // queue per write made that quadratic.
+  let unissued: Batch[] = [];
   let pumping = false;
   let allocation: TimerHandle | undefined;
 
@@ -170,8 +174,9 @@ export function createTermRunner(options: TermRunnerOptions): TermRunner {
    * registering after a failover); the store applies them in call order.
    */
   const issueWrites = (): void => {
-    for (const batch of queue) {
-      if (batch.writes !== undefined) continue;
+    const batches = unissued;
+    unissued = [];
+    for (const batch of batches) {
       batch.writes = batch.effects.flatMap((effect) => {
         if (effect.kind !== "persist") return [];
         const write = registry.apply(effect.operation);
@@ -208,6 +213,7 @@ export function createTermRunner(options: TermRunnerOptions): TermRunner {
       pumping = false;
       // Once a write failed or the term ended, nothing queued may be written
       // or sent: it could depend on a change that is not stored.
+      unissued = [];
       for (const batch of queue.splice(0)) batch.settle(whyOver());
     }
   };
@@ -224,7 +230,9 @@ export function createTermRunner(options: TermRunnerOptions): TermRunner {
       return Promise.resolve();
     }
     return new Promise<void>((resolve, reject) => {
-      queue.push({ effects, settle: (error) => (error === undefined ? resolve() : reject(error)) });
+      const batch: Batch = { effects, settle: (error) => (error === undefined ? resolve() : reject(error)) };
+      queue.push(batch);
+      unissued.push(batch);
       // The pump owns itself: it ends when the queue is empty or the term is
       // over, and settles every batch it leaves behind.
       if (!pumping) pump().catch((err: unknown) => logger.error({ err }, "the registry write loop failed (a bug)"));
@@ -278,6 +286,7 @@ export function createTermRunner(options: TermRunnerOptions): TermRunner {
       stopped = true;
       timers.clearTimeout(allocation);
       allocation = undefined;
+      unissued = [];
       for (const batch of queue.splice(0)) batch.settle(whyOver());
     },
   };
