@@ -16,7 +16,7 @@
  * Run alone: `node --import tsx bench/ha-bench.ts [agents] [kill rounds]
  * [pause rounds] [max agent backoff ms]` (prints JSON, writes nothing).
  */
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
 import { Call_Type as OperatorCallType } from "../gen/mesos/v1/master/master_pb.js";
@@ -74,6 +74,8 @@ export interface FailoverResult {
   setupBenchCpuPct: number;
   /** "leadership lost" lines logged while the fleet first registered: a leader starved past its TTL. */
   setupLeadershipLosses: number;
+  /** The leader's resident memory once the fleet registered (the largest master's: standbys hold no cluster), kB. */
+  leaderRssKb: number | undefined;
   rounds: FailoverRound[];
   problems: string[];
 }
@@ -199,6 +201,8 @@ export async function runFailoverBench(shape = HA_SHAPE): Promise<FailoverResult
     process.stderr.write(`ha-bench: ${shape.agents} agents registered in ${Math.round(setupMs)} ms\n`);
     const setupLeadershipLosses = leadershipLosses(rig);
     const setupBenchCpuPct = cpuPct(process.cpuUsage(setupCpu), setupMs);
+    const rss = masters.flatMap((m) => (m.process.pid === undefined ? [] : [rssKbOf(m.process.pid) ?? 0]));
+    const leaderRssKb = rss.length === 0 ? undefined : Math.max(...rss);
 
     const rounds: FailoverRound[] = [];
     const failures: Failure[] = [
@@ -228,11 +232,21 @@ export async function runFailoverBench(shape = HA_SHAPE): Promise<FailoverResult
       setupMs,
       setupBenchCpuPct,
       setupLeadershipLosses,
+      leaderRssKb,
       rounds,
       problems,
     };
   } finally {
     await teardown(rig);
+  }
+}
+
+function rssKbOf(pid: number): number | undefined {
+  try {
+    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return match === null ? undefined : Number(match[1]);
+  } catch {
+    return undefined;
   }
 }
 

@@ -5,7 +5,7 @@
  * own failure; the others still run. Prints a table and puts a dated section
  * on top of bench/RESULTS.md. `npm run bench -- --only=ha,registry` runs
  * only the named sections (stream, throughput, memory, allocator, ha,
- * registry).
+ * registry, scale).
  *
  * Needs the compiled CLI (dist/, `npm run build`): the daemons run as real
  * `plateau` processes on 127.0.0.1.
@@ -26,6 +26,7 @@ import { runFailoverBench } from "./ha-bench.js";
 import { failoverNotes, failoverRows, registryRows } from "./ha-rows.js";
 import { runRegistryBench } from "./registry-bench.js";
 import { describeMachine, formatSection, formatTable, prependResults, type Row } from "./report.js";
+import { runScaleSection } from "./scale.js";
 import { runStreamBench, STREAM_LIMITS, type StreamFigures, type StreamResults } from "./stream-bench.js";
 import {
   AGENT_RESOURCES,
@@ -270,7 +271,7 @@ async function section<T>(name: string, run: () => Promise<T>): Promise<T | stri
   }
 }
 
-const SECTIONS = ["stream", "throughput", "memory", "allocator", "ha", "registry"] as const;
+const SECTIONS = ["stream", "throughput", "memory", "allocator", "ha", "registry", "scale"] as const;
 type SectionName = (typeof SECTIONS)[number];
 
 /** The sections `--only=a,b` names, or all of them. */
@@ -309,6 +310,7 @@ async function main(): Promise<void> {
   const registry = await maybe(selected, "registry", "registry writes (fenced vs plain etcd)", () =>
     runRegistryBench(),
   );
+  const scale = await maybe(selected, "scale", "scale (Mesos' published sizes)", () => runScaleSection(failed));
 
   const rows: Row[] = [];
   if (stream !== undefined) {
@@ -327,7 +329,13 @@ async function main(): Promise<void> {
   if (nested !== undefined) rows.push(...nestedRows(nested));
   if (failover !== undefined) rows.push(...failoverRows(failover, failed));
   if (registry !== undefined) rows.push(...registryRows(registry, failed));
-  const notes = [...notesOf(throughput, memory), ...(failover === undefined ? [] : failoverNotes(failover))];
+  if (typeof scale === "string") rows.push(failed("scale", "", "", scale));
+  else if (scale !== undefined) rows.push(...scale.rows);
+  const notes = [
+    ...notesOf(throughput, memory),
+    ...(failover === undefined ? [] : failoverNotes(failover)),
+    ...(typeof scale === "object" ? scale.notes : []),
+  ];
   process.stdout.write(`\nPlateau benchmarks, ${date.toISOString()}\n`);
   process.stdout.write(
     `${machine.cpu}, ${machine.cores} cores, ${machine.memory}, Node ${machine.node}, ${machine.kernel}\n\n`,
