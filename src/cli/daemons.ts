@@ -150,6 +150,27 @@ const masterFlags: FlagSpec[] = [
     default: String(defaultMasterOptions.maxUnreachableTasksPerFramework),
     placeholder: "N",
   }),
+  f({
+    name: "registry-max-agent-age",
+    kind: "string",
+    description: "Unreachable and gone agents older than this are forgotten by the registry",
+    default: "2weeks",
+    placeholder: "DURATION",
+  }),
+  f({
+    name: "registry-max-agent-count",
+    kind: "string",
+    description: "Unreachable agents (and, apart, gone agents) the registry keeps at most",
+    default: String(defaultMasterOptions.registryMaxAgentCount),
+    placeholder: "N",
+  }),
+  f({
+    name: "registry-gc-interval",
+    kind: "string",
+    description: "Time between prunings of unreachable and gone agents from the registry",
+    default: "15mins",
+    placeholder: "DURATION",
+  }),
   f({ name: "hostname", kind: "string", description: "Hostname to advertise", default: defaultMasterOptions.hostname }),
   commonFlags.logLevel(),
 ];
@@ -235,6 +256,15 @@ export function masterOptionsFromFlags(flags: ParsedFlags): MasterOptions {
       flags,
       "max-unreachable-tasks-per-framework",
       defaultMasterOptions.maxUnreachableTasksPerFramework,
+    ),
+    registryMaxAgentAgeSeconds: parseDuration(
+      flags.string("registry-max-agent-age") ?? String(defaultMasterOptions.registryMaxAgentAgeSeconds),
+      "registry-max-agent-age",
+    ),
+    registryMaxAgentCount: countFlag(flags, "registry-max-agent-count", defaultMasterOptions.registryMaxAgentCount),
+    registryGcIntervalSeconds: parseDuration(
+      flags.string("registry-gc-interval") ?? String(defaultMasterOptions.registryGcIntervalSeconds),
+      "registry-gc-interval",
     ),
     hostname: flags.string("hostname") ?? defaultMasterOptions.hostname,
     logLevel: logLevel(flags),

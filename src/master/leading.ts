@@ -59,6 +59,8 @@ export function lead({ options, info, term, timers, logger, onRegistryFailure }:
       maxCompletedFrameworks: options.maxCompletedFrameworks,
       maxCompletedTasksPerFramework: options.maxCompletedTasksPerFramework,
       maxUnreachableTasksPerFramework: options.maxUnreachableTasksPerFramework,
+      registryMaxAgentAgeSeconds: options.registryMaxAgentAgeSeconds,
+      registryMaxAgentCount: options.registryMaxAgentCount,
       flags: flagsOf(options),
       version: VERSION,
       build: buildInfo(),
@@ -98,6 +100,7 @@ export function lead({ options, info, term, timers, logger, onRegistryFailure }:
     every(options.heartbeatIntervalSeconds, (c, now) => c.heartbeat(now)),
     every(options.agentPingTimeoutSeconds, (c, now) => c.pingAgents(now)),
     every(1, (c, now) => c.expire(now)),
+    every(options.registryGcIntervalSeconds, (c, now) => c.pruneRegistry(now)),
   ];
   return {
     core,

@@ -77,6 +77,9 @@ export function flagsOf(options: MasterOptions): Record<string, string> {
     max_completed_frameworks: String(options.maxCompletedFrameworks),
     max_completed_tasks_per_framework: String(options.maxCompletedTasksPerFramework),
     max_unreachable_tasks_per_framework: String(options.maxUnreachableTasksPerFramework),
+    registry_max_agent_age: `${options.registryMaxAgentAgeSeconds}secs`,
+    registry_max_agent_count: String(options.registryMaxAgentCount),
+    registry_gc_interval: `${options.registryGcIntervalSeconds}secs`,
     log_level: options.logLevel,
   };
 }

@@ -39,6 +39,12 @@ export interface MasterOptions {
   maxCompletedTasksPerFramework: number;
   /** Tasks on unreachable agents remembered per framework (Mesos --max_unreachable_tasks_per_framework). */
   maxUnreachableTasksPerFramework: number;
+  /** Unreachable and gone agents older than this are forgotten by the registry (Mesos --registry_max_agent_age). */
+  registryMaxAgentAgeSeconds: number;
+  /** At most this many unreachable, and as many gone, agents stay in the registry (Mesos --registry_max_agent_count). */
+  registryMaxAgentCount: number;
+  /** Seconds between prunings of the registry's unreachable and gone agents (Mesos --registry_gc_interval). */
+  registryGcIntervalSeconds: number;
   hostname: string;
   logLevel: LogLevel;
 }
@@ -56,6 +62,10 @@ export const defaultMasterOptions: MasterOptions = {
   maxCompletedFrameworks: 50,
   maxCompletedTasksPerFramework: 1000,
   maxUnreachableTasksPerFramework: 1000,
+  // Mesos' defaults.
+  registryMaxAgentAgeSeconds: 14 * 24 * 3600,
+  registryMaxAgentCount: 100 * 1024,
+  registryGcIntervalSeconds: 15 * 60,
   hostname: "localhost",
   logLevel: "info",
 };

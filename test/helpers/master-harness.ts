@@ -25,6 +25,8 @@ export interface TestMasterOptions {
   maxCompletedFrameworks?: number;
   maxCompletedTasksPerFramework?: number;
   maxUnreachableTasksPerFramework?: number;
+  registryMaxAgentAgeSeconds?: number;
+  registryMaxAgentCount?: number;
   registry?: Registry;
 }
 
@@ -52,6 +54,8 @@ export function testMasterCore(now: number, options: TestMasterOptions = {}): Ma
       maxCompletedFrameworks: options.maxCompletedFrameworks,
       maxCompletedTasksPerFramework: options.maxCompletedTasksPerFramework,
       maxUnreachableTasksPerFramework: options.maxUnreachableTasksPerFramework,
+      registryMaxAgentAgeSeconds: options.registryMaxAgentAgeSeconds,
+      registryMaxAgentCount: options.registryMaxAgentCount,
       flags: { port: "5050" },
       version: "test",
     },

@@ -234,4 +234,25 @@ describe("main", () => {
     expect(() => parse(["--max-completed-frameworks=-1"])).toThrow(UsageError);
     expect(() => parse(["--max-completed-tasks-per-framework=1.5"])).toThrow(UsageError);
   });
+
+  it("maps the registry's bounds on unreachable and gone agents, Mesos' flags and defaults", () => {
+    const parse = (argv: string[]) => masterOptionsFromFlags(parseFlags(argv, masterCommand.flags, {}));
+    const defaults = parse([]);
+    expect([
+      defaults.registryMaxAgentAgeSeconds,
+      defaults.registryMaxAgentCount,
+      defaults.registryGcIntervalSeconds,
+    ]).toEqual([14 * 24 * 3600, 102_400, 900]);
+    const set = parse([
+      "--registry_max_agent_age=3days",
+      "--registry-max-agent-count=500",
+      "--registry-gc-interval=1mins",
+    ]);
+    expect([set.registryMaxAgentAgeSeconds, set.registryMaxAgentCount, set.registryGcIntervalSeconds]).toEqual([
+      3 * 86400,
+      500,
+      60,
+    ]);
+    expect(() => parse(["--registry-max-agent-age=soon"])).toThrow(UsageError);
+  });
 });

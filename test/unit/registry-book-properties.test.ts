@@ -37,6 +37,11 @@ const operation: fc.Arbitrary<RegistryOperation> = fc.oneof(
   fc.record({ kind: fc.constant("mark-agent-gone" as const), agentId: ids, time: times }),
   fc.record({ kind: fc.constant("remove-agent" as const), agentId: ids }),
   fc.record({
+    kind: fc.constant("prune-agents" as const),
+    unreachable: fc.uniqueArray(ids, { maxLength: 2 }),
+    gone: fc.uniqueArray(ids, { maxLength: 2 }),
+  }),
+  fc.record({
     kind: fc.constant("add-framework" as const),
     info: fc
       .tuple(frameworkIds, fc.constantFrom("one", "two"))

@@ -53,6 +53,10 @@ export interface MasterCoreOptions {
   maxCompletedFrameworks?: number;
   maxCompletedTasksPerFramework?: number;
   maxUnreachableTasksPerFramework?: number;
+  /** Unreachable and gone agents older than this are forgotten (Mesos --registry_max_agent_age; default two weeks). */
+  registryMaxAgentAgeSeconds?: number;
+  /** At most this many unreachable, and as many gone, agents are remembered (Mesos --registry_max_agent_count). */
+  registryMaxAgentCount?: number;
 }
 
 /** All the master's in-memory bookkeeping. */

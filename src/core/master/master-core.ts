@@ -40,6 +40,7 @@ import { accept, allocate, decline, expireOffers } from "./offers.js";
 import { agentOperationStatus } from "./operations.js";
 import { operatorCall } from "./operator.js";
 import { updateQuota } from "./quota.js";
+import { pruneRegistry } from "./registry-gc.js";
 import { validateSchedulerCall } from "./scheduler-validation.js";
 import type { FrameworkRecord, SessionId } from "./state.js";
 import { acknowledge, kill, reconcile, statusUpdate } from "./tasks.js";
@@ -70,6 +71,8 @@ export interface MasterCore {
   pingAgents(now: Millis): Effect[];
   /** Failover, re-registration and offer timeouts. */
   expire(now: Millis): Effect[];
+  /** Forgets unreachable and gone agents past the registry's bounds (every --registry-gc-interval). */
+  pruneRegistry(now: Millis): Effect[];
   /** A one-shot operator call (the unary Operate RPC). */
   operate(call: OperatorCall, now: Millis): { result: Response | CallError; effects: Effect[] };
   readonly state: MasterState;
@@ -140,6 +143,7 @@ export function createMasterCore(deps: {
         expireAgents(ctx);
         expireOffers(ctx);
       }),
+    pruneRegistry: (now) => run(now, pruneRegistry),
     operate: (call, now) => {
       let result: Response | CallError = { code: ErrorCode.INTERNAL, message: "no result" };
       const effects = run(now, (ctx) => {

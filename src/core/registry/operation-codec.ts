@@ -48,6 +48,15 @@ export function encodeRegistryOperation(operation: RegistryOperation): Operation
         case: "removeAgent",
         value: { $typeName: "plateau.registry.v1.Operation.RemoveAgent", agentId: operation.agentId },
       });
+    case "prune-agents":
+      return of({
+        case: "pruneAgents",
+        value: {
+          $typeName: "plateau.registry.v1.Operation.PruneAgents",
+          unreachableAgentIds: operation.unreachable,
+          goneAgentIds: operation.gone,
+        },
+      });
     case "add-framework":
       return of({
         case: "addFramework",
@@ -99,6 +108,12 @@ export function decodeRegistryOperation(message: Operation): RegistryOperation |
       return { kind: "mark-agent-gone", agentId: operation.value.agentId, time: toMillis(operation.value.time) };
     case "removeAgent":
       return { kind: "remove-agent", agentId: operation.value.agentId };
+    case "pruneAgents":
+      return {
+        kind: "prune-agents",
+        unreachable: operation.value.unreachableAgentIds,
+        gone: operation.value.goneAgentIds,
+      };
     case "addFramework":
       return operation.value.info === undefined
         ? { error: "add_framework without info" }

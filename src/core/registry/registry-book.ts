@@ -142,6 +142,12 @@ export function createRegistryBook(registry: Registry): RegistryBook {
         const listed = agents.delete(operation.agentId);
         return unreachable.delete(operation.agentId) || listed;
       }
+      case "prune-agents": {
+        let changed = false;
+        for (const id of operation.unreachable) changed = unreachable.delete(id) || changed;
+        for (const id of operation.gone) changed = gone.delete(id) || changed;
+        return changed;
+      }
       case "add-framework": {
         const id = operation.info.id?.value ?? "";
         if (id === "") return false;

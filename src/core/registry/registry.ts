@@ -38,6 +38,8 @@ export type RegistryOperation =
   | { kind: "mark-agent-gone"; agentId: string; time: Millis }
   /** A new agent took the old one's address: the old one is forgotten. */
   | { kind: "remove-agent"; agentId: string }
+  /** Forgets unreachable and gone agents past the registry's bounds (registry-gc in the master core). */
+  | { kind: "prune-agents"; unreachable: string[]; gone: string[] }
   /** A framework subscribed for the first time, or its info changed. */
   | { kind: "add-framework"; info: FrameworkInfo }
   /** The framework's scheduler left (`time`) or came back (undefined). */
@@ -141,6 +143,13 @@ export function applyRegistryOperation(
       next.agents = next.agents.filter((a) => agentIdOf(a) !== operation.agentId);
       next.unreachable = next.unreachable.filter((m) => agentIdOf(m.info) !== operation.agentId);
       break;
+    case "prune-agents": {
+      const unreachable = new Set(operation.unreachable);
+      const gone = new Set(operation.gone);
+      next.unreachable = next.unreachable.filter((m) => !unreachable.has(agentIdOf(m.info)));
+      next.gone = next.gone.filter((m) => !gone.has(agentIdOf(m.info)));
+      break;
+    }
     case "add-framework": {
       const id = operation.info.id?.value ?? "";
       if (id === "") break;

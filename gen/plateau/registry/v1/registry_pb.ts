@@ -21,7 +21,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file plateau/registry/v1/registry.proto.
  */
 export const file_plateau_registry_v1_registry: GenFile = /*@__PURE__*/
-  fileDesc("CiJwbGF0ZWF1L3JlZ2lzdHJ5L3YxL3JlZ2lzdHJ5LnByb3RvEhNwbGF0ZWF1LnJlZ2lzdHJ5LnYxIucCCghSZWdpc3RyeRIlCgd3ZWlnaHRzGAEgAygLMhQubWVzb3MudjEuV2VpZ2h0SW5mbxIrCgZxdW90YXMYAiADKAsyGy5tZXNvcy52MS5xdW90YS5RdW90YUNvbmZpZxIjCgZhZ2VudHMYAyADKAsyEy5tZXNvcy52MS5BZ2VudEluZm8SMwoLdW5yZWFjaGFibGUYBCADKAsyHi5wbGF0ZWF1LnJlZ2lzdHJ5LnYxLkFnZW50TWFyaxIsCgRnb25lGAUgAygLMh4ucGxhdGVhdS5yZWdpc3RyeS52MS5BZ2VudE1hcmsSMgoKZnJhbWV3b3JrcxgGIAMoCzIeLnBsYXRlYXUucmVnaXN0cnkudjEuRnJhbWV3b3JrEg0KBXRlcm1zGAcgASgEEjwKFG1haW50ZW5hbmNlX3NjaGVkdWxlGAggASgLMh4ubWVzb3MudjEubWFpbnRlbmFuY2UuU2NoZWR1bGUiUAoJQWdlbnRNYXJrEiEKBGluZm8YASABKAsyEy5tZXNvcy52MS5BZ2VudEluZm8SIAoEdGltZRgCIAEoCzISLm1lc29zLnYxLlRpbWVJbmZvImEKCUZyYW1ld29yaxIlCgRpbmZvGAEgASgLMhcubWVzb3MudjEuRnJhbWV3b3JrSW5mbxItChFkaXNjb25uZWN0ZWRfdGltZRgCIAEoCzISLm1lc29zLnYxLlRpbWVJbmZvItsKCglPcGVyYXRpb24SRgoOdXBkYXRlX3dlaWdodHMYASABKAsyLC5wbGF0ZWF1LnJlZ2lzdHJ5LnYxLk9wZXJhdGlvbi5VcGRhdGVXZWlnaHRzSAASQgoMdXBkYXRlX3F1b3RhGAIgASgLMioucGxhdGVhdS5yZWdpc3RyeS52MS5PcGVyYXRpb24uVXBkYXRlUXVvdGFIABJACgthZG1pdF9hZ2VudBgDIAEoCzIpLnBsYXRlYXUucmVnaXN0cnkudjEuT3BlcmF0aW9uLkFkbWl0QWdlbnRIABJKChZtYXJrX2FnZW50X3VucmVhY2hhYmxlGAQgASgLMigucGxhdGVhdS5yZWdpc3RyeS52MS5PcGVyYXRpb24uTWFya0FnZW50SAASQwoPbWFya19hZ2VudF9nb25lGAUgASgLMigucGxhdGVhdS5yZWdpc3RyeS52MS5PcGVyYXRpb24uTWFya0FnZW50SAASQgoMcmVtb3ZlX2FnZW50GAYgASgLMioucGxhdGVhdS5yZWdpc3RyeS52MS5PcGVyYXRpb24uUmVtb3ZlQWdlbnRIABJECg1hZGRfZnJhbWV3b3JrGAcgASgLMisucGxhdGVhdS5yZWdpc3RyeS52MS5PcGVyYXRpb24uQWRkRnJhbWV3b3JrSAASVgoWZnJhbWV3b3JrX2Rpc2Nvbm5lY3RlZBgIIAEoCzI0LnBsYXRlYXUucmVnaXN0cnkudjEuT3BlcmF0aW9uLkZyYW1ld29ya0Rpc2Nvbm5lY3RlZEgAEkoKEHJlbW92ZV9mcmFtZXdvcmsYCSABKAsyLi5wbGF0ZWF1LnJlZ2lzdHJ5LnYxLk9wZXJhdGlvbi5SZW1vdmVGcmFtZXdvcmtIABI+CgpzdGFydF90ZXJtGAogASgLMigucGxhdGVhdS5yZWdpc3RyeS52MS5PcGVyYXRpb24uU3RhcnRUZXJtSAASXwobdXBkYXRlX21haW50ZW5hbmNlX3NjaGVkdWxlGAsgASgLMjgucGxhdGVhdS5yZWdpc3RyeS52MS5PcGVyYXRpb24uVXBkYXRlTWFpbnRlbmFuY2VTY2hlZHVsZUgAGjYKDVVwZGF0ZVdlaWdodHMSJQoHd2VpZ2h0cxgBIAMoCzIULm1lc29zLnYxLldlaWdodEluZm8aOwoLVXBkYXRlUXVvdGESLAoHY29uZmlncxgBIAMoCzIbLm1lc29zLnYxLnF1b3RhLlF1b3RhQ29uZmlnGi8KCkFkbWl0QWdlbnQSIQoEaW5mbxgBIAEoCzITLm1lc29zLnYxLkFnZW50SW5mbxo/CglNYXJrQWdlbnQSEAoIYWdlbnRfaWQYASABKAkSIAoEdGltZRgCIAEoCzISLm1lc29zLnYxLlRpbWVJbmZvGh8KC1JlbW92ZUFnZW50EhAKCGFnZW50X2lkGAEgASgJGjUKDEFkZEZyYW1ld29yaxIlCgRpbmZvGAEgASgLMhcubWVzb3MudjEuRnJhbWV3b3JrSW5mbxpPChVGcmFtZXdvcmtEaXNjb25uZWN0ZWQSFAoMZnJhbWV3b3JrX2lkGAEgASgJEiAKBHRpbWUYAiABKAsyEi5tZXNvcy52MS5UaW1lSW5mbxonCg9SZW1vdmVGcmFtZXdvcmsSFAoMZnJhbWV3b3JrX2lkGAEgASgJGgsKCVN0YXJ0VGVybRpNChlVcGRhdGVNYWludGVuYW5jZVNjaGVkdWxlEjAKCHNjaGVkdWxlGAEgASgLMh4ubWVzb3MudjEubWFpbnRlbmFuY2UuU2NoZWR1bGVCCwoJb3BlcmF0aW9uYgZwcm90bzM", [file_mesos_v1_maintenance_maintenance, file_mesos_v1_mesos, file_mesos_v1_quota_quota]);
+  fileDesc("CiJwbGF0ZWF1L3JlZ2lzdHJ5L3YxL3JlZ2lzdHJ5LnByb3RvEhNwbGF0ZWF1LnJlZ2lzdHJ5LnYxIucCCghSZWdpc3RyeRIlCgd3ZWlnaHRzGAEgAygLMhQubWVzb3MudjEuV2VpZ2h0SW5mbxIrCgZxdW90YXMYAiADKAsyGy5tZXNvcy52MS5xdW90YS5RdW90YUNvbmZpZxIjCgZhZ2VudHMYAyADKAsyEy5tZXNvcy52MS5BZ2VudEluZm8SMwoLdW5yZWFjaGFibGUYBCADKAsyHi5wbGF0ZWF1LnJlZ2lzdHJ5LnYxLkFnZW50TWFyaxIsCgRnb25lGAUgAygLMh4ucGxhdGVhdS5yZWdpc3RyeS52MS5BZ2VudE1hcmsSMgoKZnJhbWV3b3JrcxgGIAMoCzIeLnBsYXRlYXUucmVnaXN0cnkudjEuRnJhbWV3b3JrEg0KBXRlcm1zGAcgASgEEjwKFG1haW50ZW5hbmNlX3NjaGVkdWxlGAggASgLMh4ubWVzb3MudjEubWFpbnRlbmFuY2UuU2NoZWR1bGUiUAoJQWdlbnRNYXJrEiEKBGluZm8YASABKAsyEy5tZXNvcy52MS5BZ2VudEluZm8SIAoEdGltZRgCIAEoCzISLm1lc29zLnYxLlRpbWVJbmZvImEKCUZyYW1ld29yaxIlCgRpbmZvGAEgASgLMhcubWVzb3MudjEuRnJhbWV3b3JrSW5mbxItChFkaXNjb25uZWN0ZWRfdGltZRgCIAEoCzISLm1lc29zLnYxLlRpbWVJbmZvIuULCglPcGVyYXRpb24SRgoOdXBkYXRlX3dlaWdodHMYASABKAsyLC5wbGF0ZWF1LnJlZ2lzdHJ5LnYxLk9wZXJhdGlvbi5VcGRhdGVXZWlnaHRzSAASQgoMdXBkYXRlX3F1b3RhGAIgASgLMioucGxhdGVhdS5yZWdpc3RyeS52MS5PcGVyYXRpb24uVXBkYXRlUXVvdGFIABJACgthZG1pdF9hZ2VudBgDIAEoCzIpLnBsYXRlYXUucmVnaXN0cnkudjEuT3BlcmF0aW9uLkFkbWl0QWdlbnRIABJKChZtYXJrX2FnZW50X3VucmVhY2hhYmxlGAQgASgLMigucGxhdGVhdS5yZWdpc3RyeS52MS5PcGVyYXRpb24uTWFya0FnZW50SAASQwoPbWFya19hZ2VudF9nb25lGAUgASgLMigucGxhdGVhdS5yZWdpc3RyeS52MS5PcGVyYXRpb24uTWFya0FnZW50SAASQgoMcmVtb3ZlX2FnZW50GAYgASgLMioucGxhdGVhdS5yZWdpc3RyeS52MS5PcGVyYXRpb24uUmVtb3ZlQWdlbnRIABJECg1hZGRfZnJhbWV3b3JrGAcgASgLMisucGxhdGVhdS5yZWdpc3RyeS52MS5PcGVyYXRpb24uQWRkRnJhbWV3b3JrSAASVgoWZnJhbWV3b3JrX2Rpc2Nvbm5lY3RlZBgIIAEoCzI0LnBsYXRlYXUucmVnaXN0cnkudjEuT3BlcmF0aW9uLkZyYW1ld29ya0Rpc2Nvbm5lY3RlZEgAEkoKEHJlbW92ZV9mcmFtZXdvcmsYCSABKAsyLi5wbGF0ZWF1LnJlZ2lzdHJ5LnYxLk9wZXJhdGlvbi5SZW1vdmVGcmFtZXdvcmtIABI+CgpzdGFydF90ZXJtGAogASgLMigucGxhdGVhdS5yZWdpc3RyeS52MS5PcGVyYXRpb24uU3RhcnRUZXJtSAASXwobdXBkYXRlX21haW50ZW5hbmNlX3NjaGVkdWxlGAsgASgLMjgucGxhdGVhdS5yZWdpc3RyeS52MS5PcGVyYXRpb24uVXBkYXRlTWFpbnRlbmFuY2VTY2hlZHVsZUgAEkIKDHBydW5lX2FnZW50cxgMIAEoCzIqLnBsYXRlYXUucmVnaXN0cnkudjEuT3BlcmF0aW9uLlBydW5lQWdlbnRzSAAaNgoNVXBkYXRlV2VpZ2h0cxIlCgd3ZWlnaHRzGAEgAygLMhQubWVzb3MudjEuV2VpZ2h0SW5mbxo7CgtVcGRhdGVRdW90YRIsCgdjb25maWdzGAEgAygLMhsubWVzb3MudjEucXVvdGEuUXVvdGFDb25maWcaLwoKQWRtaXRBZ2VudBIhCgRpbmZvGAEgASgLMhMubWVzb3MudjEuQWdlbnRJbmZvGj8KCU1hcmtBZ2VudBIQCghhZ2VudF9pZBgBIAEoCRIgCgR0aW1lGAIgASgLMhIubWVzb3MudjEuVGltZUluZm8aHwoLUmVtb3ZlQWdlbnQSEAoIYWdlbnRfaWQYASABKAkaRAoLUHJ1bmVBZ2VudHMSHQoVdW5yZWFjaGFibGVfYWdlbnRfaWRzGAEgAygJEhYKDmdvbmVfYWdlbnRfaWRzGAIgAygJGjUKDEFkZEZyYW1ld29yaxIlCgRpbmZvGAEgASgLMhcubWVzb3MudjEuRnJhbWV3b3JrSW5mbxpPChVGcmFtZXdvcmtEaXNjb25uZWN0ZWQSFAoMZnJhbWV3b3JrX2lkGAEgASgJEiAKBHRpbWUYAiABKAsyEi5tZXNvcy52MS5UaW1lSW5mbxonCg9SZW1vdmVGcmFtZXdvcmsSFAoMZnJhbWV3b3JrX2lkGAEgASgJGgsKCVN0YXJ0VGVybRpNChlVcGRhdGVNYWludGVuYW5jZVNjaGVkdWxlEjAKCHNjaGVkdWxlGAEgASgLMh4ubWVzb3MudjEubWFpbnRlbmFuY2UuU2NoZWR1bGVCCwoJb3BlcmF0aW9uYgZwcm90bzM", [file_mesos_v1_maintenance_maintenance, file_mesos_v1_mesos, file_mesos_v1_quota_quota]);
 
 /**
  * @generated from message plateau.registry.v1.Registry
@@ -222,6 +222,12 @@ export type Operation = Message<"plateau.registry.v1.Operation"> & {
      */
     value: Operation_UpdateMaintenanceSchedule;
     case: "updateMaintenanceSchedule";
+  } | {
+    /**
+     * @generated from field: plateau.registry.v1.Operation.PruneAgents prune_agents = 12;
+     */
+    value: Operation_PruneAgents;
+    case: "pruneAgents";
   } | { case: undefined; value?: undefined };
 };
 
@@ -327,6 +333,31 @@ export const Operation_RemoveAgentSchema: GenMessage<Operation_RemoveAgent> = /*
   messageDesc(file_plateau_registry_v1_registry, 3, 4);
 
 /**
+ * Forgets unreachable and gone agents past the registry's bounds
+ * (Mesos' registry_max_agent_age and registry_max_agent_count).
+ *
+ * @generated from message plateau.registry.v1.Operation.PruneAgents
+ */
+export type Operation_PruneAgents = Message<"plateau.registry.v1.Operation.PruneAgents"> & {
+  /**
+   * @generated from field: repeated string unreachable_agent_ids = 1;
+   */
+  unreachableAgentIds: string[];
+
+  /**
+   * @generated from field: repeated string gone_agent_ids = 2;
+   */
+  goneAgentIds: string[];
+};
+
+/**
+ * Describes the message plateau.registry.v1.Operation.PruneAgents.
+ * Use `create(Operation_PruneAgentsSchema)` to create a new message.
+ */
+export const Operation_PruneAgentsSchema: GenMessage<Operation_PruneAgents> = /*@__PURE__*/
+  messageDesc(file_plateau_registry_v1_registry, 3, 5);
+
+/**
  * @generated from message plateau.registry.v1.Operation.AddFramework
  */
 export type Operation_AddFramework = Message<"plateau.registry.v1.Operation.AddFramework"> & {
@@ -341,7 +372,7 @@ export type Operation_AddFramework = Message<"plateau.registry.v1.Operation.AddF
  * Use `create(Operation_AddFrameworkSchema)` to create a new message.
  */
 export const Operation_AddFrameworkSchema: GenMessage<Operation_AddFramework> = /*@__PURE__*/
-  messageDesc(file_plateau_registry_v1_registry, 3, 5);
+  messageDesc(file_plateau_registry_v1_registry, 3, 6);
 
 /**
  * @generated from message plateau.registry.v1.Operation.FrameworkDisconnected
@@ -365,7 +396,7 @@ export type Operation_FrameworkDisconnected = Message<"plateau.registry.v1.Opera
  * Use `create(Operation_FrameworkDisconnectedSchema)` to create a new message.
  */
 export const Operation_FrameworkDisconnectedSchema: GenMessage<Operation_FrameworkDisconnected> = /*@__PURE__*/
-  messageDesc(file_plateau_registry_v1_registry, 3, 6);
+  messageDesc(file_plateau_registry_v1_registry, 3, 7);
 
 /**
  * @generated from message plateau.registry.v1.Operation.RemoveFramework
@@ -382,7 +413,7 @@ export type Operation_RemoveFramework = Message<"plateau.registry.v1.Operation.R
  * Use `create(Operation_RemoveFrameworkSchema)` to create a new message.
  */
 export const Operation_RemoveFrameworkSchema: GenMessage<Operation_RemoveFramework> = /*@__PURE__*/
-  messageDesc(file_plateau_registry_v1_registry, 3, 7);
+  messageDesc(file_plateau_registry_v1_registry, 3, 8);
 
 /**
  * @generated from message plateau.registry.v1.Operation.StartTerm
@@ -395,7 +426,7 @@ export type Operation_StartTerm = Message<"plateau.registry.v1.Operation.StartTe
  * Use `create(Operation_StartTermSchema)` to create a new message.
  */
 export const Operation_StartTermSchema: GenMessage<Operation_StartTerm> = /*@__PURE__*/
-  messageDesc(file_plateau_registry_v1_registry, 3, 8);
+  messageDesc(file_plateau_registry_v1_registry, 3, 9);
 
 /**
  * @generated from message plateau.registry.v1.Operation.UpdateMaintenanceSchedule
@@ -412,5 +443,5 @@ export type Operation_UpdateMaintenanceSchedule = Message<"plateau.registry.v1.O
  * Use `create(Operation_UpdateMaintenanceScheduleSchema)` to create a new message.
  */
 export const Operation_UpdateMaintenanceScheduleSchema: GenMessage<Operation_UpdateMaintenanceSchedule> = /*@__PURE__*/
-  messageDesc(file_plateau_registry_v1_registry, 3, 9);
+  messageDesc(file_plateau_registry_v1_registry, 3, 10);
 
