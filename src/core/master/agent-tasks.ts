@@ -52,7 +52,12 @@ export type Unreported = Map<FrameworkRecord, Task[]>;
  * `reconcileUnreported`). Called before the allocator hears of the agent
  * again, while nothing on it is charged.
  */
-export function endUnreported(ctx: Ctx, agent: AgentRecord, call: AgentCall_Register): Unreported {
+export function endUnreported(
+  ctx: Ctx,
+  agent: AgentRecord,
+  call: AgentCall_Register,
+  wasUnreachable: boolean,
+): Unreported {
   const reported = reportedKeys(call);
   const unreported: Unreported = new Map();
   for (const key of [...agent.tasks]) {
@@ -62,7 +67,10 @@ export function endUnreported(ctx: Ctx, agent: AgentRecord, call: AgentCall_Regi
     if (framework === undefined || task === undefined) agent.tasks.delete(key);
     else if (!reported.has(key)) unreported.set(framework, [...(unreported.get(framework) ?? []), task]);
   }
-  for (const framework of ctx.state.frameworks.values()) {
+  // Only an agent marked unreachable has unreachable tasks; looking through
+  // every framework for each agent of a registering fleet would not scale.
+  const frameworks = wasUnreachable ? ctx.state.frameworks.values() : [];
+  for (const framework of frameworks) {
     for (const task of unreachableOn(framework, agent.id)) {
       if (reported.has(taskKey(framework.id, task.taskId?.value ?? ""))) continue;
       const message = `Agent ${agent.id} re-registered without the task`;

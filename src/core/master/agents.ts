@@ -59,7 +59,7 @@ export function registerAgent(
   const known = ctx.state.agents.get(requestedId)?.info ?? ctx.state.unreachableAgentInfos.get(requestedId);
   const changed = known && reconfigurationRefusal(requestedId, call.reconfigurationPolicy, known, info);
   if (changed) return { code: ErrorCode.FAILED_PRECONDITION, message: changed, fatal: true };
-  ctx.state.unreachableAgents.delete(requestedId);
+  const wasUnreachable = ctx.state.unreachableAgents.delete(requestedId);
   ctx.state.unreachableAgentInfos.delete(requestedId);
   if (requestedId === "") for (const old of replacedAgents(ctx, info, call.ip)) removeReplacedAgent(ctx, old);
   let agent = ctx.state.agents.get(requestedId);
@@ -111,7 +111,7 @@ export function registerAgent(
   ctx.state.sessions.set(session, { kind: "agent", agentId: agent.id });
   // Registered waits until the registry admits the agent (a no-op write when nothing changed).
   persist(ctx, { kind: "admit-agent", info: agent.info });
-  const unreported = endUnreported(ctx, agent, call);
+  const unreported = endUnreported(ctx, agent, call, wasUnreachable);
   ctx.allocator.addAgent(agent.id, agent.total, {
     hostname: info.hostname,
     attributes: info.attributes,
