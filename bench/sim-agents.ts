@@ -1,21 +1,44 @@
 /**
- * Simulated agents for the HA benchmark: each is what a `plateau agent`
- * says to the master and nothing more. It holds one unified stream (agent
- * role) to `etcd://...`, registers with its AgentInfo and the tasks it
- * "runs" (TASK_RUNNING, never started anywhere), re-registers with the id
- * the master gave it after any drop, and answers each Heartbeat. Its
- * reconnect policy is the real agent's (src/agent/master-link.ts), since that
- * policy decides how fast a fleet comes back after a failover.
+ * Simulated agents, thousands from one process: each is what a `plateau
+ * agent` says to the master and nothing more. It holds one unified stream
+ * (agent role) to the master (host:port or `etcd://...`), registers with
+ * its AgentInfo, attributes and the tasks it "runs" (never started
+ * anywhere), re-registers with the id the master gave it after any drop,
+ * and answers each Heartbeat. Tasks the master sends it run at once
+ * (TASK_RUNNING), finish after `taskDurationMs` if given (TASK_FINISHED)
+ * and end when killed (TASK_KILLED); like a real agent it sends a task's
+ * next update only once the previous one is acknowledged, and resends what
+ * is unacknowledged when it registers again. Its reconnect policy is the
+ * real agent's (src/agent/master-link.ts), since that policy decides how
+ * fast a fleet comes back after a failover.
+ *
+ * Faults on command: `crash(i)` (the agent dies, its stream ends),
+ * `restart(i)` (it comes back under its id with its tasks),
+ * `partition(i)` (it goes silent: ignores every event and answers no
+ * heartbeat) and `heal(i)`.
  *
  * Every Registered is timestamped with the leader epoch it came from, so
- * the benchmark can tell re-registration with a new leader from the rest.
+ * the benchmarks can tell re-registration with a new leader from the rest.
  */
 import { create } from "@bufbuild/protobuf";
-import { AgentInfoSchema, type FrameworkInfo, type Task, TaskSchema, TaskState } from "../gen/mesos/v1/mesos_pb.js";
-import { type ConnectRequest, ConnectRequestSchema, type ConnectResponse } from "../gen/mesos/v2/mesos_pb.js";
+import {
+  AgentIDSchema,
+  AgentInfoSchema,
+  type FrameworkInfo,
+  type Task,
+  TaskSchema,
+  TaskState,
+  TaskStatus_Source,
+} from "../gen/mesos/v1/mesos_pb.js";
+import {
+  type AgentEvent,
+  type ConnectRequest,
+  ConnectRequestSchema,
+  type ConnectResponse,
+} from "../gen/mesos/v2/mesos_pb.js";
 import { AGENT_RECONNECT } from "../src/agent/master-link.js";
 import { newCallId, openStream, type ReconnectPolicy, type UnifiedStream } from "../src/client/stream.js";
-import { parseResources } from "../src/core/resources/index.js";
+import { parseAttributes, parseResources } from "../src/core/resources/index.js";
 import type { SessionPool } from "./session-pool.js";
 
 export const SIM_AGENT_RESOURCES = "cpus:16;mem:65536;disk:100000;ports:[31000-32000]";
@@ -24,16 +47,21 @@ export const SIM_TASK_RESOURCES = "cpus:0.1;mem:32";
 export { AGENT_RECONNECT };
 
 export interface SimFleetOptions {
-  /** `etcd://host:port/prefix`. */
+  /** `host:port`, a list, or `etcd://host:port/prefix`. */
   master: string;
   agents: number;
+  /** Tasks each agent reports as running when it first registers. */
   tasksPerAgent: number;
-  /** The framework owning every task (its id set). */
+  /** The framework owning those tasks (its id set). */
   framework: FrameworkInfo;
   /** Shared HTTP/2 connections: agent i uses slot i of the pool. */
   sessions: SessionPool;
   /** The real agent's policy unless given (to see how much of a failover is backoff). */
   reconnect?: ReconnectPolicy;
+  /** Agent i's attributes in Mesos' text form (`rack:r1;zone:a`); none by default. */
+  attributes?: (index: number) => string;
+  /** Launched tasks finish this long after they start; undefined: they run until killed. */
+  taskDurationMs?: number;
 }
 
 /** One registration as an agent saw it. */
@@ -49,48 +77,76 @@ export interface SimFleet {
   registeredSince(epoch: bigint): number;
   /** The highest leader epoch any agent has seen. */
   highestEpoch(): bigint;
+  /** Agent i's id, once the master gave it one. */
+  agentId(index: number): string;
+  /** Tasks running on the fleet (reported at registration or launched since). */
+  running(): number;
+  /** Tasks the master launched on the fleet, and how many of them ended. */
+  readonly counts: { launched: number; ended: number };
+  /** Agent i dies: its stream ends and it stays away until `restart`. */
+  crash(index: number): Promise<void>;
+  /** Agent i comes back under its id, with the tasks it was running. */
+  restart(index: number): void;
+  /** Agent i goes silent: it ignores every event and answers no heartbeat. */
+  partition(index: number): void;
+  heal(index: number): void;
   close(): Promise<void>;
 }
 
+/** A task on a simulated agent, with its status updates not yet acknowledged. */
+interface SimTask {
+  task: Task;
+  frameworkId: string;
+  /** Oldest first; the head is in flight. */
+  unacknowledged: { request: ConnectRequest; uuid: Uint8Array }[];
+  finishTimer?: NodeJS.Timeout;
+}
+
 interface SimAgent {
+  index: number;
   agentId: string;
-  /** The tasks it reports, built once per agent id: a real agent keeps them too. */
-  tasks?: { agentId: string; list: Task[] };
-  stream: UnifiedStream;
+  tasks: Map<string, SimTask>;
+  frameworks: Map<string, FrameworkInfo>;
+  stream: UnifiedStream | undefined;
   heartbeatSeconds: number | undefined;
   registrations: Registration[];
+  silent: boolean;
 }
 
-function tasksOf(index: number, count: number, framework: FrameworkInfo, agentId: string): Task[] {
+const HEARTBEAT = create(ConnectRequestSchema, {
+  call: { case: "agent", value: { call: { case: "heartbeat", value: {} } } },
+});
+
+function initialTasks(agent: SimAgent, options: SimFleetOptions): void {
   const resources = parseResources(SIM_TASK_RESOURCES);
-  return Array.from({ length: count }, (_, t) =>
-    create(TaskSchema, {
-      name: `sim-${index}-${t}`,
-      taskId: { value: `sim-${index}-${t}` },
-      frameworkId: framework.id,
-      agentId: agentId === "" ? undefined : { value: agentId },
+  const frameworkId = options.framework.id?.value ?? "";
+  if (options.tasksPerAgent > 0) agent.frameworks.set(frameworkId, options.framework);
+  for (let t = 0; t < options.tasksPerAgent; t++) {
+    const id = `sim-${agent.index}-${t}`;
+    const task = create(TaskSchema, {
+      name: id,
+      taskId: { value: id },
+      frameworkId: options.framework.id,
       state: TaskState.TASK_RUNNING,
       resources,
-    }),
-  );
+    });
+    agent.tasks.set(`${frameworkId}/${id}`, { task, frameworkId, unacknowledged: [] });
+  }
 }
 
-function reportedTasks(index: number, agent: SimAgent, options: SimFleetOptions): Task[] {
-  if (agent.tasks?.agentId !== agent.agentId)
-    agent.tasks = {
-      agentId: agent.agentId,
-      list: tasksOf(index, options.tasksPerAgent, options.framework, agent.agentId),
-    };
-  return agent.tasks.list;
-}
-
-function registerRequest(index: number, agent: SimAgent, options: SimFleetOptions): ConnectRequest {
+function registerRequest(agent: SimAgent, options: SimFleetOptions): ConnectRequest {
+  const agentId = agent.agentId === "" ? undefined : create(AgentIDSchema, { value: agent.agentId });
+  const tasks = [...agent.tasks.values()].map(({ task }) => {
+    task.agentId = agentId;
+    return task;
+  });
   const info = create(AgentInfoSchema, {
-    hostname: `sim-agent-${index}`,
+    hostname: `sim-agent-${agent.index}`,
     // Never dialled: the simulated agent serves no executors.
     port: 0,
     resources: parseResources(SIM_AGENT_RESOURCES),
-    id: agent.agentId === "" ? undefined : { value: agent.agentId },
+    attributes: options.attributes === undefined ? [] : parseAttributes(options.attributes(agent.index)),
+    id: agentId,
   });
   return create(ConnectRequestSchema, {
     id: newCallId(),
@@ -99,11 +155,37 @@ function registerRequest(index: number, agent: SimAgent, options: SimFleetOption
       value: {
         call: {
           case: "register",
+          value: { agentInfo: info, tasks, frameworks: [...agent.frameworks.values()], version: "sim" },
+        },
+      },
+    },
+  });
+}
+
+let uuidCounter = 0n;
+function nextUuid(): Uint8Array {
+  const uuid = new Uint8Array(16);
+  new DataView(uuid.buffer).setBigUint64(8, ++uuidCounter);
+  return uuid;
+}
+
+function statusUpdate(agent: SimAgent, sim: SimTask, state: TaskState, uuid: Uint8Array): ConnectRequest {
+  return create(ConnectRequestSchema, {
+    call: {
+      case: "agent",
+      value: {
+        call: {
+          case: "statusUpdate",
           value: {
-            agentInfo: info,
-            tasks: reportedTasks(index, agent, options),
-            frameworks: [options.framework],
-            version: "bench",
+            frameworkId: { value: sim.frameworkId },
+            status: {
+              taskId: sim.task.taskId,
+              agentId: { value: agent.agentId },
+              state,
+              source: TaskStatus_Source.EXECUTOR,
+              uuid,
+              timestamp: Date.now() / 1000,
+            },
           },
         },
       },
@@ -111,51 +193,185 @@ function registerRequest(index: number, agent: SimAgent, options: SimFleetOption
   });
 }
 
-const HEARTBEAT = create(ConnectRequestSchema, {
-  call: { case: "agent", value: { call: { case: "heartbeat", value: {} } } },
-});
+/** Queues an update; it goes out now if nothing of the task's is in flight. */
+function report(agent: SimAgent, sim: SimTask, state: TaskState): void {
+  sim.task.state = state;
+  const uuid = nextUuid();
+  sim.unacknowledged.push({ request: statusUpdate(agent, sim, state, uuid), uuid });
+  if (sim.unacknowledged.length === 1) agent.stream?.send(sim.unacknowledged[0]?.request as ConnectRequest);
+}
 
-/** Opens every agent's stream at once; they register in the background. */
+const isTerminal = (state: TaskState): boolean =>
+  [TaskState.TASK_FINISHED, TaskState.TASK_KILLED, TaskState.TASK_FAILED, TaskState.TASK_DROPPED].includes(state);
+
 export function startSimFleet(options: SimFleetOptions): SimFleet {
+  const counts = { launched: 0, ended: 0 };
   const agents: SimAgent[] = [];
-  for (let i = 0; i < options.agents; i++) {
-    const agent: SimAgent = {
-      agentId: "",
-      heartbeatSeconds: undefined,
-      registrations: [],
-      stream: undefined as unknown as UnifiedStream,
-    };
-    const onEvent = (response: ConnectResponse): void => {
-      if (response.event.case !== "agent") return;
-      const event = response.event.value.event;
-      if (event.case === "registered") {
+
+  /** Its terminal update; the task is forgotten once that is acknowledged. */
+  const end = (agent: SimAgent, sim: SimTask, state: TaskState): void => {
+    clearTimeout(sim.finishTimer);
+    if (isTerminal(sim.task.state)) return;
+    counts.ended++;
+    report(agent, sim, state);
+  };
+
+  const onAgentEvent = (agent: SimAgent, event: AgentEvent["event"], epoch: bigint): void => {
+    switch (event.case) {
+      case "registered": {
         agent.agentId = event.value.agentId?.value ?? agent.agentId;
         agent.heartbeatSeconds = event.value.heartbeatIntervalSeconds || undefined;
-        agent.registrations.push({ at: performance.now(), epoch: response.event.value.leaderEpoch });
-      } else if (event.case === "heartbeat") {
-        agent.stream.send(HEARTBEAT);
+        agent.registrations.push({ at: performance.now(), epoch });
+        // What the master may not have acknowledged goes again, one per task.
+        for (const sim of agent.tasks.values()) {
+          const head = sim.unacknowledged[0];
+          if (head !== undefined) agent.stream?.send(head.request);
+        }
+        return;
       }
+      case "heartbeat":
+        agent.stream?.send(HEARTBEAT);
+        return;
+      case "runTask": {
+        const { task, frameworkInfo } = event.value;
+        const frameworkId = frameworkInfo?.id?.value ?? "";
+        if (task === undefined) return;
+        if (frameworkInfo !== undefined) agent.frameworks.set(frameworkId, frameworkInfo);
+        const key = `${frameworkId}/${task.taskId?.value ?? ""}`;
+        const sim: SimTask = {
+          task: create(TaskSchema, {
+            name: task.name,
+            taskId: task.taskId,
+            frameworkId: { value: frameworkId },
+            resources: task.resources,
+            state: TaskState.TASK_STAGING,
+          }),
+          frameworkId,
+          unacknowledged: [],
+        };
+        agent.tasks.set(key, sim);
+        counts.launched++;
+        report(agent, sim, TaskState.TASK_RUNNING);
+        if (options.taskDurationMs !== undefined)
+          sim.finishTimer = setTimeout(() => end(agent, sim, TaskState.TASK_FINISHED), options.taskDurationMs);
+        return;
+      }
+      case "killTask": {
+        const key = `${event.value.frameworkId?.value ?? ""}/${event.value.taskId?.value ?? ""}`;
+        const sim = agent.tasks.get(key);
+        if (sim !== undefined) end(agent, sim, TaskState.TASK_KILLED);
+        return;
+      }
+      case "acknowledge": {
+        const key = `${event.value.frameworkId?.value ?? ""}/${event.value.taskId?.value ?? ""}`;
+        const sim = agent.tasks.get(key);
+        const head = sim?.unacknowledged[0];
+        if (sim === undefined || head === undefined || Buffer.compare(head.uuid, event.value.uuid) !== 0) return;
+        sim.unacknowledged.shift();
+        const next = sim.unacknowledged[0];
+        if (next !== undefined) agent.stream?.send(next.request);
+        else if (isTerminal(sim.task.state)) agent.tasks.delete(key);
+        return;
+      }
+      case "shutdownFramework": {
+        const frameworkId = event.value.frameworkId?.value ?? "";
+        for (const sim of agent.tasks.values())
+          if (sim.frameworkId === frameworkId) end(agent, sim, TaskState.TASK_KILLED);
+        return;
+      }
+      case "reconcileTasks": {
+        // Tasks the master holds that this agent does not know: dropped.
+        const frameworkId = event.value.frameworkInfo?.id?.value ?? "";
+        for (const taskId of event.value.taskIds) {
+          const key = `${frameworkId}/${taskId.value}`;
+          if (agent.tasks.has(key)) continue;
+          const sim: SimTask = {
+            task: create(TaskSchema, { taskId, frameworkId: { value: frameworkId }, state: TaskState.TASK_STAGING }),
+            frameworkId,
+            unacknowledged: [],
+          };
+          agent.tasks.set(key, sim);
+          report(agent, sim, TaskState.TASK_DROPPED);
+        }
+        return;
+      }
+      default:
+        return;
+    }
+  };
+
+  const connect = (agent: SimAgent): void => {
+    const onEvent = (response: ConnectResponse): void => {
+      if (agent.silent || response.event.case !== "agent") return;
+      onAgentEvent(agent, response.event.value.event, response.event.value.leaderEpoch);
     };
     agent.stream = openStream({
       baseUrl: options.master,
-      hello: () => registerRequest(i, agent, options),
+      hello: () => registerRequest(agent, options),
       onEvent,
       heartbeatTimeoutMs: () =>
         agent.heartbeatSeconds === undefined ? undefined : (agent.heartbeatSeconds * 3 + 5) * 1000,
       reconnect: options.reconnect ?? AGENT_RECONNECT,
-      sessionManager: options.sessions.forStream(i),
+      sessionManager: options.sessions.forStream(agent.index),
       closeGraceMs: 200,
     });
+  };
+
+  for (let i = 0; i < options.agents; i++) {
+    const agent: SimAgent = {
+      index: i,
+      agentId: "",
+      tasks: new Map(),
+      frameworks: new Map(),
+      stream: undefined,
+      heartbeatSeconds: undefined,
+      registrations: [],
+      silent: false,
+    };
+    initialTasks(agent, options);
+    connect(agent);
     agents.push(agent);
   }
+  const at = (index: number): SimAgent => {
+    const agent = agents[index];
+    if (agent === undefined) throw new Error(`no simulated agent ${index} (the fleet has ${agents.length})`);
+    return agent;
+  };
   const latest = (a: SimAgent): Registration | undefined => a.registrations.at(-1);
   return {
     registrations: agents.map((a) => a.registrations),
     registeredSince: (epoch) => agents.filter((a) => (latest(a)?.epoch ?? -1n) >= epoch).length,
     highestEpoch: () =>
       agents.reduce((max, a) => ((latest(a)?.epoch ?? 0n) > max ? (latest(a)?.epoch ?? 0n) : max), 0n),
+    agentId: (index) => at(index).agentId,
+    running: () =>
+      agents.reduce(
+        (n, a) => n + [...a.tasks.values()].filter((t) => t.task.state === TaskState.TASK_RUNNING).length,
+        0,
+      ),
+    counts,
+    async crash(index) {
+      const agent = at(index);
+      const stream = agent.stream;
+      agent.stream = undefined;
+      for (const sim of agent.tasks.values()) clearTimeout(sim.finishTimer);
+      await stream?.close();
+    },
+    restart(index) {
+      const agent = at(index);
+      if (agent.stream !== undefined) throw new Error(`simulated agent ${index} is running; crash it first`);
+      agent.silent = false;
+      connect(agent);
+    },
+    partition(index) {
+      at(index).silent = true;
+    },
+    heal(index) {
+      at(index).silent = false;
+    },
     async close() {
-      await Promise.all(agents.map((a) => a.stream.close()));
+      for (const agent of agents) for (const sim of agent.tasks.values()) clearTimeout(sim.finishTimer);
+      await Promise.all(agents.map((a) => a.stream?.close()));
     },
   };
 }
