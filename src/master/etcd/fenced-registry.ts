@@ -1,27 +1,44 @@
 /**
- * The etcd registry backend: a RegistryStore whose every write is one etcd
- * transaction, fenced by the leader's campaign key and compare-and-set on
- * the registry key's mod revision.
+ * The etcd registry backend: a RegistryStore that keeps each registry entry
+ * (an agent, a framework, a role's weight or quota, ...) in its own key and
+ * writes only the entries a batch of operations changed, in fenced
+ * transactions (registry-txn.ts) with compare-and-set on each written key.
  *
- *   txn if   campaign key: create_revision == epoch and lease == ours  (fence)
- *        and registry key: mod_revision == the one we last read        (CAS)
- *       then put registry
- *       else get campaign key, get registry
+ *   apply(op) ─► queued ─► batch: ops applied to the book in call order,
+ *                │          touched entries noted (with their old values)
+ *                │                    │
+ *                │          one or more fenced transactions, in order
+ *                │          ├─ all written ─► each op's promise resolves
+ *                │          ├─ fence failed ─► undo, LeadershipLostError
+ *                │          ├─ conflict in the first ─► undo, re-read the
+ *                │          │    whole registry, apply again (a few times)
+ *                │          └─ failure after the first ─► PartlyStoredError,
+ *                │               every later write refused
+ *                ▼
+ *   group commit: ops arriving while a batch is written form the next one
  *
- * A failed fence means leadership is gone: LeadershipLostError, never a
- * retry. A failed CAS alone means someone else wrote the registry (an
- * operator's etcdctl, a restore): re-read, re-apply the operation, retry a
- * few times.
+ * A failed fence means leadership is gone: never a retry. A failed CAS alone
+ * means someone else wrote (an operator's etcdctl, a restore): re-read,
+ * re-apply, retry. A registry of old (one value at `<prefix>/registry`) is
+ * read as it is, and the first write stores it as entries (registry-layout.ts).
  */
-import { equals } from "@bufbuild/protobuf";
-import { type Etcd3, type IKeyValue, isRecoverableError } from "etcd3";
-import { RegistrySchema } from "../../../gen/plateau/registry/v1/registry_pb.js";
-import { emptyRegistry, type Registry, type RegistryOperation } from "../../core/registry/registry.js";
-import { createRegistryBook } from "../../core/registry/registry-book.js";
+import { type Etcd3, type IRangeRequest, type ITxnRequest, isRecoverableError } from "etcd3";
+import type { Registry, RegistryOperation } from "../../core/registry/registry.js";
+import { createRegistryBook, type RegistryBook } from "../../core/registry/registry-book.js";
+import { entriesOf, entriesTouchedBy } from "../../core/registry/registry-entries.js";
 import type { RegistryStore } from "../registry.js";
-import { LeadershipLostError } from "./errors.js";
-import { type Fence, fenceCompares, fenceHolds } from "./fence.js";
-import { decodeRegistry, encodeRegistry } from "./registry-value.js";
+import { LeadershipLostError, PartlyStoredError } from "./errors.js";
+import { type Fence, fenceCompares } from "./fence.js";
+import { encodeFragment, registryLayout } from "./registry-layout.js";
+import { type LegacyState, readRegistry, type StoredRegistry } from "./registry-read.js";
+import {
+  type ChunkWriter,
+  chunkChanges,
+  type EntryChange,
+  TXN_LIMITS,
+  type WrittenState,
+  writeChunk,
+} from "./registry-txn.js";
 
 /** How often a write re-reads and retries after someone else changed the registry. */
 const MAX_CONFLICTS = 5;
@@ -37,7 +54,7 @@ const YIELD_AFTER_MS = 20;
 export interface FencedRegistryOptions {
   readonly client: Etcd3;
   readonly fence: Fence;
-  /** The registry key, `<prefix>/registry`. */
+  /** The registry key, `<prefix>/registry`; entries live under it followed by '/'. */
   readonly key: string;
   /** The leadership's own verdict (lease lost, key deleted), checked before each attempt. */
   isLost(): LeadershipLostError | undefined;
@@ -45,13 +62,14 @@ export interface FencedRegistryOptions {
   fenceFailed(error: LeadershipLostError): void;
   /** How long a write keeps retrying while etcd is unreachable (leadership loss ends it sooner). */
   readonly transientRetryMs: number;
+  /** etcd's --max-txn-ops and a share of --max-request-bytes (defaults: etcd's defaults). */
+  readonly txnLimits?: { maxOps: number; maxBytes: number };
 }
 
 /**
  * Transient errors (etcd restarting, a leader election inside etcd) are
  * retried while leadership lasts. A retried transaction may have committed
- * the first time; the CAS then fails and `applyOnce` recognises its own
- * write.
+ * the first time; its CAS then fails and writeChunk recognises its own write.
  */
 async function withTransientRetry<T>(options: FencedRegistryOptions, call: () => Promise<T>): Promise<T> {
   const deadline = Date.now() + options.transientRetryMs;
@@ -84,21 +102,6 @@ function lostBecause(options: FencedRegistryOptions, what: string): LeadershipLo
   return error;
 }
 
-/** Reads the registry under the fence: throws LeadershipLostError if leadership is already gone. */
-async function readFenced(
-  options: FencedRegistryOptions,
-): Promise<{ stored: IKeyValue | undefined; revision: string }> {
-  const key = Buffer.from(options.key);
-  const response = await withTransientRetry(options, () =>
-    options.client.kv.txn(
-      { compare: fenceCompares(options.fence), success: [{ request_range: { key } }] },
-      callDeadline(),
-    ),
-  );
-  if (!response.succeeded) throw lostBecause(options, "registry read");
-  return { stored: response.responses[0]?.response_range.kvs[0], revision: response.header.revision };
-}
-
 export interface OpenedRegistry {
   readonly store: RegistryStore;
   /** The etcd revision at which the fence was seen to hold and the registry was read. */
@@ -112,83 +115,127 @@ interface Pending {
   reject(error: unknown): void;
 }
 
+/** What the store holds between writes: the registry as a book and what it knows of etcd's keys. */
+interface Held {
+  book: RegistryBook;
+  written: WrittenState;
+  legacy: LegacyState;
+}
+
+const hold = (stored: StoredRegistry): Held => ({
+  book: createRegistryBook(stored.registry),
+  written: { legacyModRevision: stored.legacyModRevision, modRevisions: stored.modRevisions },
+  legacy: stored.legacy,
+});
+
+/**
+ * The keys a batch writes: the entries it touched; or, while the registry
+ * is still the single value of old, every entry, and a delete for each
+ * leftover of a conversion cut short.
+ */
+function changesOf(held: Held, touched: Set<string>): EntryChange[] {
+  const encodedEntry = (path: string): Buffer | undefined => {
+    const fragment: Registry | undefined = held.book.entry(path);
+    return fragment === undefined ? undefined : encodeFragment(fragment);
+  };
+  if (held.legacy !== "registry") return [...touched].map((path) => ({ path, value: encodedEntry(path) }));
+  const all = new Set(entriesOf(held.book.snapshot()));
+  const leftovers = [...held.written.modRevisions.keys()].filter((path) => !all.has(path));
+  return [
+    ...[...all].map((path) => ({ path, value: encodedEntry(path) })),
+    ...leftovers.map((path) => ({ path, value: undefined })),
+  ];
+}
+
 /** Opens the registry as the leader that `options.fence` describes. */
 export async function openFencedRegistry(options: FencedRegistryOptions): Promise<OpenedRegistry> {
-  const { stored, revision } = await readFenced(options);
-  const decode = (kv: IKeyValue | undefined): Registry =>
-    kv === undefined ? emptyRegistry() : decodeRegistry(kv.value, options.key);
-  // What etcd holds, as last written or read, and a book of it to apply
-  // operations to in place: an operation costs what it changes (the encoding
-  // of the whole value per write is what is left to share, by group commit).
-  let committed = decode(stored);
-  let book = createRegistryBook(committed);
-  // 0 is what etcd compares against for a key that does not exist yet.
-  let modRevision = stored?.mod_revision ?? "0";
-  const key = Buffer.from(options.key);
-  const fenceKey = Buffer.from(options.fence.key);
+  const layout = registryLayout(options.key);
+  const call = <T>(request: () => Promise<T>): Promise<T> => withTransientRetry(options, request);
+  const access = {
+    txn: (request: ITxnRequest) => call(() => options.client.kv.txn(request, callDeadline())),
+    range: (request: IRangeRequest) => call(() => options.client.kv.range(request, callDeadline())),
+    fence: fenceCompares(options.fence),
+  };
+  const read = async (): Promise<StoredRegistry> => {
+    const stored = await readRegistry(access, layout);
+    if (stored === undefined) throw lostBecause(options, "registry read");
+    return stored;
+  };
+  const first = await read();
+  let held = hold(first);
+  /** Set once etcd holds part of a batch: nothing more is written. */
+  let broken: PartlyStoredError | undefined;
+  const writer: ChunkWriter = { fence: options.fence, layout, txn: access.txn };
+  const breakWith = (err: unknown): PartlyStoredError => {
+    broken = new PartlyStoredError(
+      `a registry write stopped after part of it was stored in etcd (${err instanceof Error ? err.message : String(err)}); this master must read the registry again`,
+      { cause: err },
+    );
+    return broken;
+  };
 
-  /** Writes the operations as one fenced compare-and-set, retrying on conflicts; resolves with each one's `changed`. */
+  /** Writes the operations as fenced transactions, retrying on conflicts; resolves with each one's `changed`. */
   const writeBatch = async (operations: RegistryOperation[]): Promise<boolean[]> => {
     for (let conflicts = 0; ; conflicts++) {
-      const changed = operations.map((operation) => book.apply(operation));
-      if (!changed.includes(true)) return changed;
-      const next = book.snapshot();
-      let response: Awaited<ReturnType<typeof options.client.kv.txn>>;
-      try {
-        const value = encodeRegistry(next);
-        response = await withTransientRetry(options, () =>
-          options.client.kv.txn(
-            {
-              compare: [
-                ...fenceCompares(options.fence),
-                { key, target: "Mod", result: "Equal", mod_revision: modRevision },
-              ],
-              success: [{ request_put: { key, value } }],
-              failure: [{ request_range: { key: fenceKey } }, { request_range: { key } }],
-            },
-            callDeadline(),
-          ),
-        );
-      } catch (err) {
-        // Not stored: the book goes back to what etcd holds.
-        book = createRegistryBook(committed);
-        throw err;
+      if (broken !== undefined) throw broken;
+      const undo = new Map<string, Registry | undefined>();
+      const touched = new Set<string>();
+      const changed = operations.map((operation) => {
+        const paths = entriesTouchedBy(operation);
+        for (const path of paths) if (!undo.has(path)) undo.set(path, held.book.entry(path));
+        const did = held.book.apply(operation);
+        if (did) for (const path of paths) touched.add(path);
+        return did;
+      });
+      if (touched.size === 0) return changed;
+      const rollback = (): void => {
+        for (const [path, before] of undo) held.book.setEntry(path, before);
+      };
+      const retire = held.legacy !== "tombstone";
+      const chunks = chunkChanges(changesOf(held, touched), options.txnLimits ?? TXN_LIMITS);
+      let conflicted = false;
+      for (const [i, chunk] of chunks.entries()) {
+        let outcome: Awaited<ReturnType<typeof writeChunk>>;
+        try {
+          outcome = await writeChunk(writer, held.written, chunk, retire && i === chunks.length - 1);
+        } catch (err) {
+          if (i > 0 && !(err instanceof LeadershipLostError)) throw breakWith(err);
+          rollback();
+          throw err;
+        }
+        // The answer came through the event loop: the slice starts again.
+        sliceStart = performance.now();
+        if (outcome === "written") continue;
+        rollback();
+        if (outcome === "lost") throw lostBecause(options, "registry write");
+        if (i > 0) throw breakWith(new Error("someone else changed the registry between two of its transactions"));
+        conflicted = true;
+        break;
       }
-      // The answer came through the event loop: the slice starts again.
-      sliceStart = performance.now();
-      if (response.succeeded) {
-        committed = next;
-        modRevision = response.header.revision;
+      if (!conflicted) {
+        if (retire) held.legacy = "tombstone";
         return changed;
       }
-      if (!fenceHolds(options.fence, response.responses[0]?.response_range.kvs[0])) {
-        book = createRegistryBook(committed);
-        throw lostBecause(options, "registry write");
-      }
-      const now = response.responses[1]?.response_range.kvs[0];
-      committed = decode(now);
-      book = createRegistryBook(committed);
-      modRevision = now?.mod_revision ?? "0";
-      // Our own write, committed by an attempt whose answer we never got.
-      if (equals(RegistrySchema, committed, next)) return changed;
       if (conflicts >= MAX_CONFLICTS)
         throw new Error(
           `the registry at ${options.key} kept changing under the leader (${MAX_CONFLICTS + 1} attempts); is something else writing it?`,
         );
+      held = hold(await read());
     }
   };
 
   /**
    * A batch is all or nothing, but one operation's failure must stay its
    * own (as if each were written alone): after a failure other than lost
-   * leadership, the batch's operations are written again one by one.
+   * leadership or a partly stored batch, the batch's operations are
+   * written again one by one.
    */
   const settle = async (batch: Pending[]): Promise<void> => {
     try {
       const changed = await writeBatch(batch.map((p) => p.operation));
       batch.forEach((p, i) => p.resolve(changed[i] ?? false));
     } catch (err) {
-      if (batch.length === 1 || err instanceof LeadershipLostError) {
+      if (batch.length === 1 || err instanceof LeadershipLostError || err instanceof PartlyStoredError) {
         for (const p of batch) p.reject(err);
         return;
       }
@@ -199,8 +246,8 @@ export async function openFencedRegistry(options: FencedRegistryOptions): Promis
   /**
    * Group commit, as Mesos' registrar does: operations that arrive while a
    * write is in flight are applied together, in call order, and stored with
-   * the next write, so concurrent callers share round trips (and the
-   * encoding of the registry) instead of queueing one round trip each.
+   * the next write, so concurrent callers share round trips instead of
+   * queueing one round trip each.
    */
   const pending: Pending[] = [];
   let draining = false;
@@ -221,8 +268,9 @@ export async function openFencedRegistry(options: FencedRegistryOptions): Promis
   };
 
   const store: RegistryStore = {
+    /** With the operations being written, as the embedded store; built on demand (O(registry)), cached until a change. */
     get current() {
-      return committed;
+      return held.book.snapshot();
     },
     location: `etcd ${options.key}`,
     apply(operation) {
@@ -232,5 +280,5 @@ export async function openFencedRegistry(options: FencedRegistryOptions): Promis
       });
     },
   };
-  return { store, revision };
+  return { store, revision: first.revision };
 }
