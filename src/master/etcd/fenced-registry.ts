@@ -64,6 +64,8 @@ export interface FencedRegistryOptions {
   readonly transientRetryMs: number;
   /** etcd's --max-txn-ops and a share of --max-request-bytes (defaults: etcd's defaults). */
   readonly txnLimits?: { maxOps: number; maxBytes: number };
+  /** Keys per page when reading the registry (default registry-read.ts's PAGE_KEYS). */
+  readonly pageKeys?: number;
 }
 
 /**
@@ -155,6 +157,7 @@ export async function openFencedRegistry(options: FencedRegistryOptions): Promis
     txn: (request: ITxnRequest) => call(() => options.client.kv.txn(request, callDeadline())),
     range: (request: IRangeRequest) => call(() => options.client.kv.range(request, callDeadline())),
     fence: fenceCompares(options.fence),
+    pageKeys: options.pageKeys,
   };
   const read = async (): Promise<StoredRegistry> => {
     const stored = await readRegistry(access, layout);

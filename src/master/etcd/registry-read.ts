@@ -45,6 +45,8 @@ export interface ReadAccess {
   range(request: IRangeRequest): Promise<IRangeResponse>;
   /** The fence, checked in the first page's transaction; none for a reader that does not lead. */
   readonly fence?: ICompare[];
+  /** Keys per page (default PAGE_KEYS). */
+  readonly pageKeys?: number;
 }
 
 interface FirstPage {
@@ -54,10 +56,10 @@ interface FirstPage {
   more: boolean;
 }
 
-const pageRequest = (layout: RegistryLayout, from: Buffer, revision?: string): IRangeRequest => ({
+const pageRequest = (access: ReadAccess, layout: RegistryLayout, from: Buffer, revision?: string): IRangeRequest => ({
   key: from,
   range_end: layout.entryRangeEnd,
-  limit: PAGE_KEYS,
+  limit: access.pageKeys ?? PAGE_KEYS,
   ...(revision === undefined ? {} : { revision }),
 });
 
@@ -67,7 +69,7 @@ async function readFirstPage(access: ReadAccess, layout: RegistryLayout): Promis
     compare: access.fence ?? [],
     success: [
       { request_range: { key: Buffer.from(layout.legacyKey) } },
-      { request_range: pageRequest(layout, Buffer.from(layout.entryPrefix)) },
+      { request_range: pageRequest(access, layout, Buffer.from(layout.entryPrefix)) },
     ],
   });
   if (!response.succeeded) return undefined;
@@ -88,7 +90,7 @@ async function readAllEntries(access: ReadAccess, layout: RegistryLayout, first:
     if (last === undefined) break;
     // Just past the last key read: the same key with a zero byte appended.
     const from = Buffer.concat([last.key, Buffer.alloc(1)]);
-    const page = await access.range(pageRequest(layout, from, first.header.revision));
+    const page = await access.range(pageRequest(access, layout, from, first.header.revision));
     all.push(...page.kvs);
     more = page.more && page.kvs.length > 0;
   }
@@ -140,8 +142,8 @@ export async function readRegistry(access: ReadAccess, layout: RegistryLayout): 
  * The registry as stored under `key` (`<prefix>/registry`), read by a
  * client that does not lead: for tests, benchmarks and tools.
  */
-export async function readStoredRegistry(client: Etcd3, key: string): Promise<Registry> {
-  const access: ReadAccess = { txn: (r) => client.kv.txn(r), range: (r) => client.kv.range(r) };
+export async function readStoredRegistry(client: Etcd3, key: string, pageKeys?: number): Promise<Registry> {
+  const access: ReadAccess = { txn: (r) => client.kv.txn(r), range: (r) => client.kv.range(r), pageKeys };
   const stored = await readRegistry(access, registryLayout(key));
   return stored?.registry ?? emptyRegistry();
 }
