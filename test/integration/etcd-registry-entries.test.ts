@@ -105,6 +105,18 @@ describe("the registry in etcd, one key per entry", () => {
     );
   });
 
+  it("reads more entries than one page holds with the default page sizes and transaction limits", async () => {
+    const prefix = freshPrefix();
+    const defaults = { txnLimits: undefined, pageKeys: undefined };
+    const a = await leader(prefix, defaults);
+    const ids = Array.from({ length: 2_500 }, (_, i) => `agent-${String(i).padStart(5, "0")}`);
+    await Promise.all(ids.map((id) => a.store.apply(admit(id))));
+    await a.revoke();
+    const b = await leader(prefix, defaults);
+    expect(b.store.current.agents.map((agent) => agent.id?.value)).toEqual(ids);
+    await b.revoke();
+  });
+
   it("a deposed leader's write fails and changes no key", async () => {
     const prefix = freshPrefix();
     const a = await leader(prefix);

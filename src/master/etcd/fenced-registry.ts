@@ -177,48 +177,62 @@ export async function openFencedRegistry(options: FencedRegistryOptions): Promis
     return broken;
   };
 
-  /** Writes the operations as fenced transactions, retrying on conflicts; resolves with each one's `changed`. */
+  /**
+   * Applies the operations to the book in call order, noting the entries
+   * that changed and each touched entry's value before, to undo them with.
+   */
+  const applyNoting = (operations: RegistryOperation[]) => {
+    const undo = new Map<string, Registry | undefined>();
+    const touched = new Set<string>();
+    const changed = operations.map((operation) => {
+      const paths = entriesTouchedBy(operation);
+      for (const path of paths) if (!undo.has(path)) undo.set(path, held.book.entry(path));
+      const did = held.book.apply(operation);
+      if (did) for (const path of paths) touched.add(path);
+      return did;
+    });
+    const rollback = (): void => {
+      for (const [path, before] of undo) held.book.setEntry(path, before);
+    };
+    return { changed, touched, rollback };
+  };
+
+  /**
+   * Writes the changes in order, one fenced transaction per chunk. Only
+   * the first transaction may fail cleanly (nothing stored: the book is
+   * rolled back); a later one leaves etcd holding part of the batch.
+   */
+  const writeChanges = async (changes: EntryChange[], rollback: () => void): Promise<"written" | "conflict"> => {
+    const retire = held.legacy !== "tombstone";
+    const chunks = chunkChanges(changes, options.txnLimits ?? TXN_LIMITS);
+    for (const [i, chunk] of chunks.entries()) {
+      let outcome: Awaited<ReturnType<typeof writeChunk>>;
+      try {
+        outcome = await writeChunk(writer, held.written, chunk, retire && i === chunks.length - 1);
+      } catch (err) {
+        if (i > 0 && !(err instanceof LeadershipLostError)) throw breakWith(err);
+        rollback();
+        throw err;
+      }
+      // The answer came through the event loop: the slice starts again.
+      sliceStart = performance.now();
+      if (outcome === "written") continue;
+      rollback();
+      if (outcome === "lost") throw lostBecause(options, "registry write");
+      if (i > 0) throw breakWith(new Error("someone else changed the registry between two of its transactions"));
+      return "conflict";
+    }
+    if (retire) held.legacy = "tombstone";
+    return "written";
+  };
+
+  /** Writes the operations, retrying on conflicts; resolves with each one's `changed`. */
   const writeBatch = async (operations: RegistryOperation[]): Promise<boolean[]> => {
     for (let conflicts = 0; ; conflicts++) {
       if (broken !== undefined) throw broken;
-      const undo = new Map<string, Registry | undefined>();
-      const touched = new Set<string>();
-      const changed = operations.map((operation) => {
-        const paths = entriesTouchedBy(operation);
-        for (const path of paths) if (!undo.has(path)) undo.set(path, held.book.entry(path));
-        const did = held.book.apply(operation);
-        if (did) for (const path of paths) touched.add(path);
-        return did;
-      });
+      const { changed, touched, rollback } = applyNoting(operations);
       if (touched.size === 0) return changed;
-      const rollback = (): void => {
-        for (const [path, before] of undo) held.book.setEntry(path, before);
-      };
-      const retire = held.legacy !== "tombstone";
-      const chunks = chunkChanges(changesOf(held, touched), options.txnLimits ?? TXN_LIMITS);
-      let conflicted = false;
-      for (const [i, chunk] of chunks.entries()) {
-        let outcome: Awaited<ReturnType<typeof writeChunk>>;
-        try {
-          outcome = await writeChunk(writer, held.written, chunk, retire && i === chunks.length - 1);
-        } catch (err) {
-          if (i > 0 && !(err instanceof LeadershipLostError)) throw breakWith(err);
-          rollback();
-          throw err;
-        }
-        // The answer came through the event loop: the slice starts again.
-        sliceStart = performance.now();
-        if (outcome === "written") continue;
-        rollback();
-        if (outcome === "lost") throw lostBecause(options, "registry write");
-        if (i > 0) throw breakWith(new Error("someone else changed the registry between two of its transactions"));
-        conflicted = true;
-        break;
-      }
-      if (!conflicted) {
-        if (retire) held.legacy = "tombstone";
-        return changed;
-      }
+      if ((await writeChanges(changesOf(held, touched), rollback)) === "written") return changed;
       if (conflicts >= MAX_CONFLICTS)
         throw new Error(
           `the registry at ${options.key} kept changing under the leader (${MAX_CONFLICTS + 1} attempts); is something else writing it?`,
