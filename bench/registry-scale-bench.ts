@@ -51,8 +51,11 @@ export interface AdmissionRow {
   /** One admission at a time: mean and median ms from apply() to stored. */
   sequentialMeanMs: number;
   sequentialP50Ms: number;
+  /** CPU of this process (the store, the etcd client) per admission, one at a time: steadier than wall time on a shared machine. */
+  sequentialCpuUs: number;
   /** A burst of `grouped` admissions at once: ms from the first apply() to the last stored, per admission. */
   groupedMsPerAdmission: number;
+  groupedCpuUs: number;
   /** What one admission writes: the agent's entry (bytes of the value). */
   entryBytes: number;
   /** The single-value layout of old at this size: its size before and after gzip, and ms to encode it (once per write then). */
@@ -121,15 +124,19 @@ async function timeAdmissions(
   limits: RegistryScaleLimits,
 ): Promise<AdmissionRow> {
   const latencies: number[] = [];
+  const sequentialCpu = process.cpuUsage();
   for (let i = 0; i < limits.sequential; i++) {
     const t = performance.now();
     await leadership.registry.apply(admit(next + i));
     latencies.push(performance.now() - t);
   }
+  const sequentialUsed = process.cpuUsage(sequentialCpu);
   const burst = next + limits.sequential;
+  const groupedCpu = process.cpuUsage();
   const t = performance.now();
   await Promise.all(Array.from({ length: limits.grouped }, (_, i) => leadership.registry.apply(admit(burst + i))));
   const groupedMs = performance.now() - t;
+  const groupedUsed = process.cpuUsage(groupedCpu);
   // What the layout of old did on every write: encode the whole registry.
   const registry = leadership.registry.current;
   const e = performance.now();
@@ -139,7 +146,9 @@ async function timeAdmissions(
     agents,
     sequentialMeanMs: latencies.reduce((a, b) => a + b, 0) / latencies.length,
     sequentialP50Ms: median(latencies),
+    sequentialCpuUs: (sequentialUsed.user + sequentialUsed.system) / limits.sequential,
     groupedMsPerAdmission: groupedMs / limits.grouped,
+    groupedCpuUs: (groupedUsed.user + groupedUsed.system) / limits.grouped,
     entryBytes: toBinary(RegistrySchema, create(RegistrySchema, { agents: [agentInfo(next)] })).length + 23,
     wholeValueRawBytes: toBinary(RegistrySchema, registry).length,
     wholeValueBytes: whole.length,

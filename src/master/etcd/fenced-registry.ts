@@ -133,20 +133,24 @@ const hold = (stored: StoredRegistry): Held => ({
 /**
  * The keys a batch writes: the entries it touched; or, while the registry
  * is still the single value of old, every entry, and a delete for each
- * leftover of a conversion cut short.
+ * leftover of a conversion cut short. Converting a large registry encodes
+ * every entry: `pause` lets the event loop (and the lease's keep-alive)
+ * take turns meanwhile.
  */
-function changesOf(held: Held, touched: Set<string>): EntryChange[] {
+async function changesOf(held: Held, touched: Set<string>, pause: () => Promise<void>): Promise<EntryChange[]> {
   const encodedEntry = (path: string): Buffer | undefined => {
     const fragment: Registry | undefined = held.book.entry(path);
     return fragment === undefined ? undefined : encodeFragment(fragment);
   };
   if (held.legacy !== "registry") return [...touched].map((path) => ({ path, value: encodedEntry(path) }));
   const all = new Set(entriesOf(held.book.snapshot()));
-  const leftovers = [...held.written.modRevisions.keys()].filter((path) => !all.has(path));
-  return [
-    ...[...all].map((path) => ({ path, value: encodedEntry(path) })),
-    ...leftovers.map((path) => ({ path, value: undefined })),
-  ];
+  const changes: EntryChange[] = [];
+  for (const path of all) {
+    changes.push({ path, value: encodedEntry(path) });
+    await pause();
+  }
+  for (const path of held.written.modRevisions.keys()) if (!all.has(path)) changes.push({ path, value: undefined });
+  return changes;
 }
 
 /** Opens the registry as the leader that `options.fence` describes. */
@@ -166,6 +170,13 @@ export async function openFencedRegistry(options: FencedRegistryOptions): Promis
   };
   const first = await read();
   let held = hold(first);
+  let sliceStart = performance.now();
+  /** Gives the event loop a turn once this slice has run YIELD_AFTER_MS. */
+  const pauseNow = async (): Promise<void> => {
+    if (performance.now() - sliceStart <= YIELD_AFTER_MS) return;
+    await new Promise((resolve) => setImmediate(resolve));
+    sliceStart = performance.now();
+  };
   /** Set once etcd holds part of a batch: nothing more is written. */
   let broken: PartlyStoredError | undefined;
   const writer: ChunkWriter = { fence: options.fence, layout, txn: access.txn };
@@ -232,7 +243,7 @@ export async function openFencedRegistry(options: FencedRegistryOptions): Promis
       if (broken !== undefined) throw broken;
       const { changed, touched, rollback } = applyNoting(operations);
       if (touched.size === 0) return changed;
-      if ((await writeChanges(changesOf(held, touched), rollback)) === "written") return changed;
+      if ((await writeChanges(await changesOf(held, touched, pauseNow), rollback)) === "written") return changed;
       if (conflicts >= MAX_CONFLICTS)
         throw new Error(
           `the registry at ${options.key} kept changing under the leader (${MAX_CONFLICTS + 1} attempts); is something else writing it?`,
@@ -268,15 +279,11 @@ export async function openFencedRegistry(options: FencedRegistryOptions): Promis
    */
   const pending: Pending[] = [];
   let draining = false;
-  let sliceStart = performance.now();
   const drain = async (): Promise<void> => {
     draining = true;
     try {
       while (pending.length > 0) {
-        if (performance.now() - sliceStart > YIELD_AFTER_MS) {
-          await new Promise((resolve) => setImmediate(resolve));
-          sliceStart = performance.now();
-        }
+        await pauseNow();
         await settle(pending.splice(0));
       }
     } finally {
