@@ -130,23 +130,27 @@ const hold = (stored: StoredRegistry): Held => ({
   legacy: stored.legacy,
 });
 
+const encodedEntry = (held: Held, path: string): Buffer | undefined => {
+  const fragment: Registry | undefined = held.book.entry(path);
+  return fragment === undefined ? undefined : encodeFragment(fragment);
+};
+
+/** The keys a batch writes: the entries it touched. */
+function touchedChanges(held: Held, touched: Set<string>): EntryChange[] {
+  return [...touched].map((path) => ({ path, value: encodedEntry(held, path) }));
+}
+
 /**
- * The keys a batch writes: the entries it touched; or, while the registry
- * is still the single value of old, every entry, and a delete for each
- * leftover of a conversion cut short. Converting a large registry encodes
- * every entry: `pause` lets the event loop (and the lease's keep-alive)
- * take turns meanwhile.
+ * The keys the first write to a single-value registry of old writes:
+ * every entry, and a delete for each leftover of a conversion cut short.
+ * A large registry takes a while to encode: `pause` lets the event loop
+ * (and the lease's keep-alive) take turns meanwhile.
  */
-async function changesOf(held: Held, touched: Set<string>, pause: () => Promise<void>): Promise<EntryChange[]> {
-  const encodedEntry = (path: string): Buffer | undefined => {
-    const fragment: Registry | undefined = held.book.entry(path);
-    return fragment === undefined ? undefined : encodeFragment(fragment);
-  };
-  if (held.legacy !== "registry") return [...touched].map((path) => ({ path, value: encodedEntry(path) }));
+async function conversionChanges(held: Held, pause: () => Promise<void> | undefined): Promise<EntryChange[]> {
   const all = new Set(entriesOf(held.book.snapshot()));
   const changes: EntryChange[] = [];
   for (const path of all) {
-    changes.push({ path, value: encodedEntry(path) });
+    changes.push({ path, value: encodedEntry(held, path) });
     await pause();
   }
   for (const path of held.written.modRevisions.keys()) if (!all.has(path)) changes.push({ path, value: undefined });
@@ -171,11 +175,15 @@ export async function openFencedRegistry(options: FencedRegistryOptions): Promis
   const first = await read();
   let held = hold(first);
   let sliceStart = performance.now();
-  /** Gives the event loop a turn once this slice has run YIELD_AFTER_MS. */
-  const pauseNow = async (): Promise<void> => {
-    if (performance.now() - sliceStart <= YIELD_AFTER_MS) return;
-    await new Promise((resolve) => setImmediate(resolve));
-    sliceStart = performance.now();
+  /**
+   * Gives the event loop a turn once this slice has run YIELD_AFTER_MS;
+   * undefined (nothing to await, not even a microtask) before that.
+   */
+  const pauseNow = (): Promise<void> | undefined => {
+    if (performance.now() - sliceStart <= YIELD_AFTER_MS) return undefined;
+    return new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+      sliceStart = performance.now();
+    });
   };
   /** Set once etcd holds part of a batch: nothing more is written. */
   let broken: PartlyStoredError | undefined;
@@ -243,7 +251,10 @@ export async function openFencedRegistry(options: FencedRegistryOptions): Promis
       if (broken !== undefined) throw broken;
       const { changed, touched, rollback } = applyNoting(operations);
       if (touched.size === 0) return changed;
-      if ((await writeChanges(await changesOf(held, touched, pauseNow), rollback)) === "written") return changed;
+      // Not awaited unless converting: a lone operation goes out at once, before others can join it.
+      const changes =
+        held.legacy === "registry" ? await conversionChanges(held, pauseNow) : touchedChanges(held, touched);
+      if ((await writeChanges(changes, rollback)) === "written") return changed;
       if (conflicts >= MAX_CONFLICTS)
         throw new Error(
           `the registry at ${options.key} kept changing under the leader (${MAX_CONFLICTS + 1} attempts); is something else writing it?`,
@@ -283,7 +294,8 @@ export async function openFencedRegistry(options: FencedRegistryOptions): Promis
     draining = true;
     try {
       while (pending.length > 0) {
-        await pauseNow();
+        const pause = pauseNow();
+        if (pause !== undefined) await pause;
         await settle(pending.splice(0));
       }
     } finally {
