@@ -198,4 +198,16 @@ describe("the registry in etcd, one key per entry", () => {
     expect(equals(RegistrySchema, b.store.current, expected)).toBe(true);
     await b.revoke();
   });
+
+  it("converts a single-value registry whose first write leaves it empty", async () => {
+    const prefix = freshPrefix();
+    const framework = create(FrameworkInfoSchema, { id: { value: "f1" }, name: "f", user: "u" });
+    const old = applyRegistryOperation(emptyRegistry(), { kind: "add-framework", info: framework }).registry;
+    await client.put(`${prefix}/registry`).value(encodeRegistry(old));
+    const a = await leader(prefix);
+    expect(await a.store.apply({ kind: "remove-framework", frameworkId: "f1" })).toBe(true);
+    expect((await client.get(`${prefix}/registry`).buffer())?.equals(TOMBSTONE)).toBe(true);
+    expect(equals(RegistrySchema, await readStoredRegistry(client, `${prefix}/registry`), emptyRegistry())).toBe(true);
+    await a.revoke();
+  });
 });

@@ -224,6 +224,8 @@ export async function openFencedRegistry(options: FencedRegistryOptions): Promis
   const writeChanges = async (changes: EntryChange[], rollback: () => void): Promise<"written" | "conflict"> => {
     const retire = held.legacy !== "tombstone";
     const chunks = chunkChanges(changes, options.txnLimits ?? TXN_LIMITS);
+    // A conversion to no entries at all (the last framework removed) still puts the tombstone.
+    if (chunks.length === 0) chunks.push([]);
     for (const [i, chunk] of chunks.entries()) {
       let outcome: Awaited<ReturnType<typeof writeChunk>>;
       try {
