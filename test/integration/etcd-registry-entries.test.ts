@@ -131,10 +131,11 @@ describe("the registry in etcd, one key per entry", () => {
     await a.revoke();
   });
 
-  it("a leader deposed between two transactions of one batch: the fence stops the rest, each key stays whole", async () => {
+  it("a leader deposed while a batch's transactions are in flight: each stores all its keys or none, none after the fence failed", async () => {
     const prefix = freshPrefix();
-    // The campaign key is replaced just before the batch's second transaction goes out (the
-    // fourth: the first read, the write of "first", the batch's first transaction).
+    // The batch's 20 keys take three transactions (9, 9, 2 keys), sent together as the
+    // third, fourth and fifth transactions of this client (after the first read and the
+    // write of "first"). The fourth waits until the campaign key has been replaced.
     let txns = 0;
     let depose: (() => Promise<void>) | undefined;
     const hooked = {
@@ -155,9 +156,13 @@ describe("the registry in etcd, one key per entry", () => {
     await a.revoke();
 
     const b = await leader(prefix);
-    const ids = b.store.current.agents.map((agent) => agent.id?.value);
-    // The first transaction of the batch (9 keys) is stored; nothing after it is.
-    expect(ids).toEqual(["b0", "b1", "b2", "b3", "b4", "b5", "b6", "b7", "b8", "first"]);
+    const stored = new Set(b.store.current.agents.map((agent) => agent.id?.value));
+    const chunk = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => stored.has(`b${from + i}`));
+    const [first, second, third] = [chunk(0, 9), chunk(9, 18), chunk(18, 20)];
+    expect(stored.has("first")).toBe(true);
+    expect(second.some(Boolean)).toBe(false);
+    for (const keys of [first, third]) expect(new Set(keys).size).toBe(1);
+    expect(stored.has("after")).toBe(false);
     await b.revoke();
   });
 

@@ -32,6 +32,7 @@ import { type Fence, fenceCompares } from "./fence.js";
 import { encodeFragment, registryLayout } from "./registry-layout.js";
 import { type LegacyState, readRegistry, type StoredRegistry } from "./registry-read.js";
 import {
+  type ChunkOutcome,
   type ChunkWriter,
   chunkChanges,
   type EntryChange,
@@ -40,6 +41,8 @@ import {
   writeChunk,
 } from "./registry-txn.js";
 
+/** Transactions of one batch in etcd's hands at once. */
+const CHUNKS_IN_FLIGHT = 4;
 /** How often a write re-reads and retries after someone else changed the registry. */
 const MAX_CONFLICTS = 5;
 const TRANSIENT_RETRY_MS = 250;
@@ -217,34 +220,55 @@ export async function openFencedRegistry(options: FencedRegistryOptions): Promis
   };
 
   /**
-   * Writes the changes in order, one fenced transaction per chunk. Only
-   * the first transaction may fail cleanly (nothing stored: the book is
-   * rolled back); a later one leaves etcd holding part of the batch.
+   * Sends the chunks, up to `inFlight` at a time, and stops sending once
+   * one did not commit. Each chunk's outcome, undefined for one not sent.
+   */
+  const writeChunks = async (chunks: EntryChange[][], retire: boolean, inFlight: number) => {
+    const outcomes: (ChunkOutcome | { error: unknown } | undefined)[] = chunks.map(() => undefined);
+    let next = 0;
+    let stop = false;
+    const lane = async (): Promise<void> => {
+      while (!stop && next < chunks.length) {
+        const i = next++;
+        const last = retire && i === chunks.length - 1;
+        outcomes[i] = await writeChunk(writer, held.written, chunks[i] ?? [], last).catch((error: unknown) => ({
+          error,
+        }));
+        if (outcomes[i] !== "written") stop = true;
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(inFlight, chunks.length) }, lane));
+    return outcomes;
+  };
+
+  /**
+   * Writes the changes, one fenced transaction per chunk. The chunks of a
+   * batch hold different keys, so they go to etcd together (it commits them
+   * in one go more cheaply than one after another), except when the
+   * tombstone must come last. If none committed, the book is rolled back
+   * and the failure is clean; if some did, etcd holds part of the batch.
    */
   const writeChanges = async (changes: EntryChange[], rollback: () => void): Promise<"written" | "conflict"> => {
     const retire = held.legacy !== "tombstone";
     const chunks = chunkChanges(changes, options.txnLimits ?? TXN_LIMITS);
     // A conversion to no entries at all (the last framework removed) still puts the tombstone.
     if (chunks.length === 0) chunks.push([]);
-    for (const [i, chunk] of chunks.entries()) {
-      let outcome: Awaited<ReturnType<typeof writeChunk>>;
-      try {
-        outcome = await writeChunk(writer, held.written, chunk, retire && i === chunks.length - 1);
-      } catch (err) {
-        if (i > 0 && !(err instanceof LeadershipLostError)) throw breakWith(err);
-        rollback();
-        throw err;
-      }
-      // The answer came through the event loop: the slice starts again.
-      sliceStart = performance.now();
-      if (outcome === "written") continue;
-      rollback();
-      if (outcome === "lost") throw lostBecause(options, "registry write");
-      if (i > 0) throw breakWith(new Error("someone else changed the registry between two of its transactions"));
-      return "conflict";
+    const outcomes = await writeChunks(chunks, retire, retire ? 1 : CHUNKS_IN_FLIGHT);
+    // The answers came through the event loop: the slice starts again.
+    sliceStart = performance.now();
+    const written = outcomes.filter((o) => o === "written").length;
+    if (written === chunks.length) {
+      if (retire) held.legacy = "tombstone";
+      return "written";
     }
-    if (retire) held.legacy = "tombstone";
-    return "written";
+    rollback();
+    const errors = outcomes.flatMap((o) => (typeof o === "object" ? [o.error] : []));
+    const lost = errors.find((e) => e instanceof LeadershipLostError);
+    if (lost !== undefined) throw lost;
+    if (outcomes.includes("lost")) throw lostBecause(options, "registry write");
+    if (written > 0) throw breakWith(errors[0] ?? new Error("someone else changed the registry during the write"));
+    if (errors.length > 0) throw errors[0];
+    return "conflict";
   };
 
   /** Writes the operations, retrying on conflicts; resolves with each one's `changed`. */
