@@ -7,12 +7,15 @@
  *   apply(op) ─► queued ─► batch: ops applied to the book in call order,
  *                │          touched entries noted (with their old values)
  *                │                    │
- *                │          one or more fenced transactions, in order
+ *                │          one or more fenced transactions (disjoint keys,
+ *                │          up to 4 at once; one at a time while the
+ *                │          tombstone is still to be put, it goes last)
  *                │          ├─ all written ─► each op's promise resolves
- *                │          ├─ fence failed ─► undo, LeadershipLostError
- *                │          ├─ conflict in the first ─► undo, re-read the
+ *                │          ├─ a fence failed ─► undo, LeadershipLostError
+ *                │          ├─ none written, a conflict ─► undo, re-read the
  *                │          │    whole registry, apply again (a few times)
- *                │          └─ failure after the first ─► PartlyStoredError,
+ *                │          ├─ none written, an error ─► undo, rethrow
+ *                │          └─ some written, some not ─► PartlyStoredError,
  *                │               every later write refused
  *                ▼
  *   group commit: ops arriving while a batch is written form the next one
