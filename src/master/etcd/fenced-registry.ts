@@ -25,22 +25,22 @@
  * re-apply, retry. A registry of old (one value at `<prefix>/registry`) is
  * read as it is, and the first write stores it as entries (registry-layout.ts).
  */
-import { type Etcd3, type IRangeRequest, type ITxnRequest, isRecoverableError } from "etcd3";
+import type { Etcd3, IRangeRequest, ITxnRequest } from "etcd3";
 import type { Registry, RegistryOperation } from "../../core/registry/registry.js";
-import { createRegistryBook, type RegistryBook } from "../../core/registry/registry-book.js";
-import { entriesOf, entriesTouchedBy } from "../../core/registry/registry-entries.js";
+import { entriesTouchedBy } from "../../core/registry/registry-entries.js";
 import type { RegistryStore } from "../registry.js";
 import { LeadershipLostError, PartlyStoredError } from "./errors.js";
 import { type Fence, fenceCompares } from "./fence.js";
-import { encodeFragment, registryLayout } from "./registry-layout.js";
-import { type LegacyState, readRegistry, type StoredRegistry } from "./registry-read.js";
+import { callDeadline, withTransientRetry } from "./leader-calls.js";
+import { conversionChanges, hold, touchedChanges } from "./registry-changes.js";
+import { registryLayout } from "./registry-layout.js";
+import { readRegistry, type StoredRegistry } from "./registry-read.js";
 import {
   type ChunkOutcome,
   type ChunkWriter,
   chunkChanges,
   type EntryChange,
   TXN_LIMITS,
-  type WrittenState,
   writeChunk,
 } from "./registry-txn.js";
 
@@ -48,7 +48,6 @@ import {
 const CHUNKS_IN_FLIGHT = 4;
 /** How often a write re-reads and retries after someone else changed the registry. */
 const MAX_CONFLICTS = 5;
-const TRANSIENT_RETRY_MS = 250;
 /**
  * Operations that need no etcd round trip (no-ops) run back to back as one
  * chain of microtasks; a long burst of them starved the lease's keep-alive
@@ -74,34 +73,6 @@ export interface FencedRegistryOptions {
   readonly pageKeys?: number;
 }
 
-/**
- * Transient errors (etcd restarting, a leader election inside etcd) are
- * retried while leadership lasts. A retried transaction may have committed
- * the first time; its CAS then fails and writeChunk recognises its own write.
- */
-async function withTransientRetry<T>(options: FencedRegistryOptions, call: () => Promise<T>): Promise<T> {
-  const deadline = Date.now() + options.transientRetryMs;
-  for (;;) {
-    const lost = options.isLost();
-    if (lost !== undefined) throw lost;
-    try {
-      return await call();
-    } catch (err) {
-      const transient = err instanceof Error && (isRecoverableError(err) || err.name === "BrokenCircuitError");
-      if (!transient || Date.now() > deadline) throw err;
-    }
-    await new Promise((r) => setTimeout(r, TRANSIENT_RETRY_MS));
-  }
-}
-
-/**
- * Each etcd call gives up after this long (and is retried as transient
- * while leadership lasts): a partitioned etcd must not hold a write, and
- * the master's step-down behind it, for ever.
- */
-const CALL_DEADLINE_MS = 5_000;
-const callDeadline = () => ({ deadline: new Date(Date.now() + CALL_DEADLINE_MS) });
-
 function lostBecause(options: FencedRegistryOptions, what: string): LeadershipLostError {
   const error = new LeadershipLostError(
     `etcd refused the ${what}: the campaign key ${options.fence.key} (epoch ${options.fence.createRevision}) is gone or no longer ours`,
@@ -123,50 +94,11 @@ interface Pending {
   reject(error: unknown): void;
 }
 
-/** What the store holds between writes: the registry as a book and what it knows of etcd's keys. */
-interface Held {
-  book: RegistryBook;
-  written: WrittenState;
-  legacy: LegacyState;
-}
-
-const hold = (stored: StoredRegistry): Held => ({
-  book: createRegistryBook(stored.registry),
-  written: { legacyModRevision: stored.legacyModRevision, modRevisions: stored.modRevisions },
-  legacy: stored.legacy,
-});
-
-const encodedEntry = (held: Held, path: string): Buffer | undefined => {
-  const fragment: Registry | undefined = held.book.entry(path);
-  return fragment === undefined ? undefined : encodeFragment(fragment);
-};
-
-/** The keys a batch writes: the entries it touched. */
-function touchedChanges(held: Held, touched: Set<string>): EntryChange[] {
-  return [...touched].map((path) => ({ path, value: encodedEntry(held, path) }));
-}
-
-/**
- * The keys the first write to a single-value registry of old writes:
- * every entry, and a delete for each leftover of a conversion cut short.
- * A large registry takes a while to encode: `pause` lets the event loop
- * (and the lease's keep-alive) take turns meanwhile.
- */
-async function conversionChanges(held: Held, pause: () => Promise<void> | undefined): Promise<EntryChange[]> {
-  const all = new Set(entriesOf(held.book.snapshot()));
-  const changes: EntryChange[] = [];
-  for (const path of all) {
-    changes.push({ path, value: encodedEntry(held, path) });
-    await pause();
-  }
-  for (const path of held.written.modRevisions.keys()) if (!all.has(path)) changes.push({ path, value: undefined });
-  return changes;
-}
-
 /** Opens the registry as the leader that `options.fence` describes. */
 export async function openFencedRegistry(options: FencedRegistryOptions): Promise<OpenedRegistry> {
   const layout = registryLayout(options.key);
-  const call = <T>(request: () => Promise<T>): Promise<T> => withTransientRetry(options, request);
+  const call = <T>(request: () => Promise<T>): Promise<T> =>
+    withTransientRetry(options.isLost, options.transientRetryMs, request);
   const access = {
     txn: (request: ITxnRequest) => call(() => options.client.kv.txn(request, callDeadline())),
     range: (request: IRangeRequest) => call(() => options.client.kv.range(request, callDeadline())),
