@@ -19,7 +19,7 @@ import { applyRegistryOperation, emptyRegistry, type RegistryOperation } from ".
 import { createEtcdClient } from "../src/etcd/client.js";
 import { silentLogger } from "../src/log.js";
 import { createEtcdCoordinator, type EtcdCoordinator, type Leadership } from "../src/master/etcd/index.js";
-import { encodeRegistry } from "../src/master/etcd/registry-value.js";
+import { encodeFragment } from "../src/master/etcd/registry-layout.js";
 import { EtcdServer } from "../test/helpers/etcd.js";
 
 /** Per concurrency, each mode runs `phaseMs` in all, split over `alternations` phases interleaved with the other modes. */
@@ -37,7 +37,7 @@ export interface RegistryRow {
   fenced: WriteFigures;
   plain: WriteFigures;
   /**
-   * The fenced store's transaction alone (the same three compares, put and
+   * The fenced store's transaction alone (the same four compares, put and
    * failure reads, on a key of its own), without the store: tells etcd's
    * share of the gap from the store's (operation, encoding, queue).
    */
@@ -107,7 +107,8 @@ export async function runRegistryBench(limits = REGISTRY_LIMITS): Promise<Regist
       create(MasterInfoSchema, { id: "registry-bench", hostname: "127.0.0.1", port: 1 }),
     );
     plain = createEtcdClient([etcd.endpoint]);
-    const value = encodeRegistry(applyRegistryOperation(emptyRegistry(), nextWeights()).registry);
+    // What the fenced store puts per write: the one weight entry it changed.
+    const value = encodeFragment(applyRegistryOperation(emptyRegistry(), nextWeights()).registry);
     const plainKey = "/bench/plain";
     const client = plain;
     const putPlain = () => client.put(plainKey).value(value).exec();
@@ -115,19 +116,26 @@ export async function runRegistryBench(limits = REGISTRY_LIMITS): Promise<Regist
     const txnKey = Buffer.from("/bench/txn");
     const fenceRevision = (await client.put(fenceKey).value("x").exec()).header.revision;
     let txnRevision = "0";
-    // As fenced-registry.ts writes: fence (create revision, lease) and CAS on the key's mod revision.
+    const legacyKey = Buffer.from("/bench/txn-legacy");
+    // As registry-txn.ts writes one entry: fence (create revision, lease), CAS
+    // on <prefix>/registry's mod revision (absent here) and on the entry's.
     const txnOnly = async (): Promise<void> => {
       const response = await client.kv.txn({
         compare: [
           { key: fenceKey, target: "Create", result: "Equal", create_revision: fenceRevision },
           { key: fenceKey, target: "Lease", result: "Equal", lease: "0" },
+          { key: legacyKey, target: "Mod", result: "Equal", mod_revision: "0" },
           { key: txnKey, target: "Mod", result: "Equal", mod_revision: txnRevision },
         ],
         success: [{ request_put: { key: txnKey, value } }],
-        failure: [{ request_range: { key: fenceKey } }, { request_range: { key: txnKey } }],
+        failure: [
+          { request_range: { key: fenceKey } },
+          { request_range: { key: legacyKey } },
+          { request_range: { key: txnKey } },
+        ],
       });
       if (response.succeeded) txnRevision = response.header.revision;
-      else txnRevision = response.responses[1]?.response_range.kvs[0]?.mod_revision ?? "0";
+      else txnRevision = response.responses[2]?.response_range.kvs[0]?.mod_revision ?? "0";
     };
     const applyFenced = () => leadership.registry.apply(nextWeights());
     // Warm both paths (connections, JIT) before measuring.

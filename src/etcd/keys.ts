@@ -10,10 +10,17 @@
  *                                       (fenced, on its lease) once it has
  *                                       recovered and serves: what clients
  *                                       and standbys follow
- *   <prefix>/registry                   gzip of the binary
- *                                       plateau.registry.v1.Registry
- *                                       (encoded by the master:
- *                                       src/master/etcd/registry-value.ts)
+ *   <prefix>/registry/<entry>           the registry, one key per entry
+ *                                       (agents/<id>, frameworks/<id>,
+ *                                       weights/<role>, quotas/<role>, terms,
+ *                                       maintenance): gzip of a binary
+ *                                       plateau.registry.v1.Registry holding
+ *                                       that entry (encoded by the master:
+ *                                       src/master/etcd/registry-layout.ts)
+ *   <prefix>/registry                   a tombstone once the entries hold
+ *                                       the registry; before that layout,
+ *                                       the whole registry as one value
+ *                                       (src/master/etcd/registry-value.ts)
  *
  * The whole layout is written down here, below the master and its clients,
  * so that both read the same names.

@@ -12,7 +12,7 @@ import {
   type Leadership,
   LeadershipLostError,
 } from "../../src/master/etcd/index.js";
-import { decodeRegistry } from "../../src/master/etcd/registry-value.js";
+import { readStoredRegistry } from "../../src/master/etcd/registry-read.js";
 import { EtcdScope, type EtcdServer } from "../helpers/etcd.js";
 
 const TTL = 2;
@@ -79,10 +79,8 @@ describe("fencing: a deposed leader cannot write", () => {
     closers.push(() => c.close());
     return c;
   };
-  const storedRoles = async (etcd: EtcdServer): Promise<string[]> => {
-    const value = await operator(etcd).get("/plateau/registry").buffer();
-    return value === null ? [] : roles(decodeRegistry(value, "/plateau/registry"));
-  };
+  const storedRoles = async (etcd: EtcdServer): Promise<string[]> =>
+    roles(await readStoredRegistry(operator(etcd), "/plateau/registry"));
   /** The key that leads and its lease, as an operator would find them. */
   const leaderKv = async (etcd: EtcdServer) => {
     const response = await operator(etcd).kv.range({

@@ -11,7 +11,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { MasterInfoSchema, WeightInfoSchema } from "../../gen/mesos/v1/mesos_pb.js";
 import { silentLogger } from "../../src/log.js";
 import { createEtcdCoordinator, type EtcdCoordinator } from "../../src/master/etcd/index.js";
-import { decodeRegistry } from "../../src/master/etcd/registry-value.js";
+import { readStoredRegistry } from "../../src/master/etcd/registry-read.js";
 import { EtcdScope } from "../helpers/etcd.js";
 import { ROOT, stopProcess } from "../helpers/processes.js";
 
@@ -131,11 +131,8 @@ describe("a leader process paused past its lease", () => {
 
     const client = new Etcd3({ hosts: [etcd.clientUrl] });
     try {
-      const value = await client.get("/plateau/registry").buffer();
-      expect(value === null ? [] : decodeRegistry(value, "/plateau/registry").weights.map((w) => w.role)).toEqual([
-        "before",
-        "from-b",
-      ]);
+      const stored = await readStoredRegistry(client, "/plateau/registry");
+      expect(stored.weights.map((w) => w.role)).toEqual(["before", "from-b"]);
     } finally {
       client.close();
     }

@@ -11,7 +11,8 @@ import {
 } from "../../src/core/registry/registry.js";
 import { silentLogger } from "../../src/log.js";
 import { createEtcdCoordinator, type EtcdCoordinator, LeadershipLostError } from "../../src/master/etcd/index.js";
-import { decodeRegistry, encodeRegistry } from "../../src/master/etcd/registry-value.js";
+import { readStoredRegistry } from "../../src/master/etcd/registry-read.js";
+import { encodeRegistry } from "../../src/master/etcd/registry-value.js";
 import { EtcdScope, type EtcdServer } from "../helpers/etcd.js";
 
 const masterInfo = (id: string): MasterInfo =>
@@ -52,12 +53,9 @@ describe("the registry in etcd", () => {
     closers.push(() => c.close());
     return c;
   };
-  const stored = async (etcd: EtcdServer): Promise<Registry> => {
-    const value = await operator(etcd).get("/plateau/registry").buffer();
-    return value === null ? emptyRegistry() : decodeRegistry(value, "/plateau/registry");
-  };
+  const stored = async (etcd: EtcdServer): Promise<Registry> => readStoredRegistry(operator(etcd), "/plateau/registry");
 
-  it("stores the leader's writes at <prefix>/registry", async () => {
+  it("stores the leader's writes under <prefix>/registry/, one key per entry", async () => {
     const etcd = await etcds.start();
     const leading = await coordinator(etcd).campaign(masterInfo("a"));
     expect(await leading.registry.apply(weights("prod", 2))).toBe(true);
@@ -65,13 +63,17 @@ describe("the registry in etcd", () => {
     const now = await stored(etcd);
     expect(weightsOf(now)).toEqual([["prod", 2]]);
     expect(now.quotas.map((q) => [q.role, q.limits.cpus?.value])).toEqual([["prod", 4]]);
+    expect(await operator(etcd).getAll().prefix("/plateau/registry/").keys()).toEqual([
+      "/plateau/registry/quotas/prod",
+      "/plateau/registry/weights/prod",
+    ]);
   });
 
   it("compare-and-set: a write after someone else changed the registry re-reads it and applies on top", async () => {
     const etcd = await etcds.start();
     const leading = await coordinator(etcd).campaign(masterInfo("a"));
     await leading.registry.apply(weights("prod", 2));
-    // An operator restores a registry behind the leader's back.
+    // An operator restores a registry (an old backup, one value) behind the leader's back.
     const restored = applyRegistryOperation(emptyRegistry(), quota("dev", 1)).registry;
     await operator(etcd).put("/plateau/registry").value(encodeRegistry(restored));
 

@@ -9,15 +9,12 @@ import {
 } from "etcd3";
 import { describe, expect, it } from "vitest";
 import { WeightInfoSchema } from "../../gen/mesos/v1/mesos_pb.js";
-import {
-  applyRegistryOperation,
-  emptyRegistry,
-  type Registry,
-  type RegistryOperation,
-} from "../../src/core/registry/registry.js";
-import { LeadershipLostError } from "../../src/master/etcd/errors.js";
+import { RegistrySchema } from "../../gen/plateau/registry/v1/registry_pb.js";
+import type { Registry, RegistryOperation } from "../../src/core/registry/registry.js";
+import { LeadershipLostError, PartlyStoredError } from "../../src/master/etcd/errors.js";
 import { openFencedRegistry } from "../../src/master/etcd/fenced-registry.js";
-import { encodeRegistry } from "../../src/master/etcd/registry-value.js";
+import { encodeFragment, TOMBSTONE } from "../../src/master/etcd/registry-layout.js";
+import { chunkChanges } from "../../src/master/etcd/registry-txn.js";
 
 const fence = { key: "/p/election/1", createRevision: "5", leaseId: "1" };
 const weights = (role: string, weight: number): RegistryOperation => ({
@@ -34,8 +31,6 @@ const kv = (key: string, fields: Partial<IKeyValue>): IKeyValue => ({
   ...fields,
 });
 const campaignKv = kv(fence.key, { create_revision: fence.createRevision, lease: fence.leaseId });
-const registryKv = (registry: Registry, modRevision: string) =>
-  kv("/p/registry", { value: encodeRegistry(registry), mod_revision: modRevision });
 // The store reads only response_range; the other members of the union stay unset, as on the wire.
 const rangeOf = (kvs: IKeyValue[]): IResponseOp =>
   ({
@@ -69,21 +64,27 @@ function fakeEtcd(answers: ((request: ITxnRequest) => ITxnResponse)[]): { client
   return { client: { kv: { txn } } as unknown as Etcd3, requests };
 }
 
+/** The first read: `<prefix>/registry` (absent here) and the first page of entries. */
 const loaded =
-  (registry: Registry | undefined, modRevision = "3") =>
+  (entries: IKeyValue[] = []) =>
   () => ({
     header: header("9"),
     succeeded: true,
-    responses: [rangeOf(registry === undefined ? [] : [registryKv(registry, modRevision)])],
+    responses: [rangeOf([]), rangeOf(entries)],
   });
-const casFailed = (registry: Registry, modRevision: string) => () => ({
+const entryKv = (path: string, fragment: Registry, modRevision: string) =>
+  kv(`/p/registry/${path}`, { value: encodeFragment(fragment), mod_revision: modRevision });
+/** The failure branch's reads: the campaign key, `<prefix>/registry`, then each written key. */
+const casFailed = (legacy: IKeyValue[], entries: IKeyValue[][]) => () => ({
   header: header("9"),
   succeeded: false,
-  responses: [rangeOf([campaignKv]), rangeOf([registryKv(registry, modRevision)])],
+  responses: [rangeOf([campaignKv]), rangeOf(legacy), ...entries.map(rangeOf)],
 });
 const written = (revision: string) => () => ({ header: header(revision), succeeded: true, responses: [] });
+const weightsFragment = (role: string, weight: number) =>
+  create(RegistrySchema, { weights: [create(WeightInfoSchema, { role, weight })] });
 
-const open = (client: Etcd3, lost: Error[] = []) =>
+const open = (client: Etcd3, lost: Error[] = [], txnLimits?: { maxOps: number; maxBytes: number }) =>
   openFencedRegistry({
     client,
     fence,
@@ -91,61 +92,81 @@ const open = (client: Etcd3, lost: Error[] = []) =>
     isLost: () => undefined,
     fenceFailed: (e) => lost.push(e),
     transientRetryMs: 5_000,
+    txnLimits,
   }).then((o) => o.store);
 
 describe("the fenced registry store", () => {
-  it("compares the campaign key's create revision and lease and the registry's mod revision in every write", async () => {
-    const { client, requests } = fakeEtcd([loaded(undefined), written("10"), written("11")]);
+  it("compares the campaign key's create revision and lease and each written key's mod revision in every write, and puts only what changed", async () => {
+    const { client, requests } = fakeEtcd([loaded(), written("10"), written("11"), written("12")]);
     const store = await open(client);
     await store.apply(weights("a", 1));
     await store.apply(weights("b", 1));
+    await store.apply(weights("a", 2));
     const compares = requests
       .slice(1)
       .map((r) => r.compare?.map((c) => [c.key?.toString(), c.target, c.create_revision ?? c.lease ?? c.mod_revision]));
+    const fenced = [
+      [fence.key, "Create", "5"],
+      [fence.key, "Lease", "1"],
+    ];
     expect(compares).toEqual([
-      [
-        [fence.key, "Create", "5"],
-        [fence.key, "Lease", "1"],
-        ["/p/registry", "Mod", "0"],
-      ],
-      [
-        [fence.key, "Create", "5"],
-        [fence.key, "Lease", "1"],
-        ["/p/registry", "Mod", "10"],
-      ],
+      [...fenced, ["/p/registry", "Mod", "0"], ["/p/registry/weights/a", "Mod", "0"]],
+      [...fenced, ["/p/registry", "Mod", "10"], ["/p/registry/weights/b", "Mod", "0"]],
+      [...fenced, ["/p/registry", "Mod", "10"], ["/p/registry/weights/a", "Mod", "10"]],
+    ]);
+    const puts = requests.slice(1).map((r) => r.success?.map((op) => op.request_put?.key?.toString()));
+    // The first write also marks <prefix>/registry as moved to entries, once.
+    expect(puts).toEqual([
+      ["/p/registry/weights/a", "/p/registry"],
+      ["/p/registry/weights/b"],
+      ["/p/registry/weights/a"],
     ]);
   });
 
   it("gives up after a bounded number of conflicting writes by someone else", async () => {
-    const other = (n: number) => applyRegistryOperation(emptyRegistry(), weights("other", n)).registry;
+    const other = (n: number) => entryKv("weights/mine", weightsFragment("mine", 100 + n), String(20 + n));
+    // Each conflict makes the store read the registry again before it retries.
     const { client, requests } = fakeEtcd([
-      loaded(undefined),
-      ...[1, 2, 3, 4, 5, 6].map((n) => casFailed(other(n), String(20 + n))),
+      loaded(),
+      ...[1, 2, 3, 4, 5, 6].flatMap((n) => [casFailed([], [[other(n)]]), loaded([other(n)])]),
     ]);
     const store = await open(client);
     await expect(store.apply(weights("mine", 1))).rejects.toThrow(/kept changing/);
-    expect(requests).toHaveLength(7);
+    expect(requests).toHaveLength(1 + 6 + 5);
+    // The last retry compared against what the last read found.
+    expect(requests[11]?.compare?.[3]?.mod_revision).toBe("25");
   });
 
   it("recognises its own write when a retried transaction had committed the first time", async () => {
-    const mine = applyRegistryOperation(emptyRegistry(), weights("mine", 1)).registry;
-    const { client } = fakeEtcd([
-      loaded(undefined),
+    const { client, requests } = fakeEtcd([
+      loaded(),
       () => {
         throw new GRPCUnavailableError("the answer was lost");
       },
-      casFailed(mine, "10"),
+      casFailed(
+        [kv("/p/registry", { value: TOMBSTONE, mod_revision: "10" })],
+        [[entryKv("weights/mine", weightsFragment("mine", 1), "10")]],
+      ),
+      written("11"),
     ]);
     const store = await open(client);
     expect(await store.apply(weights("mine", 1))).toBe(true);
     expect(store.current.weights.map((w) => w.role)).toEqual(["mine"]);
+    // What the lost answer would have said is now known: the next write compares against it.
+    await store.apply(weights("mine", 2));
+    expect(
+      requests
+        .at(-1)
+        ?.compare?.slice(2)
+        .map((c) => c.mod_revision),
+    ).toEqual(["10", "10"]);
   });
 
   it("reports a failed fence as lost leadership, once, without retrying", async () => {
     const lost: Error[] = [];
     const { client, requests } = fakeEtcd([
-      loaded(undefined),
-      () => ({ header: header("9"), succeeded: false, responses: [rangeOf([]), rangeOf([])] }),
+      loaded(),
+      () => ({ header: header("9"), succeeded: false, responses: [rangeOf([]), rangeOf([]), rangeOf([])] }),
     ]);
     const store = await open(client, lost);
     await expect(store.apply(weights("mine", 1))).rejects.toBeInstanceOf(LeadershipLostError);
@@ -155,7 +176,7 @@ describe("the fenced registry store", () => {
 
   it("applies operations in call order even when an earlier one fails", async () => {
     const { client } = fakeEtcd([
-      loaded(undefined),
+      loaded(),
       () => {
         throw new Error("permanent");
       },
@@ -167,5 +188,54 @@ describe("the fenced registry store", () => {
     await expect(first).rejects.toThrow("permanent");
     expect(await second).toBe(true);
     expect(store.current.weights.map((w) => w.role)).toEqual(["b"]);
+  });
+
+  it("splits a batch too big for one transaction into several, in order", async () => {
+    const { client, requests } = fakeEtcd([loaded(), written("10"), written("11"), written("12"), written("13")]);
+    // Three compares of fence and <prefix>/registry, two keys: five ops.
+    const store = await open(client, [], { maxOps: 5, maxBytes: 1 << 20 });
+    const roles = ["a", "b", "c", "d", "e"];
+    const changed = await Promise.all([
+      store.apply(weights("first", 1)),
+      ...roles.map((r) => store.apply(weights(r, 1))),
+    ]);
+    expect(changed.every(Boolean)).toBe(true);
+    const keys = requests.slice(2).map((r) => r.success?.map((op) => op.request_put?.key?.toString().slice(3)));
+    // The first operation went alone; the five that queued behind it share three transactions.
+    expect(keys).toEqual([
+      ["registry/weights/a", "registry/weights/b"],
+      ["registry/weights/c", "registry/weights/d"],
+      ["registry/weights/e"],
+    ]);
+  });
+
+  it("refuses every later write once a batch stopped after its first transaction", async () => {
+    const { client, requests } = fakeEtcd([
+      loaded(),
+      written("10"),
+      written("11"),
+      () => {
+        throw new Error("etcd said no");
+      },
+    ]);
+    const store = await open(client, [], { maxOps: 5, maxBytes: 1 << 20 });
+    const first = store.apply(weights("first", 1));
+    const batch = ["a", "b", "c"].map((r) => store.apply(weights(r, 1)));
+    await first;
+    for (const write of batch) await expect(write).rejects.toBeInstanceOf(PartlyStoredError);
+    await expect(store.apply(weights("later", 1))).rejects.toBeInstanceOf(PartlyStoredError);
+    expect(requests).toHaveLength(4);
+  });
+});
+
+describe("chunkChanges", () => {
+  it("keeps order and stays within the key and byte limits", () => {
+    const changes = Array.from({ length: 10 }, (_, i) => ({
+      path: `agents/a${i}`,
+      value: Buffer.alloc(i === 4 ? 900 : 10),
+    }));
+    const chunks = chunkChanges(changes, { maxOps: 6, maxBytes: 1_000 });
+    expect(chunks.flat()).toEqual(changes);
+    expect(chunks.map((c) => c.length)).toEqual([3, 1, 1, 3, 2]);
   });
 });

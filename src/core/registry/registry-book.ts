@@ -29,6 +29,7 @@ import {
 } from "../../../gen/plateau/registry/v1/registry_pb.js";
 import { type Millis, toTimeInfo } from "../clock.js";
 import type { RegistryOperation } from "./registry.js";
+import { parseEntryPath } from "./registry-entries.js";
 
 export interface RegistryBook {
   /** Applies `operation` in place; true if the registry changed. */
@@ -37,6 +38,14 @@ export interface RegistryBook {
   snapshot(): Registry;
   /** How many agents are admitted (for sizing decisions such as compaction). */
   readonly agentCount: number;
+  /** The entry at `path` (registry-entries.ts) as a fragment, or undefined when it holds nothing. Do not mutate. */
+  entry(path: string): Registry | undefined;
+  /**
+   * Sets the entry at `path` to what `fragment` holds (undefined: nothing),
+   * as read from a store or to undo operations not stored. The fragment must
+   * fit the path (`fragmentFits`); its messages are kept, not copied.
+   */
+  setEntry(path: string, fragment: Registry | undefined): void;
 }
 
 const order = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
@@ -178,7 +187,84 @@ export function createRegistryBook(registry: Registry): RegistryBook {
     }
   };
 
+  const entry = (path: string): Registry | undefined => {
+    const named = parseEntryPath(path);
+    switch (named?.kind) {
+      case undefined:
+        return undefined;
+      case "agent": {
+        const admitted = agents.get(named.id);
+        if (admitted !== undefined) return create(RegistrySchema, { agents: [admitted] });
+        const away = unreachable.get(named.id);
+        if (away !== undefined) return create(RegistrySchema, { unreachable: [away] });
+        const left = gone.get(named.id);
+        return left === undefined ? undefined : create(RegistrySchema, { gone: [left] });
+      }
+      case "framework": {
+        const framework = frameworks.get(named.id);
+        return framework === undefined ? undefined : create(RegistrySchema, { frameworks: [framework] });
+      }
+      case "weight": {
+        const weight = weights.get(named.role);
+        return weight === undefined ? undefined : create(RegistrySchema, { weights: [weight] });
+      }
+      case "quota": {
+        const quota = quotas.get(named.role);
+        return quota === undefined ? undefined : create(RegistrySchema, { quotas: [quota] });
+      }
+      case "terms":
+        return terms === 0n ? undefined : create(RegistrySchema, { terms });
+      case "maintenance":
+        return maintenance === undefined ? undefined : create(RegistrySchema, { maintenanceSchedule: maintenance });
+    }
+  };
+
+  const setEntry = (path: string, fragment: Registry | undefined): void => {
+    const named = parseEntryPath(path);
+    switch (named?.kind) {
+      case undefined:
+        return;
+      case "agent": {
+        for (const map of [agents, unreachable, gone]) map.delete(named.id);
+        const admitted = fragment?.agents[0];
+        const away = fragment?.unreachable[0];
+        const left = fragment?.gone[0];
+        if (admitted !== undefined) agents.set(named.id, admitted);
+        else if (away !== undefined) unreachable.set(named.id, away);
+        else if (left !== undefined) gone.set(named.id, left);
+        break;
+      }
+      case "framework": {
+        const framework = fragment?.frameworks[0];
+        if (framework === undefined) frameworks.delete(named.id);
+        else frameworks.set(named.id, framework);
+        break;
+      }
+      case "weight": {
+        const weight = fragment?.weights[0];
+        if (weight === undefined) weights.delete(named.role);
+        else weights.set(named.role, weight);
+        break;
+      }
+      case "quota": {
+        const quota = fragment?.quotas[0];
+        if (quota === undefined) quotas.delete(named.role);
+        else quotas.set(named.role, quota);
+        break;
+      }
+      case "terms":
+        terms = fragment?.terms ?? 0n;
+        break;
+      case "maintenance":
+        maintenance = fragment?.maintenanceSchedule;
+        break;
+    }
+    snapshot = undefined;
+  };
+
   return {
+    entry,
+    setEntry,
     apply(operation) {
       const changed = applyOne(operation);
       if (changed) snapshot = undefined;

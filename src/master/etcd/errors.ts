@@ -11,3 +11,17 @@ export class LeadershipLostError extends Error {
     super(message, options);
   }
 }
+
+/**
+ * Raised when a write that took several transactions stopped after some of
+ * them committed: etcd holds part of a batch the master's memory no longer
+ * matches. The store refuses every later write; the master steps down, and
+ * the next leader reads what etcd holds (each key whole, never torn).
+ */
+export class PartlyStoredError extends Error {
+  override readonly name = "PartlyStoredError";
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}

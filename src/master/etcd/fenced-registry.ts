@@ -1,31 +1,53 @@
 /**
- * The etcd registry backend: a RegistryStore whose every write is one etcd
- * transaction, fenced by the leader's campaign key and compare-and-set on
- * the registry key's mod revision.
+ * The etcd registry backend: a RegistryStore that keeps each registry entry
+ * (an agent, a framework, a role's weight or quota, ...) in its own key and
+ * writes only the entries a batch of operations changed, in fenced
+ * transactions (registry-txn.ts) with compare-and-set on each written key.
  *
- *   txn if   campaign key: create_revision == epoch and lease == ours  (fence)
- *        and registry key: mod_revision == the one we last read        (CAS)
- *       then put registry
- *       else get campaign key, get registry
+ *   apply(op) ─► queued ─► batch: ops applied to the book in call order,
+ *                │          touched entries noted (with their old values)
+ *                │                    │
+ *                │          one or more fenced transactions (disjoint keys,
+ *                │          up to 4 at once; one at a time while the
+ *                │          tombstone is still to be put, it goes last)
+ *                │          ├─ all written ─► each op's promise resolves
+ *                │          ├─ a fence failed ─► undo, LeadershipLostError
+ *                │          ├─ none written, a conflict ─► undo, re-read the
+ *                │          │    whole registry, apply again (a few times)
+ *                │          ├─ none written, an error ─► undo, rethrow
+ *                │          └─ some written, some not ─► PartlyStoredError,
+ *                │               every later write refused
+ *                ▼
+ *   group commit: ops arriving while a batch is written form the next one
  *
- * A failed fence means leadership is gone: LeadershipLostError, never a
- * retry. A failed CAS alone means someone else wrote the registry (an
- * operator's etcdctl, a restore): re-read, re-apply the operation, retry a
- * few times.
+ * A failed fence means leadership is gone: never a retry. A failed CAS alone
+ * means someone else wrote (an operator's etcdctl, a restore): re-read,
+ * re-apply, retry. A registry of old (one value at `<prefix>/registry`) is
+ * read as it is, and the first write stores it as entries (registry-layout.ts).
  */
-import { equals } from "@bufbuild/protobuf";
-import { type Etcd3, type IKeyValue, isRecoverableError } from "etcd3";
-import { RegistrySchema } from "../../../gen/plateau/registry/v1/registry_pb.js";
-import { emptyRegistry, type Registry, type RegistryOperation } from "../../core/registry/registry.js";
-import { createRegistryBook } from "../../core/registry/registry-book.js";
+import type { Etcd3, IRangeRequest, ITxnRequest } from "etcd3";
+import type { Registry, RegistryOperation } from "../../core/registry/registry.js";
+import { entriesTouchedBy } from "../../core/registry/registry-entries.js";
 import type { RegistryStore } from "../registry.js";
-import { LeadershipLostError } from "./errors.js";
-import { type Fence, fenceCompares, fenceHolds } from "./fence.js";
-import { decodeRegistry, encodeRegistry } from "./registry-value.js";
+import { LeadershipLostError, PartlyStoredError } from "./errors.js";
+import { type Fence, fenceCompares } from "./fence.js";
+import { callDeadline, withTransientRetry } from "./leader-calls.js";
+import { conversionChanges, hold, touchedChanges } from "./registry-changes.js";
+import { registryLayout } from "./registry-layout.js";
+import { readRegistry, type StoredRegistry } from "./registry-read.js";
+import {
+  type ChunkOutcome,
+  type ChunkWriter,
+  chunkChanges,
+  type EntryChange,
+  TXN_LIMITS,
+  writeChunk,
+} from "./registry-txn.js";
 
+/** Transactions of one batch in etcd's hands at once. */
+const CHUNKS_IN_FLIGHT = 4;
 /** How often a write re-reads and retries after someone else changed the registry. */
 const MAX_CONFLICTS = 5;
-const TRANSIENT_RETRY_MS = 250;
 /**
  * Operations that need no etcd round trip (no-ops) run back to back as one
  * chain of microtasks; a long burst of them starved the lease's keep-alive
@@ -37,7 +59,7 @@ const YIELD_AFTER_MS = 20;
 export interface FencedRegistryOptions {
   readonly client: Etcd3;
   readonly fence: Fence;
-  /** The registry key, `<prefix>/registry`. */
+  /** The registry key, `<prefix>/registry`; entries live under it followed by '/'. */
   readonly key: string;
   /** The leadership's own verdict (lease lost, key deleted), checked before each attempt. */
   isLost(): LeadershipLostError | undefined;
@@ -45,36 +67,11 @@ export interface FencedRegistryOptions {
   fenceFailed(error: LeadershipLostError): void;
   /** How long a write keeps retrying while etcd is unreachable (leadership loss ends it sooner). */
   readonly transientRetryMs: number;
+  /** etcd's --max-txn-ops and a share of --max-request-bytes (defaults: etcd's defaults). */
+  readonly txnLimits?: { maxOps: number; maxBytes: number };
+  /** Keys per page when reading the registry (default registry-read.ts's PAGE_KEYS). */
+  readonly pageKeys?: number;
 }
-
-/**
- * Transient errors (etcd restarting, a leader election inside etcd) are
- * retried while leadership lasts. A retried transaction may have committed
- * the first time; the CAS then fails and `applyOnce` recognises its own
- * write.
- */
-async function withTransientRetry<T>(options: FencedRegistryOptions, call: () => Promise<T>): Promise<T> {
-  const deadline = Date.now() + options.transientRetryMs;
-  for (;;) {
-    const lost = options.isLost();
-    if (lost !== undefined) throw lost;
-    try {
-      return await call();
-    } catch (err) {
-      const transient = err instanceof Error && (isRecoverableError(err) || err.name === "BrokenCircuitError");
-      if (!transient || Date.now() > deadline) throw err;
-    }
-    await new Promise((r) => setTimeout(r, TRANSIENT_RETRY_MS));
-  }
-}
-
-/**
- * Each etcd call gives up after this long (and is retried as transient
- * while leadership lasts): a partitioned etcd must not hold a write, and
- * the master's step-down behind it, for ever.
- */
-const CALL_DEADLINE_MS = 5_000;
-const callDeadline = () => ({ deadline: new Date(Date.now() + CALL_DEADLINE_MS) });
 
 function lostBecause(options: FencedRegistryOptions, what: string): LeadershipLostError {
   const error = new LeadershipLostError(
@@ -82,21 +79,6 @@ function lostBecause(options: FencedRegistryOptions, what: string): LeadershipLo
   );
   options.fenceFailed(error);
   return error;
-}
-
-/** Reads the registry under the fence: throws LeadershipLostError if leadership is already gone. */
-async function readFenced(
-  options: FencedRegistryOptions,
-): Promise<{ stored: IKeyValue | undefined; revision: string }> {
-  const key = Buffer.from(options.key);
-  const response = await withTransientRetry(options, () =>
-    options.client.kv.txn(
-      { compare: fenceCompares(options.fence), success: [{ request_range: { key } }] },
-      callDeadline(),
-    ),
-  );
-  if (!response.succeeded) throw lostBecause(options, "registry read");
-  return { stored: response.responses[0]?.response_range.kvs[0], revision: response.header.revision };
 }
 
 export interface OpenedRegistry {
@@ -114,81 +96,146 @@ interface Pending {
 
 /** Opens the registry as the leader that `options.fence` describes. */
 export async function openFencedRegistry(options: FencedRegistryOptions): Promise<OpenedRegistry> {
-  const { stored, revision } = await readFenced(options);
-  const decode = (kv: IKeyValue | undefined): Registry =>
-    kv === undefined ? emptyRegistry() : decodeRegistry(kv.value, options.key);
-  // What etcd holds, as last written or read, and a book of it to apply
-  // operations to in place: an operation costs what it changes (the encoding
-  // of the whole value per write is what is left to share, by group commit).
-  let committed = decode(stored);
-  let book = createRegistryBook(committed);
-  // 0 is what etcd compares against for a key that does not exist yet.
-  let modRevision = stored?.mod_revision ?? "0";
-  const key = Buffer.from(options.key);
-  const fenceKey = Buffer.from(options.fence.key);
+  const layout = registryLayout(options.key);
+  const call = <T>(request: () => Promise<T>): Promise<T> =>
+    withTransientRetry(options.isLost, options.transientRetryMs, request);
+  const access = {
+    txn: (request: ITxnRequest) => call(() => options.client.kv.txn(request, callDeadline())),
+    range: (request: IRangeRequest) => call(() => options.client.kv.range(request, callDeadline())),
+    fence: fenceCompares(options.fence),
+    pageKeys: options.pageKeys,
+  };
+  const read = async (): Promise<StoredRegistry> => {
+    const stored = await readRegistry(access, layout);
+    if (stored === undefined) throw lostBecause(options, "registry read");
+    return stored;
+  };
+  const first = await read();
+  let held = hold(first);
+  let sliceStart = performance.now();
+  /**
+   * Gives the event loop a turn once this slice has run YIELD_AFTER_MS;
+   * undefined (nothing to await, not even a microtask) before that.
+   */
+  const pauseNow = (): Promise<void> | undefined => {
+    if (performance.now() - sliceStart <= YIELD_AFTER_MS) return undefined;
+    return new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+      sliceStart = performance.now();
+    });
+  };
+  /** Set once etcd holds part of a batch: nothing more is written. */
+  let broken: PartlyStoredError | undefined;
+  const writer: ChunkWriter = { fence: options.fence, layout, txn: access.txn };
+  const breakWith = (err: unknown): PartlyStoredError => {
+    broken = new PartlyStoredError(
+      `a registry write stopped after part of it was stored in etcd (${err instanceof Error ? err.message : String(err)}); this master must read the registry again`,
+      { cause: err },
+    );
+    return broken;
+  };
 
-  /** Writes the operations as one fenced compare-and-set, retrying on conflicts; resolves with each one's `changed`. */
+  /**
+   * Applies the operations to the book in call order, noting the entries
+   * that changed and each touched entry's value before, to undo them with.
+   */
+  const applyNoting = (operations: RegistryOperation[]) => {
+    const undo = new Map<string, Registry | undefined>();
+    const touched = new Set<string>();
+    const changed = operations.map((operation) => {
+      const paths = entriesTouchedBy(operation);
+      for (const path of paths) if (!undo.has(path)) undo.set(path, held.book.entry(path));
+      const did = held.book.apply(operation);
+      if (did) for (const path of paths) touched.add(path);
+      return did;
+    });
+    const rollback = (): void => {
+      for (const [path, before] of undo) held.book.setEntry(path, before);
+    };
+    return { changed, touched, rollback };
+  };
+
+  /**
+   * Sends the chunks, up to `inFlight` at a time, and stops sending once
+   * one did not commit. Each chunk's outcome, undefined for one not sent.
+   */
+  const writeChunks = async (chunks: EntryChange[][], retire: boolean, inFlight: number) => {
+    const outcomes: (ChunkOutcome | { error: unknown } | undefined)[] = chunks.map(() => undefined);
+    let next = 0;
+    let stop = false;
+    const lane = async (): Promise<void> => {
+      while (!stop && next < chunks.length) {
+        const i = next++;
+        const last = retire && i === chunks.length - 1;
+        outcomes[i] = await writeChunk(writer, held.written, chunks[i] ?? [], last).catch((error: unknown) => ({
+          error,
+        }));
+        if (outcomes[i] !== "written") stop = true;
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(inFlight, chunks.length) }, lane));
+    return outcomes;
+  };
+
+  /**
+   * Writes the changes, one fenced transaction per chunk. The chunks of a
+   * batch hold different keys, so they go to etcd together (it commits them
+   * in one go more cheaply than one after another), except when the
+   * tombstone must come last. If none committed, the book is rolled back
+   * and the failure is clean; if some did, etcd holds part of the batch.
+   */
+  const writeChanges = async (changes: EntryChange[], rollback: () => void): Promise<"written" | "conflict"> => {
+    const retire = held.legacy !== "tombstone";
+    const chunks = chunkChanges(changes, options.txnLimits ?? TXN_LIMITS);
+    // A conversion to no entries at all (the last framework removed) still puts the tombstone.
+    if (chunks.length === 0) chunks.push([]);
+    const outcomes = await writeChunks(chunks, retire, retire ? 1 : CHUNKS_IN_FLIGHT);
+    // The answers came through the event loop: the slice starts again.
+    sliceStart = performance.now();
+    const written = outcomes.filter((o) => o === "written").length;
+    if (written === chunks.length) {
+      if (retire) held.legacy = "tombstone";
+      return "written";
+    }
+    rollback();
+    const errors = outcomes.flatMap((o) => (typeof o === "object" ? [o.error] : []));
+    const lost = errors.find((e) => e instanceof LeadershipLostError);
+    if (lost !== undefined) throw lost;
+    if (outcomes.includes("lost")) throw lostBecause(options, "registry write");
+    if (written > 0) throw breakWith(errors[0] ?? new Error("someone else changed the registry during the write"));
+    if (errors.length > 0) throw errors[0];
+    return "conflict";
+  };
+
+  /** Writes the operations, retrying on conflicts; resolves with each one's `changed`. */
   const writeBatch = async (operations: RegistryOperation[]): Promise<boolean[]> => {
     for (let conflicts = 0; ; conflicts++) {
-      const changed = operations.map((operation) => book.apply(operation));
-      if (!changed.includes(true)) return changed;
-      const next = book.snapshot();
-      let response: Awaited<ReturnType<typeof options.client.kv.txn>>;
-      try {
-        const value = encodeRegistry(next);
-        response = await withTransientRetry(options, () =>
-          options.client.kv.txn(
-            {
-              compare: [
-                ...fenceCompares(options.fence),
-                { key, target: "Mod", result: "Equal", mod_revision: modRevision },
-              ],
-              success: [{ request_put: { key, value } }],
-              failure: [{ request_range: { key: fenceKey } }, { request_range: { key } }],
-            },
-            callDeadline(),
-          ),
-        );
-      } catch (err) {
-        // Not stored: the book goes back to what etcd holds.
-        book = createRegistryBook(committed);
-        throw err;
-      }
-      // The answer came through the event loop: the slice starts again.
-      sliceStart = performance.now();
-      if (response.succeeded) {
-        committed = next;
-        modRevision = response.header.revision;
-        return changed;
-      }
-      if (!fenceHolds(options.fence, response.responses[0]?.response_range.kvs[0])) {
-        book = createRegistryBook(committed);
-        throw lostBecause(options, "registry write");
-      }
-      const now = response.responses[1]?.response_range.kvs[0];
-      committed = decode(now);
-      book = createRegistryBook(committed);
-      modRevision = now?.mod_revision ?? "0";
-      // Our own write, committed by an attempt whose answer we never got.
-      if (equals(RegistrySchema, committed, next)) return changed;
+      if (broken !== undefined) throw broken;
+      const { changed, touched, rollback } = applyNoting(operations);
+      if (touched.size === 0) return changed;
+      // Not awaited unless converting: a lone operation goes out at once, before others can join it.
+      const changes =
+        held.legacy === "registry" ? await conversionChanges(held, pauseNow) : touchedChanges(held, touched);
+      if ((await writeChanges(changes, rollback)) === "written") return changed;
       if (conflicts >= MAX_CONFLICTS)
         throw new Error(
           `the registry at ${options.key} kept changing under the leader (${MAX_CONFLICTS + 1} attempts); is something else writing it?`,
         );
+      held = hold(await read());
     }
   };
 
   /**
    * A batch is all or nothing, but one operation's failure must stay its
    * own (as if each were written alone): after a failure other than lost
-   * leadership, the batch's operations are written again one by one.
+   * leadership or a partly stored batch, the batch's operations are
+   * written again one by one.
    */
   const settle = async (batch: Pending[]): Promise<void> => {
     try {
       const changed = await writeBatch(batch.map((p) => p.operation));
       batch.forEach((p, i) => p.resolve(changed[i] ?? false));
     } catch (err) {
-      if (batch.length === 1 || err instanceof LeadershipLostError) {
+      if (batch.length === 1 || err instanceof LeadershipLostError || err instanceof PartlyStoredError) {
         for (const p of batch) p.reject(err);
         return;
       }
@@ -199,20 +246,17 @@ export async function openFencedRegistry(options: FencedRegistryOptions): Promis
   /**
    * Group commit, as Mesos' registrar does: operations that arrive while a
    * write is in flight are applied together, in call order, and stored with
-   * the next write, so concurrent callers share round trips (and the
-   * encoding of the registry) instead of queueing one round trip each.
+   * the next write, so concurrent callers share round trips instead of
+   * queueing one round trip each.
    */
   const pending: Pending[] = [];
   let draining = false;
-  let sliceStart = performance.now();
   const drain = async (): Promise<void> => {
     draining = true;
     try {
       while (pending.length > 0) {
-        if (performance.now() - sliceStart > YIELD_AFTER_MS) {
-          await new Promise((resolve) => setImmediate(resolve));
-          sliceStart = performance.now();
-        }
+        const pause = pauseNow();
+        if (pause !== undefined) await pause;
         await settle(pending.splice(0));
       }
     } finally {
@@ -221,8 +265,9 @@ export async function openFencedRegistry(options: FencedRegistryOptions): Promis
   };
 
   const store: RegistryStore = {
+    /** With the operations being written, as the embedded store; built on demand (O(registry)), cached until a change. */
     get current() {
-      return committed;
+      return held.book.snapshot();
     },
     location: `etcd ${options.key}`,
     apply(operation) {
@@ -232,5 +277,5 @@ export async function openFencedRegistry(options: FencedRegistryOptions): Promis
       });
     },
   };
-  return { store, revision };
+  return { store, revision: first.revision };
 }

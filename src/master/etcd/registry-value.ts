@@ -1,6 +1,8 @@
 /**
- * How the registry is stored at `<prefix>/registry` (src/etcd/keys.ts has
- * the layout): gzip of the binary plateau.registry.v1.Registry.
+ * The single-value registry of old at `<prefix>/registry`: gzip of the
+ * binary plateau.registry.v1.Registry. Masters now store one key per entry
+ * (registry-layout.ts) and only read this form, to convert it; tests and
+ * benchmarks write it to stand for a registry an older version stored.
  */
 import { gunzipSync, gzipSync } from "node:zlib";
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
