@@ -6,6 +6,8 @@
  */
 import { HA_SHAPE, runFailoverBench } from "./ha-bench.js";
 import { runRegistrationBench } from "./register-bench.js";
+import { runRegistryScaleBench } from "./registry-scale-bench.js";
+import { registryScaleRows } from "./registry-scale-rows.js";
 import type { Row } from "./report.js";
 
 const fmt = (n: number, digits = 0): string =>
@@ -80,5 +82,10 @@ export async function runScaleSection(failed: Failed): Promise<ScaleSection> {
   rows.push(...(await attempt("registration on etcd", failed, () => registrationRows(agents, "etcd"))));
   rows.push(...(await attempt("registration, embedded", failed, () => registrationRows(agents, "embedded"))));
   rows.push(...(await attempt("failover", failed, () => failoverRows(agents))));
+  rows.push(
+    ...(await attempt("registry in etcd at 40,000 agents", failed, async () =>
+      registryScaleRows(await runRegistryScaleBench(), failed),
+    )),
+  );
   return { rows, notes: [] };
 }
