@@ -15,7 +15,8 @@
  * Faults on command: `crash(i)` (the agent dies, its stream ends),
  * `restart(i)` (it comes back under its id with its tasks),
  * `partition(i)` (it goes silent: ignores every event and answers no
- * heartbeat) and `heal(i)`.
+ * heartbeat, and once the master ends its stream it cannot reconnect) and
+ * `heal(i)`.
  *
  * Every Registered is timestamped with the leader epoch it came from, so
  * the benchmarks can tell re-registration with a new leader from the rest.
@@ -87,7 +88,7 @@ export interface SimFleet {
   crash(index: number): Promise<void>;
   /** Agent i comes back under its id, with the tasks it was running. */
   restart(index: number): void;
-  /** Agent i goes silent: it ignores every event and answers no heartbeat. */
+  /** Agent i is cut off: it ignores every event, answers no heartbeat, and cannot reconnect until healed. */
   partition(index: number): void;
   heal(index: number): void;
   close(): Promise<void>;
@@ -110,7 +111,9 @@ interface SimAgent {
   stream: UnifiedStream | undefined;
   heartbeatSeconds: number | undefined;
   registrations: Registration[];
+  /** Partitioned: it hears nothing and says nothing, and once its stream ends it stays away until healed. */
   silent: boolean;
+  crashed: boolean;
 }
 
 const HEARTBEAT = create(ConnectRequestSchema, {
@@ -305,16 +308,23 @@ export function startSimFleet(options: SimFleetOptions): SimFleet {
       if (agent.silent || response.event.case !== "agent") return;
       onAgentEvent(agent, response.event.value.event, response.event.value.leaderEpoch);
     };
-    agent.stream = openStream({
+    const stream = openStream({
       baseUrl: options.master,
       hello: () => registerRequest(agent, options),
       onEvent,
+      // Cut off, it cannot reach the master again until healed.
+      onDisconnected: () => {
+        if (!agent.silent || agent.stream !== stream) return;
+        agent.stream = undefined;
+        void stream.close();
+      },
       heartbeatTimeoutMs: () =>
         agent.heartbeatSeconds === undefined ? undefined : (agent.heartbeatSeconds * 3 + 5) * 1000,
       reconnect: options.reconnect ?? AGENT_RECONNECT,
       sessionManager: options.sessions.forStream(agent.index),
       closeGraceMs: 200,
     });
+    agent.stream = stream;
   };
 
   for (let i = 0; i < options.agents; i++) {
@@ -327,6 +337,7 @@ export function startSimFleet(options: SimFleetOptions): SimFleet {
       heartbeatSeconds: undefined,
       registrations: [],
       silent: false,
+      crashed: false,
     };
     initialTasks(agent, options);
     connect(agent);
@@ -352,6 +363,7 @@ export function startSimFleet(options: SimFleetOptions): SimFleet {
     counts,
     async crash(index) {
       const agent = at(index);
+      agent.crashed = true;
       const stream = agent.stream;
       agent.stream = undefined;
       for (const sim of agent.tasks.values()) clearTimeout(sim.finishTimer);
@@ -359,7 +371,8 @@ export function startSimFleet(options: SimFleetOptions): SimFleet {
     },
     restart(index) {
       const agent = at(index);
-      if (agent.stream !== undefined) throw new Error(`simulated agent ${index} is running; crash it first`);
+      if (!agent.crashed) throw new Error(`simulated agent ${index} is running; crash it first`);
+      agent.crashed = false;
       agent.silent = false;
       connect(agent);
     },
@@ -367,7 +380,9 @@ export function startSimFleet(options: SimFleetOptions): SimFleet {
       at(index).silent = true;
     },
     heal(index) {
-      at(index).silent = false;
+      const agent = at(index);
+      agent.silent = false;
+      if (agent.stream === undefined && !agent.crashed) connect(agent);
     },
     async close() {
       for (const agent of agents) for (const sim of agent.tasks.values()) clearTimeout(sim.finishTimer);
