@@ -14,24 +14,24 @@ export async function readUntilAborted<T>(
 ): Promise<void> {
   if (signal.aborted) return;
   const iterator = source[Symbol.asyncIterator]();
-  let onAbort: () => void = () => undefined;
-  const aborted = new Promise<undefined>((resolve) => {
-    onAbort = () => resolve(undefined);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
+  // The abort wakes whichever read is pending. (Not Promise.race against one
+  // abort promise: each race leaves a reaction on that promise until the
+  // stream ends, one per message, on streams that live for days.)
+  let wake: ((result: IteratorResult<T> | undefined) => void) | undefined;
+  const onAbort = (): void => wake?.(undefined);
+  signal.addEventListener("abort", onAbort, { once: true });
   try {
     for (;;) {
-      const pending = iterator.next();
-      const next = await Promise.race([pending, aborted]);
-      if (next === undefined) {
-        pending.catch(() => undefined);
-        return;
-      }
-      if (next.done === true) return;
+      const next = await new Promise<IteratorResult<T> | undefined>((resolve, reject) => {
+        wake = resolve;
+        iterator.next().then(resolve, reject);
+      });
+      if (next === undefined || next.done === true) return;
       onItem(next.value);
       if (signal.aborted) return;
     }
   } finally {
+    wake = undefined;
     signal.removeEventListener("abort", onAbort);
   }
 }
