@@ -79,6 +79,9 @@ export interface TargetRatios {
   /** CPU per call (server + client) bare ÷ unified: the rate ratio if CPU were the only limit. */
   sequentialCpu: Spread;
   pipelinedCpu: Spread;
+  /** The server's CPU per call alone, bare ÷ unified: what the master's layers cost. */
+  sequentialServerCpu: Spread;
+  pipelinedServerCpu: Spread;
 }
 
 export interface StreamRoundsResult {
@@ -158,7 +161,8 @@ function latencyOf(samples: number[]): { p50Ms: number; p99Ms: number } {
   return { p50Ms: at(0.5), p99Ms: at(0.99) };
 }
 
-const cpuOf = (f: PhaseFigures): number => (f.serverCpuUs ?? Number.NaN) + f.clientCpuUs;
+const serverCpuOf = (f: PhaseFigures): number => f.serverCpuUs ?? Number.NaN;
+const cpuOf = (f: PhaseFigures): number => serverCpuOf(f) + f.clientCpuUs;
 
 function summarise(names: string[], rounds: RoundFigures[]): Pick<StreamRoundsResult, "medians" | "ratios"> {
   const medians: StreamRoundsResult["medians"] = {};
@@ -181,6 +185,8 @@ function summarise(names: string[], rounds: RoundFigures[]): Pick<StreamRoundsRe
       pipelined: ratio("pipelined", (u, b) => u.callsPerSec / b.callsPerSec),
       sequentialCpu: ratio("sequential", (u, b) => cpuOf(b) / cpuOf(u)),
       pipelinedCpu: ratio("pipelined", (u, b) => cpuOf(b) / cpuOf(u)),
+      sequentialServerCpu: ratio("sequential", (u, b) => serverCpuOf(b) / serverCpuOf(u)),
+      pipelinedServerCpu: ratio("pipelined", (u, b) => serverCpuOf(b) / serverCpuOf(u)),
     };
   }
   return { medians, ratios };
