@@ -81,7 +81,7 @@ function streamRows(name: string, server: string, figures: StreamFigures | strin
 
 function ratioRows(results: StreamResults): Row[] {
   const { bare, unified } = results;
-  const target = "≥ 0.5";
+  const target = "≥ 0.9";
   if (typeof bare === "string" || typeof unified === "string") {
     return [failed("unified/bare ratio", target, "", "one of the two targets failed (see above)")];
   }
@@ -90,10 +90,10 @@ function ratioRows(results: StreamResults): Row[] {
   // seconds apart), with its spread; without rounds, the ratio of medians.
   const value = (spread: { median: number; min: number; max: number } | undefined, u: number, b: number) =>
     spread === undefined
-      ? { value: fmt(u / b, 2), met: u / b >= 0.5 }
+      ? { value: fmt(u / b, 2), met: u / b >= 0.9 }
       : {
           value: `${fmt(spread.median, 2)} (rounds ${fmt(spread.min, 2)}-${fmt(spread.max, 2)})`,
-          met: spread.median >= 0.5,
+          met: spread.median >= 0.9,
         };
   const cpu = (spread: { median: number; min: number; max: number } | undefined) =>
     spread === undefined ? "" : `; by CPU per call (bare ÷ unified, server + client) ${fmt(spread.median, 2)}`;
