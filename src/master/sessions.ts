@@ -134,32 +134,38 @@ export function createSessionTable(
     }
   };
 
-  async function* serve(
-    requests: AsyncIterable<ConnectRequest>,
-    context: HandlerContext,
-  ): AsyncGenerator<ConnectResponse> {
-    const session = `stream-${++counter}`;
-    const outbox = createAsyncQueue<ConnectResponse>();
-    // Whatever ends the session (the core, the client, a slow reader, the
-    // term) stops its reader too; so does Connect once this handler returns.
-    const stop = new AbortController();
-    outboxes.set(session, queueOutbox(outbox, stop));
-    const onHandlerDone = (): void => stop.abort();
-    context.signal.addEventListener("abort", onHandlerDone, { once: true });
-    logger.debug({ session }, "stream opened");
-    const reader = read(session, requests, stop.signal, outbox);
-    readers.add(reader);
-    try {
-      yield* outbox;
-    } finally {
-      close(session);
-      stop.abort();
-      context.signal.removeEventListener("abort", onHandlerDone);
-      await reader;
-      readers.delete(reader);
-      logger.debug({ session }, "stream closed");
-    }
-  }
+  /**
+   * Not an async generator: the outbox's own iterator goes to Connect, so
+   * each event costs no extra promise hops, and the session's teardown runs
+   * as the outbox's `onFinish`, before Connect learns the stream is over
+   * (as a generator's `finally` would).
+   */
+  const serve = (requests: AsyncIterable<ConnectRequest>, context: HandlerContext): AsyncIterable<ConnectResponse> => ({
+    [Symbol.asyncIterator]() {
+      const session = `stream-${++counter}`;
+      // Whatever ends the session (the core, the client, a slow reader, the
+      // term) stops its reader too; so does Connect once this handler returns.
+      const stop = new AbortController();
+      const onHandlerDone = (): void => stop.abort();
+      let reader: Promise<void> = Promise.resolve();
+      const outbox = createAsyncQueue<ConnectResponse>({
+        onFinish: async () => {
+          close(session);
+          stop.abort();
+          context.signal.removeEventListener("abort", onHandlerDone);
+          await reader;
+          readers.delete(reader);
+          logger.debug({ session }, "stream closed");
+        },
+      });
+      outboxes.set(session, queueOutbox(outbox, stop));
+      context.signal.addEventListener("abort", onHandlerDone, { once: true });
+      logger.debug({ session }, "stream opened");
+      reader = read(session, requests, stop.signal, outbox);
+      readers.add(reader);
+      return outbox[Symbol.asyncIterator]();
+    },
+  });
 
   return {
     serve,

@@ -99,6 +99,11 @@ function refusalsOf(effects: Effect[], session: SessionId, callId: string): Call
   return refusals;
 }
 
+function hasWrite(effects: Effect[]): boolean {
+  for (const effect of effects) if (effect.kind === "persist") return true;
+  return false;
+}
+
 /** A batch of effects waiting for the writes ahead of it. */
 interface Batch {
   readonly effects: Effect[];
@@ -220,14 +225,16 @@ export function createTermRunner(options: TermRunnerOptions): TermRunner {
 
   /**
    * Carries out one batch. Without a write in flight or in the batch, it
-   * is delivered at once (most calls); otherwise it queues behind the
-   * writes, so no answer or event gets ahead of a change not yet stored.
+   * is delivered at once (most calls) and `run` returns undefined rather
+   * than a settled promise, which a stream's call would only have to
+   * discard; otherwise it queues behind the writes, so no answer or event
+   * gets ahead of a change not yet stored.
    */
-  const run = (effects: Effect[]): Promise<void> => {
+  const run = (effects: Effect[]): Promise<void> | undefined => {
     if (over()) return Promise.reject(whyOver());
-    if (!pumping && !effects.some((e) => e.kind === "persist")) {
+    if (!pumping && !hasWrite(effects)) {
       deliver(effects);
-      return Promise.resolve();
+      return undefined;
     }
     return new Promise<void>((resolve, reject) => {
       const batch: Batch = { effects, settle: (error) => (error === undefined ? resolve() : reject(error)) };
@@ -263,7 +270,7 @@ export function createTermRunner(options: TermRunnerOptions): TermRunner {
         },
       ];
     }
-    run(effects).catch(() => undefined);
+    run(effects)?.catch(() => undefined);
   };
 
   return {

@@ -4,34 +4,33 @@
  * iterable keeps yielding after the handler returned, until the client
  * closes its side: without the signal, a reader would outlive its stream.
  *
- * A read pending when `signal` aborts is abandoned: its message, if one
- * ever comes, is dropped, and its failure is ignored.
+ * Settles as soon as `signal` aborts. A read pending then is abandoned: its
+ * message, if one ever comes, is dropped, and its failure is ignored.
  */
-export async function readUntilAborted<T>(
+export function readUntilAborted<T>(
   source: AsyncIterable<T>,
   signal: AbortSignal,
   onItem: (item: T) => void,
 ): Promise<void> {
-  if (signal.aborted) return;
-  const iterator = source[Symbol.asyncIterator]();
-  let onAbort: () => void = () => undefined;
-  const aborted = new Promise<undefined>((resolve) => {
-    onAbort = () => resolve(undefined);
+  if (signal.aborted) return Promise.resolve();
+  // The loop awaits each read plainly, and the abort settles the returned
+  // promise on its own: no race per message. (A Promise.race against one
+  // abort promise left a reaction on it per message until the stream ended:
+  // 70 MB per 200,000 messages, on streams that live for days.)
+  return new Promise<void>((resolve, reject) => {
+    const onAbort = (): void => resolve();
     signal.addEventListener("abort", onAbort, { once: true });
-  });
-  try {
-    for (;;) {
-      const pending = iterator.next();
-      const next = await Promise.race([pending, aborted]);
-      if (next === undefined) {
-        pending.catch(() => undefined);
-        return;
+    const loop = async (): Promise<void> => {
+      const iterator = source[Symbol.asyncIterator]();
+      for (;;) {
+        const next = await iterator.next();
+        if (signal.aborted || next.done === true) return;
+        onItem(next.value);
+        if (signal.aborted) return;
       }
-      if (next.done === true) return;
-      onItem(next.value);
-      if (signal.aborted) return;
-    }
-  } finally {
-    signal.removeEventListener("abort", onAbort);
-  }
+    };
+    loop()
+      .then(resolve, (err: unknown) => (signal.aborted ? resolve() : reject(err)))
+      .finally(() => signal.removeEventListener("abort", onAbort));
+  });
 }
