@@ -91,6 +91,14 @@ function updateFree(agent: AgentEntry, kind: Kind, amount: Amount, before: Amoun
 }
 
 /**
+ * What one charge changes in the share book, reused by every charge (they
+ * never nest, and recharge reads it before returning): charging runs once
+ * per offer and per recovered resource, and a fresh map each time was
+ * garbage the young generation then had to sweep.
+ */
+const DELTA = new Map<Kind, number>();
+
+/**
  * Adds (sign 1) or takes back (sign -1) resources held by a framework in a
  * role, keeping `free` and the share book in step. Taking back more than is
  * held takes back only what is held, so bookkeeping cannot go negative.
@@ -115,7 +123,8 @@ export function charge(
     held = new Map();
     byRole.set(role, held);
   }
-  const delta = new Map<Kind, number>();
+  const delta = DELTA;
+  delta.clear();
   for (const [kind, amount] of resources) {
     const before = held.get(kind);
     if (before === undefined && sign === -1) continue;

@@ -93,11 +93,12 @@ class AllocationPass {
   private allocateAgent(agentId: string, agent: AgentEntry): void {
     // Each (framework, role) is served at most once per agent per stage: it
     // takes everything allocatable to the role, so a second turn has nothing.
-    const served = new Set<string>();
+    // A list, not a set of joined keys: an agent is mostly offered to one or two.
+    const served: Pick[] = [];
     while (!isEmptyBag(agent.free)) {
       const pick = this.pick(agentId, agent.free, served);
       if (pick === undefined) return;
-      served.add(`${pick.frameworkId}\n${pick.role}`);
+      served.push(pick);
       this.offer(agentId, agent, pick, pick.portion);
     }
   }
@@ -115,7 +116,7 @@ class AllocationPass {
   }
 
   /** The next (framework, role) to offer `free` to in stage two, in DRF order, if any. */
-  private pick(agentId: string, free: Bag, served: Set<string>): (Pick & { portion: Portion }) | undefined {
+  private pick(agentId: string, free: Bag, served: readonly Pick[]): (Pick & { portion: Portion }) | undefined {
     const ledger = this.ledger;
     // Roles at their limits cannot use an agent that has only unreserved scalars left.
     const onlyQuota = ledger !== undefined && onlyQuotaKinds(free);
@@ -124,7 +125,7 @@ class AllocationPass {
       const portion = this.offerable(free, role, "fair");
       if (portion === undefined) continue;
       for (const { key: frameworkId } of this.order.frameworks(role)) {
-        if (!served.has(`${frameworkId}\n${role}`) && this.ctx.eligible(frameworkId, role, agentId, this.now))
+        if (!wasServed(served, frameworkId, role) && this.ctx.eligible(frameworkId, role, agentId, this.now))
           return { frameworkId, role, portion };
       }
     }
@@ -152,6 +153,11 @@ class AllocationPass {
     }
     return false;
   }
+}
+
+function wasServed(served: readonly Pick[], frameworkId: string, role: string): boolean {
+  for (const p of served) if (p.frameworkId === frameworkId && p.role === role) return true;
+  return false;
 }
 
 function onlyQuotaKinds(free: Bag): boolean {

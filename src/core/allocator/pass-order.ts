@@ -9,7 +9,7 @@
  */
 
 import { buildRoleTree, RoleTreeOrder } from "./role-tree.js";
-import { reposition as repositionSorted } from "./sorted-list.js";
+import { SortedBlocks } from "./sorted-blocks.js";
 
 interface Entry {
   key: string;
@@ -19,14 +19,13 @@ interface Entry {
 // Plain code-unit order: deterministic, unlike localeCompare.
 const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 const compare = (a: Entry, b: Entry): number => a.share - b.share || byName(a.key, b.key);
-
-function reposition(list: Entry[], entry: Entry, share: number): void {
-  repositionSorted(list, entry, share, compare);
-}
+const NONE: readonly Entry[] = [];
 
 export class PassOrder {
-  private roleList: Entry[];
-  private readonly frameworkLists = new Map<string, Entry[]>();
+  /** Flat roles; a role tree is walked into `treeList` instead. */
+  private readonly roleList: SortedBlocks<Entry> | undefined;
+  private treeList: Entry[] = [];
+  private readonly frameworkLists = new Map<string, SortedBlocks<Entry>>();
   private readonly frameworkEntries = new Map<string, Map<string, Entry>>();
   private readonly roleEntries = new Map<string, Entry>();
   /** Some role has a parent: order roles over the tree, not as a flat list. */
@@ -43,39 +42,42 @@ export class PassOrder {
     this.tree = this.hierarchical
       ? new RoleTreeOrder(buildRoleTree(members.keys()), { subtree: subtreeShare, own: roleShare })
       : undefined;
-    this.roleList = this.hierarchical
-      ? this.treeOrder()
-      : [...members.keys()].map((key) => ({ key, share: roleShare(key) })).sort(compare);
-    if (!this.hierarchical) for (const e of this.roleList) this.roleEntries.set(e.key, e);
+    if (this.hierarchical) {
+      this.treeList = this.treeOrder();
+    } else {
+      const roles = [...members.keys()].map((key) => ({ key, share: roleShare(key) })).sort(compare);
+      for (const e of roles) this.roleEntries.set(e.key, e);
+      this.roleList = new SortedBlocks(roles, compare);
+    }
     for (const [role, ids] of members) {
       const list = ids.map((key) => ({ key, share: frameworkShare(role, key) })).sort(compare);
-      this.frameworkLists.set(role, list);
+      this.frameworkLists.set(role, new SortedBlocks(list, compare));
       this.frameworkEntries.set(role, new Map(list.map((e) => [e.key, e])));
     }
   }
 
-  /** Roles, lowest weighted share first. */
-  roles(): readonly Entry[] {
-    return this.roleList;
+  /** Roles, lowest weighted share first. Iterate it before the next charge, or copy it. */
+  roles(): Iterable<Entry> {
+    return this.roleList ?? this.treeList;
   }
 
-  /** The role's frameworks, lowest share first. */
-  frameworks(role: string): readonly Entry[] {
-    return this.frameworkLists.get(role) ?? [];
+  /** The role's frameworks, lowest share first. Iterate it before the next charge, or copy it. */
+  frameworks(role: string): Iterable<Entry> {
+    return this.frameworkLists.get(role) ?? NONE;
   }
 
   /** `frameworkId` was just given resources in `role`: move both to their new places. */
   charged(role: string, frameworkId: string): void {
     const list = this.frameworkLists.get(role);
     const entry = this.frameworkEntries.get(role)?.get(frameworkId);
-    if (list !== undefined && entry !== undefined) reposition(list, entry, this.frameworkShare(role, frameworkId));
+    if (list !== undefined && entry !== undefined) list.reposition(entry, this.frameworkShare(role, frameworkId));
     // In a tree, the charge moves every ancestor too: walk it again.
     if (this.tree !== undefined) {
       this.tree.charged(role);
-      this.roleList = this.treeOrder();
+      this.treeList = this.treeOrder();
     } else {
       const roleEntry = this.roleEntries.get(role);
-      if (roleEntry !== undefined) reposition(this.roleList, roleEntry, this.roleShare(role));
+      if (roleEntry !== undefined) this.roleList?.reposition(roleEntry, this.roleShare(role));
     }
   }
 

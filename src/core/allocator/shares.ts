@@ -57,6 +57,8 @@ export class ShareBook {
   private readonly unreservedTotal: Quantities = new Map();
   private readonly unreservedByRole = new Map<string, Quantities>();
   private readonly unreservedHeld: Quantities = new Map();
+  /** role → selfAndAncestors(role): asked on every charge, and roles are few. */
+  private readonly paths = new Map<string, readonly string[]>();
 
   /** Adds (sign 1) or removes (sign -1) an agent's total from the cluster. */
   addTotal(resources: Bag, sign: 1 | -1): void {
@@ -86,7 +88,11 @@ export class ShareBook {
     const roleQ = this.byRole.get(role) ?? new Map<string, number>();
     const frameworks = this.byFramework.get(role) ?? new Map<string, Quantities>();
     const frameworkQ = frameworks.get(frameworkId) ?? new Map<string, number>();
-    const nodes = selfAndAncestors(role);
+    let nodes = this.paths.get(role);
+    if (nodes === undefined) {
+      nodes = selfAndAncestors(role);
+      this.paths.set(role, nodes);
+    }
     for (const [kind, n] of delta) {
       bump(roleQ, kind.name, n);
       bump(frameworkQ, kind.name, n);
