@@ -102,6 +102,9 @@ const DELTA = new Map<Kind, number>();
  * Adds (sign 1) or takes back (sign -1) resources held by a framework in a
  * role, keeping `free` and the share book in step. Taking back more than is
  * held takes back only what is held, so bookkeeping cannot go negative.
+ * With `owned`, the caller hands `resources` over: when the framework held
+ * nothing in the role, the bag becomes its holding instead of a copy (an
+ * offer's portion, built for it alone: one map less to outlive the pass).
  */
 export function charge(
   agent: AgentEntry,
@@ -110,6 +113,7 @@ export function charge(
   role: string,
   resources: Bag,
   sign: 1 | -1,
+  owned = false,
 ): void {
   let byRole = agent.held.get(frameworkId);
   if (byRole === undefined) {
@@ -118,15 +122,16 @@ export function charge(
     agent.held.set(frameworkId, byRole);
   }
   let held = byRole.get(role);
+  const fresh = held === undefined;
   if (held === undefined) {
     if (sign === -1) return;
-    held = new Map();
+    held = owned ? resources : new Map();
     byRole.set(role, held);
   }
   const delta = DELTA;
   delta.clear();
   for (const [kind, amount] of resources) {
-    const before = held.get(kind);
+    const before = fresh ? undefined : held.get(kind);
     if (before === undefined && sign === -1) continue;
     const after = before === undefined ? amount : combine(before, amount, sign);
     if (kind.counted) {

@@ -104,7 +104,7 @@ class AllocationPass {
   }
 
   private offer(agentId: string, agent: AgentEntry, to: Pick, portion: Portion): void {
-    charge(agent, this.ctx.book, to.frameworkId, to.role, portion.resources, 1);
+    charge(agent, this.ctx.book, to.frameworkId, to.role, portion.resources, 1, true);
     this.ledger?.charged(to.role, portion.unreserved);
     this.order.charged(to.role, to.frameworkId);
     this.offers.add({

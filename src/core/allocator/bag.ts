@@ -146,9 +146,18 @@ export function containsAmount(have: Amount, want: Amount): boolean {
     const items = new Set(have as readonly string[]);
     return (want as readonly string[]).every((i) => items.has(i));
   }
-  return (want as readonly Span[]).every((s) =>
-    (have as readonly Span[]).some((o) => o.begin <= s.begin && s.end <= o.end),
-  );
+  // Loops, not every/some: this runs for every kind of every charge.
+  for (const s of want as readonly Span[]) {
+    let inside = false;
+    for (const o of have as readonly Span[]) {
+      if (o.begin <= s.begin && s.end <= o.end) {
+        inside = true;
+        break;
+      }
+    }
+    if (!inside) return false;
+  }
+  return true;
 }
 
 /** Adds `b` into `into` (mutating it): new kinds are appended, as addResources orders them. */

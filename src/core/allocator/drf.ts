@@ -300,8 +300,10 @@ class DrfAllocator implements Allocator, PassContext {
 
   eligible(frameworkId: string, role: string, agentId: string, now: number): boolean {
     const f = this.frameworks.get(frameworkId);
-    if (f === undefined || !f.active || f.suppressed.has(role)) return false;
-    if ((f.filters.get(agentId) ?? -Infinity) > now) return false;
+    // Asked for every framework a pass tries on every agent: look only into what is not empty.
+    if (f === undefined || !f.active || (f.suppressed.size > 0 && f.suppressed.has(role))) return false;
+    if (f.filters.size > 0 && (f.filters.get(agentId) ?? -Infinity) > now) return false;
+    if (f.offerFilters.size === 0) return true;
     const constraint = f.offerFilters.get(role);
     return constraint === undefined || constraint(this.facts.get(agentId) ?? { hostname: "", attributes: [] });
   }

@@ -18,6 +18,16 @@ function apply(into: Quantities, delta: ReadonlyMap<string, number>, sign: 1 | -
   for (const [name, n] of delta) bump(into, name, sign * n);
 }
 
+/** The quantities under `key`, added (empty) when missing; the caller drops them again if they stay empty. */
+function entryOf(byKey: Map<string, Quantities>, key: string): Quantities {
+  let q = byKey.get(key);
+  if (q === undefined) {
+    q = new Map();
+    byKey.set(key, q);
+  }
+  return q;
+}
+
 function bumpRole(byRole: Map<string, Quantities>, role: string, name: string, n: number): void {
   const q = byRole.get(role) ?? new Map<string, number>();
   bump(q, name, n);
@@ -57,7 +67,7 @@ export class ShareBook {
   private readonly unreservedTotal: Quantities = new Map();
   private readonly unreservedByRole = new Map<string, Quantities>();
   private readonly unreservedHeld: Quantities = new Map();
-  /** role → selfAndAncestors(role): asked on every charge, and roles are few. */
+  /** See pathOf. */
   private readonly paths = new Map<string, readonly string[]>();
 
   /** Adds (sign 1) or removes (sign -1) an agent's total from the cluster. */
@@ -82,32 +92,46 @@ export class ShareBook {
     return { consumedParts: [...this.reservedByRole, ...this.unreservedByRole], unreservedFree };
   }
 
-  /** Records that `frameworkId`'s holding in `role` changed by `delta` (quantity per kind). */
+  /**
+   * Records that `frameworkId`'s holding in `role` changed by `delta`
+   * (quantity per kind). Runs on every charge: each map is looked up once
+   * per call, not once per kind.
+   */
   recharge(role: string, frameworkId: string, delta: ReadonlyMap<Kind, number>): void {
     if (delta.size === 0) return;
-    const roleQ = this.byRole.get(role) ?? new Map<string, number>();
+    const roleQ = entryOf(this.byRole, role);
     const frameworks = this.byFramework.get(role) ?? new Map<string, Quantities>();
-    const frameworkQ = frameworks.get(frameworkId) ?? new Map<string, number>();
+    if (frameworks.size === 0) this.byFramework.set(role, frameworks);
+    const frameworkQ = entryOf(frameworks, frameworkId);
+    let unreservedQ: Quantities | undefined;
+    for (const [kind, n] of delta) {
+      bump(roleQ, kind.name, n);
+      bump(frameworkQ, kind.name, n);
+      if (kind.quota) {
+        unreservedQ ??= entryOf(this.unreservedByRole, role);
+        bump(unreservedQ, kind.name, n);
+        bump(this.unreservedHeld, kind.name, n);
+      }
+    }
+    for (const node of this.pathOf(role)) {
+      const q = entryOf(this.bySubtree, node);
+      for (const [kind, n] of delta) bump(q, kind.name, n);
+      if (q.size === 0) this.bySubtree.delete(node);
+    }
+    if (unreservedQ?.size === 0) this.unreservedByRole.delete(role);
+    if (frameworkQ.size === 0) frameworks.delete(frameworkId);
+    if (frameworks.size === 0) this.byFramework.delete(role);
+    if (roleQ.size === 0) this.byRole.delete(role);
+  }
+
+  /** selfAndAncestors(role), memoized: asked on every charge, and roles are few. */
+  private pathOf(role: string): readonly string[] {
     let nodes = this.paths.get(role);
     if (nodes === undefined) {
       nodes = selfAndAncestors(role);
       this.paths.set(role, nodes);
     }
-    for (const [kind, n] of delta) {
-      bump(roleQ, kind.name, n);
-      bump(frameworkQ, kind.name, n);
-      for (const node of nodes) bumpRole(this.bySubtree, node, kind.name, n);
-      if (kind.quota) {
-        bumpRole(this.unreservedByRole, role, kind.name, n);
-        bump(this.unreservedHeld, kind.name, n);
-      }
-    }
-    frameworks.set(frameworkId, frameworkQ);
-    this.byRole.set(role, roleQ);
-    this.byFramework.set(role, frameworks);
-    if (frameworkQ.size === 0) frameworks.delete(frameworkId);
-    if (frameworks.size === 0) this.byFramework.delete(role);
-    if (roleQ.size === 0) this.byRole.delete(role);
+    return nodes;
   }
 
   /** The role's dominant share divided by its weight (weight > 0). */
