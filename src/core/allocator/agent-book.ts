@@ -139,7 +139,7 @@ export function charge(
       if (change !== 0) delta.set(kind, change);
     }
     if (isEmptyAmount(after)) held.delete(kind);
-    else held.set(kind, after);
+    else if (!(fresh && owned)) held.set(kind, after);
     updateFree(agent, kind, amount, before, sign);
   }
   if (held.size === 0) byRole.delete(role);

@@ -42,6 +42,8 @@ export function runPass(
 
 class AllocationPass {
   private readonly offers: OfferBatch;
+  /** Who was served on the agent at hand in stage two; reused from agent to agent. */
+  private readonly served: Pick[] = [];
 
   constructor(
     private readonly ctx: PassContext,
@@ -94,7 +96,8 @@ class AllocationPass {
     // Each (framework, role) is served at most once per agent per stage: it
     // takes everything allocatable to the role, so a second turn has nothing.
     // A list, not a set of joined keys: an agent is mostly offered to one or two.
-    const served: Pick[] = [];
+    const served = this.served;
+    served.length = 0;
     while (!isEmptyBag(agent.free)) {
       const pick = this.pick(agentId, agent.free, served);
       if (pick === undefined) return;

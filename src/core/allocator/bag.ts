@@ -43,6 +43,8 @@ export interface Kind {
   readonly quotaScalar: boolean;
   /** No reservation, disk, shared, revocable or provider: the template has no sub-messages. */
   readonly plain: boolean;
+  /** Plain, and its template has exactly the fields copyOf sets one by one. */
+  readonly usualFields: boolean;
   /**
    * Whether shares and quota look at this kind's quantity (a scalar, or a
    * name DRF weighs): holdings of other kinds (ports, sets) need not be
@@ -235,7 +237,31 @@ function copyOf(kind: Kind): Resource {
   if (!kind.plain) return clone(ResourceSchema, kind.template);
   // The template's `reservations` is empty and frozen (see kindOf), so
   // sharing it is safe: messages are replaced, never changed in place.
-  return Object.assign(Object.create(Object.getPrototypeOf(kind.template) as object) as Resource, kind.template);
+  const t = kind.template;
+  if (!kind.usualFields)
+    return Object.assign(Object.create(Object.getPrototypeOf(t) as object) as Resource, kind.template);
+  // Field by field is about twice as fast as Object.assign, which showed in
+  // profiles: four of these per proposal.
+  const r = Object.create(Object.getPrototypeOf(t) as object) as Writable<Resource>;
+  r.$typeName = t.$typeName;
+  r.reservations = t.reservations;
+  r.name = t.name;
+  r.type = t.type;
+  r.scalar = undefined;
+  r.allocationInfo = undefined;
+  r.ranges = undefined;
+  r.set = undefined;
+  return r;
+}
+
+type Writable<T> = { -readonly [K in keyof T]: T[K] };
+
+/** The own fields of a plain kind's template as kindOf leaves them, which copyOf sets one by one. */
+const USUAL_FIELDS = ["$typeName", "reservations", "name", "type", "scalar", "allocationInfo", "ranges", "set"];
+
+function hasUsualFields(template: Resource): boolean {
+  const own = Object.keys(template);
+  return own.length === USUAL_FIELDS.length && USUAL_FIELDS.every((k) => own.includes(k));
 }
 
 /** At most this many scalar values are kept for reuse; past it the cache starts over. */
@@ -295,6 +321,7 @@ export class KindTable {
         quota: scalar && reservedTo === "*",
         quotaScalar: scalar,
         plain: plainKind,
+        usualFields: plainKind && hasUsualFields(template),
         counted,
       };
       this.byKey.set(key, kind);
