@@ -1,6 +1,6 @@
 import { addResources } from "../resources/index.js";
 import { type AgentEntry, charge } from "./agent-book.js";
-import { type Bag, isEmptyAmount, isEmptyBag, type KindTable, quantityNamed } from "./bag.js";
+import { type Amount, type Bag, isEmptyAmount, isEmptyBag, type KindTable, quantityNamed, quantityOf } from "./bag.js";
 import { type Portion, portionFor, type Stage } from "./offer-portion.js";
 import type { PassOrder } from "./pass-order.js";
 import type { QuotaLedger } from "./quota-ledger.js";
@@ -78,10 +78,10 @@ class AllocationPass {
     // Mesos sorts once per agent in this stage; the copies also keep the
     // loops off lists that charging re-sorts.
     if (!ledger.anyUnsatisfied) return;
-    for (const { key: role } of [...order.roles()]) {
+    for (const { key: role } of order.roles().flat()) {
       if (!ledger.isHungry(role)) continue;
       if (isEmptyBag(agent.free)) return;
-      for (const { key: frameworkId } of [...order.frameworks(role)]) {
+      for (const { key: frameworkId } of order.frameworks(role).flat()) {
         if (!ledger.isHungry(role)) break;
         if (!this.ctx.eligible(frameworkId, role, agentId, this.now)) continue;
         const portion = portionFor(agent.free, role, ledger, "guarantees");
@@ -123,13 +123,24 @@ class AllocationPass {
     const ledger = this.ledger;
     // Roles at their limits cannot use an agent that has only unreserved scalars left.
     const onlyQuota = ledger !== undefined && onlyQuotaKinds(free);
-    for (const { key: role } of this.order.roles()) {
-      if (onlyQuota && ledger.isCappedOut(role)) continue;
-      const portion = this.offerable(free, role, "fair");
-      if (portion === undefined) continue;
-      for (const { key: frameworkId } of this.order.frameworks(role)) {
+    for (const roles of this.order.roles()) {
+      for (const { key: role } of roles) {
+        if (onlyQuota && ledger.isCappedOut(role)) continue;
+        const portion = this.offerable(free, role, "fair");
+        if (portion === undefined) continue;
+        const frameworkId = this.firstEligible(agentId, role, served);
+        if (frameworkId !== undefined) return { frameworkId, role, portion };
+      }
+    }
+    return undefined;
+  }
+
+  /** The role's first framework in DRF order not yet served on the agent and eligible for it. */
+  private firstEligible(agentId: string, role: string, served: readonly Pick[]): string | undefined {
+    for (const frameworks of this.order.frameworks(role)) {
+      for (const { key: frameworkId } of frameworks) {
         if (!wasServed(served, frameworkId, role) && this.ctx.eligible(frameworkId, role, agentId, this.now))
-          return { frameworkId, role, portion };
+          return frameworkId;
       }
     }
     return undefined;
@@ -147,7 +158,7 @@ class AllocationPass {
     for (const min of this.ctx.minAllocatable) {
       let all = true;
       for (const [name, n] of min) {
-        if (quantityNamed(resources, name) < n) {
+        if (quantityOfName(resources, name) < n) {
           all = false;
           break;
         }
@@ -156,6 +167,21 @@ class AllocationPass {
     }
     return false;
   }
+}
+
+/**
+ * quantityNamed without rounding when one kind has the name (its amount is
+ * rounded already, so the sum would be the same): asked for every role on
+ * every agent, and each rounding made a heap number.
+ */
+function quantityOfName(resources: Bag, name: string): number {
+  let found: Amount | undefined;
+  for (const [kind, amount] of resources) {
+    if (kind.name !== name) continue;
+    if (found !== undefined) return quantityNamed(resources, name);
+    found = amount;
+  }
+  return found === undefined ? 0 : quantityOf(found);
 }
 
 function wasServed(served: readonly Pick[], frameworkId: string, role: string): boolean {

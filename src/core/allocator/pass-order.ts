@@ -11,7 +11,7 @@
 import { buildRoleTree, RoleTreeOrder } from "./role-tree.js";
 import { SortedBlocks } from "./sorted-blocks.js";
 
-interface Entry {
+export interface Entry {
   key: string;
   share: number;
   /** The key's place in name order among its list's keys. */
@@ -23,7 +23,9 @@ const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 // Ties are broken by name through the rank: a move compares about twenty
 // entries, and comparing numbers instead of ids was a measurable part of it.
 const compare = (a: Entry, b: Entry): number => a.share - b.share || a.rank - b.rank;
-const NONE: readonly Entry[] = [];
+/** An order in consecutive pieces: read every entry of the first, then of the second, and so on. */
+export type Chunks = readonly (readonly Entry[])[];
+const NONE: Chunks = [];
 
 /** Entries for `keys`, ranked by name and sorted by `share` then name. */
 function rankedEntries(keys: Iterable<string>, share: (key: string) => number): Entry[] {
@@ -34,9 +36,9 @@ function rankedEntries(keys: Iterable<string>, share: (key: string) => number): 
 }
 
 export class PassOrder {
-  /** Flat roles; a role tree is walked into `treeList` instead. */
+  /** Flat roles; a role tree is walked into `treeChunks` instead. */
   private readonly roleList: SortedBlocks<Entry> | undefined;
-  private treeList: Entry[] = [];
+  private treeChunks: Chunks = [];
   private readonly frameworkLists = new Map<string, SortedBlocks<Entry>>();
   private readonly frameworkEntries = new Map<string, Map<string, Entry>>();
   private readonly roleEntries = new Map<string, Entry>();
@@ -55,7 +57,7 @@ export class PassOrder {
       ? new RoleTreeOrder(buildRoleTree(members.keys()), { subtree: subtreeShare, own: roleShare })
       : undefined;
     if (this.hierarchical) {
-      this.treeList = this.treeOrder();
+      this.treeChunks = [this.treeOrder()];
     } else {
       const roles = rankedEntries(members.keys(), roleShare);
       for (const e of roles) this.roleEntries.set(e.key, e);
@@ -68,14 +70,17 @@ export class PassOrder {
     }
   }
 
-  /** Roles, lowest weighted share first. Iterate it before the next charge, or copy it. */
-  roles(): Iterable<Entry> {
-    return this.roleList ?? this.treeList;
+  /**
+   * Roles, lowest weighted share first, in consecutive chunks (see
+   * SortedBlocks.chunks). Read them before the next charge, or copy them.
+   */
+  roles(): Chunks {
+    return this.roleList?.chunks() ?? this.treeChunks;
   }
 
-  /** The role's frameworks, lowest share first. Iterate it before the next charge, or copy it. */
-  frameworks(role: string): Iterable<Entry> {
-    return this.frameworkLists.get(role) ?? NONE;
+  /** The role's frameworks, lowest share first, in chunks as roles() gives them. */
+  frameworks(role: string): Chunks {
+    return this.frameworkLists.get(role)?.chunks() ?? NONE;
   }
 
   /** `frameworkId` was just given resources in `role`: move both to their new places. */
@@ -86,7 +91,7 @@ export class PassOrder {
     // In a tree, the charge moves every ancestor too: walk it again.
     if (this.tree !== undefined) {
       this.tree.charged(role);
-      this.treeList = this.treeOrder();
+      this.treeChunks = [this.treeOrder()];
     } else {
       const roleEntry = this.roleEntries.get(role);
       if (roleEntry !== undefined) this.roleList?.reposition(roleEntry, this.roleShare(role));

@@ -48,6 +48,15 @@ export class SortedBlocks<T extends Ranked> implements Iterable<T> {
     };
   }
 
+  /**
+   * The blocks themselves, in order, for nested loops over plain arrays
+   * (which allocate nothing per step, unlike a custom iterator). Read them
+   * before the next move.
+   */
+  chunks(): readonly (readonly T[])[] {
+    return this.blocks;
+  }
+
   /** The entries in order, as a copy that later moves leave alone. */
   toArray(): T[] {
     return this.blocks.flat();
@@ -85,7 +94,9 @@ export class SortedBlocks<T extends Ranked> implements Iterable<T> {
       block = this.blocks[b] as T[];
       at = block.indexOf(entry);
     }
-    block.splice(at, 1);
+    // Shifts by hand: splice returns an array each call, garbage twice per offer.
+    for (let i = at; i < block.length - 1; i++) block[i] = block[i + 1] as T;
+    block.pop();
     if (block.length === 0) this.blocks.splice(b, 1);
     else this.mergeSmall(b);
     return true;
@@ -108,7 +119,10 @@ export class SortedBlocks<T extends Ranked> implements Iterable<T> {
     }
     const b = this.blockFor(entry);
     const block = this.blocks[b] as T[];
-    block.splice(lowerBound(block, entry, this.compare), 0, entry);
+    const at = lowerBound(block, entry, this.compare);
+    block.push(entry);
+    for (let i = block.length - 1; i > at; i--) block[i] = block[i - 1] as T;
+    block[at] = entry;
     if (block.length > 2 * BLOCK) this.blocks.splice(b + 1, 0, block.splice(BLOCK));
   }
 }
