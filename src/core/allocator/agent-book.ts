@@ -130,7 +130,9 @@ export function charge(
   }
   const delta = DELTA;
   delta.clear();
-  for (const [kind, amount] of resources) {
+  // Keys, then get: destructured entries were an array per kind per charge.
+  for (const kind of resources.keys()) {
+    const amount = resources.get(kind) as Amount;
     const before = fresh ? undefined : held.get(kind);
     if (before === undefined && sign === -1) continue;
     const after = before === undefined ? amount : combine(before, amount, sign);

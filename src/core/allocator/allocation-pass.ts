@@ -176,10 +176,11 @@ class AllocationPass {
  */
 function quantityOfName(resources: Bag, name: string): number {
   let found: Amount | undefined;
-  for (const [kind, amount] of resources) {
+  // Keys, then get: destructured entries were an array per kind per call.
+  for (const kind of resources.keys()) {
     if (kind.name !== name) continue;
     if (found !== undefined) return quantityNamed(resources, name);
-    found = amount;
+    found = resources.get(kind);
   }
   return found === undefined ? 0 : quantityOf(found);
 }

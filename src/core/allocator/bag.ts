@@ -362,7 +362,9 @@ export class KindTable {
   /** Resource messages for the bag, with allocation_info.role = `role` when given. */
   resourcesOf(bag: Bag, role?: string): Resource[] {
     const out: Resource[] = [];
-    for (const [kind, amount] of bag) {
+    // Keys, then get: destructured entries were an array per resource built.
+    for (const kind of bag.keys()) {
+      const amount = bag.get(kind) as Amount;
       if (isEmptyAmount(amount)) continue;
       const r = copyOf(kind);
       if (typeof amount === "number") r.scalar = this.scalarOf(amount);

@@ -1,5 +1,5 @@
 import { roundScalar } from "../resources/index.js";
-import { type Bag, isEmptyAmount, type Kind } from "./bag.js";
+import { type Amount, type Bag, isEmptyAmount, type Kind } from "./bag.js";
 import type { Quantities, QuotaLedger } from "./quota-ledger.js";
 
 /**
@@ -60,8 +60,10 @@ export function portionFor(
 ): Portion | undefined {
   const resources: Bag = new Map();
   if (ledger === undefined) {
-    for (const [kind, amount] of free)
+    for (const kind of free.keys()) {
+      const amount = free.get(kind) as Amount;
       if (!isEmptyAmount(amount) && allocatableTo(kind, role)) resources.set(kind, amount);
+    }
     return { resources, unreserved: NOTHING_COUNTED };
   }
   const unreserved: Quantities = new Map();

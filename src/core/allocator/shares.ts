@@ -104,7 +104,9 @@ export class ShareBook {
     if (frameworks.size === 0) this.byFramework.set(role, frameworks);
     const frameworkQ = entryOf(frameworks, frameworkId);
     let unreservedQ: Quantities | undefined;
-    for (const [kind, n] of delta) {
+    // Keys, then get: destructured entries were an array per kind per charge.
+    for (const kind of delta.keys()) {
+      const n = delta.get(kind) as number;
       bump(roleQ, kind.name, n);
       bump(frameworkQ, kind.name, n);
       if (kind.quota) {
@@ -115,7 +117,7 @@ export class ShareBook {
     }
     for (const node of this.pathOf(role)) {
       const q = entryOf(this.bySubtree, node);
-      for (const [kind, n] of delta) bump(q, kind.name, n);
+      for (const kind of delta.keys()) bump(q, kind.name, delta.get(kind) as number);
       if (q.size === 0) this.bySubtree.delete(node);
     }
     if (unreservedQ?.size === 0) this.unreservedByRole.delete(role);
