@@ -8,8 +8,21 @@ type Quantities = Map<string, number>;
 
 const EMPTY: ReadonlyMap<string, number> = new Map();
 
+/**
+ * roundScalar(sum), skipping the arithmetic when the sum is a whole number
+ * it would leave alone (cpus, mem and disk mostly are): bumped a dozen
+ * times per charge.
+ */
+function roundSum(sum: number): number {
+  if (Number.isInteger(sum) && Math.abs(sum) <= MAX_EXACT) return sum === 0 ? 0 : sum;
+  return roundScalar(sum);
+}
+
+/** Past this, `x * 1000` in roundScalar is no longer exact for whole numbers. */
+const MAX_EXACT = Number.MAX_SAFE_INTEGER / 1000;
+
 function bump(into: Quantities, name: string, n: number): void {
-  const next = roundScalar((into.get(name) ?? 0) + n);
+  const next = roundSum((into.get(name) ?? 0) + n);
   if (next === 0) into.delete(name);
   else into.set(name, next);
 }
@@ -36,6 +49,7 @@ function bumpRole(byRole: Map<string, Quantities>, role: string, name: string, n
 }
 
 function dominant(allocated: ReadonlyMap<string, number> | undefined, totals: Quantities): number {
+  if (allocated === undefined) return 0;
   let share = 0;
   for (const kind of DRF_KINDS) {
     const total = totals.get(kind) ?? 0;

@@ -64,6 +64,11 @@ export class SortedBlocks<T extends Ranked> implements Iterable<T> {
 
   /** Moves `entry` (in the list, sorted under its current share) to its place under `share`. */
   reposition(entry: T, share: number): void {
+    // One entry (a single role, say): nothing to move it past.
+    if (this.blocks.length === 1 && this.blocks[0]?.length === 1 && this.blocks[0][0] === entry) {
+      entry.share = share;
+      return;
+    }
     if (!this.remove(entry)) return;
     entry.share = share;
     this.insert(entry);
