@@ -78,10 +78,10 @@ class AllocationPass {
     // Mesos sorts once per agent in this stage; the copies also keep the
     // loops off lists that charging re-sorts.
     if (!ledger.anyUnsatisfied) return;
-    for (const { key: role } of order.roles().flat()) {
+    for (const { key: role } of flatten(order.roles())) {
       if (!ledger.isHungry(role)) continue;
       if (isEmptyBag(agent.free)) return;
-      for (const { key: frameworkId } of order.frameworks(role).flat()) {
+      for (const { key: frameworkId } of flatten(order.frameworks(role))) {
         if (!ledger.isHungry(role)) break;
         if (!this.ctx.eligible(frameworkId, role, agentId, this.now)) continue;
         const portion = portionFor(agent.free, role, ledger, "guarantees");
@@ -183,6 +183,18 @@ function quantityOfName(resources: Bag, name: string): number {
     found = resources.get(kind);
   }
   return found === undefined ? 0 : quantityOf(found);
+}
+
+/**
+ * A copy of an order's chunks as one list, by hand: Array.prototype.flat
+ * made Mesos' quota shape (3,000 roles, copied for every agent) four times
+ * slower than a spread of one array.
+ */
+function flatten<T>(chunks: readonly (readonly T[])[]): T[] {
+  if (chunks.length === 1) return [...(chunks[0] as readonly T[])];
+  const out: T[] = [];
+  for (const chunk of chunks) for (const item of chunk) out.push(item);
+  return out;
 }
 
 function wasServed(served: readonly Pick[], frameworkId: string, role: string): boolean {

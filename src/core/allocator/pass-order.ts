@@ -29,10 +29,11 @@ const NONE: Chunks = [];
 
 /** Entries for `keys`, ranked by name and sorted by `share` then name. */
 function rankedEntries(keys: Iterable<string>, share: (key: string) => number): Entry[] {
-  return [...keys]
-    .sort(byName)
-    .map((key, rank) => ({ key, share: share(key), rank }))
-    .sort(compare);
+  const named = [...keys];
+  // A role's frameworks come sorted by id already (every pass, even one
+  // reacting to a single task, builds this order): check, sort only if not.
+  if (!named.every((key, i) => i === 0 || byName(named[i - 1] as string, key) < 0)) named.sort(byName);
+  return named.map((key, rank) => ({ key, share: share(key), rank })).sort(compare);
 }
 
 export class PassOrder {

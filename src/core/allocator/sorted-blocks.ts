@@ -59,7 +59,9 @@ export class SortedBlocks<T extends Ranked> implements Iterable<T> {
 
   /** The entries in order, as a copy that later moves leave alone. */
   toArray(): T[] {
-    return this.blocks.flat();
+    const out: T[] = [];
+    for (const block of this.blocks) for (const entry of block) out.push(entry);
+    return out;
   }
 
   /** Moves `entry` (in the list, sorted under its current share) to its place under `share`. */
