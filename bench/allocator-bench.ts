@@ -15,6 +15,7 @@ export const ALLOCATOR_SIZES: ReadonlyArray<readonly [number, number]> = [
   [1_000, 100],
   [10_000, 1_000],
   [20_000, 2_000],
+  [40_000, 4_000],
 ];
 
 export interface AllocatorFigures {
@@ -37,6 +38,11 @@ export interface AllocatorFigures {
   heapPerAgentBytes: number;
   /** Heap per agent once each also holds a task (held ledgers, shares), from the same baseline. */
   heapPerBusyAgentBytes: number;
+  /**
+   * The allocator's whole heap after the decline cycles (every agent, the
+   * frameworks and the filters their declines left), from the same baseline.
+   */
+  heapAfterCyclesBytes: number;
 }
 
 const DECLINE_CYCLES = 4;
@@ -71,6 +77,7 @@ export function runAllocatorCase(agents: number, frameworks: number): AllocatorF
   };
   const first = cycle();
   const declines = Array.from({ length: DECLINE_CYCLES }, cycle);
+  const heapAfterCyclesBytes = heapUsed() - before;
 
   // A framework holds a task on one agent; the task ends. The median of a
   // few such reactions, on different agents, so one slow sample on a busy
@@ -102,6 +109,7 @@ export function runAllocatorCase(agents: number, frameworks: number): AllocatorF
     reactMs,
     heapPerAgentBytes,
     heapPerBusyAgentBytes,
+    heapAfterCyclesBytes,
   };
 }
 

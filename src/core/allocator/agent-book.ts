@@ -91,9 +91,20 @@ function updateFree(agent: AgentEntry, kind: Kind, amount: Amount, before: Amoun
 }
 
 /**
+ * What one charge changes in the share book, reused by every charge (they
+ * never nest, and recharge reads it before returning): charging runs once
+ * per offer and per recovered resource, and a fresh map each time was
+ * garbage the young generation then had to sweep.
+ */
+const DELTA = new Map<Kind, number>();
+
+/**
  * Adds (sign 1) or takes back (sign -1) resources held by a framework in a
  * role, keeping `free` and the share book in step. Taking back more than is
  * held takes back only what is held, so bookkeeping cannot go negative.
+ * With `owned`, the caller hands `resources` over: when the framework held
+ * nothing in the role, the bag becomes its holding instead of a copy (an
+ * offer's portion, built for it alone: one map less to outlive the pass).
  */
 export function charge(
   agent: AgentEntry,
@@ -102,6 +113,7 @@ export function charge(
   role: string,
   resources: Bag,
   sign: 1 | -1,
+  owned = false,
 ): void {
   let byRole = agent.held.get(frameworkId);
   if (byRole === undefined) {
@@ -110,14 +122,18 @@ export function charge(
     agent.held.set(frameworkId, byRole);
   }
   let held = byRole.get(role);
+  const fresh = held === undefined;
   if (held === undefined) {
     if (sign === -1) return;
-    held = new Map();
+    held = owned ? resources : new Map();
     byRole.set(role, held);
   }
-  const delta = new Map<Kind, number>();
-  for (const [kind, amount] of resources) {
-    const before = held.get(kind);
+  const delta = DELTA;
+  delta.clear();
+  // Keys, then get: destructured entries were an array per kind per charge.
+  for (const kind of resources.keys()) {
+    const amount = resources.get(kind) as Amount;
+    const before = fresh ? undefined : held.get(kind);
     if (before === undefined && sign === -1) continue;
     const after = before === undefined ? amount : combine(before, amount, sign);
     if (kind.counted) {
@@ -125,7 +141,7 @@ export function charge(
       if (change !== 0) delta.set(kind, change);
     }
     if (isEmptyAmount(after)) held.delete(kind);
-    else held.set(kind, after);
+    else if (!(fresh && owned)) held.set(kind, after);
     updateFree(agent, kind, amount, before, sign);
   }
   if (held.size === 0) byRole.delete(role);

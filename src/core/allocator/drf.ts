@@ -25,6 +25,8 @@ interface FrameworkEntry {
   active: boolean;
   /** agent id → time (ms) before which that agent is not offered. */
   filters: Map<string, number>;
+  /** No filter expires before this (ms): a pass skips the framework's filters until then. */
+  filtersLastUntil: number;
 }
 
 // Plain code-unit order: deterministic, unlike localeCompare.
@@ -94,6 +96,7 @@ class DrfAllocator implements Allocator, PassContext {
       suppressed: new Set(info.suppressedRoles ?? base?.suppressed ?? []),
       active: base?.active ?? true,
       filters: base?.filters ?? new Map(),
+      filtersLastUntil: base?.filtersLastUntil ?? Infinity,
     });
   }
 
@@ -126,6 +129,7 @@ class DrfAllocator implements Allocator, PassContext {
     if (roles === undefined) f.suppressed.clear();
     else for (const role of roles) f.suppressed.delete(role);
     f.filters.clear();
+    f.filtersLastUntil = Infinity;
     this.everyAgentChanged = true;
   }
 
@@ -143,6 +147,7 @@ class DrfAllocator implements Allocator, PassContext {
     if (!(filter.refuseSeconds > 0)) return;
     const until = filter.now + filter.refuseSeconds * 1000;
     f.filters.set(agentId, Math.max(until, f.filters.get(agentId) ?? -Infinity));
+    f.filtersLastUntil = Math.min(f.filtersLastUntil, until);
   }
 
   addAllocated(frameworkId: string, agentId: string, resources: Resource[]): void {
@@ -266,9 +271,21 @@ class DrfAllocator implements Allocator, PassContext {
     for (const [role, rs] of byRole) charge(agent, this.book, frameworkId, role, this.kinds.bagOf(rs), sign);
   }
 
+  /**
+   * Drops expired filters. Declines pile filters up (10,000 a cycle in
+   * Mesos' DeclineOffers shape, lasting much longer than a cycle), so a
+   * framework's are walked only once the earliest of them has expired.
+   */
   private expireFilters(now: number): void {
     for (const f of this.frameworks.values()) {
-      for (const [agentId, until] of f.filters) if (until <= now) f.filters.delete(agentId);
+      if (f.filtersLastUntil > now) continue;
+      let earliest = Infinity;
+      for (const agentId of [...f.filters.keys()]) {
+        const until = f.filters.get(agentId) as number;
+        if (until <= now) f.filters.delete(agentId);
+        else earliest = Math.min(earliest, until);
+      }
+      f.filtersLastUntil = earliest;
     }
   }
 
@@ -300,8 +317,10 @@ class DrfAllocator implements Allocator, PassContext {
 
   eligible(frameworkId: string, role: string, agentId: string, now: number): boolean {
     const f = this.frameworks.get(frameworkId);
-    if (f === undefined || !f.active || f.suppressed.has(role)) return false;
-    if ((f.filters.get(agentId) ?? -Infinity) > now) return false;
+    // Asked for every framework a pass tries on every agent: look only into what is not empty.
+    if (f === undefined || !f.active || (f.suppressed.size > 0 && f.suppressed.has(role))) return false;
+    if (f.filters.size > 0 && (f.filters.get(agentId) ?? -Infinity) > now) return false;
+    if (f.offerFilters.size === 0) return true;
     const constraint = f.offerFilters.get(role);
     return constraint === undefined || constraint(this.facts.get(agentId) ?? { hostname: "", attributes: [] });
   }

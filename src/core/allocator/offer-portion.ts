@@ -1,5 +1,5 @@
 import { roundScalar } from "../resources/index.js";
-import { type Bag, isEmptyAmount, type Kind } from "./bag.js";
+import { type Amount, type Bag, isEmptyAmount, type Kind } from "./bag.js";
 import type { Quantities, QuotaLedger } from "./quota-ledger.js";
 
 /**
@@ -12,8 +12,11 @@ export type Stage = "guarantees" | "fair";
 export interface Portion {
   resources: Bag;
   /** The unreserved, non-revocable scalars in `resources`. */
-  unreserved: Quantities;
+  unreserved: ReadonlyMap<string, number>;
 }
+
+/** Without quota nobody reads what a portion counts toward it: one empty map for all. */
+const NOTHING_COUNTED: ReadonlyMap<string, number> = new Map();
 
 /** Unreserved resources to any role; reserved ones to their role and its descendants. */
 export function allocatableTo(kind: Kind, role: string): boolean {
@@ -55,13 +58,15 @@ export function portionFor(
   ledger: QuotaLedger | undefined,
   stage: Stage,
 ): Portion | undefined {
-  const unreserved: Quantities = new Map();
   const resources: Bag = new Map();
   if (ledger === undefined) {
-    for (const [kind, amount] of free)
+    for (const kind of free.keys()) {
+      const amount = free.get(kind) as Amount;
       if (!isEmptyAmount(amount) && allocatableTo(kind, role)) resources.set(kind, amount);
-    return { resources, unreserved };
+    }
+    return { resources, unreserved: NOTHING_COUNTED };
   }
+  const unreserved: Quantities = new Map();
   if (stage === "fair" && !mayGetAnything(free, role, ledger)) return { resources: new Map(), unreserved };
   // Asked for every role on every agent with something free: the maps are
   // made only once a kind that counts toward quota shows up.

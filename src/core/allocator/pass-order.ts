@@ -9,24 +9,38 @@
  */
 
 import { buildRoleTree, RoleTreeOrder } from "./role-tree.js";
-import { reposition as repositionSorted } from "./sorted-list.js";
+import { SortedBlocks } from "./sorted-blocks.js";
 
-interface Entry {
+export interface Entry {
   key: string;
   share: number;
+  /** The key's place in name order among its list's keys. */
+  rank: number;
 }
 
 // Plain code-unit order: deterministic, unlike localeCompare.
 const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
-const compare = (a: Entry, b: Entry): number => a.share - b.share || byName(a.key, b.key);
+// Ties are broken by name through the rank: a move compares about twenty
+// entries, and comparing numbers instead of ids was a measurable part of it.
+const compare = (a: Entry, b: Entry): number => a.share - b.share || a.rank - b.rank;
+/** An order in consecutive pieces: read every entry of the first, then of the second, and so on. */
+export type Chunks = readonly (readonly Entry[])[];
+const NONE: Chunks = [];
 
-function reposition(list: Entry[], entry: Entry, share: number): void {
-  repositionSorted(list, entry, share, compare);
+/** Entries for `keys`, ranked by name and sorted by `share` then name. */
+function rankedEntries(keys: Iterable<string>, share: (key: string) => number): Entry[] {
+  const named = [...keys];
+  // A role's frameworks come sorted by id already (every pass, even one
+  // reacting to a single task, builds this order): check, sort only if not.
+  if (!named.every((key, i) => i === 0 || byName(named[i - 1] as string, key) < 0)) named.sort(byName);
+  return named.map((key, rank) => ({ key, share: share(key), rank })).sort(compare);
 }
 
 export class PassOrder {
-  private roleList: Entry[];
-  private readonly frameworkLists = new Map<string, Entry[]>();
+  /** Flat roles; a role tree is walked into `treeChunks` instead. */
+  private readonly roleList: SortedBlocks<Entry> | undefined;
+  private treeChunks: Chunks = [];
+  private readonly frameworkLists = new Map<string, SortedBlocks<Entry>>();
   private readonly frameworkEntries = new Map<string, Map<string, Entry>>();
   private readonly roleEntries = new Map<string, Entry>();
   /** Some role has a parent: order roles over the tree, not as a flat list. */
@@ -43,39 +57,45 @@ export class PassOrder {
     this.tree = this.hierarchical
       ? new RoleTreeOrder(buildRoleTree(members.keys()), { subtree: subtreeShare, own: roleShare })
       : undefined;
-    this.roleList = this.hierarchical
-      ? this.treeOrder()
-      : [...members.keys()].map((key) => ({ key, share: roleShare(key) })).sort(compare);
-    if (!this.hierarchical) for (const e of this.roleList) this.roleEntries.set(e.key, e);
+    if (this.hierarchical) {
+      this.treeChunks = [this.treeOrder()];
+    } else {
+      const roles = rankedEntries(members.keys(), roleShare);
+      for (const e of roles) this.roleEntries.set(e.key, e);
+      this.roleList = new SortedBlocks(roles, compare);
+    }
     for (const [role, ids] of members) {
-      const list = ids.map((key) => ({ key, share: frameworkShare(role, key) })).sort(compare);
-      this.frameworkLists.set(role, list);
+      const list = rankedEntries(ids, (key) => frameworkShare(role, key));
+      this.frameworkLists.set(role, new SortedBlocks(list, compare));
       this.frameworkEntries.set(role, new Map(list.map((e) => [e.key, e])));
     }
   }
 
-  /** Roles, lowest weighted share first. */
-  roles(): readonly Entry[] {
-    return this.roleList;
+  /**
+   * Roles, lowest weighted share first, in consecutive chunks (see
+   * SortedBlocks.chunks). Read them before the next charge, or copy them.
+   */
+  roles(): Chunks {
+    return this.roleList?.chunks() ?? this.treeChunks;
   }
 
-  /** The role's frameworks, lowest share first. */
-  frameworks(role: string): readonly Entry[] {
-    return this.frameworkLists.get(role) ?? [];
+  /** The role's frameworks, lowest share first, in chunks as roles() gives them. */
+  frameworks(role: string): Chunks {
+    return this.frameworkLists.get(role)?.chunks() ?? NONE;
   }
 
   /** `frameworkId` was just given resources in `role`: move both to their new places. */
   charged(role: string, frameworkId: string): void {
     const list = this.frameworkLists.get(role);
     const entry = this.frameworkEntries.get(role)?.get(frameworkId);
-    if (list !== undefined && entry !== undefined) reposition(list, entry, this.frameworkShare(role, frameworkId));
+    if (list !== undefined && entry !== undefined) list.reposition(entry, this.frameworkShare(role, frameworkId));
     // In a tree, the charge moves every ancestor too: walk it again.
     if (this.tree !== undefined) {
       this.tree.charged(role);
-      this.roleList = this.treeOrder();
+      this.treeChunks = [this.treeOrder()];
     } else {
       const roleEntry = this.roleEntries.get(role);
-      if (roleEntry !== undefined) reposition(this.roleList, roleEntry, this.roleShare(role));
+      if (roleEntry !== undefined) this.roleList?.reposition(roleEntry, this.roleShare(role));
     }
   }
 
@@ -84,7 +104,7 @@ export class PassOrder {
     return (this.tree?.roles() ?? []).map((key) => {
       let entry = this.roleEntries.get(key);
       if (entry === undefined) {
-        entry = { key, share: 0 };
+        entry = { key, share: 0, rank: 0 };
         this.roleEntries.set(key, entry);
       }
       return entry;

@@ -8,14 +8,37 @@ type Quantities = Map<string, number>;
 
 const EMPTY: ReadonlyMap<string, number> = new Map();
 
+/**
+ * roundScalar(sum), skipping the arithmetic when the sum is a whole number
+ * it would leave alone (cpus, mem and disk mostly are): bumped a dozen
+ * times per charge.
+ */
+function roundSum(sum: number): number {
+  if (Number.isInteger(sum) && Math.abs(sum) <= MAX_EXACT) return sum === 0 ? 0 : sum;
+  return roundScalar(sum);
+}
+
+/** Past this, `x * 1000` in roundScalar is no longer exact for whole numbers. */
+const MAX_EXACT = Number.MAX_SAFE_INTEGER / 1000;
+
 function bump(into: Quantities, name: string, n: number): void {
-  const next = roundScalar((into.get(name) ?? 0) + n);
+  const next = roundSum((into.get(name) ?? 0) + n);
   if (next === 0) into.delete(name);
   else into.set(name, next);
 }
 
 function apply(into: Quantities, delta: ReadonlyMap<string, number>, sign: 1 | -1): void {
   for (const [name, n] of delta) bump(into, name, sign * n);
+}
+
+/** The quantities under `key`, added (empty) when missing; the caller drops them again if they stay empty. */
+function entryOf(byKey: Map<string, Quantities>, key: string): Quantities {
+  let q = byKey.get(key);
+  if (q === undefined) {
+    q = new Map();
+    byKey.set(key, q);
+  }
+  return q;
 }
 
 function bumpRole(byRole: Map<string, Quantities>, role: string, name: string, n: number): void {
@@ -26,6 +49,7 @@ function bumpRole(byRole: Map<string, Quantities>, role: string, name: string, n
 }
 
 function dominant(allocated: ReadonlyMap<string, number> | undefined, totals: Quantities): number {
+  if (allocated === undefined) return 0;
   let share = 0;
   for (const kind of DRF_KINDS) {
     const total = totals.get(kind) ?? 0;
@@ -57,6 +81,8 @@ export class ShareBook {
   private readonly unreservedTotal: Quantities = new Map();
   private readonly unreservedByRole = new Map<string, Quantities>();
   private readonly unreservedHeld: Quantities = new Map();
+  /** See pathOf. */
+  private readonly paths = new Map<string, readonly string[]>();
 
   /** Adds (sign 1) or removes (sign -1) an agent's total from the cluster. */
   addTotal(resources: Bag, sign: 1 | -1): void {
@@ -80,28 +106,48 @@ export class ShareBook {
     return { consumedParts: [...this.reservedByRole, ...this.unreservedByRole], unreservedFree };
   }
 
-  /** Records that `frameworkId`'s holding in `role` changed by `delta` (quantity per kind). */
+  /**
+   * Records that `frameworkId`'s holding in `role` changed by `delta`
+   * (quantity per kind). Runs on every charge: each map is looked up once
+   * per call, not once per kind.
+   */
   recharge(role: string, frameworkId: string, delta: ReadonlyMap<Kind, number>): void {
     if (delta.size === 0) return;
-    const roleQ = this.byRole.get(role) ?? new Map<string, number>();
+    const roleQ = entryOf(this.byRole, role);
     const frameworks = this.byFramework.get(role) ?? new Map<string, Quantities>();
-    const frameworkQ = frameworks.get(frameworkId) ?? new Map<string, number>();
-    const nodes = selfAndAncestors(role);
-    for (const [kind, n] of delta) {
+    if (frameworks.size === 0) this.byFramework.set(role, frameworks);
+    const frameworkQ = entryOf(frameworks, frameworkId);
+    let unreservedQ: Quantities | undefined;
+    // Keys, then get: destructured entries were an array per kind per charge.
+    for (const kind of delta.keys()) {
+      const n = delta.get(kind) as number;
       bump(roleQ, kind.name, n);
       bump(frameworkQ, kind.name, n);
-      for (const node of nodes) bumpRole(this.bySubtree, node, kind.name, n);
       if (kind.quota) {
-        bumpRole(this.unreservedByRole, role, kind.name, n);
+        unreservedQ ??= entryOf(this.unreservedByRole, role);
+        bump(unreservedQ, kind.name, n);
         bump(this.unreservedHeld, kind.name, n);
       }
     }
-    frameworks.set(frameworkId, frameworkQ);
-    this.byRole.set(role, roleQ);
-    this.byFramework.set(role, frameworks);
+    for (const node of this.pathOf(role)) {
+      const q = entryOf(this.bySubtree, node);
+      for (const kind of delta.keys()) bump(q, kind.name, delta.get(kind) as number);
+      if (q.size === 0) this.bySubtree.delete(node);
+    }
+    if (unreservedQ?.size === 0) this.unreservedByRole.delete(role);
     if (frameworkQ.size === 0) frameworks.delete(frameworkId);
     if (frameworks.size === 0) this.byFramework.delete(role);
     if (roleQ.size === 0) this.byRole.delete(role);
+  }
+
+  /** selfAndAncestors(role), memoized: asked on every charge, and roles are few. */
+  private pathOf(role: string): readonly string[] {
+    let nodes = this.paths.get(role);
+    if (nodes === undefined) {
+      nodes = selfAndAncestors(role);
+      this.paths.set(role, nodes);
+    }
+    return nodes;
   }
 
   /** The role's dominant share divided by its weight (weight > 0). */
