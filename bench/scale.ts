@@ -4,6 +4,7 @@
  * its own processes; one that fails is reported and the others still run.
  * `SCALE_AGENTS=N` shrinks the fleets (for a quick look on a busy machine).
  */
+import { runAllocatorScaleBench } from "./allocator-scale.js";
 import { HA_SHAPE, runFailoverBench } from "./ha-bench.js";
 import { runRegistrationBench } from "./register-bench.js";
 import { runRegistryScaleBench } from "./registry-scale-bench.js";
@@ -76,12 +77,32 @@ async function failoverRows(agents: number): Promise<Row[]> {
   ];
 }
 
+async function allocatorRows(): Promise<Row[]> {
+  return (await runAllocatorScaleBench()).map((row) => {
+    const figure = `allocator cycle: ${fmt(row.agents)} agents × ${fmt(row.frameworks)} frameworks`;
+    const target = row.targetMs === undefined ? "" : `≤ ${row.targetMs} ms`;
+    const method =
+      "the pure allocator in the shape of Mesos' DeclineOffers benchmark (bench/allocator-scale.ts): mean of the cycles after the first, wall and CPU time of the process";
+    if ("error" in row.figures)
+      return { figure, value: `FAILED: ${row.figures.error}`, target, met: undefined, method };
+    const f = row.figures;
+    return {
+      figure,
+      value: `${fmt(f.declineCycleMs)} ms (CPU ${fmt(f.declineCycleCpuMs)} ms); reacting to one task ending ${fmt(f.reactMs, 1)} ms; heap ${fmt(f.heapAfterCyclesBytes / 1048576)} MB${row.mesos === undefined ? "" : `; ${row.mesos}`}`,
+      target,
+      met: row.met?.cpu,
+      method,
+    };
+  });
+}
+
 export async function runScaleSection(failed: Failed): Promise<ScaleSection> {
   const agents = Number(process.env.SCALE_AGENTS ?? 10_000);
   const rows: Row[] = [];
   rows.push(...(await attempt("registration on etcd", failed, () => registrationRows(agents, "etcd"))));
   rows.push(...(await attempt("registration, embedded", failed, () => registrationRows(agents, "embedded"))));
   rows.push(...(await attempt("failover", failed, () => failoverRows(agents))));
+  rows.push(...(await attempt("allocator", failed, allocatorRows)));
   rows.push(
     ...(await attempt("registry in etcd at 40,000 agents", failed, async () =>
       registryScaleRows(await runRegistryScaleBench(), failed),
