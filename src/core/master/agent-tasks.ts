@@ -23,7 +23,8 @@
  * not reported.
  */
 
-import { type Resource, type Task, TaskState } from "../../../gen/mesos/v1/mesos_pb.js";
+import { create } from "@bufbuild/protobuf";
+import { type Resource, type Task, TaskSchema, TaskState } from "../../../gen/mesos/v1/mesos_pb.js";
 import type { AgentCall_Register } from "../../../gen/mesos/v2/mesos_pb.js";
 import { adoptable, isTerminalState } from "../task-lifecycle.js";
 import { type Ctx, send } from "./context.js";
@@ -124,7 +125,16 @@ export function adoptTasks(ctx: Ctx, agent: AgentRecord, call: AgentCall_Registe
     } else if (unreachable?.agentId?.value === agent.id) {
       comeBack(ctx, framework, agent, unreachable, reported.state);
     } else if (isTerminalState(reported.state)) {
-      // Nothing to take back; its terminal update is on its way.
+      // Its terminal update is on its way, behind the updates the agent is
+      // still delivering. A master that never knew the task holds it as the
+      // scheduler will hear it next (the update being delivered), so that a
+      // reconciliation cannot answer TASK_GONE ahead of a TASK_RUNNING still
+      // in the agent's stream (Mesos answers with status_update_state).
+      const delivering = deliveringState(reported);
+      if (live === undefined && unreachable === undefined && delivering !== undefined && !endedHere(ctx, frameworkId, taskId)) {
+        adopt(ctx, framework, agent, create(TaskSchema, { ...reported, state: delivering }));
+        charge(frameworkId, reported.resources);
+      }
     } else if (
       live !== undefined ||
       unreachable !== undefined ||
@@ -194,6 +204,12 @@ function adopt(ctx: Ctx, framework: FrameworkRecord, agent: AgentRecord, reporte
       ),
     );
   }
+}
+
+/** The live state of the update the agent is delivering for a task it reports ended, if it is one. */
+function deliveringState(reported: Task): TaskState | undefined {
+  if (reported.statusUpdateUuid.length === 0) return undefined;
+  return adoptable(reported.statusUpdateState) ? reported.statusUpdateState : undefined;
 }
 
 /** A state an agent can report a task in. */
