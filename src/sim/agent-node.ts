@@ -214,7 +214,7 @@ export function createAgentNode(deps: AgentNodeDeps): AgentNode {
 
   /** Three missed heartbeats and 5 s (master-link.ts): the master is presumed gone. */
   const watchdog = (inc: number): void => {
-    queue.after(1000, `${name} watchdog`, () => {
+    queue.after(2000, `${name} watchdog`, () => {
       if (!alive(inc)()) return;
       const timeout = heartbeatSeconds === undefined ? 15_000 : (heartbeatSeconds * 3 + 5) * 1000;
       if (conn !== undefined && queue.now - lastHeard > timeout) {

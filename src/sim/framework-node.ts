@@ -121,7 +121,9 @@ export function createFrameworkNode(deps: FrameworkNodeDeps): FrameworkNode {
       // Now and then an offer is held unanswered: the master's offer timeout rescinds it.
       if (!node.quiet && rng.chance(0.05)) continue;
       if (node.quiet || fit <= 0) {
-        call({ type: Call_Type.DECLINE, decline: { offerIds: [offerId], filters: { refuseSeconds: 1 } } });
+        // Idle in the quiet phase: a long filter, as an idle scheduler sets, keeps offers from churning.
+        const refuseSeconds = node.quiet ? 30 : 1;
+        call({ type: Call_Type.DECLINE, decline: { offerIds: [offerId], filters: { refuseSeconds } } });
         continue;
       }
       const taskInfos = Array.from({ length: fit }, () => {
@@ -245,22 +247,22 @@ export function createFrameworkNode(deps: FrameworkNodeDeps): FrameworkNode {
     c.toMaster(create(ConnectRequestSchema, { id: `${name}-subscribe-${queue.now}`, call: { case: "scheduler", value: subscribe } }));
   };
 
-  /** Once a second: a silent master is left, a task is killed now and then, and the view reconciled. */
+  /** Every two seconds: a silent master is left, a task is killed now and then, and the view reconciled. */
   const tick = (inc: number): void => {
-    queue.after(1000, `${name} tick`, () => {
+    queue.after(2000, `${name} tick`, () => {
       if (!alive || inc !== incarnation) return;
       if (conn !== undefined && queue.now - lastHeard > 3 * 5_000 + 5_000) {
         conn.close("client", false);
         disconnected();
       }
-      if (subscribed && !node.quiet && rng.chance(0.05)) {
+      if (subscribed && !node.quiet && rng.chance(0.1)) {
         const running = [...tasks].filter(([, t]) => t.state !== undefined && !isTerminalState(t.state));
         if (running.length > 0) {
           const [taskId, t] = rng.pick(running);
           call({ type: Call_Type.KILL, kill: { taskId: { value: taskId }, agentId: { value: t.agentId } } });
         }
       }
-      if (subscribed && rng.chance(node.quiet ? 0.2 : 0.05)) reconcile();
+      if (subscribed && rng.chance(node.quiet ? 0.3 : 0.1)) reconcile();
       tick(inc);
     });
   };

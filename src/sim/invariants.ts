@@ -87,17 +87,27 @@ export function createChecker(world: World): Checker {
    */
   const removedFrameworks = new Set<string>();
 
-  const checkMaster = (master: MasterNode): void => {
+  /** Completed tasks already looked at, per framework record (the list only grows, or drops its oldest). */
+  const completedSeen = new WeakMap<object, number>();
+  const handledSeen = new WeakMap<MasterNode, number>();
+
+  /** `full`: every completed task again, not just the new ones (at the end). */
+  const checkMaster = (master: MasterNode, full = false): void => {
+    if (!full && handledSeen.get(master) === master.handled) return;
+    handledSeen.set(master, master.handled);
     let ended = masterEnded.get(master);
     if (ended === undefined) masterEnded.set(master, (ended = new Map()));
     for (const framework of master.core.state.frameworks.values()) {
-      for (const task of framework.completed) {
+      const seen = completedSeen.get(framework) ?? 0;
+      const from = full || seen > framework.completed.length ? 0 : seen;
+      for (const task of framework.completed.slice(from)) {
         const key = `${framework.id}/${task.taskId?.value ?? ""}`;
         const was = ended.get(key);
         if (was !== undefined && was !== task.state)
           throw new Violation("terminal stays", `master ${master.name} (epoch ${master.epoch}) moved ended task ${key} from ${stateName(was)} to ${stateName(task.state)}`);
         ended.set(key, task.state);
       }
+      completedSeen.set(framework, framework.completed.length);
       for (const task of [...framework.tasks.values(), ...framework.unreachable.byId.values()]) {
         const key = `${framework.id}/${task.taskId?.value ?? ""}`;
         const was = ended.get(key);
@@ -179,6 +189,7 @@ export function createChecker(world: World): Checker {
     settled() {
       const leader = world.leader();
       if (leader === undefined || !leader.serving) throw new Violation("settled", "no master leads after the quiet phase");
+      checkMaster(leader, true);
       for (const agent of world.agents)
         if (agent.registeredWith !== leader) throw new Violation("settled", `agent ${agent.name} is not registered with the leader`);
       const frameworks = world.frameworks().filter((f) => !f.done);

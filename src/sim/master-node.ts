@@ -39,6 +39,8 @@ export interface MasterNode extends MasterEnd {
   readonly allocator: Allocator;
   /** True until the term ends (deposed and told, a failed write, a crash). */
   readonly serving: boolean;
+  /** Core handlers run so far: the core's state changes only when this grows. */
+  readonly handled: number;
   /** A client's stream reached this master. */
   accept(conn: Connection): void;
   /** The term ends: every stream is ended (`flush`: as a stepping-down master ends them; else a crash). */
@@ -95,6 +97,7 @@ export function createMasterNode(deps: MasterNodeDeps): MasterNode {
   const batches: Batch[] = [];
   let serving = true;
   let allocationDue = false;
+  let handled = 0;
 
   const deliver = (effects: Effect[]): void => {
     for (const effect of effects) {
@@ -138,6 +141,7 @@ export function createMasterNode(deps: MasterNodeDeps): MasterNode {
   /** Runs a core handler; an exception in the core is a bug the run reports. */
   const handle = (what: string, handler: () => Effect[]): void => {
     if (!serving) return;
+    handled++;
     let effects: Effect[];
     try {
       effects = handler();
@@ -187,6 +191,9 @@ export function createMasterNode(deps: MasterNodeDeps): MasterNode {
     allocator,
     get serving() {
       return serving;
+    },
+    get handled() {
+      return handled;
     },
     accept(conn) {
       if (serving) sessions.set(conn.session, conn);
