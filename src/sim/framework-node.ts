@@ -12,7 +12,7 @@
  *   removed (failover timeout passed, or TEARDOWN) ──► done for good
  */
 import { create } from "@bufbuild/protobuf";
-import { FrameworkInfo_Capability_Type, type Offer, type TaskState } from "../../gen/mesos/v1/mesos_pb.js";
+import { FrameworkInfo_Capability_Type, type Offer, type TaskState, type TaskStatus } from "../../gen/mesos/v1/mesos_pb.js";
 import { type Call, Call_Type, CallSchema, type Event, Event_Type } from "../../gen/mesos/v1/scheduler/scheduler_pb.js";
 import { ConnectRequestSchema, type ConnectResponse } from "../../gen/mesos/v2/mesos_pb.js";
 import { parseResources } from "../core/resources/index.js";
@@ -31,7 +31,7 @@ export interface TaskView {
 /** What the checker hears from the framework. */
 export interface FrameworkObserver {
   /** An UPDATE reached the scheduler. */
-  updated(framework: FrameworkNode, taskId: string, state: TaskState, uuid: Uint8Array): void;
+  updated(framework: FrameworkNode, taskId: string, status: TaskStatus): void;
 }
 
 export interface FrameworkNode {
@@ -167,9 +167,11 @@ export function createFrameworkNode(deps: FrameworkNodeDeps): FrameworkNode {
         const status = event.update?.status;
         const taskId = status?.taskId?.value ?? "";
         if (status === undefined) return;
-        deps.observer.updated(node, taskId, status.state, status.uuid);
+        deps.observer.updated(node, taskId, status);
         const view = tasks.get(taskId);
-        if (view !== undefined) {
+        // Once it ended the scheduler is done with it (a late answer to an
+        // earlier reconciliation may still say "cannot see it").
+        if (view !== undefined && (view.state === undefined || !isTerminalState(view.state))) {
           view.state = status.state;
           if (status.agentId?.value) view.agentId = status.agentId.value;
         }

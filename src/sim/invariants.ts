@@ -19,7 +19,7 @@
  *                       alive runs on an agent in that state
  */
 import type { Resource } from "../../gen/mesos/v1/mesos_pb.js";
-import { TaskState } from "../../gen/mesos/v1/mesos_pb.js";
+import { TaskState, type TaskStatus, TaskStatus_Reason } from "../../gen/mesos/v1/mesos_pb.js";
 import { isTerminalState } from "../core/task-lifecycle.js";
 import type { AgentNode } from "./agent-node.js";
 import type { FrameworkNode } from "./framework-node.js";
@@ -60,10 +60,23 @@ function sameScalars(a: Map<string, number>, b: Map<string, number>): boolean {
 
 const show = (m: Map<string, number>): string => [...m].map(([k, v]) => `${k}:${v}`).join(";") || "nothing";
 
+/**
+ * A reconciliation answer about a task the master does not hold, from what
+ * it knows of the agent named (Mesos' answers too): "cannot see it" after
+ * the task ended is a late answer to an earlier question, not a task alive again.
+ */
+function cannotSee(status: TaskStatus): boolean {
+  return (
+    status.uuid.length === 0 &&
+    status.reason === TaskStatus_Reason.RECONCILIATION &&
+    (status.state === TaskState.TASK_UNREACHABLE || status.state === TaskState.TASK_UNKNOWN)
+  );
+}
+
 export interface Checker {
   launched(agent: string, frameworkId: string, taskId: string): void;
   updateTaken(agent: string, frameworkId: string, taskId: string, uuid: Uint8Array, state: TaskState): void;
-  updated(framework: FrameworkNode, taskId: string, state: TaskState, uuid: Uint8Array): void;
+  updated(framework: FrameworkNode, taskId: string, status: TaskStatus): void;
   /** The invariants that hold after every step. */
   step(): void;
   /** The invariants that hold once the cluster has settled. */
@@ -173,11 +186,12 @@ export function createChecker(world: World): Checker {
       const agent = world.agents.find((a) => a.name === agentName);
       if (agent !== undefined) taken.set(hex(uuid), { agent, incarnation: agent.incarnation, frameworkId, taskId, state });
     },
-    updated(framework, taskId, state, uuid) {
+    updated(framework, taskId, status) {
+      const { state, uuid } = status;
       if (uuid.length > 0) received.add(hex(uuid));
       const key = `${framework.name}/${taskId}`;
       const was = schedulerEnded.get(key);
-      if (was !== undefined && !isTerminalState(state))
+      if (was !== undefined && !isTerminalState(state) && !cannotSee(status))
         throw new Violation("terminal stays", `scheduler ${framework.name} heard ${stateName(state)} for task ${taskId} after ${stateName(was)}`);
       if (isTerminalState(state) && was === undefined) schedulerEnded.set(key, state);
     },

@@ -116,7 +116,10 @@ export function adoptTasks(ctx: Ctx, agent: AgentRecord, call: AgentCall_Registe
       continue;
     }
     const framework =
-      known ?? (info === undefined || !adoptable(reported.state) ? undefined : recoverFramework(ctx, info));
+      known ??
+      (info === undefined || (!adoptable(reported.state) && deliveringState(reported) === undefined)
+        ? undefined
+        : recoverFramework(ctx, info));
     if (framework === undefined) continue;
     const live = framework.tasks.get(taskId);
     const unreachable = framework.unreachable.byId.get(taskId);
