@@ -34,6 +34,8 @@ export interface AgentNode {
   readonly core: AgentCore | undefined;
   /** Bumped by every restart: tasks of an earlier incarnation died with it. */
   readonly incarnation: number;
+  /** Tasks its executors are running now (`framework/task`): the machine's truth. */
+  running(): string[];
   /** The master it is registered with now, if any. */
   readonly registeredWith: MasterNode | undefined;
   start(): void;
@@ -258,6 +260,7 @@ export function createAgentNode(deps: AgentNodeDeps): AgentNode {
     get incarnation() {
       return incarnation;
     },
+    running: () => executors?.running() ?? [],
     get registeredWith() {
       return registered ? master : undefined;
     },

@@ -25,6 +25,8 @@ export interface ExecutorModel {
   launch(launch: ExecutorLaunch): void;
   deliver(frameworkId: string, executorId: string, event: ExecutorEvent): void;
   stop(frameworkId: string, executorId: string, graceMs: number): void;
+  /** The tasks running in executors now (launched, not ended, executor not exited), as `framework/task`. */
+  running(): string[];
 }
 
 interface SimExecutor {
@@ -135,6 +137,10 @@ export function createExecutorModel(deps: ExecutorModelDeps): ExecutorModel {
         }
       });
     },
+    running: () =>
+      [...executors.values()].flatMap((e) =>
+        e.exited ? [] : [...e.tasks].flatMap(([taskId, ended]) => (ended ? [] : [`${e.frameworkId}/${taskId}`])),
+      ),
     stop(frameworkId, executorId, graceMs) {
       const executor = executors.get(`${frameworkId}/${executorId}`);
       if (executor === undefined) return;

@@ -6,6 +6,7 @@
  *
  * After every step:
  *   launched once       no task reaches an executor twice, on any agent, ever
+ *   agent knows its executors  a task an executor still runs is live in its agent core
  *   terminal stays      a task a master, an agent or a scheduler saw end never lives again
  *   resources conserved per agent a master serves: offered + allocated to tasks
  *                       = what the allocator holds there, and that + free = total
@@ -162,6 +163,12 @@ export function createChecker(world: World): Checker {
       if (was !== undefined && was !== task.state)
         throw new Violation("terminal stays", `agent ${id} moved ended task ${key} from ${stateName(was)} to ${stateName(task.state)}`);
       if (isTerminalState(task.state)) ended.set(key, task.state);
+    }
+    // The agent's books against its machine: a task an executor still runs is not over.
+    for (const key of agent.running()) {
+      const task = core.state.tasks.get(key);
+      if (task === undefined || isTerminalState(task.state))
+        throw new Violation("agent knows its executors", `an executor on ${id} runs ${key}, which its agent holds as ${task === undefined ? "unknown" : stateName(task.state)}`);
     }
   };
 
