@@ -134,12 +134,22 @@ export function createAgentNode(deps: AgentNodeDeps): AgentNode {
           apply(core.runTask(e.value.frameworkInfo, e.value.task, now));
         return;
       case "killTask":
-        return apply(core.killTask(e.value.frameworkId?.value ?? "", e.value.taskId?.value ?? "", e.value.killPolicy, now));
+        return apply(
+          core.killTask(e.value.frameworkId?.value ?? "", e.value.taskId?.value ?? "", e.value.killPolicy, now),
+        );
       case "acknowledge":
-        return apply(core.acknowledge(e.value.frameworkId?.value ?? "", e.value.taskId?.value ?? "", e.value.uuid, now));
+        return apply(
+          core.acknowledge(e.value.frameworkId?.value ?? "", e.value.taskId?.value ?? "", e.value.uuid, now),
+        );
       case "reconcileTasks":
         if (e.value.frameworkInfo === undefined) return;
-        return apply(core.reconcileTasks(e.value.frameworkInfo, e.value.taskIds.map((id) => id.value), now));
+        return apply(
+          core.reconcileTasks(
+            e.value.frameworkInfo,
+            e.value.taskIds.map((id) => id.value),
+            now,
+          ),
+        );
       case "resendUpdates":
         return apply(core.resendUpdates(e.value.frameworkId?.value ?? "", now));
       case "shutdownFramework":
@@ -147,7 +157,9 @@ export function createAgentNode(deps: AgentNodeDeps): AgentNode {
       case "shutdownExecutor":
         return apply(core.shutdownExecutor(e.value.frameworkId?.value ?? "", e.value.executorId?.value ?? "", now));
       case "heartbeat":
-        conn?.toMaster(create(ConnectRequestSchema, { call: { case: "agent", value: { call: { case: "heartbeat", value: {} } } } }));
+        conn?.toMaster(
+          create(ConnectRequestSchema, { call: { case: "agent", value: { call: { case: "heartbeat", value: {} } } } }),
+        );
         return;
       default:
         return;
@@ -243,7 +255,15 @@ export function createAgentNode(deps: AgentNodeDeps): AgentNode {
       id,
     );
     const current = core;
-    executors = createExecutorModel({ agent: name, core: current, queue, rng, alive: alive(inc), apply, observer: deps.observer });
+    executors = createExecutorModel({
+      agent: name,
+      core: current,
+      queue,
+      rng,
+      alive: alive(inc),
+      apply,
+      observer: deps.observer,
+    });
     leaderEpoch = 0n;
     heartbeatSeconds = undefined;
     backoff = 200;

@@ -77,8 +77,14 @@ export function runSimulation(options: SimOptions): SimResult {
   const trace: string[] = [];
   let step = 0;
   const fail = (err: unknown): SimResult => {
-    const violation = err instanceof Violation ? err : new Violation("no exception", err instanceof Error ? (err.stack ?? err.message) : String(err));
-    return { ...summary(sim, options.seed, step), failure: { step, invariant: violation.invariant, message: violation.message, trace } };
+    const violation =
+      err instanceof Violation
+        ? err
+        : new Violation("no exception", err instanceof Error ? (err.stack ?? err.message) : String(err));
+    return {
+      ...summary(sim, options.seed, step),
+      failure: { step, invariant: violation.invariant, message: violation.message, trace },
+    };
   };
   const runOne = (): boolean => {
     const event = sim.queue.pop();
@@ -279,7 +285,10 @@ function injectFault(sim: Sim, bug: (message: string) => void): void {
     // elected at once, and the old one learns it lost only when its lease check runs.
     const old = sim.leader;
     elect(sim, rng.pick(CANDIDATES), bug);
-    if (old !== undefined) queue.after(rng.int(100, 5_000), `${old.name} (epoch ${old.epoch}) learns it lost the lead`, () => old.stop("deposed", true));
+    if (old !== undefined)
+      queue.after(rng.int(100, 5_000), `${old.name} (epoch ${old.epoch}) learns it lost the lead`, () =>
+        old.stop("deposed", true),
+      );
   }
 }
 

@@ -80,14 +80,16 @@ export function createExecutorModel(deps: ExecutorModelDeps): ExecutorModel {
     if (result.error === undefined && latest !== undefined && equalBytes(latest.uuid, uuid))
       deps.observer.updateTaken(deps.agent, frameworkId, taskId, uuid, state);
     deps.apply(result.effects);
-    if (isTerminalState(state)) later(20, 300, `executor ${executorId} exits`, () => exit(executor, 0, "exited with status 0"));
+    if (isTerminalState(state))
+      later(20, 300, `executor ${executorId} exits`, () => exit(executor, 0, "exited with status 0"));
   };
 
   /** A task's life: it starts, runs, and ends by itself after a while, or runs until killed. */
   const run = (executor: SimExecutor, taskId: string): void => {
     executor.tasks.set(taskId, false);
     deps.observer.launched(deps.agent, executor.frameworkId, taskId);
-    if (rng.chance(0.5)) later(5, 200, `task ${taskId} starting`, () => update(executor, taskId, TaskState.TASK_STARTING));
+    if (rng.chance(0.5))
+      later(5, 200, `task ${taskId} starting`, () => update(executor, taskId, TaskState.TASK_STARTING));
     later(200, 600, `task ${taskId} running`, () => update(executor, taskId, TaskState.TASK_RUNNING));
     if (rng.chance(0.35)) return;
     const ends = rng.chance(0.8) ? TaskState.TASK_FINISHED : TaskState.TASK_FAILED;

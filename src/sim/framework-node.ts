@@ -12,7 +12,12 @@
  *   removed (failover timeout passed, or TEARDOWN) ──► done for good
  */
 import { create } from "@bufbuild/protobuf";
-import { FrameworkInfo_Capability_Type, type Offer, type TaskState, type TaskStatus } from "../../gen/mesos/v1/mesos_pb.js";
+import {
+  FrameworkInfo_Capability_Type,
+  type Offer,
+  type TaskState,
+  type TaskStatus,
+} from "../../gen/mesos/v1/mesos_pb.js";
 import { type Call, Call_Type, CallSchema, type Event, Event_Type } from "../../gen/mesos/v1/scheduler/scheduler_pb.js";
 import { ConnectRequestSchema, type ConnectResponse } from "../../gen/mesos/v2/mesos_pb.js";
 import { parseResources } from "../core/resources/index.js";
@@ -109,7 +114,8 @@ export function createFrameworkNode(deps: FrameworkNodeDeps): FrameworkNode {
     conn?.toMaster(create(ConnectRequestSchema, { id: `${name}-${queue.now}`, call: { case: "scheduler", value: c } }));
   };
 
-  const live = (): number => [...tasks.values()].filter((t) => t.state === undefined || !isTerminalState(t.state)).length;
+  const live = (): number =>
+    [...tasks.values()].filter((t) => t.state === undefined || !isTerminalState(t.state)).length;
 
   const offers = (list: Offer[]): void => {
     for (const offer of list) {
@@ -139,7 +145,11 @@ export function createFrameworkNode(deps: FrameworkNodeDeps): FrameworkNode {
       });
       call({
         type: Call_Type.ACCEPT,
-        accept: { offerIds: [offerId], operations: [{ type: 1, launch: { taskInfos } }], filters: { refuseSeconds: 1 } },
+        accept: {
+          offerIds: [offerId],
+          operations: [{ type: 1, launch: { taskInfos } }],
+          filters: { refuseSeconds: 1 },
+        },
       });
     }
   };
@@ -149,7 +159,10 @@ export function createFrameworkNode(deps: FrameworkNodeDeps): FrameworkNode {
     call({
       type: Call_Type.RECONCILE,
       reconcile: {
-        tasks: open.map(([taskId, t]) => ({ taskId: { value: taskId }, agentId: t.agentId ? { value: t.agentId } : undefined })),
+        tasks: open.map(([taskId, t]) => ({
+          taskId: { value: taskId },
+          agentId: t.agentId ? { value: t.agentId } : undefined,
+        })),
       },
     });
   };
@@ -246,7 +259,12 @@ export function createFrameworkNode(deps: FrameworkNodeDeps): FrameworkNode {
         },
       },
     });
-    c.toMaster(create(ConnectRequestSchema, { id: `${name}-subscribe-${queue.now}`, call: { case: "scheduler", value: subscribe } }));
+    c.toMaster(
+      create(ConnectRequestSchema, {
+        id: `${name}-subscribe-${queue.now}`,
+        call: { case: "scheduler", value: subscribe },
+      }),
+    );
   };
 
   /** Every two seconds: a silent master is left, a task is killed now and then, and the view reconciled. */

@@ -86,7 +86,10 @@ export interface Checker {
 
 export function createChecker(world: World): Checker {
   const launches = new Set<string>();
-  const taken = new Map<string, { agent: AgentNode; incarnation: number; frameworkId: string; taskId: string; state: TaskState }>();
+  const taken = new Map<
+    string,
+    { agent: AgentNode; incarnation: number; frameworkId: string; taskId: string; state: TaskState }
+  >();
   const received = new Set<string>();
   const schedulerEnded = new Map<string, TaskState>();
   /** Terminal states seen, per master term and per agent incarnation. */
@@ -109,8 +112,8 @@ export function createChecker(world: World): Checker {
   const checkMaster = (master: MasterNode, full = false): void => {
     if (!full && handledSeen.get(master) === master.handled) return;
     handledSeen.set(master, master.handled);
-    let ended = masterEnded.get(master);
-    if (ended === undefined) masterEnded.set(master, (ended = new Map()));
+    const ended = masterEnded.get(master) ?? new Map<string, TaskState>();
+    masterEnded.set(master, ended);
     for (const framework of master.core.state.frameworks.values()) {
       const seen = completedSeen.get(framework) ?? 0;
       const from = full || seen > framework.completed.length ? 0 : seen;
@@ -118,7 +121,10 @@ export function createChecker(world: World): Checker {
         const key = `${framework.id}/${task.taskId?.value ?? ""}`;
         const was = ended.get(key);
         if (was !== undefined && was !== task.state)
-          throw new Violation("terminal stays", `master ${master.name} (epoch ${master.epoch}) moved ended task ${key} from ${stateName(was)} to ${stateName(task.state)}`);
+          throw new Violation(
+            "terminal stays",
+            `master ${master.name} (epoch ${master.epoch}) moved ended task ${key} from ${stateName(was)} to ${stateName(task.state)}`,
+          );
         ended.set(key, task.state);
       }
       completedSeen.set(framework, framework.completed.length);
@@ -126,7 +132,10 @@ export function createChecker(world: World): Checker {
         const key = `${framework.id}/${task.taskId?.value ?? ""}`;
         const was = ended.get(key);
         if (was !== undefined || isTerminalState(task.state))
-          throw new Violation("terminal stays", `master ${master.name} (epoch ${master.epoch}) holds task ${key} as ${stateName(task.state)} after it ended as ${stateName(was ?? task.state)}`);
+          throw new Violation(
+            "terminal stays",
+            `master ${master.name} (epoch ${master.epoch}) holds task ${key} as ${stateName(task.state)} after it ended as ${stateName(was ?? task.state)}`,
+          );
       }
     }
     checkResources(master);
@@ -145,10 +154,16 @@ export function createChecker(world: World): Checker {
       const held = scalars(master.allocator.agentAllocated(agent.id));
       const total = scalars(agent.total);
       if (!sameScalars(inUse, held))
-        throw new Violation("resources conserved", `master ${master.name} agent ${agent.id}: offers and tasks hold ${show(inUse)} but the allocator counts ${show(held)} allocated`);
+        throw new Violation(
+          "resources conserved",
+          `master ${master.name} agent ${agent.id}: offers and tasks hold ${show(inUse)} but the allocator counts ${show(held)} allocated`,
+        );
       for (const [name, amount] of held)
         if (amount > (total.get(name) ?? 0) + 1e-6)
-          throw new Violation("resources conserved", `master ${master.name} agent ${agent.id}: ${show(held)} allocated exceeds its total ${show(total)}`);
+          throw new Violation(
+            "resources conserved",
+            `master ${master.name} agent ${agent.id}: ${show(held)} allocated exceeds its total ${show(total)}`,
+          );
     }
   };
 
@@ -156,19 +171,25 @@ export function createChecker(world: World): Checker {
     const core = agent.core;
     if (core === undefined) return;
     const id = `${agent.name}#${agent.incarnation}`;
-    let ended = agentEnded.get(id);
-    if (ended === undefined) agentEnded.set(id, (ended = new Map()));
+    const ended = agentEnded.get(id) ?? new Map<string, TaskState>();
+    agentEnded.set(id, ended);
     for (const [key, task] of core.state.tasks) {
       const was = ended.get(key);
       if (was !== undefined && was !== task.state)
-        throw new Violation("terminal stays", `agent ${id} moved ended task ${key} from ${stateName(was)} to ${stateName(task.state)}`);
+        throw new Violation(
+          "terminal stays",
+          `agent ${id} moved ended task ${key} from ${stateName(was)} to ${stateName(task.state)}`,
+        );
       if (isTerminalState(task.state)) ended.set(key, task.state);
     }
     // The agent's books against its machine: a task an executor still runs is not over.
     for (const key of agent.running()) {
       const task = core.state.tasks.get(key);
       if (task === undefined || isTerminalState(task.state))
-        throw new Violation("agent knows its executors", `an executor on ${id} runs ${key}, which its agent holds as ${task === undefined ? "unknown" : stateName(task.state)}`);
+        throw new Violation(
+          "agent knows its executors",
+          `an executor on ${id} runs ${key}, which its agent holds as ${task === undefined ? "unknown" : stateName(task.state)}`,
+        );
     }
   };
 
@@ -178,7 +199,10 @@ export function createChecker(world: World): Checker {
       const c = commits[commitsChecked];
       if (c === undefined) continue;
       if (c.writer !== c.leader)
-        throw new Violation("fenced", `a ${c.operation.kind} of deposed epoch ${c.writer} was stored while epoch ${c.leader} led`);
+        throw new Violation(
+          "fenced",
+          `a ${c.operation.kind} of deposed epoch ${c.writer} was stored while epoch ${c.leader} led`,
+        );
       if (c.operation.kind === "remove-framework") removedFrameworks.add(c.operation.frameworkId);
     }
   };
@@ -191,7 +215,8 @@ export function createChecker(world: World): Checker {
     },
     updateTaken(agentName, frameworkId, taskId, uuid, state) {
       const agent = world.agents.find((a) => a.name === agentName);
-      if (agent !== undefined) taken.set(hex(uuid), { agent, incarnation: agent.incarnation, frameworkId, taskId, state });
+      if (agent !== undefined)
+        taken.set(hex(uuid), { agent, incarnation: agent.incarnation, frameworkId, taskId, state });
     },
     updated(framework, taskId, status) {
       const { state, uuid } = status;
@@ -199,7 +224,10 @@ export function createChecker(world: World): Checker {
       const key = `${framework.name}/${taskId}`;
       const was = schedulerEnded.get(key);
       if (was !== undefined && !isTerminalState(state) && !cannotSee(status))
-        throw new Violation("terminal stays", `scheduler ${framework.name} heard ${stateName(state)} for task ${taskId} after ${stateName(was)}`);
+        throw new Violation(
+          "terminal stays",
+          `scheduler ${framework.name} heard ${stateName(state)} for task ${taskId} after ${stateName(was)}`,
+        );
       if (isTerminalState(state) && was === undefined) schedulerEnded.set(key, state);
     },
     step() {
@@ -209,10 +237,12 @@ export function createChecker(world: World): Checker {
     },
     settled() {
       const leader = world.leader();
-      if (leader === undefined || !leader.serving) throw new Violation("settled", "no master leads after the quiet phase");
+      if (leader === undefined || !leader.serving)
+        throw new Violation("settled", "no master leads after the quiet phase");
       checkMaster(leader, true);
       for (const agent of world.agents)
-        if (agent.registeredWith !== leader) throw new Violation("settled", `agent ${agent.name} is not registered with the leader`);
+        if (agent.registeredWith !== leader)
+          throw new Violation("settled", `agent ${agent.name} is not registered with the leader`);
       const frameworks = world.frameworks().filter((f) => !f.done);
       for (const f of frameworks)
         if (f.id === undefined || leader.core.state.frameworks.get(f.id)?.session === undefined)
@@ -233,13 +263,19 @@ function checkDelivered(
     const pending = agent.core?.state.updates.pending() ?? [];
     if (pending.length > 0) {
       const p = pending[0];
-      throw new Violation("delivered", `agent ${agent.name} still holds ${pending.length} unacknowledged updates (first: ${p?.frameworkId}/${p?.status.taskId?.value} ${stateName(p?.status.state)})`);
+      throw new Violation(
+        "delivered",
+        `agent ${agent.name} still holds ${pending.length} unacknowledged updates (first: ${p?.frameworkId}/${p?.status.taskId?.value} ${stateName(p?.status.state)})`,
+      );
     }
   }
   for (const [uuid, t] of taken) {
     if (t.agent.incarnation !== t.incarnation || received.has(uuid)) continue;
     if (removedFrameworks.has(t.frameworkId)) continue;
-    throw new Violation("delivered", `${stateName(t.state)} of task ${t.frameworkId}/${t.taskId}, taken by agent ${t.agent.name}, never reached its scheduler`);
+    throw new Violation(
+      "delivered",
+      `${stateName(t.state)} of task ${t.frameworkId}/${t.taskId}, taken by agent ${t.agent.name}, never reached its scheduler`,
+    );
   }
 }
 
@@ -257,10 +293,16 @@ function checkReconciled(world: World, leader: MasterNode): void {
         throw new Violation("reconciled", `agent ${agent.name} still runs ${key} of a framework that is gone`);
       const held = leader.core.state.frameworks.get(task.frameworkId)?.tasks.get(taskId);
       if (held?.state !== task.state || held.agentId?.value !== core.agentId)
-        throw new Violation("reconciled", `agent ${agent.name} runs ${key} as ${stateName(task.state)}; the master holds ${stateName(held?.state)} on ${held?.agentId?.value ?? "no agent"}`);
+        throw new Violation(
+          "reconciled",
+          `agent ${agent.name} runs ${key} as ${stateName(task.state)}; the master holds ${stateName(held?.state)} on ${held?.agentId?.value ?? "no agent"}`,
+        );
       const view = framework.tasks.get(taskId);
       if (view?.state !== task.state)
-        throw new Violation("reconciled", `agent ${agent.name} runs ${key} as ${stateName(task.state)}; its scheduler believes ${stateName(view?.state)}`);
+        throw new Violation(
+          "reconciled",
+          `agent ${agent.name} runs ${key} as ${stateName(task.state)}; its scheduler believes ${stateName(view?.state)}`,
+        );
     }
   }
   const liveAgentIds = new Set(world.agents.flatMap((a) => (a.core?.agentId === undefined ? [] : [a.core.agentId])));
@@ -275,7 +317,10 @@ function checkReconciled(world: World, leader: MasterNode): void {
       if (unseen && !liveAgentIds.has(view.agentId)) continue;
       const truth = onAgents.get(`${framework.id}/${taskId}`);
       if (truth?.state !== view.state)
-        throw new Violation("reconciled", `scheduler ${framework.name} believes ${taskId} is ${stateName(view.state)}; agents hold ${stateName(truth?.state)}`);
+        throw new Violation(
+          "reconciled",
+          `scheduler ${framework.name} believes ${taskId} is ${stateName(view.state)}; agents hold ${stateName(truth?.state)}`,
+        );
     }
   }
 }

@@ -20,13 +20,15 @@ function flag(name: string): number | undefined {
   return value;
 }
 
+const say = (line: string): void => void process.stdout.write(`${line}\n`);
+
 function report(result: SimResult, steps: number): void {
   const f = result.failure;
   if (f === undefined) return;
-  console.log(`seed=${result.seed} step=${f.step} ${f.message}`);
-  console.log(`  reproduce: npm run simulate -- --seed=${result.seed} --steps=${steps}`);
-  console.log("  last steps:");
-  for (const line of f.trace) console.log(`    ${line}`);
+  say(`seed=${result.seed} step=${f.step} ${f.message}`);
+  say(`  reproduce: npm run simulate -- --seed=${result.seed} --steps=${steps}`);
+  say("  last steps:");
+  for (const line of f.trace) say(`    ${line}`);
 }
 
 function main(): void {
@@ -48,11 +50,11 @@ function main(): void {
       failed++;
       report(result, steps);
     } else if (one !== undefined) {
-      console.log(`seed=${seed} ok: ${JSON.stringify(result)}`);
+      say(`seed=${seed} ok: ${JSON.stringify(result)}`);
     }
   }
   const seconds = (performance.now() - started) / 1000;
-  console.log(
+  say(
     `simulate: ${seeds.length} seeds, ${failed} failed; ${totalSteps} steps, ${launched} tasks launched, ${elections} elections in ${seconds.toFixed(1)} s`,
   );
   process.exitCode = failed === 0 ? 0 : 1;

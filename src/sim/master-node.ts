@@ -14,8 +14,8 @@
  */
 import type { MasterInfo } from "../../gen/mesos/v1/mesos_pb.js";
 import type { ConnectRequest } from "../../gen/mesos/v2/mesos_pb.js";
-import { createAllocator } from "../core/allocator/index.js";
 import type { Allocator } from "../core/allocator/index.js";
+import { createAllocator } from "../core/allocator/index.js";
 import { createCounterIds } from "../core/clock.js";
 import { createMasterCore, type Effect, type MasterCore } from "../core/master/master-core.js";
 import type { EventQueue } from "./event-queue.js";

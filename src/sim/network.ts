@@ -13,14 +13,17 @@
  *                                        each side hears of it once it can be reached
  */
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import { TaskState } from "../../gen/mesos/v1/mesos_pb.js";
+import {
+  Call_Type as SchedulerCallType,
+  Event_Type as SchedulerEventType,
+} from "../../gen/mesos/v1/scheduler/scheduler_pb.js";
 import {
   type ConnectRequest,
   ConnectRequestSchema,
   type ConnectResponse,
   ConnectResponseSchema,
 } from "../../gen/mesos/v2/mesos_pb.js";
-import { TaskState } from "../../gen/mesos/v1/mesos_pb.js";
-import { Call_Type as SchedulerCallType, Event_Type as SchedulerEventType } from "../../gen/mesos/v1/scheduler/scheduler_pb.js";
 import type { EventQueue } from "./event-queue.js";
 import type { Rng } from "./rng.js";
 
@@ -113,7 +116,10 @@ export function createNetwork(queue: EventQueue, rng: Rng): Network {
   const carry = (conn: Conn, to: Side, what: string, deliver: () => void): void => {
     const at = Math.max(conn.lastAt[to], queue.now + delay());
     conn.lastAt[to] = at;
-    const label = to === "master" ? `${conn.client} -> ${conn.master} (${conn.session}): ${what}` : `${conn.master} -> ${conn.client} (${conn.session}): ${what}`;
+    const label =
+      to === "master"
+        ? `${conn.client} -> ${conn.master} (${conn.session}): ${what}`
+        : `${conn.master} -> ${conn.client} (${conn.session}): ${what}`;
     queue.after(at - queue.now, label, () => {
       if (!conn.reads[to]) return;
       if (isolated(conn.client) || isolated(conn.master)) return broken(conn);
@@ -201,7 +207,8 @@ function describeRequest(request: ConnectRequest): string {
   }
   if (call.case === "agent") {
     const c = call.value.call;
-    if (c.case === "statusUpdate") return `statusUpdate ${c.value.status?.taskId?.value} ${TaskState[c.value.status?.state ?? 0]}`;
+    if (c.case === "statusUpdate")
+      return `statusUpdate ${c.value.status?.taskId?.value} ${TaskState[c.value.status?.state ?? 0]}`;
     return c.case ?? "none";
   }
   return call.case ?? "none";
@@ -212,12 +219,20 @@ function describeResponse(response: ConnectResponse): string {
   if (event.case === "scheduler") {
     const e = event.value;
     const status = e.update?.status;
-    const detail = status !== undefined ? ` ${status.taskId?.value} ${TaskState[status.state]}${status.uuid.length ? "" : ` (no uuid: ${status.message})`}` : "";
+    const detail =
+      status !== undefined
+        ? ` ${status.taskId?.value} ${TaskState[status.state]}${status.uuid.length ? "" : ` (no uuid: ${status.message})`}`
+        : "";
     return `${SchedulerEventType[e.type]}${detail}`;
   }
   if (event.case === "agent") {
     const e = event.value.event;
-    const task = e.case === "runTask" ? ` ${e.value.task?.taskId?.value}` : e.case === "killTask" || e.case === "acknowledge" ? ` ${e.value.taskId?.value}` : "";
+    const task =
+      e.case === "runTask"
+        ? ` ${e.value.task?.taskId?.value}`
+        : e.case === "killTask" || e.case === "acknowledge"
+          ? ` ${e.value.taskId?.value}`
+          : "";
     return `${e.case}${task} (epoch ${event.value.leaderEpoch})`;
   }
   if (event.case === "error") return `error: ${event.value.message}`;

@@ -9,8 +9,8 @@
  * fail, as etcd's compare fails it.
  */
 import type { Registry, RegistryOperation } from "../core/registry/registry.js";
-import { createRegistryBook, type RegistryBook } from "../core/registry/registry-book.js";
 import { emptyRegistry } from "../core/registry/registry.js";
+import { createRegistryBook, type RegistryBook } from "../core/registry/registry-book.js";
 import type { EventQueue } from "./event-queue.js";
 import type { Rng } from "./rng.js";
 

@@ -37,7 +37,9 @@ function register(
             agentId: { value: agentId },
             state: t.state,
             resources: parseResources("cpus:1;mem:128"),
-            ...(t.delivering === undefined ? {} : { statusUpdateState: t.delivering, statusUpdateUuid: new Uint8Array(16).fill(7) }),
+            ...(t.delivering === undefined
+              ? {}
+              : { statusUpdateState: t.delivering, statusUpdateUuid: new Uint8Array(16).fill(7) }),
           })),
         },
       },
@@ -80,7 +82,13 @@ describe("regressions found by the simulation", () => {
             type: 1,
             launch: {
               taskInfos: [
-                { name: "t", taskId: { value: "t" }, agentId: { value: agentId }, resources: parseResources("cpus:4;mem:128"), command: { value: "true" } },
+                {
+                  name: "t",
+                  taskId: { value: "t" },
+                  agentId: { value: agentId },
+                  resources: parseResources("cpus:4;mem:128"),
+                  command: { value: "true" },
+                },
               ],
             },
           },
@@ -95,7 +103,9 @@ describe("regressions found by the simulation", () => {
     // scheduler then heard TASK_RUNNING (still in the agent's stream) after it.
     const h = new MasterHarness();
     const frameworkId = "fw-1";
-    register(h, "a1", "agent-1", frameworkId, [{ id: "t", state: TaskState.TASK_FINISHED, delivering: TaskState.TASK_RUNNING }]);
+    register(h, "a1", "agent-1", frameworkId, [
+      { id: "t", state: TaskState.TASK_FINISHED, delivering: TaskState.TASK_RUNNING },
+    ]);
     h.scheduler("s", {
       type: SchedulerCallType.SUBSCRIBE,
       frameworkId: { value: frameworkId },

@@ -35,7 +35,9 @@ describe("the seeded whole-cluster simulation", () => {
       const failure = failureOf(result);
       if (failure !== undefined) failures.push(failure);
     }
-    console.log(`simulation: ${ran} seeds in ${((performance.now() - started) / 1000).toFixed(1)} s, ${launched} tasks launched`);
+    console.log(
+      `simulation: ${ran} seeds in ${((performance.now() - started) / 1000).toFixed(1)} s, ${launched} tasks launched`,
+    );
     expect(failures).toEqual([]);
     expect(ran).toBeGreaterThanOrEqual(AT_LEAST);
     // The runs do something: tasks launch in every seed on average.
@@ -54,7 +56,9 @@ describe("the seeded whole-cluster simulation", () => {
       seed: 7,
       steps: 2000,
       inspect: (world) => {
-        const framework = [...(world.leader()?.core.state.frameworks.values() ?? [])].find((f) => f.completed.length > 0);
+        const framework = [...(world.leader()?.core.state.frameworks.values() ?? [])].find(
+          (f) => f.completed.length > 0,
+        );
         const ended = framework?.completed[0];
         if (framework !== undefined && ended !== undefined) framework.tasks.set(ended.taskId?.value ?? "", ended);
       },
@@ -110,7 +114,9 @@ describe("src/sim stays free of I/O", () => {
 
   it.each(files)("%s reads no clock, no randomness, no files, no process", (file) => {
     const code = readFileSync(join(dir, file), "utf8").replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, "");
-    expect(code).not.toMatch(/\b(Math\.random|Date\.now|new Date|setTimeout|setInterval|setImmediate|process\.|performance\.)/);
+    expect(code).not.toMatch(
+      /\b(Math\.random|Date\.now|new Date|setTimeout|setInterval|setImmediate|process\.|performance\.)/,
+    );
     const imports = [...code.matchAll(/from\s+["']([^"']+)["']/g)].map((m) => m[1] ?? "");
     expect(imports.filter((spec) => !spec.startsWith(".") && !spec.startsWith("@bufbuild/protobuf"))).toEqual([]);
   });

@@ -134,7 +134,12 @@ export function adoptTasks(ctx: Ctx, agent: AgentRecord, call: AgentCall_Registe
       // reconciliation cannot answer TASK_GONE ahead of a TASK_RUNNING still
       // in the agent's stream (Mesos answers with status_update_state).
       const delivering = deliveringState(reported);
-      if (live === undefined && unreachable === undefined && delivering !== undefined && !endedHere(ctx, frameworkId, taskId)) {
+      if (
+        live === undefined &&
+        unreachable === undefined &&
+        delivering !== undefined &&
+        !endedHere(ctx, frameworkId, taskId)
+      ) {
         adopt(ctx, framework, agent, create(TaskSchema, { ...reported, state: delivering }));
         charge(frameworkId, reported.resources);
       }
