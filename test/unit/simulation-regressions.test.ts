@@ -21,7 +21,7 @@ function register(
   session: string,
   agentId: string,
   frameworkId: string,
-  tasks: Array<{ id: string; state: TaskState; delivering?: TaskState }>,
+  tasks: Array<{ id: string; state: TaskState }>,
 ): void {
   h.send(session, {
     case: "agent",
@@ -37,9 +37,6 @@ function register(
             agentId: { value: agentId },
             state: t.state,
             resources: parseResources("cpus:1;mem:128"),
-            ...(t.delivering === undefined
-              ? {}
-              : { statusUpdateState: t.delivering, statusUpdateUuid: new Uint8Array(16).fill(7) }),
           })),
         },
       },
@@ -98,26 +95,84 @@ describe("regressions found by the simulation", () => {
     expect(updatesOf(h, "s").map((s) => TaskState[s.state])).toEqual(["TASK_DROPPED"]);
   });
 
-  it("a master that never knew a task its agent reports ended answers a reconciliation with the update still being delivered", () => {
-    // Before: the master dropped the task and answered TASK_GONE, and the
-    // scheduler then heard TASK_RUNNING (still in the agent's stream) after it.
+  it("a master that never knew a task its agent reports ended waits for the agent's updates before answering a reconciliation", () => {
+    // Before: the master answered TASK_GONE at once, and the scheduler then
+    // heard TASK_RUNNING, still in the agent's stream, after it.
     const h = new MasterHarness();
-    const frameworkId = "fw-1";
-    register(h, "a1", "agent-1", frameworkId, [
-      { id: "t", state: TaskState.TASK_FINISHED, delivering: TaskState.TASK_RUNNING },
-    ]);
-    h.scheduler("s", {
-      type: SchedulerCallType.SUBSCRIBE,
-      frameworkId: { value: frameworkId },
-      subscribe: { frameworkInfo: { user: "test", name: "fw", id: { value: frameworkId }, ...PARTITION_AWARE } },
-    });
-    expect(h.schedulerEvents("s").some((e) => e.subscribed !== undefined)).toBe(true);
+    const frameworkId = h.subscribe("s", PARTITION_AWARE);
+    register(h, "a1", "agent-1", frameworkId, [{ id: "t", state: TaskState.TASK_FINISHED }]);
     h.take("s");
+    const reconcile = () =>
+      h.scheduler("s", {
+        frameworkId: { value: frameworkId },
+        type: SchedulerCallType.RECONCILE,
+        reconcile: { tasks: [{ taskId: { value: "t" }, agentId: { value: "agent-1" } }] },
+      });
+    reconcile();
+    expect(updatesOf(h, "s")).toEqual([]);
+    for (const [state, n] of [
+      [TaskState.TASK_RUNNING, 1],
+      [TaskState.TASK_FINISHED, 2],
+    ] as const) {
+      h.send("a1", {
+        case: "agent",
+        value: {
+          call: {
+            case: "statusUpdate",
+            value: {
+              frameworkId: { value: frameworkId },
+              status: { taskId: { value: "t" }, state, uuid: new Uint8Array(16).fill(n) },
+            },
+          },
+        },
+      });
+    }
+    reconcile();
+    expect(updatesOf(h, "s").map((s) => TaskState[s.state])).toEqual(["TASK_RUNNING", "TASK_FINISHED", "TASK_GONE"]);
+  });
+
+  it("a task back from an unreachable agent that reports it ended is not answered ahead of the agent's updates", () => {
+    // Before: a reconciliation answered TASK_FINISHED at once, and the
+    // scheduler then heard the TASK_RUNNING the agent was still delivering.
+    const h = new MasterHarness();
+    const agentId = h.registerAgent("a1", RESOURCES);
+    const frameworkId = h.subscribe("s", PARTITION_AWARE);
+    h.allocate();
+    const [offer] = offersOf(h, "s");
+    h.scheduler("s", {
+      frameworkId: { value: frameworkId },
+      type: SchedulerCallType.ACCEPT,
+      accept: {
+        offerIds: [offer?.id ?? { value: "" }],
+        operations: [
+          {
+            type: 1,
+            launch: {
+              taskInfos: [
+                {
+                  name: "t",
+                  taskId: { value: "t" },
+                  agentId: { value: agentId },
+                  resources: parseResources("cpus:1;mem:128"),
+                  command: { value: "true" },
+                },
+              ],
+            },
+          },
+        ],
+      },
+    });
+    h.closed("a1");
+    h.advance(601_000);
+    h.apply(h.core.expire(h.now));
+    expect(updatesOf(h, "s").map((s) => TaskState[s.state])).toEqual(["TASK_UNREACHABLE"]);
+    h.take("s");
+    register(h, "a2", agentId, frameworkId, [{ id: "t", state: TaskState.TASK_FINISHED }]);
     h.scheduler("s", {
       frameworkId: { value: frameworkId },
       type: SchedulerCallType.RECONCILE,
-      reconcile: { tasks: [{ taskId: { value: "t" }, agentId: { value: "agent-1" } }] },
+      reconcile: { tasks: [{ taskId: { value: "t" }, agentId: { value: agentId } }] },
     });
-    expect(updatesOf(h, "s").map((s) => TaskState[s.state])).toEqual(["TASK_RUNNING"]);
+    expect(updatesOf(h, "s")).toEqual([]);
   });
 });

@@ -13,7 +13,7 @@ import { ROOT } from "../helpers/processes.js";
 const SEEDS = 200;
 const STEPS = 400;
 /** Wall-clock budget: on a loaded machine fewer seeds run rather than the test running long. */
-const BUDGET_MS = 45_000;
+const BUDGET_MS = 40_000;
 /** Fewer seeds than this within the budget is a failure (the simulation got far slower). */
 const AT_LEAST = 40;
 

@@ -116,10 +116,6 @@ export function createAgentCore(options: AgentCoreOptions, agentId?: string): Ag
   const reportedTasks = (): Task[] =>
     [...s.tasks.values()].map((t) => {
       const latest = s.updates.latest(t.frameworkId, t.info.taskId?.value ?? "");
-      // As Mesos' agent reports it: the update being delivered, so that a
-      // master that did not know the task can answer a reconciliation
-      // without getting ahead of what the scheduler hears next.
-      const delivering = s.updates.oldest(t.frameworkId, t.info.taskId?.value ?? "");
       return create(TaskSchema, {
         name: t.info.name,
         taskId: t.info.taskId,
@@ -129,8 +125,8 @@ export function createAgentCore(options: AgentCoreOptions, agentId?: string): Ag
         state: t.state,
         resources: t.info.resources,
         statuses: latest === undefined ? [] : [latest],
-        statusUpdateState: delivering?.state,
-        statusUpdateUuid: delivering?.uuid,
+        statusUpdateState: latest?.state,
+        statusUpdateUuid: latest?.uuid,
         labels: t.info.labels,
         killPolicy: t.info.killPolicy,
       });

@@ -70,8 +70,6 @@ export interface StatusUpdateStreams {
   pending(): PendingUpdate[];
   /** The latest update queued for a task (what the task's state will be). */
   latest(frameworkId: string, taskId: string): TaskStatus | undefined;
-  /** The oldest unacknowledged update of a task: the one being delivered. */
-  oldest(frameworkId: string, taskId: string): TaskStatus | undefined;
   /**
    * Makes every head due at `now` with the initial backoff: the master
    * reconnected, or (with `frameworkId`) that framework subscribed again.
@@ -163,7 +161,6 @@ export function createStatusUpdateStreams(bounds: { minMs?: Millis; maxMs?: Mill
     pending: () =>
       [...streams.values()].flatMap((s) => s.queue.map((status) => ({ frameworkId: s.frameworkId, status }))),
     latest: (frameworkId, taskId) => streams.get(key(frameworkId, taskId))?.queue.at(-1),
-    oldest: (frameworkId, taskId) => streams.get(key(frameworkId, taskId))?.queue[0],
     resetBackoff(now, frameworkId) {
       for (const stream of streams.values()) {
         if (stream.queue.length === 0) continue;

@@ -23,8 +23,7 @@
  * not reported.
  */
 
-import { create } from "@bufbuild/protobuf";
-import { type Resource, type Task, TaskSchema, TaskState } from "../../../gen/mesos/v1/mesos_pb.js";
+import { type Resource, type Task, TaskState } from "../../../gen/mesos/v1/mesos_pb.js";
 import type { AgentCall_Register } from "../../../gen/mesos/v2/mesos_pb.js";
 import { adoptable, isTerminalState } from "../task-lifecycle.js";
 import { type Ctx, send } from "./context.js";
@@ -106,9 +105,11 @@ export function adoptTasks(ctx: Ctx, agent: AgentRecord, call: AgentCall_Registe
   const removedFrameworks = new Set<string>();
   // Charged until the agent's answer to ReconcileTasks ends them.
   for (const [framework, tasks] of unreported) for (const task of tasks) charge(framework.id, task.resources);
+  agent.ending = new Set();
   for (const reported of call.tasks) {
     const frameworkId = reported.frameworkId?.value ?? "";
     const taskId = reported.taskId?.value ?? "";
+    if (isTerminalState(reported.state)) agent.ending.add(taskKey(frameworkId, taskId));
     const info = call.frameworks.find((f) => f.id?.value === frameworkId);
     const known = ctx.state.frameworks.get(frameworkId);
     if (known === undefined && ctx.state.completedFrameworks.some((f) => f.id === frameworkId)) {
@@ -116,10 +117,7 @@ export function adoptTasks(ctx: Ctx, agent: AgentRecord, call: AgentCall_Registe
       continue;
     }
     const framework =
-      known ??
-      (info === undefined || (!adoptable(reported.state) && deliveringState(reported) === undefined)
-        ? undefined
-        : recoverFramework(ctx, info));
+      known ?? (info === undefined || !adoptable(reported.state) ? undefined : recoverFramework(ctx, info));
     if (framework === undefined) continue;
     const live = framework.tasks.get(taskId);
     const unreachable = framework.unreachable.byId.get(taskId);
@@ -128,21 +126,7 @@ export function adoptTasks(ctx: Ctx, agent: AgentRecord, call: AgentCall_Registe
     } else if (unreachable?.agentId?.value === agent.id) {
       comeBack(ctx, framework, agent, unreachable, reported.state);
     } else if (isTerminalState(reported.state)) {
-      // Its terminal update is on its way, behind the updates the agent is
-      // still delivering. A master that never knew the task holds it as the
-      // scheduler will hear it next (the update being delivered), so that a
-      // reconciliation cannot answer TASK_GONE ahead of a TASK_RUNNING still
-      // in the agent's stream (Mesos answers with status_update_state).
-      const delivering = deliveringState(reported);
-      if (
-        live === undefined &&
-        unreachable === undefined &&
-        delivering !== undefined &&
-        !endedHere(ctx, frameworkId, taskId)
-      ) {
-        adopt(ctx, framework, agent, create(TaskSchema, { ...reported, state: delivering }));
-        charge(frameworkId, reported.resources);
-      }
+      // Nothing to take back; its terminal update is on its way.
     } else if (
       live !== undefined ||
       unreachable !== undefined ||
@@ -212,12 +196,6 @@ function adopt(ctx: Ctx, framework: FrameworkRecord, agent: AgentRecord, reporte
       ),
     );
   }
-}
-
-/** The live state of the update the agent is delivering for a task it reports ended, if it is one. */
-function deliveringState(reported: Task): TaskState | undefined {
-  if (reported.statusUpdateUuid.length === 0) return undefined;
-  return adoptable(reported.statusUpdateState) ? reported.statusUpdateState : undefined;
 }
 
 /** A state an agent can report a task in. */
