@@ -8,7 +8,7 @@
  *   --seeds=N   how many seeds (1..N; default 2000)
  *   --seed=N    just this one
  *   --from=N    first seed of the range (default 1)
- *   --steps=N   steps of the fault phase per seed (default 3000)
+ *   --steps=N   steps of the fault phase per seed (default 2000)
  */
 import { runSimulation, type SimResult } from "./cluster.js";
 
@@ -32,7 +32,7 @@ function report(result: SimResult, steps: number): void {
 }
 
 function main(): void {
-  const steps = flag("steps") ?? 3000;
+  const steps = flag("steps") ?? 2000;
   const one = flag("seed");
   const from = flag("from") ?? 1;
   const seeds = one !== undefined ? [one] : Array.from({ length: flag("seeds") ?? 2000 }, (_, i) => from + i);
