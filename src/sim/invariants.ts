@@ -26,6 +26,7 @@ import type { AgentNode } from "./agent-node.js";
 import type { FrameworkNode } from "./framework-node.js";
 import type { MasterNode } from "./master-node.js";
 import type { SimRegistry } from "./registry.js";
+import { checkDelivered, checkReconciled, type TakenUpdate } from "./settled.js";
 
 /** A broken invariant: the run stops at the first. */
 export class Violation extends Error {
@@ -46,7 +47,7 @@ export interface World {
 }
 
 const hex = (bytes: Uint8Array): string => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-const stateName = (s: TaskState | undefined): string => (s === undefined ? "none" : (TaskState[s] ?? String(s)));
+export const stateName = (s: TaskState | undefined): string => (s === undefined ? "none" : (TaskState[s] ?? String(s)));
 
 function scalars(resources: readonly Resource[], into = new Map<string, number>()): Map<string, number> {
   for (const r of resources) if (r.scalar !== undefined) into.set(r.name, (into.get(r.name) ?? 0) + r.scalar.value);
@@ -86,10 +87,7 @@ export interface Checker {
 
 export function createChecker(world: World): Checker {
   const launches = new Set<string>();
-  const taken = new Map<
-    string,
-    { agent: AgentNode; incarnation: number; frameworkId: string; taskId: string; state: TaskState }
-  >();
+  const taken = new Map<string, TakenUpdate>();
   const received = new Set<string>();
   const schedulerEnded = new Map<string, TaskState>();
   /** Terminal states seen, per master term and per agent incarnation. */
@@ -251,79 +249,4 @@ export function createChecker(world: World): Checker {
       checkReconciled(world, leader, removedFrameworks);
     },
   };
-}
-
-function checkDelivered(
-  world: World,
-  taken: Map<string, { agent: AgentNode; incarnation: number; frameworkId: string; taskId: string; state: TaskState }>,
-  received: Set<string>,
-  removedFrameworks: ReadonlySet<string>,
-): void {
-  for (const agent of world.agents) {
-    const pending = agent.core?.state.updates.pending() ?? [];
-    if (pending.length > 0) {
-      const p = pending[0];
-      throw new Violation(
-        "delivered",
-        `agent ${agent.name} still holds ${pending.length} unacknowledged updates (first: ${p?.frameworkId}/${p?.status.taskId?.value} ${stateName(p?.status.state)})`,
-      );
-    }
-  }
-  for (const [uuid, t] of taken) {
-    if (t.agent.incarnation !== t.incarnation || received.has(uuid)) continue;
-    if (removedFrameworks.has(t.frameworkId)) continue;
-    throw new Violation(
-      "delivered",
-      `${stateName(t.state)} of task ${t.frameworkId}/${t.taskId}, taken by agent ${t.agent.name}, never reached its scheduler`,
-    );
-  }
-}
-
-function checkReconciled(world: World, leader: MasterNode, removedFrameworks: ReadonlySet<string>): void {
-  const byId = new Map(world.frameworks().flatMap((f) => (f.id === undefined ? [] : [[f.id, f] as const])));
-  const onAgents = new Map<string, { agent: string; state: TaskState }>();
-  for (const agent of world.agents) {
-    const core = agent.core;
-    if (core === undefined) continue;
-    for (const [key, task] of core.state.tasks) {
-      onAgents.set(key, { agent: core.agentId ?? "", state: task.state });
-      const framework = byId.get(task.frameworkId);
-      const taskId = task.info.taskId?.value ?? "";
-      if (framework === undefined || framework.done)
-        throw new Violation("reconciled", `agent ${agent.name} still runs ${key} of a framework that is gone`);
-      const held = leader.core.state.frameworks.get(task.frameworkId)?.tasks.get(taskId);
-      if (held?.state !== task.state || held.agentId?.value !== core.agentId)
-        throw new Violation(
-          "reconciled",
-          `agent ${agent.name} runs ${key} as ${stateName(task.state)}; the master holds ${stateName(held?.state)} on ${held?.agentId?.value ?? "no agent"}`,
-        );
-      const view = framework.tasks.get(taskId);
-      if (view?.state !== task.state)
-        throw new Violation(
-          "reconciled",
-          `agent ${agent.name} runs ${key} as ${stateName(task.state)}; its scheduler believes ${stateName(view?.state)}`,
-        );
-    }
-  }
-  const liveAgentIds = new Set(world.agents.flatMap((a) => (a.core?.agentId === undefined ? [] : [a.core.agentId])));
-  for (const framework of world.frameworks()) {
-    if (framework.done || framework.id === undefined) continue;
-    for (const [taskId, view] of framework.tasks) {
-      if (view.state !== undefined && isTerminalState(view.state)) continue;
-      // An agent that never came back under its id (wiped): "cannot see it" is
-      // the truth, until the registry forgets the agent (not done yet, as
-      // src/core/master/README.md says).
-      const unseen = view.state === TaskState.TASK_UNREACHABLE || view.state === TaskState.TASK_UNKNOWN;
-      if (unseen && !liveAgentIds.has(view.agentId)) continue;
-      // Removed while away, then back under its id after a master failover (a
-      // known limit): its tasks were killed and their updates acknowledged for it.
-      if (removedFrameworks.has(framework.id) && !onAgents.has(`${framework.id}/${taskId}`)) continue;
-      const truth = onAgents.get(`${framework.id}/${taskId}`);
-      if (truth?.state !== view.state)
-        throw new Violation(
-          "reconciled",
-          `scheduler ${framework.name} believes ${taskId} is ${stateName(view.state)}; agents hold ${stateName(truth?.state)}`,
-        );
-    }
-  }
 }
