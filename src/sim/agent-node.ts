@@ -11,6 +11,7 @@
  *                                                           (or a wiped work dir: none)
  */
 import { create } from "@bufbuild/protobuf";
+import { AgentInfoSchema } from "../../gen/mesos/v1/mesos_pb.js";
 import {
   AgentCall_ReconfigurationPolicy,
   type AgentEvent,
@@ -246,7 +247,7 @@ export function createAgentNode(deps: AgentNodeDeps): AgentNode {
     core = createAgentCore(
       {
         workDir: `/sim/${name}`,
-        agentInfo: { $typeName: "mesos.v1.AgentInfo", hostname: name, port: 5051, resources, attributes: [] } as never,
+        agentInfo: create(AgentInfoSchema, { hostname: name, port: 5051, resources }),
         version: "sim",
         ids: createCounterIds(`${name}.${inc}`),
         uuid: () => rng.uuid(),

@@ -144,29 +144,32 @@ function createSim(options: SimOptions): Sim {
   const queue = createEventQueue(START);
   const net = createNetwork(queue, rng);
   const registry = createSimRegistry(queue, rng);
-  const sim = {
+  const agents: AgentNode[] = [];
+  const frameworks: FrameworkNode[] = [];
+  const world: World = {
+    masters: () => sim.masters,
+    leader: () => sim.leader,
+    agents,
+    frameworks: () => sim.frameworks,
+    registry,
+  };
+  const sim: Sim = {
     queue,
     rng,
     net,
     registry,
+    checker: createChecker(world),
+    world,
     masters: [],
     leader: undefined,
     known: new Map(),
-    agents: [],
-    frameworks: [],
+    agents,
+    frameworks,
     faults: true,
     launches: 0,
     elections: 0,
     electing: false,
-  } as unknown as Sim;
-  sim.world = {
-    masters: () => sim.masters,
-    leader: () => sim.leader,
-    agents: sim.agents,
-    frameworks: () => sim.frameworks,
-    registry,
   };
-  sim.checker = createChecker(sim.world);
   const bug = (message: string): void => {
     throw new Violation("no exception", message);
   };
