@@ -8,6 +8,7 @@
  *   gateway                      the v1 translation layer, used by both daemons
  *   executor ─► client           clients of the agent and of the master
  *   transport, etcd, wire        the server socket, leader following, shared wire facts
+ *   sim                          the seeded whole-cluster simulation: the cores only
  *   core/master, core/agent ─► core/allocator, core/registry ─► core/resources ─► core
  *   gen, util, log, version      the bottom: they import no folder of ours
  *
@@ -39,6 +40,8 @@ const LAYERS: Record<string, readonly string[]> = {
   "core/allocator": ["gen", "core", "core/resources"],
   "core/agent": ["gen", "core", "core/resources"],
   "core/master": ["gen", "core", "core/resources", "core/allocator", "core/registry"],
+  // The seeded whole-cluster simulation runs the cores themselves, on its own clock and network.
+  sim: ["gen", ...CORE],
   transport: ["gen", "util", "log"],
   // Leader following through etcd, for the master and its clients alike.
   etcd: ["gen", "util", "log"],

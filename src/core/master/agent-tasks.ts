@@ -113,9 +113,11 @@ export function adoptTasks(ctx: Ctx, agent: AgentRecord, call: AgentCall_Registe
   const removedFrameworks = new Set<string>();
   // Charged until the agent's answer to ReconcileTasks ends them.
   for (const [framework, tasks] of unreported) for (const task of tasks) charge(framework.id, task.resources);
+  agent.ending = new Set();
   for (const reported of call.tasks) {
     const frameworkId = reported.frameworkId?.value ?? "";
     const taskId = reported.taskId?.value ?? "";
+    if (isTerminalState(reported.state)) agent.ending.add(taskKey(frameworkId, taskId));
     const info = call.frameworks.find((f) => f.id?.value === frameworkId);
     const known = ctx.state.frameworks.get(frameworkId);
     if (known === undefined && ctx.state.completedFrameworks.some((f) => f.id === frameworkId)) {

@@ -106,6 +106,10 @@ export function registerAgent(
     agent.disconnectedAt = undefined;
     agent.lastSeenAt = ctx.now;
     agent.restored = false;
+    // Offers made on its earlier stream (still open when it came back on a
+    // new one) would outlive the allocator's forgetting them below, and their
+    // resources would be offered twice.
+    rescindOffers(ctx, [...agent.offers]);
     ctx.allocator.removeAgent(agent.id);
   }
   ctx.state.sessions.set(session, { kind: "agent", agentId: agent.id });

@@ -82,6 +82,12 @@ export interface AgentRecord {
   /** Keys (`framework/task`) of live tasks on this agent (see FrameworkRecord.tasks). */
   tasks: Set<string>;
   offers: Set<string>;
+  /**
+   * Tasks (`framework/task`) it reported ended when it last registered whose
+   * terminal update has not passed through yet: it is still delivering their
+   * updates, so a reconciliation waits for them rather than answer TASK_GONE.
+   */
+  ending?: Set<string>;
   /** Read from the registry at start and not re-registered since: its tasks are not known yet. */
   restored?: boolean;
   /** Executors by `framework/executor`. */

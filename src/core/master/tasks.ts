@@ -21,7 +21,7 @@ import {
   subtractResources,
   validateResources,
 } from "../resources/index.js";
-import { LAUNCH_STATE } from "../task-lifecycle.js";
+import { isTerminalState, LAUNCH_STATE } from "../task-lifecycle.js";
 import { broadcastOperators, type Ctx, send } from "./context.js";
 import {
   agentEvent,
@@ -199,6 +199,7 @@ export function statusUpdate(ctx: Ctx, agentId: string, frameworkId: string, sta
     );
     return;
   }
+  if (isTerminalState(status.state)) agent?.ending?.delete(taskKey(frameworkId, taskId));
   const task = framework.tasks.get(taskId);
   const stamped = clone(TaskStatusSchema, status);
   stamped.agentId = agentIdOf(agentId);
@@ -285,6 +286,9 @@ export function reconcile(ctx: Ctx, framework: FrameworkRecord, call: Call_Recon
  * `_reconcileTasks` cases):
  *
  *   task held (live or unreachable)   its latest state
+ *   its agent reported it ended and   nothing yet: those updates say how, in
+ *     is still delivering its updates   order (an answer now could overtake a
+ *                                       TASK_RUNNING among them)
  *   task ended here (still listed)    its terminal state
  *   agent registered                  TASK_GONE: the agent does not have it
  *   agent named by the registry,      nothing yet: the agent may still bring it
@@ -303,6 +307,10 @@ function reconcileOne(ctx: Ctx, framework: FrameworkRecord, taskId: string, agen
     return;
   }
   const completed = endedTask(framework, taskId);
+  // Its agent reported it ended and is still delivering its updates: they
+  // say how, in order; an answer now could overtake them.
+  const reportedBy = ctx.state.agents.get(completed?.agentId?.value ?? agentId ?? "");
+  if (reportedBy?.ending?.has(taskKey(framework.id, taskId)) === true) return;
   if (completed !== undefined) {
     sendStatus(ctx, framework, latestStatus(ctx, framework, completed));
     return;
