@@ -29,6 +29,8 @@ export class BenchFramework {
   readonly states = new Map<string, TaskState>();
   finished = 0;
   failed = 0;
+  /** ACCEPTs sent (offers used). */
+  accepts = 0;
   /** The first few reasons tasks failed or calls were refused. */
   readonly problems: string[] = [];
   /** Set when the framework cannot go on (stream lost, fatal error): waits end at once. */
@@ -136,6 +138,7 @@ export class BenchFramework {
       const tasks = packTasks(offer, this.pending, this.template);
       if (tasks.length > 0) {
         this.firstAcceptAt ??= process.hrtime.bigint();
+        this.accepts++;
         if (!this.scheduler.launch(offer, tasks)) {
           this.note("ACCEPT could not be sent (stream not connected)");
           for (const task of tasks) if (task.taskId !== undefined) this.pending.unshift(task.taskId.value);

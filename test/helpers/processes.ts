@@ -25,6 +25,9 @@ export class ProcessScope {
   private readonly daemons: Daemon[] = [];
   private readonly dirs: string[] = [];
 
+  /** `bin`: another build's `bin/plateau.js` (benchmarks compare two builds in one run). */
+  constructor(private readonly bin = PLATEAU_BIN) {}
+
   tempDir(prefix = "plateau-test-"): string {
     const dir = mkdtempSync(join(tmpdir(), prefix));
     this.dirs.push(dir);
@@ -42,7 +45,7 @@ export class ProcessScope {
     env: NodeJS.ProcessEnv = {},
     nodeArgs: string[] = [],
   ): Promise<Daemon> {
-    const child = spawn(process.execPath, [...nodeArgs, PLATEAU_BIN, ...args], {
+    const child = spawn(process.execPath, [...nodeArgs, this.bin, ...args], {
       cwd: ROOT,
       env: { ...process.env, ...env },
       stdio: ["ignore", "pipe", "pipe"],
