@@ -7,10 +7,10 @@
  *
  * Runnable alone, printing JSON:
  *   node --import tsx bench/launch-bench.ts [--sizes=1000,5000] [--apis=v2,v1] [--rounds=1]
- *        [--compare=LABEL=/other/tree/bin/plateau.js] [--profile=DIR]
- * `--compare` runs another build (e.g. a worktree of main, built) alternately
- * with this one, so before/after rates come from the same minutes of a
- * shared machine. Needs the compiled CLI (dist/, `npx tsc -p tsconfig.json`).
+ *        [--build=LABEL:/other/tree/bin/plateau.js[:ENV=VALUE,...]]... [--profile=DIR]
+ * Several `--build`s (e.g. a built worktree of main, and this tree) run
+ * alternately, so before/after rates come from the same minutes of a shared
+ * machine. Needs the compiled CLI (dist/, `npx tsc -p tsconfig.json`).
  */
 import { execFileSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
@@ -27,6 +27,8 @@ export type LaunchApi = "v1" | "v2";
 export interface LaunchBuild {
   label: string;
   bin: string;
+  /** Environment of the agent (e.g. a variant's switch). */
+  agentEnv?: Record<string, string>;
 }
 
 export interface LaunchBenchOptions {
@@ -64,6 +66,14 @@ export interface LaunchRun {
   firstRunningMs: number | undefined;
   /** CPU ms per task of each process during the run (hosts include the `true`s they reaped). */
   cpuMsPerTask: CpuSeconds;
+  /** CPU ms per task of the framework (this process), not counted above. */
+  frameworkCpuMsPerTask: number;
+  /**
+   * The machine's CPU per spawn-and-reap ÷ Plateau's (master, agent, hosts)
+   * per task: on a machine shared with other work, what the rate would be
+   * as a fraction of the limit if CPU were all that bound both.
+   */
+  cpuFractionOfLimit: number;
   problems: string[];
   /** Processes still alive after the cluster stopped (killed by pid). */
   leaked: number;
@@ -78,6 +88,8 @@ export interface LaunchBenchResult {
   limit: { before: MachineLimit; after: MachineLimit; perSec: number };
   runs: LaunchRun[];
 }
+
+type Measured = Omit<LaunchRun, "fractionOfLimit" | "cpuFractionOfLimit">;
 
 /** Room for 640 tasks of 0.1 cpus and 32 MB at once: offers carry hundreds of tasks each. */
 export const LAUNCH_AGENT_RESOURCES = "cpus:64;mem:65536;disk:100000;ports:[31000-32000]";
@@ -123,7 +135,7 @@ async function runOne(
   api: LaunchApi,
   tasks: number,
   options: Required<Pick<LaunchBenchOptions, "agentResources">> & { profileDir?: string },
-): Promise<Omit<LaunchRun, "fractionOfLimit">> {
+): Promise<Measured> {
   const profile = (who: string): string[] => {
     if (options.profileDir === undefined) return [];
     const dir = join(options.profileDir, `${build.label}-${api}-${tasks}-${who}`);
@@ -134,19 +146,26 @@ async function runOne(
   const { value, leaked } = await withLaunchCluster(
     {
       bin: build.bin,
+      agentEnv: build.agentEnv,
       agentResources: options.agentResources,
       masterNodeArgs: profile("master"),
       agentNodeArgs: profile("agent"),
     },
     async (cluster) => {
       const before = cluster.cpu();
+      const fwBefore = process.cpuUsage();
       const timing =
         api === "v2"
           ? await runV2(cluster, tasks, timeoutMs)
           : await runV1Framework(cluster.master.port, tasks, TEMPLATE, timeoutMs);
       const after = cluster.cpu();
+      const fw = process.cpuUsage(fwBefore);
       const perTask = (k: keyof CpuSeconds) => ((after[k] - before[k]) * 1000) / tasks;
-      return { timing, cpu: { master: perTask("master"), agent: perTask("agent"), hosts: perTask("hosts") } };
+      return {
+        timing,
+        cpu: { master: perTask("master"), agent: perTask("agent"), hosts: perTask("hosts") },
+        fwCpu: (fw.user + fw.system) / 1000 / tasks,
+      };
     },
   );
   const { timing } = value;
@@ -165,6 +184,7 @@ async function runOne(
         ? undefined
         : Number(timing.firstRunningAt - timing.firstAcceptAt) / 1e6,
     cpuMsPerTask: value.cpu,
+    frameworkCpuMsPerTask: value.fwCpu,
     problems: timing.problems,
     leaked,
   };
@@ -180,7 +200,7 @@ export async function runLaunchBench(options: LaunchBenchOptions = {}): Promise<
   const agentResources = options.agentResources ?? LAUNCH_AGENT_RESOURCES;
   const uptimeBefore = uptime();
   const before = await measureMachineLimit(options.limitSpawns);
-  const runs: Omit<LaunchRun, "fractionOfLimit">[] = [];
+  const runs: Measured[] = [];
   for (let round = 0; round < (options.rounds ?? 1); round++)
     for (const tasks of options.sizes ?? LAUNCH_SIZES)
       for (const api of options.apis ?? ["v2", "v1"])
@@ -193,21 +213,22 @@ export async function runLaunchBench(options: LaunchBenchOptions = {}): Promise<
         }
   const after = await measureMachineLimit(options.limitSpawns);
   const perSec = Math.max(before.perSec, after.perSec);
+  const cpuMs = Math.min(before.cpuMsPerSpawn, after.cpuMsPerSpawn);
+  const plateauCpu = (r: Measured) => r.cpuMsPerTask.master + r.cpuMsPerTask.agent + r.cpuMsPerTask.hosts;
   return {
     date: new Date().toISOString(),
     uptime: { before: uptimeBefore, after: uptime() },
     agentResources,
     limit: { before, after, perSec },
-    runs: runs.map((r) => ({ ...r, fractionOfLimit: r.tasksPerSec / perSec })),
+    runs: runs.map((r) => ({
+      ...r,
+      fractionOfLimit: r.tasksPerSec / perSec,
+      cpuFractionOfLimit: r.finished === 0 ? 0 : cpuMs / plateauCpu(r),
+    })),
   };
 }
 
-function failedRun(
-  build: LaunchBuild,
-  api: LaunchApi,
-  tasks: number,
-  err: unknown,
-): Omit<LaunchRun, "fractionOfLimit"> {
+function failedRun(build: LaunchBuild, api: LaunchApi, tasks: number, err: unknown): Measured {
   return {
     build: build.label,
     api,
@@ -219,6 +240,7 @@ function failedRun(
     accepts: 0,
     firstRunningMs: undefined,
     cpuMsPerTask: { master: 0, agent: 0, hosts: 0 },
+    frameworkCpuMsPerTask: 0,
     problems: [`run failed: ${err instanceof Error ? err.message : String(err)}`],
     leaked: 0,
   };
@@ -228,11 +250,20 @@ function parseArgs(argv: string[]): LaunchBenchOptions {
   const value = (name: string): string | undefined =>
     argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
   const list = (name: string): string[] | undefined => value(name)?.split(",").filter(Boolean);
-  const builds: LaunchBuild[] = [{ label: "this", bin: PLATEAU_BIN }];
-  for (const spec of argv.filter((a) => a.startsWith("--compare=")).map((a) => a.slice(10))) {
-    const [label = "", bin = ""] = spec.includes("=") ? spec.split("=") : ["other", spec];
-    builds.unshift({ label, bin });
-  }
+  // --build=LABEL:BIN[:K=V,K=V] (BIN empty: this tree), repeatable; builds alternate in the given order.
+  const builds: LaunchBuild[] = argv
+    .filter((a) => a.startsWith("--build="))
+    .map((a) => {
+      const [label = "", bin = "", env = ""] = a.slice(8).split(":");
+      const agentEnv = Object.fromEntries(
+        env
+          .split(",")
+          .filter(Boolean)
+          .map((kv) => kv.split("=")),
+      );
+      return { label, bin: bin || PLATEAU_BIN, agentEnv };
+    });
+  if (builds.length === 0) builds.push({ label: "this", bin: PLATEAU_BIN });
   return {
     sizes: list("sizes")?.map(Number),
     apis: list("apis") as LaunchApi[] | undefined,

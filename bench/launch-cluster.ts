@@ -32,6 +32,7 @@ export interface ClusterOptions {
   /** `bin/plateau.js` of the build to run. */
   bin?: string;
   agentResources: string;
+  agentEnv?: Record<string, string>;
   /** Extra node flags per daemon (e.g. `--cpu-prof`). */
   masterNodeArgs?: string[];
   agentNodeArgs?: string[];
@@ -80,7 +81,7 @@ export async function withLaunchCluster<T>(
         ...["--resources", options.agentResources],
       ],
       "agent listening",
-      {},
+      options.agentEnv ?? {},
       options.agentNodeArgs,
     );
     const hz = ticksPerSecond();
