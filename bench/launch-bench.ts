@@ -44,6 +44,8 @@ export interface LaunchBenchOptions {
   agentResources?: string;
   /** Spawns per concurrency when measuring the machine's limit; default 1,000. */
   limitSpawns?: number;
+  /** Called after each run (e.g. to show progress). */
+  onRun?: (run: Measured) => void;
   /** Write `--cpu-prof` profiles of master and agent under this directory, one folder per run. */
   profileDir?: string;
 }
@@ -89,7 +91,8 @@ export interface LaunchBenchResult {
   runs: LaunchRun[];
 }
 
-type Measured = Omit<LaunchRun, "fractionOfLimit" | "cpuFractionOfLimit">;
+/** A run before it is compared with the limit. */
+export type Measured = Omit<LaunchRun, "fractionOfLimit" | "cpuFractionOfLimit">;
 
 /** Room for 640 tasks of 0.1 cpus and 32 MB at once: offers carry hundreds of tasks each. */
 export const LAUNCH_AGENT_RESOURCES = "cpus:64;mem:65536;disk:100000;ports:[31000-32000]";
@@ -210,6 +213,7 @@ export async function runLaunchBench(options: LaunchBenchOptions = {}): Promise<
           } catch (err) {
             runs.push(failedRun(build, api, tasks, err));
           }
+          options.onRun?.(runs[runs.length - 1] as Measured);
         }
   const after = await measureMachineLimit(options.limitSpawns);
   const perSec = Math.max(before.perSec, after.perSec);
@@ -276,7 +280,11 @@ function parseArgs(argv: string[]): LaunchBenchOptions {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  runLaunchBench(parseArgs(process.argv.slice(2))).then(
+  const progress = (run: Measured): void =>
+    console.error(
+      `${run.build} ${run.api} ${run.tasks}: ${run.tasksPerSec.toFixed(1)} tasks/s ${run.problems.join("; ")}`,
+    );
+  runLaunchBench({ ...parseArgs(process.argv.slice(2)), onRun: progress }).then(
     (result) => console.log(JSON.stringify(result, null, 2)),
     (err) => {
       console.error(err);
