@@ -10,7 +10,7 @@
 import { readFileSync } from "node:fs";
 import { type Daemon, ProcessScope } from "../test/helpers/processes.js";
 import { cpuTicks, ticksPerSecond } from "./cpu.js";
-import { agentProcesses, identify, killSurvivors, type ProcIdentity, statOf } from "./proc.js";
+import { agentProcesses, identify, killSurvivors, type ProcIdentity } from "./proc.js";
 
 /** What a run can see of its cluster. */
 export interface LaunchCluster {
@@ -24,7 +24,7 @@ export interface LaunchCluster {
 export interface CpuSeconds {
   master: number;
   agent: number;
-  /** Executor hosts, with the tasks they reaped (cutime/cstime). */
+  /** Everything below the agent (executor hosts, their spawners), with the tasks they reaped (cutime/cstime). */
   hosts: number;
 }
 
@@ -36,14 +36,6 @@ export interface ClusterOptions {
   /** Extra node flags per daemon (e.g. `--cpu-prof`). */
   masterNodeArgs?: string[];
   agentNodeArgs?: string[];
-}
-
-function isHost(pid: number): boolean {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("host-main");
-  } catch {
-    return false;
-  }
 }
 
 /** utime+stime+cutime+cstime: a host's own CPU and that of the tasks it reaped. */
@@ -92,10 +84,9 @@ export async function withLaunchCluster<T>(
       cpu: () => ({
         master: (cpuTicks(master.process.pid) ?? 0) / hz,
         agent: (cpuTicks(agent.process.pid) ?? 0) / hz,
+        // Live descendants only: a reaped one is in its parent's cutime already.
         hosts:
-          agentProcesses(agent.process.pid ?? 0, workDir)
-            .filter((pid) => statOf(pid)?.ppid === agent.process.pid && isHost(pid))
-            .reduce((sum, pid) => sum + ticksWithChildren(pid), 0) / hz,
+          agentProcesses(agent.process.pid ?? 0, workDir).reduce((sum, pid) => sum + ticksWithChildren(pid), 0) / hz,
       }),
     };
     const value = await body(cluster);
