@@ -6,6 +6,7 @@
  */
 import { runAllocatorScaleBench } from "./allocator-scale.js";
 import { HA_SHAPE, runFailoverBench } from "./ha-bench.js";
+import { runLaunchBench } from "./launch-bench.js";
 import { runRegistrationBench } from "./register-bench.js";
 import { runRegistryScaleBench } from "./registry-scale-bench.js";
 import { registryScaleRows } from "./registry-scale-rows.js";
@@ -96,6 +97,18 @@ async function allocatorRows(): Promise<Row[]> {
   });
 }
 
+async function launchRows(): Promise<Row[]> {
+  const result = await runLaunchBench();
+  return result.runs.map((run) => ({
+    figure: `launch throughput: ${fmt(run.tasks)} \`true\` tasks, ${run.api}`,
+    value: `${fmt(run.tasksPerSec, 1)} tasks/s = ${fmt(run.fractionOfLimit, 2)} of the machine's limit (${fmt(result.limit.perSec)} spawns/s in this run); by CPU ${fmt(run.cpuFractionOfLimit, 2)}; ${run.failed} failed`,
+    target: "≥ 0.5 of the limit",
+    met: run.fractionOfLimit >= 0.5,
+    method:
+      "a fresh `plateau master` and `plateau agent` (room for 640 tasks of 0.1 cpus, 32 MB at once); first ACCEPT → last TASK_FINISHED, through the v2 stream (src/client) or a plain v1 HTTP scheduler; the limit: the fastest this Node process spawns and reaps `true` (bench/launch-limit.ts)",
+  }));
+}
+
 export async function runScaleSection(failed: Failed): Promise<ScaleSection> {
   const agents = Number(process.env.SCALE_AGENTS ?? 10_000);
   const rows: Row[] = [];
@@ -103,6 +116,7 @@ export async function runScaleSection(failed: Failed): Promise<ScaleSection> {
   rows.push(...(await attempt("registration, embedded", failed, () => registrationRows(agents, "embedded"))));
   rows.push(...(await attempt("failover", failed, () => failoverRows(agents))));
   rows.push(...(await attempt("allocator", failed, allocatorRows)));
+  rows.push(...(await attempt("launch throughput", failed, launchRows)));
   rows.push(
     ...(await attempt("registry in etcd at 40,000 agents", failed, async () =>
       registryScaleRows(await runRegistryScaleBench(), failed),
