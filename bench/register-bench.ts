@@ -78,8 +78,13 @@ export async function runRegistrationBench(shape: RegistrationShape): Promise<Re
       const n = fleet.registeredSince(0n);
       if (n === shape.agents) break;
       const elapsed = performance.now() - start;
-      if (elapsed > timeoutMs)
-        throw new Error(`only ${n} of ${shape.agents} agents registered in ${Math.round(timeoutMs / 1000)} s`);
+      if (elapsed > timeoutMs) {
+        const exited = master.process.exitCode ?? master.process.signalCode;
+        const tail = master.logs().trim().split("\n").slice(-5).join("\n");
+        throw new Error(
+          `only ${n} of ${shape.agents} agents registered in ${Math.round(timeoutMs / 1000)} s; the master ${exited === null ? "runs" : `exited (${exited})`}; its last log lines:\n${tail}`,
+        );
+      }
       const period = Math.floor(elapsed / 5000);
       if (period !== reported) {
         reported = period;

@@ -263,6 +263,10 @@ class ReconnectingStream implements UnifiedStream {
       const responses = this.peer(this.baseUrl).client.connect(this.requests(conn), { signal: conn.abort.signal });
       for await (const response of responses) {
         receivedEvent = true;
+        // An answer means the hello is through, even if the transport has
+        // not yet pulled the next request: a send() from this event's
+        // handler (a reply to Registered) must not be refused.
+        this.markConnected(conn);
         this.armHeartbeat(conn);
         this.dispatch(response);
       }
@@ -301,11 +305,16 @@ class ReconnectingStream implements UnifiedStream {
     // The transport pulls the next message only after writing the previous,
     // so reaching this line means the hello is on the wire.
     if (conn.queue.ended) return;
+    this.markConnected(conn);
+    yield* conn.queue;
+  }
+
+  private markConnected(conn: Connection): void {
+    if (conn.connected || conn.queue.ended) return;
     conn.connected = true;
     this.log.debug("connected");
     this.armHeartbeat(conn);
     this.options.onConnected?.();
-    yield* conn.queue;
   }
 
   private dispatch(response: ConnectResponse): void {
