@@ -181,7 +181,7 @@ export async function runFailoverBench(shape = HA_SHAPE): Promise<FailoverResult
     const frameworkId = await until(() => scheduler.frameworkId, "the framework to subscribe");
     const frameworkInfo = create(FrameworkInfoSchema, { ...framework, id: { value: frameworkId } });
 
-    rig.sessions = new SessionPool(shape.sessions);
+    rig.sessions = SessionPool.forFleet(shape.agents, shape.sessions);
     const setupStart = performance.now();
     const setupCpu = process.cpuUsage();
     const fleet = startSimFleet({

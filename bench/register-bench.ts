@@ -46,7 +46,7 @@ export interface RegistrationResult {
 
 export async function runRegistrationBench(shape: RegistrationShape): Promise<RegistrationResult> {
   const scope = new ProcessScope();
-  const sessions = new SessionPool(8);
+  const sessions = SessionPool.forFleet(shape.agents);
   const tempDir = shape.registry === "embedded" ? mkdtempSync(join(tmpdir(), "plateau-register-")) : undefined;
   const workDir = tempDir ?? (["etcd", "memory"].includes(shape.registry) ? undefined : shape.registry);
   let etcd: EtcdServer | undefined;

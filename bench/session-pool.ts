@@ -7,10 +7,21 @@
  */
 import { Http2SessionManager } from "@connectrpc/connect-node";
 
+/**
+ * A master takes at most 1,000 concurrent streams per HTTP/2 connection
+ * (src/transport/server.ts); a fleet keeps well under that per slot.
+ */
+const STREAMS_PER_SLOT = 500;
+
 export class SessionPool {
   private readonly managers = new Map<string, Http2SessionManager>();
 
   constructor(readonly slots: number) {}
+
+  /** At least `slots`, and enough that no connection carries more streams than a master takes. */
+  static forFleet(agents: number, slots = 8): SessionPool {
+    return new SessionPool(Math.max(slots, Math.ceil(agents / STREAMS_PER_SLOT)));
+  }
 
   /** For StreamOptions.sessionManager: slot `index % slots`, to the master the stream dials. */
   forStream(index: number): (baseUrl: string) => Http2SessionManager {
