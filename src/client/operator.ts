@@ -17,8 +17,14 @@ import {
   type Response_GetState,
   type Response_GetTasks,
 } from "../../gen/mesos/v1/master/master_pb.js";
-import { ConnectRequestSchema, type ConnectResponse, MesosService } from "../../gen/mesos/v2/mesos_pb.js";
+import {
+  ConnectRequestSchema,
+  type ConnectResponse,
+  MesosService,
+  OperateStreamResponseSchema,
+} from "../../gen/mesos/v2/mesos_pb.js";
 import type { Logger } from "../log.js";
+import { createPieceAssembler } from "../wire/pieces.js";
 import { createMasterLocator, isMasterList, leaderMovedFrom } from "./masters.js";
 import { newCallId, normalizeBaseUrl, openStream, type ReconnectPolicy } from "./stream.js";
 
@@ -59,6 +65,31 @@ export interface OperatorClient {
   subscribe(onEvent: (event: Event) => void, options?: OperatorSubscribeOptions): OperatorSubscription;
   /** Closes the unary connection (subscriptions are closed on their own). */
   close(): Promise<void>;
+}
+
+type CallOptions = { timeoutMs: number; signal: AbortSignal };
+
+/**
+ * One call's answer: unary when it fits in a gRPC message, else (the
+ * master says RESOURCE_EXHAUSTED: a large cluster's state) read again in
+ * pieces through OperateStream and merged.
+ */
+async function operateWhole(
+  client: Client<typeof MesosService>,
+  request: { call: Call },
+  options: CallOptions,
+): Promise<Response | undefined> {
+  try {
+    return (await client.operate(request, options)).response;
+  } catch (err) {
+    if (!(err instanceof ConnectError) || err.code !== Code.ResourceExhausted) throw err;
+  }
+  const pieces = createPieceAssembler(OperateStreamResponseSchema);
+  for await (const answer of client.operateStream(request, options)) {
+    const whole = pieces.add("", answer);
+    if (whole !== undefined) return whole.response;
+  }
+  throw new ConnectError("OperateStream ended before the answer's last piece", Code.DataLoss);
 }
 
 /** Creates an operator client; nothing connects until the first call. */
@@ -108,10 +139,10 @@ export function createOperator(options: OperatorOptions): OperatorClient {
         ),
       );
       try {
-        const response = await peer(target).client.operate(request, { timeoutMs, signal: moved.signal });
-        if (response.response === undefined) throw new Error(`master ${target} sent an empty response`);
+        const response = await operateWhole(peer(target).client, request, { timeoutMs, signal: moved.signal });
+        if (response === undefined) throw new Error(`master ${target} sent an empty response`);
         current = target;
-        return response.response;
+        return response;
       } catch (err) {
         lastError = err;
         if (moved.signal.aborted) {

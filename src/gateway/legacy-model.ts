@@ -36,6 +36,7 @@ import {
 } from "../../gen/mesos/v1/mesos_pb.js";
 import { addResources, reservationRole } from "../core/resources/index.js";
 import { type JsonObject, type JsonValue, toMesosJson } from "./json.js";
+import { lazyList, StreamedObject } from "./json-stream.js";
 
 /** `[31000-31005, 31007-31007]`, as Mesos prints Value.Ranges. */
 function rangesText(resource: Resource): string {
@@ -240,12 +241,16 @@ export function frameworkSummary(framework: Response_GetFrameworks_Framework, us
 
 const capabilityName = (type: number): string => FrameworkInfo_Capability_Type[type] ?? String(type);
 
-/** What /master/state and /master/frameworks say about a framework (Mesos' FullFrameworkWriter). */
-export function frameworkModel(framework: Response_GetFrameworks_Framework, tasks: FrameworkTasks): JsonObject {
+/**
+ * What /master/state and /master/frameworks say about a framework (Mesos'
+ * FullFrameworkWriter), with its task lists made while written: a framework
+ * can hold hundreds of thousands of tasks.
+ */
+export function frameworkModel(framework: Response_GetFrameworks_Framework, tasks: FrameworkTasks): StreamedObject {
   const info = framework.frameworkInfo;
   const used = tasks.tasks.reduce<Resource[]>((acc, t) => addResources(acc, t.resources), []);
   const role = info?.role ?? "*";
-  const out: JsonObject = {
+  const head: JsonObject = {
     ...frameworkSummary(framework, used),
     user: info?.user ?? "",
     failover_timeout: info?.failoverTimeout ?? 0,
@@ -253,25 +258,29 @@ export function frameworkModel(framework: Response_GetFrameworks_Framework, task
     registered_time: seconds(framework.registeredTime),
     unregistered_time: seconds(framework.unregisteredTime),
   };
-  if (info !== undefined && isFieldSet(info, FrameworkInfoSchema.field.principal)) out.principal = info.principal;
-  out.resources = resourcesModel(addResources(used, framework.offeredResources));
-  if (framework.reregisteredTime !== undefined) out.reregistered_time = seconds(framework.reregisteredTime);
-  if ((info?.roles.length ?? 0) > 0) out.roles = info?.roles ?? [];
-  else out.role = role;
-  Object.assign(out, {
-    tasks: tasks.tasks.map((t) => taskModel(t, role)),
-    unreachable_tasks: tasks.unreachable.map((t) => taskModel(t, role)),
-    completed_tasks: tasks.completed.map((t) => taskModel(t, role)),
-    offers: framework.offers.map((o) => ({
-      id: o.id?.value ?? "",
-      framework_id: o.frameworkId?.value ?? "",
-      slave_id: o.agentId?.value ?? "",
-      resources: resourcesModel(o.resources),
-    })),
-    executors: tasks.executors.map((e) => ({ ...toMesosJson(ExecutorInfoSchema, e.info), slave_id: e.agentId })),
-  });
-  if (info?.labels !== undefined) out.labels = labelsModel(info.labels);
-  return out;
+  if (info !== undefined && isFieldSet(info, FrameworkInfoSchema.field.principal)) head.principal = info.principal;
+  head.resources = resourcesModel(addResources(used, framework.offeredResources));
+  if (framework.reregisteredTime !== undefined) head.reregistered_time = seconds(framework.reregisteredTime);
+  if ((info?.roles.length ?? 0) > 0) head.roles = info?.roles ?? [];
+  else head.role = role;
+  const task = (t: Task) => taskModel(t, role);
+  return new StreamedObject([
+    ...Object.entries(head),
+    ["tasks", lazyList(tasks.tasks, task)],
+    ["unreachable_tasks", lazyList(tasks.unreachable, task)],
+    ["completed_tasks", lazyList(tasks.completed, task)],
+    [
+      "offers",
+      framework.offers.map((o) => ({
+        id: o.id?.value ?? "",
+        framework_id: o.frameworkId?.value ?? "",
+        slave_id: o.agentId?.value ?? "",
+        resources: resourcesModel(o.resources),
+      })),
+    ],
+    ["executors", tasks.executors.map((e) => ({ ...toMesosJson(ExecutorInfoSchema, e.info), slave_id: e.agentId }))],
+    ["labels", info?.labels === undefined ? undefined : labelsModel(info.labels)],
+  ]);
 }
 
 /**

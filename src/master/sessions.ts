@@ -8,6 +8,7 @@ import type { GatewaySessions, SessionSink } from "../gateway/sessions.js";
 import type { Logger } from "../log.js";
 import { type AsyncQueue, createAsyncQueue } from "../util/async-queue.js";
 import { readUntilAborted } from "../util/read-until.js";
+import { connectPieces, wantsJson } from "./answer-pieces.js";
 
 const codes: Record<number, Code> = {
   [ErrorCode.INVALID_ARGUMENT]: Code.InvalidArgument,
@@ -143,7 +144,7 @@ export function createSessionTable(
     // Whatever ends the session (the core, the client, a slow reader, the
     // term) stops its reader too; so does Connect once this handler returns.
     const stop = new AbortController();
-    outboxes.set(session, queueOutbox(outbox, stop));
+    outboxes.set(session, queueOutbox(outbox, stop, wantsJson(context.requestHeader.get("content-type"))));
     const onHandlerDone = (): void => stop.abort();
     context.signal.addEventListener("abort", onHandlerDone, { once: true });
     logger.debug({ session }, "stream opened");
@@ -196,10 +197,18 @@ interface Outbox {
   readonly size: number;
 }
 
-function queueOutbox(queue: AsyncQueue<ConnectResponse>, reader: AbortController): Outbox {
+/** A Connect stream's way out; large operator answers go out in pieces (answer-pieces.ts). */
+function queueOutbox(queue: AsyncQueue<ConnectResponse>, reader: AbortController, json: boolean): Outbox {
   return {
     push: (response) => {
-      queue.push(response);
+      let pieces: ConnectResponse[];
+      try {
+        pieces = connectPieces(response, json);
+      } catch {
+        // One item alone over the limit: sent whole, for a client whose limit allows it.
+        pieces = [response];
+      }
+      for (const piece of pieces) queue.push(piece);
     },
     end: (error, grpc) => {
       queue.end(grpc ?? (error === undefined ? undefined : toConnectError(error)));
