@@ -2,9 +2,10 @@
  * Answers too large for one gRPC message, split into pieces that merge
  * back into the whole (proto/mesos/v2/mesos.proto, `Piece`).
  *
- * A piece of a message is some of its encoded fields: the scalars go in the
- * first piece, each list's items are spread over the pieces in order, and a
- * nested message is split the same way and wrapped in its field. Merging
+ * A piece of a message is some of its encoded fields: every piece repeats
+ * its singular scalars (an answer's `type`), each list's items are spread
+ * over the pieces in order, and a nested message is split the same way and
+ * wrapped in its field. Merging
  * the pieces as protobuf merges messages (lists append, nested messages
  * merge) gives the message back, which every protobuf library can do.
  *
@@ -61,11 +62,18 @@ function lengthDelimited(no: number, part: Part): Part {
 const splits = (field: DescField): boolean =>
   field.fieldKind === "message" || (field.fieldKind === "list" && field.listKind === "message");
 
-/** The message without its nested messages and message lists, encoded (what goes in the first piece). */
-function headOf(desc: DescMessage, r: ReflectMessage): Uint8Array {
+/**
+ * Some of the message's own fields, encoded: its singular scalars and enums
+ * (`repeated` false), which every piece carries so that each one says what
+ * it is (a GET_STATE answer) and merging leaves them as they were; or its
+ * scalar lists and maps (`repeated` true), which only the first piece
+ * carries, since merging appends lists.
+ */
+function ownFields(desc: DescMessage, r: ReflectMessage, repeated: boolean): Uint8Array {
   const head = reflect(desc);
   for (const field of desc.fields) {
-    if (!splits(field) && r.isSet(field)) head.set(field, r.get(field) as never);
+    if (splits(field) || !r.isSet(field)) continue;
+    if ((field.fieldKind === "list" || field.fieldKind === "map") === repeated) head.set(field, r.get(field) as never);
   }
   return toBinary(desc, head.message);
 }
@@ -73,19 +81,21 @@ function headOf(desc: DescMessage, r: ReflectMessage): Uint8Array {
 /** Splits one message into parts of at most `budget` bytes each (at least one part). */
 function split(desc: DescMessage, message: Message, budget: number): Part[] {
   const r = reflect(desc, message);
+  const always = ownFields(desc, r, false);
+  const fresh = (): Part => ({ chunks: [always], size: always.byteLength });
   const parts: Part[] = [];
-  let current: Part = { chunks: [], size: 0 };
+  let current = fresh();
   const add = (part: Part, typeName: string): void => {
-    if (part.size > budget) throw new PieceTooLargeError(typeName, part.size);
-    if (current.size > 0 && current.size + part.size > budget) {
+    if (always.byteLength + part.size > budget) throw new PieceTooLargeError(typeName, part.size);
+    if (current.size > always.byteLength && current.size + part.size > budget) {
       parts.push(current);
-      current = { chunks: [], size: 0 };
+      current = fresh();
     }
     current.chunks.push(...part.chunks);
     current.size += part.size;
   };
-  const head = headOf(desc, r);
-  if (head.byteLength > 0) add({ chunks: [head], size: head.byteLength }, desc.typeName);
+  const once = ownFields(desc, r, true);
+  if (once.byteLength > 0) add({ chunks: [once], size: once.byteLength }, desc.typeName);
   for (const field of desc.fields) {
     if (field.fieldKind === "message" && r.isSet(field)) {
       // A field header is at most 5 bytes of tag and 5 of length.
