@@ -33,7 +33,12 @@ export function lazyList<T>(items: Iterable<T>, model: (item: T) => StreamedValu
   });
 }
 
-export type StreamedValue = JsonValue | StreamedObject | LazyList;
+/** JSON text made earlier (a cached task), written as it is. */
+export class RawJson {
+  constructor(readonly text: string) {}
+}
+
+export type StreamedValue = JsonValue | StreamedObject | LazyList | RawJson;
 
 /** The document's text, in pieces (each field, each list item). */
 export function* jsonText(value: StreamedValue): Generator<string> {
@@ -57,6 +62,8 @@ export function* jsonText(value: StreamedValue): Generator<string> {
       yield* jsonText(item);
     }
     yield "]";
+  } else if (value instanceof RawJson) {
+    yield value.text;
   } else {
     yield JSON.stringify(value);
   }
@@ -70,6 +77,7 @@ export function materialize(value: StreamedValue): JsonValue {
     return out;
   }
   if (value instanceof LazyList) return [...value.values].map(materialize);
+  if (value instanceof RawJson) return JSON.parse(value.text) as JsonValue;
   return value;
 }
 

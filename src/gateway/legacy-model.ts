@@ -36,7 +36,7 @@ import {
 } from "../../gen/mesos/v1/mesos_pb.js";
 import { addResources, reservationRole } from "../core/resources/index.js";
 import { type JsonObject, type JsonValue, toMesosJson } from "./json.js";
-import { lazyList, StreamedObject } from "./json-stream.js";
+import { lazyList, RawJson, StreamedObject } from "./json-stream.js";
 
 /** `[31000-31005, 31007-31007]`, as Mesos prints Value.Ranges. */
 function rangesText(resource: Resource): string {
@@ -160,6 +160,34 @@ export function taskModel(task: Task, role: string): JsonObject {
   return out;
 }
 
+/** A task's JSON as last written, with what it was written from. */
+interface WrittenTask {
+  statuses: TaskStatus[];
+  state: TaskState;
+  role: string;
+  json: RawJson;
+}
+
+/**
+ * The master changes a task only through its status moves, which set its
+ * state and replace its `statuses` list (task-bookkeeping.ts): while both
+ * are as they were, so is its JSON. Held as long as the task is.
+ */
+const writtenTasks = new WeakMap<Task, WrittenTask>();
+
+/**
+ * taskModel's JSON text, kept per task: a large cluster's /master/state is
+ * mostly tasks that did not change since the last read (every completed
+ * one), and writing each anew was most of the read's time.
+ */
+export function taskJson(task: Task, role: string): RawJson {
+  const written = writtenTasks.get(task);
+  if (written?.statuses === task.statuses && written.state === task.state && written.role === role) return written.json;
+  const json = new RawJson(JSON.stringify(taskModel(task, role)));
+  writtenTasks.set(task, { statuses: task.statuses, state: task.state, role, json });
+  return json;
+}
+
 /** What /master/state says about an agent (Mesos' SlaveWriter). */
 export function agentModel(agent: Response_GetAgents_Agent, used: Resource[]): JsonObject {
   const info = agent.agentInfo;
@@ -248,7 +276,10 @@ const capabilityName = (type: number): string => FrameworkInfo_Capability_Type[t
  */
 export function frameworkModel(framework: Response_GetFrameworks_Framework, tasks: FrameworkTasks): StreamedObject {
   const info = framework.frameworkInfo;
-  const used = tasks.tasks.reduce<Resource[]>((acc, t) => addResources(acc, t.resources), []);
+  const used = addResources(
+    [],
+    tasks.tasks.flatMap((t) => t.resources),
+  );
   const role = info?.role ?? "*";
   const head: JsonObject = {
     ...frameworkSummary(framework, used),
@@ -263,7 +294,7 @@ export function frameworkModel(framework: Response_GetFrameworks_Framework, task
   if (framework.reregisteredTime !== undefined) head.reregistered_time = seconds(framework.reregisteredTime);
   if ((info?.roles.length ?? 0) > 0) head.roles = info?.roles ?? [];
   else head.role = role;
-  const task = (t: Task) => taskModel(t, role);
+  const task = (t: Task) => taskJson(t, role);
   return new StreamedObject([
     ...Object.entries(head),
     ["tasks", lazyList(tasks.tasks, task)],

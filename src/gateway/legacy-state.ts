@@ -56,7 +56,11 @@ export function groupBy<T>(items: Iterable<T>, key: (item: T) => string): Map<st
 /** What the live tasks on each agent use, by agent id. */
 function usedByAgent(s: Snapshot): (agentId: string) => Resource[] {
   const byAgent = groupBy(liveTasks(s), (t) => t.agentId?.value ?? "");
-  return (agentId) => (byAgent.get(agentId) ?? []).reduce<Resource[]>((acc, t) => addResources(acc, t.resources), []);
+  return (agentId) =>
+    addResources(
+      [],
+      (byAgent.get(agentId) ?? []).flatMap((t) => t.resources),
+    );
 }
 
 /** The agents as /master/state shows them, or with `full` resources as /master/slaves does, one at a time. */

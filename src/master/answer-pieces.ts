@@ -11,7 +11,7 @@
  * Each answer is encoded once (src/wire/pieces.ts); binary clients get the
  * encoded pieces as they are, JSON clients decoded ones.
  */
-import { create } from "@bufbuild/protobuf";
+import { create, isMessage, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import {
   Event_Type,
@@ -20,6 +20,7 @@ import {
   Response_Type,
   ResponseSchema,
 } from "../../gen/mesos/v1/master/master_pb.js";
+import { type Task, TaskSchema, type TaskState, type TaskStatus } from "../../gen/mesos/v1/mesos_pb.js";
 import {
   type ConnectResponse,
   ConnectResponseSchema,
@@ -30,9 +31,11 @@ import {
 } from "../../gen/mesos/v2/mesos_pb.js";
 import {
   decodePieces,
+  type EncodeItem,
   embedded,
   encodePieces,
   GRPC_DEFAULT_MAX_MESSAGE_BYTES,
+  MAX_PIECE_BYTES,
   PieceTooLargeError,
 } from "../wire/pieces.js";
 
@@ -55,9 +58,34 @@ function tooLarge(err: unknown): ConnectError {
   return new ConnectError(`The answer cannot be split into messages under 4 MiB: ${message}`, Code.ResourceExhausted);
 }
 
+/** A task's encoding as last made, with what it was made from. */
+interface EncodedTask {
+  statuses: TaskStatus[];
+  state: TaskState;
+  bytes: Uint8Array;
+}
+
+/**
+ * The master changes a task only through its status moves, which set its
+ * state and replace its `statuses` list (core/master/task-bookkeeping.ts):
+ * while both are as they were, so are its bytes. A large state is mostly
+ * such tasks (every completed one), and encoding them anew on each read was
+ * most of its time. Held as long as the task is.
+ */
+const encodedTasks = new WeakMap<Task, EncodedTask>();
+
+const encodeItem: EncodeItem = (desc, item) => {
+  if (!isMessage(item, TaskSchema)) return toBinary(desc, item);
+  const kept = encodedTasks.get(item);
+  if (kept?.statuses === item.statuses && kept.state === item.state) return kept.bytes;
+  const bytes = toBinary(TaskSchema, item);
+  encodedTasks.set(item, { statuses: item.statuses, state: item.state, bytes });
+  return bytes;
+};
+
 function responsePieces(response: Response): Uint8Array[] {
   try {
-    return encodePieces(ResponseSchema, response);
+    return encodePieces(ResponseSchema, response, MAX_PIECE_BYTES, encodeItem);
   } catch (err) {
     throw tooLarge(err);
   }
@@ -110,7 +138,7 @@ export function connectPieces(event: ConnectResponse, json: boolean): ConnectRes
     no = ConnectResponseSchema.field.operatorResponse.number;
   } else if (kind === "operatorEvent" && value.type === Event_Type.SUBSCRIBED) {
     try {
-      pieces = encodePieces(EventSchema, value);
+      pieces = encodePieces(EventSchema, value, MAX_PIECE_BYTES, encodeItem);
     } catch (err) {
       throw tooLarge(err);
     }

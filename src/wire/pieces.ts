@@ -78,8 +78,13 @@ function ownFields(desc: DescMessage, r: ReflectMessage, repeated: boolean): Uin
   return toBinary(desc, head.message);
 }
 
+/** Encodes one list item; a caller may keep items it knows did not change. */
+export type EncodeItem = (desc: DescMessage, item: Message) => Uint8Array;
+
+const encodeAnew: EncodeItem = (desc, item) => toBinary(desc, item);
+
 /** Splits one message into parts of at most `budget` bytes each (at least one part). */
-function split(desc: DescMessage, message: Message, budget: number): Part[] {
+function split(desc: DescMessage, message: Message, budget: number, encode: EncodeItem): Part[] {
   const r = reflect(desc, message);
   const always = ownFields(desc, r, false);
   const fresh = (): Part => ({ chunks: [always], size: always.byteLength });
@@ -99,11 +104,11 @@ function split(desc: DescMessage, message: Message, budget: number): Part[] {
   for (const field of desc.fields) {
     if (field.fieldKind === "message" && r.isSet(field)) {
       // A field header is at most 5 bytes of tag and 5 of length.
-      for (const sub of split(field.message, r.get(field).message, budget - 10))
+      for (const sub of split(field.message, r.get(field).message, budget - 10, encode))
         add(lengthDelimited(field.number, sub), field.message.typeName);
     } else if (field.fieldKind === "list" && field.listKind === "message") {
       for (const item of r.get(field)) {
-        const bytes = toBinary(field.message, (item as ReflectMessage).message);
+        const bytes = encode(field.message, (item as ReflectMessage).message);
         add(lengthDelimited(field.number, { chunks: [bytes], size: bytes.byteLength }), field.message.typeName);
       }
     }
@@ -127,8 +132,13 @@ function concat(part: Part): Uint8Array {
  * piece when it fits. Throws PieceTooLargeError when a single list item is
  * larger than a piece.
  */
-export function encodePieces(desc: DescMessage, message: Message, maxBytes = MAX_PIECE_BYTES): Uint8Array[] {
-  return split(desc, message, maxBytes).map(concat);
+export function encodePieces(
+  desc: DescMessage,
+  message: Message,
+  maxBytes = MAX_PIECE_BYTES,
+  encode: EncodeItem = encodeAnew,
+): Uint8Array[] {
+  return split(desc, message, maxBytes, encode).map(concat);
 }
 
 /**
