@@ -11,7 +11,9 @@
  * Several builds can be compared in one run (`bin` of another checkout's
  * bin/plateau.js): the "before" side of a change.
  *
- *   node --import tsx bench/state-bench.ts [agents] [running] [completed] [frameworks] [before-bin]
+ *   node --import tsx bench/state-bench.ts [agents] [running] [completed] [frameworks] [label=bin ...]
+ *
+ * Without label=bin pairs it measures this tree's build (bin/plateau.js).
  *
  * Prints JSON; writes nothing else.
  */
@@ -55,7 +57,9 @@ export interface StateBuildResult {
   /** Fleet start → every agent registered and its tasks finished (as the metrics count). */
   setupMs: number;
   tasks: { running: number; completed: number };
+  /** The first read, then a second one (Plateau keeps unchanged tasks' JSON and encoding between reads). */
   json: StateRead;
+  jsonAgain: StateRead;
   operate: StateRead;
   connect: StateRead;
   operateStream: StateRead;
@@ -280,10 +284,20 @@ async function benchBuild(
     const running = await metric(master.port, "master/tasks_running");
     const completed = await metric(master.port, "master/tasks_finished");
     const json = await measured(pid, () => httpGet(master.port, "/master/state"));
+    const jsonAgain = await measured(pid, () => httpGet(master.port, "/master/state"));
     const operate = await measured(pid, () => readOperate(master.port));
     const connect = await measured(pid, () => readConnect(master.port));
     const operateStream = await measured(pid, () => readOperateStream(master.port));
-    return { label, setupMs: cluster.setupMs, tasks: { running, completed }, json, operate, connect, operateStream };
+    return {
+      label,
+      setupMs: cluster.setupMs,
+      tasks: { running, completed },
+      json,
+      jsonAgain,
+      operate,
+      connect,
+      operateStream,
+    };
   } finally {
     await cluster.close();
     await master.stop();
@@ -315,13 +329,16 @@ export async function runStateBench(options: StateBenchOptions): Promise<StateBe
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const [agents = 20_000, running = 10, completed = 10, frameworks = 200] = process.argv.slice(2, 6).map(Number);
-  const before = process.argv[6];
+  const named = process.argv.slice(6).map((pair) => {
+    const [label = "", bin = ""] = pair.split("=");
+    return { label, bin };
+  });
   const result = await runStateBench({
     agents,
     runningPerAgent: running,
     finishedPerAgent: completed,
     frameworks,
-    builds: [...(before ? [{ label: "before", bin: before }] : []), { label: "after", bin: PLATEAU_BIN }],
+    builds: named.length > 0 ? named : [{ label: "this tree", bin: PLATEAU_BIN }],
     parallel: { agents: 100, tasksPerAgent: 100, readers: 20 },
   });
   console.log(JSON.stringify(result, null, 2));
