@@ -54,8 +54,26 @@ export class PieceTooLargeError extends Error {
   }
 }
 
+/** Appends `n` as a varint (n < 2^32). */
+function varint(out: number[], n: number): void {
+  let v = n >>> 0;
+  while (v > 0x7f) {
+    out.push((v & 0x7f) | 0x80);
+    v >>>= 7;
+  }
+  out.push(v);
+}
+
+/**
+ * The part as field `no` of its parent. The header is written by hand: a
+ * BinaryWriter per list item (hundreds of thousands of tasks) cost more
+ * than encoding the items.
+ */
 function lengthDelimited(no: number, part: Part): Part {
-  const header = new BinaryWriter().tag(no, WireType.LengthDelimited).uint32(part.size).finish();
+  const bytes: number[] = [];
+  varint(bytes, (no << 3) | WireType.LengthDelimited);
+  varint(bytes, part.size);
+  const header = Uint8Array.from(bytes);
   return { chunks: [header, ...part.chunks], size: header.byteLength + part.size };
 }
 
