@@ -176,8 +176,15 @@ export function startStateFleet(options: StateFleetOptions): StateFleet {
         if (event.case === "heartbeat") stream.send(HEARTBEAT);
         if (event.case !== "registered" || reported) return;
         reported = true;
-        for (const task of plan.finishing) stream.send(finished(task, agentId));
-        if (--pending === 0) done();
+        const updates = plan.finishing.map((task) => finished(task, agentId));
+        // Registered can arrive before the stream counts itself connected
+        // (send() then refuses): try again shortly rather than lose updates.
+        const sendAll = (): void => {
+          while (updates.length > 0 && stream.send(updates[0] as ConnectRequest)) updates.shift();
+          if (updates.length > 0) setTimeout(sendAll, 20);
+          else if (--pending === 0) done();
+        };
+        sendAll();
       },
       reconnect: { initialMs: 200, maxMs: 5000 },
       sessionManager: sessions.forStream(a),
