@@ -21,6 +21,7 @@ import {
   ConnectRequestSchema,
   type ConnectResponse,
   MesosService,
+  type OperateStreamResponse,
   OperateStreamResponseSchema,
 } from "../../gen/mesos/v2/mesos_pb.js";
 import type { Logger } from "../log.js";
@@ -85,11 +86,12 @@ async function operateWhole(
     if (!(err instanceof ConnectError) || err.code !== Code.ResourceExhausted) throw err;
   }
   const pieces = createPieceAssembler(OperateStreamResponseSchema);
-  for await (const answer of client.operateStream(request, options)) {
-    const whole = pieces.add("", answer);
-    if (whole !== undefined) return whole.response;
-  }
-  throw new ConnectError("OperateStream ended before the answer's last piece", Code.DataLoss);
+  let whole: OperateStreamResponse | undefined;
+  // Read to the stream's end (the server ends it after the last piece):
+  // leaving the loop early keeps the call's deadline timer alive.
+  for await (const answer of client.operateStream(request, options)) whole = pieces.add("", answer) ?? whole;
+  if (whole === undefined) throw new ConnectError("OperateStream ended before the answer's last piece", Code.DataLoss);
+  return whole.response;
 }
 
 /** Creates an operator client; nothing connects until the first call. */
