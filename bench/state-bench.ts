@@ -157,10 +157,9 @@ async function readOperateStream(port: number): Promise<StateRead> {
     const start = performance.now();
     const sizes: number[] = [];
     const responses: Response[] = [];
-    for await (const answer of client.operateStream({ call: GET_STATE }, { timeoutMs: 600_000 })) {
+    // To the stream's end (right after the last piece): leaving early keeps the call's deadline timer alive.
+    for await (const answer of client.operateStream({ call: GET_STATE }, { timeoutMs: 600_000 }))
       if (answer.response) responses.push(answer.response);
-      if (answer.piece === undefined || answer.piece.last) break;
-    }
     const ms = Math.round(performance.now() - start);
     for (const r of responses) sizes.push(sizeOf(r));
     return { ms, pieces: responses.length, bytes: sizes.reduce((a, b) => a + b, 0), maxPieceBytes: Math.max(...sizes) };
