@@ -17,8 +17,15 @@ import {
   type Response_GetState,
   type Response_GetTasks,
 } from "../../gen/mesos/v1/master/master_pb.js";
-import { ConnectRequestSchema, type ConnectResponse, MesosService } from "../../gen/mesos/v2/mesos_pb.js";
+import {
+  ConnectRequestSchema,
+  type ConnectResponse,
+  MesosService,
+  type OperateStreamResponse,
+  OperateStreamResponseSchema,
+} from "../../gen/mesos/v2/mesos_pb.js";
 import type { Logger } from "../log.js";
+import { createPieceAssembler } from "../wire/pieces.js";
 import { createMasterLocator, isMasterList, leaderMovedFrom } from "./masters.js";
 import { newCallId, normalizeBaseUrl, openStream, type ReconnectPolicy } from "./stream.js";
 
@@ -59,6 +66,32 @@ export interface OperatorClient {
   subscribe(onEvent: (event: Event) => void, options?: OperatorSubscribeOptions): OperatorSubscription;
   /** Closes the unary connection (subscriptions are closed on their own). */
   close(): Promise<void>;
+}
+
+type CallOptions = { timeoutMs: number; signal: AbortSignal };
+
+/**
+ * One call's answer: unary when it fits in a gRPC message, else (the
+ * master says RESOURCE_EXHAUSTED: a large cluster's state) read again in
+ * pieces through OperateStream and merged.
+ */
+async function operateWhole(
+  client: Client<typeof MesosService>,
+  request: { call: Call },
+  options: CallOptions,
+): Promise<Response | undefined> {
+  try {
+    return (await client.operate(request, options)).response;
+  } catch (err) {
+    if (!(err instanceof ConnectError) || err.code !== Code.ResourceExhausted) throw err;
+  }
+  const pieces = createPieceAssembler(OperateStreamResponseSchema);
+  let whole: OperateStreamResponse | undefined;
+  // Read to the stream's end (the server ends it after the last piece):
+  // leaving the loop early keeps the call's deadline timer alive.
+  for await (const answer of client.operateStream(request, options)) whole = pieces.add("", answer) ?? whole;
+  if (whole === undefined) throw new ConnectError("OperateStream ended before the answer's last piece", Code.DataLoss);
+  return whole.response;
 }
 
 /** Creates an operator client; nothing connects until the first call. */
@@ -108,10 +141,10 @@ export function createOperator(options: OperatorOptions): OperatorClient {
         ),
       );
       try {
-        const response = await peer(target).client.operate(request, { timeoutMs, signal: moved.signal });
-        if (response.response === undefined) throw new Error(`master ${target} sent an empty response`);
+        const response = await operateWhole(peer(target).client, request, { timeoutMs, signal: moved.signal });
+        if (response === undefined) throw new Error(`master ${target} sent an empty response`);
         current = target;
-        return response.response;
+        return response;
       } catch (err) {
         lastError = err;
         if (moved.signal.aborted) {

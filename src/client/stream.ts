@@ -23,9 +23,15 @@
 import { randomUUID } from "node:crypto";
 import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
-import { type ConnectRequest, type ConnectResponse, MesosService } from "../../gen/mesos/v2/mesos_pb.js";
+import {
+  type ConnectRequest,
+  type ConnectResponse,
+  ConnectResponseSchema,
+  MesosService,
+} from "../../gen/mesos/v2/mesos_pb.js";
 import { type Logger, silentLogger } from "../log.js";
 import { type AsyncQueue, createAsyncQueue } from "../util/async-queue.js";
+import { createPieceAssembler } from "../wire/pieces.js";
 import { backoffDelay, normalizeBaseUrl, type ReconnectPolicy } from "./backoff.js";
 import { createMasterLocator, isMasterList, leaderMovedFrom, type MasterLocator } from "./masters.js";
 
@@ -131,6 +137,7 @@ class ReconnectingStream implements UnifiedStream {
   private readonly ownsSessions: boolean;
   private readonly log: Logger;
   private readonly pending = new Map<string, PendingCall>();
+  private readonly pieces = createPieceAssembler(ConnectResponseSchema);
   private readonly loop: Promise<void>;
   private closing: Promise<void> | undefined;
   private closed = false;
@@ -317,7 +324,10 @@ class ReconnectingStream implements UnifiedStream {
     this.options.onConnected?.();
   }
 
-  private dispatch(response: ConnectResponse): void {
+  private dispatch(piece: ConnectResponse): void {
+    // Large operator answers come in pieces: callers and handlers see them whole.
+    const response = this.pieces.add(piece.callId, piece);
+    if (response === undefined) return;
     const pending = response.callId === "" ? undefined : this.pending.get(response.callId);
     if (pending !== undefined) {
       this.pending.delete(response.callId);

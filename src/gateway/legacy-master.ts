@@ -12,20 +12,22 @@ import type { CallError } from "../core/master/events.js";
 import { SUMMARY_STATES } from "../core/master/metrics.js";
 import type { MasterCounters } from "../core/master/views.js";
 import { addResources, isAncestorOrSelf, subtractResources } from "../core/resources/index.js";
+import type { Logger } from "../log.js";
 import { answerError, GatewayError } from "./errors.js";
 import type { JsonObject, JsonValue } from "./json.js";
 import { answerJson } from "./json-answer.js";
+import { createJsonBroadcast } from "./json-broadcast.js";
+import { materialize } from "./json-stream.js";
+import { frameworkSummary, resourcesModel, taskModel, versionModel } from "./legacy-model.js";
 import {
-  agentFullModel,
-  agentModel,
-  type FrameworkTasks,
-  frameworkModel,
-  frameworkSummary,
-  recoveredAgentModel,
-  resourcesModel,
-  taskModel,
-  versionModel,
-} from "./legacy-model.js";
+  agentModels,
+  groupBy,
+  knownTasks,
+  liveTasks,
+  recoveredAgentModels,
+  type Snapshot,
+  stateDocument,
+} from "./legacy-state.js";
 import { metricsCall, metricsModel } from "./metrics-snapshot.js";
 
 export interface LegacyMasterOptions {
@@ -34,21 +36,11 @@ export interface LegacyMasterOptions {
   /** What the metrics need beyond the operator calls (unreachable agents, ended task counters). */
   counters(): MasterCounters;
   now(): number;
+  logger: Logger;
 }
 
 /** Answers a request if its path is one of the legacy endpoints; returns false otherwise. */
 export type LegacyEndpoints = (req: IncomingMessage, res: ServerResponse, path: string) => boolean;
-
-/** One consistent look at the master, from the operator calls. */
-interface Snapshot {
-  state: NonNullable<Response["getState"]>;
-  master: NonNullable<Response["getMaster"]>;
-  flags: JsonObject;
-  roles: NonNullable<Response["getRoles"]>;
-  /** Mesos' version fields (version, build_date, build_time, build_user). */
-  version: JsonObject;
-  counters: MasterCounters;
-}
 
 export function createLegacyMasterEndpoints(options: LegacyMasterOptions): LegacyEndpoints {
   const read = (type: Call_Type): Response => {
@@ -69,11 +61,12 @@ export function createLegacyMasterEndpoints(options: LegacyMasterOptions): Legac
     };
   };
 
+  // The one endpoint too large to build whole: streamed, one rendering per batch of readers.
+  const state = createJsonBroadcast(() => stateDocument(snapshot()), options.logger);
   const json: Record<string, (query: URLSearchParams) => JsonObject> = {
-    "/master/state": () => stateModel(snapshot()),
     "/master/state-summary": () => stateSummary(snapshot()),
     "/master/frameworks": (query) => {
-      const m = stateModel(snapshot());
+      const m = materialize(stateDocument(snapshot())) as JsonObject;
       const wanted = matching(query, "framework_id");
       return {
         frameworks: wanted(m.frameworks),
@@ -84,7 +77,7 @@ export function createLegacyMasterEndpoints(options: LegacyMasterOptions): Legac
     "/master/slaves": (query) => {
       const s = snapshot();
       return {
-        slaves: matching(query, "slave_id")(agentModels(s, true)),
+        slaves: matching(query, "slave_id")(materialize(agentModels(s, true))),
         recovered_slaves: matching(query, "slave_id")(recoveredAgentModels(s)),
       };
     },
@@ -139,6 +132,12 @@ export function createLegacyMasterEndpoints(options: LegacyMasterOptions): Legac
         res.end();
         return true;
       }
+      if (route === "/master/state") {
+        onlyGet(req);
+        if (req.method === "HEAD") answerJson(res, {}, query.get("jsonp"));
+        else void state.serve(res, query.get("jsonp"));
+        return true;
+      }
       const model = json[route];
       if (model === undefined) return false;
       onlyGet(req);
@@ -165,89 +164,6 @@ function onlyGet(req: IncomingMessage): void {
 
 const sum = (lists: Resource[][]): Resource[] => lists.reduce<Resource[]>((acc, r) => addResources(acc, r), []);
 
-function liveTasks(s: Snapshot): Task[] {
-  return s.state.getTasks?.tasks ?? [];
-}
-
-/** Live, unreachable and completed tasks. */
-function knownTasks(s: Snapshot): Task[] {
-  return [...liveTasks(s), ...(s.state.getTasks?.unreachableTasks ?? []), ...(s.state.getTasks?.completedTasks ?? [])];
-}
-
-/** The agents as /master/state shows them, or with `full` resources as /master/slaves does. */
-function agentModels(s: Snapshot, full = false): JsonObject[] {
-  const tasks = liveTasks(s);
-  const model = full ? agentFullModel : agentModel;
-  return (s.state.getAgents?.agents ?? []).map((agent) => {
-    const id = agent.agentInfo?.id?.value ?? "";
-    return model(agent, sum(tasks.filter((t) => t.agentId?.value === id).map((t) => t.resources)));
-  });
-}
-
-function recoveredAgentModels(s: Snapshot): JsonObject[] {
-  return (s.state.getAgents?.recoveredAgents ?? []).map(recoveredAgentModel);
-}
-
-/**
- * Each framework's tasks and executors, sorted out in one pass: completed
- * frameworks bring up to thousands of tasks each, and a filter per framework
- * would cost frameworks × tasks.
- */
-function tasksByFramework(s: Snapshot): (frameworkId: string) => FrameworkTasks {
-  const byFramework = new Map<string, FrameworkTasks>();
-  const of = (frameworkId: string): FrameworkTasks => {
-    let entry = byFramework.get(frameworkId);
-    if (entry === undefined) {
-      entry = { tasks: [], unreachable: [], completed: [], executors: [] };
-      byFramework.set(frameworkId, entry);
-    }
-    return entry;
-  };
-  const tasks = s.state.getTasks;
-  for (const t of tasks?.tasks ?? []) of(t.frameworkId?.value ?? "").tasks.push(t);
-  for (const t of tasks?.unreachableTasks ?? []) of(t.frameworkId?.value ?? "").unreachable.push(t);
-  for (const t of tasks?.completedTasks ?? []) of(t.frameworkId?.value ?? "").completed.push(t);
-  for (const e of s.state.getExecutors?.executors ?? []) {
-    if (e.executorInfo !== undefined)
-      of(e.executorInfo.frameworkId?.value ?? "").executors.push({
-        info: e.executorInfo,
-        agentId: e.agentId?.value ?? "",
-      });
-  }
-  return of;
-}
-
-function stateModel(s: Snapshot): JsonObject {
-  const info = s.master.masterInfo;
-  const agents = s.state.getAgents?.agents ?? [];
-  const frameworks = s.state.getFrameworks;
-  const leader = { id: info?.id ?? "", pid: info?.pid ?? "", port: info?.port ?? 0, hostname: info?.hostname ?? "" };
-  const tasksOf = tasksByFramework(s);
-  return {
-    ...s.version,
-    start_time: s.master.startTime ?? 0,
-    elected_time: s.master.electedTime ?? 0,
-    id: leader.id,
-    pid: leader.pid,
-    hostname: leader.hostname,
-    capabilities: [],
-    activated_slaves: agents.filter((a) => a.active === true).length,
-    deactivated_slaves: agents.filter((a) => a.active !== true).length,
-    unreachable_slaves: s.counters.unreachableAgents,
-    leader: leader.pid,
-    leader_info: leader,
-    flags: s.flags,
-    slaves: agentModels(s),
-    recovered_slaves: recoveredAgentModels(s),
-    frameworks: (frameworks?.frameworks ?? []).map((f) => frameworkModel(f, tasksOf(f.frameworkInfo?.id?.value ?? ""))),
-    completed_frameworks: (frameworks?.completedFrameworks ?? []).map((f) =>
-      frameworkModel(f, tasksOf(f.frameworkInfo?.id?.value ?? "")),
-    ),
-    orphan_tasks: [],
-    unregistered_frameworks: [],
-  };
-}
-
 function stateCounts(tasks: Task[]): JsonObject {
   const out: JsonObject = {};
   for (const state of SUMMARY_STATES) out[TaskState[state]] = tasks.filter((t) => t.state === state).length;
@@ -255,14 +171,18 @@ function stateCounts(tasks: Task[]): JsonObject {
 }
 
 function stateSummary(s: Snapshot): JsonObject {
+  // Grouped once: a filter per agent and per framework cost agents × tasks.
   const all = knownTasks(s);
+  const byAgent = groupBy(all, (t) => t.agentId?.value ?? "");
+  const byFramework = groupBy(all, (t) => t.frameworkId?.value ?? "");
+  const liveByFramework = groupBy(liveTasks(s), (t) => t.frameworkId?.value ?? "");
   const agents = s.state.getAgents?.agents ?? [];
   const frameworks = s.state.getFrameworks?.frameworks ?? [];
   return {
     hostname: s.master.masterInfo?.hostname ?? "",
-    slaves: agentModels(s).map((model, i) => {
+    slaves: (materialize(agentModels(s)) as JsonObject[]).map((model, i) => {
       const id = agents[i]?.agentInfo?.id?.value ?? "";
-      const here = all.filter((t) => t.agentId?.value === id);
+      const here = byAgent.get(id) ?? [];
       const {
         used_resources,
         offered_resources,
@@ -297,12 +217,8 @@ function stateSummary(s: Snapshot): JsonObject {
     }),
     frameworks: frameworks.map((f) => {
       const id = f.frameworkInfo?.id?.value ?? "";
-      const mine = all.filter((t) => t.frameworkId?.value === id);
-      const used = sum(
-        liveTasks(s)
-          .filter((t) => t.frameworkId?.value === id)
-          .map((t) => t.resources),
-      );
+      const mine = byFramework.get(id) ?? [];
+      const used = sum((liveByFramework.get(id) ?? []).map((t) => t.resources));
       return {
         ...frameworkSummary(f, used),
         ...stateCounts(mine),

@@ -36,6 +36,7 @@ import {
 } from "../../gen/mesos/v1/mesos_pb.js";
 import { addResources, reservationRole } from "../core/resources/index.js";
 import { type JsonObject, type JsonValue, toMesosJson } from "./json.js";
+import { lazyList, RawJson, StreamedObject } from "./json-stream.js";
 
 /** `[31000-31005, 31007-31007]`, as Mesos prints Value.Ranges. */
 function rangesText(resource: Resource): string {
@@ -159,6 +160,34 @@ export function taskModel(task: Task, role: string): JsonObject {
   return out;
 }
 
+/** A task's JSON as last written, with what it was written from. */
+interface WrittenTask {
+  statuses: TaskStatus[];
+  state: TaskState;
+  role: string;
+  json: RawJson;
+}
+
+/**
+ * The master changes a task only through its status moves, which set its
+ * state and replace its `statuses` list (task-bookkeeping.ts): while both
+ * are as they were, so is its JSON. Held as long as the task is.
+ */
+const writtenTasks = new WeakMap<Task, WrittenTask>();
+
+/**
+ * taskModel's JSON text, kept per task: a large cluster's /master/state is
+ * mostly tasks that did not change since the last read (every completed
+ * one), and writing each anew was most of the read's time.
+ */
+export function taskJson(task: Task, role: string): RawJson {
+  const written = writtenTasks.get(task);
+  if (written?.statuses === task.statuses && written.state === task.state && written.role === role) return written.json;
+  const json = new RawJson(JSON.stringify(taskModel(task, role)));
+  writtenTasks.set(task, { statuses: task.statuses, state: task.state, role, json });
+  return json;
+}
+
 /** What /master/state says about an agent (Mesos' SlaveWriter). */
 export function agentModel(agent: Response_GetAgents_Agent, used: Resource[]): JsonObject {
   const info = agent.agentInfo;
@@ -240,12 +269,19 @@ export function frameworkSummary(framework: Response_GetFrameworks_Framework, us
 
 const capabilityName = (type: number): string => FrameworkInfo_Capability_Type[type] ?? String(type);
 
-/** What /master/state and /master/frameworks say about a framework (Mesos' FullFrameworkWriter). */
-export function frameworkModel(framework: Response_GetFrameworks_Framework, tasks: FrameworkTasks): JsonObject {
+/**
+ * What /master/state and /master/frameworks say about a framework (Mesos'
+ * FullFrameworkWriter), with its task lists made while written: a framework
+ * can hold hundreds of thousands of tasks.
+ */
+export function frameworkModel(framework: Response_GetFrameworks_Framework, tasks: FrameworkTasks): StreamedObject {
   const info = framework.frameworkInfo;
-  const used = tasks.tasks.reduce<Resource[]>((acc, t) => addResources(acc, t.resources), []);
+  const used = addResources(
+    [],
+    tasks.tasks.flatMap((t) => t.resources),
+  );
   const role = info?.role ?? "*";
-  const out: JsonObject = {
+  const head: JsonObject = {
     ...frameworkSummary(framework, used),
     user: info?.user ?? "",
     failover_timeout: info?.failoverTimeout ?? 0,
@@ -253,25 +289,29 @@ export function frameworkModel(framework: Response_GetFrameworks_Framework, task
     registered_time: seconds(framework.registeredTime),
     unregistered_time: seconds(framework.unregisteredTime),
   };
-  if (info !== undefined && isFieldSet(info, FrameworkInfoSchema.field.principal)) out.principal = info.principal;
-  out.resources = resourcesModel(addResources(used, framework.offeredResources));
-  if (framework.reregisteredTime !== undefined) out.reregistered_time = seconds(framework.reregisteredTime);
-  if ((info?.roles.length ?? 0) > 0) out.roles = info?.roles ?? [];
-  else out.role = role;
-  Object.assign(out, {
-    tasks: tasks.tasks.map((t) => taskModel(t, role)),
-    unreachable_tasks: tasks.unreachable.map((t) => taskModel(t, role)),
-    completed_tasks: tasks.completed.map((t) => taskModel(t, role)),
-    offers: framework.offers.map((o) => ({
-      id: o.id?.value ?? "",
-      framework_id: o.frameworkId?.value ?? "",
-      slave_id: o.agentId?.value ?? "",
-      resources: resourcesModel(o.resources),
-    })),
-    executors: tasks.executors.map((e) => ({ ...toMesosJson(ExecutorInfoSchema, e.info), slave_id: e.agentId })),
-  });
-  if (info?.labels !== undefined) out.labels = labelsModel(info.labels);
-  return out;
+  if (info !== undefined && isFieldSet(info, FrameworkInfoSchema.field.principal)) head.principal = info.principal;
+  head.resources = resourcesModel(addResources(used, framework.offeredResources));
+  if (framework.reregisteredTime !== undefined) head.reregistered_time = seconds(framework.reregisteredTime);
+  if ((info?.roles.length ?? 0) > 0) head.roles = info?.roles ?? [];
+  else head.role = role;
+  const task = (t: Task) => taskJson(t, role);
+  return new StreamedObject([
+    ...Object.entries(head),
+    ["tasks", lazyList(tasks.tasks, task)],
+    ["unreachable_tasks", lazyList(tasks.unreachable, task)],
+    ["completed_tasks", lazyList(tasks.completed, task)],
+    [
+      "offers",
+      framework.offers.map((o) => ({
+        id: o.id?.value ?? "",
+        framework_id: o.frameworkId?.value ?? "",
+        slave_id: o.agentId?.value ?? "",
+        resources: resourcesModel(o.resources),
+      })),
+    ],
+    ["executors", tasks.executors.map((e) => ({ ...toMesosJson(ExecutorInfoSchema, e.info), slave_id: e.agentId }))],
+    ["labels", info?.labels === undefined ? undefined : labelsModel(info.labels)],
+  ]);
 }
 
 /**

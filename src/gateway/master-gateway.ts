@@ -54,6 +54,7 @@ export function createMasterGateway(options: MasterGatewayOptions): MasterGatewa
     operate: (call) => core.operate(call, options.now()).result,
     counters: () => countersView(core.state),
     now: options.now,
+    logger: options.logger,
   });
   const hook: HttpHook = (req: IncomingMessage, res: ServerResponse) => {
     const path = pathOf(req);

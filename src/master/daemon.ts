@@ -1,9 +1,8 @@
 import { randomUUID } from "node:crypto";
-import { create } from "@bufbuild/protobuf";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { MasterInfo } from "../../gen/mesos/v1/mesos_pb.js";
-import { file_mesos_v2_mesos, MesosService, OperateResponseSchema } from "../../gen/mesos/v2/mesos_pb.js";
+import { file_mesos_v2_mesos, MesosService } from "../../gen/mesos/v2/mesos_pb.js";
 import { parseEtcdUrl } from "../etcd/url.js";
 import { createLogger, type Logger } from "../log.js";
 import type { HttpHook } from "../transport/handler.js";
@@ -11,6 +10,7 @@ import { createServer } from "../transport/server.js";
 import { systemMetrics } from "../util/system-metrics.js";
 import { systemTimers, type TimerHandle, type Timers } from "../util/timers.js";
 import { VERSION } from "../version.js";
+import { operateAnswer, operateStreamAnswers, wantsJson } from "./answer-pieces.js";
 import { createEmbeddedElection, type Election, type Term } from "./election.js";
 import { createEtcdCoordinator } from "./etcd/index.js";
 import { type Leading, lead } from "./leading.js";
@@ -87,12 +87,19 @@ export async function startMaster(
         if (leading === undefined) throw notLeading(view);
         return leading.sessions.serve(requests, context);
       },
-      operate: async (request) => {
+      operate: async (request, context) => {
         if (request.call === undefined) throw new ConnectError("Expecting 'call' to be present", Code.InvalidArgument);
         if (leading === undefined) throw notLeading(view);
         const result = await leading.runner.operate(request.call);
         if ("code" in result) throw toConnectError(result);
-        return create(OperateResponseSchema, { response: result });
+        return operateAnswer(result, wantsJson(context.requestHeader.get("content-type")));
+      },
+      operateStream: async function* (request, context) {
+        if (request.call === undefined) throw new ConnectError("Expecting 'call' to be present", Code.InvalidArgument);
+        if (leading === undefined) throw notLeading(view);
+        const result = await leading.runner.operate(request.call);
+        if ("code" in result) throw toConnectError(result);
+        yield* operateStreamAnswers(result, wantsJson(context.requestHeader.get("content-type")));
       },
     });
   const startedAt = timers.now();

@@ -8,6 +8,7 @@ import type { GatewaySessions, SessionSink } from "../gateway/sessions.js";
 import type { Logger } from "../log.js";
 import { type AsyncQueue, createAsyncQueue } from "../util/async-queue.js";
 import { readUntilAborted } from "../util/read-until.js";
+import { connectPieces, wantsJson } from "./answer-pieces.js";
 
 const codes: Record<number, Code> = {
   [ErrorCode.INVALID_ARGUMENT]: Code.InvalidArgument,
@@ -158,7 +159,7 @@ export function createSessionTable(
           logger.debug({ session }, "stream closed");
         },
       });
-      outboxes.set(session, queueOutbox(outbox, stop));
+      outboxes.set(session, queueOutbox(outbox, stop, wantsJson(context.requestHeader.get("content-type"))));
       context.signal.addEventListener("abort", onHandlerDone, { once: true });
       logger.debug({ session }, "stream opened");
       reader = read(session, requests, stop.signal, outbox);
@@ -202,10 +203,18 @@ interface Outbox {
   readonly size: number;
 }
 
-function queueOutbox(queue: AsyncQueue<ConnectResponse>, reader: AbortController): Outbox {
+/** A Connect stream's way out; large operator answers go out in pieces (answer-pieces.ts). */
+function queueOutbox(queue: AsyncQueue<ConnectResponse>, reader: AbortController, json: boolean): Outbox {
   return {
     push: (response) => {
-      queue.push(response);
+      let pieces: ConnectResponse[];
+      try {
+        pieces = connectPieces(response, json);
+      } catch {
+        // One item alone over the limit: sent whole, for a client whose limit allows it.
+        pieces = [response];
+      }
+      for (const piece of pieces) queue.push(piece);
     },
     end: (error, grpc) => {
       queue.end(grpc ?? (error === undefined ? undefined : toConnectError(error)));

@@ -37,15 +37,17 @@ export class ProcessScope {
   /**
    * Starts `plateau <args>` and waits for the log line that reports its
    * port. `nodeArgs` go to node itself (e.g. `--cpu-prof`, which
-   * NODE_OPTIONS does not allow).
+   * NODE_OPTIONS does not allow). `bin` runs another build (a bench's
+   * "before" side).
    */
   async start(
     args: string[],
     listeningMsg: string,
     env: NodeJS.ProcessEnv = {},
     nodeArgs: string[] = [],
+    bin: string = this.bin,
   ): Promise<Daemon> {
-    const child = spawn(process.execPath, [...nodeArgs, this.bin, ...args], {
+    const child = spawn(process.execPath, [...nodeArgs, bin, ...args], {
       cwd: ROOT,
       env: { ...process.env, ...env },
       stdio: ["ignore", "pipe", "pipe"],

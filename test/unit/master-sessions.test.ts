@@ -16,7 +16,7 @@ describe("master streams", () => {
       { maxQueuedEvents: 3 },
     );
     const requests = createAsyncQueue<ConnectRequest>();
-    const context = { signal: new AbortController().signal } as unknown as HandlerContext;
+    const context = { signal: new AbortController().signal, requestHeader: new Headers() } as unknown as HandlerContext;
     const events = table.serve(requests, context)[Symbol.asyncIterator]();
     const first = events.next();
     const send = (callId: string) =>
@@ -86,7 +86,7 @@ describe("master streams", () => {
     );
     const requests = createAsyncQueue<ConnectRequest>();
     const handler = new AbortController();
-    const context = { signal: handler.signal } as unknown as HandlerContext;
+    const context = { signal: handler.signal, requestHeader: new Headers() } as unknown as HandlerContext;
     const events = table.serve(requests, context)[Symbol.asyncIterator]();
     const first = events.next();
     requests.push(create(ConnectRequestSchema, { id: "1" }));

@@ -24,7 +24,40 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file mesos/v2/mesos.proto.
  */
 export const file_mesos_v2_mesos: GenFile = /*@__PURE__*/
-  fileDesc("ChRtZXNvcy92Mi9tZXNvcy5wcm90bxIIbWVzb3MudjIi0QEKDkNvbm5lY3RSZXF1ZXN0EgoKAmlkGAEgASgJEi0KCXNjaGVkdWxlchgCIAEoCzIYLm1lc29zLnYxLnNjaGVkdWxlci5DYWxsSAASKwoIZXhlY3V0b3IYAyABKAsyFy5tZXNvcy52MS5leGVjdXRvci5DYWxsSAASJAoFYWdlbnQYBCABKAsyEy5tZXNvcy52Mi5BZ2VudENhbGxIABIpCghvcGVyYXRvchgFIAEoCzIVLm1lc29zLnYxLm1hc3Rlci5DYWxsSABCBgoEY2FsbCK8AgoPQ29ubmVjdFJlc3BvbnNlEg8KB2NhbGxfaWQYASABKAkSLgoJc2NoZWR1bGVyGAIgASgLMhkubWVzb3MudjEuc2NoZWR1bGVyLkV2ZW50SAASLAoIZXhlY3V0b3IYAyABKAsyGC5tZXNvcy52MS5leGVjdXRvci5FdmVudEgAEiUKBWFnZW50GAQgASgLMhQubWVzb3MudjIuQWdlbnRFdmVudEgAEjAKDm9wZXJhdG9yX2V2ZW50GAUgASgLMhYubWVzb3MudjEubWFzdGVyLkV2ZW50SAASNgoRb3BlcmF0b3JfcmVzcG9uc2UYBiABKAsyGS5tZXNvcy52MS5tYXN0ZXIuUmVzcG9uc2VIABIgCgVlcnJvchgHIAEoCzIPLm1lc29zLnYyLkVycm9ySABCBwoFZXZlbnQiNQoOT3BlcmF0ZVJlcXVlc3QSIwoEY2FsbBgBIAEoCzIVLm1lc29zLnYxLm1hc3Rlci5DYWxsIj4KD09wZXJhdGVSZXNwb25zZRIrCghyZXNwb25zZRgBIAEoCzIZLm1lc29zLnYxLm1hc3Rlci5SZXNwb25zZSL4AQoFRXJyb3ISIgoEY29kZRgBIAEoDjIULm1lc29zLnYyLkVycm9yLkNvZGUSDwoHbWVzc2FnZRgCIAEoCRINCgVmYXRhbBgDIAEoCCKqAQoEQ29kZRIUChBDT0RFX1VOU1BFQ0lGSUVEEAASGQoVQ09ERV9JTlZBTElEX0FSR1VNRU5UEAESHAoYQ09ERV9GQUlMRURfUFJFQ09ORElUSU9OEAISEgoOQ09ERV9OT1RfRk9VTkQQAxIWChJDT0RFX1VOSU1QTEVNRU5URUQQBBIUChBDT0RFX1VOQVZBSUxBQkxFEAUSEQoNQ09ERV9JTlRFUk5BTBAGIrEKCglBZ2VudENhbGwSMAoIcmVnaXN0ZXIYASABKAsyHC5tZXNvcy52Mi5BZ2VudENhbGwuUmVnaXN0ZXJIABI5Cg1zdGF0dXNfdXBkYXRlGAIgASgLMiAubWVzb3MudjIuQWdlbnRDYWxsLlN0YXR1c1VwZGF0ZUgAEkEKEWZyYW1ld29ya19tZXNzYWdlGAMgASgLMiQubWVzb3MudjIuQWdlbnRDYWxsLkZyYW1ld29ya01lc3NhZ2VIABI9Cg9leGVjdXRvcl9leGl0ZWQYBCABKAsyIi5tZXNvcy52Mi5BZ2VudENhbGwuRXhlY3V0b3JFeGl0ZWRIABI/ChBvcGVyYXRpb25fc3RhdHVzGAUgASgLMiMubWVzb3MudjIuQWdlbnRDYWxsLk9wZXJhdGlvblN0YXR1c0gAEjIKCWhlYXJ0YmVhdBgGIAEoCzIdLm1lc29zLnYyLkFnZW50Q2FsbC5IZWFydGJlYXRIABrGAgoIUmVnaXN0ZXISJwoKYWdlbnRfaW5mbxgBIAEoCzITLm1lc29zLnYxLkFnZW50SW5mbxIdCgV0YXNrcxgCIAMoCzIOLm1lc29zLnYxLlRhc2sSKQoJZXhlY3V0b3JzGAMgAygLMhYubWVzb3MudjEuRXhlY3V0b3JJbmZvEisKCmZyYW1ld29ya3MYBCADKAsyFy5tZXNvcy52MS5GcmFtZXdvcmtJbmZvEg8KB3ZlcnNpb24YBSABKAkSMgoWY2hlY2twb2ludGVkX3Jlc291cmNlcxgGIAMoCzISLm1lc29zLnYxLlJlc291cmNlEgoKAmlwGAcgASgJEkkKFnJlY29uZmlndXJhdGlvbl9wb2xpY3kYCCABKA4yKS5tZXNvcy52Mi5BZ2VudENhbGwuUmVjb25maWd1cmF0aW9uUG9saWN5GmEKDFN0YXR1c1VwZGF0ZRIrCgxmcmFtZXdvcmtfaWQYASABKAsyFS5tZXNvcy52MS5GcmFtZXdvcmtJRBIkCgZzdGF0dXMYAiABKAsyFC5tZXNvcy52MS5UYXNrU3RhdHVzGngKEEZyYW1ld29ya01lc3NhZ2USKwoMZnJhbWV3b3JrX2lkGAEgASgLMhUubWVzb3MudjEuRnJhbWV3b3JrSUQSKQoLZXhlY3V0b3JfaWQYAiABKAsyFC5tZXNvcy52MS5FeGVjdXRvcklEEgwKBGRhdGEYAyABKAwaeAoORXhlY3V0b3JFeGl0ZWQSKwoMZnJhbWV3b3JrX2lkGAEgASgLMhUubWVzb3MudjEuRnJhbWV3b3JrSUQSKQoLZXhlY3V0b3JfaWQYAiABKAsyFC5tZXNvcy52MS5FeGVjdXRvcklEEg4KBnN0YXR1cxgDIAEoBRqBAQoPT3BlcmF0aW9uU3RhdHVzEisKDGZyYW1ld29ya19pZBgBIAEoCzIVLm1lc29zLnYxLkZyYW1ld29ya0lEEhYKDm9wZXJhdGlvbl91dWlkGAIgASgMEikKBnN0YXR1cxgDIAEoCzIZLm1lc29zLnYxLk9wZXJhdGlvblN0YXR1cxoLCglIZWFydGJlYXQihgEKFVJlY29uZmlndXJhdGlvblBvbGljeRImCiJSRUNPTkZJR1VSQVRJT05fUE9MSUNZX1VOU1BFQ0lGSUVEEAASIAocUkVDT05GSUdVUkFUSU9OX1BPTElDWV9FUVVBTBABEiMKH1JFQ09ORklHVVJBVElPTl9QT0xJQ1lfQURESVRJVkUQAkIGCgRjYWxsIvgNCgpBZ2VudEV2ZW50EjUKCnJlZ2lzdGVyZWQYASABKAsyHy5tZXNvcy52Mi5BZ2VudEV2ZW50LlJlZ2lzdGVyZWRIABIwCghydW5fdGFzaxgCIAEoCzIcLm1lc29zLnYyLkFnZW50RXZlbnQuUnVuVGFza0gAEjIKCWtpbGxfdGFzaxgDIAEoCzIdLm1lc29zLnYyLkFnZW50RXZlbnQuS2lsbFRhc2tIABI3CgthY2tub3dsZWRnZRgEIAEoCzIgLm1lc29zLnYyLkFnZW50RXZlbnQuQWNrbm93bGVkZ2VIABJCChFmcmFtZXdvcmtfbWVzc2FnZRgFIAEoCzIlLm1lc29zLnYyLkFnZW50RXZlbnQuRnJhbWV3b3JrTWVzc2FnZUgAEkQKEnNodXRkb3duX2ZyYW1ld29yaxgGIAEoCzImLm1lc29zLnYyLkFnZW50RXZlbnQuU2h1dGRvd25GcmFtZXdvcmtIABJCChFzaHV0ZG93bl9leGVjdXRvchgHIAEoCzIlLm1lc29zLnYyLkFnZW50RXZlbnQuU2h1dGRvd25FeGVjdXRvckgAEjMKCWhlYXJ0YmVhdBgIIAEoCzIeLm1lc29zLnYyLkFnZW50RXZlbnQuSGVhcnRiZWF0SAASPAoOcmVzZW5kX3VwZGF0ZXMYCSABKAsyIi5tZXNvcy52Mi5BZ2VudEV2ZW50LlJlc2VuZFVwZGF0ZXNIABI+Cg9hcHBseV9vcGVyYXRpb24YCiABKAsyIy5tZXNvcy52Mi5BZ2VudEV2ZW50LkFwcGx5T3BlcmF0aW9uSAASPgoPcmVjb25jaWxlX3Rhc2tzGAsgASgLMiMubWVzb3MudjIuQWdlbnRFdmVudC5SZWNvbmNpbGVUYXNrc0gAEhQKDGxlYWRlcl9lcG9jaBhkIAEoBBqAAQoKUmVnaXN0ZXJlZBIjCghhZ2VudF9pZBgBIAEoCzIRLm1lc29zLnYxLkFnZW50SUQSKQoLbWFzdGVyX2luZm8YAiABKAsyFC5tZXNvcy52MS5NYXN0ZXJJbmZvEiIKGmhlYXJ0YmVhdF9pbnRlcnZhbF9zZWNvbmRzGAMgASgBGlwKB1J1blRhc2sSLwoOZnJhbWV3b3JrX2luZm8YASABKAsyFy5tZXNvcy52MS5GcmFtZXdvcmtJbmZvEiAKBHRhc2sYAiABKAsyEi5tZXNvcy52MS5UYXNrSW5mbxqFAQoIS2lsbFRhc2sSKwoMZnJhbWV3b3JrX2lkGAEgASgLMhUubWVzb3MudjEuRnJhbWV3b3JrSUQSIQoHdGFza19pZBgCIAEoCzIQLm1lc29zLnYxLlRhc2tJRBIpCgtraWxsX3BvbGljeRgDIAEoCzIULm1lc29zLnYxLktpbGxQb2xpY3kaawoLQWNrbm93bGVkZ2USKwoMZnJhbWV3b3JrX2lkGAEgASgLMhUubWVzb3MudjEuRnJhbWV3b3JrSUQSIQoHdGFza19pZBgCIAEoCzIQLm1lc29zLnYxLlRhc2tJRBIMCgR1dWlkGAMgASgMGngKEEZyYW1ld29ya01lc3NhZ2USKwoMZnJhbWV3b3JrX2lkGAEgASgLMhUubWVzb3MudjEuRnJhbWV3b3JrSUQSKQoLZXhlY3V0b3JfaWQYAiABKAsyFC5tZXNvcy52MS5FeGVjdXRvcklEEgwKBGRhdGEYAyABKAwaQAoRU2h1dGRvd25GcmFtZXdvcmsSKwoMZnJhbWV3b3JrX2lkGAEgASgLMhUubWVzb3MudjEuRnJhbWV3b3JrSUQaagoQU2h1dGRvd25FeGVjdXRvchIrCgxmcmFtZXdvcmtfaWQYASABKAsyFS5tZXNvcy52MS5GcmFtZXdvcmtJRBIpCgtleGVjdXRvcl9pZBgCIAEoCzIULm1lc29zLnYxLkV4ZWN1dG9ySUQaCwoJSGVhcnRiZWF0GjwKDVJlc2VuZFVwZGF0ZXMSKwoMZnJhbWV3b3JrX2lkGAEgASgLMhUubWVzb3MudjEuRnJhbWV3b3JrSUQagwEKDkFwcGx5T3BlcmF0aW9uEisKDGZyYW1ld29ya19pZBgBIAEoCzIVLm1lc29zLnYxLkZyYW1ld29ya0lEEiwKCW9wZXJhdGlvbhgCIAEoCzIZLm1lc29zLnYxLk9mZmVyLk9wZXJhdGlvbhIWCg5vcGVyYXRpb25fdXVpZBgDIAEoDBplCg5SZWNvbmNpbGVUYXNrcxIvCg5mcmFtZXdvcmtfaW5mbxgBIAEoCzIXLm1lc29zLnYxLkZyYW1ld29ya0luZm8SIgoIdGFza19pZHMYAiADKAsyEC5tZXNvcy52MS5UYXNrSURCBwoFZXZlbnQykgEKDE1lc29zU2VydmljZRJCCgdDb25uZWN0EhgubWVzb3MudjIuQ29ubmVjdFJlcXVlc3QaGS5tZXNvcy52Mi5Db25uZWN0UmVzcG9uc2UoATABEj4KB09wZXJhdGUSGC5tZXNvcy52Mi5PcGVyYXRlUmVxdWVzdBoZLm1lc29zLnYyLk9wZXJhdGVSZXNwb25zZWIGcHJvdG8z", [file_mesos_v1_executor_executor, file_mesos_v1_master_master, file_mesos_v1_mesos, file_mesos_v1_scheduler_scheduler]);
+  fileDesc("ChRtZXNvcy92Mi9tZXNvcy5wcm90bxIIbWVzb3MudjIiJAoFUGllY2USDQoFaW5kZXgYASABKA0SDAoEbGFzdBgCIAEoCCLRAQoOQ29ubmVjdFJlcXVlc3QSCgoCaWQYASABKAkSLQoJc2NoZWR1bGVyGAIgASgLMhgubWVzb3MudjEuc2NoZWR1bGVyLkNhbGxIABIrCghleGVjdXRvchgDIAEoCzIXLm1lc29zLnYxLmV4ZWN1dG9yLkNhbGxIABIkCgVhZ2VudBgEIAEoCzITLm1lc29zLnYyLkFnZW50Q2FsbEgAEikKCG9wZXJhdG9yGAUgASgLMhUubWVzb3MudjEubWFzdGVyLkNhbGxIAEIGCgRjYWxsItwCCg9Db25uZWN0UmVzcG9uc2USDwoHY2FsbF9pZBgBIAEoCRIuCglzY2hlZHVsZXIYAiABKAsyGS5tZXNvcy52MS5zY2hlZHVsZXIuRXZlbnRIABIsCghleGVjdXRvchgDIAEoCzIYLm1lc29zLnYxLmV4ZWN1dG9yLkV2ZW50SAASJQoFYWdlbnQYBCABKAsyFC5tZXNvcy52Mi5BZ2VudEV2ZW50SAASMAoOb3BlcmF0b3JfZXZlbnQYBSABKAsyFi5tZXNvcy52MS5tYXN0ZXIuRXZlbnRIABI2ChFvcGVyYXRvcl9yZXNwb25zZRgGIAEoCzIZLm1lc29zLnYxLm1hc3Rlci5SZXNwb25zZUgAEiAKBWVycm9yGAcgASgLMg8ubWVzb3MudjIuRXJyb3JIABIeCgVwaWVjZRgIIAEoCzIPLm1lc29zLnYyLlBpZWNlQgcKBWV2ZW50IjUKDk9wZXJhdGVSZXF1ZXN0EiMKBGNhbGwYASABKAsyFS5tZXNvcy52MS5tYXN0ZXIuQ2FsbCI+Cg9PcGVyYXRlUmVzcG9uc2USKwoIcmVzcG9uc2UYASABKAsyGS5tZXNvcy52MS5tYXN0ZXIuUmVzcG9uc2UiOwoUT3BlcmF0ZVN0cmVhbVJlcXVlc3QSIwoEY2FsbBgBIAEoCzIVLm1lc29zLnYxLm1hc3Rlci5DYWxsImQKFU9wZXJhdGVTdHJlYW1SZXNwb25zZRIrCghyZXNwb25zZRgBIAEoCzIZLm1lc29zLnYxLm1hc3Rlci5SZXNwb25zZRIeCgVwaWVjZRgCIAEoCzIPLm1lc29zLnYyLlBpZWNlIvgBCgVFcnJvchIiCgRjb2RlGAEgASgOMhQubWVzb3MudjIuRXJyb3IuQ29kZRIPCgdtZXNzYWdlGAIgASgJEg0KBWZhdGFsGAMgASgIIqoBCgRDb2RlEhQKEENPREVfVU5TUEVDSUZJRUQQABIZChVDT0RFX0lOVkFMSURfQVJHVU1FTlQQARIcChhDT0RFX0ZBSUxFRF9QUkVDT05ESVRJT04QAhISCg5DT0RFX05PVF9GT1VORBADEhYKEkNPREVfVU5JTVBMRU1FTlRFRBAEEhQKEENPREVfVU5BVkFJTEFCTEUQBRIRCg1DT0RFX0lOVEVSTkFMEAYisQoKCUFnZW50Q2FsbBIwCghyZWdpc3RlchgBIAEoCzIcLm1lc29zLnYyLkFnZW50Q2FsbC5SZWdpc3RlckgAEjkKDXN0YXR1c191cGRhdGUYAiABKAsyIC5tZXNvcy52Mi5BZ2VudENhbGwuU3RhdHVzVXBkYXRlSAASQQoRZnJhbWV3b3JrX21lc3NhZ2UYAyABKAsyJC5tZXNvcy52Mi5BZ2VudENhbGwuRnJhbWV3b3JrTWVzc2FnZUgAEj0KD2V4ZWN1dG9yX2V4aXRlZBgEIAEoCzIiLm1lc29zLnYyLkFnZW50Q2FsbC5FeGVjdXRvckV4aXRlZEgAEj8KEG9wZXJhdGlvbl9zdGF0dXMYBSABKAsyIy5tZXNvcy52Mi5BZ2VudENhbGwuT3BlcmF0aW9uU3RhdHVzSAASMgoJaGVhcnRiZWF0GAYgASgLMh0ubWVzb3MudjIuQWdlbnRDYWxsLkhlYXJ0YmVhdEgAGsYCCghSZWdpc3RlchInCgphZ2VudF9pbmZvGAEgASgLMhMubWVzb3MudjEuQWdlbnRJbmZvEh0KBXRhc2tzGAIgAygLMg4ubWVzb3MudjEuVGFzaxIpCglleGVjdXRvcnMYAyADKAsyFi5tZXNvcy52MS5FeGVjdXRvckluZm8SKwoKZnJhbWV3b3JrcxgEIAMoCzIXLm1lc29zLnYxLkZyYW1ld29ya0luZm8SDwoHdmVyc2lvbhgFIAEoCRIyChZjaGVja3BvaW50ZWRfcmVzb3VyY2VzGAYgAygLMhIubWVzb3MudjEuUmVzb3VyY2USCgoCaXAYByABKAkSSQoWcmVjb25maWd1cmF0aW9uX3BvbGljeRgIIAEoDjIpLm1lc29zLnYyLkFnZW50Q2FsbC5SZWNvbmZpZ3VyYXRpb25Qb2xpY3kaYQoMU3RhdHVzVXBkYXRlEisKDGZyYW1ld29ya19pZBgBIAEoCzIVLm1lc29zLnYxLkZyYW1ld29ya0lEEiQKBnN0YXR1cxgCIAEoCzIULm1lc29zLnYxLlRhc2tTdGF0dXMaeAoQRnJhbWV3b3JrTWVzc2FnZRIrCgxmcmFtZXdvcmtfaWQYASABKAsyFS5tZXNvcy52MS5GcmFtZXdvcmtJRBIpCgtleGVjdXRvcl9pZBgCIAEoCzIULm1lc29zLnYxLkV4ZWN1dG9ySUQSDAoEZGF0YRgDIAEoDBp4Cg5FeGVjdXRvckV4aXRlZBIrCgxmcmFtZXdvcmtfaWQYASABKAsyFS5tZXNvcy52MS5GcmFtZXdvcmtJRBIpCgtleGVjdXRvcl9pZBgCIAEoCzIULm1lc29zLnYxLkV4ZWN1dG9ySUQSDgoGc3RhdHVzGAMgASgFGoEBCg9PcGVyYXRpb25TdGF0dXMSKwoMZnJhbWV3b3JrX2lkGAEgASgLMhUubWVzb3MudjEuRnJhbWV3b3JrSUQSFgoOb3BlcmF0aW9uX3V1aWQYAiABKAwSKQoGc3RhdHVzGAMgASgLMhkubWVzb3MudjEuT3BlcmF0aW9uU3RhdHVzGgsKCUhlYXJ0YmVhdCKGAQoVUmVjb25maWd1cmF0aW9uUG9saWN5EiYKIlJFQ09ORklHVVJBVElPTl9QT0xJQ1lfVU5TUEVDSUZJRUQQABIgChxSRUNPTkZJR1VSQVRJT05fUE9MSUNZX0VRVUFMEAESIwofUkVDT05GSUdVUkFUSU9OX1BPTElDWV9BRERJVElWRRACQgYKBGNhbGwi+A0KCkFnZW50RXZlbnQSNQoKcmVnaXN0ZXJlZBgBIAEoCzIfLm1lc29zLnYyLkFnZW50RXZlbnQuUmVnaXN0ZXJlZEgAEjAKCHJ1bl90YXNrGAIgASgLMhwubWVzb3MudjIuQWdlbnRFdmVudC5SdW5UYXNrSAASMgoJa2lsbF90YXNrGAMgASgLMh0ubWVzb3MudjIuQWdlbnRFdmVudC5LaWxsVGFza0gAEjcKC2Fja25vd2xlZGdlGAQgASgLMiAubWVzb3MudjIuQWdlbnRFdmVudC5BY2tub3dsZWRnZUgAEkIKEWZyYW1ld29ya19tZXNzYWdlGAUgASgLMiUubWVzb3MudjIuQWdlbnRFdmVudC5GcmFtZXdvcmtNZXNzYWdlSAASRAoSc2h1dGRvd25fZnJhbWV3b3JrGAYgASgLMiYubWVzb3MudjIuQWdlbnRFdmVudC5TaHV0ZG93bkZyYW1ld29ya0gAEkIKEXNodXRkb3duX2V4ZWN1dG9yGAcgASgLMiUubWVzb3MudjIuQWdlbnRFdmVudC5TaHV0ZG93bkV4ZWN1dG9ySAASMwoJaGVhcnRiZWF0GAggASgLMh4ubWVzb3MudjIuQWdlbnRFdmVudC5IZWFydGJlYXRIABI8Cg5yZXNlbmRfdXBkYXRlcxgJIAEoCzIiLm1lc29zLnYyLkFnZW50RXZlbnQuUmVzZW5kVXBkYXRlc0gAEj4KD2FwcGx5X29wZXJhdGlvbhgKIAEoCzIjLm1lc29zLnYyLkFnZW50RXZlbnQuQXBwbHlPcGVyYXRpb25IABI+Cg9yZWNvbmNpbGVfdGFza3MYCyABKAsyIy5tZXNvcy52Mi5BZ2VudEV2ZW50LlJlY29uY2lsZVRhc2tzSAASFAoMbGVhZGVyX2Vwb2NoGGQgASgEGoABCgpSZWdpc3RlcmVkEiMKCGFnZW50X2lkGAEgASgLMhEubWVzb3MudjEuQWdlbnRJRBIpCgttYXN0ZXJfaW5mbxgCIAEoCzIULm1lc29zLnYxLk1hc3RlckluZm8SIgoaaGVhcnRiZWF0X2ludGVydmFsX3NlY29uZHMYAyABKAEaXAoHUnVuVGFzaxIvCg5mcmFtZXdvcmtfaW5mbxgBIAEoCzIXLm1lc29zLnYxLkZyYW1ld29ya0luZm8SIAoEdGFzaxgCIAEoCzISLm1lc29zLnYxLlRhc2tJbmZvGoUBCghLaWxsVGFzaxIrCgxmcmFtZXdvcmtfaWQYASABKAsyFS5tZXNvcy52MS5GcmFtZXdvcmtJRBIhCgd0YXNrX2lkGAIgASgLMhAubWVzb3MudjEuVGFza0lEEikKC2tpbGxfcG9saWN5GAMgASgLMhQubWVzb3MudjEuS2lsbFBvbGljeRprCgtBY2tub3dsZWRnZRIrCgxmcmFtZXdvcmtfaWQYASABKAsyFS5tZXNvcy52MS5GcmFtZXdvcmtJRBIhCgd0YXNrX2lkGAIgASgLMhAubWVzb3MudjEuVGFza0lEEgwKBHV1aWQYAyABKAwaeAoQRnJhbWV3b3JrTWVzc2FnZRIrCgxmcmFtZXdvcmtfaWQYASABKAsyFS5tZXNvcy52MS5GcmFtZXdvcmtJRBIpCgtleGVjdXRvcl9pZBgCIAEoCzIULm1lc29zLnYxLkV4ZWN1dG9ySUQSDAoEZGF0YRgDIAEoDBpAChFTaHV0ZG93bkZyYW1ld29yaxIrCgxmcmFtZXdvcmtfaWQYASABKAsyFS5tZXNvcy52MS5GcmFtZXdvcmtJRBpqChBTaHV0ZG93bkV4ZWN1dG9yEisKDGZyYW1ld29ya19pZBgBIAEoCzIVLm1lc29zLnYxLkZyYW1ld29ya0lEEikKC2V4ZWN1dG9yX2lkGAIgASgLMhQubWVzb3MudjEuRXhlY3V0b3JJRBoLCglIZWFydGJlYXQaPAoNUmVzZW5kVXBkYXRlcxIrCgxmcmFtZXdvcmtfaWQYASABKAsyFS5tZXNvcy52MS5GcmFtZXdvcmtJRBqDAQoOQXBwbHlPcGVyYXRpb24SKwoMZnJhbWV3b3JrX2lkGAEgASgLMhUubWVzb3MudjEuRnJhbWV3b3JrSUQSLAoJb3BlcmF0aW9uGAIgASgLMhkubWVzb3MudjEuT2ZmZXIuT3BlcmF0aW9uEhYKDm9wZXJhdGlvbl91dWlkGAMgASgMGmUKDlJlY29uY2lsZVRhc2tzEi8KDmZyYW1ld29ya19pbmZvGAEgASgLMhcubWVzb3MudjEuRnJhbWV3b3JrSW5mbxIiCgh0YXNrX2lkcxgCIAMoCzIQLm1lc29zLnYxLlRhc2tJREIHCgVldmVudDLmAQoMTWVzb3NTZXJ2aWNlEkIKB0Nvbm5lY3QSGC5tZXNvcy52Mi5Db25uZWN0UmVxdWVzdBoZLm1lc29zLnYyLkNvbm5lY3RSZXNwb25zZSgBMAESPgoHT3BlcmF0ZRIYLm1lc29zLnYyLk9wZXJhdGVSZXF1ZXN0GhkubWVzb3MudjIuT3BlcmF0ZVJlc3BvbnNlElIKDU9wZXJhdGVTdHJlYW0SHi5tZXNvcy52Mi5PcGVyYXRlU3RyZWFtUmVxdWVzdBofLm1lc29zLnYyLk9wZXJhdGVTdHJlYW1SZXNwb25zZTABYgZwcm90bzM", [file_mesos_v1_executor_executor, file_mesos_v1_master_master, file_mesos_v1_mesos, file_mesos_v1_scheduler_scheduler]);
+
+/**
+ * Where a message stands in an answer split into several, each under gRPC's
+ * default 4 MiB message limit. Each piece's response holds a part of the
+ * answer's lists (tasks, agents, frameworks, ...); merging the pieces'
+ * responses in order, as protobuf merges messages (lists append, scalars
+ * are the same in every piece), gives the whole answer: MergeFrom in
+ * Python and C++, proto.Merge in Go, mergeFromBinary in protobuf-es.
+ *
+ * @generated from message mesos.v2.Piece
+ */
+export type Piece = Message<"mesos.v2.Piece"> & {
+  /**
+   * 0 for an answer's first piece.
+   *
+   * @generated from field: uint32 index = 1;
+   */
+  index: number;
+
+  /**
+   * Set on an answer's last piece.
+   *
+   * @generated from field: bool last = 2;
+   */
+  last: boolean;
+};
+
+/**
+ * Describes the message mesos.v2.Piece.
+ * Use `create(PieceSchema)` to create a new message.
+ */
+export const PieceSchema: GenMessage<Piece> = /*@__PURE__*/
+  messageDesc(file_mesos_v2_mesos, 0);
 
 /**
  * A call from a client. `id` is chosen by the client; the answer (if the call
@@ -73,7 +106,7 @@ export type ConnectRequest = Message<"mesos.v2.ConnectRequest"> & {
  * Use `create(ConnectRequestSchema)` to create a new message.
  */
 export const ConnectRequestSchema: GenMessage<ConnectRequest> = /*@__PURE__*/
-  messageDesc(file_mesos_v2_mesos, 0);
+  messageDesc(file_mesos_v2_mesos, 1);
 
 /**
  * An event for a client. `call_id` is set when the event answers (or reports
@@ -127,6 +160,14 @@ export type ConnectResponse = Message<"mesos.v2.ConnectResponse"> & {
     value: Error;
     case: "error";
   } | { case: undefined; value?: undefined };
+
+  /**
+   * Set when an operator response (or a SUBSCRIBED event) is split into
+   * pieces, on each of them; unset on an event sent whole.
+   *
+   * @generated from field: mesos.v2.Piece piece = 8;
+   */
+  piece?: Piece | undefined;
 };
 
 /**
@@ -134,7 +175,7 @@ export type ConnectResponse = Message<"mesos.v2.ConnectResponse"> & {
  * Use `create(ConnectResponseSchema)` to create a new message.
  */
 export const ConnectResponseSchema: GenMessage<ConnectResponse> = /*@__PURE__*/
-  messageDesc(file_mesos_v2_mesos, 1);
+  messageDesc(file_mesos_v2_mesos, 2);
 
 /**
  * @generated from message mesos.v2.OperateRequest
@@ -151,7 +192,7 @@ export type OperateRequest = Message<"mesos.v2.OperateRequest"> & {
  * Use `create(OperateRequestSchema)` to create a new message.
  */
 export const OperateRequestSchema: GenMessage<OperateRequest> = /*@__PURE__*/
-  messageDesc(file_mesos_v2_mesos, 2);
+  messageDesc(file_mesos_v2_mesos, 3);
 
 /**
  * @generated from message mesos.v2.OperateResponse
@@ -168,7 +209,48 @@ export type OperateResponse = Message<"mesos.v2.OperateResponse"> & {
  * Use `create(OperateResponseSchema)` to create a new message.
  */
 export const OperateResponseSchema: GenMessage<OperateResponse> = /*@__PURE__*/
-  messageDesc(file_mesos_v2_mesos, 3);
+  messageDesc(file_mesos_v2_mesos, 4);
+
+/**
+ * @generated from message mesos.v2.OperateStreamRequest
+ */
+export type OperateStreamRequest = Message<"mesos.v2.OperateStreamRequest"> & {
+  /**
+   * @generated from field: mesos.v1.master.Call call = 1;
+   */
+  call?: Call$2 | undefined;
+};
+
+/**
+ * Describes the message mesos.v2.OperateStreamRequest.
+ * Use `create(OperateStreamRequestSchema)` to create a new message.
+ */
+export const OperateStreamRequestSchema: GenMessage<OperateStreamRequest> = /*@__PURE__*/
+  messageDesc(file_mesos_v2_mesos, 5);
+
+/**
+ * One piece of the answer; the stream ends after the piece marked last.
+ *
+ * @generated from message mesos.v2.OperateStreamResponse
+ */
+export type OperateStreamResponse = Message<"mesos.v2.OperateStreamResponse"> & {
+  /**
+   * @generated from field: mesos.v1.master.Response response = 1;
+   */
+  response?: Response | undefined;
+
+  /**
+   * @generated from field: mesos.v2.Piece piece = 2;
+   */
+  piece?: Piece | undefined;
+};
+
+/**
+ * Describes the message mesos.v2.OperateStreamResponse.
+ * Use `create(OperateStreamResponseSchema)` to create a new message.
+ */
+export const OperateStreamResponseSchema: GenMessage<OperateStreamResponse> = /*@__PURE__*/
+  messageDesc(file_mesos_v2_mesos, 6);
 
 /**
  * Error answers a call that could not be carried out. The stream stays open
@@ -200,7 +282,7 @@ export type Error = Message<"mesos.v2.Error"> & {
  * Use `create(ErrorSchema)` to create a new message.
  */
 export const ErrorSchema: GenMessage<Error> = /*@__PURE__*/
-  messageDesc(file_mesos_v2_mesos, 4);
+  messageDesc(file_mesos_v2_mesos, 7);
 
 /**
  * @generated from enum mesos.v2.Error.Code
@@ -261,7 +343,7 @@ export enum Error_Code {
  * Describes the enum mesos.v2.Error.Code.
  */
 export const Error_CodeSchema: GenEnum<Error_Code> = /*@__PURE__*/
-  enumDesc(file_mesos_v2_mesos, 4, 0);
+  enumDesc(file_mesos_v2_mesos, 7, 0);
 
 /**
  * Calls of the agent role: an agent's own conversation with the master.
@@ -316,7 +398,7 @@ export type AgentCall = Message<"mesos.v2.AgentCall"> & {
  * Use `create(AgentCallSchema)` to create a new message.
  */
 export const AgentCallSchema: GenMessage<AgentCall> = /*@__PURE__*/
-  messageDesc(file_mesos_v2_mesos, 5);
+  messageDesc(file_mesos_v2_mesos, 8);
 
 /**
  * First call on an agent stream. An agent that has an id re-registers
@@ -381,7 +463,7 @@ export type AgentCall_Register = Message<"mesos.v2.AgentCall.Register"> & {
  * Use `create(AgentCall_RegisterSchema)` to create a new message.
  */
 export const AgentCall_RegisterSchema: GenMessage<AgentCall_Register> = /*@__PURE__*/
-  messageDesc(file_mesos_v2_mesos, 5, 0);
+  messageDesc(file_mesos_v2_mesos, 8, 0);
 
 /**
  * A task status update for the framework; acknowledged through
@@ -406,7 +488,7 @@ export type AgentCall_StatusUpdate = Message<"mesos.v2.AgentCall.StatusUpdate"> 
  * Use `create(AgentCall_StatusUpdateSchema)` to create a new message.
  */
 export const AgentCall_StatusUpdateSchema: GenMessage<AgentCall_StatusUpdate> = /*@__PURE__*/
-  messageDesc(file_mesos_v2_mesos, 5, 1);
+  messageDesc(file_mesos_v2_mesos, 8, 1);
 
 /**
  * A message from an executor to its scheduler.
@@ -435,7 +517,7 @@ export type AgentCall_FrameworkMessage = Message<"mesos.v2.AgentCall.FrameworkMe
  * Use `create(AgentCall_FrameworkMessageSchema)` to create a new message.
  */
 export const AgentCall_FrameworkMessageSchema: GenMessage<AgentCall_FrameworkMessage> = /*@__PURE__*/
-  messageDesc(file_mesos_v2_mesos, 5, 2);
+  messageDesc(file_mesos_v2_mesos, 8, 2);
 
 /**
  * An executor process ended; `status` is its wait status.
@@ -464,7 +546,7 @@ export type AgentCall_ExecutorExited = Message<"mesos.v2.AgentCall.ExecutorExite
  * Use `create(AgentCall_ExecutorExitedSchema)` to create a new message.
  */
 export const AgentCall_ExecutorExitedSchema: GenMessage<AgentCall_ExecutorExited> = /*@__PURE__*/
-  messageDesc(file_mesos_v2_mesos, 5, 3);
+  messageDesc(file_mesos_v2_mesos, 8, 3);
 
 /**
  * How an ApplyOperation ended: OPERATION_FINISHED once the agent has
@@ -495,7 +577,7 @@ export type AgentCall_OperationStatus = Message<"mesos.v2.AgentCall.OperationSta
  * Use `create(AgentCall_OperationStatusSchema)` to create a new message.
  */
 export const AgentCall_OperationStatusSchema: GenMessage<AgentCall_OperationStatus> = /*@__PURE__*/
-  messageDesc(file_mesos_v2_mesos, 5, 4);
+  messageDesc(file_mesos_v2_mesos, 8, 4);
 
 /**
  * The answer to every AgentEvent.Heartbeat: the master marks an agent
@@ -512,7 +594,7 @@ export type AgentCall_Heartbeat = Message<"mesos.v2.AgentCall.Heartbeat"> & {
  * Use `create(AgentCall_HeartbeatSchema)` to create a new message.
  */
 export const AgentCall_HeartbeatSchema: GenMessage<AgentCall_Heartbeat> = /*@__PURE__*/
-  messageDesc(file_mesos_v2_mesos, 5, 5);
+  messageDesc(file_mesos_v2_mesos, 8, 5);
 
 /**
  * UNSPECIFIED is EQUAL: agents that do not send a policy get Mesos' default.
@@ -545,7 +627,7 @@ export enum AgentCall_ReconfigurationPolicy {
  * Describes the enum mesos.v2.AgentCall.ReconfigurationPolicy.
  */
 export const AgentCall_ReconfigurationPolicySchema: GenEnum<AgentCall_ReconfigurationPolicy> = /*@__PURE__*/
-  enumDesc(file_mesos_v2_mesos, 5, 0);
+  enumDesc(file_mesos_v2_mesos, 8, 0);
 
 /**
  * Events of the agent role: what the master asks of an agent.
@@ -639,7 +721,7 @@ export type AgentEvent = Message<"mesos.v2.AgentEvent"> & {
  * Use `create(AgentEventSchema)` to create a new message.
  */
 export const AgentEventSchema: GenMessage<AgentEvent> = /*@__PURE__*/
-  messageDesc(file_mesos_v2_mesos, 6);
+  messageDesc(file_mesos_v2_mesos, 9);
 
 /**
  * @generated from message mesos.v2.AgentEvent.Registered
@@ -666,7 +748,7 @@ export type AgentEvent_Registered = Message<"mesos.v2.AgentEvent.Registered"> & 
  * Use `create(AgentEvent_RegisteredSchema)` to create a new message.
  */
 export const AgentEvent_RegisteredSchema: GenMessage<AgentEvent_Registered> = /*@__PURE__*/
-  messageDesc(file_mesos_v2_mesos, 6, 0);
+  messageDesc(file_mesos_v2_mesos, 9, 0);
 
 /**
  * @generated from message mesos.v2.AgentEvent.RunTask
@@ -688,7 +770,7 @@ export type AgentEvent_RunTask = Message<"mesos.v2.AgentEvent.RunTask"> & {
  * Use `create(AgentEvent_RunTaskSchema)` to create a new message.
  */
 export const AgentEvent_RunTaskSchema: GenMessage<AgentEvent_RunTask> = /*@__PURE__*/
-  messageDesc(file_mesos_v2_mesos, 6, 1);
+  messageDesc(file_mesos_v2_mesos, 9, 1);
 
 /**
  * @generated from message mesos.v2.AgentEvent.KillTask
@@ -715,7 +797,7 @@ export type AgentEvent_KillTask = Message<"mesos.v2.AgentEvent.KillTask"> & {
  * Use `create(AgentEvent_KillTaskSchema)` to create a new message.
  */
 export const AgentEvent_KillTaskSchema: GenMessage<AgentEvent_KillTask> = /*@__PURE__*/
-  messageDesc(file_mesos_v2_mesos, 6, 2);
+  messageDesc(file_mesos_v2_mesos, 9, 2);
 
 /**
  * The scheduler acknowledged the status update `uuid` of `task_id`.
@@ -744,7 +826,7 @@ export type AgentEvent_Acknowledge = Message<"mesos.v2.AgentEvent.Acknowledge"> 
  * Use `create(AgentEvent_AcknowledgeSchema)` to create a new message.
  */
 export const AgentEvent_AcknowledgeSchema: GenMessage<AgentEvent_Acknowledge> = /*@__PURE__*/
-  messageDesc(file_mesos_v2_mesos, 6, 3);
+  messageDesc(file_mesos_v2_mesos, 9, 3);
 
 /**
  * @generated from message mesos.v2.AgentEvent.FrameworkMessage
@@ -771,7 +853,7 @@ export type AgentEvent_FrameworkMessage = Message<"mesos.v2.AgentEvent.Framework
  * Use `create(AgentEvent_FrameworkMessageSchema)` to create a new message.
  */
 export const AgentEvent_FrameworkMessageSchema: GenMessage<AgentEvent_FrameworkMessage> = /*@__PURE__*/
-  messageDesc(file_mesos_v2_mesos, 6, 4);
+  messageDesc(file_mesos_v2_mesos, 9, 4);
 
 /**
  * @generated from message mesos.v2.AgentEvent.ShutdownFramework
@@ -788,7 +870,7 @@ export type AgentEvent_ShutdownFramework = Message<"mesos.v2.AgentEvent.Shutdown
  * Use `create(AgentEvent_ShutdownFrameworkSchema)` to create a new message.
  */
 export const AgentEvent_ShutdownFrameworkSchema: GenMessage<AgentEvent_ShutdownFramework> = /*@__PURE__*/
-  messageDesc(file_mesos_v2_mesos, 6, 5);
+  messageDesc(file_mesos_v2_mesos, 9, 5);
 
 /**
  * @generated from message mesos.v2.AgentEvent.ShutdownExecutor
@@ -810,7 +892,7 @@ export type AgentEvent_ShutdownExecutor = Message<"mesos.v2.AgentEvent.ShutdownE
  * Use `create(AgentEvent_ShutdownExecutorSchema)` to create a new message.
  */
 export const AgentEvent_ShutdownExecutorSchema: GenMessage<AgentEvent_ShutdownExecutor> = /*@__PURE__*/
-  messageDesc(file_mesos_v2_mesos, 6, 6);
+  messageDesc(file_mesos_v2_mesos, 9, 6);
 
 /**
  * @generated from message mesos.v2.AgentEvent.Heartbeat
@@ -823,7 +905,7 @@ export type AgentEvent_Heartbeat = Message<"mesos.v2.AgentEvent.Heartbeat"> & {
  * Use `create(AgentEvent_HeartbeatSchema)` to create a new message.
  */
 export const AgentEvent_HeartbeatSchema: GenMessage<AgentEvent_Heartbeat> = /*@__PURE__*/
-  messageDesc(file_mesos_v2_mesos, 6, 7);
+  messageDesc(file_mesos_v2_mesos, 9, 7);
 
 /**
  * The framework subscribed again: send its unacknowledged status updates
@@ -843,7 +925,7 @@ export type AgentEvent_ResendUpdates = Message<"mesos.v2.AgentEvent.ResendUpdate
  * Use `create(AgentEvent_ResendUpdatesSchema)` to create a new message.
  */
 export const AgentEvent_ResendUpdatesSchema: GenMessage<AgentEvent_ResendUpdates> = /*@__PURE__*/
-  messageDesc(file_mesos_v2_mesos, 6, 8);
+  messageDesc(file_mesos_v2_mesos, 9, 8);
 
 /**
  * Apply a RESERVE, UNRESERVE, CREATE or DESTROY to the agent's resources
@@ -874,7 +956,7 @@ export type AgentEvent_ApplyOperation = Message<"mesos.v2.AgentEvent.ApplyOperat
  * Use `create(AgentEvent_ApplyOperationSchema)` to create a new message.
  */
 export const AgentEvent_ApplyOperationSchema: GenMessage<AgentEvent_ApplyOperation> = /*@__PURE__*/
-  messageDesc(file_mesos_v2_mesos, 6, 9);
+  messageDesc(file_mesos_v2_mesos, 9, 9);
 
 /**
  * Tasks the master holds for this agent that its Register did not list:
@@ -901,7 +983,7 @@ export type AgentEvent_ReconcileTasks = Message<"mesos.v2.AgentEvent.ReconcileTa
  * Use `create(AgentEvent_ReconcileTasksSchema)` to create a new message.
  */
 export const AgentEvent_ReconcileTasksSchema: GenMessage<AgentEvent_ReconcileTasks> = /*@__PURE__*/
-  messageDesc(file_mesos_v2_mesos, 6, 10);
+  messageDesc(file_mesos_v2_mesos, 9, 10);
 
 /**
  * MesosService is served by the master (scheduler, agent and operator roles)
@@ -923,7 +1005,10 @@ export const MesosService: GenService<{
   },
   /**
    * One-shot operator call (GET_STATE, GET_TASKS, ...) for tools that do not
-   * hold a stream. SUBSCRIBE is only available on Connect.
+   * hold a stream. SUBSCRIBE is only available on Connect. An answer that
+   * would not fit in gRPC's default 4 MiB message (GET_STATE of a large
+   * cluster) fails with RESOURCE_EXHAUSTED: read it with OperateStream, or
+   * on Connect, where it comes in pieces.
    *
    * @generated from rpc mesos.v2.MesosService.Operate
    */
@@ -931,6 +1016,18 @@ export const MesosService: GenService<{
     methodKind: "unary";
     input: typeof OperateRequestSchema;
     output: typeof OperateResponseSchema;
+  },
+  /**
+   * The same one-shot operator calls, each answered in one or more pieces of
+   * under 4 MiB (see Piece), so clients with default message limits, buf
+   * curl and browsers (Connect protocol) can read a large cluster's state.
+   *
+   * @generated from rpc mesos.v2.MesosService.OperateStream
+   */
+  operateStream: {
+    methodKind: "server_streaming";
+    input: typeof OperateStreamRequestSchema;
+    output: typeof OperateStreamResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_mesos_v2_mesos, 0);

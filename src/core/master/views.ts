@@ -17,8 +17,9 @@ function timeInfo(at: Millis | undefined): TimeInfo | undefined {
   return at === undefined ? undefined : toTimeInfo(at);
 }
 
+/** One pass over every resource: adding list by list copied the running sum once per list. */
 function sumResources(lists: Resource[][]): Resource[] {
-  return lists.reduce<Resource[]>((acc, r) => addResources(acc, r), []);
+  return addResources([], lists.flat());
 }
 
 function offeredOn(ctx: Ctx, ids: Iterable<string>): Resource[] {
