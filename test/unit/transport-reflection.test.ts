@@ -81,7 +81,11 @@ describe("reflection responder", () => {
         file: importsFirst(files.map((b) => fromBinary(FileDescriptorProtoSchema, b))),
       }),
     );
-    expect(registry.getService("mesos.v2.MesosService")?.methods.map((m) => m.name)).toEqual(["Connect", "Operate"]);
+    expect(registry.getService("mesos.v2.MesosService")?.methods.map((m) => m.name)).toEqual([
+      "Connect",
+      "Operate",
+      "OperateStream",
+    ]);
   });
 
   it("resolves methods, nested messages, enums, fields and files by name", () => {
