@@ -112,6 +112,9 @@ interface Batch {
   writes?: Promise<unknown>[];
 }
 
+/** How long the write loop may deliver before it lets timers and I/O run. */
+const PUMP_TURN_MS = 20;
+
 export function createTermRunner(options: TermRunnerOptions): TermRunner {
   const { core, registry, timers, logger } = options;
   let stopped = false;
@@ -195,8 +198,17 @@ export function createTermRunner(options: TermRunnerOptions): TermRunner {
   /** Writes the batches in order; each one's sends go out once its writes are stored. */
   const pump = async (): Promise<void> => {
     pumping = true;
+    let turnStarted = performance.now();
     try {
       while (queue.length > 0 && !over()) {
+        // Writes stored together settle together: delivering thousands of
+        // batches on resolved promises alone would hold timers and sockets
+        // (pings, the lease keeper's heartbeat) for seconds. Let them in.
+        if (performance.now() - turnStarted > PUMP_TURN_MS) {
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          turnStarted = performance.now();
+          continue;
+        }
         issueWrites();
         const batch = queue[0] as Batch;
         for (const write of batch.writes ?? []) {

@@ -8,6 +8,19 @@ import type { LeadershipLostError } from "./errors.js";
 const TRANSIENT_RETRY_MS = 250;
 
 /**
+ * Whether an etcd call may succeed if tried again: etcd3's recoverable
+ * errors, and its circuit breaker refusing calls for a while after a few
+ * failed (cockatiel's BrokenCircuitError, which keeps the name "Error" and
+ * marks itself with `isBrokenCircuitError`; checking its name never matched).
+ */
+export function isTransientEtcdError(err: unknown): boolean {
+  return (
+    err instanceof Error &&
+    (isRecoverableError(err) || (err as { isBrokenCircuitError?: boolean }).isBrokenCircuitError === true)
+  );
+}
+
+/**
  * Transient errors (etcd restarting, a leader election inside etcd) are
  * retried while leadership lasts. A retried transaction may have committed
  * the first time; its CAS then fails and writeChunk recognises its own write.
@@ -24,8 +37,7 @@ export async function withTransientRetry<T>(
     try {
       return await call();
     } catch (err) {
-      const transient = err instanceof Error && (isRecoverableError(err) || err.name === "BrokenCircuitError");
-      if (!transient || Date.now() > deadline) throw err;
+      if (!isTransientEtcdError(err) || Date.now() > deadline) throw err;
     }
     await new Promise((r) => setTimeout(r, TRANSIENT_RETRY_MS));
   }
@@ -33,8 +45,8 @@ export async function withTransientRetry<T>(
 
 /**
  * Each etcd call gives up after this long (and is retried as transient
- * while leadership lasts): a partitioned etcd must not hold a write, and
- * the master's step-down behind it, for ever.
+ * while leadership lasts): a call stuck on a partitioned etcd is tried
+ * again, and the lease (kept on its own connection) says when to stop.
  */
 const CALL_DEADLINE_MS = 5_000;
 export const callDeadline = () => ({ deadline: new Date(Date.now() + CALL_DEADLINE_MS) });

@@ -18,7 +18,7 @@
  * Losing is final: a master that wants to lead again campaigns anew and
  * gets a new epoch.
  */
-import { type Etcd3, isRecoverableError, type Watcher } from "etcd3";
+import type { Etcd3, Watcher } from "etcd3";
 import type { MasterInfo } from "../../../gen/mesos/v1/mesos_pb.js";
 import { type EtcdKeys, encodeMasterInfo } from "../../etcd/keys.js";
 import { cancelQuietly } from "../../etcd/quietly.js";
@@ -28,6 +28,7 @@ import type { Elected } from "./campaign.js";
 import { LeadershipLostError } from "./errors.js";
 import { deleteFenced, fenceCompares } from "./fence.js";
 import { openFencedRegistry } from "./fenced-registry.js";
+import { isTransientEtcdError } from "./leader-calls.js";
 
 export interface Leadership {
   /** The campaign key's create revision: grows with each new leader, so agents can drop a deposed leader's messages. */
@@ -108,7 +109,11 @@ export async function startLeadership(options: LeadershipOptions): Promise<Leade
       key: options.keys.registry,
       isLost: () => lostError,
       fenceFailed: markLost,
-      transientRetryMs: Math.max(10_000, 3 * ttlSeconds * 1000),
+      // For as long as this master leads: the lease keeper decides that on
+      // its own connection, so a write is never given up while the lease
+      // holds. Stepping down because etcd was slow to commit a fleet's
+      // admissions only started the whole fleet's registration again.
+      transientRetryMs: Number.POSITIVE_INFINITY,
     });
     // From just after the fenced read that saw the key ours: nothing that
     // happens to it later is missed, and a history compacted since the key
@@ -155,8 +160,7 @@ export async function startLeadership(options: LeadershipOptions): Promise<Leade
             // master still leads; until then, keep trying. Anything else
             // (say, etcd's access rules refuse the key) would leave a leader
             // no client can find: step down and say why.
-            const transient = err instanceof Error && (isRecoverableError(err) || err.name === "BrokenCircuitError");
-            if (!transient) {
+            if (!isTransientEtcdError(err)) {
               markLost(
                 new LeadershipLostError(
                   `cannot announce leadership at ${options.keys.leader}: ${err instanceof Error ? err.message : String(err)}`,
