@@ -160,7 +160,8 @@ export async function runFailoverBench(shape = HA_SHAPE): Promise<FailoverResult
       rig.started.push(master);
     };
     for (let i = 0; i < 3; i++) await startMaster();
-    rig.operator = createOperator({ master: registry, timeoutMs: 5_000 });
+    // GET_TASKS of 100,000 tasks comes in pieces and takes a while on a busy leader.
+    rig.operator = createOperator({ master: registry, timeoutMs: 60_000 });
 
     const subscribedAt: number[] = [];
     const framework = { user: "bench", name: "ha-bench", failoverTimeout: 300 };
