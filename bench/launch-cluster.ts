@@ -10,7 +10,7 @@
 import { readFileSync } from "node:fs";
 import { type Daemon, ProcessScope } from "../test/helpers/processes.js";
 import { cpuTicks, ticksPerSecond } from "./cpu.js";
-import { agentProcesses, identify, killSurvivors, type ProcIdentity } from "./proc.js";
+import { agentProcesses, type ProcIdentity, snapshotBelowAgent, stopAndSweep } from "./proc.js";
 
 /** What a run can see of its cluster. */
 export interface LaunchCluster {
@@ -90,23 +90,11 @@ export async function withLaunchCluster<T>(
       }),
     };
     const value = await body(cluster);
-    seen = snapshot(cluster);
+    seen = snapshotBelowAgent(cluster);
     return { value, leaked: await stopAndSweep(scope, seen) };
   } catch (err) {
-    if (cluster !== undefined) seen = snapshot(cluster);
+    if (cluster !== undefined) seen = snapshotBelowAgent(cluster);
     await stopAndSweep(scope, seen);
     throw err;
   }
-}
-
-function snapshot(cluster: LaunchCluster): ProcIdentity[] {
-  const pid = cluster.agent.process.pid;
-  return pid === undefined ? [] : identify(agentProcesses(pid, cluster.workDir));
-}
-
-async function stopAndSweep(scope: ProcessScope, seen: ProcIdentity[]): Promise<number> {
-  await scope.cleanup();
-  // Orphans get a moment to exit before the survivors are killed by pid.
-  await new Promise((r) => setTimeout(r, 500));
-  return killSurvivors(seen);
 }

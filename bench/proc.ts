@@ -145,3 +145,17 @@ export function cpuTimeUs(pid: number): number | undefined {
   }
   return (ticks / clockTicks) * 1e6;
 }
+
+/** Who is running below the agent now, to find the ones that outlive it. */
+export function snapshotBelowAgent(cluster: { agent: { process: { pid?: number } }; workDir: string }): ProcIdentity[] {
+  const pid = cluster.agent.process.pid;
+  return pid === undefined ? [] : identify(agentProcesses(pid, cluster.workDir));
+}
+
+/** Stops the cluster, then kills by pid what outlived it; returns how many did. */
+export async function stopAndSweep(scope: { cleanup(): Promise<void> }, seen: ProcIdentity[]): Promise<number> {
+  await scope.cleanup();
+  // Orphans get a moment to exit before the survivors are killed by pid.
+  await new Promise((r) => setTimeout(r, 500));
+  return killSurvivors(seen);
+}

@@ -7,7 +7,14 @@
 import { TaskState } from "../gen/mesos/v1/mesos_pb.js";
 import { type Daemon, ProcessScope } from "../test/helpers/processes.js";
 import { BenchFramework } from "./framework.js";
-import { agentProcesses, identify, killSurvivors, memoryOf, type ProcIdentity, type ProcMemory } from "./proc.js";
+import {
+  agentProcesses,
+  memoryOf,
+  type ProcIdentity,
+  type ProcMemory,
+  snapshotBelowAgent,
+  stopAndSweep,
+} from "./proc.js";
 
 /** Big enough for 200 tasks of 0.1 cpus and 32 MB at once. */
 export const AGENT_RESOURCES = "cpus:64;mem:65536;disk:100000;ports:[31000-32000]";
@@ -79,25 +86,13 @@ async function withCluster<T>(body: (cluster: Cluster) => Promise<T>): Promise<{
     );
     cluster = { master, agent, workDir };
     const value = await body(cluster);
-    seen = snapshot(cluster);
+    seen = snapshotBelowAgent(cluster);
     return { value, leaked: await stopAndSweep(scope, seen) };
   } catch (err) {
-    if (cluster !== undefined) seen = snapshot(cluster);
+    if (cluster !== undefined) seen = snapshotBelowAgent(cluster);
     await stopAndSweep(scope, seen);
     throw err;
   }
-}
-
-function snapshot(cluster: Cluster): ProcIdentity[] {
-  const pid = cluster.agent.process.pid;
-  return pid === undefined ? [] : identify(agentProcesses(pid, cluster.workDir));
-}
-
-async function stopAndSweep(scope: ProcessScope, seen: ProcIdentity[]): Promise<number> {
-  await scope.cleanup();
-  // Give orphans a moment to exit, then kill what remains by pid.
-  await new Promise((r) => setTimeout(r, 500));
-  return killSurvivors(seen);
 }
 
 /** Runs `count` `true` tasks and times first ACCEPT → last terminal update. */
