@@ -5,6 +5,7 @@ import type { MasterInfo } from "../../gen/mesos/v1/mesos_pb.js";
 import { file_mesos_v2_mesos, MesosService } from "../../gen/mesos/v2/mesos_pb.js";
 import { parseEtcdUrl } from "../etcd/url.js";
 import { createLogger, type Logger } from "../log.js";
+import type { GrpcStreamRoute } from "../transport/grpc-stream.js";
 import type { HttpHook } from "../transport/handler.js";
 import { createServer } from "../transport/server.js";
 import { systemMetrics } from "../util/system-metrics.js";
@@ -108,10 +109,17 @@ export async function startMaster(
     ...systemMetrics(),
   }));
   const http: HttpHook = (req, res) => (leading === undefined ? standby(req, res) : leading.gateway.hook(req, res));
+  // An agent fleet opens its streams again all at once when a new master
+  // leads: plain gRPC streams skip connect-node's per-stream cost. Until this
+  // master leads, Connect answers them with the usual refusal.
+  const streams = new Map<string, GrpcStreamRoute>([
+    [`/${MesosService.typeName}/${MesosService.method.connect.name}`, (stream) => leading?.sessions.serveGrpc(stream)],
+  ]);
   const server = createServer({
     host: options.ip,
     port: options.port,
     routes,
+    streams,
     http,
     logger,
     reflection: [file_mesos_v2_mesos],

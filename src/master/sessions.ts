@@ -1,11 +1,18 @@
+import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { HandlerContext } from "@connectrpc/connect";
 import { Code, ConnectError } from "@connectrpc/connect";
-import type { ConnectRequest, ConnectResponse } from "../../gen/mesos/v2/mesos_pb.js";
+import {
+  type ConnectRequest,
+  ConnectRequestSchema,
+  type ConnectResponse,
+  ConnectResponseSchema,
+} from "../../gen/mesos/v2/mesos_pb.js";
 import { type CallError, ErrorCode, errorEvent } from "../core/master/events.js";
 import type { Effect } from "../core/master/master-core.js";
 import type { SessionId } from "../core/master/state.js";
 import type { GatewaySessions, SessionSink } from "../gateway/sessions.js";
 import type { Logger } from "../log.js";
+import type { GrpcStream, GrpcStreamHandler } from "../transport/grpc-stream.js";
 import { type AsyncQueue, createAsyncQueue } from "../util/async-queue.js";
 import { readUntilAborted } from "../util/read-until.js";
 import { connectPieces, wantsJson } from "./answer-pieces.js";
@@ -30,8 +37,11 @@ export interface SessionHandlers {
   dispatch(session: SessionId, request: ConnectRequest): void;
   /** A call whose caller awaits the refusals that carry its id (sessions opened with `open`). */
   call(session: SessionId, request: ConnectRequest): Promise<CallError[]>;
-  /** The session's client went away, or the table dropped it. */
-  closed(session: SessionId): void;
+  /**
+   * The session's client went away, or the table dropped it. A promise
+   * settles once the effects of the session's earlier calls are delivered.
+   */
+  closed(session: SessionId): Promise<void> | undefined;
 }
 
 /**
@@ -42,6 +52,8 @@ export interface SessionHandlers {
 export interface SessionTable extends GatewaySessions {
   /** The Connect handler body for one stream. */
   serve(requests: AsyncIterable<ConnectRequest>, context: HandlerContext): AsyncIterable<ConnectResponse>;
+  /** The same for a plain gRPC stream carried by hand (src/transport/grpc-stream.ts). */
+  serveGrpc(stream: GrpcStream): GrpcStreamHandler;
   /** Carries out sends and ends (the term's runner calls it; `persist` effects are not the table's). */
   apply(effects: Effect[]): void;
   /** Ends every stream (the term is over), and resolves once every stream's reader has finished. */
@@ -73,7 +85,7 @@ export function createSessionTable(
       { code: ErrorCode.UNAVAILABLE, message: `stream dropped: the client left ${outbox.size} events unread` },
       new ConnectError(`stream dropped: the client left ${outbox.size} events unread`, Code.ResourceExhausted),
     );
-    handlers.closed(session);
+    void handlers.closed(session);
   };
 
   const apply = (effects: Effect[]): void => {
@@ -93,12 +105,49 @@ export function createSessionTable(
     }
   };
 
+  /** Sessions whose end the core has been told of, waiting for their earlier calls' answers to go out. */
+  const closing = new Set<SessionId>();
+
   const close = (session: SessionId): void => {
     const outbox = outboxes.get(session);
     if (outbox === undefined) return;
     outboxes.delete(session);
     outbox.end();
-    handlers.closed(session);
+    if (!closing.delete(session)) void handlers.closed(session);
+  };
+
+  /**
+   * The client closed its side: a disconnect, but answers to the calls it
+   * made before (a SUBSCRIBED waiting for its registry write) still reach it.
+   */
+  const closeAfterCalls = (session: SessionId): void => {
+    const outbox = outboxes.get(session);
+    if (outbox === undefined || closing.has(session)) return;
+    closing.add(session);
+    const end = (): void => {
+      closing.delete(session);
+      if (outboxes.get(session) !== outbox) return;
+      outboxes.delete(session);
+      outbox.end();
+    };
+    const delivered = handlers.closed(session);
+    if (delivered === undefined) end();
+    else delivered.then(end, end);
+  };
+
+  /** Undecodable input: say what was wrong, then end this stream only. */
+  const malformed = (session: SessionId, err: unknown): void => {
+    const outbox = outboxes.get(session);
+    if (outbox === undefined) return;
+    const error: CallError = {
+      code: ErrorCode.INVALID_ARGUMENT,
+      message: `Malformed request: ${ConnectError.from(err).rawMessage}`,
+      fatal: true,
+    };
+    outbox.push(errorEvent(error));
+    outboxes.delete(session);
+    outbox.end(error);
+    void handlers.closed(session);
   };
 
   /** The request readers of live streams: each stops once its session is over. */
@@ -108,7 +157,6 @@ export function createSessionTable(
     session: SessionId,
     requests: AsyncIterable<ConnectRequest>,
     stop: AbortSignal,
-    outbox: AsyncQueue<ConnectResponse>,
   ): Promise<void> => {
     try {
       await readUntilAborted(requests, stop, (request) => {
@@ -117,21 +165,9 @@ export function createSessionTable(
         handlers.dispatch(session, request);
       });
     } catch (err) {
-      if (!stop.aborted && outboxes.has(session)) {
-        // Undecodable input: say what was wrong, then end this stream only.
-        const error: CallError = {
-          code: ErrorCode.INVALID_ARGUMENT,
-          message: `Malformed request: ${ConnectError.from(err).rawMessage}`,
-          fatal: true,
-        };
-        outbox.push(errorEvent(error));
-        outboxes.delete(session);
-        outbox.end(toConnectError(error));
-        handlers.closed(session);
-      }
+      if (!stop.aborted) malformed(session, err);
     } finally {
-      // The client closed its side: that ends the stream as a disconnect.
-      close(session);
+      closeAfterCalls(session);
     }
   };
 
@@ -162,14 +198,43 @@ export function createSessionTable(
       outboxes.set(session, queueOutbox(outbox, stop, wantsJson(context.requestHeader.get("content-type"))));
       context.signal.addEventListener("abort", onHandlerDone, { once: true });
       logger.debug({ session }, "stream opened");
-      reader = read(session, requests, stop.signal, outbox);
+      reader = read(session, requests, stop.signal);
       readers.add(reader);
       return outbox[Symbol.asyncIterator]();
     },
   });
 
+  const serveGrpc = (stream: GrpcStream): GrpcStreamHandler => {
+    const session = `stream-${++counter}`;
+    outboxes.set(session, grpcOutbox(stream));
+    logger.debug({ session }, "stream opened");
+    return {
+      message(bytes) {
+        if (!outboxes.has(session)) return;
+        let request: ConnectRequest;
+        try {
+          request = fromBinary(ConnectRequestSchema, bytes);
+        } catch (err) {
+          malformed(session, err);
+          return;
+        }
+        logger.trace({ session, callId: request.id, call: request.call.case }, "call");
+        handlers.dispatch(session, request);
+      },
+      closed(error) {
+        // The client went away or broke the framing: a disconnect, and nobody left to answer.
+        if (error !== undefined) {
+          if (outboxes.has(session)) stream.end(error);
+          close(session);
+        } else closeAfterCalls(session);
+        logger.debug({ session }, "stream closed");
+      },
+    };
+  };
+
   return {
     serve,
+    serveGrpc,
     open(sink) {
       const session = `sink-${++sinkCounter}`;
       outboxes.set(session, sinkOutbox(sink));
@@ -191,6 +256,25 @@ export function createSessionTable(
     },
     get size() {
       return outboxes.size;
+    },
+  };
+}
+
+/** A hand-carried gRPC stream's way out: each event encoded once and written at once. */
+function grpcOutbox(stream: GrpcStream): Outbox {
+  return {
+    push: (response) => {
+      let pieces: ConnectResponse[];
+      try {
+        pieces = connectPieces(response, false);
+      } catch {
+        pieces = [response];
+      }
+      for (const piece of pieces) stream.send(toBinary(ConnectResponseSchema, piece));
+    },
+    end: (error, grpc) => stream.end(grpc ?? (error === undefined ? undefined : toConnectError(error))),
+    get size() {
+      return stream.backlog;
     },
   };
 }

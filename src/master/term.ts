@@ -56,8 +56,12 @@ export interface TermRunner {
   call(session: SessionId, request: ConnectRequest): Promise<CallError[]>;
   /** One call from a stream, whose client learns the outcome from the stream itself. */
   dispatch(session: SessionId, request: ConnectRequest): void;
-  /** A session's client went away. */
-  sessionClosed(session: SessionId): void;
+  /**
+   * A session's client went away. Settles once the effects it caused are
+   * delivered, which come after those of the session's earlier calls
+   * (undefined: delivered at once).
+   */
+  sessionClosed(session: SessionId): Promise<void> | undefined;
   /** A one-shot operator call (Operate RPC, v1 /api/v1): its answer once the registry holds the change. */
   operate(call: OperatorCall): Promise<Response | CallError>;
   /** Runs a core handler (a timer's) and carries out its effects. */
@@ -145,7 +149,7 @@ export function createTermRunner(options: TermRunnerOptions): TermRunner {
     if (over() || allocation !== undefined || !core.allocationRequested) return;
     allocation = timers.setTimeout(() => {
       allocation = undefined;
-      if (!over()) runOwned(() => core.allocateChanged(timers.now()));
+      if (!over()) void runOwned(() => core.allocateChanged(timers.now()));
     }, 0);
   };
 
@@ -264,13 +268,13 @@ export function createTermRunner(options: TermRunnerOptions): TermRunner {
    * stream's end; an exception in the core is a bug, logged, and the master
    * carries on.
    */
-  const runOwned = (handler: () => Effect[], session?: SessionId, callId = ""): void => {
+  const runOwned = (handler: () => Effect[], session?: SessionId, callId = ""): Promise<void> | undefined => {
     let effects: Effect[];
     try {
       effects = handler();
     } catch (err) {
       logger.error({ err, session, callId }, "the master core failed on a call (a bug)");
-      if (session === undefined) return;
+      if (session === undefined) return undefined;
       effects = [
         {
           kind: "send",
@@ -282,7 +286,7 @@ export function createTermRunner(options: TermRunnerOptions): TermRunner {
         },
       ];
     }
-    run(effects)?.catch(() => undefined);
+    return run(effects)?.catch(() => undefined);
   };
 
   return {
@@ -291,7 +295,9 @@ export function createTermRunner(options: TermRunnerOptions): TermRunner {
       await run(effects);
       return refusalsOf(effects, session, request.id);
     },
-    dispatch: (session, request) => runOwned(() => core.request(session, request, timers.now()), session, request.id),
+    dispatch: (session, request) => {
+      void runOwned(() => core.request(session, request, timers.now()), session, request.id);
+    },
     sessionClosed: (session) => runOwned(() => core.sessionClosed(session, timers.now())),
     async operate(call) {
       const { result, effects } = core.operate(call, timers.now());
@@ -299,7 +305,7 @@ export function createTermRunner(options: TermRunnerOptions): TermRunner {
       return result;
     },
     tick: (handler) => {
-      if (!over()) runOwned(() => handler(core, timers.now()));
+      if (!over()) void runOwned(() => handler(core, timers.now()));
     },
     stop() {
       stopped = true;

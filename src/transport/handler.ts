@@ -3,6 +3,7 @@ import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { type ConnectNodeAdapterOptions, connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Logger } from "../log.js";
+import { type GrpcStreamRoute, isPlainGrpc, serveGrpcStream } from "./grpc-stream.js";
 
 /**
  * A plain HTTP/1.1 endpoint set (v1 gateway, /master/state, web UI).
@@ -16,6 +17,8 @@ export interface HandlerOptions {
   routes: (router: ConnectRouter) => void;
   http?: HttpHook | undefined;
   logger?: Logger | undefined;
+  /** Bidi methods by path ("/package.Service/Method") whose plain gRPC streams are carried by hand (grpc-stream.ts). */
+  streams?: ReadonlyMap<string, GrpcStreamRoute> | undefined;
 }
 
 /** One request listener per inner server; both end in the same RPC router. */
@@ -34,7 +37,11 @@ export function createRequestHandlers(options: HandlerOptions): RequestHandlers 
   const rpc = connectNodeAdapter({ routes: options.routes, fallback: notFound });
   const hook = options.http;
 
+  const streams = options.streams;
   const http2 = (req: Http2ServerRequest, res: Http2ServerResponse): void => {
+    const route = streams?.get(req.url);
+    if (route !== undefined && req.method === "POST" && isPlainGrpc(req.headers) && serveGrpcStream(req, res, route))
+      return;
     if (isHealth(req.url)) health(req.method, res);
     else rpc(req, res);
   };

@@ -19,6 +19,7 @@ import * as net from "node:net";
 import type { DescFile } from "@bufbuild/protobuf";
 import type { ConnectRouter } from "@connectrpc/connect";
 import type { Logger } from "../log.js";
+import type { GrpcStreamRoute } from "./grpc-stream.js";
 import { createRequestHandlers, type HttpHook } from "./handler.js";
 import { registerReflection } from "./reflection.js";
 import { sniffProtocol } from "./sniff.js";
@@ -36,6 +37,8 @@ export interface ServerOptions {
    * before /health and the RPC routes. Return true if the request was handled.
    */
   http?: HttpHook;
+  /** Bidi methods whose plain gRPC streams skip connect-node (see grpc-stream.ts), by path. */
+  streams?: ReadonlyMap<string, GrpcStreamRoute>;
   /** Files whose services gRPC reflection lists; omitted = no reflection. */
   reflection?: DescFile[];
   /** How long close() lets open requests and streams finish; default 1000 ms. */
@@ -67,7 +70,12 @@ export function createServer(options: ServerOptions): PlateauServer {
     options.routes(router);
     if (options.reflection !== undefined) registerReflection(router, options.reflection);
   };
-  const handlers = createRequestHandlers({ routes, http: options.http, logger: options.logger });
+  const handlers = createRequestHandlers({
+    routes,
+    http: options.http,
+    logger: options.logger,
+    streams: options.streams,
+  });
   // Node loads its fetch classes (Headers, which every gRPC call uses) on
   // first use, ~40 ms: pay that now rather than in the first burst of calls,
   // e.g. a fleet re-registering with a new leader.

@@ -87,8 +87,14 @@ const subscribe = (id: string, user = "alice"): ConnectRequest =>
 const sentTo = (delivered: Effect[], session: string) =>
   delivered.filter((e) => e.kind === "send" && e.session === session);
 
-/** Lets settled promises run their callbacks. */
-const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
+/**
+ * Lets settled promises run their callbacks. A few turns: the write loop
+ * yields a turn itself after 20 ms of real time, which a loaded machine can
+ * take between two steps of a test.
+ */
+const settle = async () => {
+  for (let turn = 0; turn < 5; turn++) await new Promise<void>((resolve) => setImmediate(resolve));
+};
 
 describe("the term's effect runner", () => {
   it("holds a call's answer, and every later send, until the registry holds the change, then stamps agent events with the epoch", async () => {
