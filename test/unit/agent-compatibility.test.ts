@@ -29,6 +29,32 @@ describe("agent reconfiguration policy", () => {
     );
   });
 
+  it("equal: the same offer in the same order is accepted, and one changed value in it is not (each kind of value)", () => {
+    const offer = "cpus:4;mem:1024;ports:[31000-31500,31600-32000];gpus(gpu-role):1;colors:{red,blue}";
+    const before = info(offer, "rack:a;zone:west;floor:3;slots:[1-4];tags:{x,y}");
+    expect(allowed(Policy.EQUAL, before, info(offer, "rack:a;zone:west;floor:3;slots:[1-4];tags:{x,y}"))).toBe(true);
+    for (const changed of [
+      "cpus:4;mem:1024;ports:[31000-31500,31600-32001];gpus(gpu-role):1;colors:{red,blue}",
+      "cpus:4;mem:1024;ports:[31000-31500];gpus(gpu-role):1;colors:{red,blue}",
+      "cpus:4;mem:1024;ports:[31000-31500,31600-32000];gpus:1;colors:{red,blue}",
+      "cpus:4;mem:1024;ports:[31000-31500,31600-32000];gpus(gpu-role):1;colors:{red,green}",
+      "cpus:4;mem:1024.5;ports:[31000-31500,31600-32000];gpus(gpu-role):1;colors:{red,blue}",
+    ])
+      expect(allowed(Policy.EQUAL, before, info(changed, "rack:a;zone:west;floor:3;slots:[1-4];tags:{x,y}"))).toBe(
+        false,
+      );
+    for (const changed of [
+      "rack:b;zone:west;floor:3;slots:[1-4];tags:{x,y}",
+      "rack:a;zone:west;floor:4;slots:[1-4];tags:{x,y}",
+      "rack:a;zone:west;floor:3;slots:[1-5];tags:{x,y}",
+      "rack:a;zone:west;floor:3;slots:[1-4];tags:{x}",
+    ])
+      expect(allowed(Policy.EQUAL, before, info(offer, changed))).toBe(false);
+    expect(
+      allowed(Policy.EQUAL, before, info(offer, "rack:a;zone:west;floor:3;slots:[1-4];tags:{x,y}", { hostname: "b" })),
+    ).toBe(false);
+  });
+
   it("unspecified is equal (an agent that sends no policy)", () => {
     expect(allowed(Policy.UNSPECIFIED, info("cpus:4"), info("cpus:4;mem:10"))).toBe(false);
     expect(allowed(Policy.UNSPECIFIED, info("cpus:4"), info("cpus:4"))).toBe(true);

@@ -64,6 +64,7 @@ export function reconfigurationRefusal(
   previous: AgentInfo,
   current: AgentInfo,
 ): string | undefined {
+  if (offersTheSame(previous, current)) return undefined;
   const additive = policy === Policy.ADDITIVE;
   const refused = agentInfoChanges(previous, current).filter((c) => !(additive && c.additive));
   if (refused.length === 0) return undefined;
@@ -77,6 +78,58 @@ export function reconfigurationRefusal(
     `Agent ${agentId} offers other than when it registered before, which its reconfiguration policy '${name}' ` +
     `does not allow: ${refused.map((c) => c.what).join("; ")}. To keep its id, ${remedy}; ` +
     "to join as a new agent, start it with an empty work dir"
+  );
+}
+
+/**
+ * The common case, cheaply: a fleet re-registering with a new leader offers
+ * exactly what it did, in the same order, and comparing kind by kind cost
+ * more than the rest of a re-registration. Anything unusual (reservations,
+ * disks, a domain, another order) is left to the full comparison.
+ */
+function offersTheSame(previous: AgentInfo, current: AgentInfo): boolean {
+  return (
+    previous.hostname === current.hostname &&
+    previous.domain === undefined &&
+    current.domain === undefined &&
+    sameList(previous.resources, current.resources, samePlainResource) &&
+    sameList(previous.attributes, current.attributes, sameAttribute)
+  );
+}
+
+function sameList<T>(a: readonly T[], b: readonly T[], same: (x: T, y: T) => boolean): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (!same(a[i] as T, b[i] as T)) return false;
+  return true;
+}
+
+const isPlain = (r: Resource): boolean =>
+  r.providerId === undefined &&
+  r.allocationInfo === undefined &&
+  r.reservation === undefined &&
+  r.reservations.length === 0 &&
+  r.disk === undefined &&
+  r.revocable === undefined &&
+  r.shared === undefined;
+
+function samePlainResource(a: Resource, b: Resource): boolean {
+  return isPlain(a) && isPlain(b) && a.name === b.name && a.role === b.role && sameValue(a, b);
+}
+
+function sameAttribute(a: Attribute, b: Attribute): boolean {
+  return a.name === b.name && a.text?.value === b.text?.value && sameValue(a, b);
+}
+
+type Valued = Pick<Resource, "type" | "scalar" | "ranges" | "set">;
+
+function sameValue(a: Valued, b: Valued): boolean {
+  return (
+    a.type === b.type &&
+    a.scalar?.value === b.scalar?.value &&
+    sameList(a.ranges?.range ?? [], b.ranges?.range ?? [], (x, y) => x.begin === y.begin && x.end === y.end) &&
+    (a.ranges === undefined) === (b.ranges === undefined) &&
+    sameList(a.set?.item ?? [], b.set?.item ?? [], (x, y) => x === y) &&
+    (a.set === undefined) === (b.set === undefined)
   );
 }
 
