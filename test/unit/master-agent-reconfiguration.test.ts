@@ -132,4 +132,38 @@ describe("master: an agent that re-registers offering something else", () => {
     expect(h.errors("a9-same")).toEqual([]);
     expect(h.agentEvents("a9-same").some((e) => e.event.case === "registered")).toBe(true);
   });
+
+  it("writes nothing for an admitted agent that comes back as it was, and admits it again when it is not", () => {
+    const info = create(AgentInfoSchema, {
+      id: { value: "a10" },
+      hostname: "host-a",
+      port: 5051,
+      resources: parseResources("cpus:4;mem:1024"),
+    });
+    const registry = applyRegistryOperation(emptyRegistry(), { kind: "admit-agent", info }).registry;
+    const h = new MasterHarness({ registry });
+    register(h, "a10-same", "a10", "cpus:4;mem:1024");
+    expect(h.agentEvents("a10-same").some((e) => e.event.case === "registered")).toBe(true);
+    expect(h.persisted).toEqual([]);
+    // Back on another port (`--port 0`): what the registry holds changes.
+    h.send("a10-moved", {
+      case: "agent",
+      value: {
+        call: {
+          case: "register",
+          value: {
+            agentInfo: {
+              id: { value: "a10" },
+              hostname: "host-a",
+              port: 5052,
+              resources: parseResources("cpus:4;mem:1024"),
+            },
+            version: "test",
+          },
+        },
+      },
+    });
+    expect(h.agentEvents("a10-moved").some((e) => e.event.case === "registered")).toBe(true);
+    expect(h.persisted).toMatchObject([{ kind: "admit-agent", info: { port: 5052 } }]);
+  });
 });

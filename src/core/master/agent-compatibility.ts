@@ -81,6 +81,11 @@ export function reconfigurationRefusal(
   );
 }
 
+/** Whether `current` is `previous` again, port included (what the registry holds of an agent), judged cheaply. */
+export function sameAgentInfo(previous: AgentInfo, current: AgentInfo): boolean {
+  return previous.port === current.port && offersTheSame(previous, current);
+}
+
 /**
  * The common case, cheaply: a fleet re-registering with a new leader offers
  * exactly what it did, in the same order, and comparing kind by kind cost

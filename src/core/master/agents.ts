@@ -11,7 +11,7 @@ import type {
   AgentCall_Register,
 } from "../../../gen/mesos/v2/mesos_pb.js";
 import { applyCheckpointed, validateResources } from "../resources/index.js";
-import { reconfigurationRefusal } from "./agent-compatibility.js";
+import { reconfigurationRefusal, sameAgentInfo } from "./agent-compatibility.js";
 import { adoptTasks, endUnreported, reconcileUnreported } from "./agent-tasks.js";
 import { broadcastOperators, type Ctx, persist, requestAllocation, send } from "./context.js";
 import {
@@ -113,8 +113,11 @@ export function registerAgent(
     ctx.allocator.removeAgent(agent.id);
   }
   ctx.state.sessions.set(session, { kind: "agent", agentId: agent.id });
-  // Registered waits until the registry admits the agent (a no-op write when nothing changed).
-  persist(ctx, { kind: "admit-agent", info: agent.info });
+  // Registered waits until the registry admits the agent. An admitted agent
+  // that comes back as it was (a fleet taking a new leader) changes nothing
+  // there, and its Registered need not queue behind other agents' writes.
+  const unchanged = !isNew && !wasUnreachable && known !== undefined && sameAgentInfo(known, agent.info);
+  if (!unchanged) persist(ctx, { kind: "admit-agent", info: agent.info });
   const unreported = endUnreported(ctx, agent, call, wasUnreachable);
   ctx.allocator.addAgent(agent.id, agent.total, {
     hostname: info.hostname,
