@@ -2,13 +2,16 @@ import { create } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
 import { CallSchema, Call_Type as OperatorCallType } from "../../gen/mesos/v1/master/master_pb.js";
 import {
+  AgentInfoSchema,
   FrameworkInfo_Capability_Type as Capability,
+  FrameworkInfoSchema,
   type Offer,
   TaskState,
   type TaskStatus,
   TaskStatus_Reason,
 } from "../../gen/mesos/v1/mesos_pb.js";
 import { Call_Type as SchedulerCallType } from "../../gen/mesos/v1/scheduler/scheduler_pb.js";
+import { applyRegistryOperation, emptyRegistry } from "../../src/core/registry/registry.js";
 import { parseResources } from "../../src/core/resources/index.js";
 import { MasterHarness } from "../helpers/master-harness.js";
 
@@ -444,5 +447,40 @@ describe("master: updates the lifecycle refuses", () => {
     expect(shutdowns).toEqual([frameworkId]);
     expect(getTasks(h)).toEqual({ live: [], unreachable: [], completed: [["t", "TASK_KILLED"]] });
     expect(h.core.state.frameworks.has(frameworkId)).toBe(false);
+  });
+
+  it("after a failover, takes back an agent's tasks silently if the registry knew the agent, and announces those of an agent it did not", () => {
+    let registry = applyRegistryOperation(emptyRegistry(), {
+      kind: "admit-agent",
+      info: create(AgentInfoSchema, {
+        id: { value: "a1" },
+        hostname: "host-a",
+        port: 5051,
+        resources: parseResources(AGENT_RESOURCES),
+      }),
+    }).registry;
+    registry = applyRegistryOperation(registry, {
+      kind: "add-framework",
+      info: create(FrameworkInfoSchema, { id: { value: "f1" }, user: "test", name: "fw" }),
+    }).registry;
+    const h = new MasterHarness({ registry });
+    h.scheduler("s", {
+      frameworkId: { value: "f1" },
+      type: SchedulerCallType.SUBSCRIBE,
+      subscribe: { frameworkInfo: { id: { value: "f1" }, user: "test", name: "fw" } },
+    });
+    expect(h.schedulerEvents("s").some((e) => e.subscribed?.frameworkId?.value === "f1")).toBe(true);
+    h.take("s");
+    reregister(h, "a1-back", "a1", "f1", [{ id: "t1", resources: "cpus:1;mem:128" }]);
+    // Mesos forwards nothing for an agent it recovered: the framework knew these tasks and may reconcile.
+    expect(updates(h)).toEqual([]);
+    reregister(h, "a2-new", "a2", "f1", [{ id: "t2", resources: "cpus:1;mem:128" }]);
+    expect(updates(h).map((s) => [s.taskId?.value, TaskState[s.state], s.reason])).toEqual([
+      ["t2", "TASK_RUNNING", TaskStatus_Reason.AGENT_REREGISTERED],
+    ]);
+    expect(getTasks(h).live).toEqual([
+      ["t1", "TASK_RUNNING"],
+      ["t2", "TASK_RUNNING"],
+    ]);
   });
 });

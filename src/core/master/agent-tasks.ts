@@ -100,9 +100,20 @@ export function reconcileUnreported(ctx: Ctx, agent: AgentRecord, unreported: Un
 
 /**
  * Takes the agent's word for what runs on it, and charges it to the
- * allocator (which must know the agent again).
+ * allocator (which must know the agent again). `announce`: frameworks hear
+ * of the tasks they did not know of, as Mesos tells them of an unknown
+ * agent's; an agent this master recovered from the registry brings back
+ * what frameworks knew before the failover, which they reconcile if they
+ * want to (a fleet of 10,000 agents would otherwise send each framework
+ * every task it has).
  */
-export function adoptTasks(ctx: Ctx, agent: AgentRecord, call: AgentCall_Register, unreported: Unreported): void {
+export function adoptTasks(
+  ctx: Ctx,
+  agent: AgentRecord,
+  call: AgentCall_Register,
+  unreported: Unreported,
+  announce: boolean,
+): void {
   for (const executor of call.executors) {
     const frameworkId = executor.frameworkId?.value ?? "";
     agent.executors.set(`${frameworkId}/${executor.executorId?.value ?? ""}`, { frameworkId, info: executor });
@@ -149,7 +160,7 @@ export function adoptTasks(ctx: Ctx, agent: AgentRecord, call: AgentCall_Registe
         agentEvent({ case: "killTask", value: { frameworkId: { value: frameworkId }, taskId: { value: taskId } } }),
       );
     } else {
-      adopt(ctx, framework, agent, reported);
+      adopt(ctx, framework, agent, reported, announce);
       charge(frameworkId, reported.resources);
     }
   }
@@ -186,11 +197,11 @@ function comeBack(ctx: Ctx, framework: FrameworkRecord, agent: AgentRecord, task
 }
 
 /** A task the master never launched or forgot (it restarted): taken in as reported. */
-function adopt(ctx: Ctx, framework: FrameworkRecord, agent: AgentRecord, reported: Task): void {
+function adopt(ctx: Ctx, framework: FrameworkRecord, agent: AgentRecord, reported: Task, announce: boolean): void {
   const taskId = reported.taskId?.value ?? "";
   framework.tasks.set(taskId, reported);
   agent.tasks.add(taskKey(framework.id, taskId));
-  if (!framework.recovered) {
+  if (announce && !framework.recovered) {
     tell(
       ctx,
       framework,

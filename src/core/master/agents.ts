@@ -69,6 +69,7 @@ export function registerAgent(
     ctx.state.sessions.delete(agent.session);
   }
   const isNew = agent === undefined;
+  let wasRestored = false;
   if (agent === undefined) {
     const id = requestedId !== "" ? requestedId : ctx.ids.next("agent");
     info.id = agentIdOf(id);
@@ -105,6 +106,7 @@ export function registerAgent(
     agent.reregisteredAt = ctx.now;
     agent.disconnectedAt = undefined;
     agent.lastSeenAt = ctx.now;
+    wasRestored = agent.restored === true;
     agent.restored = false;
     // Offers made on its earlier stream (still open when it came back on a
     // new one) would outlive the allocator's forgetting them below, and their
@@ -125,7 +127,7 @@ export function registerAgent(
     region: info.domain?.faultDomain?.region?.name,
     zone: info.domain?.faultDomain?.zone?.name,
   });
-  adoptTasks(ctx, agent, call, unreported);
+  adoptTasks(ctx, agent, call, unreported, !wasRestored);
   requestAllocation(ctx);
   send(
     ctx,
