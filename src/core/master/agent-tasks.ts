@@ -58,8 +58,10 @@ export function endUnreported(
   call: AgentCall_Register,
   wasUnreachable: boolean,
 ): Unreported {
-  const reported = reportedKeys(call);
   const unreported: Unreported = new Map();
+  // A new leader knows no task of the agents it recovered: nothing to set against.
+  if (agent.tasks.size === 0 && !wasUnreachable) return unreported;
+  const reported = reportedKeys(call);
   for (const key of [...agent.tasks]) {
     const [frameworkId, taskId] = splitTaskKey(key);
     const framework = ctx.state.frameworks.get(frameworkId);
@@ -119,8 +121,11 @@ export function adoptTasks(
     agent.executors.set(`${frameworkId}/${executor.executorId?.value ?? ""}`, { frameworkId, info: executor });
   }
   const held = new Map<string, Resource[]>();
-  const charge = (frameworkId: string, resources: Resource[]) =>
-    held.set(frameworkId, [...(held.get(frameworkId) ?? []), ...resources]);
+  const charge = (frameworkId: string, resources: Resource[]): void => {
+    const list = held.get(frameworkId);
+    if (list === undefined) held.set(frameworkId, [...resources]);
+    else list.push(...resources);
+  };
   const removedFrameworks = new Set<string>();
   // Charged until the agent's answer to ReconcileTasks ends them.
   for (const [framework, tasks] of unreported) for (const task of tasks) charge(framework.id, task.resources);
@@ -129,12 +134,12 @@ export function adoptTasks(
     const frameworkId = reported.frameworkId?.value ?? "";
     const taskId = reported.taskId?.value ?? "";
     if (isTerminalState(reported.state)) agent.ending.add(taskKey(frameworkId, taskId));
-    const info = call.frameworks.find((f) => f.id?.value === frameworkId);
     const known = ctx.state.frameworks.get(frameworkId);
     if (known === undefined && ctx.state.completedFrameworks.some((f) => f.id === frameworkId)) {
       removedFrameworks.add(frameworkId);
       continue;
     }
+    const info = known === undefined ? call.frameworks.find((f) => f.id?.value === frameworkId) : undefined;
     const framework =
       known ?? (info === undefined || !adoptable(reported.state) ? undefined : recoverFramework(ctx, info));
     if (framework === undefined) continue;
