@@ -35,6 +35,8 @@ export interface ReregisterResult {
   perAgentUs: number;
   /** The allocation pass once all are back. */
   allocateMs: number;
+  /** The new leader's core once every agent is back, heap bytes (after a full GC; needs --expose-gc). */
+  coreHeapBytes: number | undefined;
 }
 
 function registerCall(index: number, agentId: string, frameworkId: string, tasksPerAgent: number): ConnectRequest {
@@ -105,7 +107,7 @@ function buildRegistry(agents: number, tasksPerAgent: number) {
 export function runReregisterBench(agents = 10_000, tasksPerAgent = 10): ReregisterResult {
   const { registry, frameworkId, ids } = buildRegistry(agents, tasksPerAgent);
   const bytes = ids.map((id, i) => toBinary(ConnectRequestSchema, registerCall(i, id, frameworkId, tasksPerAgent)));
-  globalThis.gc?.();
+  const heapBefore = heapAfterGc();
 
   const recoverStart = performance.now();
   const core: MasterCore = testMasterCore(1_000, { registry });
@@ -131,6 +133,10 @@ export function runReregisterBench(agents = 10_000, tasksPerAgent = 10): Reregis
   const allocateStart = performance.now();
   core.allocateChanged(3_000);
   const allocateMs = performance.now() - allocateStart;
+  requests.length = 0;
+  const heapAfter = heapAfterGc();
+  // Keeps the core (and what it holds) alive until measured.
+  if (core.state.agents.size !== agents) throw new Error("the core lost agents");
   return {
     agents,
     tasks: agents * tasksPerAgent,
@@ -139,10 +145,27 @@ export function runReregisterBench(agents = 10_000, tasksPerAgent = 10): Reregis
     coreMs,
     perAgentUs: ((decodeMs + coreMs) / agents) * 1000,
     allocateMs,
+    coreHeapBytes: heapBefore === undefined || heapAfter === undefined ? undefined : heapAfter - heapBefore,
   };
+}
+
+function heapAfterGc(): number | undefined {
+  if (globalThis.gc === undefined) return undefined;
+  globalThis.gc();
+  return process.memoryUsage().heapUsed;
+}
+
+/** The new leader's heap per agent and per task: the core at `agents` with no tasks, then with `tasksPerAgent`. */
+export function leaderMemory(agents = 10_000, tasksPerAgent = 10): { perAgentBytes: number; perTaskBytes: number } {
+  const bare = runReregisterBench(agents, 0).coreHeapBytes;
+  const full = runReregisterBench(agents, tasksPerAgent).coreHeapBytes;
+  if (bare === undefined || full === undefined) throw new Error("run node with --expose-gc to measure memory");
+  return { perAgentBytes: bare / agents, perTaskBytes: (full - bare) / (agents * tasksPerAgent) };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const [agents = 10_000, tasks = 10] = process.argv.slice(2).map(Number);
-  process.stdout.write(`${JSON.stringify(runReregisterBench(agents, tasks), null, 2)}\n`);
+  const run = runReregisterBench(agents, tasks);
+  const memory = globalThis.gc === undefined ? undefined : leaderMemory(agents, tasks);
+  process.stdout.write(`${JSON.stringify({ ...run, memory }, null, 2)}\n`);
 }
