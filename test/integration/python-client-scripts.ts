@@ -55,8 +55,9 @@ class Stream:
 
 
 def status(call):
+    # A trailers-only answer's one HEADERS frame also holds HTTP's date, which grpcio counts as a trailer.
     return {"code": call.code().name, "details": call.details(),
-            "trailers": {k: v for k, v in (call.trailing_metadata() or ())}}
+            "trailers": {k: v for k, v in (call.trailing_metadata() or ()) if k != "date"}}
 
 
 def error_of(response):
@@ -94,7 +95,7 @@ out(call="GET_STATE", agents=[{"hostname": a.agent_info.hostname,
                                "resources": sorted(r.name for r in a.total_resources)}
                               for a in state.get_agents.agents])
 
-operator, framework = Stream(api.Connect), None
+operator, frameworks, removed = Stream(api.Connect), {}, set()
 operator.send("operator", operator=master.Call(type=master.Call.SUBSCRIBE))
 seen = set()
 for response in operator.events:
@@ -109,21 +110,31 @@ for response in operator.events:
         out(event=kind, call_id=response.call_id, pieces=response.HasField("piece"),
             agents=len(event.subscribed.get_state.get_agents.agents),
             heartbeat_interval_seconds=event.subscribed.heartbeat_interval_seconds)
-        # A second stream on the same channel (HTTP/2 connection): a framework the operator
-        # watches, with a deadline (grpc-timeout), which takes the master's other gRPC road.
-        framework = Stream(api.Connect, timeout=TIMEOUT)
-        framework.send("subscribe", scheduler=subscribe_call("watched-from-python"))
+        # Two more streams on the same channel (one HTTP/2 connection): frameworks the
+        # operator watches. One has a deadline (grpc-timeout), which takes the master's
+        # other gRPC road, and leaves by closing its side; the other is cancelled
+        # (RST_STREAM), as a framework killed with Ctrl-C.
+        frameworks["closed-from-python"] = Stream(api.Connect, timeout=TIMEOUT)
+        frameworks["cancelled-from-python"] = Stream(api.Connect)
+        for name, stream in frameworks.items():
+            stream.send("subscribe", scheduler=subscribe_call(name))
     elif event.type == master.Event.FRAMEWORK_ADDED:
-        out(event=kind, name=event.framework_added.framework.framework_info.name)
-        framework.close()
+        name = event.framework_added.framework.framework_info.name
+        out(event=kind, name=name)
+        if name == "closed-from-python":
+            frameworks[name].close()
+        else:
+            frameworks[name].events.cancel()
     elif event.type == master.Event.FRAMEWORK_REMOVED:
         out(event=kind, name=event.framework_removed.framework_info.name)
+        removed.add(event.framework_removed.framework_info.name)
     elif event.type == master.Event.HEARTBEAT and first:
         out(event=kind)
-    if {"FRAMEWORK_REMOVED", "HEARTBEAT"} <= seen:
+    if removed == set(frameworks) and "HEARTBEAT" in seen:
         operator.close()
 out(end="operator", **status(operator.events))
-out(end="framework", **framework.drain())
+for name, stream in frameworks.items():
+    out(end=name, **stream.drain())
 `;
 
 /** Bytes that are no ConnectRequest, on Connect and on Operate, through grpcio's generic calls. */
