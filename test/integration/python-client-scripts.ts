@@ -110,21 +110,23 @@ for response in operator.events:
         out(event=kind, call_id=response.call_id, pieces=response.HasField("piece"),
             agents=len(event.subscribed.get_state.get_agents.agents),
             heartbeat_interval_seconds=event.subscribed.heartbeat_interval_seconds)
-        # Two more streams on the same channel (one HTTP/2 connection): frameworks the
-        # operator watches. One has a deadline (grpc-timeout), which takes the master's
-        # other gRPC road, and leaves by closing its side; the other is cancelled
-        # (RST_STREAM), as a framework killed with Ctrl-C.
+        # Frameworks the operator watches. Two on the same channel (one HTTP/2
+        # connection): one has a deadline (grpc-timeout), which takes the master's other
+        # gRPC road, and leaves by closing its side; the other is cancelled (RST_STREAM),
+        # as a framework killed with Ctrl-C. The third compresses its messages (gzip).
         frameworks["closed-from-python"] = Stream(api.Connect, timeout=TIMEOUT)
         frameworks["cancelled-from-python"] = Stream(api.Connect)
+        gzip = grpc.insecure_channel(sys.argv[1], compression=grpc.Compression.Gzip)
+        frameworks["gzip-from-python"] = Stream(v2_grpc.MesosServiceStub(gzip).Connect)
         for name, stream in frameworks.items():
             stream.send("subscribe", scheduler=subscribe_call(name))
     elif event.type == master.Event.FRAMEWORK_ADDED:
         name = event.framework_added.framework.framework_info.name
         out(event=kind, name=name)
-        if name == "closed-from-python":
-            frameworks[name].close()
-        else:
+        if name == "cancelled-from-python":
             frameworks[name].events.cancel()
+        else:
+            frameworks[name].close()
     elif event.type == master.Event.FRAMEWORK_REMOVED:
         out(event=kind, name=event.framework_removed.framework_info.name)
         removed.add(event.framework_removed.framework_info.name)

@@ -99,7 +99,7 @@ describe("a Python client generated from proto/", () => {
     expect(lines.at(-1)).toEqual({ status: "OK", details: "" });
   });
 
-  it("answers an operator's Operate GET_HEALTH and GET_STATE, and its SUBSCRIBE on Connect, which sees frameworks that close or cancel their streams go", async () => {
+  it("answers an operator's Operate GET_HEALTH and GET_STATE, and its SUBSCRIBE on Connect, which sees frameworks come and go (deadline, cancel, gzip)", async () => {
     const { lines } = await run("operator_calls.py", at(leader));
     expect(lines).toContainEqual({ call: "GET_HEALTH", type: "GET_HEALTH", healthy: true });
     expect(lines).toContainEqual({
@@ -115,13 +115,14 @@ describe("a Python client generated from proto/", () => {
     });
     const events = lines.filter((l) => "event" in l).map((l) => `${l.event} ${l.name ?? ""}`.trim());
     expect(events).toContain("HEARTBEAT");
-    for (const name of ["closed-from-python", "cancelled-from-python"]) {
+    for (const name of ["closed-from-python", "cancelled-from-python", "gzip-from-python"]) {
       const added = events.indexOf(`FRAMEWORK_ADDED ${name}`);
       expect(added).toBeGreaterThan(0);
       expect(events.indexOf(`FRAMEWORK_REMOVED ${name}`)).toBeGreaterThan(added);
     }
     expect(lines).toContainEqual({ end: "operator", code: "OK", details: "", trailers: {} });
     expect(lines.find((l) => l.end === "closed-from-python")).toMatchObject({ code: "OK", details: "" });
+    expect(lines.find((l) => l.end === "gzip-from-python")).toMatchObject({ code: "OK", details: "" });
     expect(lines.find((l) => l.end === "cancelled-from-python")).toMatchObject({ code: "CANCELLED" });
   });
 
