@@ -11,7 +11,7 @@ import json, queue, sys
 import grpc
 from mesos.v1 import mesos_pb2 as v1
 from mesos.v1.master import master_pb2 as master
-from mesos.v1.scheduler.scheduler_pb2 import Call
+from mesos.v1.scheduler.scheduler_pb2 import Call, Event
 from mesos.v2 import mesos_pb2 as v2, mesos_pb2_grpc as v2_grpc
 
 TIMEOUT = 30
@@ -246,4 +246,35 @@ try:
     out(case="Operate", code="OK")
 except grpc.RpcError as e:
     out(case="Operate", **status(e))
+`;
+
+/**
+ * A large call and a large answer (over the server's 1 MiB stream window) on
+ * Connect streams without a deadline, so both cross many HTTP/2 DATA frames
+ * and flow-control windows: a framework subscribes with a large label, and
+ * an operator reads it back.
+ */
+export const LARGE = `
+import sys
+from common import *
+
+api = stub(sys.argv[1])
+size = int(sys.argv[2])
+scheduler = Stream(api.Connect)
+call = subscribe_call("large-from-python")
+call.subscribe.framework_info.labels.labels.add(key="payload", value="x" * size)
+scheduler.send("subscribe", scheduler=call)
+response = next(scheduler.events)
+out(case="subscribe", call_id=response.call_id, event=response.WhichOneof("event"),
+    type=Event.Type.Name(response.scheduler.type) if response.HasField("scheduler") else None)
+
+# A one-shot iterator: the client half-closes right after its call, and still gets the answer.
+answers = api.Connect(iter([v2.ConnectRequest(id="frameworks", operator=master.Call(type=master.Call.GET_FRAMEWORKS))]))
+for response in answers:
+    frameworks = response.operator_response.get_frameworks.frameworks
+    out(case="GET_FRAMEWORKS", call_id=response.call_id, piece=response.HasField("piece"),
+        labels={f.framework_info.name: [len(l.value) for l in f.framework_info.labels.labels] for f in frameworks})
+out(case="GET_FRAMEWORKS", end=status(answers))
+scheduler.close()
+out(case="subscribe", end=scheduler.drain())
 `;

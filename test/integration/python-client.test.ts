@@ -14,7 +14,7 @@ import { createOperator, type OperatorClient } from "../../src/client/operator.j
 import { EtcdScope } from "../helpers/etcd.js";
 import { type Daemon, eventually, ProcessScope, ROOT } from "../helpers/processes.js";
 import { ensurePythonClientPackages, generatePythonClient, runPython } from "../helpers/python-client.js";
-import { COMMON, MALFORMED, NON_ASCII, OPERATOR, STANDBY } from "./python-client-scripts.js";
+import { COMMON, LARGE, MALFORMED, NON_ASCII, OPERATOR, STANDBY } from "./python-client-scripts.js";
 
 /** The README's ```python block under `heading`. */
 function readmePython(heading: string): string {
@@ -55,6 +55,7 @@ describe("a Python client generated from proto/", () => {
       "malformed.py": MALFORMED,
       "non_ascii.py": NON_ASCII,
       "standby.py": STANDBY,
+      "large.py": LARGE,
     };
     for (const [name, text] of Object.entries(scripts)) writeFileSync(join(dir, name), text);
 
@@ -180,6 +181,17 @@ describe("a Python client generated from proto/", () => {
       details: refused,
       trailers: {},
     });
+  });
+
+  it("carries a 1.5 MiB call and a 1.5 MiB answer, the answer also after the client half-closed", async () => {
+    const size = 1536 * 1024;
+    const { lines } = await run("large.py", at(leader), String(size));
+    expect(lines).toEqual([
+      { case: "subscribe", call_id: "subscribe", event: "scheduler", type: "SUBSCRIBED" },
+      { case: "GET_FRAMEWORKS", call_id: "frameworks", piece: false, labels: { "large-from-python": [size] } },
+      { case: "GET_FRAMEWORKS", end: { code: "OK", details: "", trailers: {} } },
+      { case: "subscribe", end: expect.objectContaining({ code: "OK", details: "" }) },
+    ]);
   });
 
   it("refuses a stream and a call at a standby with UNAVAILABLE and the leader in the plateau-leader trailer", async () => {
