@@ -168,8 +168,11 @@ function responder(req: Http2ServerRequest, res: Http2ServerResponse): GrpcStrea
       const trailers = statusTrailers(error);
       if (!started) {
         // Nothing sent yet: a trailers-only response, as gRPC servers answer a refused call.
-        res.writeHead(200, { "content-type": contentType, ...trailers });
-        res.end();
+        // It must be one HEADERS frame with END_STREAM. The compat API's
+        // writeHead() + end() sends the headers without END_STREAM and then
+        // an empty DATA frame: gRPC's C core (grpcio) then finds no status
+        // and reports UNKNOWN "Stream removed".
+        res.stream.respond({ ":status": 200, "content-type": contentType, ...trailers }, { endStream: true });
         return;
       }
       // Held messages go first; the trailers follow them.

@@ -3,7 +3,7 @@ import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { type ConnectNodeAdapterOptions, connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Logger } from "../log.js";
-import { type GrpcStreamRoute, isPlainGrpc, serveGrpcStream } from "./grpc-stream.js";
+import { type GrpcStreamRoute, isPlainGrpc, percentEncode, serveGrpcStream } from "./grpc-stream.js";
 
 /**
  * A plain HTTP/1.1 endpoint set (v1 gateway, /master/state, web UI).
@@ -89,13 +89,33 @@ function health(method: string | undefined, res: ServerResponse | Http2ServerRes
 }
 
 /**
- * Unknown paths. gRPC clients map HTTP 404 to UNIMPLEMENTED, which is what a
- * Go gRPC server would say for an unknown method, so one answer fits all.
+ * Unknown paths: 404, except for a gRPC call over HTTP/2, which gets what gRPC
+ * servers answer for an unknown method: a trailers-only UNIMPLEMENTED status
+ * naming it. gRPC's C core (grpcio, grpc++) would map a 404 to UNIMPLEMENTED
+ * too, but with no word of the method and an error logged for the text/plain
+ * content type.
  */
 const notFound: NonNullable<ConnectNodeAdapterOptions["fallback"]> = (req, res) => {
+  if ("stream" in res && speaksGrpc(req.headers["content-type"]) && !res.stream.headersSent) {
+    res.stream.respond(
+      {
+        ":status": 200,
+        "content-type": "application/grpc",
+        "grpc-status": "12",
+        "grpc-message": percentEncode(`unknown method ${req.url ?? ""}`),
+      },
+      { endStream: true },
+    );
+    return;
+  }
   res.writeHead(404, { "content-type": "text/plain; charset=utf-8" });
   res.end(`Not found: ${req.url ?? ""}\n`);
 };
+
+/** application/grpc and application/grpc+proto, not gRPC-Web (whose clients read a 404 well). */
+function speaksGrpc(contentType: string | undefined): boolean {
+  return contentType === "application/grpc" || contentType?.startsWith("application/grpc+") === true;
+}
 
 /** A hook that throws is a bug in the daemon: answer 500 if still possible, and report it. */
 function failed(err: unknown, res: ServerResponse, logger: Logger | undefined): void {

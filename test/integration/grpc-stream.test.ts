@@ -126,6 +126,8 @@ function call(port: number, headers: http2.OutgoingHttpHeaders = {}) {
     status: undefined as string | undefined,
     message: undefined as string | undefined,
     leader: undefined as string | undefined,
+    /** The response headers came with END_STREAM: what gRPC calls Trailers-Only (one HEADERS frame). */
+    trailersOnly: false,
     ended: false,
     events(): ConnectResponse[] {
       const body = Buffer.concat(chunks);
@@ -140,7 +142,10 @@ function call(port: number, headers: http2.OutgoingHttpHeaders = {}) {
     if (h["grpc-message"] !== undefined) result.message = decodeURIComponent(h["grpc-message"] as string);
     if (h["mesos-leader"] !== undefined) result.leader = h["mesos-leader"] as string;
   };
-  req.on("response", meta);
+  req.on("response", (h, flags) => {
+    meta(h);
+    result.trailersOnly = (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0;
+  });
   req.on("trailers", meta);
   req.on("data", (c: Buffer) => chunks.push(c));
   req.on("error", () => undefined);
@@ -187,6 +192,9 @@ describe("a hand-carried gRPC stream", () => {
     expect(c.result.status).toBe(String(Code.Unavailable));
     expect(c.result.message).toBe("nicht führend: 100% sicher");
     expect(c.result.leader).toBe("127.0.0.1:5050");
+    // HEADERS with the status but no END_STREAM, then an empty DATA frame,
+    // is not Trailers-Only: grpcio reads it as UNKNOWN "Stream removed".
+    expect(c.result.trailersOnly).toBe(true);
   });
 
   it("refuses a compressed message and a request that ends inside a message, telling the route", async () => {
