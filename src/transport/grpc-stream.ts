@@ -7,9 +7,10 @@
  * objects, several async iterables per message: profile in bench/RESULTS.md).
  *
  * Only plain gRPC takes this road: `application/grpc` or `+proto`, no
- * message compression, no deadline. Everything else (the Connect protocol,
- * JSON, gzip, grpc-timeout, gRPC-Web) is declined and served by connect-node
- * as before, so every client keeps working and only the common case changes.
+ * message compression (a deadline is kept: DEADLINE_EXCEEDED when it
+ * passes). Everything else (the Connect protocol, JSON, gzip, gRPC-Web) is
+ * declined and served by connect-node as before, so every client keeps
+ * working and only the common case changes.
  *
  *   request body ──5-byte envelopes──► handler.message(bytes) (in order)
  *   end of body ──────────────────────► handler.closed()          (client half-closed)
@@ -56,7 +57,19 @@ export function isPlainGrpc(headers: IncomingHttpHeaders): boolean {
   const type = headers["content-type"];
   if (type !== "application/grpc" && type !== "application/grpc+proto") return false;
   const encoding = headers["grpc-encoding"];
-  return (encoding === undefined || encoding === "identity") && headers["grpc-timeout"] === undefined;
+  const timeout = headers["grpc-timeout"];
+  return (
+    (encoding === undefined || encoding === "identity") && (timeout === undefined || deadlineMs(timeout) !== undefined)
+  );
+}
+
+const TIMEOUT_UNITS: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 1e-3, n: 1e-6 };
+
+/** gRPC's grpc-timeout (up to 8 digits and a unit) in ms; undefined when malformed (connect-node then answers it). */
+export function deadlineMs(header: string | string[]): number | undefined {
+  const match = typeof header === "string" ? /^(\d{1,8})([HMSmun])$/.exec(header) : null;
+  if (match === null) return undefined;
+  return Number(match[1]) * (TIMEOUT_UNITS[match[2] as string] as number);
 }
 
 /** Serves `req` as a gRPC stream if `route` takes it; false when declined. */
@@ -89,6 +102,16 @@ export function serveGrpcStream(req: Http2ServerRequest, res: Http2ServerRespons
   // A reset or a dropped session: there is no one left to answer.
   req.once("aborted", gone);
   res.once("close", gone);
+  const timeout = req.headers["grpc-timeout"];
+  const ms = timeout === undefined ? undefined : deadlineMs(timeout);
+  if (ms !== undefined) {
+    const deadline = setTimeout(() => {
+      const error = new ConnectError(`the call's deadline of ${timeout} passed`, Code.DeadlineExceeded);
+      finish(error);
+      stream.end(error);
+    }, ms);
+    res.once("close", () => clearTimeout(deadline));
+  }
   req.on("error", () => undefined);
   res.on("error", () => undefined);
   return true;

@@ -253,10 +253,20 @@ describe("a hand-carried gRPC stream", () => {
     expect(c.result.status).toBe("0");
   });
 
-  it("leaves JSON, compressed, deadlined and declined streams to connect-node", async () => {
+  it("ends a stream whose deadline passes with DEADLINE_EXCEEDED, telling the route", async () => {
+    const { port, seen } = await start();
+    const c = call(port, { "grpc-timeout": "300m" });
+    c.req.write(frame("a"));
+    await c.answered;
+    expect(c.events().map((e) => e.callId)).toEqual(["a"]);
+    expect(c.result.status).toBe(String(Code.DeadlineExceeded));
+    expect(seen.closed.map((e) => e?.code)).toEqual([Code.DeadlineExceeded]);
+  });
+
+  it("leaves compressed, oddly deadlined and declined streams to connect-node", async () => {
     const mode = { decline: false };
     const { port, seen } = await start(mode);
-    for (const headers of [{ "grpc-encoding": "gzip" }, { "grpc-timeout": "10S" }]) {
+    for (const headers of [{ "grpc-encoding": "gzip" }, { "grpc-timeout": "forever" }]) {
       const c = call(port, headers);
       c.req.end(frame("q"));
       await c.done;

@@ -28,9 +28,8 @@ def stub(target):
 class Stream:
     """One Connect stream: calls go in through a queue (None closes our side), events come out.
 
-    Without a deadline, as a framework holds its stream: the master carries such
-    plain gRPC streams itself, and leaves ones with grpc-timeout to connect-node.
-    The test bounds each script's time instead.
+    Without a deadline, as a framework holds its stream (the master carries plain
+    gRPC streams itself, with or without one). The test bounds each script's time.
     """
 
     def __init__(self, connect, timeout=None):
@@ -111,9 +110,9 @@ for response in operator.events:
             agents=len(event.subscribed.get_state.get_agents.agents),
             heartbeat_interval_seconds=event.subscribed.heartbeat_interval_seconds)
         # Frameworks the operator watches. Two on the same channel (one HTTP/2
-        # connection): one has a deadline (grpc-timeout), which takes the master's other
-        # gRPC road, and leaves by closing its side; the other is cancelled (RST_STREAM),
-        # as a framework killed with Ctrl-C. The third compresses its messages (gzip).
+        # connection): one has a deadline (grpc-timeout) and leaves by closing its
+        # side; the other is cancelled (RST_STREAM), as a framework killed with
+        # Ctrl-C. The third compresses its messages (gzip): connect-node's road.
         frameworks["closed-from-python"] = Stream(api.Connect, timeout=TIMEOUT)
         frameworks["cancelled-from-python"] = Stream(api.Connect)
         gzip = grpc.insecure_channel(sys.argv[1], compression=grpc.Compression.Gzip)

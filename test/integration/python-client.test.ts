@@ -3,9 +3,9 @@
  * that protoc generates from proto/, on grpcio (gRPC's C core, not our
  * Node stack), against real `plateau master` processes and a real agent.
  * The scheduler is the README's own framework.py, run as written there.
- * Streams without a deadline take the master's hand-carried gRPC road
- * (src/transport/grpc-stream.ts); those with grpc-timeout or gzip, the
- * unary calls and a standby's refusals take connect-node's: both are here.
+ * Plain gRPC streams take the master's hand-carried road
+ * (src/transport/grpc-stream.ts), with or without a deadline; gzip ones,
+ * the unary calls and a standby's refusals take connect-node's: both are here.
  * Debian's packages are installed when missing (as root); anywhere else
  * the test fails saying which to install.
  */
