@@ -162,7 +162,10 @@ export function restoreAgent(ctx: Ctx, info: AgentInfo): void {
   if (id === "" || ctx.state.agents.has(id)) return;
   const agent: AgentRecord = {
     id,
-    info: clone(AgentInfoSchema, info),
+    // Shared, not copied (a new leader restores every agent before it
+    // serves): stores replace a registry entry rather than change it, and the
+    // core replaces an agent's info on re-registration, never edits it.
+    info,
     version: "",
     ip: "",
     session: undefined,
