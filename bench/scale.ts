@@ -8,6 +8,7 @@ import { runAllocatorScaleBench } from "./allocator-scale.js";
 import { HA_SHAPE, runFailoverBench } from "./ha-bench.js";
 import { runLaunchBench } from "./launch-bench.js";
 import { runRegistrationBench } from "./register-bench.js";
+import { leaderMemory, runReregisterBench } from "./reregister-bench.js";
 import { runRegistryScaleBench } from "./registry-scale-bench.js";
 import { registryScaleRows } from "./registry-scale-rows.js";
 import type { Row } from "./report.js";
@@ -75,6 +76,29 @@ async function failoverRows(agents: number): Promise<Row[]> {
       target: "",
       met: undefined,
       method: "VmRSS of the largest of the 3 masters (the leader) once the whole fleet had registered",
+    },
+  ];
+}
+
+/** The new leader's own share of a failover, without sockets: what each re-registration costs it, and its memory. */
+async function reregisterRows(agents: number): Promise<Row[]> {
+  const run = runReregisterBench(agents, 10);
+  const memory = leaderMemory(agents, 10);
+  return [
+    {
+      figure: `failover: the new leader's CPU per re-registering agent (10 tasks), in-process, ${fmt(agents)} agents`,
+      value: `${fmt(run.perAgentUs)} µs (decoding the Register ${fmt(run.decodeMs)} ms, the core ${fmt(run.coreMs)} ms for all); recovering the core from the registry ${fmt(run.recoverMs)} ms; the allocation pass after ${fmt(run.allocateMs)} ms`,
+      target: "",
+      met: undefined,
+      method:
+        "bench/reregister-bench.ts: a master core recovered from a registry of the agents and one framework, then every agent's Register as bytes, decoded and handed to the core, registry writes applied to an in-memory book",
+    },
+    {
+      figure: "failover: the leader's heap per agent and per task",
+      value: `${fmt(memory.perAgentBytes / 1024, 1)} kB per agent, ${fmt(memory.perTaskBytes / 1024, 2)} kB per task`,
+      target: "",
+      met: undefined,
+      method: `the same core's heap after a full GC, with ${fmt(agents)} agents and no tasks, then 10 tasks each`,
     },
   ];
 }
@@ -162,6 +186,7 @@ export async function runScaleSection(failed: Failed): Promise<ScaleSection> {
   rows.push(...(await attempt("registration on etcd", failed, () => registrationRows(agents, "etcd"))));
   rows.push(...(await attempt("registration, embedded", failed, () => registrationRows(agents, "embedded"))));
   rows.push(...(await attempt("failover", failed, () => failoverRows(agents))));
+  rows.push(...(await attempt("the new leader's cost per agent", failed, () => reregisterRows(agents))));
   rows.push(...(await attempt("allocator", failed, allocatorRows)));
   rows.push(...(await attempt("launch throughput", failed, launchRows)));
   rows.push(...(await attempt("state", failed, stateRows)));
