@@ -58,6 +58,23 @@ class DrfAllocator implements Allocator, PassContext {
   private members: Map<string, string[]> | undefined;
   /** Demand changed: the next reactive pass covers every agent. */
   private everyAgentChanged = false;
+  /**
+   * The DRF order, kept from pass to pass so that an event-driven pass
+   * after one task ended does not sort every framework again (at 1,000
+   * frameworks that sort was most of such a pass). Dropped when what every
+   * share depends on changes: the cluster's totals (an agent added, removed
+   * or converted), the weights, or which frameworks are in which roles.
+   */
+  private order: PassOrder | undefined;
+  /**
+   * role → frameworks whose holding changed outside a pass since the order
+   * was last brought up to date. Every charge outside a pass goes through
+   * chargeByRole or drops the order; charges within a pass move the order
+   * as they are made (allocation-pass.ts).
+   */
+  private readonly moved = new Map<string, Set<string>>();
+  /** No framework's filter expires before this (ms): a pass skips expireFilters until then. */
+  private filtersExpireAt = Infinity;
 
   constructor(private readonly options: AllocatorOptions) {
     this.minAllocatable = options.minAllocatable ?? DEFAULT_MIN_ALLOCATABLE;
@@ -70,6 +87,7 @@ class DrfAllocator implements Allocator, PassContext {
     if (facts !== undefined) this.facts.set(agentId, facts);
     this.changedAgents.add(agentId);
     this.book.addTotal(agent.total, 1);
+    this.order = undefined;
   }
 
   removeAgent(agentId: string): void {
@@ -77,6 +95,7 @@ class DrfAllocator implements Allocator, PassContext {
     if (agent === undefined) return;
     release(agent, this.book);
     this.book.addTotal(agent.total, -1);
+    this.order = undefined;
     this.agents.delete(agentId);
     this.facts.delete(agentId);
     for (const f of this.frameworks.values()) f.filters.delete(agentId);
@@ -89,6 +108,7 @@ class DrfAllocator implements Allocator, PassContext {
   updateFramework(frameworkId: string, info: FrameworkRoles): void {
     this.everyAgentChanged = true;
     this.members = undefined;
+    this.order = undefined;
     const base = this.frameworks.get(frameworkId);
     this.frameworks.set(frameworkId, {
       roles: [...new Set(info.roles)],
@@ -103,6 +123,7 @@ class DrfAllocator implements Allocator, PassContext {
   removeFramework(frameworkId: string): void {
     this.everyAgentChanged = true;
     this.members = undefined;
+    this.order = undefined;
     this.frameworks.delete(frameworkId);
     for (const agent of this.agents.values()) release(agent, this.book, frameworkId);
   }
@@ -148,6 +169,7 @@ class DrfAllocator implements Allocator, PassContext {
     const until = filter.now + filter.refuseSeconds * 1000;
     f.filters.set(agentId, Math.max(until, f.filters.get(agentId) ?? -Infinity));
     f.filtersLastUntil = Math.min(f.filtersLastUntil, until);
+    this.filtersExpireAt = Math.min(this.filtersExpireAt, until);
   }
 
   addAllocated(frameworkId: string, agentId: string, resources: Resource[]): void {
@@ -174,6 +196,7 @@ class DrfAllocator implements Allocator, PassContext {
     this.book.addTotal(agent.total, -1);
     convertTotal(agent, consumed, converted);
     this.book.addTotal(agent.total, 1);
+    this.order = undefined;
     if (frameworkId !== undefined && role !== undefined) charge(agent, this.book, frameworkId, role, converted, 1);
     this.changedAgents.add(agentId);
     return true;
@@ -202,6 +225,7 @@ class DrfAllocator implements Allocator, PassContext {
       throw new RangeError(`weight of role '${role}' must be a positive number, not ${weight}`);
     this.weights.set(role, weight);
     this.everyAgentChanged = true;
+    this.order = undefined;
   }
 
   allocate(now: number): Allocation[] {
@@ -217,13 +241,24 @@ class DrfAllocator implements Allocator, PassContext {
     this.changedAgents.clear();
     this.everyAgentChanged = false;
     this.expireFilters(now);
-    const order = new PassOrder(
-      this.roleMembers(),
-      (role) => this.book.roleShare(role, this.weights.get(role) ?? 1),
-      (role, frameworkId) => this.book.frameworkShare(role, frameworkId),
-      (role) => this.book.subtreeShare(role, this.weights.get(role) ?? 1),
-    );
-    return runPass(this, order, this.quotaLedger(), agentIds, now);
+    return runPass(this, this.orderForPass(), this.quotaLedger(), agentIds, now);
+  }
+
+  /** The kept order brought up to date with what moved since, or a new one (see `order`). */
+  private orderForPass(): PassOrder {
+    if (this.options.fullRecompute === true) this.order = undefined;
+    if (this.order === undefined) {
+      this.order = new PassOrder(
+        this.roleMembers(),
+        (role) => this.book.roleShare(role, this.weights.get(role) ?? 1),
+        (role, frameworkId) => this.book.frameworkShare(role, frameworkId),
+        (role) => this.book.subtreeShare(role, this.weights.get(role) ?? 1),
+      );
+    } else {
+      this.order.refresh(this.moved);
+    }
+    this.moved.clear();
+    return this.order;
   }
 
   /** The pass's quota view, or undefined when no role has quota (nothing to enforce). */
@@ -268,17 +303,30 @@ class DrfAllocator implements Allocator, PassContext {
       if (same === undefined) byRole.set(role, [r]);
       else same.push(r);
     }
-    for (const [role, rs] of byRole) charge(agent, this.book, frameworkId, role, this.kinds.bagOf(rs), sign);
+    for (const [role, rs] of byRole) {
+      charge(agent, this.book, frameworkId, role, this.kinds.bagOf(rs), sign);
+      if (this.order === undefined) continue;
+      const frameworkIds = this.moved.get(role);
+      if (frameworkIds === undefined) this.moved.set(role, new Set([frameworkId]));
+      else frameworkIds.add(frameworkId);
+    }
   }
 
   /**
    * Drops expired filters. Declines pile filters up (10,000 a cycle in
    * Mesos' DeclineOffers shape, lasting much longer than a cycle), so a
-   * framework's are walked only once the earliest of them has expired.
+   * framework's are walked only once the earliest of them has expired, and
+   * the frameworks only once the earliest of all has (an event-driven pass
+   * would otherwise visit every framework).
    */
   private expireFilters(now: number): void {
+    if (this.filtersExpireAt > now) return;
+    let next = Infinity;
     for (const f of this.frameworks.values()) {
-      if (f.filtersLastUntil > now) continue;
+      if (f.filtersLastUntil > now) {
+        next = Math.min(next, f.filtersLastUntil);
+        continue;
+      }
       let earliest = Infinity;
       for (const agentId of [...f.filters.keys()]) {
         const until = f.filters.get(agentId) as number;
@@ -286,7 +334,9 @@ class DrfAllocator implements Allocator, PassContext {
         else earliest = Math.min(earliest, until);
       }
       f.filtersLastUntil = earliest;
+      next = Math.min(next, earliest);
     }
+    this.filtersExpireAt = next;
   }
 
   /** role → its frameworks, sorted by id; cached until the frameworks or their roles change. */

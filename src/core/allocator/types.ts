@@ -14,6 +14,12 @@ export interface AllocatorOptions {
   minAllocatable?: Array<Map<string, number>>;
   /** Shuffles the agent order of each pass when given (values in [0, 1)); sorted by id otherwise. */
   random?: () => number;
+  /**
+   * Builds the DRF order anew for every pass instead of keeping it between
+   * passes and moving only what changed. Same offers, slower: for tests
+   * that check the kept order against a full recompute.
+   */
+  fullRecompute?: boolean;
 }
 
 /**
