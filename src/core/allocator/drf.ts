@@ -126,6 +126,7 @@ class DrfAllocator implements Allocator, PassContext {
     this.order = undefined;
     this.frameworks.delete(frameworkId);
     for (const agent of this.agents.values()) release(agent, this.book, frameworkId);
+    this.book.forgetFramework(frameworkId);
   }
 
   activateFramework(frameworkId: string): void {
