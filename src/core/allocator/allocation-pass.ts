@@ -1,6 +1,7 @@
 import { addResources } from "../resources/index.js";
 import { type AgentEntry, charge } from "./agent-book.js";
 import { type Amount, type Bag, isEmptyAmount, isEmptyBag, type KindTable, quantityNamed, quantityOf } from "./bag.js";
+import type { FrameworkEntry } from "./framework-entry.js";
 import { type Portion, portionFor, type Stage } from "./offer-portion.js";
 import type { PassOrder } from "./pass-order.js";
 import type { QuotaLedger } from "./quota-ledger.js";
@@ -14,7 +15,7 @@ export interface PassContext {
   readonly kinds: KindTable;
   readonly minAllocatable: ReadonlyArray<ReadonlyMap<string, number>>;
   /** Active, unsuppressed in `role`, not filtering the agent, and the agent passes its offer constraints. */
-  eligible(frameworkId: string, role: string, agentId: string, now: number): boolean;
+  eligible(framework: FrameworkEntry, role: string, agentId: string, agent: AgentEntry, now: number): boolean;
 }
 
 interface Pick {
@@ -81,9 +82,9 @@ class AllocationPass {
     for (const { key: role } of flatten(order.roles())) {
       if (!ledger.isHungry(role)) continue;
       if (isEmptyBag(agent.free)) return;
-      for (const { key: frameworkId } of flatten(order.frameworks(role))) {
+      for (const { key: frameworkId, framework } of flatten(order.frameworks(role))) {
         if (!ledger.isHungry(role)) break;
-        if (!this.ctx.eligible(frameworkId, role, agentId, this.now)) continue;
+        if (framework === undefined || !this.ctx.eligible(framework, role, agentId, agent, this.now)) continue;
         const portion = portionFor(agent.free, role, ledger, "guarantees");
         if (portion === undefined || !this.meetsMinimum(portion.resources)) continue;
         this.offer(agentId, agent, { frameworkId, role }, portion);
@@ -99,7 +100,7 @@ class AllocationPass {
     const served = this.served;
     served.length = 0;
     while (!isEmptyBag(agent.free)) {
-      const pick = this.pick(agentId, agent.free, served);
+      const pick = this.pick(agentId, agent, served);
       if (pick === undefined) return;
       served.push(pick);
       this.offer(agentId, agent, pick, pick.portion);
@@ -119,8 +120,9 @@ class AllocationPass {
   }
 
   /** The next (framework, role) to offer `free` to in stage two, in DRF order, if any. */
-  private pick(agentId: string, free: Bag, served: readonly Pick[]): (Pick & { portion: Portion }) | undefined {
+  private pick(agentId: string, agent: AgentEntry, served: readonly Pick[]): (Pick & { portion: Portion }) | undefined {
     const ledger = this.ledger;
+    const free = agent.free;
     // Roles at their limits cannot use an agent that has only unreserved scalars left.
     const onlyQuota = ledger !== undefined && onlyQuotaKinds(free);
     for (const roles of this.order.roles()) {
@@ -128,7 +130,7 @@ class AllocationPass {
         if (onlyQuota && ledger.isCappedOut(role)) continue;
         const portion = this.offerable(free, role, "fair");
         if (portion === undefined) continue;
-        const frameworkId = this.firstEligible(agentId, role, served);
+        const frameworkId = this.firstEligible(agentId, agent, role, served);
         if (frameworkId !== undefined) return { frameworkId, role, portion };
       }
     }
@@ -136,11 +138,12 @@ class AllocationPass {
   }
 
   /** The role's first framework in DRF order not yet served on the agent and eligible for it. */
-  private firstEligible(agentId: string, role: string, served: readonly Pick[]): string | undefined {
+  private firstEligible(agentId: string, agent: AgentEntry, role: string, served: readonly Pick[]): string | undefined {
     for (const frameworks of this.order.frameworks(role)) {
-      for (const { key: frameworkId } of frameworks) {
-        if (!wasServed(served, frameworkId, role) && this.ctx.eligible(frameworkId, role, agentId, this.now))
-          return frameworkId;
+      for (const entry of frameworks) {
+        const framework = entry.framework;
+        if (framework === undefined || wasServed(served, entry.key, role)) continue;
+        if (this.ctx.eligible(framework, role, agentId, agent, this.now)) return entry.key;
       }
     }
     return undefined;

@@ -2,7 +2,8 @@ import type { Resource } from "../../../gen/mesos/v1/mesos_pb.js";
 import { type AgentEntry, charge, convertTotal, heldOn, holds, newAgent, release } from "./agent-book.js";
 import { type PassContext, runPass } from "./allocation-pass.js";
 import { addInto, type Bag, containsBag, KindTable } from "./bag.js";
-import type { AgentFacts, AgentPredicate } from "./constraints.js";
+import type { AgentFacts } from "./constraints.js";
+import { addFilter, clearFilters, expireFilters, type FrameworkEntry } from "./framework-entry.js";
 import type { Limits } from "./limits.js";
 import { PassOrder } from "./pass-order.js";
 import { QuotaLedger, type RoleQuota } from "./quota-ledger.js";
@@ -17,17 +18,6 @@ import type {
 } from "./types.js";
 
 const DEFAULT_MIN_ALLOCATABLE: Array<Map<string, number>> = [new Map([["cpus", 0.01]]), new Map([["mem", 32]])];
-
-interface FrameworkEntry {
-  roles: string[];
-  offerFilters: Map<string, AgentPredicate>;
-  suppressed: Set<string>;
-  active: boolean;
-  /** agent id → time (ms) before which that agent is not offered. */
-  filters: Map<string, number>;
-  /** No filter expires before this (ms): a pass skips the framework's filters until then. */
-  filtersLastUntil: number;
-}
 
 // Plain code-unit order: deterministic, unlike localeCompare.
 const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
@@ -111,6 +101,7 @@ class DrfAllocator implements Allocator, PassContext {
     this.order = undefined;
     const base = this.frameworks.get(frameworkId);
     this.frameworks.set(frameworkId, {
+      id: frameworkId,
       roles: [...new Set(info.roles)],
       offerFilters: info.offerFilters ?? base?.offerFilters ?? new Map(),
       suppressed: new Set(info.suppressedRoles ?? base?.suppressed ?? []),
@@ -124,6 +115,8 @@ class DrfAllocator implements Allocator, PassContext {
     this.everyAgentChanged = true;
     this.members = undefined;
     this.order = undefined;
+    const f = this.frameworks.get(frameworkId);
+    if (f !== undefined) clearFilters(f, this.agents);
     this.frameworks.delete(frameworkId);
     for (const agent of this.agents.values()) release(agent, this.book, frameworkId);
     this.book.forgetFramework(frameworkId);
@@ -150,8 +143,7 @@ class DrfAllocator implements Allocator, PassContext {
     if (f === undefined) return;
     if (roles === undefined) f.suppressed.clear();
     else for (const role of roles) f.suppressed.delete(role);
-    f.filters.clear();
-    f.filtersLastUntil = Infinity;
+    clearFilters(f, this.agents);
     this.everyAgentChanged = true;
   }
 
@@ -164,12 +156,12 @@ class DrfAllocator implements Allocator, PassContext {
     this.chargeByRole(frameworkId, agentId, resources, -1);
     if (this.agents.has(agentId)) this.changedAgents.add(agentId);
     const f = this.frameworks.get(frameworkId);
-    if (f === undefined || filter === undefined || !this.agents.has(agentId)) return;
+    const agent = this.agents.get(agentId);
+    if (f === undefined || filter === undefined || agent === undefined) return;
     // NaN and non-positive durations mean "no filter", as a decline with refuse_seconds 0 does in Mesos.
     if (!(filter.refuseSeconds > 0)) return;
     const until = filter.now + filter.refuseSeconds * 1000;
-    f.filters.set(agentId, Math.max(until, f.filters.get(agentId) ?? -Infinity));
-    f.filtersLastUntil = Math.min(f.filtersLastUntil, until);
+    addFilter(f, agentId, agent, until);
     this.filtersExpireAt = Math.min(this.filtersExpireAt, until);
   }
 
@@ -254,6 +246,7 @@ class DrfAllocator implements Allocator, PassContext {
         (role) => this.book.roleShare(role, this.weights.get(role) ?? 1),
         (role, frameworkId) => this.book.frameworkShare(role, frameworkId),
         (role) => this.book.subtreeShare(role, this.weights.get(role) ?? 1),
+        (frameworkId) => this.frameworks.get(frameworkId),
       );
     } else {
       this.order.refresh(this.moved);
@@ -328,14 +321,7 @@ class DrfAllocator implements Allocator, PassContext {
         next = Math.min(next, f.filtersLastUntil);
         continue;
       }
-      let earliest = Infinity;
-      for (const agentId of [...f.filters.keys()]) {
-        const until = f.filters.get(agentId) as number;
-        if (until <= now) f.filters.delete(agentId);
-        else earliest = Math.min(earliest, until);
-      }
-      f.filtersLastUntil = earliest;
-      next = Math.min(next, earliest);
+      next = Math.min(next, expireFilters(f, this.agents, now));
     }
     this.filtersExpireAt = next;
   }
@@ -366,11 +352,11 @@ class DrfAllocator implements Allocator, PassContext {
     return ids;
   }
 
-  eligible(frameworkId: string, role: string, agentId: string, now: number): boolean {
-    const f = this.frameworks.get(frameworkId);
+  eligible(f: FrameworkEntry, role: string, agentId: string, agent: AgentEntry, now: number): boolean {
     // Asked for every framework a pass tries on every agent: look only into what is not empty.
-    if (f === undefined || !f.active || (f.suppressed.size > 0 && f.suppressed.has(role))) return false;
-    if (f.filters.size > 0 && (f.filters.get(agentId) ?? -Infinity) > now) return false;
+    if (!f.active || (f.suppressed.size > 0 && f.suppressed.has(role))) return false;
+    const declinedBy = agent.declinedBy;
+    if (declinedBy !== undefined && (declinedBy.get(f.id) ?? -Infinity) > now) return false;
     if (f.offerFilters.size === 0) return true;
     const constraint = f.offerFilters.get(role);
     return constraint === undefined || constraint(this.facts.get(agentId) ?? { hostname: "", attributes: [] });

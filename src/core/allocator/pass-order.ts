@@ -11,6 +11,7 @@
  * one when totals, weights or membership change.
  */
 
+import type { FrameworkEntry } from "./framework-entry.js";
 import { buildRoleTree, RoleTreeOrder } from "./role-tree.js";
 import { SortedBlocks } from "./sorted-blocks.js";
 
@@ -19,6 +20,8 @@ export interface Entry {
   share: number;
   /** The key's place in name order among its list's keys. */
   rank: number;
+  /** A framework's books (frameworks' entries only): spares a lookup by id for every framework tried on every agent. */
+  framework?: FrameworkEntry | undefined;
 }
 
 // Plain code-unit order: deterministic, unlike localeCompare.
@@ -55,6 +58,7 @@ export class PassOrder {
     private readonly roleShare: (role: string) => number,
     private readonly frameworkShare: (role: string, frameworkId: string) => number,
     subtreeShare: (role: string) => number = roleShare,
+    frameworkOf: (frameworkId: string) => FrameworkEntry | undefined = () => undefined,
   ) {
     this.hierarchical = [...members.keys()].some((role) => role.includes("/"));
     this.tree = this.hierarchical
@@ -69,6 +73,7 @@ export class PassOrder {
     }
     for (const [role, ids] of members) {
       const list = rankedEntries(ids, (key) => frameworkShare(role, key));
+      for (const e of list) e.framework = frameworkOf(e.key);
       this.frameworkLists.set(role, new SortedBlocks(list, compare));
       this.frameworkEntries.set(role, new Map(list.map((e) => [e.key, e])));
     }
