@@ -388,17 +388,21 @@ export class KindTable {
    * shared with other proposals (see lastBuilt).
    */
   resourcesOf(bag: Bag, role?: string): Resource[] {
-    const out: Resource[] = [];
+    // Sized first: pushing onto an empty array reserves room for 17.
+    let n = 0;
+    for (const amount of bag.values()) if (!isEmptyAmount(amount)) n++;
+    const out: Resource[] = new Array(n);
+    let at = 0;
     // Keys, then get: destructured entries were an array per resource built.
     for (const kind of bag.keys()) {
       const amount = bag.get(kind) as Amount;
       if (isEmptyAmount(amount)) continue;
       // Sets are left out: their message is built anew, not frozen.
       if (role !== undefined && kind.plain && kind.type !== Value_Type.SET) {
-        out.push(this.sharedOf(kind, amount, role));
+        out[at++] = this.sharedOf(kind, amount, role);
         continue;
       }
-      out.push(this.messageOf(kind, amount, role));
+      out[at++] = this.messageOf(kind, amount, role);
     }
     return out;
   }
