@@ -32,11 +32,13 @@ export interface AgentEntry {
    * recomputed as before.
    */
   exact: boolean;
+  /** framework id → time (ms) before which this agent is not offered to it (see framework-entry.ts). */
+  declinedBy: Map<string, number> | undefined;
 }
 
 /** A new ledger with everything free. */
 export function newAgent(total: Bag): AgentEntry {
-  return { total, free: new Map(total), held: new Map(), exact: true };
+  return { total, free: new Map(total), held: new Map(), exact: true, declinedBy: undefined };
 }
 
 /**

@@ -15,7 +15,7 @@ export interface PassContext {
   readonly kinds: KindTable;
   readonly minAllocatable: ReadonlyArray<ReadonlyMap<string, number>>;
   /** Active, unsuppressed in `role`, not filtering the agent, and the agent passes its offer constraints. */
-  eligible(framework: FrameworkEntry, role: string, agentId: string, now: number): boolean;
+  eligible(framework: FrameworkEntry, role: string, agentId: string, agent: AgentEntry, now: number): boolean;
 }
 
 /**
@@ -94,7 +94,7 @@ class AllocationPass {
       if (isEmptyBag(agent.free)) return;
       for (const { key: frameworkId, framework } of flatten(order.frameworks(role))) {
         if (!ledger.isHungry(role)) break;
-        if (framework === undefined || !this.ctx.eligible(framework, role, agentId, this.now)) continue;
+        if (framework === undefined || !this.ctx.eligible(framework, role, agentId, agent, this.now)) continue;
         const portion = portionFor(agent.free, role, ledger, "guarantees");
         if (portion === undefined || !this.meetsMinimum(portion.resources)) continue;
         this.offer(agentId, agent, frameworkId, role, portion);
@@ -139,7 +139,7 @@ class AllocationPass {
         if (onlyQuota && ledger.isCappedOut(role)) continue;
         const portion = this.offerable(free, role, "fair");
         if (portion === undefined) continue;
-        const frameworkId = this.firstEligible(agentId, role);
+        const frameworkId = this.firstEligible(agentId, agent, role);
         if (frameworkId !== undefined) {
           this.pickedFramework = frameworkId;
           this.pickedRole = role;
@@ -152,12 +152,12 @@ class AllocationPass {
   }
 
   /** The role's first framework in DRF order not yet served on the agent and eligible for it. */
-  private firstEligible(agentId: string, role: string): string | undefined {
+  private firstEligible(agentId: string, agent: AgentEntry, role: string): string | undefined {
     for (const frameworks of this.order.frameworks(role)) {
       for (const entry of frameworks) {
         const framework = entry.framework;
         if (framework === undefined || this.wasServed(entry.key, role)) continue;
-        if (this.ctx.eligible(framework, role, agentId, this.now)) return entry.key;
+        if (this.ctx.eligible(framework, role, agentId, agent, this.now)) return entry.key;
       }
     }
     return undefined;

@@ -122,6 +122,8 @@ class DrfAllocator implements Allocator, PassContext {
     this.everyAgentChanged = true;
     this.members = undefined;
     this.order = undefined;
+    const f = this.frameworks.get(frameworkId);
+    if (f !== undefined) clearFilters(f, this.agents);
     this.frameworks.delete(frameworkId);
     for (const agent of this.agents.values()) release(agent, this.book, frameworkId);
     this.book.forgetFramework(frameworkId);
@@ -148,7 +150,7 @@ class DrfAllocator implements Allocator, PassContext {
     if (f === undefined) return;
     if (roles === undefined) f.suppressed.clear();
     else for (const role of roles) f.suppressed.delete(role);
-    clearFilters(f);
+    clearFilters(f, this.agents);
     this.everyAgentChanged = true;
   }
 
@@ -161,11 +163,12 @@ class DrfAllocator implements Allocator, PassContext {
     this.chargeByRole(frameworkId, agentId, resources, -1);
     if (this.agents.has(agentId)) this.changedAgents.add(agentId);
     const f = this.frameworks.get(frameworkId);
-    if (f === undefined || filter === undefined || !this.agents.has(agentId)) return;
+    const agent = this.agents.get(agentId);
+    if (f === undefined || filter === undefined || agent === undefined) return;
     // NaN and non-positive durations mean "no filter", as a decline with refuse_seconds 0 does in Mesos.
     if (!(filter.refuseSeconds > 0)) return;
     const until = filter.now + filter.refuseSeconds * 1000;
-    addFilter(f, agentId, until);
+    addFilter(f, agentId, agent, until);
     this.filtersExpireAt = Math.min(this.filtersExpireAt, until);
   }
 
@@ -325,7 +328,7 @@ class DrfAllocator implements Allocator, PassContext {
         next = Math.min(next, f.filtersLastUntil);
         continue;
       }
-      next = Math.min(next, expireFilters(f, now));
+      next = Math.min(next, expireFilters(f, this.agents, now));
     }
     this.filtersExpireAt = next;
   }
@@ -358,10 +361,11 @@ class DrfAllocator implements Allocator, PassContext {
     return ids;
   }
 
-  eligible(f: FrameworkEntry, role: string, agentId: string, now: number): boolean {
+  eligible(f: FrameworkEntry, role: string, agentId: string, agent: AgentEntry, now: number): boolean {
     // Asked for every framework a pass tries on every agent: look only into what is not empty.
     if (!f.active || (f.suppressed.size > 0 && f.suppressed.has(role))) return false;
-    if (f.filters.size > 0 && (f.filters.get(agentId) ?? -Infinity) > now) return false;
+    const declinedBy = agent.declinedBy;
+    if (declinedBy !== undefined && (declinedBy.get(f.id) ?? -Infinity) > now) return false;
     if (f.offerFilters.size === 0) return true;
     const constraint = f.offerFilters.get(role);
     return constraint === undefined || constraint(this.facts.get(agentId) ?? { hostname: "", attributes: [] });
