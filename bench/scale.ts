@@ -114,7 +114,7 @@ async function allocatorRows(): Promise<Row[]> {
     const f = row.figures;
     return {
       figure,
-      value: `${fmt(f.declineCycleMs)} ms (CPU ${fmt(f.declineCycleCpuMs)} ms); reacting to one task ending ${fmt(f.reactMs, 1)} ms; heap ${fmt(f.heapAfterCyclesBytes / 1048576)} MB${row.mesos === undefined ? "" : `; ${row.mesos}`}`,
+      value: `${fmt(f.declineCycleMs)} ms (CPU ${fmt(f.declineCycleCpuMs)} ms); reacting to one task ending ${fmt(f.reactMs * 1000)} µs (CPU ${fmt(f.reactCpuMs * 1000)} µs); heap ${fmt(f.heapAfterCyclesBytes / 1048576)} MB${row.mesos === undefined ? "" : `; ${row.mesos}`}`,
       target,
       met: row.met?.cpu,
       method,

@@ -7,7 +7,7 @@ import { allocateTo, formatResources, parseResources } from "../../src/core/reso
 
 const AGENT = "cpus:4;mem:1024;disk:2048;ports:[31000-31010]";
 
-describe("proposals share frozen nested messages", () => {
+describe("proposals share frozen messages", () => {
   it("read, encode and clone as the resources they stand for", () => {
     const a = createAllocator();
     a.addAgent("a1", parseResources(AGENT));
@@ -33,14 +33,21 @@ describe("proposals share frozen nested messages", () => {
     a.addAgent("a2", parseResources(AGENT));
     a.addFramework("f1", { roles: ["web"] });
     const [first, second] = a.allocate(0);
-    const cpus = first!.resources.find((r) => r.name === "cpus")!;
+    const at = first!.resources.findIndex((r) => r.name === "cpus");
+    const cpus = first!.resources[at]!;
     expect(() => {
       cpus.scalar!.value = 1;
     }).toThrow(TypeError);
     expect(() => {
       cpus.allocationInfo!.role = "other";
     }).toThrow(TypeError);
-    cpus.scalar = parseResources("cpus:1")[0]!.scalar;
+    expect(() => {
+      cpus.scalar = parseResources("cpus:1")[0]!.scalar;
+    }).toThrow(TypeError);
+    first!.resources[at] = allocateTo(parseResources("cpus:1"), "web")[0]!;
+    expect(formatResources(first!.resources)).toBe(
+      formatResources(allocateTo(parseResources("cpus:1;mem:1024;disk:2048;ports:[31000-31010]"), "web")),
+    );
     expect(formatResources(second!.resources)).toBe(formatResources(allocateTo(parseResources(AGENT), "web")));
   });
 });

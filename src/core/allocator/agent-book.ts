@@ -10,7 +10,7 @@ import {
   quantityOf,
   subtractFrom,
 } from "./bag.js";
-import type { ShareBook } from "./shares.js";
+import { Delta, type ShareBook } from "./shares.js";
 
 /**
  * One agent's ledger. Invariants: `free` is `total` minus everything in
@@ -32,11 +32,13 @@ export interface AgentEntry {
    * recomputed as before.
    */
   exact: boolean;
+  /** framework id → time (ms) before which this agent is not offered to it (see framework-entry.ts). */
+  declinedBy: Map<string, number> | undefined;
 }
 
 /** A new ledger with everything free. */
 export function newAgent(total: Bag): AgentEntry {
-  return { total, free: new Map(total), held: new Map(), exact: true };
+  return { total, free: new Map(total), held: new Map(), exact: true, declinedBy: undefined };
 }
 
 /**
@@ -96,7 +98,7 @@ function updateFree(agent: AgentEntry, kind: Kind, amount: Amount, before: Amoun
  * per offer and per recovered resource, and a fresh map each time was
  * garbage the young generation then had to sweep.
  */
-const DELTA = new Map<Kind, number>();
+const DELTA = new Delta();
 
 /**
  * Adds (sign 1) or takes back (sign -1) resources held by a framework in a
@@ -138,7 +140,7 @@ export function charge(
     const after = before === undefined ? amount : combine(before, amount, sign);
     if (kind.counted) {
       const change = quantityOf(after) - (before === undefined ? 0 : quantityOf(before));
-      if (change !== 0) delta.set(kind, change);
+      if (change !== 0) delta.add(kind, change);
     }
     if (isEmptyAmount(after)) held.delete(kind);
     else if (!(fresh && owned)) held.set(kind, after);

@@ -1,6 +1,7 @@
 import { addResources } from "../resources/index.js";
 import { type AgentEntry, charge } from "./agent-book.js";
 import { type Amount, type Bag, isEmptyAmount, isEmptyBag, type KindTable, quantityNamed, quantityOf } from "./bag.js";
+import type { FrameworkEntry } from "./framework-entry.js";
 import { type Portion, portionFor, type Stage } from "./offer-portion.js";
 import type { PassOrder } from "./pass-order.js";
 import type { QuotaLedger } from "./quota-ledger.js";
@@ -14,12 +15,7 @@ export interface PassContext {
   readonly kinds: KindTable;
   readonly minAllocatable: ReadonlyArray<ReadonlyMap<string, number>>;
   /** Active, unsuppressed in `role`, not filtering the agent, and the agent passes its offer constraints. */
-  eligible(frameworkId: string, role: string, agentId: string, now: number): boolean;
-}
-
-interface Pick {
-  frameworkId: string;
-  role: string;
+  eligible(framework: FrameworkEntry, role: string, agentId: string, agent: AgentEntry, now: number): boolean;
 }
 
 /**
@@ -42,8 +38,23 @@ export function runPass(
 
 class AllocationPass {
   private readonly offers: OfferBatch;
-  /** Who was served on the agent at hand in stage two; reused from agent to agent. */
-  private readonly served: Pick[] = [];
+  /**
+   * Who was served on the agent at hand in stage two (framework and role
+   * at the same index, `served` of them); reused from agent to agent, and
+   * never shortened: setting an array's length to 0 gives up its storage,
+   * and the next push took new room for 17.
+   */
+  private readonly servedFrameworks: string[] = [];
+  private readonly servedRoles: string[] = [];
+  private served = 0;
+  /**
+   * What pick() found, in fields rather than a new object per offer: each
+   * object made per offer was garbage the young generation swept (a cycle
+   * at 10,000 agents allocated about 1 KB per offer).
+   */
+  private pickedFramework = "";
+  private pickedRole = "";
+  private pickedPortion: Portion | undefined;
 
   constructor(
     private readonly ctx: PassContext,
@@ -81,12 +92,12 @@ class AllocationPass {
     for (const { key: role } of flatten(order.roles())) {
       if (!ledger.isHungry(role)) continue;
       if (isEmptyBag(agent.free)) return;
-      for (const { key: frameworkId } of flatten(order.frameworks(role))) {
+      for (const { key: frameworkId, framework } of flatten(order.frameworks(role))) {
         if (!ledger.isHungry(role)) break;
-        if (!this.ctx.eligible(frameworkId, role, agentId, this.now)) continue;
+        if (framework === undefined || !this.ctx.eligible(framework, role, agentId, agent, this.now)) continue;
         const portion = portionFor(agent.free, role, ledger, "guarantees");
         if (portion === undefined || !this.meetsMinimum(portion.resources)) continue;
-        this.offer(agentId, agent, { frameworkId, role }, portion);
+        this.offer(agentId, agent, frameworkId, role, portion);
       }
     }
   }
@@ -96,31 +107,31 @@ class AllocationPass {
     // Each (framework, role) is served at most once per agent per stage: it
     // takes everything allocatable to the role, so a second turn has nothing.
     // A list, not a set of joined keys: an agent is mostly offered to one or two.
-    const served = this.served;
-    served.length = 0;
+    this.served = 0;
     while (!isEmptyBag(agent.free)) {
-      const pick = this.pick(agentId, agent.free, served);
-      if (pick === undefined) return;
-      served.push(pick);
-      this.offer(agentId, agent, pick, pick.portion);
+      if (!this.pick(agentId, agent)) return;
+      const { pickedFramework, pickedRole } = this;
+      this.servedFrameworks[this.served] = pickedFramework;
+      this.servedRoles[this.served] = pickedRole;
+      this.served++;
+      this.offer(agentId, agent, pickedFramework, pickedRole, this.pickedPortion as Portion);
     }
   }
 
-  private offer(agentId: string, agent: AgentEntry, to: Pick, portion: Portion): void {
-    charge(agent, this.ctx.book, to.frameworkId, to.role, portion.resources, 1, true);
-    this.ledger?.charged(to.role, portion.unreserved);
-    this.order.charged(to.role, to.frameworkId);
-    this.offers.add({
-      frameworkId: to.frameworkId,
-      agentId,
-      role: to.role,
-      resources: this.ctx.kinds.resourcesOf(portion.resources, to.role),
-    });
+  private offer(agentId: string, agent: AgentEntry, frameworkId: string, role: string, portion: Portion): void {
+    charge(agent, this.ctx.book, frameworkId, role, portion.resources, 1, true);
+    this.ledger?.charged(role, portion.unreserved);
+    this.order.charged(role, frameworkId);
+    this.offers.add({ frameworkId, agentId, role, resources: this.ctx.kinds.resourcesOf(portion.resources, role) });
   }
 
-  /** The next (framework, role) to offer `free` to in stage two, in DRF order, if any. */
-  private pick(agentId: string, free: Bag, served: readonly Pick[]): (Pick & { portion: Portion }) | undefined {
+  /**
+   * Finds the next (framework, role) to offer the agent's free resources to
+   * in stage two, in DRF order, into the picked fields; false when none.
+   */
+  private pick(agentId: string, agent: AgentEntry): boolean {
     const ledger = this.ledger;
+    const free = agent.free;
     // Roles at their limits cannot use an agent that has only unreserved scalars left.
     const onlyQuota = ledger !== undefined && onlyQuotaKinds(free);
     for (const roles of this.order.roles()) {
@@ -128,19 +139,25 @@ class AllocationPass {
         if (onlyQuota && ledger.isCappedOut(role)) continue;
         const portion = this.offerable(free, role, "fair");
         if (portion === undefined) continue;
-        const frameworkId = this.firstEligible(agentId, role, served);
-        if (frameworkId !== undefined) return { frameworkId, role, portion };
+        const frameworkId = this.firstEligible(agentId, agent, role);
+        if (frameworkId !== undefined) {
+          this.pickedFramework = frameworkId;
+          this.pickedRole = role;
+          this.pickedPortion = portion;
+          return true;
+        }
       }
     }
-    return undefined;
+    return false;
   }
 
   /** The role's first framework in DRF order not yet served on the agent and eligible for it. */
-  private firstEligible(agentId: string, role: string, served: readonly Pick[]): string | undefined {
+  private firstEligible(agentId: string, agent: AgentEntry, role: string): string | undefined {
     for (const frameworks of this.order.frameworks(role)) {
-      for (const { key: frameworkId } of frameworks) {
-        if (!wasServed(served, frameworkId, role) && this.ctx.eligible(frameworkId, role, agentId, this.now))
-          return frameworkId;
+      for (const entry of frameworks) {
+        const framework = entry.framework;
+        if (framework === undefined || this.wasServed(entry.key, role)) continue;
+        if (this.ctx.eligible(framework, role, agentId, agent, this.now)) return entry.key;
       }
     }
     return undefined;
@@ -152,13 +169,21 @@ class AllocationPass {
     return portion !== undefined && this.meetsMinimum(portion.resources) ? portion : undefined;
   }
 
+  private wasServed(frameworkId: string, role: string): boolean {
+    const frameworks = this.servedFrameworks;
+    for (let i = 0; i < this.served; i++)
+      if (frameworks[i] === frameworkId && this.servedRoles[i] === role) return true;
+    return false;
+  }
+
   private meetsMinimum(resources: Bag): boolean {
     if (resources.size === 0) return false;
     // Called for every role on every agent: no intermediate maps.
     for (const min of this.ctx.minAllocatable) {
       let all = true;
-      for (const [name, n] of min) {
-        if (quantityOfName(resources, name) < n) {
+      // Keys, then get: destructured entries were an array per entry.
+      for (const name of min.keys()) {
+        if (quantityOfName(resources, name) < (min.get(name) as number)) {
           all = false;
           break;
         }
@@ -195,11 +220,6 @@ function flatten<T>(chunks: readonly (readonly T[])[]): T[] {
   const out: T[] = [];
   for (const chunk of chunks) for (const item of chunk) out.push(item);
   return out;
-}
-
-function wasServed(served: readonly Pick[], frameworkId: string, role: string): boolean {
-  for (const p of served) if (p.frameworkId === frameworkId && p.role === role) return true;
-  return false;
 }
 
 function onlyQuotaKinds(free: Bag): boolean {

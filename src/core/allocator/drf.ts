@@ -2,7 +2,8 @@ import type { Resource } from "../../../gen/mesos/v1/mesos_pb.js";
 import { type AgentEntry, charge, convertTotal, heldOn, holds, newAgent, release } from "./agent-book.js";
 import { type PassContext, runPass } from "./allocation-pass.js";
 import { addInto, type Bag, containsBag, KindTable } from "./bag.js";
-import type { AgentFacts, AgentPredicate } from "./constraints.js";
+import type { AgentFacts } from "./constraints.js";
+import { addFilter, clearFilters, expireFilters, type FrameworkEntry } from "./framework-entry.js";
 import type { Limits } from "./limits.js";
 import { PassOrder } from "./pass-order.js";
 import { QuotaLedger, type RoleQuota } from "./quota-ledger.js";
@@ -17,17 +18,6 @@ import type {
 } from "./types.js";
 
 const DEFAULT_MIN_ALLOCATABLE: Array<Map<string, number>> = [new Map([["cpus", 0.01]]), new Map([["mem", 32]])];
-
-interface FrameworkEntry {
-  roles: string[];
-  offerFilters: Map<string, AgentPredicate>;
-  suppressed: Set<string>;
-  active: boolean;
-  /** agent id → time (ms) before which that agent is not offered. */
-  filters: Map<string, number>;
-  /** No filter expires before this (ms): a pass skips the framework's filters until then. */
-  filtersLastUntil: number;
-}
 
 // Plain code-unit order: deterministic, unlike localeCompare.
 const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
@@ -58,6 +48,28 @@ class DrfAllocator implements Allocator, PassContext {
   private members: Map<string, string[]> | undefined;
   /** Demand changed: the next reactive pass covers every agent. */
   private everyAgentChanged = false;
+  /**
+   * The DRF order, kept from pass to pass so that an event-driven pass
+   * after one task ended does not sort every framework again (at 1,000
+   * frameworks that sort was most of such a pass). Dropped when what every
+   * share depends on changes: the cluster's totals (an agent added, removed
+   * or converted), the weights, or which frameworks are in which roles.
+   */
+  private order: PassOrder | undefined;
+  /**
+   * role → frameworks whose holding changed outside a pass since the order
+   * was last brought up to date. Every charge outside a pass goes through
+   * chargeByRole or drops the order; charges within a pass move the order
+   * as they are made (allocation-pass.ts).
+   */
+  private readonly moved = new Map<string, Set<string>>();
+  /**
+   * Agent ids sorted by name, kept until an agent comes or goes: sorting
+   * 40,000 ids took about a tenth of a pass at that size.
+   */
+  private sortedAgentIds: string[] | undefined;
+  /** No framework's filter expires before this (ms): a pass skips expireFilters until then. */
+  private filtersExpireAt = Infinity;
 
   constructor(private readonly options: AllocatorOptions) {
     this.minAllocatable = options.minAllocatable ?? DEFAULT_MIN_ALLOCATABLE;
@@ -67,9 +79,11 @@ class DrfAllocator implements Allocator, PassContext {
     this.removeAgent(agentId);
     const agent = newAgent(this.kinds.bagOf(total));
     this.agents.set(agentId, agent);
+    this.sortedAgentIds = undefined;
     if (facts !== undefined) this.facts.set(agentId, facts);
     this.changedAgents.add(agentId);
     this.book.addTotal(agent.total, 1);
+    this.order = undefined;
   }
 
   removeAgent(agentId: string): void {
@@ -77,7 +91,9 @@ class DrfAllocator implements Allocator, PassContext {
     if (agent === undefined) return;
     release(agent, this.book);
     this.book.addTotal(agent.total, -1);
+    this.order = undefined;
     this.agents.delete(agentId);
+    this.sortedAgentIds = undefined;
     this.facts.delete(agentId);
     for (const f of this.frameworks.values()) f.filters.delete(agentId);
   }
@@ -89,8 +105,10 @@ class DrfAllocator implements Allocator, PassContext {
   updateFramework(frameworkId: string, info: FrameworkRoles): void {
     this.everyAgentChanged = true;
     this.members = undefined;
+    this.order = undefined;
     const base = this.frameworks.get(frameworkId);
     this.frameworks.set(frameworkId, {
+      id: frameworkId,
       roles: [...new Set(info.roles)],
       offerFilters: info.offerFilters ?? base?.offerFilters ?? new Map(),
       suppressed: new Set(info.suppressedRoles ?? base?.suppressed ?? []),
@@ -103,8 +121,12 @@ class DrfAllocator implements Allocator, PassContext {
   removeFramework(frameworkId: string): void {
     this.everyAgentChanged = true;
     this.members = undefined;
+    this.order = undefined;
+    const f = this.frameworks.get(frameworkId);
+    if (f !== undefined) clearFilters(f, this.agents);
     this.frameworks.delete(frameworkId);
     for (const agent of this.agents.values()) release(agent, this.book, frameworkId);
+    this.book.forgetFramework(frameworkId);
   }
 
   activateFramework(frameworkId: string): void {
@@ -128,8 +150,7 @@ class DrfAllocator implements Allocator, PassContext {
     if (f === undefined) return;
     if (roles === undefined) f.suppressed.clear();
     else for (const role of roles) f.suppressed.delete(role);
-    f.filters.clear();
-    f.filtersLastUntil = Infinity;
+    clearFilters(f, this.agents);
     this.everyAgentChanged = true;
   }
 
@@ -142,12 +163,13 @@ class DrfAllocator implements Allocator, PassContext {
     this.chargeByRole(frameworkId, agentId, resources, -1);
     if (this.agents.has(agentId)) this.changedAgents.add(agentId);
     const f = this.frameworks.get(frameworkId);
-    if (f === undefined || filter === undefined || !this.agents.has(agentId)) return;
+    const agent = this.agents.get(agentId);
+    if (f === undefined || filter === undefined || agent === undefined) return;
     // NaN and non-positive durations mean "no filter", as a decline with refuse_seconds 0 does in Mesos.
     if (!(filter.refuseSeconds > 0)) return;
     const until = filter.now + filter.refuseSeconds * 1000;
-    f.filters.set(agentId, Math.max(until, f.filters.get(agentId) ?? -Infinity));
-    f.filtersLastUntil = Math.min(f.filtersLastUntil, until);
+    addFilter(f, agentId, agent, until);
+    this.filtersExpireAt = Math.min(this.filtersExpireAt, until);
   }
 
   addAllocated(frameworkId: string, agentId: string, resources: Resource[]): void {
@@ -174,6 +196,7 @@ class DrfAllocator implements Allocator, PassContext {
     this.book.addTotal(agent.total, -1);
     convertTotal(agent, consumed, converted);
     this.book.addTotal(agent.total, 1);
+    this.order = undefined;
     if (frameworkId !== undefined && role !== undefined) charge(agent, this.book, frameworkId, role, converted, 1);
     this.changedAgents.add(agentId);
     return true;
@@ -202,6 +225,7 @@ class DrfAllocator implements Allocator, PassContext {
       throw new RangeError(`weight of role '${role}' must be a positive number, not ${weight}`);
     this.weights.set(role, weight);
     this.everyAgentChanged = true;
+    this.order = undefined;
   }
 
   allocate(now: number): Allocation[] {
@@ -213,17 +237,29 @@ class DrfAllocator implements Allocator, PassContext {
     return this.pass(now, [...this.changedAgents].filter((id) => this.agents.has(id)).sort(byName));
   }
 
-  private pass(now: number, agentIds: string[]): Allocation[] {
+  private pass(now: number, agentIds: readonly string[]): Allocation[] {
     this.changedAgents.clear();
     this.everyAgentChanged = false;
     this.expireFilters(now);
-    const order = new PassOrder(
-      this.roleMembers(),
-      (role) => this.book.roleShare(role, this.weights.get(role) ?? 1),
-      (role, frameworkId) => this.book.frameworkShare(role, frameworkId),
-      (role) => this.book.subtreeShare(role, this.weights.get(role) ?? 1),
-    );
-    return runPass(this, order, this.quotaLedger(), agentIds, now);
+    return runPass(this, this.orderForPass(), this.quotaLedger(), agentIds, now);
+  }
+
+  /** The kept order brought up to date with what moved since, or a new one (see `order`). */
+  private orderForPass(): PassOrder {
+    if (this.options.fullRecompute === true) this.order = undefined;
+    if (this.order === undefined) {
+      this.order = new PassOrder(
+        this.roleMembers(),
+        (role) => this.book.roleShare(role, this.weights.get(role) ?? 1),
+        (role, frameworkId) => this.book.frameworkShare(role, frameworkId),
+        (role) => this.book.subtreeShare(role, this.weights.get(role) ?? 1),
+        (frameworkId) => this.frameworks.get(frameworkId),
+      );
+    } else {
+      this.order.refresh(this.moved);
+    }
+    this.moved.clear();
+    return this.order;
   }
 
   /** The pass's quota view, or undefined when no role has quota (nothing to enforce). */
@@ -268,25 +304,33 @@ class DrfAllocator implements Allocator, PassContext {
       if (same === undefined) byRole.set(role, [r]);
       else same.push(r);
     }
-    for (const [role, rs] of byRole) charge(agent, this.book, frameworkId, role, this.kinds.bagOf(rs), sign);
+    for (const [role, rs] of byRole) {
+      charge(agent, this.book, frameworkId, role, this.kinds.bagOf(rs), sign);
+      if (this.order === undefined) continue;
+      const frameworkIds = this.moved.get(role);
+      if (frameworkIds === undefined) this.moved.set(role, new Set([frameworkId]));
+      else frameworkIds.add(frameworkId);
+    }
   }
 
   /**
    * Drops expired filters. Declines pile filters up (10,000 a cycle in
    * Mesos' DeclineOffers shape, lasting much longer than a cycle), so a
-   * framework's are walked only once the earliest of them has expired.
+   * framework's are walked only once the earliest of them has expired, and
+   * the frameworks only once the earliest of all has (an event-driven pass
+   * would otherwise visit every framework).
    */
   private expireFilters(now: number): void {
+    if (this.filtersExpireAt > now) return;
+    let next = Infinity;
     for (const f of this.frameworks.values()) {
-      if (f.filtersLastUntil > now) continue;
-      let earliest = Infinity;
-      for (const agentId of [...f.filters.keys()]) {
-        const until = f.filters.get(agentId) as number;
-        if (until <= now) f.filters.delete(agentId);
-        else earliest = Math.min(earliest, until);
+      if (f.filtersLastUntil > now) {
+        next = Math.min(next, f.filtersLastUntil);
+        continue;
       }
-      f.filtersLastUntil = earliest;
+      next = Math.min(next, expireFilters(f, this.agents, now));
     }
+    this.filtersExpireAt = next;
   }
 
   /** role → its frameworks, sorted by id; cached until the frameworks or their roles change. */
@@ -304,10 +348,12 @@ class DrfAllocator implements Allocator, PassContext {
     return members;
   }
 
-  private agentOrder(): string[] {
-    const ids = [...this.agents.keys()].sort(byName);
+  /** Every agent, by name, or shuffled by `options.random`: a list the caller may keep (never changed later). */
+  private agentOrder(): readonly string[] {
+    this.sortedAgentIds ??= [...this.agents.keys()].sort(byName);
     const random = this.options.random;
-    if (random === undefined) return ids;
+    if (random === undefined) return this.sortedAgentIds;
+    const ids = [...this.sortedAgentIds];
     for (let i = ids.length - 1; i > 0; i--) {
       const j = Math.min(i, Math.floor(random() * (i + 1)));
       [ids[i], ids[j]] = [ids[j] as string, ids[i] as string];
@@ -315,11 +361,11 @@ class DrfAllocator implements Allocator, PassContext {
     return ids;
   }
 
-  eligible(frameworkId: string, role: string, agentId: string, now: number): boolean {
-    const f = this.frameworks.get(frameworkId);
+  eligible(f: FrameworkEntry, role: string, agentId: string, agent: AgentEntry, now: number): boolean {
     // Asked for every framework a pass tries on every agent: look only into what is not empty.
-    if (f === undefined || !f.active || (f.suppressed.size > 0 && f.suppressed.has(role))) return false;
-    if (f.filters.size > 0 && (f.filters.get(agentId) ?? -Infinity) > now) return false;
+    if (!f.active || (f.suppressed.size > 0 && f.suppressed.has(role))) return false;
+    const declinedBy = agent.declinedBy;
+    if (declinedBy !== undefined && (declinedBy.get(f.id) ?? -Infinity) > now) return false;
     if (f.offerFilters.size === 0) return true;
     const constraint = f.offerFilters.get(role);
     return constraint === undefined || constraint(this.facts.get(agentId) ?? { hostname: "", attributes: [] });

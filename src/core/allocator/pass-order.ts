@@ -1,13 +1,17 @@
 /**
- * The DRF order of one allocation pass: roles by weighted dominant share,
+ * The DRF order of allocation passes: roles by weighted dominant share,
  * and each role's frameworks by their share in it, ties broken by name.
  *
- * Within a pass the cluster's totals do not change, so a share changes only
- * for the framework (and role) that was just given resources. Re-placing
- * that one entry keeps the order exactly what a full sort would give, at a
- * fraction of the cost of sorting every framework for every agent.
+ * While the cluster's totals do not change (within a pass, and between
+ * passes until an agent comes or goes), a share changes only for the
+ * framework (and role) whose holding changed. Re-placing those entries
+ * keeps the order exactly what a full sort would give, at a fraction of the
+ * cost of sorting every framework for every agent or every event. The
+ * allocator keeps one order between passes (see drf.ts) and builds a new
+ * one when totals, weights or membership change.
  */
 
+import type { FrameworkEntry } from "./framework-entry.js";
 import { buildRoleTree, RoleTreeOrder } from "./role-tree.js";
 import { SortedBlocks } from "./sorted-blocks.js";
 
@@ -16,6 +20,8 @@ export interface Entry {
   share: number;
   /** The key's place in name order among its list's keys. */
   rank: number;
+  /** A framework's books (frameworks' entries only): spares a lookup by id for every framework tried on every agent. */
+  framework?: FrameworkEntry | undefined;
 }
 
 // Plain code-unit order: deterministic, unlike localeCompare.
@@ -52,6 +58,7 @@ export class PassOrder {
     private readonly roleShare: (role: string) => number,
     private readonly frameworkShare: (role: string, frameworkId: string) => number,
     subtreeShare: (role: string) => number = roleShare,
+    frameworkOf: (frameworkId: string) => FrameworkEntry | undefined = () => undefined,
   ) {
     this.hierarchical = [...members.keys()].some((role) => role.includes("/"));
     this.tree = this.hierarchical
@@ -66,6 +73,7 @@ export class PassOrder {
     }
     for (const [role, ids] of members) {
       const list = rankedEntries(ids, (key) => frameworkShare(role, key));
+      for (const e of list) e.framework = frameworkOf(e.key);
       this.frameworkLists.set(role, new SortedBlocks(list, compare));
       this.frameworkEntries.set(role, new Map(list.map((e) => [e.key, e])));
     }
@@ -82,6 +90,34 @@ export class PassOrder {
   /** The role's frameworks, lowest share first, in chunks as roles() gives them. */
   frameworks(role: string): Chunks {
     return this.frameworkLists.get(role)?.chunks() ?? NONE;
+  }
+
+  /**
+   * Brings the order up to date after charges made outside a pass (tasks
+   * ending, resources recovered): `moved` lists, per role, the frameworks
+   * whose holding in it changed. Only those entries move, so reacting to one
+   * task ending costs a few binary searches, not a sort of every framework.
+   * Valid only while the cluster's totals, the weights and the membership
+   * are those the order was built with; otherwise build a new one.
+   */
+  refresh(moved: ReadonlyMap<string, ReadonlySet<string>>): void {
+    for (const [role, frameworkIds] of moved) {
+      const list = this.frameworkLists.get(role);
+      const entries = this.frameworkEntries.get(role);
+      if (list !== undefined && entries !== undefined) {
+        for (const frameworkId of frameworkIds) {
+          const entry = entries.get(frameworkId);
+          if (entry !== undefined) list.reposition(entry, this.frameworkShare(role, frameworkId));
+        }
+      }
+      if (this.tree !== undefined) {
+        this.tree.charged(role);
+      } else {
+        const roleEntry = this.roleEntries.get(role);
+        if (roleEntry !== undefined) this.roleList?.reposition(roleEntry, this.roleShare(role));
+      }
+    }
+    if (this.tree !== undefined && moved.size > 0) this.treeChunks = [this.treeOrder()];
   }
 
   /** `frameworkId` was just given resources in `role`: move both to their new places. */

@@ -14,15 +14,23 @@ export interface AllocatorOptions {
   minAllocatable?: Array<Map<string, number>>;
   /** Shuffles the agent order of each pass when given (values in [0, 1)); sorted by id otherwise. */
   random?: () => number;
+  /**
+   * Builds the DRF order anew for every pass instead of keeping it between
+   * passes and moving only what changed. Same offers, slower: for tests
+   * that check the kept order against a full recompute.
+   */
+  fullRecompute?: boolean;
 }
 
 /**
  * A proposal: offer `resources` on `agentId` to `frameworkId` for `role`.
  * Every resource carries allocation_info.role = `role` and is reserved to
  * nobody or to `role` or one of its ancestors. The resources stay charged to
- * the framework until recovered. Their nested messages (scalar, ranges,
- * allocation_info, an empty reservations list) may be shared between
- * proposals and are frozen: replace them, never change them in place.
+ * the framework until recovered. The Resource messages (except sets and
+ * reserved, disk, shared, revocable or provider resources) and their
+ * nested messages (scalar, ranges, allocation_info, an empty reservations
+ * list) may be shared between proposals and are frozen: replace them in
+ * the list, never change them in place.
  */
 export interface Allocation {
   frameworkId: string;
