@@ -125,7 +125,8 @@ export function createContainerizer(options: {
       detached: true,
       stdio: ["ignore", "ignore", "inherit", "ipc"],
       env: { ...process.env, PLATEAU_LOG_LEVEL: options.logLevel },
-      execArgv: [],
+      // Node refuses --cpu-prof in NODE_OPTIONS; this lets a bench profile the host.
+      execArgv: (process.env.PLATEAU_EXECUTOR_HOST_NODE_ARGS ?? "").split(" ").filter(Boolean),
     });
     const h: Host = { child, executors: new Set() };
     hosts.add(h);
