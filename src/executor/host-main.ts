@@ -9,11 +9,13 @@ import { normalizeBaseUrl } from "../client/stream.js";
 import { createLogger, type LogLevel } from "../log.js";
 import { type CommandExecutor, startCommandExecutor } from "./command-executor.js";
 import type { AgentToHost, HostToAgent } from "./protocol.js";
+import { createSpawner } from "./spawner.js";
 
 const logger = createLogger("executor-host", (process.env.PLATEAU_LOG_LEVEL as LogLevel | undefined) ?? "info");
 /** How long the host waits without executors before offering to retire. */
 const IDLE_MS = Number(process.env.PLATEAU_EXECUTOR_HOST_IDLE_MS ?? 10_000);
 const executors = new Map<string, CommandExecutor>();
+const spawner = createSpawner();
 let shuttingDown = false;
 /** The one timer of this process besides the executors' own; see armIdle. */
 let idleTimer: NodeJS.Timeout | undefined;
@@ -45,11 +47,14 @@ function armIdle(): void {
   idleTimer = executors.size === 0 && !shuttingDown ? setTimeout(() => tell({ type: "idle" }), IDLE_MS) : undefined;
 }
 
+let exiting = false;
 function exitWhenDone(): void {
-  if (executors.size === 0 && shuttingDown) {
+  if (executors.size === 0 && shuttingDown && !exiting) {
+    exiting = true;
     if (idleTimer !== undefined) clearTimeout(idleTimer);
     for (const manager of connections.values()) manager.abort();
-    process.exit(0);
+    // The spawner first: exiting before it would leave it to init to reap.
+    void spawner.close().finally(() => process.exit(0));
   }
 }
 
@@ -88,6 +93,7 @@ process.on("message", (message: AgentToHost) => {
           ...launch,
           logger,
           sessionManager: connectionTo(launch.agent),
+          spawner,
           onExit: (waitStatus, description) => {
             executors.delete(k);
             tell({

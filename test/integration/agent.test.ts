@@ -226,6 +226,26 @@ describe("agent against a fake master", () => {
     expect(failed.message).toContain("status 3");
   });
 
+  it("reports a command that cannot start as TASK_FAILED, and the host goes on launching", async () => {
+    const task = create(TaskInfoSchema, {
+      name: "missing",
+      taskId: { value: "missing" },
+      command: { shell: false, value: "/nonexistent/program", arguments: ["program"] },
+    });
+    master.push({ case: "runTask", value: { frameworkInfo: framework, task } });
+    const failed = await eventually(
+      () => master.updates("missing").find((s) => s.state === TaskState.TASK_FAILED),
+      "TASK_FAILED",
+    );
+    expect(failed.message).toMatch(/Failed to launch the command: .*ENOENT/);
+    expect(master.states("missing")).not.toContain(TaskState.TASK_RUNNING);
+    runTask(master, "after-missing", "true");
+    await eventually(
+      () => (master.states("after-missing").includes(TaskState.TASK_FINISHED) ? true : undefined),
+      "TASK_FINISHED of the next task",
+    );
+  });
+
   it("kills a task with SIGTERM to its whole process group", async () => {
     runTask(master, "sleeper", "echo $$ > pid; sleep 60 & sleep 60");
     await eventually(
