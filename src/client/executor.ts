@@ -28,7 +28,12 @@ import {
 } from "../../gen/mesos/v2/mesos_pb.js";
 import type { Logger } from "../log.js";
 import { randomUuidBytes } from "../util/uuid.js";
-import { newCallId, openStream, type ReconnectPolicy } from "./stream.js";
+import { newCallId, openStream, type ReconnectPolicy, type StreamOptions, type UnifiedStream } from "./stream.js";
+
+/** What an executor's stream needs from its client, whatever carries it. */
+export type ExecutorStreamOptions = Pick<StreamOptions, "hello" | "onEvent" | "onConnected" | "onDisconnected">;
+/** What an executor client needs of its stream: a unified stream, or a session on a shared connection. */
+export type ExecutorStream = Pick<UnifiedStream, "send" | "connected" | "close">;
 
 /** Options of `createExecutor`. */
 export interface ExecutorOptions {
@@ -46,6 +51,12 @@ export interface ExecutorOptions {
   reconnect?: ReconnectPolicy | false;
   /** An HTTP/2 connection to the agent shared with other executors (see StreamOptions). */
   sessionManager?: Http2SessionManager;
+  /**
+   * Carries the executor's calls and events instead of a stream of its own
+   * to `agent` (an executor host's one connection to its agent, see
+   * src/executor/agent-socket.ts); it reconnects by its own policy.
+   */
+  transport?: (options: ExecutorStreamOptions) => ExecutorStream;
   logger?: Logger;
 }
 
@@ -120,17 +131,17 @@ export function createExecutor(options: ExecutorOptions): ExecutorClient {
     options.onEvent(event.value);
   };
 
-  const stream = openStream({
-    baseUrl: options.agent,
-    hello,
-    onEvent,
-    onConnected: options.onConnected,
-    onDisconnected: options.onDisconnected,
-    heartbeatTimeoutMs: () => options.heartbeatTimeoutMs,
-    reconnect: options.reconnect,
-    sessionManager: options.sessionManager,
-    logger: options.logger,
-  });
+  const callbacks = { hello, onEvent, onConnected: options.onConnected, onDisconnected: options.onDisconnected };
+  const stream: ExecutorStream =
+    options.transport?.(callbacks) ??
+    openStream({
+      ...callbacks,
+      baseUrl: options.agent,
+      heartbeatTimeoutMs: () => options.heartbeatTimeoutMs,
+      reconnect: options.reconnect,
+      sessionManager: options.sessionManager,
+      logger: options.logger,
+    });
 
   return {
     update(init) {

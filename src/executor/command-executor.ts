@@ -18,6 +18,7 @@ import {
 } from "../../gen/mesos/v1/mesos_pb.js";
 import { createExecutor, type ExecutorClient } from "../client/executor.js";
 import type { Logger } from "../log.js";
+import type { AgentSocket } from "./agent-socket.js";
 import type { Spawner } from "./spawner.js";
 
 /** Mesos' default grace period between SIGTERM and SIGKILL. */
@@ -36,6 +37,8 @@ export interface CommandExecutorOptions {
   logger: Logger;
   /** The host's HTTP/2 connection to the agent, shared by its executors. */
   sessionManager?: Http2SessionManager;
+  /** The host's connection to the agent's executor socket; when given, it carries this executor instead of a stream. */
+  agentSocket?: AgentSocket;
   /** Where the task's process is spawned (the host's spawning thread). */
   spawner: Spawner;
   /** Called once when the executor is done, with a wait status and its description. */
@@ -230,6 +233,7 @@ export function startCommandExecutor(options: CommandExecutorOptions): CommandEx
     onError: (error) => logger.warn({ executor: options.executorId, error: error.message }, "agent refused a call"),
     reconnect: { initialMs: 100, maxMs: 5_000 },
     sessionManager: options.sessionManager,
+    transport: options.agentSocket?.open,
     logger,
   });
 

@@ -7,6 +7,7 @@ import { mkdirSync } from "node:fs";
 import { Http2SessionManager } from "@connectrpc/connect-node";
 import { normalizeBaseUrl } from "../client/stream.js";
 import { createLogger, type LogLevel } from "../log.js";
+import { type AgentSocket, dialAgentSocket } from "./agent-socket.js";
 import { type CommandExecutor, startCommandExecutor } from "./command-executor.js";
 import type { AgentToHost, HostToAgent } from "./protocol.js";
 import { createSpawner } from "./spawner.js";
@@ -37,6 +38,17 @@ function connectionTo(agent: string): Http2SessionManager {
   return manager;
 }
 
+/** One connection per agent executor socket, shared by all hosted executors. */
+const sockets = new Map<string, AgentSocket>();
+function socketAt(path: string): AgentSocket {
+  let socket = sockets.get(path);
+  if (socket === undefined) {
+    socket = dialAgentSocket(path, { logger, reconnect: { initialMs: 100, maxMs: 5_000 } });
+    sockets.set(path, socket);
+  }
+  return socket;
+}
+
 function tell(message: HostToAgent): void {
   if (process.connected) process.send?.(message);
 }
@@ -53,6 +65,7 @@ function exitWhenDone(): void {
     exiting = true;
     if (idleTimer !== undefined) clearTimeout(idleTimer);
     for (const manager of connections.values()) manager.abort();
+    for (const socket of sockets.values()) socket.close();
     // The spawner first: exiting before it would leave it to init to reap.
     void spawner.close().finally(() => process.exit(0));
   }
@@ -92,7 +105,8 @@ process.on("message", (message: AgentToHost) => {
         startCommandExecutor({
           ...launch,
           logger,
-          sessionManager: connectionTo(launch.agent),
+          sessionManager: launch.socket === undefined ? connectionTo(launch.agent) : undefined,
+          agentSocket: launch.socket === undefined ? undefined : socketAt(launch.socket),
           spawner,
           onExit: (waitStatus, description) => {
             executors.delete(k);
