@@ -3,10 +3,11 @@
  * executors of all its tasks. A task then costs its own process and a small
  * share of this one, instead of a Node.js process of its own.
  */
-import { mkdirSync } from "node:fs";
+
 import { Http2SessionManager } from "@connectrpc/connect-node";
 import { normalizeBaseUrl } from "../client/stream.js";
 import { createLogger, type LogLevel } from "../log.js";
+import { makeDirs } from "../util/make-dirs.js";
 import { type AgentSocket, dialAgentSocket } from "./agent-socket.js";
 import { type CommandExecutor, startCommandExecutor } from "./command-executor.js";
 import type { AgentToHost, HostToAgent } from "./protocol.js";
@@ -89,7 +90,7 @@ process.on("message", (message: AgentToHost) => {
       const { launch } = message;
       const k = key(launch.frameworkId, launch.executorId);
       try {
-        mkdirSync(launch.sandbox, { recursive: true });
+        makeDirs(launch.sandbox);
       } catch (err) {
         tell({
           type: "exited",
