@@ -7,7 +7,6 @@
  *                                                      KILL ──> (TASK_KILLING) ──SIGTERM, grace, SIGKILL──> TASK_KILLED
  *   terminal update acknowledged by the agent ──> stream closed, executor done
  */
-import type { Http2SessionManager } from "@connectrpc/connect-node";
 import { type Event, Event_Type } from "../../gen/mesos/v1/executor/executor_pb.js";
 import {
   type FrameworkInfo,
@@ -16,9 +15,8 @@ import {
   type TaskInfo,
   TaskState,
 } from "../../gen/mesos/v1/mesos_pb.js";
-import { createExecutor, type ExecutorClient } from "../client/executor.js";
+import { createExecutorOver, type ExecutorClient, type ExecutorTransport } from "../client/executor-over.js";
 import type { Logger } from "../log.js";
-import type { AgentSocket } from "./agent-socket.js";
 import type { Spawner } from "./spawner.js";
 
 /** Mesos' default grace period between SIGTERM and SIGKILL. */
@@ -35,10 +33,8 @@ export interface CommandExecutorOptions {
   /** MESOS_* and other variables the task gets besides CommandInfo.environment. */
   env: Record<string, string>;
   logger: Logger;
-  /** The host's HTTP/2 connection to the agent, shared by its executors. */
-  sessionManager?: Http2SessionManager;
-  /** The host's connection to the agent's executor socket; when given, it carries this executor instead of a stream. */
-  agentSocket?: AgentSocket;
+  /** What carries this executor's calls and events to the agent (the host's socket connection, or a stream). */
+  transport: ExecutorTransport;
   /** Where the task's process is spawned (the host's spawning thread). */
   spawner: Spawner;
   /** Called once when the executor is done, with a wait status and its description. */
@@ -225,16 +221,11 @@ export function startCommandExecutor(options: CommandExecutorOptions): CommandEx
     }
   };
 
-  const client: ExecutorClient = createExecutor({
-    agent: options.agent,
+  const client: ExecutorClient = createExecutorOver(options.transport, {
     frameworkId: options.frameworkId,
     executorId: options.executorId,
     onEvent,
     onError: (error) => logger.warn({ executor: options.executorId, error: error.message }, "agent refused a call"),
-    reconnect: { initialMs: 100, maxMs: 5_000 },
-    sessionManager: options.sessionManager,
-    transport: options.agentSocket?.open,
-    logger,
   });
 
   return {
