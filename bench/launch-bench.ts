@@ -46,7 +46,7 @@ export interface LaunchBenchOptions {
   limitSpawns?: number;
   /** Called after each run (e.g. to show progress). */
   onRun?: (run: Measured) => void;
-  /** Write `--cpu-prof` profiles of master and agent under this directory, one folder per run. */
+  /** Write `--cpu-prof` profiles of master, agent and executor hosts under this directory, one folder per run and process. */
   profileDir?: string;
 }
 
@@ -149,7 +149,11 @@ async function runOne(
   const { value, leaked } = await withLaunchCluster(
     {
       bin: build.bin,
-      agentEnv: build.agentEnv,
+      // The executor hosts too (node refuses --cpu-prof in NODE_OPTIONS; builds before this flag ignore it).
+      agentEnv:
+        options.profileDir === undefined
+          ? build.agentEnv
+          : { ...build.agentEnv, PLATEAU_EXECUTOR_HOST_NODE_ARGS: profile("hosts").join(" ") },
       agentResources: options.agentResources,
       masterNodeArgs: profile("master"),
       agentNodeArgs: profile("agent"),

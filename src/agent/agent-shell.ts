@@ -34,6 +34,8 @@ export interface AgentShellDeps {
   master: string;
   /** host:port executors dial (MESOS_AGENT_ENDPOINT); read at each launch. */
   endpoint(): string;
+  /** The executor socket's path, once the daemon serves one; read at each launch. */
+  executorSocket?(): string | undefined;
 }
 
 export interface AgentShell {
@@ -84,6 +86,7 @@ export function createAgentShell(deps: AgentShellDeps): AgentShell {
     apply,
     containerizer: deps.containerizer,
     endpoint: deps.endpoint,
+    executorSocket: deps.executorSocket,
     timers,
     logger,
   });

@@ -5,13 +5,14 @@
  * Either way the agent learns that an executor ended through `onExit`.
  */
 import { type ChildProcess, fork, spawn } from "node:child_process";
-import { closeSync, mkdirSync, openSync } from "node:fs";
+import { closeSync, openSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ExecutorInfo } from "../../gen/mesos/v1/mesos_pb.js";
 import type { AgentToHost, HostedLaunch, HostToAgent } from "../executor/protocol.js";
 import type { ExecutorSession, ExecutorSink } from "../gateway/executor-sessions.js";
 import type { Logger } from "../log.js";
+import { makeDirs } from "../util/make-dirs.js";
 
 /**
  * The executor host's entry point, always compiled JS: beside this file in
@@ -125,7 +126,8 @@ export function createContainerizer(options: {
       detached: true,
       stdio: ["ignore", "ignore", "inherit", "ipc"],
       env: { ...process.env, PLATEAU_LOG_LEVEL: options.logLevel },
-      execArgv: [],
+      // Node refuses --cpu-prof in NODE_OPTIONS; this lets a bench profile the host.
+      execArgv: (process.env.PLATEAU_EXECUTOR_HOST_NODE_ARGS ?? "").split(" ").filter(Boolean),
     });
     const h: Host = { child, executors: new Set() };
     hosts.add(h);
@@ -162,7 +164,7 @@ export function createContainerizer(options: {
     },
     launchCustom(launch, info) {
       const command = info.command;
-      mkdirSync(launch.sandbox, { recursive: true });
+      makeDirs(launch.sandbox);
       const out = openSync(join(launch.sandbox, "stdout"), "a");
       const err = openSync(join(launch.sandbox, "stderr"), "a");
       const env: Record<string, string> = {

@@ -18,6 +18,7 @@
  * stops and awaits each.
  */
 import { randomUUID } from "node:crypto";
+import { resolve } from "node:path";
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
 import {
@@ -40,6 +41,7 @@ import { type AgentCore, createAgentCore } from "../core/agent/agent-core.js";
 import { applyCheckpointed, parseAttributes } from "../core/resources/index.js";
 import { createAgentGateway } from "../gateway/agent-gateway.js";
 import { agentMetrics } from "../gateway/agent-metrics.js";
+import type { ExecutorSessions } from "../gateway/executor-sessions.js";
 import { createLogger, type Logger } from "../log.js";
 import { createServer } from "../transport/server.js";
 import { systemTimers, type Timers } from "../util/timers.js";
@@ -47,6 +49,7 @@ import { randomUuidBytes } from "../util/uuid.js";
 import { VERSION } from "../version.js";
 import { createAgentShell } from "./agent-shell.js";
 import { type ContainerizerFactory, processContainerizer } from "./containerizer.js";
+import { type ExecutorSocket, MAX_SOCKET_PATH_BYTES, serveExecutorSocket } from "./executor-socket.js";
 import { AGENT_RECONNECT } from "./master-link.js";
 import type { AgentOptions } from "./options.js";
 import { agentResources } from "./resources.js";
@@ -141,6 +144,24 @@ function operatorCalls(core: AgentCore, startedAt: number) {
 }
 
 /**
+ * The executor socket at `<work_dir>/executors.sock`. A work dir whose path
+ * is too long for a Unix socket gets none: its executor hosts then give each
+ * executor a stream of its own to the agent's port, as custom executors have.
+ */
+async function openExecutorSocket(
+  workDir: string,
+  sessions: ExecutorSessions,
+  logger: Logger,
+): Promise<ExecutorSocket | undefined> {
+  const path = resolve(workDir, "executors.sock");
+  if (Buffer.byteLength(path) > MAX_SOCKET_PATH_BYTES) {
+    logger.info({ path }, "the work dir's path is too long for the executor socket: hosted executors use streams");
+    return undefined;
+  }
+  return serveExecutorSocket(path, sessions, logger);
+}
+
+/**
  * Starts an agent: serves its executors on one port, registers with the
  * master over the unified stream (re-registering with its id after any
  * drop), and runs tasks through the containerizer.
@@ -153,6 +174,7 @@ export async function startAgent(
   const workDir = createWorkDir(options.workDir);
   const { core, agentInfo } = recoverCore(options, workDir);
   let port = options.port;
+  let executorSocket: ExecutorSocket | undefined;
   const shell = createAgentShell({
     core,
     workDir,
@@ -166,6 +188,7 @@ export async function startAgent(
         : AgentCall_ReconfigurationPolicy.EQUAL,
     master: options.master,
     endpoint: () => `${options.ip}:${port}`,
+    executorSocket: () => executorSocket?.path,
   });
   const executors = shell.executors.streams;
 
@@ -195,6 +218,7 @@ export async function startAgent(
   });
   port = (await server.listen()).port;
   agentInfo.port = port;
+  executorSocket = await openExecutorSocket(options.workDir, executors, logger);
 
   const { link } = shell;
   link.attach(
@@ -214,6 +238,7 @@ export async function startAgent(
   const close = (): Promise<void> => {
     closing ??= (async () => {
       await shell.close();
+      await executorSocket?.close();
       await server.close();
       logger.info("agent stopped");
     })();

@@ -35,12 +35,26 @@ export function createAgentEffects(deps: AgentEffectsDeps): AgentEffects {
   let resendTimer: TimerHandle | undefined;
   let closed = false;
 
+  /** When the armed resend timer fires (core time). */
+  let armedAt: number | undefined;
+
   const scheduleResend = (): void => {
+    const at = closed ? undefined : core.nextTickAt();
+    // Most batches leave the next resend where it was: keep that timer
+    // rather than clearing and setting one per status update.
+    if (at !== undefined && at === armedAt && resendTimer !== undefined) return;
     timers.clearTimeout(resendTimer);
     resendTimer = undefined;
-    const at = core.nextTickAt();
-    if (closed || at === undefined) return;
-    resendTimer = timers.setTimeout(() => apply(core.tick(timers.now())), Math.max(0, at - timers.now()));
+    armedAt = at;
+    if (at === undefined) return;
+    resendTimer = timers.setTimeout(
+      () => {
+        resendTimer = undefined;
+        armedAt = undefined;
+        apply(core.tick(timers.now()));
+      },
+      Math.max(0, at - timers.now()),
+    );
   };
 
   const apply = (effects: AgentEffect[]): void => {

@@ -22,6 +22,8 @@ export interface ExecutorSideDeps {
   containerizer: ContainerizerFactory;
   /** host:port executors dial (MESOS_AGENT_ENDPOINT); read at each launch, once the port is bound. */
   endpoint(): string;
+  /** The agent's executor socket, if it serves one (executor hosts carry their executors there). */
+  executorSocket?(): string | undefined;
   timers: Pick<Timers, "now">;
   logger: Logger;
 }
@@ -37,7 +39,7 @@ export interface ExecutorSide {
 }
 
 /** What an executor learns of its place from its environment, as Mesos sets it. */
-export function hostedLaunch(launch: ExecutorLaunch, endpoint: string): HostedLaunch {
+export function hostedLaunch(launch: ExecutorLaunch, endpoint: string, socket?: string): HostedLaunch {
   const env: Record<string, string> = {
     MESOS_SANDBOX: launch.sandbox,
     MESOS_DIRECTORY: launch.sandbox,
@@ -54,6 +56,7 @@ export function hostedLaunch(launch: ExecutorLaunch, endpoint: string): HostedLa
     executorId: launch.executorId,
     sandbox: launch.sandbox,
     agent: endpoint,
+    socket,
     env,
   };
 }
@@ -79,7 +82,7 @@ export function createExecutorSide(deps: ExecutorSideDeps): ExecutorSide {
     streams,
     containerizer,
     launch(launch) {
-      const hosted = hostedLaunch(launch, deps.endpoint());
+      const hosted = hostedLaunch(launch, deps.endpoint(), deps.executorSocket?.());
       if (launch.kind === "command") containerizer.launchCommand(hosted);
       else containerizer.launchCustom(hosted, launch.info);
     },

@@ -15,6 +15,7 @@ import { fromJson, type JsonValue, toJson } from "@bufbuild/protobuf";
 import { type Resource, ResourceSchema } from "../../gen/mesos/v1/mesos_pb.js";
 import type { VolumeLink } from "../core/agent/agent-core.js";
 import { writeFileDurably } from "../util/durable-file.js";
+import { makeDirs } from "../util/make-dirs.js";
 
 /** The agent's durable storage and sandboxes. Every method throws on failure. */
 export interface AgentWorkDir {
@@ -62,7 +63,7 @@ export function createWorkDir(path: string): AgentWorkDir {
           2,
         )}\n`,
       ),
-    prepareSandbox: (sandbox) => void mkdirSync(sandbox, { recursive: true }),
+    prepareSandbox: (sandbox) => makeDirs(sandbox),
     linkVolumes(sandbox, volumes) {
       for (const volume of volumes) {
         mkdirSync(volume.hostPath, { recursive: true });

@@ -7,10 +7,6 @@
  *                                                      KILL ──> (TASK_KILLING) ──SIGTERM, grace, SIGKILL──> TASK_KILLED
  *   terminal update acknowledged by the agent ──> stream closed, executor done
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { closeSync, openSync } from "node:fs";
-import { join } from "node:path";
-import type { Http2SessionManager } from "@connectrpc/connect-node";
 import { type Event, Event_Type } from "../../gen/mesos/v1/executor/executor_pb.js";
 import {
   type FrameworkInfo,
@@ -19,8 +15,9 @@ import {
   type TaskInfo,
   TaskState,
 } from "../../gen/mesos/v1/mesos_pb.js";
-import { createExecutor, type ExecutorClient } from "../client/executor.js";
+import { createExecutorOver, type ExecutorClient, type ExecutorTransport } from "../client/executor-over.js";
 import type { Logger } from "../log.js";
+import type { Spawner } from "./spawner.js";
 
 /** Mesos' default grace period between SIGTERM and SIGKILL. */
 export const DEFAULT_KILL_GRACE_MS = 3_000;
@@ -36,8 +33,10 @@ export interface CommandExecutorOptions {
   /** MESOS_* and other variables the task gets besides CommandInfo.environment. */
   env: Record<string, string>;
   logger: Logger;
-  /** The host's HTTP/2 connection to the agent, shared by its executors. */
-  sessionManager?: Http2SessionManager;
+  /** What carries this executor's calls and events to the agent (the host's socket connection, or a stream). */
+  transport: ExecutorTransport;
+  /** Where the task's process is spawned (the host's spawning thread). */
+  spawner: Spawner;
   /** Called once when the executor is done, with a wait status and its description. */
   onExit: (waitStatus: number, description: string) => void;
 }
@@ -88,7 +87,11 @@ export function startCommandExecutor(options: CommandExecutorOptions): CommandEx
   const { logger } = options;
   let framework: FrameworkInfo | undefined;
   let task: TaskInfo | undefined;
-  let child: ChildProcess | undefined;
+  /** Set once the task's process exists; its process group has the same id. */
+  let pid: number | undefined;
+  /** The spawn was asked for / the process is gone (or never started). */
+  let spawned = false;
+  let ended = false;
   let killing = false;
   let killTimer: NodeJS.Timeout | undefined;
   let finalUuid: string | undefined;
@@ -122,12 +125,8 @@ export function startCommandExecutor(options: CommandExecutorOptions): CommandEx
     task = info;
     update(TaskState.TASK_STARTING);
     let argv: ReturnType<typeof commandArgv>;
-    let out: number | undefined;
-    let err: number | undefined;
     try {
       argv = commandArgv(info);
-      out = openSync(join(options.sandbox, "stdout"), "a");
-      err = openSync(join(options.sandbox, "stderr"), "a");
     } catch (e) {
       exitStatus = { wait: 1 << 8, description: "failed to launch" };
       return terminal(TaskState.TASK_FAILED, `Failed to launch the command: ${(e as Error).message}`);
@@ -139,26 +138,31 @@ export function startCommandExecutor(options: CommandExecutorOptions): CommandEx
       MESOS_TASK_ID: taskId(),
     };
     for (const v of info.command?.environment?.variables ?? []) env[v.name] = v.value;
-    // A process group of its own, so a kill reaches everything the task started.
-    child = spawn(argv.file, argv.args, {
-      argv0: argv.argv0,
-      cwd: options.sandbox,
-      env,
-      detached: true,
-      stdio: ["ignore", out, err],
-    });
-    closeSync(out);
-    closeSync(err);
-    // A kill can arrive between spawn() and its "spawn" event: once TASK_KILLING
-    // is out, TASK_RUNNING would be a step back the agent refuses.
-    child.once("spawn", () => {
-      if (!killing) update(TaskState.TASK_RUNNING);
-    });
-    child.once("error", (e) => {
-      exitStatus = { wait: 127 << 8, description: "failed to launch" };
-      terminal(TaskState.TASK_FAILED, `Failed to launch the command: ${e.message}`);
-    });
-    child.once("exit", (code, signal) => onTaskExit(code, signal));
+    spawned = true;
+    // A process group of its own (the spawner starts it detached), so a kill
+    // reaches everything the task started.
+    options.spawner.spawn(
+      { file: argv.file, args: argv.args, argv0: argv.argv0, cwd: options.sandbox, env },
+      {
+        onSpawn: (p) => {
+          pid = p;
+          // A kill that came before the pid: its SIGTERM goes out now. Once
+          // TASK_KILLING is out, TASK_RUNNING would be a step back the agent refuses.
+          if (killing) signalGroup("SIGTERM");
+          else update(TaskState.TASK_RUNNING);
+        },
+        onError: (message) => {
+          ended = true;
+          if (killTimer !== undefined) clearTimeout(killTimer);
+          exitStatus = { wait: 127 << 8, description: "failed to launch" };
+          terminal(TaskState.TASK_FAILED, `Failed to launch the command: ${message}`);
+        },
+        onExit: (code, signal) => {
+          ended = true;
+          onTaskExit(code, signal);
+        },
+      },
+    );
   };
 
   const onTaskExit = (code: number | null, signal: NodeJS.Signals | null): void => {
@@ -174,16 +178,16 @@ export function startCommandExecutor(options: CommandExecutorOptions): CommandEx
   };
 
   const signalGroup = (signal: NodeJS.Signals): void => {
-    if (child?.pid === undefined) return;
+    if (pid === undefined) return;
     try {
-      process.kill(-child.pid, signal);
+      process.kill(-pid, signal);
     } catch {
       // already gone
     }
   };
 
   const kill = (graceMs: number): void => {
-    if (child === undefined || child.exitCode !== null || child.signalCode !== null) {
+    if (!spawned || ended) {
       if (task === undefined) finish();
       return;
     }
@@ -217,15 +221,11 @@ export function startCommandExecutor(options: CommandExecutorOptions): CommandEx
     }
   };
 
-  const client: ExecutorClient = createExecutor({
-    agent: options.agent,
+  const client: ExecutorClient = createExecutorOver(options.transport, {
     frameworkId: options.frameworkId,
     executorId: options.executorId,
     onEvent,
     onError: (error) => logger.warn({ executor: options.executorId, error: error.message }, "agent refused a call"),
-    reconnect: { initialMs: 100, maxMs: 5_000 },
-    sessionManager: options.sessionManager,
-    logger,
   });
 
   return {

@@ -3,36 +3,37 @@
  * executors of all its tasks. A task then costs its own process and a small
  * share of this one, instead of a Node.js process of its own.
  */
-import { mkdirSync } from "node:fs";
-import { Http2SessionManager } from "@connectrpc/connect-node";
-import { normalizeBaseUrl } from "../client/stream.js";
+
 import { createLogger, type LogLevel } from "../log.js";
+import { makeDirs } from "../util/make-dirs.js";
+import { type AgentSocket, dialAgentSocket } from "./agent-socket.js";
 import { type CommandExecutor, startCommandExecutor } from "./command-executor.js";
 import type { AgentToHost, HostToAgent } from "./protocol.js";
+import { createSpawner } from "./spawner.js";
+import type { StreamTransports } from "./stream-transport.js";
 
 const logger = createLogger("executor-host", (process.env.PLATEAU_LOG_LEVEL as LogLevel | undefined) ?? "info");
 /** How long the host waits without executors before offering to retire. */
 const IDLE_MS = Number(process.env.PLATEAU_EXECUTOR_HOST_IDLE_MS ?? 10_000);
 const executors = new Map<string, CommandExecutor>();
+const spawner = createSpawner();
 let shuttingDown = false;
 /** The one timer of this process besides the executors' own; see armIdle. */
 let idleTimer: NodeJS.Timeout | undefined;
 
 const key = (frameworkId: string, executorId: string) => `${frameworkId}/${executorId}`;
 
-/**
- * One HTTP/2 connection per agent endpoint, shared by all hosted executors:
- * a burst of launches then costs streams, not TCP connections.
- */
-const connections = new Map<string, Http2SessionManager>();
-function connectionTo(agent: string): Http2SessionManager {
-  const url = normalizeBaseUrl(agent);
-  let manager = connections.get(url);
-  if (manager === undefined) {
-    manager = new Http2SessionManager(url);
-    connections.set(url, manager);
+/** Loaded at the first launch that needs streams (an agent with no executor socket); see stream-transport.ts. */
+let streams: StreamTransports | undefined;
+/** One connection per agent executor socket, shared by all hosted executors. */
+const sockets = new Map<string, AgentSocket>();
+function socketAt(path: string): AgentSocket {
+  let socket = sockets.get(path);
+  if (socket === undefined) {
+    socket = dialAgentSocket(path, { logger, reconnect: { initialMs: 100, maxMs: 5_000 } });
+    sockets.set(path, socket);
   }
-  return manager;
+  return socket;
 }
 
 function tell(message: HostToAgent): void {
@@ -45,11 +46,15 @@ function armIdle(): void {
   idleTimer = executors.size === 0 && !shuttingDown ? setTimeout(() => tell({ type: "idle" }), IDLE_MS) : undefined;
 }
 
+let exiting = false;
 function exitWhenDone(): void {
-  if (executors.size === 0 && shuttingDown) {
+  if (executors.size === 0 && shuttingDown && !exiting) {
+    exiting = true;
     if (idleTimer !== undefined) clearTimeout(idleTimer);
-    for (const manager of connections.values()) manager.abort();
-    process.exit(0);
+    streams?.close();
+    for (const socket of sockets.values()) socket.close();
+    // The spawner first: exiting before it would leave it to init to reap.
+    void spawner.close().finally(() => process.exit(0));
   }
 }
 
@@ -65,13 +70,38 @@ function shutdownAll(): void {
   exitWhenDone();
 }
 
+/**
+ * Once a launch has had to wait for the stream module, every later message
+ * waits behind it too, so a stop never overtakes the launch it is about.
+ */
+let loading: Promise<void> | undefined;
 process.on("message", (message: AgentToHost) => {
+  if (
+    loading === undefined &&
+    message.type === "launch" &&
+    message.launch.socket === undefined &&
+    streams === undefined
+  )
+    loading = import("./stream-transport.js").then(
+      (m) => {
+        streams = m.createStreamTransports(logger);
+      },
+      (err) => {
+        logger.fatal({ err: String(err) }, "cannot load the executor streams");
+        process.exit(1);
+      },
+    );
+  if (loading === undefined) return handle(message);
+  loading = loading.then(() => handle(message));
+});
+
+function handle(message: AgentToHost): void {
   switch (message.type) {
     case "launch": {
       const { launch } = message;
       const k = key(launch.frameworkId, launch.executorId);
       try {
-        mkdirSync(launch.sandbox, { recursive: true });
+        makeDirs(launch.sandbox);
       } catch (err) {
         tell({
           type: "exited",
@@ -87,7 +117,9 @@ process.on("message", (message: AgentToHost) => {
         startCommandExecutor({
           ...launch,
           logger,
-          sessionManager: connectionTo(launch.agent),
+          transport:
+            launch.socket === undefined ? (streams as StreamTransports).to(launch.agent) : socketAt(launch.socket).open,
+          spawner,
           onExit: (waitStatus, description) => {
             executors.delete(k);
             tell({
@@ -112,7 +144,7 @@ process.on("message", (message: AgentToHost) => {
       shutdownAll();
       return;
   }
-});
+}
 
 process.on("disconnect", shutdownAll);
 process.on("SIGTERM", shutdownAll);

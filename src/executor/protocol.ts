@@ -12,6 +12,12 @@ export interface HostedLaunch {
   sandbox: string;
   /** host:port of the agent's unified stream. */
   agent: string;
+  /**
+   * The agent's executor socket (src/agent/executor-socket.ts): the host
+   * carries its executors there, on one connection, instead of a stream
+   * each to `agent`.
+   */
+  socket?: string;
   /** MESOS_* variables for the task. */
   env: Record<string, string>;
 }

@@ -226,6 +226,26 @@ describe("agent against a fake master", () => {
     expect(failed.message).toContain("status 3");
   });
 
+  it("reports a command that cannot start as TASK_FAILED, and the host goes on launching", async () => {
+    const task = create(TaskInfoSchema, {
+      name: "missing",
+      taskId: { value: "missing" },
+      command: { shell: false, value: "/nonexistent/program", arguments: ["program"] },
+    });
+    master.push({ case: "runTask", value: { frameworkInfo: framework, task } });
+    const failed = await eventually(
+      () => master.updates("missing").find((s) => s.state === TaskState.TASK_FAILED),
+      "TASK_FAILED",
+    );
+    expect(failed.message).toMatch(/Failed to launch the command: .*ENOENT/);
+    expect(master.states("missing")).not.toContain(TaskState.TASK_RUNNING);
+    runTask(master, "after-missing", "true");
+    await eventually(
+      () => (master.states("after-missing").includes(TaskState.TASK_FINISHED) ? true : undefined),
+      "TASK_FINISHED of the next task",
+    );
+  });
+
   it("kills a task with SIGTERM to its whole process group", async () => {
     runTask(master, "sleeper", "echo $$ > pid; sleep 60 & sleep 60");
     await eventually(
@@ -416,5 +436,62 @@ describe("agent against a fake master", () => {
       "mem",
       "ports",
     ]);
+  });
+});
+
+describe("how the executor host reaches its agent", () => {
+  const scope = new ProcessScope();
+  const masters: FakeMaster[] = [];
+  const agents: AgentDaemon[] = [];
+
+  afterAll(async () => {
+    for (const a of agents) await a.close();
+    for (const m of masters) await m.server.close();
+    await scope.cleanup();
+  });
+
+  const start = async (workDir: string): Promise<FakeMaster> => {
+    const master = new FakeMaster();
+    masters.push(master);
+    const { port } = await master.server.listen();
+    const started = await startAgent(
+      {
+        master: `127.0.0.1:${port}`,
+        ip: "127.0.0.1",
+        port: 0,
+        workDir,
+        resources: "cpus:2;mem:512;disk:1024;ports:[31000-31010]",
+        hostname: "localhost",
+        logLevel: "warn",
+      },
+      silentLogger(),
+    );
+    agents.push(started);
+    await eventually(() => started.agentId(), "registration");
+    return master;
+  };
+
+  const finishes = async (master: FakeMaster, taskId: string): Promise<void> => {
+    runTask(master, taskId, "true");
+    await eventually(
+      () => (master.states(taskId).includes(TaskState.TASK_FINISHED) ? true : undefined),
+      `TASK_FINISHED of ${taskId}`,
+    );
+    expect(master.states(taskId)).toEqual([TaskState.TASK_STARTING, TaskState.TASK_RUNNING, TaskState.TASK_FINISHED]);
+  };
+
+  it("over the executor socket in the work dir", async () => {
+    const workDir = scope.tempDir("plateau-agent-socket-");
+    const master = await start(workDir);
+    expect(existsSync(join(workDir, "executors.sock"))).toBe(true);
+    await finishes(master, "on-socket");
+  });
+
+  it("over streams of its own when the work dir's path is too long for a Unix socket", async () => {
+    const workDir = join(scope.tempDir("plateau-agent-long-"), "a-work-dir-whose-path".repeat(5));
+    expect(Buffer.byteLength(join(workDir, "executors.sock"))).toBeGreaterThan(107);
+    const master = await start(workDir);
+    expect(existsSync(join(workDir, "executors.sock"))).toBe(false);
+    await finishes(master, "on-a-stream");
   });
 });

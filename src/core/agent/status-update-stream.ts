@@ -20,6 +20,7 @@
 
 import type { TaskStatus } from "../../../gen/mesos/v1/mesos_pb.js";
 import type { Millis } from "../clock.js";
+import { createDueQueue } from "../due-queue.js";
 import { isTerminalState } from "../task-lifecycle.js";
 
 /** Mesos' STATUS_UPDATE_RETRY_INTERVAL_MIN and _MAX. */
@@ -94,6 +95,19 @@ export function createStatusUpdateStreams(bounds: { minMs?: Millis; maxMs?: Mill
   const maxMs = bounds.maxMs ?? STATUS_UPDATE_RETRY_MAX_MS;
   const streams = new Map<string, TaskStream>();
   const key = (frameworkId: string, taskId: string): string => `${frameworkId}/${taskId}`;
+  // Every time a head becomes due is queued here; an entry whose stream has
+  // since been rescheduled, acknowledged or dropped is stale. A scan of every
+  // stream per update (as `due` and `nextDueAt` did) made each update cost
+  // the number of tasks in flight: hundreds of launches at once spent 5% of
+  // the agent's time there.
+  const schedule = createDueQueue<TaskStream>(
+    (stream, at) =>
+      stream.nextAt === at && stream.queue.length > 0 && streams.get(key(stream.frameworkId, stream.taskId)) === stream,
+  );
+  const dueAt = (stream: TaskStream, at: Millis): void => {
+    stream.nextAt = at;
+    schedule.push(at, stream);
+  };
 
   const add = (frameworkId: string, status: TaskStatus, now: Millis): AddResult => {
     const taskId = status.taskId?.value ?? "";
@@ -119,7 +133,7 @@ export function createStatusUpdateStreams(bounds: { minMs?: Millis; maxMs?: Mill
     if (isTerminalState(status.state)) stream.terminated = true;
     // A new head goes out at once; otherwise it waits behind the head.
     if (stream.queue.length === 1) {
-      stream.nextAt = now;
+      dueAt(stream, now);
       stream.backoff = minMs;
     }
     return "queued";
@@ -127,11 +141,16 @@ export function createStatusUpdateStreams(bounds: { minMs?: Millis; maxMs?: Mill
 
   const due = (now: Millis): PendingUpdate[] => {
     const out: PendingUpdate[] = [];
-    for (const stream of streams.values()) {
+    const resent: TaskStream[] = [];
+    for (let stream = schedule.popDue(now); stream !== undefined; stream = schedule.popDue(now)) {
       const head = stream.queue[0];
-      if (head === undefined || stream.nextAt === undefined || stream.nextAt > now) continue;
+      if (head === undefined) continue;
       out.push({ frameworkId: stream.frameworkId, status: head });
-      stream.nextAt = now + stream.backoff;
+      resent.push(stream);
+    }
+    // Rescheduled after the loop: a backoff of 0 must not make it due again in this call.
+    for (const stream of resent) {
+      dueAt(stream, now + stream.backoff);
       stream.backoff = Math.min(maxMs, stream.backoff * 2);
     }
     return out;
@@ -150,7 +169,8 @@ export function createStatusUpdateStreams(bounds: { minMs?: Millis; maxMs?: Mill
       return { kind: "acknowledged", terminal };
     }
     stream.backoff = minMs;
-    stream.nextAt = stream.queue.length > 0 ? now : undefined;
+    if (stream.queue.length > 0) dueAt(stream, now);
+    else stream.nextAt = undefined;
     return { kind: "acknowledged", terminal };
   };
 
@@ -165,18 +185,11 @@ export function createStatusUpdateStreams(bounds: { minMs?: Millis; maxMs?: Mill
       for (const stream of streams.values()) {
         if (stream.queue.length === 0) continue;
         if (frameworkId !== undefined && stream.frameworkId !== frameworkId) continue;
-        stream.nextAt = now;
+        dueAt(stream, now);
         stream.backoff = minMs;
       }
     },
-    nextDueAt() {
-      let next: Millis | undefined;
-      for (const stream of streams.values()) {
-        if (stream.queue.length === 0 || stream.nextAt === undefined) continue;
-        if (next === undefined || stream.nextAt < next) next = stream.nextAt;
-      }
-      return next;
-    },
+    nextDueAt: () => schedule.peekAt(),
     forget: (frameworkId, taskId) => void streams.delete(key(frameworkId, taskId)),
     has: (frameworkId, taskId) => (streams.get(key(frameworkId, taskId))?.queue.length ?? 0) > 0,
   };
