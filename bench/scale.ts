@@ -8,10 +8,10 @@ import { runAllocatorScaleBench } from "./allocator-scale.js";
 import { HA_SHAPE, runFailoverBench } from "./ha-bench.js";
 import { runLaunchBench } from "./launch-bench.js";
 import { runRegistrationBench } from "./register-bench.js";
-import { leaderMemory, runReregisterBench } from "./reregister-bench.js";
 import { runRegistryScaleBench } from "./registry-scale-bench.js";
 import { registryScaleRows } from "./registry-scale-rows.js";
 import type { Row } from "./report.js";
+import { leaderMemory, runReregisterBench } from "./reregister-bench.js";
 import { runStateBench, type StateRead } from "./state-bench.js";
 
 const fmt = (n: number, digits = 0): string =>
