@@ -12,9 +12,19 @@
  *
  * PROBE_WORK_DIR=dir (embedded registry), PROBE_NODE_ARGS="--cpu-prof
  * --cpu-prof-dir=DIR" (profiles the master), PROBE_SHOW_LOSSES=1 (prints
- * why it lost the lead each time). Prints JSON; writes nothing else.
+ * why it lost the lead each time), PROBE_BIN=path/to/bin/plateau.js (another
+ * build's master, to compare two trees in one run). Prints JSON; writes
+ * nothing else.
+ *
+ * The fleet starts once the master leads, not once it listens: on etcd a
+ * master may listen before it has won its campaign (it says so after 3 s
+ * without a leader), and agents arriving then are turned away and back off
+ * (up to 10 s), which measured the campaign and the backoff, not
+ * registration. The embedded registry's master leads before it listens.
+ * `masterCpuMs` and `etcdCpuMs` are the processes' CPU (user + system, from
+ * /proc) while the fleet registered.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
@@ -29,6 +39,8 @@ export interface RegistrationShape {
   /** "etcd": a throwaway etcd; "embedded": a temp work dir; "memory": neither; else a work dir. */
   readonly registry: "etcd" | "embedded" | "memory" | string;
   readonly nodeArgs?: string[];
+  /** Another build's `bin/plateau.js` (default: this tree's). */
+  readonly bin?: string;
   /** Give up after this long (the figure is then missing, not wrong). */
   readonly timeoutMs?: number;
   readonly onProgress?: (registered: number, seconds: number) => void;
@@ -40,12 +52,27 @@ export interface RegistrationResult {
   readonly registerMs: number;
   readonly registrations: number;
   readonly leadershipLosses: number;
+  /** CPU of the master and of etcd (if any) while the fleet registered. */
+  readonly masterCpuMs: number;
+  readonly etcdCpuMs: number | undefined;
   /** The master's log lines on losing the lead or stepping down. */
   readonly losses: string[];
 }
 
+/** A process's CPU so far (user + system), from /proc; undefined once it is gone. */
+function cpuMsOf(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
 export async function runRegistrationBench(shape: RegistrationShape): Promise<RegistrationResult> {
-  const scope = new ProcessScope();
+  const scope = new ProcessScope(shape.bin);
   const sessions = SessionPool.forFleet(shape.agents);
   const tempDir = shape.registry === "embedded" ? mkdtempSync(join(tmpdir(), "plateau-register-")) : undefined;
   const workDir = tempDir ?? (["etcd", "memory"].includes(shape.registry) ? undefined : shape.registry);
@@ -64,6 +91,12 @@ export async function runRegistrationBench(shape: RegistrationShape): Promise<Re
       {},
       shape.nodeArgs ?? [],
     );
+    for (let waited = 0; !master.logs().includes('"msg":"leading"'); waited += 50) {
+      if (waited > 60_000) throw new Error(`the master did not lead within 60 s: ${master.logs().slice(-500)}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const etcdPid = etcd?.pid;
+    const cpuAtStart = [cpuMsOf(master.process.pid), cpuMsOf(etcdPid)];
     const start = performance.now();
     const fleet = startSimFleet({
       master: `127.0.0.1:${master.port}`,
@@ -93,6 +126,10 @@ export async function runRegistrationBench(shape: RegistrationShape): Promise<Re
       await new Promise((r) => setTimeout(r, 50));
     }
     const registerMs = Math.round(performance.now() - start);
+    const used = (now: number | undefined, before: number | undefined) =>
+      now === undefined || before === undefined ? undefined : Math.round(now - before);
+    const masterCpuMs = used(cpuMsOf(master.process.pid), cpuAtStart[0]) ?? Number.NaN;
+    const etcdCpuMs = used(cpuMsOf(etcdPid), cpuAtStart[1]);
     const registrations = fleet.registrations.reduce((sum, r) => sum + r.length, 0);
     await fleet.close();
     sessions.abort();
@@ -103,6 +140,8 @@ export async function runRegistrationBench(shape: RegistrationShape): Promise<Re
       registerMs,
       registrations,
       leadershipLosses: lines.filter((l) => l.includes("lost the lead")).length,
+      masterCpuMs,
+      etcdCpuMs,
       losses: lines.filter((l) => l.includes("leadership lost") || l.includes("stepping down")),
     };
   } finally {
@@ -120,6 +159,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     agents: Number(process.argv[2] ?? 1000),
     registry,
     nodeArgs: process.env.PROBE_NODE_ARGS?.split(" ").filter((a) => a !== ""),
+    bin: process.env.PROBE_BIN,
     onProgress: (n, s) => process.stderr.write(`register-bench: ${n} registered after ${s} s\n`),
   }).then(
     ({ losses, ...result }) => {

@@ -12,6 +12,13 @@
  * cost per write at that size: encoding the whole registry (and whether
  * the value would still fit under etcd's request limit).
  *
+ * Recovery, at each size from 10,000 on: a standby that has followed the
+ * registry all along (registry-follower.ts) takes over when the leader
+ * resigns (resign → its campaign resolves: the election and its catch-up),
+ * and the master core is built from what it holds (what `lead()` does
+ * next); then a candidate that followed nothing (a master started just
+ * then) campaigns, as every new leader did before standbys followed.
+ *
  * Run alone: node --import tsx bench/registry-scale-bench.ts [maxAgents]
  */
 import { create, toBinary } from "@bufbuild/protobuf";
@@ -22,10 +29,12 @@ import { createRegistryBook } from "../src/core/registry/registry-book.js";
 import { parseResources } from "../src/core/resources/index.js";
 import { createEtcdClient } from "../src/etcd/client.js";
 import { silentLogger } from "../src/log.js";
+import type { RegistryRecovery } from "../src/master/etcd/fenced-registry.js";
 import { createEtcdCoordinator, type EtcdCoordinator, type Leadership } from "../src/master/etcd/index.js";
 import { readStoredRegistry } from "../src/master/etcd/registry-read.js";
 import { decodeRegistry, encodeRegistry } from "../src/master/etcd/registry-value.js";
 import { EtcdServer } from "../test/helpers/etcd.js";
+import { testMasterCore } from "../test/helpers/master-harness.js";
 
 export interface RegistryScaleLimits {
   /** Agents stored when admissions are timed (ascending); recovery is timed at the last. */
@@ -36,6 +45,8 @@ export interface RegistryScaleLimits {
   grouped: number;
   /** Admissions in flight while filling the registry up to the next size. */
   fillConcurrency: number;
+  /** Sizes at which a standby takes over (and a cold candidate after it). */
+  recoveryFrom: number;
 }
 
 export const REGISTRY_SCALE_LIMITS: RegistryScaleLimits = {
@@ -43,6 +54,7 @@ export const REGISTRY_SCALE_LIMITS: RegistryScaleLimits = {
   sequential: 200,
   grouped: 1_000,
   fillConcurrency: 2_000,
+  recoveryFrom: 10_000,
 };
 
 export interface AdmissionRow {
@@ -66,6 +78,20 @@ export interface AdmissionRow {
   wholeValueFits: boolean;
 }
 
+/** A new leader taking over a registry of `agents`. */
+export interface TakeoverFigures {
+  agents: number;
+  /** A standby that followed the registry: the leader's resign() → its campaign() resolves (election, catch-up). */
+  standbyMs: number;
+  /** How it came by the registry (caught up: keys changed and deleted since it followed), and how long that took. */
+  standbyRecovery: RegistryRecovery | undefined;
+  /** Building the master core from that registry: what the master does before it serves. */
+  coreMs: number;
+  /** A candidate that followed nothing: campaign() → resolved (election, a read of every key). */
+  coldMs: number;
+  coldRecovery: RegistryRecovery | undefined;
+}
+
 export interface RecoveryFigures {
   agents: number;
   /** A new leader: campaign() until its registry is read and built (election included). */
@@ -84,6 +110,7 @@ export interface RecoveryFigures {
 export interface RegistryScaleResult {
   rows: AdmissionRow[];
   recovery: RecoveryFigures;
+  takeovers: TakeoverFigures[];
   /** Admissions per second while filling (bursts of fillConcurrency). */
   fillPerSec: number;
 }
@@ -157,6 +184,44 @@ async function timeAdmissions(
   };
 }
 
+/**
+ * The standby takes over from `leader`; then it resigns too and a candidate
+ * that followed nothing campaigns (and leads on).
+ */
+async function takeOver(
+  leader: Leadership,
+  standby: Promise<Leadership>,
+  candidate: () => Promise<Leadership>,
+): Promise<{ figures: TakeoverFigures; leader: Leadership }> {
+  const agents = leader.registry.current.agents.length;
+  // Let the standby's watch apply the last writes: this times a takeover, not a race.
+  await new Promise((resolve) => setTimeout(resolve, 1_000));
+  const t = performance.now();
+  await leader.resign();
+  const successor = await standby;
+  const standbyMs = performance.now() - t;
+  const c = performance.now();
+  testMasterCore(Date.now(), { registry: successor.registry.current });
+  const coreMs = performance.now() - c;
+  if (successor.registry.current.agents.length !== agents)
+    throw new Error(`the standby took over ${successor.registry.current.agents.length} agents, not ${agents}`);
+  await successor.resign();
+  const k = performance.now();
+  const cold = await candidate();
+  const coldMs = performance.now() - k;
+  return {
+    figures: {
+      agents,
+      standbyMs,
+      standbyRecovery: successor.recovery,
+      coreMs,
+      coldMs,
+      coldRecovery: cold.recovery,
+    },
+    leader: cold,
+  };
+}
+
 export async function runRegistryScaleBench(limits = REGISTRY_SCALE_LIMITS): Promise<RegistryScaleResult> {
   let etcd: EtcdServer | undefined;
   const coordinators: EtcdCoordinator[] = [];
@@ -172,14 +237,20 @@ export async function runRegistryScaleBench(limits = REGISTRY_SCALE_LIMITS): Pro
     return c;
   };
   const masterInfo = (id: string) => create(MasterInfoSchema, { id, hostname: "127.0.0.1", port: 1 });
+  let masters = 0;
+  /** A candidate of its own coordinator, campaigning (following the registry) from now on. */
+  const candidate = (): Promise<Leadership> => coordinator().campaign(masterInfo(`scale-${++masters}`));
   try {
     etcd = await EtcdServer.start();
-    const leadership = await coordinator().campaign(masterInfo("scale-a"));
+    let leadership = await candidate();
+    // Standing by, following the registry, from the start, as standbys do.
+    let standby = candidate();
     // Warm both paths (JIT, connections) before the first row is timed.
     const WARM = 100;
     for (let i = 0; i < WARM; i++) await leadership.registry.apply(admit(9_000_000 + i));
     await fill(leadership, 9_100_000, 9_100_000 + WARM * 5, limits.fillConcurrency);
     const rows: AdmissionRow[] = [];
+    const takeovers: TakeoverFigures[] = [];
     let stored = WARM * 6;
     let fillMs = 0;
     let filled = 0;
@@ -192,12 +263,19 @@ export async function runRegistryScaleBench(limits = REGISTRY_SCALE_LIMITS): Pro
       const next = 10_000_000 + rows.length * 100_000;
       rows.push(await timeAdmissions(leadership, size, next, limits));
       stored = size + limits.sequential + limits.grouped;
+      if (size < limits.recoveryFrom) continue;
+      const taken = await takeOver(leadership, standby, candidate);
+      takeovers.push(taken.figures);
+      leadership = taken.leader;
+      standby = candidate();
     }
     const total = leadership.registry.current.agents.length;
     await leadership.resign();
+    // The standby leads and steps down: the row below is a candidate that followed nothing.
+    await (await standby).resign();
 
     const r = performance.now();
-    const successor = await coordinator().campaign(masterInfo("scale-b"));
+    const successor = await candidate();
     const campaignMs = performance.now() - r;
     if (successor.registry.current.agents.length !== total)
       throw new Error(`the new leader read ${successor.registry.current.agents.length} agents, not ${total}`);
@@ -227,6 +305,7 @@ export async function runRegistryScaleBench(limits = REGISTRY_SCALE_LIMITS): Pro
     return {
       rows,
       recovery: { agents: total, campaignMs, readMs, buildMs, wholeValueDecodeMs },
+      takeovers,
       fillPerSec: (filled / fillMs) * 1000,
     };
   } finally {

@@ -9,6 +9,13 @@ const sizes = (result: RegistryScaleResult): string => result.rows.map((r) => fm
 const each = (result: RegistryScaleResult, cell: (r: RegistryScaleResult["rows"][number]) => string): string =>
   result.rows.map(cell).join(" / ");
 
+const recoveryText = (r: RegistryScaleResult["takeovers"][number]["standbyRecovery"]): string =>
+  r === undefined
+    ? "?"
+    : r.kind === "caught-up"
+      ? `caught up in ${fmt(r.ms)} ms: ${fmt(r.changed)} keys changed, ${fmt(r.deleted)} deleted since followed`
+      : `read whole in ${fmt(r.ms)} ms: ${r.why}`;
+
 const METHOD =
   "Leadership.registry.apply(admit-agent) on a throwaway etcd with its default limits (1.5 MiB a request, 128 ops a transaction), one key per registry entry; agents with 4 resources and 2 attributes";
 /** Growth allowed from the smallest size to the largest before "does not grow" is called missed. */
@@ -53,13 +60,23 @@ export function registryScaleRows(
       method:
         "what the store replaced did on every write: gzip of the whole registry (same run, same registry); these synthetic agents compress far better than real ones",
     },
+    ...result.takeovers.map(
+      (t): Row => ({
+        figure: `etcd registry: a standby takes over ${fmt(t.agents)} agents`,
+        value: `resign → new leader ${fmt(t.standbyMs)} ms (${recoveryText(t.standbyRecovery)}); master core built in ${fmt(t.coreMs)} ms; a candidate that followed nothing ${fmt(t.coldMs)} ms`,
+        target: "",
+        met: undefined,
+        method:
+          "a standby coordinator campaigning (following the registry) while the leader fills it; the leader resigns; the standby's campaign resolves once its registry is caught up under its fence; then testMasterCore(registry) as lead() builds it; then a fresh coordinator campaigns with nothing followed",
+      }),
+    ),
     {
       figure: `etcd registry: recovery at ${fmt(recovery.agents)} agents`,
       value: `new leader's campaign ${fmt(recovery.campaignMs)} ms; paged read alone ${fmt(recovery.readMs)} ms, book ${fmt(recovery.buildMs)} ms; decoding the same registry from one value ${fmt(recovery.wholeValueDecodeMs)} ms`,
       target: "",
       met: undefined,
       method:
-        "the leader resigns, a new coordinator campaigns (election, fenced paged read, decode, book); then readStoredRegistry alone (median of 3); the one-value decode is the floor any layout pays to turn bytes into agents",
+        "the leader resigns, a new coordinator that followed nothing campaigns (election; its follower's first read, decode, book; the fenced catch-up); then readStoredRegistry alone (median of 3); the one-value decode is the floor any layout pays to turn bytes into agents",
     },
   ];
 }

@@ -177,6 +177,10 @@ describe("the fenced registry store", () => {
   it("applies operations in call order even when an earlier one fails", async () => {
     const { client } = fakeEtcd([
       loaded(),
+      // Handed over together, they are written as one batch; it fails, and each is written alone.
+      () => {
+        throw new Error("permanent");
+      },
       () => {
         throw new Error("permanent");
       },
@@ -191,7 +195,7 @@ describe("the fenced registry store", () => {
   });
 
   it("splits a batch too big for one transaction into several, in order", async () => {
-    const { client, requests } = fakeEtcd([loaded(), written("10"), written("11"), written("12"), written("13")]);
+    const { client, requests } = fakeEtcd([loaded(), written("10"), written("11"), written("12")]);
     // Three compares of fence and <prefix>/registry, two keys: five ops.
     const store = await open(client, [], { maxOps: 5, maxBytes: 1 << 20 });
     const roles = ["a", "b", "c", "d", "e"];
@@ -200,12 +204,13 @@ describe("the fenced registry store", () => {
       ...roles.map((r) => store.apply(weights(r, 1))),
     ]);
     expect(changed.every(Boolean)).toBe(true);
-    const keys = requests.slice(2).map((r) => r.success?.map((op) => op.request_put?.key?.toString().slice(3)));
-    // The first operation went alone; the five that queued behind it share three transactions.
+    const keys = requests.slice(1).map((r) => r.success?.map((op) => op.request_put?.key?.toString().slice(3)));
+    // Handed over together, the six share one batch of three transactions (none goes ahead alone);
+    // being the first write, the last one also puts the tombstone at <prefix>/registry.
     expect(keys).toEqual([
-      ["registry/weights/a", "registry/weights/b"],
-      ["registry/weights/c", "registry/weights/d"],
-      ["registry/weights/e"],
+      ["registry/weights/first", "registry/weights/a"],
+      ["registry/weights/b", "registry/weights/c"],
+      ["registry/weights/d", "registry/weights/e", "registry"],
     ]);
   });
 
@@ -219,9 +224,8 @@ describe("the fenced registry store", () => {
       },
     ]);
     const store = await open(client, [], { maxOps: 5, maxBytes: 1 << 20 });
-    const first = store.apply(weights("first", 1));
+    await store.apply(weights("first", 1));
     const batch = ["a", "b", "c"].map((r) => store.apply(weights(r, 1)));
-    await first;
     for (const write of batch) await expect(write).rejects.toBeInstanceOf(PartlyStoredError);
     await expect(store.apply(weights("later", 1))).rejects.toBeInstanceOf(PartlyStoredError);
     expect(requests).toHaveLength(4);

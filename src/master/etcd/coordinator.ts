@@ -16,6 +16,7 @@ import { campaignUntilElected } from "./campaign.js";
 import { watchLeaderLiveness } from "./leader-liveness.js";
 import { type Leadership, startLeadership } from "./leadership.js";
 import { grantKeptLease } from "./lease-keeper.js";
+import { followRegistry } from "./registry-follower.js";
 
 export interface EtcdCoordinatorOptions {
   /** host:port of each etcd member. */
@@ -81,9 +82,20 @@ export function createEtcdCoordinator(options: EtcdCoordinatorOptions): EtcdCoor
             ttlSeconds: options.electionTtlSeconds,
             stallLimitMs: options.leaseStallLimitMs,
           });
-        const elected = await campaignUntilElected(client, keys, info, grantLease, both).finally(() =>
-          liveness.close(),
-        );
+        // While it waits, a candidate also follows the registry, so that
+        // winning costs a catch-up rather than a read of every key
+        // (registry-follower.ts).
+        const follower = followRegistry({
+          client: createEtcdClient(options.endpoints, options.tls),
+          key: keys.registry,
+          logger,
+        });
+        const elected = await campaignUntilElected(client, keys, info, grantLease, both)
+          .finally(() => liveness.close())
+          .catch(async (err: unknown) => {
+            await follower.stop();
+            throw err;
+          });
         const leadership = await startLeadership({
           client,
           keys,
@@ -91,6 +103,7 @@ export function createEtcdCoordinator(options: EtcdCoordinatorOptions): EtcdCoor
           info,
           ttlSeconds: options.electionTtlSeconds,
           logger,
+          mirror: await follower.stop(),
         });
         leaderships.add(leadership);
         void leadership.lost.then(() => leaderships.delete(leadership));

@@ -32,8 +32,10 @@ import type { RegistryStore } from "../registry.js";
 import { LeadershipLostError, PartlyStoredError } from "./errors.js";
 import { type Fence, fenceCompares } from "./fence.js";
 import { callDeadline, withTransientRetry } from "./leader-calls.js";
-import { conversionChanges, hold, touchedChanges } from "./registry-changes.js";
+import { catchUpMirror } from "./registry-catch-up.js";
+import { conversionChanges, type Held, hold, touchedChanges } from "./registry-changes.js";
 import { registryLayout } from "./registry-layout.js";
+import { heldOf, type RegistryMirror } from "./registry-mirror.js";
 import { readRegistry, type StoredRegistry } from "./registry-read.js";
 import {
   type ChunkOutcome,
@@ -71,6 +73,12 @@ export interface FencedRegistryOptions {
   readonly txnLimits?: { maxOps: number; maxBytes: number };
   /** Keys per page when reading the registry (default registry-read.ts's PAGE_KEYS). */
   readonly pageKeys?: number;
+  /**
+   * The registry as this master followed it while it waited to lead
+   * (registry-follower.ts): caught up to the revision where the fence
+   * holds instead of read whole. The store takes it over and changes it.
+   */
+  readonly mirror?: RegistryMirror;
 }
 
 function lostBecause(options: FencedRegistryOptions, what: string): LeadershipLostError {
@@ -81,10 +89,16 @@ function lostBecause(options: FencedRegistryOptions, what: string): LeadershipLo
   return error;
 }
 
+/** How a new leader came by its registry. */
+export type RegistryRecovery =
+  | { readonly kind: "caught-up"; readonly changed: number; readonly deleted: number; readonly ms: number }
+  | { readonly kind: "read"; readonly why: string; readonly ms: number };
+
 export interface OpenedRegistry {
   readonly store: RegistryStore;
   /** The etcd revision at which the fence was seen to hold and the registry was read. */
   readonly revision: string;
+  readonly recovery: RegistryRecovery;
 }
 
 /** An operation waiting for the next write. */
@@ -110,8 +124,26 @@ export async function openFencedRegistry(options: FencedRegistryOptions): Promis
     if (stored === undefined) throw lostBecause(options, "registry read");
     return stored;
   };
-  const first = await read();
-  let held = hold(first);
+  const opened = performance.now();
+  /** The followed mirror caught up under the fence, or else the whole registry read. */
+  const open = async (): Promise<{ held: Held; revision: string; recovery: RegistryRecovery }> => {
+    const ms = () => performance.now() - opened;
+    let why = "nothing followed";
+    if (options.mirror !== undefined) {
+      const outcome = await catchUpMirror(access, options.mirror);
+      if (outcome.kind === "lost") throw lostBecause(options, "registry read");
+      if (outcome.kind === "caught-up") {
+        const { changed, deleted } = outcome;
+        const recovery = { kind: "caught-up" as const, changed, deleted, ms: ms() };
+        return { held: heldOf(options.mirror), revision: options.mirror.revision, recovery };
+      }
+      why = outcome.why;
+    }
+    const stored = await read();
+    return { held: hold(stored), revision: stored.revision, recovery: { kind: "read", why, ms: ms() } };
+  };
+  const first = await open();
+  let held = first.held;
   let sliceStart = performance.now();
   /**
    * Gives the event loop a turn once this slice has run YIELD_AFTER_MS;
@@ -212,7 +244,7 @@ export async function openFencedRegistry(options: FencedRegistryOptions): Promis
       if (broken !== undefined) throw broken;
       const { changed, touched, rollback } = applyNoting(operations);
       if (touched.size === 0) return changed;
-      // Not awaited unless converting: a lone operation goes out at once, before others can join it.
+      // Not awaited unless converting: the batch goes out in this turn.
       const changes =
         held.legacy === "registry" ? await conversionChanges(held, pauseNow) : touchedChanges(held, touched);
       if ((await writeChanges(changes, rollback)) === "written") return changed;
@@ -254,6 +286,13 @@ export async function openFencedRegistry(options: FencedRegistryOptions): Promis
   const drain = async (): Promise<void> => {
     draining = true;
     try {
+      // Operations handed over in one go (the term runner issues every
+      // queued batch's writes at once when a write returns) make one batch.
+      // Started at the first of them, a write carried that one alone and
+      // the rest waited a whole etcd round trip behind it: two round trips
+      // per turn of a registering fleet instead of one. A lone operation
+      // still goes out at once, a microtask later.
+      await Promise.resolve();
       while (pending.length > 0) {
         const pause = pauseNow();
         if (pause !== undefined) await pause;
@@ -277,5 +316,5 @@ export async function openFencedRegistry(options: FencedRegistryOptions): Promis
       });
     },
   };
-  return { store, revision: first.revision };
+  return { store, revision: first.revision, recovery: first.recovery };
 }

@@ -27,8 +27,9 @@ import type { RegistryStore } from "../registry.js";
 import type { Elected } from "./campaign.js";
 import { LeadershipLostError } from "./errors.js";
 import { deleteFenced, fenceCompares } from "./fence.js";
-import { openFencedRegistry } from "./fenced-registry.js";
+import { openFencedRegistry, type RegistryRecovery } from "./fenced-registry.js";
 import { isTransientEtcdError } from "./leader-calls.js";
+import type { RegistryMirror } from "./registry-mirror.js";
 
 export interface Leadership {
   /** The campaign key's create revision: grows with each new leader, so agents can drop a deposed leader's messages. */
@@ -37,6 +38,8 @@ export interface Leadership {
   readonly registry: RegistryStore;
   /** Resolves (never rejects) with why leadership ended; the master must stop acting as leader then. */
   readonly lost: Promise<Error>;
+  /** How this leader came by its registry: caught up from what it followed, or read whole (none for the in-memory twin). */
+  readonly recovery?: RegistryRecovery;
   /**
    * Publishes this master as the leader (`<prefix>/leader`, on its lease,
    * fenced), for clients and standbys to follow. Resolves once stored;
@@ -55,6 +58,8 @@ export interface LeadershipOptions {
   readonly info: MasterInfo;
   readonly ttlSeconds: number;
   readonly logger: Logger;
+  /** The registry as followed while campaigning (registry-follower.ts), if any. */
+  readonly mirror?: RegistryMirror;
 }
 
 /** Starts watching over an elected candidacy and opens the fenced registry. Rejects (having revoked the lease) if leadership is already gone. */
@@ -103,7 +108,11 @@ export async function startLeadership(options: LeadershipOptions): Promise<Leade
   if (lostError !== undefined) clearInterval(deadlineTimer);
 
   try {
-    const { store: registry, revision } = await openFencedRegistry({
+    const {
+      store: registry,
+      revision,
+      recovery,
+    } = await openFencedRegistry({
       client,
       fence,
       key: options.keys.registry,
@@ -114,6 +123,7 @@ export async function startLeadership(options: LeadershipOptions): Promise<Leade
       // holds. Stepping down because etcd was slow to commit a fleet's
       // admissions only started the whole fleet's registration again.
       transientRetryMs: Number.POSITIVE_INFINITY,
+      mirror: options.mirror,
     });
     // From just after the fenced read that saw the key ours: nothing that
     // happens to it later is missed, and a history compacted since the key
@@ -133,11 +143,12 @@ export async function startLeadership(options: LeadershipOptions): Promise<Leade
       markLost(new LeadershipLostError(`lost the watch on the campaign key: ${error.message}`, { cause: error })),
     );
     if (lostError !== undefined) await cancelQuietly(watcher);
-    logger.info({ epoch: fence.createRevision, key: fence.key }, "elected leader");
+    logger.info({ epoch: fence.createRevision, key: fence.key, registry: recovery }, "elected leader");
     return {
       epoch: BigInt(fence.createRevision),
       registry,
       lost,
+      recovery,
       async announce() {
         const put = {
           request_put: {

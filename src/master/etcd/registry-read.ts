@@ -53,18 +53,29 @@ export interface ReadAccess {
   readonly pageKeys?: number;
 }
 
-interface FirstPage {
+/** A range's first answer: its revision and its first page of entry keys. */
+export interface FirstPage {
   header: IResponseHeader;
   legacy: IKeyValue | undefined;
   entries: IKeyValue[];
   more: boolean;
 }
 
-const pageRequest = (layout: RegistryLayout, from: Buffer, limit: number, revision?: string): IRangeRequest => ({
+/** What a paged range of entry keys asks for beyond the keys themselves. */
+export type EntryFilter = Pick<IRangeRequest, "min_mod_revision" | "keys_only">;
+
+export const pageRequest = (
+  layout: RegistryLayout,
+  from: Buffer,
+  limit: number,
+  revision?: string,
+  filter: EntryFilter = {},
+): IRangeRequest => ({
   key: from,
   range_end: layout.entryRangeEnd,
   limit,
   ...(revision === undefined ? {} : { revision }),
+  ...filter,
 });
 
 /** The legacy key and the first page of entries, under the fence if any; undefined if the fence failed. */
@@ -95,15 +106,17 @@ function nextPageKeys(access: ReadAccess, kvs: IKeyValue[]): number {
 }
 
 /**
- * Hands every entry key at `first`'s revision to `take`, page by page. The
- * next page is asked for before `take` works through the current one, so
- * etcd serves it while this process decodes.
+ * Hands every entry key at `first`'s revision (that `filter` lets through)
+ * to `take`, page by page (`more`: pages follow). The next page is asked for before `take` works
+ * through the current one, so etcd serves it while this process decodes.
+ * `take` returning false stops it.
  */
-async function forEachEntry(
+export async function forEachEntry(
   access: ReadAccess,
   layout: RegistryLayout,
-  first: FirstPage,
-  take: (kvs: IKeyValue[]) => void,
+  first: Pick<FirstPage, "header" | "entries" | "more">,
+  take: (kvs: IKeyValue[], more: boolean) => boolean | undefined,
+  filter: EntryFilter = {},
 ): Promise<void> {
   let page = { kvs: first.entries, more: first.more };
   for (;;) {
@@ -117,13 +130,13 @@ async function forEachEntry(
               Buffer.concat([last.key, Buffer.alloc(1)]),
               nextPageKeys(access, page.kvs),
               first.header.revision,
+              filter,
             ),
           )
         : undefined;
     // Awaited below; if `take` throws first, its failure is not an unhandled rejection.
     next?.catch(() => undefined);
-    take(page.kvs);
-    if (next === undefined) return;
+    if (take(page.kvs, page.more) === false || next === undefined) return;
     page = await next;
   }
 }
@@ -158,6 +171,7 @@ export async function readRegistry(access: ReadAccess, layout: RegistryLayout): 
       // Leftovers beside a whole registry are only to be deleted: not decoded.
       if (legacy !== "registry") fragments.push([path, decodeFragment(kv.value, key)]);
     }
+    return true;
   });
   const registry =
     legacy === "registry" && first.legacy !== undefined
