@@ -145,6 +145,10 @@ export function openFleetStreams(options: FleetStreamsOptions): FleetStreams {
   /** Where a member goes once its stream ended: the real agent's choices, in stream.ts's order. */
   const disconnected = (m: Member, end: CallEnd): void => {
     if (closed || m.phase === "idle") return;
+    if (trace !== undefined) {
+      const key = `${end.kind} ${describe(end, m.baseUrl)}`;
+      trace.set(key, (trace.get(key) ?? 0) + 1);
+    }
     if (!options.onDisconnected(m.index, describe(end, m.baseUrl))) {
       m.phase = "idle";
       return;
@@ -168,8 +172,17 @@ export function openFleetStreams(options: FleetStreamsOptions): FleetStreams {
     if (m.phase === "backoff") dial(m);
   });
 
+  const trace = process.env.SIM_FLEET_TRACE === undefined ? undefined : new Map<string, number>();
   const sweep = setInterval(() => {
     const now = performance.now();
+    if (trace !== undefined) {
+      const phases = new Map<string, number>();
+      for (const m of members) phases.set(m.phase, (phases.get(m.phase) ?? 0) + 1);
+      process.stderr.write(
+        `fleet: target ${target.current} ${JSON.stringify(Object.fromEntries(phases))} ends ${JSON.stringify(Object.fromEntries(trace))}\n`,
+      );
+      trace.clear();
+    }
     for (const m of members) {
       if (m.phase !== "open" || m.call === undefined) continue;
       const limit = options.heartbeatTimeoutMs(m.index);

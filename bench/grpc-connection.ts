@@ -5,7 +5,7 @@
  * (async iterables, AbortSignals, an error object per agent per failed
  * reconnect, the session manager) taking a core through a failover.
  *
- *   connecting ──connect──► ready ──GOAWAY──► retired (its calls go on, no new ones)
+ *   connecting ──SETTINGS──► ready ──GOAWAY──► retired (its calls go on, no new ones)
  *       │                     │                  │
  *       └──error/close────────┴──────────────────┴──► gone: every call ends, once, with one reason
  *
@@ -169,6 +169,7 @@ class Call<T> implements GrpcCall<T> {
     else if (this.reader.partial > 0)
       this.finish({ kind: "broken", reason: `the stream ended inside a message (${this.reader.partial} bytes)` });
     else if (this.status !== undefined) this.finish({ kind: "status", status: this.status });
+    else if (this.sessionGone()) this.finish({ kind: "unreachable", reason: "the connection closed" });
     else this.finish({ kind: "broken", reason: "the stream ended without a grpc-status" });
   }
 
@@ -177,7 +178,9 @@ class Call<T> implements GrpcCall<T> {
   }
 
   closed(rstCode: number): void {
-    this.finish({ kind: "broken", reason: this.problem ?? `the stream was reset (HTTP/2 code ${rstCode})` });
+    // Streams close before their session reports why it went.
+    if (this.sessionGone()) this.finish({ kind: "unreachable", reason: this.problem ?? "the connection closed" });
+    else this.finish({ kind: "broken", reason: this.problem ?? `the stream was reset (HTTP/2 code ${rstCode})` });
   }
 
   /** Once: releases the stream, then tells the owner. */
@@ -188,6 +191,11 @@ class Call<T> implements GrpcCall<T> {
     const stream = this.stream;
     if (stream !== undefined && !stream.closed && !stream.destroyed) stream.close(rstCode);
     this.handler.onEnd(this.owner, end, this);
+  }
+
+  private sessionGone(): boolean {
+    const session = this.stream?.session;
+    return session === undefined || session.destroyed || session.closed;
   }
 
   private take(status: GrpcStatus | string | undefined, required: boolean): void {
@@ -209,7 +217,10 @@ export class GrpcConnection {
 
   constructor(readonly baseUrl: string) {
     this.session = http2.connect(baseUrl, SESSION_OPTIONS);
-    this.session.once("connect", () => this.onConnect());
+    // Streams open once the master's SETTINGS arrive, not when TCP connects:
+    // a socket accepted and then dropped (or one to a frozen process) costs
+    // one failure, not a stream per waiting call.
+    this.session.once("remoteSettings", () => this.onConnect());
     this.session.on("error", (err: Error) => this.lose(err.message));
     this.session.once("goaway", () => this.retire("the master sent GOAWAY"));
     this.session.once("close", () => this.lose("the connection closed"));
