@@ -138,6 +138,34 @@ function initialTasks(agent: SimAgent, options: SimFleetOptions): void {
   }
 }
 
+/**
+ * How many agents' latest Registered came from each epoch: benchmarks poll
+ * `registeredSince` every few ms, which should not walk 10,000 agents.
+ */
+function epochCounter() {
+  const agentsAt = new Map<bigint, number>();
+  return {
+    count(from: bigint | undefined, to: bigint): void {
+      if (from !== undefined) {
+        const left = (agentsAt.get(from) ?? 1) - 1;
+        if (left === 0) agentsAt.delete(from);
+        else agentsAt.set(from, left);
+      }
+      agentsAt.set(to, (agentsAt.get(to) ?? 0) + 1);
+    },
+    since(epoch: bigint): number {
+      let n = 0;
+      for (const [at, count] of agentsAt) if (at >= epoch) n += count;
+      return n;
+    },
+    highest(): bigint {
+      let max = 0n;
+      for (const at of agentsAt.keys()) if (at > max) max = at;
+      return max;
+    },
+  };
+}
+
 const taskKey = (frameworkId: string | undefined, taskId: string | undefined): string =>
   `${frameworkId ?? ""}/${taskId ?? ""}`;
 
@@ -145,15 +173,18 @@ export function startSimFleet(options: SimFleetOptions): SimFleet {
   const counts = { launched: 0, ended: 0 };
   const agents: SimAgent[] = [];
 
-  const hello = (index: number): Uint8Array => {
-    const agent = agents[index] as SimAgent;
-    agent.registerBody ??= registerBody({
-      index,
+  const epochs = epochCounter();
+  const bodyOf = (agent: SimAgent): Uint8Array =>
+    registerBody({
+      index: agent.index,
       agentId: agent.agentId,
       tasks: [...agent.tasks.values()].map((sim) => sim.task),
       frameworks: agent.frameworks.values(),
-      attributes: options.attributes?.(index),
+      attributes: options.attributes?.(agent.index),
     });
+  const hello = (index: number): Uint8Array => {
+    const agent = agents[index] as SimAgent;
+    agent.registerBody ??= bodyOf(agent);
     return registerFrame(agent.registerBody);
   };
 
@@ -206,9 +237,13 @@ export function startSimFleet(options: SimFleetOptions): SimFleet {
     switch (event.case) {
       case "registered": {
         const id = event.value.agentId?.value ?? agent.agentId;
-        if (id !== agent.agentId) agent.registerBody = undefined;
+        const renamed = id !== agent.agentId;
         agent.agentId = id;
+        // Encoded now, while the master is up, rather than when a failover
+        // has the whole fleet re-register at once.
+        if (renamed) agent.registerBody = bodyOf(agent);
         agent.heartbeatSeconds = event.value.heartbeatIntervalSeconds || undefined;
+        epochs.count(agent.registrations.at(-1)?.epoch, epoch);
         agent.registrations.push({ at: performance.now(), epoch });
         // What the master may not have acknowledged goes again, one per task.
         for (const sim of agent.tasks.values()) {
@@ -311,12 +346,10 @@ export function startSimFleet(options: SimFleetOptions): SimFleet {
     if (agent === undefined) throw new Error(`no simulated agent ${index} (the fleet has ${agents.length})`);
     return agent;
   };
-  const latest = (a: SimAgent): Registration | undefined => a.registrations.at(-1);
   return {
     registrations: agents.map((a) => a.registrations),
-    registeredSince: (epoch) => agents.filter((a) => (latest(a)?.epoch ?? -1n) >= epoch).length,
-    highestEpoch: () =>
-      agents.reduce((max, a) => ((latest(a)?.epoch ?? 0n) > max ? (latest(a)?.epoch ?? 0n) : max), 0n),
+    registeredSince: (epoch) => epochs.since(epoch),
+    highestEpoch: () => epochs.highest(),
     agentId: (index) => at(index).agentId,
     running: () =>
       agents.reduce(
