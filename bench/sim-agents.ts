@@ -121,8 +121,10 @@ interface SimAgent {
   crashed: boolean;
 }
 
+/** Shared by every initial task: only ever encoded, never changed. */
+const taskResources = parseResources(SIM_TASK_RESOURCES);
+
 function initialTasks(agent: SimAgent, options: SimFleetOptions): void {
-  const resources = parseResources(SIM_TASK_RESOURCES);
   const frameworkId = options.framework.id?.value ?? "";
   if (options.tasksPerAgent > 0) agent.frameworks.set(frameworkId, options.framework);
   for (let t = 0; t < options.tasksPerAgent; t++) {
@@ -132,7 +134,7 @@ function initialTasks(agent: SimAgent, options: SimFleetOptions): void {
       taskId: { value: id },
       frameworkId: options.framework.id,
       state: TaskState.TASK_RUNNING,
-      resources,
+      resources: taskResources,
     });
     agent.tasks.set(`${frameworkId}/${id}`, { task, frameworkId, unacknowledged: [] });
   }
