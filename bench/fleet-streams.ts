@@ -33,8 +33,12 @@ export interface FleetStreamsOptions {
   /** Member i's first message on every stream, framed. */
   hello(index: number): Uint8Array;
   onMessage(index: number, bytes: Uint8Array): void;
-  /** After each of member i's streams ends, or fails to open: false keeps it away until `start(i)`. */
-  onDisconnected(index: number, reason: string | undefined): boolean;
+  /**
+   * After each of member i's streams ends, or fails to open (`describeEnd`
+   * says why, when asked: a failover should not build 10,000 messages):
+   * false keeps it away until `start(i)`.
+   */
+  onDisconnected(index: number, end: CallEnd): boolean;
   /** No message for this long: the master is presumed gone. Undefined: no limit (yet). */
   heartbeatTimeoutMs(index: number): number | undefined;
 }
@@ -73,8 +77,8 @@ const CLOSE_GRACE_MS = 200;
 
 const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
-/** Why a stream ended, for onDisconnected; undefined when the master ended it cleanly. */
-function describe(end: CallEnd, baseUrl: string | undefined): string | undefined {
+/** Why a stream ended; undefined when the master ended it cleanly. */
+export function describeEnd(end: CallEnd, baseUrl: string | undefined): string | undefined {
   if (end.kind !== "status") return end.reason;
   if (end.status.code === 0) return undefined;
   return `${baseUrl} answered grpc-status ${end.status.code}: ${end.status.message}`;
@@ -146,10 +150,10 @@ export function openFleetStreams(options: FleetStreamsOptions): FleetStreams {
   const disconnected = (m: Member, end: CallEnd): void => {
     if (closed || m.phase === "idle") return;
     if (trace !== undefined) {
-      const key = `${end.kind} ${describe(end, m.baseUrl)}`;
+      const key = `${end.kind} ${describeEnd(end, m.baseUrl)}`;
       trace.set(key, (trace.get(key) ?? 0) + 1);
     }
-    if (!options.onDisconnected(m.index, describe(end, m.baseUrl))) {
+    if (!options.onDisconnected(m.index, end)) {
       m.phase = "idle";
       return;
     }
