@@ -20,30 +20,34 @@
  *
  * Every Registered is timestamped with the leader epoch it came from, so
  * the benchmarks can tell re-registration with a new leader from the rest.
+ *
+ * The fleet is cheap so that the benchmarks measure the masters: its
+ * streams are bare gRPC on shared HTTP/2 connections (fleet-streams.ts),
+ * one leader lookup serves every agent, and what an agent writes is
+ * encoded once where it does not change (sim-messages.ts). On connect-node
+ * clients, this process took a whole core for ~10 s of a 3,000-agent
+ * failover (per-stream async iterables, AbortSignals, an error object per
+ * agent per failed reconnect, GC).
  */
-import { create } from "@bufbuild/protobuf";
-import {
-  AgentIDSchema,
-  AgentInfoSchema,
-  type FrameworkInfo,
-  type Task,
-  TaskSchema,
-  TaskState,
-  TaskStatus_Source,
-} from "../gen/mesos/v1/mesos_pb.js";
-import {
-  type AgentEvent,
-  type ConnectRequest,
-  ConnectRequestSchema,
-  type ConnectResponse,
-} from "../gen/mesos/v2/mesos_pb.js";
+import { create, fromBinary } from "@bufbuild/protobuf";
+import { type FrameworkInfo, type Task, TaskSchema, TaskState } from "../gen/mesos/v1/mesos_pb.js";
+import { type AgentEvent, ConnectResponseSchema } from "../gen/mesos/v2/mesos_pb.js";
 import { AGENT_RECONNECT } from "../src/agent/master-link.js";
-import { newCallId, openStream, type ReconnectPolicy, type UnifiedStream } from "../src/client/stream.js";
-import { parseAttributes, parseResources } from "../src/core/resources/index.js";
+import type { ReconnectPolicy } from "../src/client/backoff.js";
+import { parseResources } from "../src/core/resources/index.js";
+import { type FleetStreams, openFleetStreams } from "./fleet-streams.js";
 import type { SessionPool } from "./session-pool.js";
+import {
+  HEARTBEAT_FRAME,
+  isTerminal,
+  nextUuid,
+  registerBody,
+  registerFrame,
+  SIM_TASK_RESOURCES,
+  statusUpdateFrame,
+} from "./sim-messages.js";
 
-export const SIM_AGENT_RESOURCES = "cpus:16;mem:65536;disk:100000;ports:[31000-32000]";
-export const SIM_TASK_RESOURCES = "cpus:0.1;mem:32";
+export { SIM_AGENT_RESOURCES, SIM_TASK_RESOURCES } from "./sim-messages.js";
 /** The real agent's policy, so a change to it shows in the failover figures. */
 export { AGENT_RECONNECT };
 
@@ -99,7 +103,7 @@ interface SimTask {
   task: Task;
   frameworkId: string;
   /** Oldest first; the head is in flight. */
-  unacknowledged: { request: ConnectRequest; uuid: Uint8Array }[];
+  unacknowledged: { frame: Uint8Array; uuid: Uint8Array }[];
   finishTimer?: NodeJS.Timeout;
 }
 
@@ -108,7 +112,8 @@ interface SimAgent {
   agentId: string;
   tasks: Map<string, SimTask>;
   frameworks: Map<string, FrameworkInfo>;
-  stream: UnifiedStream | undefined;
+  /** Its Register without the call id, until its tasks, frameworks or id change. */
+  registerBody: Uint8Array | undefined;
   heartbeatSeconds: number | undefined;
   registrations: Registration[];
   /** Partitioned: it hears nothing and says nothing, and once its stream ends it stays away until healed. */
@@ -116,12 +121,10 @@ interface SimAgent {
   crashed: boolean;
 }
 
-const HEARTBEAT = create(ConnectRequestSchema, {
-  call: { case: "agent", value: { call: { case: "heartbeat", value: {} } } },
-});
+/** Shared by every initial task: only ever encoded, never changed. */
+const taskResources = parseResources(SIM_TASK_RESOURCES);
 
 function initialTasks(agent: SimAgent, options: SimFleetOptions): void {
-  const resources = parseResources(SIM_TASK_RESOURCES);
   const frameworkId = options.framework.id?.value ?? "";
   if (options.tasksPerAgent > 0) agent.frameworks.set(frameworkId, options.framework);
   for (let t = 0; t < options.tasksPerAgent; t++) {
@@ -131,85 +134,93 @@ function initialTasks(agent: SimAgent, options: SimFleetOptions): void {
       taskId: { value: id },
       frameworkId: options.framework.id,
       state: TaskState.TASK_RUNNING,
-      resources,
+      resources: taskResources,
     });
     agent.tasks.set(`${frameworkId}/${id}`, { task, frameworkId, unacknowledged: [] });
   }
 }
 
-function registerRequest(agent: SimAgent, options: SimFleetOptions): ConnectRequest {
-  const agentId = agent.agentId === "" ? undefined : create(AgentIDSchema, { value: agent.agentId });
-  const tasks = [...agent.tasks.values()].map(({ task }) => {
-    task.agentId = agentId;
-    return task;
-  });
-  const info = create(AgentInfoSchema, {
-    hostname: `sim-agent-${agent.index}`,
-    // Never dialled: the simulated agent serves no executors.
-    port: 0,
-    resources: parseResources(SIM_AGENT_RESOURCES),
-    attributes: options.attributes === undefined ? [] : parseAttributes(options.attributes(agent.index)),
-    id: agentId,
-  });
-  return create(ConnectRequestSchema, {
-    id: newCallId(),
-    call: {
-      case: "agent",
-      value: {
-        call: {
-          case: "register",
-          value: { agentInfo: info, tasks, frameworks: [...agent.frameworks.values()], version: "sim" },
-        },
-      },
+/**
+ * How many agents' latest Registered came from each epoch: benchmarks poll
+ * `registeredSince` every few ms, which should not walk 10,000 agents.
+ */
+function epochCounter() {
+  const agentsAt = new Map<bigint, number>();
+  return {
+    count(from: bigint | undefined, to: bigint): void {
+      if (from !== undefined) {
+        const left = (agentsAt.get(from) ?? 1) - 1;
+        if (left === 0) agentsAt.delete(from);
+        else agentsAt.set(from, left);
+      }
+      agentsAt.set(to, (agentsAt.get(to) ?? 0) + 1);
     },
-  });
-}
-
-let uuidCounter = 0n;
-function nextUuid(): Uint8Array {
-  const uuid = new Uint8Array(16);
-  new DataView(uuid.buffer).setBigUint64(8, ++uuidCounter);
-  return uuid;
-}
-
-function statusUpdate(agent: SimAgent, sim: SimTask, state: TaskState, uuid: Uint8Array): ConnectRequest {
-  return create(ConnectRequestSchema, {
-    call: {
-      case: "agent",
-      value: {
-        call: {
-          case: "statusUpdate",
-          value: {
-            frameworkId: { value: sim.frameworkId },
-            status: {
-              taskId: sim.task.taskId,
-              agentId: { value: agent.agentId },
-              state,
-              source: TaskStatus_Source.EXECUTOR,
-              uuid,
-              timestamp: Date.now() / 1000,
-            },
-          },
-        },
-      },
+    since(epoch: bigint): number {
+      let n = 0;
+      for (const [at, count] of agentsAt) if (at >= epoch) n += count;
+      return n;
     },
-  });
+    highest(): bigint {
+      let max = 0n;
+      for (const at of agentsAt.keys()) if (at > max) max = at;
+      return max;
+    },
+  };
 }
 
-/** Queues an update; it goes out now if nothing of the task's is in flight. */
-function report(agent: SimAgent, sim: SimTask, state: TaskState): void {
-  sim.task.state = state;
-  const uuid = nextUuid();
-  sim.unacknowledged.push({ request: statusUpdate(agent, sim, state, uuid), uuid });
-  if (sim.unacknowledged.length === 1) agent.stream?.send(sim.unacknowledged[0]?.request as ConnectRequest);
-}
-
-const isTerminal = (state: TaskState): boolean =>
-  [TaskState.TASK_FINISHED, TaskState.TASK_KILLED, TaskState.TASK_FAILED, TaskState.TASK_DROPPED].includes(state);
+const taskKey = (frameworkId: string | undefined, taskId: string | undefined): string =>
+  `${frameworkId ?? ""}/${taskId ?? ""}`;
 
 export function startSimFleet(options: SimFleetOptions): SimFleet {
   const counts = { launched: 0, ended: 0 };
   const agents: SimAgent[] = [];
+
+  const epochs = epochCounter();
+  const bodyOf = (agent: SimAgent): Uint8Array =>
+    registerBody({
+      index: agent.index,
+      agentId: agent.agentId,
+      tasks: [...agent.tasks.values()].map((sim) => sim.task),
+      frameworks: agent.frameworks.values(),
+      attributes: options.attributes?.(agent.index),
+    });
+  const hello = (index: number): Uint8Array => {
+    const agent = agents[index] as SimAgent;
+    agent.registerBody ??= bodyOf(agent);
+    return registerFrame(agent.registerBody);
+  };
+
+  const streams: FleetStreams = openFleetStreams({
+    master: options.master,
+    size: options.agents,
+    sessions: options.sessions,
+    reconnect: options.reconnect ?? AGENT_RECONNECT,
+    hello,
+    onMessage(index, bytes) {
+      const agent = agents[index] as SimAgent;
+      // Cut off, it hears nothing: not even worth decoding.
+      if (agent.silent) return;
+      const response = fromBinary(ConnectResponseSchema, bytes);
+      if (response.event.case !== "agent") return;
+      onAgentEvent(agent, response.event.value.event, response.event.value.leaderEpoch);
+    },
+    // Cut off, it cannot reach the master again until healed.
+    onDisconnected: (index) => !(agents[index] as SimAgent).silent,
+    heartbeatTimeoutMs(index) {
+      const seconds = (agents[index] as SimAgent).heartbeatSeconds;
+      return seconds === undefined ? undefined : (seconds * 3 + 5) * 1000;
+    },
+  });
+
+  /** Queues an update; it goes out now if nothing of the task's is in flight. */
+  const report = (agent: SimAgent, sim: SimTask, state: TaskState): void => {
+    sim.task.state = state;
+    agent.registerBody = undefined;
+    const uuid = nextUuid();
+    const frame = statusUpdateFrame(agent.agentId, sim.frameworkId, sim.task, state, uuid);
+    sim.unacknowledged.push({ frame, uuid });
+    if (sim.unacknowledged.length === 1) streams.send(agent.index, frame);
+  };
 
   /** Its terminal update; the task is forgotten once that is acknowledged. */
   const end = (agent: SimAgent, sim: SimTask, state: TaskState): void => {
@@ -219,28 +230,38 @@ export function startSimFleet(options: SimFleetOptions): SimFleet {
     report(agent, sim, state);
   };
 
+  const addTask = (agent: SimAgent, key: string, sim: SimTask): void => {
+    agent.tasks.set(key, sim);
+    agent.registerBody = undefined;
+  };
+
   const onAgentEvent = (agent: SimAgent, event: AgentEvent["event"], epoch: bigint): void => {
     switch (event.case) {
       case "registered": {
-        agent.agentId = event.value.agentId?.value ?? agent.agentId;
+        const id = event.value.agentId?.value ?? agent.agentId;
+        const renamed = id !== agent.agentId;
+        agent.agentId = id;
+        // Encoded now, while the master is up, rather than when a failover
+        // has the whole fleet re-register at once.
+        if (renamed) agent.registerBody = bodyOf(agent);
         agent.heartbeatSeconds = event.value.heartbeatIntervalSeconds || undefined;
+        epochs.count(agent.registrations.at(-1)?.epoch, epoch);
         agent.registrations.push({ at: performance.now(), epoch });
         // What the master may not have acknowledged goes again, one per task.
         for (const sim of agent.tasks.values()) {
           const head = sim.unacknowledged[0];
-          if (head !== undefined) agent.stream?.send(head.request);
+          if (head !== undefined) streams.send(agent.index, head.frame);
         }
         return;
       }
       case "heartbeat":
-        agent.stream?.send(HEARTBEAT);
+        streams.send(agent.index, HEARTBEAT_FRAME);
         return;
       case "runTask": {
         const { task, frameworkInfo } = event.value;
         const frameworkId = frameworkInfo?.id?.value ?? "";
         if (task === undefined) return;
         if (frameworkInfo !== undefined) agent.frameworks.set(frameworkId, frameworkInfo);
-        const key = `${frameworkId}/${task.taskId?.value ?? ""}`;
         const sim: SimTask = {
           task: create(TaskSchema, {
             name: task.name,
@@ -252,7 +273,7 @@ export function startSimFleet(options: SimFleetOptions): SimFleet {
           frameworkId,
           unacknowledged: [],
         };
-        agent.tasks.set(key, sim);
+        addTask(agent, taskKey(frameworkId, task.taskId?.value), sim);
         counts.launched++;
         report(agent, sim, TaskState.TASK_RUNNING);
         if (options.taskDurationMs !== undefined)
@@ -260,20 +281,22 @@ export function startSimFleet(options: SimFleetOptions): SimFleet {
         return;
       }
       case "killTask": {
-        const key = `${event.value.frameworkId?.value ?? ""}/${event.value.taskId?.value ?? ""}`;
-        const sim = agent.tasks.get(key);
+        const sim = agent.tasks.get(taskKey(event.value.frameworkId?.value, event.value.taskId?.value));
         if (sim !== undefined) end(agent, sim, TaskState.TASK_KILLED);
         return;
       }
       case "acknowledge": {
-        const key = `${event.value.frameworkId?.value ?? ""}/${event.value.taskId?.value ?? ""}`;
+        const key = taskKey(event.value.frameworkId?.value, event.value.taskId?.value);
         const sim = agent.tasks.get(key);
         const head = sim?.unacknowledged[0];
         if (sim === undefined || head === undefined || Buffer.compare(head.uuid, event.value.uuid) !== 0) return;
         sim.unacknowledged.shift();
         const next = sim.unacknowledged[0];
-        if (next !== undefined) agent.stream?.send(next.request);
-        else if (isTerminal(sim.task.state)) agent.tasks.delete(key);
+        if (next !== undefined) streams.send(agent.index, next.frame);
+        else if (isTerminal(sim.task.state)) {
+          agent.tasks.delete(key);
+          agent.registerBody = undefined;
+        }
         return;
       }
       case "shutdownFramework": {
@@ -286,14 +309,14 @@ export function startSimFleet(options: SimFleetOptions): SimFleet {
         // Tasks the master holds that this agent does not know: dropped.
         const frameworkId = event.value.frameworkInfo?.id?.value ?? "";
         for (const taskId of event.value.taskIds) {
-          const key = `${frameworkId}/${taskId.value}`;
+          const key = taskKey(frameworkId, taskId.value);
           if (agent.tasks.has(key)) continue;
           const sim: SimTask = {
             task: create(TaskSchema, { taskId, frameworkId: { value: frameworkId }, state: TaskState.TASK_STAGING }),
             frameworkId,
             unacknowledged: [],
           };
-          agent.tasks.set(key, sim);
+          addTask(agent, key, sim);
           report(agent, sim, TaskState.TASK_DROPPED);
         }
         return;
@@ -303,57 +326,32 @@ export function startSimFleet(options: SimFleetOptions): SimFleet {
     }
   };
 
-  const connect = (agent: SimAgent): void => {
-    const onEvent = (response: ConnectResponse): void => {
-      if (agent.silent || response.event.case !== "agent") return;
-      onAgentEvent(agent, response.event.value.event, response.event.value.leaderEpoch);
-    };
-    const stream = openStream({
-      baseUrl: options.master,
-      hello: () => registerRequest(agent, options),
-      onEvent,
-      // Cut off, it cannot reach the master again until healed.
-      onDisconnected: () => {
-        if (!agent.silent || agent.stream !== stream) return;
-        agent.stream = undefined;
-        void stream.close();
-      },
-      heartbeatTimeoutMs: () =>
-        agent.heartbeatSeconds === undefined ? undefined : (agent.heartbeatSeconds * 3 + 5) * 1000,
-      reconnect: options.reconnect ?? AGENT_RECONNECT,
-      sessionManager: options.sessions.forStream(agent.index),
-      closeGraceMs: 200,
-    });
-    agent.stream = stream;
-  };
-
   for (let i = 0; i < options.agents; i++) {
     const agent: SimAgent = {
       index: i,
       agentId: "",
       tasks: new Map(),
       frameworks: new Map(),
-      stream: undefined,
+      registerBody: undefined,
       heartbeatSeconds: undefined,
       registrations: [],
       silent: false,
       crashed: false,
     };
     initialTasks(agent, options);
-    connect(agent);
     agents.push(agent);
   }
+  for (let i = 0; i < options.agents; i++) streams.start(i);
+
   const at = (index: number): SimAgent => {
     const agent = agents[index];
     if (agent === undefined) throw new Error(`no simulated agent ${index} (the fleet has ${agents.length})`);
     return agent;
   };
-  const latest = (a: SimAgent): Registration | undefined => a.registrations.at(-1);
   return {
     registrations: agents.map((a) => a.registrations),
-    registeredSince: (epoch) => agents.filter((a) => (latest(a)?.epoch ?? -1n) >= epoch).length,
-    highestEpoch: () =>
-      agents.reduce((max, a) => ((latest(a)?.epoch ?? 0n) > max ? (latest(a)?.epoch ?? 0n) : max), 0n),
+    registeredSince: (epoch) => epochs.since(epoch),
+    highestEpoch: () => epochs.highest(),
     agentId: (index) => at(index).agentId,
     running: () =>
       agents.reduce(
@@ -364,17 +362,15 @@ export function startSimFleet(options: SimFleetOptions): SimFleet {
     async crash(index) {
       const agent = at(index);
       agent.crashed = true;
-      const stream = agent.stream;
-      agent.stream = undefined;
       for (const sim of agent.tasks.values()) clearTimeout(sim.finishTimer);
-      await stream?.close();
+      streams.stop(index);
     },
     restart(index) {
       const agent = at(index);
       if (!agent.crashed) throw new Error(`simulated agent ${index} is running; crash it first`);
       agent.crashed = false;
       agent.silent = false;
-      connect(agent);
+      streams.start(index);
     },
     partition(index) {
       at(index).silent = true;
@@ -382,11 +378,11 @@ export function startSimFleet(options: SimFleetOptions): SimFleet {
     heal(index) {
       const agent = at(index);
       agent.silent = false;
-      if (agent.stream === undefined && !agent.crashed) connect(agent);
+      if (!agent.crashed) streams.start(index);
     },
     async close() {
       for (const agent of agents) for (const sim of agent.tasks.values()) clearTimeout(sim.finishTimer);
-      await Promise.all(agents.map((a) => a.stream?.close()));
+      await streams.close();
     },
   };
 }
