@@ -85,7 +85,10 @@ export function filledCore(shape: Omit<StateRenderOptions, "reads">): MasterCore
       agentReregisterTimeoutSeconds: 600,
       flags: {},
       version: "bench",
-      maxCompletedTasksPerFramework: Math.max(1000, Math.ceil((shape.agents * shape.finishedPerAgent) / shape.frameworks)),
+      maxCompletedTasksPerFramework: Math.max(
+        1000,
+        Math.ceil((shape.agents * shape.finishedPerAgent) / shape.frameworks),
+      ),
     },
   });
   const options: StateFleetOptions = { master: "", ...shape };
@@ -110,15 +113,18 @@ function get(port: number, path: string, body?: { json: boolean }): Promise<Rend
             "content-type": "application/json",
             accept: body.json ? "application/json" : "application/x-protobuf",
           };
-    const req = request({ host: "127.0.0.1", port, path, method: body ? "POST" : "GET", headers, agent: false }, (res) => {
-      let bytes = 0;
-      res.on("data", (chunk: Buffer) => (bytes += chunk.byteLength));
-      res.on("end", () => {
-        if (res.statusCode !== 200) reject(new Error(`${path}: HTTP ${res.statusCode}`));
-        else resolve({ ms: Math.round(performance.now() - start), bytes });
-      });
-      res.on("error", reject);
-    });
+    const req = request(
+      { host: "127.0.0.1", port, path, method: body ? "POST" : "GET", headers, agent: false },
+      (res) => {
+        let bytes = 0;
+        res.on("data", (chunk: Buffer) => (bytes += chunk.byteLength));
+        res.on("end", () => {
+          if (res.statusCode !== 200) reject(new Error(`${path}: HTTP ${res.statusCode}`));
+          else resolve({ ms: Math.round(performance.now() - start), bytes });
+        });
+        res.on("error", reject);
+      },
+    );
     req.on("error", reject);
     req.end(body === undefined ? undefined : JSON.stringify({ type: "GET_STATE" }));
   });
