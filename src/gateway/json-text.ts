@@ -18,63 +18,56 @@ import { type DescField, type DescMessage, type Message, ScalarType } from "@buf
 /** Writes one list item's text, or undefined to have it written here. */
 export type ItemText = (desc: DescMessage, item: Message) => string | undefined;
 
-/** A message's text (its `{...}`). */
-type MessageText = (message: Message, item: ItemText | undefined) => string;
+/** Where text is gathered: pieces joined once, at the end. */
+type Out = string[];
 
-/** One field's `"name":value`, or undefined when Mesos' JSON leaves it out. */
-type FieldText = (message: Record<string, unknown>, item: ItemText | undefined) => string | undefined;
+/** Appends a message's text (its `{...}`). */
+type MessageWriter = (message: Message, out: Out, item: ItemText | undefined) => void;
 
-const compiled = new WeakMap<DescMessage, MessageText>();
+/** Appends one field's `"name":value` (after a comma unless `first`), or nothing when Mesos' JSON leaves it out. */
+type FieldWriter = (message: Record<string, unknown>, out: Out, item: ItemText | undefined, first: boolean) => void;
 
-function compile(desc: DescMessage): MessageText {
+const compiled = new WeakMap<DescMessage, MessageWriter>();
+
+/**
+ * Why one array for a whole message tree, joined once: a string per nested
+ * message cost an array and a copy each, and `+=` instead makes a tree of
+ * string pieces that V8 flattens only when read (a kept task's text held as
+ * such a tree took several times its size and most of the GC's time).
+ */
+function compile(desc: DescMessage): MessageWriter {
   const known = compiled.get(desc);
   if (known !== undefined) return known;
-  const fields: FieldText[] = [];
-  // Joined, not appended: `+=` makes a tree of string pieces that V8
-  // flattens only when read, and a kept task's text held as such a tree
-  // took several times its size and most of the garbage collector's time.
-  const text: MessageText = (message, item) => {
-    const parts = ["{"];
-    for (let i = 0; i < fields.length; i++) {
-      const field = (fields[i] as FieldText)(message as unknown as Record<string, unknown>, item);
-      if (field === undefined) continue;
-      if (parts.length > 1) parts.push(",");
-      parts.push(field);
-    }
-    parts.push("}");
-    return parts.join("");
+  const fields: FieldWriter[] = [];
+  const writer: MessageWriter = (message, out, item) => {
+    out.push("{");
+    const start = out.length;
+    const m = message as unknown as Record<string, unknown>;
+    for (let i = 0; i < fields.length; i++) (fields[i] as FieldWriter)(m, out, item, out.length === start);
+    out.push("}");
   };
   // Registered before its fields compile: message types can nest themselves.
-  compiled.set(desc, text);
-  for (const field of desc.fields) fields.push(fieldText(field));
-  return text;
+  compiled.set(desc, writer);
+  for (const field of desc.fields) fields.push(fieldWriter(field));
+  return writer;
 }
 
 /** The message's JSON text; `item` may write list items (at any depth) itself. */
 export function messageText(desc: DescMessage, message: Message, item?: ItemText): string {
-  return compile(desc)(message, item);
+  const out: Out = [];
+  compile(desc)(message, out, item);
+  return out.join("");
+}
+
+function writeItem(desc: DescMessage, message: Message, out: Out, item: ItemText | undefined): void {
+  const kept = item?.(desc, message);
+  if (kept !== undefined) out.push(kept);
+  else compile(desc)(message, out, item);
 }
 
 /** A list item's text: the caller's, or written here. */
 export function itemText(desc: DescMessage, message: Message, item: ItemText | undefined): string {
-  return item?.(desc, message) ?? compile(desc)(message, item);
-}
-
-/** Whether the field is set, as protobuf-es' reflection decides (reflect/unsafe.js). */
-function presence(field: DescField): (m: Record<string, unknown>) => boolean {
-  const name = field.localName;
-  if (field.oneof !== undefined) {
-    const group = field.oneof.localName;
-    return (m) => (m[group] as { case: unknown }).case === name;
-  }
-  // Explicit presence (proto2, and proto3 `optional`): an own property, not the prototype's default.
-  if (field.presence !== 2) return (m) => m[name] !== undefined && Object.hasOwn(m, name);
-  if (field.fieldKind === "enum") {
-    const zero = field.enum.values[0]?.number;
-    return (m) => m[name] !== zero;
-  }
-  if (field.fieldKind === "scalar") return (m) => !isZero(field.scalar, m[name]);
-  return (m) => m[name] !== undefined;
+  return item?.(desc, message) ?? messageText(desc, message, item);
 }
 
 function isZero(type: ScalarType, value: unknown): boolean {
@@ -91,76 +84,105 @@ function isZero(type: ScalarType, value: unknown): boolean {
   }
 }
 
-/** The value part of one field, from its stored value. */
-function valueText(field: DescField): (value: unknown, item: ItemText | undefined) => string {
-  if (field.fieldKind === "enum") return enumText(field.enum.values);
-  if (field.fieldKind === "scalar") return scalarText(field.scalar);
+/** Appends the value of a singular field, from its stored value. */
+function valueWriter(field: DescField): (value: unknown, out: Out, item: ItemText | undefined) => void {
   if (field.fieldKind === "message") {
     const desc = field.message;
-    return (value, item) => compile(desc)(value as Message, item);
+    return (value, out, item) => compile(desc)(value as Message, out, item);
   }
-  throw new Error(`valueText of a ${field.fieldKind} field`);
+  if (field.fieldKind !== "enum" && field.fieldKind !== "scalar")
+    throw new Error(`a ${field.fieldKind} field has no single value`);
+  const text = field.fieldKind === "enum" ? enumText(field.enum.values) : scalarText(field.scalar);
+  return (value, out) => {
+    out.push(text(value));
+  };
 }
 
-function fieldText(field: DescField): FieldText {
-  const key = `${JSON.stringify(field.name)}:`;
+/**
+ * Whether a singular field is set, as protobuf-es' reflection decides
+ * (reflect/unsafe.js): explicit presence (proto2, proto3 `optional`) is an
+ * own property, the prototype holding defaults; implicit presence is a
+ * value other than zero.
+ */
+function presence(field: DescField): (m: Record<string, unknown>) => boolean {
   const name = field.localName;
-  switch (field.fieldKind) {
-    case "list":
-      return listText(field, key);
-    case "map":
-      return mapText(field, key);
-    default: {
-      const isSet = presence(field);
-      const value = valueText(field);
-      const fallback = field.fieldKind === "message" ? undefined : field.getDefaultValue();
-      const unset = fallback === undefined ? undefined : key + value(fallback, undefined);
-      const group = field.oneof?.localName;
-      if (group !== undefined)
-        return (m, item) => (isSet(m) ? key + value((m[group] as { value: unknown }).value, item) : unset);
-      return (m, item) => (isSet(m) ? key + value(m[name], item) : unset);
-    }
+  if (field.oneof !== undefined) {
+    const group = field.oneof.localName;
+    return (m) => (m[group] as { case: unknown }).case === name;
   }
+  if (field.presence !== 2) return (m) => m[name] !== undefined && Object.hasOwn(m, name);
+  if (field.fieldKind === "enum") {
+    const zero = field.enum.values[0]?.number;
+    return (m) => m[name] !== zero;
+  }
+  if (field.fieldKind === "scalar") return (m) => !isZero(field.scalar, m[name]);
+  return (m) => m[name] !== undefined;
 }
 
-function listText(field: DescField & { fieldKind: "list" }, key: string): FieldText {
+function fieldWriter(field: DescField): FieldWriter {
+  const key = `${JSON.stringify(field.name)}:`;
+  const keys = [`,${key}`, key] as const;
+  if (field.fieldKind === "list") return listWriter(field, keys);
+  if (field.fieldKind === "map") return mapWriter(field, keys);
+  const name = field.localName;
+  const isSet = presence(field);
+  const value = valueWriter(field);
+  const fallback = field.fieldKind === "message" ? undefined : field.getDefaultValue();
+  const unsetOut: Out = [];
+  if (fallback !== undefined) value(fallback, unsetOut, undefined);
+  const unset =
+    fallback === undefined ? undefined : ([`,${key}${unsetOut.join("")}`, key + unsetOut.join("")] as const);
+  const group = field.oneof?.localName;
+  return (m, out, item, first) => {
+    if (isSet(m)) {
+      out.push(keys[first ? 1 : 0]);
+      value(group === undefined ? m[name] : (m[group] as { value: unknown }).value, out, item);
+    } else if (unset !== undefined) out.push(unset[first ? 1 : 0]);
+  };
+}
+
+function listWriter(field: DescField & { fieldKind: "list" }, keys: readonly [string, string]): FieldWriter {
   const name = field.localName;
   if (field.listKind === "message") {
     const desc = field.message;
-    return (m, item) => {
+    return (m, out, item, first) => {
       const list = m[name] as Message[];
-      if (list.length === 0) return undefined;
-      let out = `${key}[`;
-      for (let i = 0; i < list.length; i++) out += (i === 0 ? "" : ",") + itemText(desc, list[i] as Message, item);
-      return `${out}]`;
+      if (list.length === 0) return;
+      out.push(keys[first ? 1 : 0], "[");
+      for (let i = 0; i < list.length; i++) {
+        if (i > 0) out.push(",");
+        writeItem(desc, list[i] as Message, out, item);
+      }
+      out.push("]");
     };
   }
   const value: (v: unknown) => string =
     field.listKind === "enum" ? enumText(field.enum.values) : scalarText(field.scalar);
-  return (m) => {
+  return (m, out, _item, first) => {
     const list = m[name] as unknown[];
-    if (list.length === 0) return undefined;
-    return `${key}[${list.map((v) => value(v)).join(",")}]`;
+    if (list.length === 0) return;
+    out.push(keys[first ? 1 : 0], `[${list.map(value).join(",")}]`);
   };
 }
 
-function mapText(field: DescField & { fieldKind: "map" }, key: string): FieldText {
+function mapWriter(field: DescField & { fieldKind: "map" }, keys: readonly [string, string]): FieldWriter {
   const name = field.localName;
   const value =
     field.mapKind === "message"
-      ? (v: unknown, item: ItemText | undefined) => compile(field.message)(v as Message, item)
+      ? (v: unknown, item: ItemText | undefined) => messageText(field.message, v as Message, item)
       : field.mapKind === "enum"
         ? enumText(field.enum.values)
         : scalarText(field.scalar);
-  return (m, item) => {
+  return (m, out, item, first) => {
     const entries = Object.entries(m[name] as Record<string, unknown>);
-    if (entries.length === 0) return undefined;
+    if (entries.length === 0) return;
     // As JSON.stringify orders an object's keys: integer-like keys first, ascending.
     const object: Record<string, string> = {};
     for (const [k, v] of entries) object[k] = value(v, item);
-    return `${key}{${Object.entries(object)
+    const text = Object.entries(object)
       .map(([k, v]) => `${JSON.stringify(k)}:${v}`)
-      .join(",")}}`;
+      .join(",");
+    out.push(keys[first ? 1 : 0], `{${text}}`);
   };
 }
 
@@ -215,9 +237,10 @@ export function* jsonTextPieces(desc: DescMessage, message: Message, item?: Item
       yield `${comma}${JSON.stringify(field.name)}:`;
       yield* jsonTextPieces(field.message, m[field.localName] as Message, item, depth - 1);
     } else {
-      const text = fieldText(field)(m, item);
-      if (text === undefined) continue;
-      yield comma + text;
+      const out: Out = [];
+      fieldWriter(field)(m, out, item, true);
+      if (out.length === 0) continue;
+      yield comma + out.join("");
     }
     first = false;
   }

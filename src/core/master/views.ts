@@ -9,7 +9,7 @@ import {
   type Response_GetState,
   ResponseSchema,
 } from "../../../gen/mesos/v1/master/master_pb.js";
-import { type Resource, TaskState, type TimeInfo } from "../../../gen/mesos/v1/mesos_pb.js";
+import { type Resource, type Task, TaskState, type TimeInfo } from "../../../gen/mesos/v1/mesos_pb.js";
 import { type Millis, toTimeInfo } from "../clock.js";
 import { addResources } from "../resources/index.js";
 import type { Ctx, MasterState } from "./context.js";
@@ -174,9 +174,15 @@ export function agentsView(ctx: Ctx): Response_GetAgents {
 export function getState(ctx: Ctx): Response_GetState {
   // Completed frameworks keep their completed tasks, which the views list too (as Mesos' do).
   const frameworks = [...ctx.state.frameworks.values(), ...ctx.state.completedFrameworks];
-  const live = frameworks.flatMap((f) => [...f.tasks.values()]);
-  const unreachable = frameworks.flatMap((f) => [...f.unreachable.byId.values()]);
-  const completed = frameworks.flatMap((f) => f.completed);
+  // Pushed one by one: a spread and a flatMap per framework copied 400,000 tasks twice.
+  const live: Task[] = [];
+  const unreachable: Task[] = [];
+  const completed: Task[] = [];
+  for (const f of frameworks) {
+    for (const t of f.tasks.values()) live.push(t);
+    for (const t of f.unreachable.byId.values()) unreachable.push(t);
+    for (const t of f.completed) completed.push(t);
+  }
   const executors = [...ctx.state.agents.values()].flatMap((a) =>
     [...a.executors.values()].map((e) => ({ executorInfo: e.info, agentId: { value: a.id } })),
   );
