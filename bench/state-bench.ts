@@ -36,6 +36,8 @@ export interface StateBenchOptions {
   builds?: { label: string; bin: string }[];
   /** The parallel readers' cluster: agents × tasks each (running), and how many readers. */
   parallel?: { agents: number; tasksPerAgent: number; readers: number };
+  /** Arguments for the master's node (e.g. `--cpu-prof`, `--cpu-prof-dir=DIR`), for profiling a read. */
+  masterNodeArgs?: string[];
 }
 
 /** One read of the state. */
@@ -60,6 +62,8 @@ export interface StateBuildResult {
   /** The first read, then a second one (Plateau keeps unchanged tasks' JSON and encoding between reads). */
   json: StateRead;
   jsonAgain: StateRead;
+  /** v1 GET_STATE (POST /api/v1), JSON. */
+  v1: StateRead;
   operate: StateRead;
   connect: StateRead;
   operateStream: StateRead;
@@ -94,11 +98,12 @@ async function measured(pid: number, read: () => Promise<StateRead>): Promise<St
   }
 }
 
-/** GET `path`, time to the last byte. */
-function httpGet(port: number, path: string): Promise<{ ms: number; bytes: number; body?: Buffer }> {
+/** GET `path` (or POST `body` as JSON), time to the last byte. */
+function httpGet(port: number, path: string, body?: string): Promise<{ ms: number; bytes: number }> {
   const start = performance.now();
+  const post = { method: "POST", headers: { "content-type": "application/json", accept: "application/json" } };
   return new Promise((resolve, reject) => {
-    const req = request({ host: "127.0.0.1", port, path, agent: false }, (res) => {
+    const req = request({ host: "127.0.0.1", port, path, agent: false, ...(body ? post : {}) }, (res) => {
       let bytes = 0;
       res.on("data", (chunk: Buffer) => (bytes += chunk.byteLength));
       res.on("end", () => {
@@ -108,9 +113,12 @@ function httpGet(port: number, path: string): Promise<{ ms: number; bytes: numbe
       res.on("error", reject);
     });
     req.on("error", reject);
-    req.end();
+    req.end(body);
   });
 }
+
+/** v1 GET_STATE on /api/v1, as JSON. */
+const readV1 = (port: number) => httpGet(port, "/api/v1", JSON.stringify({ type: "GET_STATE" }));
 
 async function metric(port: number, name: string): Promise<number> {
   const body = await new Promise<string>((resolve, reject) => {
@@ -194,7 +202,12 @@ async function readConnect(port: number): Promise<StateRead> {
   }
 }
 
-async function startMaster(scope: ProcessScope, bin: string, completedPerFramework: number): Promise<Daemon> {
+async function startMaster(
+  scope: ProcessScope,
+  bin: string,
+  completedPerFramework: number,
+  nodeArgs: string[] = [],
+): Promise<Daemon> {
   return scope.start(
     [
       "master",
@@ -207,7 +220,7 @@ async function startMaster(scope: ProcessScope, bin: string, completedPerFramewo
     ],
     "master listening",
     {},
-    [],
+    nodeArgs,
     bin,
   );
 }
@@ -271,7 +284,7 @@ async function benchBuild(
   scope: ProcessScope,
 ): Promise<StateBuildResult> {
   const completedPerFramework = Math.ceil((options.agents * options.finishedPerAgent) / options.frameworks);
-  const master = await startMaster(scope, bin, Math.max(1000, completedPerFramework));
+  const master = await startMaster(scope, bin, Math.max(1000, completedPerFramework), options.masterNodeArgs);
   const cluster = await fill(master, {
     agents: options.agents,
     running: options.runningPerAgent,
@@ -284,6 +297,7 @@ async function benchBuild(
     const completed = await metric(master.port, "master/tasks_finished");
     const json = await measured(pid, () => httpGet(master.port, "/master/state"));
     const jsonAgain = await measured(pid, () => httpGet(master.port, "/master/state"));
+    const v1 = await measured(pid, () => readV1(master.port));
     const operate = await measured(pid, () => readOperate(master.port));
     const connect = await measured(pid, () => readConnect(master.port));
     const operateStream = await measured(pid, () => readOperateStream(master.port));
@@ -293,6 +307,7 @@ async function benchBuild(
       tasks: { running, completed },
       json,
       jsonAgain,
+      v1,
       operate,
       connect,
       operateStream,
@@ -332,13 +347,16 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     const [label = "", bin = ""] = pair.split("=");
     return { label, bin };
   });
+  // STATE_PARALLEL=0 skips the parallel readers; STATE_PROF_DIR=dir profiles each master (node --cpu-prof).
+  const profDir = process.env.STATE_PROF_DIR;
   const result = await runStateBench({
     agents,
     runningPerAgent: running,
     finishedPerAgent: completed,
     frameworks,
     builds: named.length > 0 ? named : [{ label: "this tree", bin: PLATEAU_BIN }],
-    parallel: { agents: 100, tasksPerAgent: 100, readers: 20 },
+    parallel: process.env.STATE_PARALLEL === "0" ? undefined : { agents: 100, tasksPerAgent: 100, readers: 20 },
+    masterNodeArgs: profDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${profDir}`],
   });
   console.log(JSON.stringify(result, null, 2));
 }

@@ -276,10 +276,8 @@ const capabilityName = (type: number): string => FrameworkInfo_Capability_Type[t
  */
 export function frameworkModel(framework: Response_GetFrameworks_Framework, tasks: FrameworkTasks): StreamedObject {
   const info = framework.frameworkInfo;
-  const used = addResources(
-    [],
-    tasks.tasks.flatMap((t) => t.resources),
-  );
+  // What its live tasks use, summed by the core's view (kept there while they do not change).
+  const used = framework.allocatedResources;
   const role = info?.role ?? "*";
   const head: JsonObject = {
     ...frameworkSummary(framework, used),

@@ -7,12 +7,12 @@
  * agent and by framework in one pass each (a filter per agent cost agents ×
  * tasks: 20,000 × 400,000 at Mesos' benchmark size).
  */
-import type { Response } from "../../gen/mesos/v1/master/master_pb.js";
+import type { Response_GetAgents_Agent as Agent, Response } from "../../gen/mesos/v1/master/master_pb.js";
 import type { Resource, Task } from "../../gen/mesos/v1/mesos_pb.js";
 import type { MasterCounters } from "../core/master/views.js";
 import { addResources } from "../core/resources/index.js";
 import type { JsonObject } from "./json.js";
-import { type LazyList, lazyList, StreamedObject } from "./json-stream.js";
+import { type LazyList, lazyList, RawJson, StreamedObject } from "./json-stream.js";
 import {
   agentFullModel,
   agentModel,
@@ -63,11 +63,28 @@ function usedByAgent(s: Snapshot): (agentId: string) => Resource[] {
     );
 }
 
+/**
+ * An agent's /master/state text, kept by its view: the core hands out the
+ * same view while nothing in it changed (core/master/views.ts), and what
+ * its tasks use is in the view (`allocated_resources`).
+ */
+const agentTexts = new WeakMap<Agent, RawJson>();
+
+function agentJson(agent: Agent): RawJson {
+  let text = agentTexts.get(agent);
+  if (text === undefined) {
+    text = new RawJson(JSON.stringify(agentModel(agent, agent.allocatedResources)));
+    agentTexts.set(agent, text);
+  }
+  return text;
+}
+
 /** The agents as /master/state shows them, or with `full` resources as /master/slaves does, one at a time. */
 export function agentModels(s: Snapshot, full = false): LazyList {
+  const agents = s.state.getAgents?.agents ?? [];
+  if (!full) return lazyList(agents, agentJson);
   const used = usedByAgent(s);
-  const model = full ? agentFullModel : agentModel;
-  return lazyList(s.state.getAgents?.agents ?? [], (agent) => model(agent, used(agent.agentInfo?.id?.value ?? "")));
+  return lazyList(agents, (agent) => agentFullModel(agent, used(agent.agentInfo?.id?.value ?? "")));
 }
 
 export function recoveredAgentModels(s: Snapshot): JsonObject[] {

@@ -19,6 +19,9 @@ import { type CallError, ErrorCode } from "../core/master/events.js";
 import type { Logger } from "../log.js";
 import { readBody } from "./body.js";
 import { answerError, GatewayError, notServed, statusOf } from "./errors.js";
+import { textChunks } from "./json-stream.js";
+import { jsonTextPieces } from "./json-text.js";
+import { keptItemText } from "./kept-text.js";
 import { contentTypeOf, decodeBody, encodeMessage, requestMedia, responseMedia, streamFormat } from "./media.js";
 import { type RecordStream, startRecordStream } from "./record-stream.js";
 import type { GatewaySessions } from "./sessions.js";
@@ -63,6 +66,43 @@ const emptyAnswers = new Map<Response_Type, number>([
   [Response_Type.DEACTIVATE_AGENT, 200],
   [Response_Type.REACTIVATE_AGENT, 200],
 ]);
+
+/** The answers that grow with the cluster, written as they are made. */
+const LARGE: ReadonlySet<Response_Type> = new Set([
+  Response_Type.GET_STATE,
+  Response_Type.GET_AGENTS,
+  Response_Type.GET_FRAMEWORKS,
+  Response_Type.GET_EXECUTORS,
+  Response_Type.GET_TASKS,
+]);
+
+/** Resolves once `res` can take more, or is closed. */
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      res.off("drain", done);
+      res.off("close", done);
+      resolve();
+    };
+    res.on("drain", done);
+    res.on("close", done);
+  });
+}
+
+/**
+ * A large answer as JSON, written in chunks as it is made (chunked
+ * transfer, no Content-Length): the same bytes as encodeMessage's, but the
+ * whole text is never held, and unchanged tasks, agents and frameworks
+ * keep their text between reads (kept-text.ts).
+ */
+async function writeLarge(res: ServerResponse, result: Response): Promise<void> {
+  res.writeHead(200, { "content-type": contentTypeOf("json") });
+  for (const chunk of textChunks(jsonTextPieces(ResponseSchema, result, keptItemText))) {
+    if (res.destroyed) return;
+    if (!res.write(chunk)) await drained(res);
+  }
+  res.end();
+}
 
 export function createOperatorEndpoint(options: OperatorEndpointOptions): OperatorEndpoint {
   const { sessions } = options;
@@ -141,6 +181,10 @@ export function createOperatorEndpoint(options: OperatorEndpointOptions): Operat
     if (acted !== undefined) {
       res.writeHead(acted, { "content-length": "0" });
       res.end();
+      return;
+    }
+    if (media === "json" && LARGE.has(result.type)) {
+      await writeLarge(res, result);
       return;
     }
     const body = encodeMessage(ResponseSchema, result, media);

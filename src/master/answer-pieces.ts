@@ -17,6 +17,8 @@ import {
   Event_Type,
   EventSchema,
   type Response,
+  Response_GetAgents_AgentSchema,
+  Response_GetFrameworks_FrameworkSchema,
   Response_Type,
   ResponseSchema,
 } from "../../gen/mesos/v1/master/master_pb.js";
@@ -74,7 +76,22 @@ interface EncodedTask {
  */
 const encodedTasks = new WeakMap<Task, EncodedTask>();
 
+/**
+ * Agents and frameworks come from the core's views, which hand out the same
+ * message while nothing in it changed and never modify one handed out
+ * (core/master/views.ts): their bytes are kept by identity.
+ */
+const encodedViews = new WeakMap<object, Uint8Array>();
+
 const encodeItem: EncodeItem = (desc, item) => {
+  if (isMessage(item, Response_GetAgents_AgentSchema) || isMessage(item, Response_GetFrameworks_FrameworkSchema)) {
+    let bytes = encodedViews.get(item);
+    if (bytes === undefined) {
+      bytes = toBinary(desc, item);
+      encodedViews.set(item, bytes);
+    }
+    return bytes;
+  }
   if (!isMessage(item, TaskSchema)) return toBinary(desc, item);
   const kept = encodedTasks.get(item);
   if (kept?.statuses === item.statuses && kept.state === item.state) return kept.bytes;
