@@ -63,6 +63,7 @@ export function isPlainGrpc(headers: IncomingHttpHeaders): boolean {
   );
 }
 
+const MAX_TIMER_MS = 2 ** 31 - 1;
 const TIMEOUT_UNITS: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 1e-3, n: 1e-6 };
 
 /** gRPC's grpc-timeout (up to 8 digits and a unit) in ms; undefined when malformed (connect-node then answers it). */
@@ -104,7 +105,8 @@ export function serveGrpcStream(req: Http2ServerRequest, res: Http2ServerRespons
   res.once("close", gone);
   const timeout = req.headers["grpc-timeout"];
   const ms = timeout === undefined ? undefined : deadlineMs(timeout);
-  if (ms !== undefined) {
+  // Past a timer's range (about 24.8 days) a deadline is as good as none.
+  if (ms !== undefined && ms <= MAX_TIMER_MS) {
     const deadline = setTimeout(() => {
       const error = new ConnectError(`the call's deadline of ${timeout} passed`, Code.DeadlineExceeded);
       finish(error);

@@ -261,6 +261,15 @@ describe("a hand-carried gRPC stream", () => {
     expect(c.events().map((e) => e.callId)).toEqual(["a"]);
     expect(c.result.status).toBe(String(Code.DeadlineExceeded));
     expect(seen.closed.map((e) => e?.code)).toEqual([Code.DeadlineExceeded]);
+    // A deadline past a timer's range (99,999,999 hours) does not fire at once.
+    const far = call(port, { "grpc-timeout": "99999999H" });
+    far.req.write(frame("far"));
+    await waitFor(() => seen.messages.includes("far"));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(far.result.status).toBeUndefined();
+    seen.streams.at(-1)?.end();
+    await far.answered;
+    expect(far.result.status).toBe("0");
   });
 
   it("leaves compressed, oddly deadlined and declined streams to connect-node", async () => {
