@@ -165,8 +165,16 @@ export function transition(from: TaskState, to: TaskState, by: Mover): Transitio
  * then moved by the agent to `state`.
  */
 export function adoptable(state: TaskState): boolean {
-  return !isTerminalState(state) && transition(LAUNCH_STATE, state, "agent").ok;
+  let known = ADOPTABLE.get(state);
+  if (known === undefined) {
+    known = !isTerminalState(state) && transition(LAUNCH_STATE, state, "agent").ok;
+    ADOPTABLE.set(state, known);
+  }
+  return known;
 }
+
+/** `adoptable` by state, worked out once: a fleet re-registering asks it for every task. */
+const ADOPTABLE = new Map<TaskState, boolean>();
 
 /**
  * Moves `task` to `to` if the lifecycle allows it, and says what happened.

@@ -43,7 +43,10 @@ export function registerAgent(
   callId: string,
   call: AgentCall_Register,
 ): CallError | undefined {
-  const info = call.agentInfo === undefined ? undefined : clone(AgentInfoSchema, call.agentInfo);
+  // The core keeps the agent's info, never edits it, and needs its own copy
+  // only to set the id of an agent registering for the first time.
+  const requested = call.agentInfo;
+  const info = requested === undefined || requested.id?.value ? requested : clone(AgentInfoSchema, requested);
   if (info === undefined || info.hostname === "") {
     return { code: ErrorCode.INVALID_ARGUMENT, message: "Register needs agent_info with a hostname" };
   }
@@ -72,7 +75,7 @@ export function registerAgent(
   let wasRestored = false;
   if (agent === undefined) {
     const id = requestedId !== "" ? requestedId : ctx.ids.next("agent");
-    info.id = agentIdOf(id);
+    if (requestedId === "") info.id = agentIdOf(id);
     agent = {
       id,
       info,
@@ -91,7 +94,7 @@ export function registerAgent(
     ctx.state.agents.set(id, agent);
     indexAddress(ctx, agent);
   } else {
-    info.id = agentIdOf(agent.id);
+    // Found by the id it asked for: `info` already carries it.
     unindexAddress(ctx, agent);
     agent.info = info;
     agent.total = total;
