@@ -191,6 +191,7 @@ export async function runFailoverBench(shape = HA_SHAPE): Promise<FailoverResult
       tasksPerAgent: shape.tasksPerAgent,
       framework: frameworkInfo,
       sessions: rig.sessions,
+      reconnect: shape.agentReconnect,
     });
     rig.fleet = fleet;
     await until(
@@ -341,8 +342,9 @@ async function measureFailover(
       ? undefined
       : ((leaderTicks - before) / ticksPerSecond() / (endMs / 1000)) * 100;
 
-  const agents = await operator.getAgents();
-  const tasks = await operator.getTasks();
+  // The leader may still be busy with the fleet: one more try rather than losing the round's figures.
+  const agents = await operator.getAgents().catch(() => operator.getAgents());
+  const tasks = await operator.getTasks().catch(() => operator.getTasks());
   return {
     leaderServingMs: servingAt - killedAt,
     agentsReregisteredMs: Math.max(...agentMs),
