@@ -55,10 +55,13 @@ export class ProcessScope {
     let stderr = "";
     let stdout = "";
     const port = await new Promise<number>((resolvePort, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`timed out waiting for '${listeningMsg}': ${stderr}${stdout}`)),
-        20_000,
-      );
+      // A daemon that never said it listens is still ours to end: nothing else holds it.
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        const error = new Error(`timed out waiting for '${listeningMsg}': ${stderr}${stdout}`);
+        void stopProcess(child).finally(() => reject(error));
+      }, 20_000);
       child.stdout?.on("data", (d: Buffer) => (stdout += d.toString()));
       child.stderr?.on("data", (d: Buffer) => {
         stderr += d.toString();
@@ -77,7 +80,7 @@ export class ProcessScope {
       });
       child.once("exit", (code) => {
         clearTimeout(timer);
-        reject(new Error(`plateau ${args[0]} exited with ${code}: ${stderr}${stdout}`));
+        if (!timedOut) reject(new Error(`plateau ${args[0]} exited with ${code}: ${stderr}${stdout}`));
       });
     });
     const daemon: Daemon = {
