@@ -12,7 +12,7 @@ function register(
   session: string,
   agentId: string,
   resources: string,
-  options: { attributes?: string; policy?: Policy } = {},
+  options: { attributes?: string; policy?: Policy; port?: number } = {},
 ): void {
   h.send(session, {
     case: "agent",
@@ -23,7 +23,7 @@ function register(
           agentInfo: {
             id: { value: agentId },
             hostname: "host-a",
-            port: 5051,
+            port: options.port ?? 5051,
             resources: parseResources(resources),
             attributes: parseAttributes(options.attributes ?? ""),
           },
@@ -40,6 +40,19 @@ function agentTotal(h: MasterHarness, agentId: string): string | undefined {
   if ("code" in result) throw new Error(result.message);
   const agent = result.getAgents?.agents.find((a) => a.agentInfo?.id?.value === agentId);
   return agent === undefined ? undefined : formatResources(agent.totalResources);
+}
+
+/** A master started on a registry that holds `agentId` admitted on host-a:5051 with `resources`. */
+function restartedWith(agentId: string, resources: string): MasterHarness {
+  const info = create(AgentInfoSchema, {
+    id: { value: agentId },
+    hostname: "host-a",
+    port: 5051,
+    resources: parseResources(resources),
+  });
+  return new MasterHarness({
+    registry: applyRegistryOperation(emptyRegistry(), { kind: "admit-agent", info }).registry,
+  });
 }
 
 describe("master: an agent that re-registers offering something else", () => {
@@ -118,14 +131,7 @@ describe("master: an agent that re-registers offering something else", () => {
   });
 
   it("compares with the registry's agent info after a master restart", () => {
-    const info = create(AgentInfoSchema, {
-      id: { value: "a9" },
-      hostname: "host-a",
-      port: 5051,
-      resources: parseResources("cpus:4;mem:1024"),
-    });
-    const registry = applyRegistryOperation(emptyRegistry(), { kind: "admit-agent", info }).registry;
-    const h = new MasterHarness({ registry });
+    const h = restartedWith("a9", "cpus:4;mem:1024");
     register(h, "a9-fewer", "a9", "cpus:1;mem:1024");
     expect(h.errors("a9-fewer").at(-1)?.message).toContain("resource cpus shrank from cpus:4 to cpus:1");
     register(h, "a9-same", "a9", "cpus:4;mem:1024");
@@ -134,35 +140,12 @@ describe("master: an agent that re-registers offering something else", () => {
   });
 
   it("writes nothing for an admitted agent that comes back as it was, and admits it again when it is not", () => {
-    const info = create(AgentInfoSchema, {
-      id: { value: "a10" },
-      hostname: "host-a",
-      port: 5051,
-      resources: parseResources("cpus:4;mem:1024"),
-    });
-    const registry = applyRegistryOperation(emptyRegistry(), { kind: "admit-agent", info }).registry;
-    const h = new MasterHarness({ registry });
+    const h = restartedWith("a10", "cpus:4;mem:1024");
     register(h, "a10-same", "a10", "cpus:4;mem:1024");
     expect(h.agentEvents("a10-same").some((e) => e.event.case === "registered")).toBe(true);
     expect(h.persisted).toEqual([]);
     // Back on another port (`--port 0`): what the registry holds changes.
-    h.send("a10-moved", {
-      case: "agent",
-      value: {
-        call: {
-          case: "register",
-          value: {
-            agentInfo: {
-              id: { value: "a10" },
-              hostname: "host-a",
-              port: 5052,
-              resources: parseResources("cpus:4;mem:1024"),
-            },
-            version: "test",
-          },
-        },
-      },
-    });
+    register(h, "a10-moved", "a10", "cpus:4;mem:1024", { port: 5052 });
     expect(h.agentEvents("a10-moved").some((e) => e.event.case === "registered")).toBe(true);
     expect(h.persisted).toMatchObject([{ kind: "admit-agent", info: { port: 5052 } }]);
   });
