@@ -39,7 +39,7 @@ export interface JsonBroadcast {
 }
 
 /** Resolves once `res` can take more, or is closed. */
-function drained(res: ServerResponse): Promise<void> {
+export function drained(res: ServerResponse): Promise<void> {
   return new Promise((resolve) => {
     const done = (): void => {
       res.off("drain", done);

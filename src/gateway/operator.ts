@@ -15,10 +15,11 @@ import {
   ResponseSchema,
 } from "../../gen/mesos/v1/master/master_pb.js";
 import { ConnectRequestSchema } from "../../gen/mesos/v2/mesos_pb.js";
-import { type CallError, ErrorCode } from "../core/master/events.js";
+import { type CallError, ErrorCode, LARGE_ANSWERS } from "../core/master/events.js";
 import type { Logger } from "../log.js";
 import { readBody } from "./body.js";
 import { answerError, GatewayError, notServed, statusOf } from "./errors.js";
+import { drained } from "./json-broadcast.js";
 import { textChunks } from "./json-stream.js";
 import { jsonTextPieces } from "./json-text.js";
 import { keptItemText } from "./kept-text.js";
@@ -66,28 +67,6 @@ const emptyAnswers = new Map<Response_Type, number>([
   [Response_Type.DEACTIVATE_AGENT, 200],
   [Response_Type.REACTIVATE_AGENT, 200],
 ]);
-
-/** The answers that grow with the cluster, written as they are made. */
-const LARGE: ReadonlySet<Response_Type> = new Set([
-  Response_Type.GET_STATE,
-  Response_Type.GET_AGENTS,
-  Response_Type.GET_FRAMEWORKS,
-  Response_Type.GET_EXECUTORS,
-  Response_Type.GET_TASKS,
-]);
-
-/** Resolves once `res` can take more, or is closed. */
-function drained(res: ServerResponse): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      res.off("drain", done);
-      res.off("close", done);
-      resolve();
-    };
-    res.on("drain", done);
-    res.on("close", done);
-  });
-}
 
 /**
  * A large answer as JSON, written in chunks as it is made (chunked
@@ -183,7 +162,7 @@ export function createOperatorEndpoint(options: OperatorEndpointOptions): Operat
       res.end();
       return;
     }
-    if (media === "json" && LARGE.has(result.type)) {
+    if (media === "json" && LARGE_ANSWERS.has(result.type)) {
       await writeLarge(res, result);
       return;
     }

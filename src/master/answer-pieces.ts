@@ -31,6 +31,7 @@ import {
   type OperateStreamResponse,
   OperateStreamResponseSchema,
 } from "../../gen/mesos/v2/mesos_pb.js";
+import { LARGE_ANSWERS } from "../core/master/events.js";
 import {
   decodePieces,
   type EncodeItem,
@@ -40,15 +41,6 @@ import {
   MAX_PIECE_BYTES,
   PieceTooLargeError,
 } from "../wire/pieces.js";
-
-/** The answers that grow with the cluster; the rest are small and go out as they are. */
-const LARGE: ReadonlySet<Response_Type> = new Set([
-  Response_Type.GET_STATE,
-  Response_Type.GET_AGENTS,
-  Response_Type.GET_FRAMEWORKS,
-  Response_Type.GET_EXECUTORS,
-  Response_Type.GET_TASKS,
-]);
 
 /** Whether the request's content type asks for JSON (Connect or gRPC with +json). */
 export function wantsJson(contentType: string | null): boolean {
@@ -112,7 +104,7 @@ const MiB = (bytes: number): string => (bytes / 1024 / 1024).toFixed(1);
 
 /** The unary answer; throws RESOURCE_EXHAUSTED when it would exceed gRPC's default message limit. */
 export function operateAnswer(response: Response, json: boolean): OperateResponse {
-  if (!LARGE.has(response.type)) return create(OperateResponseSchema, { response });
+  if (!LARGE_ANSWERS.has(response.type)) return create(OperateResponseSchema, { response });
   const pieces = responsePieces(response);
   if (pieces.length > 1) {
     const bytes = pieces.reduce((n, p) => n + p.byteLength, 0);
@@ -150,7 +142,7 @@ export function connectPieces(event: ConnectResponse, json: boolean): ConnectRes
   const { value, case: kind } = event.event;
   let pieces: Uint8Array[];
   let no: number;
-  if (kind === "operatorResponse" && LARGE.has(value.type)) {
+  if (kind === "operatorResponse" && LARGE_ANSWERS.has(value.type)) {
     pieces = responsePieces(value);
     no = ConnectResponseSchema.field.operatorResponse.number;
   } else if (kind === "operatorEvent" && value.type === Event_Type.SUBSCRIBED) {

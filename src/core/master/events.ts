@@ -4,6 +4,7 @@ import {
   EventSchema as OperatorEventSchema,
   Event_Type as OperatorEventType,
   type Response as OperatorResponse,
+  Response_Type as OperatorResponseType,
 } from "../../../gen/mesos/v1/master/master_pb.js";
 import {
   type AgentID,
@@ -110,3 +111,12 @@ export { OperatorEventType, SchedulerEventType, TaskStatus_Reason as Reason };
 export const agentIdOf = (value: string): AgentID => create(AgentIDSchema, { value });
 export const frameworkIdOf = (value: string): FrameworkID => create(FrameworkIDSchema, { value });
 export const taskIdOf = (value: string): TaskID => create(TaskIDSchema, { value });
+
+/** Operator answers that grow with the cluster: both APIs write them in pieces or as they are made. */
+export const LARGE_ANSWERS: ReadonlySet<OperatorResponseType> = new Set([
+  OperatorResponseType.GET_STATE,
+  OperatorResponseType.GET_AGENTS,
+  OperatorResponseType.GET_FRAMEWORKS,
+  OperatorResponseType.GET_EXECUTORS,
+  OperatorResponseType.GET_TASKS,
+]);
